@@ -1,0 +1,261 @@
+/**
+ * fromMachine: an XState v5 machine as a troupe behaviour.
+ *
+ * - Messages are the machine's events; one message is one `actor.send`.
+ * - The machine's snapshot is its state; what persistence stores is
+ *   `{ machine: actor.getPersistedSnapshot(), timers }`, refs in the context included.
+ * - Failure: an action or guard that throws puts XState's actor in status `error`; troupe
+ *   turns that into a failure of this actor (the supervisor decides). Reaching a final state
+ *   stops the actor normally.
+ * - Timers: the machine runs on troupe's clock (XState's `clock` option): every delayed
+ *   transition (`after`) and delayed send is an entry in the system's timer heap, and fires as
+ *   a message through this actor's mailbox, so it is handled in the actor's turn (snapshot
+ *   saved, subscribers told) like any other message. Their due times are persisted with the
+ *   snapshot and re-armed on restore, so a restored machine's pending `after` transitions fire
+ *   when due (bare XState drops them: statelyai/xstate#5331). Timers of XState children
+ *   invoked inside the machine are not persisted.
+ * - Talking to troupe: `sendTo(ref, event)` works with troupe refs (they implement what XState
+ *   calls on a target; `asTarget(ref)` gives the type XState expects); `reply(fn)` answers
+ *   the ask being handled; `spawnActor(behaviour, options)` inside `assign` spawns a
+ *   supervised troupe child. XState's own `spawnChild`/`invoke` stay internal to the machine.
+ *
+ * Pinned to xstate ~5.33: troupe relies on `target._send(event)` (how `sendTo` delivers) and
+ * on `actor.system.scheduler`; test/actors/machine.test.ts fails if either changes.
+ */
+import {
+  createActor,
+  type Actor,
+  type AnyActorRef,
+  type AnyStateMachine,
+  type EventFromLogic,
+  type InputFrom,
+} from 'xstate';
+import { actorContext, enterActorContext, leaveActorContext } from './current.ts';
+import { isActorRef, type ActorRef } from '../runtime/ref.ts';
+import type { Behaviour, InOf, ReplyOf } from '../runtime/behaviour.ts';
+import type { ActorContext } from '../runtime/context.ts';
+import type { SpawnOptions } from '../runtime/options.ts';
+import type { TimerEntry } from '../runtime/timers.ts';
+
+/** A machine timer that fired: travels through the mailbox, runs in the actor's turn. */
+class TimerFire {
+  fn: (() => void) | null;
+  constructor(fn: () => void) {
+    this.fn = fn;
+  }
+}
+
+interface TimerHandle {
+  readonly entry: TimerEntry;
+  readonly fire: TimerFire;
+}
+
+interface ScheduledEvent {
+  readonly source: unknown;
+  readonly target: unknown;
+  readonly event: unknown;
+  readonly delay: number;
+  readonly id: string;
+}
+
+interface PersistedTimer {
+  readonly id: string;
+  readonly event: unknown;
+  /** null: the machine itself; else a troupe ref. */
+  readonly to: ActorRef<unknown> | null;
+  /** Due time on the system clock (epoch ms). */
+  readonly due: number;
+}
+
+export interface MachineSnapshotRecord {
+  readonly machine: unknown;
+  readonly timers: readonly PersistedTimer[];
+}
+
+export interface MachineState<M extends AnyStateMachine = AnyStateMachine> {
+  readonly actor: Actor<M>;
+  /** Due times of the machine's own scheduled events, by XState's event id. */
+  readonly dues: Map<string, number>;
+  lastSnapshot: unknown;
+  lastView: unknown;
+}
+
+/** What snapshot subscribers see for a machine. */
+export interface MachineView {
+  readonly value: unknown;
+  readonly context: unknown;
+  readonly status: string;
+  readonly output?: unknown;
+}
+
+export interface MachineOptions<M extends AnyStateMachine> {
+  /** The machine's input at each start: a value or `(ctx) => value`. */
+  readonly input?: InputFrom<M> | ((ctx: ActorContext<any, any>) => InputFrom<M>);
+  readonly schemaVersion?: number;
+  readonly migrate?: (snapshot: unknown, fromVersion: number) => unknown;
+}
+
+let timerSeq = 0;
+
+export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
+  machine: M,
+  options: MachineOptions<M> = {},
+): Behaviour<EventFromLogic<M>, Reply, MachineState<M>> {
+  const inputOf = (ctx: ActorContext<any, any>): unknown =>
+    typeof options.input === 'function'
+      ? (options.input as (c: ActorContext<any, any>) => unknown)(ctx)
+      : options.input;
+
+  const start = (
+    ctx: ActorContext<any, any>,
+    snapshot: unknown,
+    timers: readonly PersistedTimer[],
+  ): MachineState<M> => {
+    const timerQueue = ctx.system.timers;
+    const self = ctx.self as ActorRef<unknown>;
+    const clock = {
+      setTimeout(fn: () => void, ms: number): TimerHandle {
+        const fire = new TimerFire(fn);
+        return { fire, entry: timerQueue.schedule(() => self.tell(fire), ms) };
+      },
+      clearTimeout(h: TimerHandle): void {
+        timerQueue.cancel(h.entry);
+        h.fire.fn = null;
+      },
+    };
+    const input = inputOf(ctx);
+    const actor: Actor<M> = createActor(machine, {
+      clock,
+      ...(snapshot === undefined ? {} : { snapshot: snapshot as never }),
+      ...(input === undefined ? {} : { input: input as never }),
+    });
+    const state: MachineState<M> = {
+      actor,
+      dues: new Map(),
+      lastSnapshot: undefined,
+      lastView: undefined,
+    };
+    const scheduler = actor.system.scheduler as { schedule: (...a: any[]) => void };
+    const original = scheduler.schedule;
+    scheduler.schedule = (
+      source: unknown,
+      target: unknown,
+      event: unknown,
+      delay: number,
+      id?: string,
+    ) => {
+      const eventId = id ?? `troupe.timer.${timerSeq++}`;
+      original(source, target, event, delay, eventId);
+      if (source === actor) state.dues.set(eventId, timerQueue.clock.now() + delay);
+    };
+    // errors are read from the snapshot after each send; this observer keeps XState from rethrowing them
+    actor.subscribe({ error: () => undefined });
+    const saved = enterActorContext(ctx);
+    try {
+      actor.start();
+      const now = timerQueue.clock.now();
+      for (const t of timers)
+        scheduler.schedule(actor, t.to ?? actor, t.event, Math.max(0, t.due - now), t.id);
+    } finally {
+      leaveActorContext(saved);
+    }
+    settle(actor, ctx);
+    return state;
+  };
+
+  return {
+    kind: 'machine',
+    ...(options.schemaVersion === undefined ? {} : { schemaVersion: options.schemaVersion }),
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    init: (ctx) => start(ctx, undefined, []),
+    receive(state, msg, ctx) {
+      const saved = enterActorContext(ctx);
+      try {
+        if ((msg as unknown) instanceof TimerFire) {
+          const fire = msg as unknown as TimerFire;
+          const fn = fire.fn;
+          fire.fn = null;
+          if (fn !== null) fn();
+        } else state.actor.send(msg);
+      } finally {
+        leaveActorContext(saved);
+      }
+      settle(state.actor, ctx);
+      return state;
+    },
+    stop(state) {
+      state.actor.stop();
+    },
+    persist(state): MachineSnapshotRecord {
+      const actor = state.actor;
+      const events = (
+        actor.system.getSnapshot() as { _scheduledEvents: Record<string, ScheduledEvent> }
+      )._scheduledEvents;
+      const timers: PersistedTimer[] = [];
+      const live = new Set<string>();
+      for (const key of Object.keys(events)) {
+        const ev = events[key]!;
+        if (ev.source !== actor) continue;
+        const to = ev.target === actor ? null : isActorRef(ev.target) ? ev.target : undefined;
+        if (to === undefined) continue; // aimed at an XState-internal child: not persisted
+        live.add(ev.id);
+        const due = state.dues.get(ev.id);
+        if (due !== undefined) timers.push({ id: ev.id, event: ev.event, to, due });
+      }
+      for (const id of state.dues.keys()) if (!live.has(id)) state.dues.delete(id);
+      return { machine: actor.getPersistedSnapshot(), timers };
+    },
+    restore(snapshot, ctx) {
+      const rec = snapshot as MachineSnapshotRecord;
+      return start(ctx, rec.machine, rec.timers ?? []);
+    },
+    view(state): MachineView {
+      const snap = state.actor.getSnapshot() as {
+        value: unknown;
+        context: unknown;
+        status: string;
+        output?: unknown;
+      };
+      if (snap === state.lastSnapshot) return state.lastView as MachineView;
+      state.lastSnapshot = snap;
+      const view: MachineView =
+        snap.output === undefined
+          ? { value: snap.value, context: snap.context, status: snap.status }
+          : { value: snap.value, context: snap.context, status: snap.status, output: snap.output };
+      state.lastView = view;
+      return view;
+    },
+  };
+}
+
+/** After a send: an error status is a failure; a final state stops the actor. */
+function settle(actor: Actor<AnyStateMachine>, ctx: ActorContext<any, any>): void {
+  const snap = actor.getSnapshot() as { status: string; error?: unknown };
+  if (snap.status === 'active') return;
+  if (snap.status === 'error') throw snap.error;
+  if (snap.status === 'done') ctx.stop();
+}
+
+/**
+ * An XState action that answers the ask being handled with `fn(args)`.
+ * `actions: reply(({ context }) => context.count)`
+ */
+export function reply<A>(fn: (args: A) => unknown): (args: A) => void {
+  return (args: A) => actorContext('reply()').reply(fn(args));
+}
+
+/**
+ * Spawns a supervised troupe child of the running actor; use inside `assign`:
+ * `assign({ worker: () => spawnActor(workerBehaviour, { name: 'worker' }) })`.
+ */
+export function spawnActor<B extends Behaviour<any, any, any>>(
+  behaviour: B,
+  options?: SpawnOptions,
+): ActorRef<InOf<B>, ReplyOf<B>> {
+  return actorContext('spawnActor()').spawn(behaviour, options);
+}
+
+/** A troupe ref typed as the target XState's `sendTo` expects (it works at run time as it is). */
+export function asTarget(ref: ActorRef<any, any>): AnyActorRef {
+  return ref as unknown as AnyActorRef;
+}

@@ -1,0 +1,58 @@
+/**
+ * fromStore: an @xstate/store store as a behaviour: the light, fast statechart-free option.
+ *
+ * Messages are the store's events. A transition that throws is a failure of the actor (the
+ * store itself would stay active: troupe turns the throw into a failure). The persisted
+ * snapshot is the store's context; the view for subscribers is the context too. Inside an
+ * effect (`enq.effect`) `actorContext()` gives the actor's context, e.g. to reply.
+ */
+import {
+  createStore,
+  type EventPayloadMap,
+  type ExtractEvents,
+  type StoreConfig,
+  type StoreContext,
+} from '@xstate/store';
+import { enterActorContext, leaveActorContext } from './current.ts';
+import type { Behaviour } from '../runtime/behaviour.ts';
+import type { ActorContext } from '../runtime/context.ts';
+
+export interface StoreBehaviourOptions {
+  readonly schemaVersion?: number;
+  readonly migrate?: (snapshot: unknown, fromVersion: number) => unknown;
+}
+
+interface StoreLike {
+  send(event: unknown): void;
+  getSnapshot(): { context: unknown };
+}
+
+export function fromStore<
+  TContext extends StoreContext,
+  TEventPayloadMap extends EventPayloadMap,
+  Reply = never,
+>(
+  config: StoreConfig<TContext, TEventPayloadMap>,
+  options: StoreBehaviourOptions = {},
+): Behaviour<ExtractEvents<TEventPayloadMap>, Reply, StoreLike> {
+  const make = (context: unknown): StoreLike =>
+    createStore({ ...(config as object), context } as StoreConfig<TContext, TEventPayloadMap>);
+  return {
+    kind: 'store',
+    ...(options.schemaVersion === undefined ? {} : { schemaVersion: options.schemaVersion }),
+    ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
+    init: () => make(config.context),
+    receive(store, msg, ctx: ActorContext<any, any>) {
+      const saved = enterActorContext(ctx);
+      try {
+        store.send(msg);
+      } finally {
+        leaveActorContext(saved);
+      }
+      return store;
+    },
+    persist: (store) => store.getSnapshot().context,
+    restore: (snapshot) => make(snapshot),
+    view: (store) => store.getSnapshot().context,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * troupe: an actor runtime for multi-agent systems.
+ * The public API, named export by export (the runtime core and the behaviours).
+ */
+export {
+  createSystem,
+  ActorSystem,
+  SystemTerminatedError,
+  InvalidBehaviourError,
+} from './runtime/system.ts';
+export type { TerminationReport, SystemState } from './runtime/system.ts';
+export type { SystemOptions, SpawnOptions } from './runtime/options.ts';
+export { DEFAULT_THROUGHPUT, DEFAULT_TIME_SLICE_MS } from './runtime/options.ts';
+export type { ActorRef, Delivery, EncodedRef } from './runtime/ref.ts';
+export { isActorRef } from './runtime/ref.ts';
+export type { ActorContext } from './runtime/context.ts';
+export type { Behaviour, InOf, ReplyOf } from './runtime/behaviour.ts';
+export { TroupeError, InvalidOptionError } from './runtime/error.ts';
+export {
+  parseAddress,
+  formatAddress,
+  entityAddress,
+  InvalidAddressError,
+  InvalidActorNameError,
+} from './runtime/address.ts';
+export type { Address, ActorPath, NodeId, ParsedAddress } from './runtime/address.ts';
+export { DEFAULT_MAILBOX_CAPACITY, MailboxFullError } from './runtime/mailbox.ts';
+export type { MailboxOptions, OverflowPolicy } from './runtime/mailbox.ts';
+export { ASK_TIMEOUT_MS, AskTimeoutError, AskDeliveryError } from './runtime/ask.ts';
+export type { AskOptions } from './runtime/ask.ts';
+export { NameTakenError, ActorStoppedError } from './runtime/cell.ts';
+export type { Lifecycle } from './runtime/cell.ts';
+export {
+  ActorFailedError,
+  EscalatedError,
+  InvalidDirectiveError,
+  DEFAULT_DIRECTIVE,
+} from './runtime/failure.ts';
+export type { Directive, DirectiveName, ChildFailure } from './runtime/failure.ts';
+export type { DeadLetter, DeadLetterReason } from './runtime/dead-letters.ts';
+export type {
+  Terminated,
+  DeliveryFailed,
+  SnapshotUpdate,
+  StopReason,
+  TroupeNotice,
+} from './runtime/notices.ts';
+export { InMemoryStore, PersistenceConflictError, MigrationError } from './runtime/persistence.ts';
+export type {
+  PersistenceStore,
+  StoredSnapshot,
+  LoadedSnapshot,
+  PersistenceOptions,
+} from './runtime/persistence.ts';
+export { encodeValue, decodeValue, SerializationError } from './runtime/refcodec.ts';
+export { ENVELOPE_VERSION } from './runtime/envelope.ts';
+export type { Envelope, EnvelopeKind } from './runtime/envelope.ts';
+export type { Clock } from './runtime/clock.ts';
+export { systemClock } from './runtime/clock.ts';
+export type { Logger } from './runtime/logger.ts';
+export { fromReceive } from './actors/receive.ts';
+export type { Receive, ReceiveOptions } from './actors/receive.ts';
+export { fromStore } from './actors/store.ts';
+export { fromMachine, reply, spawnActor, asTarget } from './actors/machine.ts';
+export type { MachineView, MachineOptions, MachineState } from './actors/machine.ts';
+export { actorContext, NoActorContextError } from './actors/current.ts';

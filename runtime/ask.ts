@@ -1,0 +1,58 @@
+/**
+ * Ask: a tell with a correlation id, a temporary reply address and a deadline.
+ *
+ * The reply is routed to that address (a TempReceiver under `/temp`), never to a closure held
+ * by the callee, so it can come back from any thread or node. Deadlines are entries in the
+ * system's one timer heap (runtime/timers.ts), not a `setTimeout` each.
+ *
+ * - The callee answers with `ctx.reply(value)`; the promise resolves with it.
+ * - After `timeout` ms (default ASK_TIMEOUT_MS, or the system's `askTimeoutMs`) the promise
+ *   rejects with AskTimeoutError; a reply that comes later goes to dead letters with reason
+ *   `ask-timed-out` (the last ASK_TOMBSTONES timed-out addresses are remembered for that).
+ * - If the message cannot be delivered (no such actor, mailbox full) the promise rejects at
+ *   once with AskDeliveryError; if the callee fails while handling it, with ActorFailedError.
+ */
+import { TroupeError } from './error.ts';
+import type { ActorPath } from './address.ts';
+import type { Delivery } from './ref.ts';
+
+/** Default deadline of an ask, in milliseconds. */
+export const ASK_TIMEOUT_MS = 5_000;
+/** How many timed-out reply addresses are remembered, to name late replies as such. */
+export const ASK_TOMBSTONES = 1_024;
+
+export interface AskOptions {
+  /** Milliseconds to wait for the reply. Default: the system's askTimeoutMs (ASK_TIMEOUT_MS). */
+  readonly timeout?: number;
+}
+
+export class AskTimeoutError extends TroupeError {
+  readonly path: ActorPath;
+  readonly timeoutMs: number;
+  constructor(path: ActorPath, timeoutMs: number) {
+    super(
+      'ERR_ASK_TIMEOUT',
+      `no reply from ${path} within ${timeoutMs} ms; raise the timeout or check that the actor replies`,
+    );
+    this.path = path;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+export class AskDeliveryError extends TroupeError {
+  readonly path: ActorPath;
+  readonly delivery: Delivery;
+  constructor(path: ActorPath, delivery: Delivery) {
+    super('ERR_ASK_UNDELIVERED', `the ask to ${path} was not delivered (${delivery})`);
+    this.path = path;
+    this.delivery = delivery;
+  }
+}
+
+/** Carries a failure to an ask's reply address instead of a value. */
+export class ReplyFailure {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    this.error = error;
+  }
+}

@@ -1,0 +1,901 @@
+/**
+ * The actor cell: one actor's state, mailbox, system queue, children and lifecycle.
+ *
+ * Lifecycle: `starting` → `running` ⇄ `suspended` (after a failure, until its parent's
+ * directive) → `restarting` → `starting` … → `stopping` → `stopped`.
+ *
+ * One turn (process()): system messages first (stop, watch, directives, child events), then
+ * at most `throughput` user messages, each handed to the behaviour. Two paths:
+ * - the fast path (no persistence, no snapshot subscribers, no tracer): a tight loop with one
+ *   try/catch around the batch, no allocation per message;
+ * - the full path: one message at a time, with a span per message when tracing, snapshot
+ *   publication to subscribers, and for persistent actors the save-then-release outbox.
+ *
+ * What happens to messages:
+ * - While starting, suspended or restarting: user messages queue (under the mailbox's
+ *   capacity and policy) and are handled after.
+ * - On failure: the message being handled goes to dead letters (`failed`); the rest stay.
+ * - On restart: the mailbox is kept; the actor is the same actor (same path, same refs).
+ * - On stop: the current message finishes; queued and later messages go to dead letters
+ *   (`stopped`). Children stop first, one at a time in reverse start order; then the
+ *   behaviour's `stop` hook runs; then watchers get `troupe.terminated`.
+ */
+import { childPath, validateName, type ActorPath } from './address.ts';
+import { TroupeError } from './error.ts';
+import { Mailbox, MailboxFullError } from './mailbox.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
+import { MessageMeta } from './envelope.ts';
+import { ReplyFailure } from './ask.ts';
+import {
+  ActorFailedError,
+  DEFAULT_DIRECTIVE,
+  EscalatedError,
+  InvalidDirectiveError,
+  directiveName,
+  isDirective,
+  type ChildFailure,
+  type Directive,
+} from './failure.ts';
+import { MigrationError, type PersistenceStore } from './persistence.ts';
+import { decodeValue, encodeValue } from './refcodec.ts';
+import { contextWithSpan } from './telemetry.ts';
+import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
+import type { ActorContext } from './context.ts';
+import type { SystemMessage } from './system-message.ts';
+import type { StopReason, Terminated, SnapshotUpdate, DeliveryFailed } from './notices.ts';
+import type { DeadLetterReason } from './dead-letters.ts';
+import type { ResolvedMailbox, ResolvedSpawnOptions, SpawnOptions } from './options.ts';
+import type { ActorSystem } from './system.ts';
+import type { Context } from '@opentelemetry/api';
+
+const STARTING = 0;
+const RUNNING = 1;
+const SUSPENDED = 2;
+const RESTARTING = 3;
+const STOPPING = 4;
+const STOPPED = 5;
+
+export type Lifecycle =
+  'starting' | 'running' | 'suspended' | 'restarting' | 'stopping' | 'stopped';
+const LIFECYCLE: readonly Lifecycle[] = [
+  'starting',
+  'running',
+  'suspended',
+  'restarting',
+  'stopping',
+  'stopped',
+];
+
+/** What to do once all children have stopped. */
+const AFTER_NOTHING = 0;
+const AFTER_STOP = 1;
+const AFTER_RESTART = 2;
+
+export class NameTakenError extends TroupeError {
+  readonly path: ActorPath;
+  constructor(path: ActorPath) {
+    super(
+      'ERR_NAME_TAKEN',
+      `an actor already lives at ${path}; pick another name or stop it first`,
+    );
+    this.path = path;
+  }
+}
+
+export class ActorStoppedError extends TroupeError {
+  readonly path: ActorPath;
+  constructor(path: ActorPath, what: string) {
+    super('ERR_ACTOR_STOPPED', `${path} is stopping or stopped: cannot ${what}`);
+    this.path = path;
+  }
+}
+
+interface Persistence {
+  readonly store: PersistenceStore;
+  readonly key: string;
+  version: number | null;
+}
+
+export class ActorCell<In = any, Reply = any, State = any>
+  implements Target, ActorContext<In, Reply>
+{
+  readonly system: ActorSystem;
+  readonly parent: ActorCell | null;
+  readonly name: string;
+  readonly path: ActorPath;
+  readonly ref: LocalRef<In, Reply>;
+  readonly behaviour: Behaviour<In, Reply, State>;
+  readonly mailbox: Mailbox;
+  state: State | undefined = undefined;
+  private status = STARTING;
+  private scheduled = false;
+  /** Waiting for an async step (a load, a save, a stop hook): take no turn. */
+  private waiting = false;
+  /** Persistence, subscribers: use the full path. */
+  private slow: boolean;
+  private sysq: SystemMessage[] | null = null;
+  /** Meta of the message being handled (null, the sending cell, or a MessageMeta). */
+  private meta: unknown = null;
+  /** Messages sent during the current message, held until its snapshot is saved. */
+  outbox: unknown[] | null = null;
+  private kids: Map<string, ActorCell> | null = null;
+  private nameSeq = 0;
+  private watchers: Set<ActorRef<unknown>> | null = null;
+  private subscribers: Set<ActorRef<unknown>> | null = null;
+  private lastView: unknown = undefined;
+  private viewVersion = 0;
+  incarnation = 0;
+  private readonly persistence: Persistence | null;
+  private failure: unknown = undefined;
+  private escalated: Set<ActorCell> | null = null;
+  private after = AFTER_NOTHING;
+  private stopQueue: ActorCell[] | null = null;
+  private stopReason: StopReason = 'normal';
+  private stopError: unknown = undefined;
+  /** Trace context of the message being handled, when tracing. */
+  traceContext: Context | null = null;
+
+  constructor(
+    system: ActorSystem,
+    parent: ActorCell | null,
+    name: string,
+    path: ActorPath,
+    behaviour: Behaviour<In, Reply, State>,
+    mailbox: ResolvedMailbox,
+    persistence: ResolvedSpawnOptions['persistence'],
+  ) {
+    this.system = system;
+    this.parent = parent;
+    this.name = name;
+    this.path = path;
+    this.behaviour = behaviour;
+    this.mailbox = new Mailbox(mailbox.capacity, mailbox.overflow);
+    this.persistence =
+      persistence === null
+        ? null
+        : { store: persistence.store, key: persistence.key ?? path, version: null };
+    this.slow = persistence !== null;
+    this.ref = new LocalRef<In, Reply>(system, path, this);
+  }
+
+  // ---- Target ---------------------------------------------------------------------------
+
+  get gone(): boolean {
+    return this.status === STOPPED;
+  }
+
+  get lifecycle(): Lifecycle {
+    return LIFECYCLE[this.status]!;
+  }
+
+  /** A user message arrives (hot path). */
+  deliver(msg: unknown, meta: unknown): Delivery {
+    const status = this.status;
+    if (status >= STOPPING) return this.deadLetter(msg, meta, 'stopped', undefined, 'dead-letter');
+    const mb = this.mailbox;
+    if (mb.size >= mb.capacity) return this.overflow(msg, meta);
+    mb.push(msg, meta);
+    if (!this.scheduled && status === RUNNING && !this.waiting) {
+      this.scheduled = true;
+      this.system.scheduler.enqueue(this);
+    }
+    return 'enqueued';
+  }
+
+  sendSystem(msg: SystemMessage): void {
+    if (this.status === STOPPED) {
+      this.answerWhenStopped(msg);
+      return;
+    }
+    if (this.sysq === null) this.sysq = [msg];
+    else this.sysq.push(msg);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.system.scheduler.enqueue(this);
+    }
+  }
+
+  private overflow(msg: unknown, meta: unknown): Delivery {
+    const mb = this.mailbox;
+    switch (mb.overflow) {
+      case 'drop-newest':
+        return this.deadLetter(msg, meta, 'mailbox-full', undefined, 'dropped');
+      case 'drop-oldest': {
+        const old = mb.shift();
+        this.deadLetter(old, mb.meta, 'dropped-oldest', undefined, 'dropped');
+        mb.push(msg, meta);
+        return 'enqueued';
+      }
+      case 'reject': {
+        const error = new MailboxFullError(this.path, mb.capacity, 'reject');
+        this.deadLetter(msg, meta, 'mailbox-full', error, 'rejected');
+        const sender = senderOf(meta);
+        if (sender !== undefined) {
+          const notice: DeliveryFailed = {
+            type: 'troupe.delivery-failed',
+            to: this.ref,
+            message: msg,
+            error,
+          };
+          sender.tell(notice);
+        }
+        return 'rejected';
+      }
+      case 'fail': {
+        const error = new MailboxFullError(this.path, mb.capacity, 'fail');
+        this.deadLetter(msg, meta, 'mailbox-full', error, 'rejected');
+        this.fail(error, false, undefined, null);
+        return 'rejected';
+      }
+    }
+  }
+
+  private deadLetter<R extends Delivery>(
+    msg: unknown,
+    meta: unknown,
+    reason: DeadLetterReason,
+    error: unknown,
+    result: R,
+  ): R {
+    this.system.deadLetter(msg, this.ref, meta, reason, error);
+    return result;
+  }
+
+  // ---- the turn -------------------------------------------------------------------------
+
+  /** Called by the scheduler. */
+  process(): void {
+    this.scheduled = false;
+    if (this.waiting) return;
+    if (this.sysq !== null) this.drainSystem();
+    if (this.status === STARTING && !this.waiting) this.start();
+    if (this.status !== RUNNING || this.waiting) return;
+    const sys = this.system;
+    const mb = this.mailbox;
+    if (mb.size > 0) {
+      if (this.slow || sys.tracing) this.runFull(sys.throughput);
+      else this.runFast(sys, mb);
+    }
+    if (
+      !this.scheduled &&
+      (this.sysq !== null || (this.status === RUNNING && !this.waiting && mb.size > 0))
+    ) {
+      this.scheduled = true;
+      sys.scheduler.enqueue(this);
+    }
+  }
+
+  private runFast(sys: ActorSystem, mb: Mailbox): void {
+    const behaviour = this.behaviour;
+    let n = sys.throughput;
+    let msg: unknown;
+    sys.current = this;
+    try {
+      do {
+        msg = mb.shift();
+        this.meta = mb.meta;
+        this.state = behaviour.receive(this.state as State, msg as In, this);
+      } while (--n > 0 && mb.size > 0 && this.sysq === null && this.status === RUNNING);
+    } catch (error) {
+      this.fail(error, true, msg, this.meta);
+    } finally {
+      sys.current = null;
+      this.meta = null;
+    }
+  }
+
+  private runFull(throughput: number): void {
+    const sys = this.system;
+    const mb = this.mailbox;
+    const behaviour = this.behaviour;
+    const persistent = this.persistence !== null;
+    for (let n = throughput; n > 0 && mb.size > 0; n--) {
+      const msg = mb.shift();
+      const meta = mb.meta;
+      const span = sys.tracing
+        ? sys.telemetry.startReceive(this.path, behaviour.kind, msg, traceOf(meta))
+        : null;
+      this.traceContext = span === null ? null : contextWithSpan(traceOf(meta), span);
+      if (persistent) this.outbox = [];
+      this.meta = meta;
+      sys.current = this;
+      try {
+        this.state = behaviour.receive(this.state as State, msg as In, this);
+      } catch (error) {
+        if (span !== null) sys.telemetry.endWithError(span, error);
+        sys.current = null;
+        this.meta = null;
+        this.traceContext = null;
+        this.fail(error, true, msg, meta);
+        return;
+      }
+      if (this.subscribers !== null) this.publishView();
+      sys.current = null;
+      this.meta = null;
+      this.traceContext = null;
+      span?.end();
+      if (persistent) {
+        this.save();
+        return;
+      }
+      if (this.sysq !== null || this.status !== RUNNING) return;
+    }
+  }
+
+  private start(): void {
+    if (this.persistence !== null) {
+      this.load(this.persistence);
+      return;
+    }
+    const sys = this.system;
+    sys.current = this;
+    try {
+      this.state = this.behaviour.init(this);
+      this.status = RUNNING;
+    } catch (error) {
+      sys.current = null;
+      this.fail(error, false, undefined, null);
+      return;
+    } finally {
+      sys.current = null;
+    }
+    if (this.subscribers !== null) this.publishView();
+  }
+
+  // ---- persistence ----------------------------------------------------------------------
+
+  private load(p: Persistence): void {
+    this.waiting = true;
+    const sys = this.system;
+    sys.pendingAsync++;
+    p.store.load(p.key).then(
+      (loaded) => {
+        sys.pendingAsync--;
+        this.waiting = false;
+        if (this.status !== STARTING) return this.wake();
+        sys.current = this;
+        try {
+          if (loaded === undefined) {
+            p.version = null;
+            this.state = this.behaviour.init(this);
+          } else {
+            p.version = loaded.version;
+            const data = this.migrate(
+              p.key,
+              loaded.snapshot.schemaVersion,
+              decodeValue(loaded.snapshot.data, sys.refOf),
+            );
+            const restore = this.behaviour.restore;
+            this.state =
+              restore === undefined ? (data as State) : restore.call(this.behaviour, data, this);
+          }
+          this.status = RUNNING;
+        } catch (error) {
+          sys.current = null;
+          this.fail(error, false, undefined, null);
+          return;
+        } finally {
+          sys.current = null;
+        }
+        if (this.subscribers !== null) this.publishView();
+        this.wake();
+      },
+      (error: unknown) => {
+        sys.pendingAsync--;
+        this.waiting = false;
+        if (this.status === STARTING) this.fail(error, false, undefined, null);
+        this.wake();
+      },
+    );
+  }
+
+  private migrate(key: string, stored: number, data: unknown): unknown {
+    const current = this.behaviour.schemaVersion ?? 1;
+    if (stored === current) return data;
+    if (stored > current)
+      throw new MigrationError(key, stored, current, 'the snapshot is newer than the behaviour');
+    const migrate = this.behaviour.migrate;
+    if (migrate === undefined)
+      throw new MigrationError(key, stored, current, 'the behaviour has no migrate()');
+    try {
+      return migrate.call(this.behaviour, data, stored);
+    } catch (error) {
+      throw new MigrationError(key, stored, current, 'migrate() threw', error);
+    }
+  }
+
+  private save(): void {
+    const p = this.persistence!;
+    const sys = this.system;
+    let data: unknown;
+    try {
+      const persist = this.behaviour.persist;
+      data = encodeValue(
+        persist === undefined ? this.state : persist.call(this.behaviour, this.state as State),
+      );
+    } catch (error) {
+      this.fail(error, false, undefined, null);
+      return;
+    }
+    this.waiting = true;
+    sys.pendingAsync++;
+    p.store
+      .save(
+        p.key,
+        { schemaVersion: this.behaviour.schemaVersion ?? 1, data },
+        { expectedVersion: p.version },
+      )
+      .then(
+        (version) => {
+          sys.pendingAsync--;
+          p.version = version;
+          this.waiting = false;
+          this.releaseOutbox();
+          this.wake();
+        },
+        (error: unknown) => {
+          sys.pendingAsync--;
+          this.waiting = false;
+          this.fail(error, false, undefined, null);
+          this.wake();
+        },
+      );
+  }
+
+  /** A tell made during a persistent actor's message: held until the snapshot is saved. */
+  deferTell(ref: LocalRef, msg: unknown): Delivery {
+    const sys = this.system;
+    this.outbox!.push(ref, msg, sys.tracing ? sys.traceMeta(this) : this);
+    return 'enqueued';
+  }
+
+  /** An ask made during a persistent actor's message (its meta is already made). */
+  deferWithMeta(ref: LocalRef, msg: unknown, meta: unknown): void {
+    this.outbox!.push(ref, msg, meta);
+  }
+
+  private releaseOutbox(): void {
+    const out = this.outbox;
+    this.outbox = null;
+    if (out === null) return;
+    for (let i = 0; i < out.length; i += 3)
+      (out[i] as LocalRef).deliverWithMeta(out[i + 1], out[i + 2]);
+  }
+
+  private dropOutbox(): void {
+    const out = this.outbox;
+    this.outbox = null;
+    if (out === null) return;
+    for (let i = 0; i < out.length; i += 3)
+      this.system.deadLetter(
+        out[i + 1],
+        out[i] as LocalRef,
+        out[i + 2],
+        'sender-failed',
+        this.failure,
+      );
+  }
+
+  // ---- snapshots for subscribers --------------------------------------------------------
+
+  private currentView(): unknown {
+    const view = this.behaviour.view;
+    return view === undefined ? this.state : view.call(this.behaviour, this.state as State);
+  }
+
+  private publishView(): void {
+    const v = this.currentView();
+    if (v === this.lastView && this.viewVersion > 0) return;
+    this.lastView = v;
+    this.viewVersion++;
+    for (const s of this.subscribers!) s.tell(this.update());
+  }
+
+  private update(): SnapshotUpdate {
+    return {
+      type: 'troupe.snapshot',
+      ref: this.ref,
+      version: this.viewVersion,
+      snapshot: this.lastView,
+    };
+  }
+
+  // ---- system messages ------------------------------------------------------------------
+
+  private drainSystem(): void {
+    while (this.sysq !== null) {
+      const q = this.sysq;
+      this.sysq = null;
+      for (const m of q) this.handleSystem(m);
+      if (this.waiting) return;
+    }
+  }
+
+  private handleSystem(m: SystemMessage): void {
+    switch (m.type) {
+      case 'stop':
+        this.beginStop(m.reason, m.error);
+        return;
+      case 'watch':
+        (this.watchers ??= new Set()).add(m.watcher);
+        return;
+      case 'unwatch':
+        this.watchers?.delete(m.watcher);
+        return;
+      case 'failed':
+        this.childFailed(m);
+        return;
+      case 'directive':
+        this.obey(m.incarnation, m.directive);
+        return;
+      case 'child-terminated':
+        this.childTerminated(m.child);
+        return;
+      case 'subscribe':
+        (this.subscribers ??= new Set()).add(m.subscriber);
+        this.slow = true;
+        if (this.status !== STARTING && this.status !== RESTARTING) {
+          if (this.viewVersion === 0 || this.lastView !== this.currentView()) this.publishView();
+          else m.subscriber.tell(this.update());
+        }
+        return;
+      case 'unsubscribe':
+        this.subscribers?.delete(m.subscriber);
+        if (this.subscribers?.size === 0) {
+          this.subscribers = null;
+          this.slow = this.persistence !== null;
+        }
+        return;
+    }
+  }
+
+  /** A system message reached this actor after it stopped. */
+  private answerWhenStopped(m: SystemMessage): void {
+    if (m.type === 'watch' || m.type === 'subscribe') {
+      const t: Terminated = {
+        type: 'troupe.terminated',
+        ref: this.ref,
+        reason: this.stopReason,
+        error: this.stopError,
+      };
+      (m.type === 'watch' ? m.watcher : m.subscriber).tell(t);
+    }
+  }
+
+  // ---- failure --------------------------------------------------------------------------
+
+  /** This actor failed: suspend it and tell its parent (runtime/failure.ts). */
+  fail(error: unknown, hasMessage: boolean, msg: unknown, meta: unknown): void {
+    if (this.status !== RUNNING && this.status !== STARTING) return;
+    this.status = SUSPENDED;
+    this.failure = error;
+    this.dropOutbox();
+    if (hasMessage) {
+      this.system.deadLetter(msg, this.ref, meta, 'failed', error);
+      if (meta instanceof MessageMeta && meta.replyTo !== null)
+        (meta.replyTo as LocalRef).deliverWithMeta(
+          new ReplyFailure(new ActorFailedError(this.path, error)),
+          null,
+        );
+    }
+    if (this.parent === null) {
+      this.system.guardianFailed(this, error);
+      return;
+    }
+    this.parent.sendSystem(
+      hasMessage
+        ? { type: 'failed', child: this.ref, incarnation: this.incarnation, error, message: msg }
+        : { type: 'failed', child: this.ref, incarnation: this.incarnation, error },
+    );
+  }
+
+  private childFailed(m: Extract<SystemMessage, { type: 'failed' }>): void {
+    const child = this.kids?.get(nameOf(m.child.path));
+    if (child === undefined || child.ref !== m.child || this.status >= STOPPING) return;
+    let directive: Directive = DEFAULT_DIRECTIVE;
+    const decide = this.behaviour.onChildFailure;
+    if (decide === undefined) {
+      this.system.logger.warn(
+        `troupe: ${child.path} failed and was stopped (its parent does not supervise):`,
+        m.error,
+      );
+    } else {
+      const failure: ChildFailure = m;
+      const sys = this.system;
+      sys.current = this;
+      try {
+        const d = decide.call(this.behaviour, failure, this.state as State, this);
+        if (!isDirective(d)) throw new InvalidDirectiveError(d);
+        directive = d;
+      } catch (error) {
+        sys.current = null;
+        // a supervisor that cannot decide has failed: its parent decides for it
+        (this.escalated ??= new Set()).add(child);
+        this.fail(error, false, undefined, null);
+        return;
+      } finally {
+        sys.current = null;
+      }
+    }
+    if (directiveName(directive) === 'escalate') {
+      (this.escalated ??= new Set()).add(child);
+      this.fail(new EscalatedError(child.path, m.error), false, undefined, null);
+      return;
+    }
+    child.sendSystem({ type: 'directive', incarnation: m.incarnation, directive });
+  }
+
+  private obey(incarnation: number, directive: Directive): void {
+    if (incarnation !== this.incarnation || this.status !== SUSPENDED) return;
+    switch (directiveName(directive)) {
+      case 'resume':
+        this.status = RUNNING;
+        this.failure = undefined;
+        this.resumeEscalated();
+        this.wake();
+        return;
+      case 'restart': {
+        const delayMs = typeof directive === 'string' ? 0 : (directive.delayMs ?? 0);
+        if (delayMs > 0) {
+          this.status = RESTARTING;
+          this.system.timers.schedule(() => this.beginRestart(), delayMs);
+        } else this.beginRestart();
+        return;
+      }
+      case 'stop':
+      case 'escalate':
+        this.beginStop('failed', this.failure);
+        return;
+    }
+  }
+
+  private resumeEscalated(): void {
+    const e = this.escalated;
+    this.escalated = null;
+    if (e === null) return;
+    for (const c of e)
+      if (c.status === SUSPENDED)
+        c.sendSystem({ type: 'directive', incarnation: c.incarnation, directive: 'resume' });
+  }
+
+  private beginRestart(): void {
+    if (this.status >= STOPPING) return;
+    this.status = RESTARTING;
+    this.escalated = null;
+    this.after = AFTER_RESTART;
+    this.stopChildren('shutdown');
+  }
+
+  // ---- stopping -------------------------------------------------------------------------
+
+  private beginStop(reason: StopReason, error: unknown): void {
+    if (this.status >= STOPPING) return;
+    this.status = STOPPING;
+    this.stopReason = reason;
+    this.stopError = error;
+    this.escalated = null;
+    this.after = AFTER_STOP;
+    this.stopChildren('shutdown');
+  }
+
+  /** Stops the children one at a time, last started first; then continues per `after`. */
+  private stopChildren(reason: StopReason): void {
+    if (this.kids !== null && this.kids.size > 0) {
+      this.stopQueue = [...this.kids.values()];
+      this.stopNextChild(reason);
+    } else this.childrenStopped();
+  }
+
+  private stopNextChild(reason: StopReason): void {
+    const q = this.stopQueue!;
+    const next = q.pop();
+    if (next === undefined) {
+      this.stopQueue = null;
+      this.childrenStopped();
+      return;
+    }
+    next.sendSystem({ type: 'stop', reason });
+  }
+
+  private childTerminated(child: ActorRef<unknown>): void {
+    const name = nameOf(child.path);
+    const c = this.kids?.get(name);
+    if (c !== undefined && c.ref === child) this.kids!.delete(name);
+    this.escalated?.delete(c!);
+    if (this.stopQueue !== null) this.stopNextChild('shutdown');
+    const hook = this.behaviour.onChildTerminated;
+    if (hook !== undefined && this.status === RUNNING) {
+      const sys = this.system;
+      sys.current = this;
+      try {
+        hook.call(this.behaviour, child, this.state as State, this);
+      } catch (error) {
+        sys.current = null;
+        this.fail(error, false, undefined, null);
+      } finally {
+        sys.current = null;
+      }
+    }
+  }
+
+  private childrenStopped(): void {
+    const next = this.after;
+    this.after = AFTER_NOTHING;
+    this.runStopHook(next === AFTER_RESTART ? () => this.finishRestart() : () => this.finishStop());
+  }
+
+  private runStopHook(then: () => void): void {
+    const hook = this.behaviour.stop;
+    const state = this.state;
+    if (hook === undefined || state === undefined) return then();
+    const sys = this.system;
+    let result: void | Promise<void>;
+    sys.current = this;
+    try {
+      result = hook.call(this.behaviour, state, this);
+    } catch (error) {
+      sys.logger.error(`troupe: stop hook of ${this.path} threw`, error);
+      result = undefined;
+    } finally {
+      sys.current = null;
+    }
+    if (result === undefined || typeof (result as { then?: unknown }).then !== 'function')
+      return then();
+    this.waiting = true;
+    sys.pendingAsync++;
+    result.then(
+      () => {
+        sys.pendingAsync--;
+        this.waiting = false;
+        then();
+        this.wake();
+      },
+      (error: unknown) => {
+        sys.pendingAsync--;
+        sys.logger.error(`troupe: stop hook of ${this.path} rejected`, error);
+        this.waiting = false;
+        then();
+        this.wake();
+      },
+    );
+  }
+
+  private finishRestart(): void {
+    if (this.status >= STOPPING) return this.finishStop();
+    this.incarnation++;
+    this.state = undefined;
+    this.failure = undefined;
+    this.status = STARTING;
+    this.wake();
+  }
+
+  private finishStop(): void {
+    this.status = STOPPED;
+    const sys = this.system;
+    this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
+    this.state = undefined;
+    sys.unregister(this);
+    const terminated: Terminated = {
+      type: 'troupe.terminated',
+      ref: this.ref,
+      reason: this.stopReason,
+      error: this.stopError,
+    };
+    const watchers = this.watchers;
+    const subscribers = this.subscribers;
+    this.watchers = null;
+    this.subscribers = null;
+    this.slow = false;
+    if (watchers !== null) for (const w of watchers) w.tell(terminated);
+    if (subscribers !== null)
+      for (const s of subscribers) if (watchers === null || !watchers.has(s)) s.tell(terminated);
+    // leftover system messages: answer watchers and subscribers as a stopped actor does
+    const q = this.sysq;
+    this.sysq = null;
+    if (q !== null) for (const m of q) this.answerWhenStopped(m);
+    const parent = this.parent;
+    if (parent === null) sys.guardianStopped(this);
+    else {
+      // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
+      if (parent.kids?.get(this.name) === this) parent.kids.delete(this.name);
+      parent.sendSystem({ type: 'child-terminated', child: this.ref });
+    }
+  }
+
+  // ---- ActorContext ---------------------------------------------------------------------
+
+  get self(): ActorRef<In, Reply> {
+    return this.ref;
+  }
+
+  get sender(): ActorRef<unknown> | undefined {
+    return senderOf(this.meta);
+  }
+
+  reply(value: Reply): void {
+    const m = this.meta;
+    if (m instanceof MessageMeta) {
+      if (m.replyTo !== null) {
+        m.replyTo.tell(value);
+        return;
+      }
+      if (m.from !== null) {
+        m.from.tell(value);
+        return;
+      }
+    } else if (m instanceof ActorCell) {
+      m.ref.tell(value);
+      return;
+    }
+    this.system.deadLetter(value, this.ref, this, 'no-reply-address', undefined);
+  }
+
+  spawn<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options?: SpawnOptions,
+  ): ActorRef<InOf<B>, ReplyOf<B>> {
+    return this.spawnChild(behaviour, this.system.resolveSpawn(behaviour, options));
+  }
+
+  spawnChild<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    o: ResolvedSpawnOptions,
+  ): LocalRef<InOf<B>, ReplyOf<B>> {
+    if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
+    const name = o.name === undefined ? '$' + (this.nameSeq++).toString(36) : validateName(o.name);
+    const kids = (this.kids ??= new Map());
+    const path = childPath(this.path, name);
+    if (kids.has(name)) throw new NameTakenError(path);
+    const cell = new ActorCell(this.system, this, name, path, behaviour, o.mailbox, o.persistence);
+    kids.set(name, cell);
+    this.system.register(cell);
+    cell.wake();
+    return cell.ref as LocalRef<InOf<B>, ReplyOf<B>>;
+  }
+
+  stop(ref?: ActorRef<any, any>): void {
+    if (ref === undefined || ref === this.ref) this.sendSystem({ type: 'stop', reason: 'normal' });
+    else (ref as LocalRef).sendSystem({ type: 'stop', reason: 'normal' });
+  }
+
+  watch(ref: ActorRef<any, any>): void {
+    (ref as LocalRef).sendSystem({ type: 'watch', watcher: this.ref });
+  }
+
+  unwatch(ref: ActorRef<any, any>): void {
+    (ref as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
+  }
+
+  child(name: string): ActorRef<unknown> | undefined {
+    return this.kids?.get(name)?.ref;
+  }
+
+  get children(): readonly ActorRef<unknown>[] {
+    return this.kids === null ? [] : [...this.kids.values()].map((c) => c.ref);
+  }
+
+  /** Live child cells (same thread), in start order. */
+  childCells(): readonly ActorCell[] {
+    return this.kids === null ? [] : [...this.kids.values()];
+  }
+}
+
+function nameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function senderOf(meta: unknown): ActorRef<unknown> | undefined {
+  if (meta instanceof ActorCell) return meta.ref;
+  if (meta instanceof MessageMeta) return meta.from ?? undefined;
+  return undefined;
+}
+
+function traceOf(meta: unknown): Context | null {
+  if (meta instanceof MessageMeta) return meta.trace;
+  if (meta instanceof ActorCell) return meta.traceContext;
+  return null;
+}

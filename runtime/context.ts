@@ -1,0 +1,38 @@
+/**
+ * The actor context: what a behaviour can do while it handles a message (and in `init`).
+ * It is valid only during the actor's turn; keep refs, not the context.
+ */
+import type { ActorPath } from './address.ts';
+import type { ActorRef } from './ref.ts';
+import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
+import type { SpawnOptions } from './options.ts';
+import type { ActorSystem } from './system.ts';
+
+export interface ActorContext<In = unknown, Reply = unknown> {
+  readonly self: ActorRef<In, Reply>;
+  readonly path: ActorPath;
+  readonly system: ActorSystem;
+  /** Starts at 0, +1 at each restart. */
+  readonly incarnation: number;
+  /** The sending actor of the current message, if it was sent by an actor. */
+  readonly sender: ActorRef<unknown> | undefined;
+  /**
+   * Answers the current message: to its ask's reply address; else to the sending actor;
+   * else the value goes to dead letters (`no-reply-address`).
+   */
+  reply(value: Reply): void;
+  /** Spawns a child; its path is this actor's path plus its name. */
+  spawn<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options?: SpawnOptions,
+  ): ActorRef<InOf<B>, ReplyOf<B>>;
+  /** Stops this actor (no argument) after the current message, or another actor. */
+  stop(ref?: ActorRef<any, any>): void;
+  /** This actor will receive `troupe.terminated` when `ref` stops (at once if it is gone). */
+  watch(ref: ActorRef<any, any>): void;
+  unwatch(ref: ActorRef<any, any>): void;
+  /** A live child by name. */
+  child(name: string): ActorRef<unknown> | undefined;
+  /** Live children, in start order. */
+  readonly children: readonly ActorRef<unknown>[];
+}

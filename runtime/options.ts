@@ -1,0 +1,227 @@
+/**
+ * Options of createSystem and spawn: their defaults in one place and one small validator per
+ * field. A bad option throws InvalidOptionError naming its path (`options.mailbox.capacity`)
+ * and the value given; an unknown option is refused the same way (a typo must not be ignored).
+ */
+import { InvalidOptionError } from './error.ts';
+import {
+  DEFAULT_MAILBOX_CAPACITY,
+  OVERFLOW_POLICIES,
+  type MailboxOptions,
+  type OverflowPolicy,
+} from './mailbox.ts';
+import { ASK_TIMEOUT_MS } from './ask.ts';
+import { DEAD_LETTER_HISTORY } from './dead-letters.ts';
+import { validateNodeId, type NodeId } from './address.ts';
+import type { Clock } from './clock.ts';
+import type { Logger } from './logger.ts';
+import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
+import type { TracerProvider } from '@opentelemetry/api';
+
+/** Messages an actor handles per turn before the scheduler moves to the next actor. */
+export const DEFAULT_THROUGHPUT = 64;
+/** Longest a scheduler turn runs before yielding to the event loop, in milliseconds. */
+export const DEFAULT_TIME_SLICE_MS = 10;
+
+export interface SystemOptions {
+  /** This node's id, the host part of addresses. Default `local`. */
+  readonly nodeId?: string;
+  /** Time source for timers, deadlines and the scheduler's slice. Default: the real clock. */
+  readonly clock?: Clock;
+  /** Messages per actor per turn (fairness). Default DEFAULT_THROUGHPUT (64). */
+  readonly throughput?: number;
+  /** Milliseconds a scheduler turn may run before yielding. Default DEFAULT_TIME_SLICE_MS (10). */
+  readonly timeSliceMs?: number;
+  /** Default ask deadline in milliseconds. Default ASK_TIMEOUT_MS (5,000). */
+  readonly askTimeoutMs?: number;
+  /** Default mailbox of every actor. */
+  readonly mailbox?: MailboxOptions;
+  /** Recent dead letters kept for inspection. Default DEAD_LETTER_HISTORY (256). */
+  readonly deadLetterHistory?: number;
+  readonly logger?: Logger;
+  /** Tracer provider; default: the globally registered one, if any. */
+  readonly tracerProvider?: TracerProvider;
+}
+
+export interface SpawnOptions {
+  /** The actor's name, unique among its siblings. Default: a generated `$<n>`. */
+  readonly name?: string;
+  readonly mailbox?: MailboxOptions;
+  /** Keep a snapshot after each message and start from it (runtime/persistence.ts). */
+  readonly persistence?: PersistenceOptions;
+}
+
+export interface ResolvedMailbox {
+  readonly capacity: number;
+  readonly overflow: OverflowPolicy;
+}
+
+export interface ResolvedSystemOptions {
+  readonly nodeId: NodeId;
+  readonly clock: Clock | undefined;
+  readonly throughput: number;
+  readonly timeSliceMs: number;
+  readonly askTimeoutMs: number;
+  readonly mailbox: ResolvedMailbox;
+  readonly deadLetterHistory: number;
+  readonly logger: Logger | undefined;
+  readonly tracerProvider: TracerProvider | undefined;
+}
+
+function plainObject(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidOptionError(field, v, 'an object');
+  return v as Record<string, unknown>;
+}
+
+function onlyKnown(field: string, o: Record<string, unknown>, known: readonly string[]): void {
+  for (const k of Object.keys(o))
+    if (!known.includes(k))
+      throw new InvalidOptionError(
+        `${field}.${k}`,
+        o[k],
+        `absent (unknown option; known: ${known.join(', ')})`,
+      );
+}
+
+export function positiveInteger(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new InvalidOptionError(field, v, 'a positive integer');
+  return v;
+}
+
+export function nonNegativeNumber(field: string, v: unknown): number {
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0 || v === Infinity)
+    throw new InvalidOptionError(field, v, 'a finite number ≥ 0');
+  return v;
+}
+
+function capacity(field: string, v: unknown): number {
+  if (v === Infinity) return v;
+  return positiveInteger(field, v);
+}
+
+function overflow(field: string, v: unknown): OverflowPolicy {
+  if (!(OVERFLOW_POLICIES as readonly unknown[]).includes(v))
+    throw new InvalidOptionError(field, v, `one of ${OVERFLOW_POLICIES.join(', ')}`);
+  return v as OverflowPolicy;
+}
+
+function withMethods(field: string, v: unknown, methods: readonly string[]): void {
+  const o = plainOrInstance(field, v);
+  for (const m of methods)
+    if (typeof o[m] !== 'function')
+      throw new InvalidOptionError(`${field}.${m}`, o[m], 'a function');
+}
+
+function plainOrInstance(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) throw new InvalidOptionError(field, v, 'an object');
+  return v as Record<string, unknown>;
+}
+
+export function resolveMailbox(
+  field: string,
+  v: unknown,
+  defaults: ResolvedMailbox,
+): ResolvedMailbox {
+  if (v === undefined) return defaults;
+  const o = plainObject(field, v);
+  onlyKnown(field, o, ['capacity', 'overflow']);
+  return {
+    capacity:
+      o.capacity === undefined ? defaults.capacity : capacity(`${field}.capacity`, o.capacity),
+    overflow:
+      o.overflow === undefined ? defaults.overflow : overflow(`${field}.overflow`, o.overflow),
+  };
+}
+
+export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
+  const o = v === undefined ? {} : plainObject('options', v);
+  onlyKnown('options', o, [
+    'nodeId',
+    'clock',
+    'throughput',
+    'timeSliceMs',
+    'askTimeoutMs',
+    'mailbox',
+    'deadLetterHistory',
+    'logger',
+    'tracerProvider',
+  ]);
+  let nodeId: NodeId;
+  try {
+    nodeId = validateNodeId(o.nodeId ?? 'local');
+  } catch {
+    throw new InvalidOptionError(
+      'options.nodeId',
+      o.nodeId,
+      'letters, digits, "-", "_", "." or ":"',
+    );
+  }
+  if (o.clock !== undefined)
+    withMethods('options.clock', o.clock, ['now', 'setTimeout', 'clearTimeout']);
+  if (o.logger !== undefined) withMethods('options.logger', o.logger, ['info', 'warn', 'error']);
+  if (o.tracerProvider !== undefined)
+    withMethods('options.tracerProvider', o.tracerProvider, ['getTracer']);
+  return {
+    nodeId,
+    clock: o.clock as Clock | undefined,
+    throughput:
+      o.throughput === undefined
+        ? DEFAULT_THROUGHPUT
+        : positiveInteger('options.throughput', o.throughput),
+    timeSliceMs:
+      o.timeSliceMs === undefined
+        ? DEFAULT_TIME_SLICE_MS
+        : nonNegativeNumber('options.timeSliceMs', o.timeSliceMs),
+    askTimeoutMs:
+      o.askTimeoutMs === undefined
+        ? ASK_TIMEOUT_MS
+        : nonNegativeNumber('options.askTimeoutMs', o.askTimeoutMs),
+    mailbox: resolveMailbox('options.mailbox', o.mailbox, {
+      capacity: DEFAULT_MAILBOX_CAPACITY,
+      overflow: 'drop-newest',
+    }),
+    deadLetterHistory:
+      o.deadLetterHistory === undefined
+        ? DEAD_LETTER_HISTORY
+        : o.deadLetterHistory === 0
+          ? 0
+          : positiveInteger('options.deadLetterHistory', o.deadLetterHistory),
+    logger: o.logger as Logger | undefined,
+    tracerProvider: o.tracerProvider as TracerProvider | undefined,
+  };
+}
+
+export interface ResolvedSpawnOptions {
+  readonly name: string | undefined;
+  readonly mailbox: ResolvedMailbox;
+  readonly persistence: {
+    readonly store: PersistenceStore;
+    readonly key: string | undefined;
+  } | null;
+}
+
+const NO_SPAWN_OPTIONS: Record<string, unknown> = {};
+
+export function resolveSpawnOptions(v: unknown, defaults: ResolvedMailbox): ResolvedSpawnOptions {
+  const o = v === undefined ? NO_SPAWN_OPTIONS : plainObject('options', v);
+  if (o === NO_SPAWN_OPTIONS) return { name: undefined, mailbox: defaults, persistence: null };
+  onlyKnown('options', o, ['name', 'mailbox', 'persistence']);
+  let persistence: ResolvedSpawnOptions['persistence'] = null;
+  if (o.persistence !== undefined) {
+    const p = plainObject('options.persistence', o.persistence);
+    onlyKnown('options.persistence', p, ['store', 'key']);
+    withMethods('options.persistence.store', p.store, ['load', 'save']);
+    if (p.key !== undefined && (typeof p.key !== 'string' || p.key.length === 0))
+      throw new InvalidOptionError('options.persistence.key', p.key, 'a non-empty string');
+    persistence = { store: p.store as PersistenceStore, key: p.key };
+  }
+  if (o.name !== undefined && typeof o.name !== 'string')
+    throw new InvalidOptionError('options.name', o.name, 'a string');
+  return {
+    name: o.name,
+    mailbox: resolveMailbox('options.mailbox', o.mailbox, defaults),
+    persistence,
+  };
+}

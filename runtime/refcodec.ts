@@ -1,0 +1,129 @@
+/**
+ * The ref codec: turns a value holding refs into plain data and back. Used wherever a value
+ * leaves the thread: persistence now, thread and node boundaries later.
+ *
+ * Encoded forms (a plain object with exactly this one key is read as the tagged value):
+ *   ActorRef      → { $ref: "troupe://node/path" }   revived as a ref of the decoding system
+ *   Date          → { $date: "2026-11-24T08:00:00.000Z" }
+ *   Error         → { $error: { name, message, code? } }   revived as an Error with those fields
+ *
+ * Anything that cannot round-trip is refused with SerializationError naming where it sits
+ * (`$.context.cb`): functions, symbols, bigints, non-finite numbers, Map/Set/class instances,
+ * cycles, and nesting deeper than MAX_ENCODE_DEPTH. Plain objects, arrays, strings, finite
+ * numbers, booleans and null pass; `undefined` properties are left out (as JSON does).
+ */
+import { TroupeError, describe } from './error.ts';
+import { isActorRef } from './ref.ts';
+import type { ActorRef } from './ref.ts';
+import type { Address } from './address.ts';
+
+/** Deepest nesting the codec accepts. */
+export const MAX_ENCODE_DEPTH = 64;
+
+export class SerializationError extends TroupeError {
+  readonly at: string;
+  readonly value: unknown;
+  constructor(at: string, value: unknown, why: string) {
+    super('ERR_NOT_SERIALIZABLE', `${at} cannot be serialised (${describe(value)}): ${why}`);
+    this.at = at;
+    this.value = value;
+  }
+}
+
+export function encodeValue(value: unknown): unknown {
+  return enc(value, '$', 0, new Set());
+}
+
+function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      if (!Number.isFinite(v))
+        throw new SerializationError(at, v, 'only finite numbers can be stored');
+      return v;
+    case 'undefined':
+      return undefined;
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      throw new SerializationError(at, v, `a ${typeof v} cannot be stored; keep data only`);
+  }
+  if (v === null) return null;
+  const o = v as object;
+  if (isActorRef(o)) return o.toJSON();
+  if (o instanceof Date) return { $date: o.toISOString() };
+  if (o instanceof Error) {
+    const code = (o as { code?: unknown }).code;
+    return {
+      $error:
+        typeof code === 'string'
+          ? { name: o.name, message: o.message, code }
+          : { name: o.name, message: o.message },
+    };
+  }
+  if (depth >= MAX_ENCODE_DEPTH)
+    throw new SerializationError(at, v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
+  if (seen.has(o)) throw new SerializationError(at, v, 'a cycle');
+  seen.add(o);
+  let out: unknown;
+  if (Array.isArray(o)) {
+    const arr = new Array<unknown>(o.length);
+    for (let i = 0; i < o.length; i++) {
+      const e = enc(o[i], `${at}[${i}]`, depth + 1, seen);
+      arr[i] = e === undefined ? null : e;
+    }
+    out = arr;
+  } else {
+    const proto = Object.getPrototypeOf(o) as unknown;
+    if (proto !== Object.prototype && proto !== null)
+      throw new SerializationError(
+        at,
+        v,
+        'only plain objects, arrays, refs, dates and errors can be stored',
+      );
+    const rec: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) {
+      const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen);
+      if (e !== undefined) rec[k] = e;
+    }
+    out = rec;
+  }
+  seen.delete(o);
+  return out;
+}
+
+/** Revives encoded data; `refOf(address)` makes a ref of the decoding system. */
+export function decodeValue(
+  value: unknown,
+  refOf: (address: Address) => ActorRef<unknown>,
+): unknown {
+  return dec(value, refOf, 0);
+}
+
+function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (depth >= MAX_ENCODE_DEPTH)
+    throw new SerializationError('$', v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
+  if (Array.isArray(v)) return v.map((e) => dec(e, refOf, depth + 1));
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1) {
+    if (typeof o.$ref === 'string') return refOf(o.$ref as Address);
+    if (typeof o.$date === 'string') return new Date(o.$date);
+    if (typeof o.$error === 'object' && o.$error !== null) {
+      const e = o.$error as { name?: unknown; message?: unknown; code?: unknown };
+      const err = new Error(typeof e.message === 'string' ? e.message : '');
+      if (typeof e.name === 'string') err.name = e.name;
+      if (typeof e.code === 'string') (err as Error & { code?: string }).code = e.code;
+      return err;
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    if (k === '__proto__') continue;
+    out[k] = dec(o[k], refOf, depth + 1);
+  }
+  return out;
+}

@@ -1,0 +1,24 @@
+/**
+ * System messages: the control channel of an actor, kept apart from its user mailbox and
+ * handled before any queued user message (also while the actor is suspended). They carry
+ * refs, never closures, so they can cross threads and nodes as envelopes of kind `system`.
+ */
+import type { ActorRef } from './ref.ts';
+import type { Directive } from './failure.ts';
+import type { StopReason } from './notices.ts';
+
+export type SystemMessage =
+  | { readonly type: 'stop'; readonly reason: StopReason; readonly error?: unknown }
+  | { readonly type: 'watch'; readonly watcher: ActorRef<unknown> }
+  | { readonly type: 'unwatch'; readonly watcher: ActorRef<unknown> }
+  | {
+      readonly type: 'failed';
+      readonly child: ActorRef<unknown>;
+      readonly incarnation: number;
+      readonly error: unknown;
+      readonly message?: unknown;
+    }
+  | { readonly type: 'directive'; readonly incarnation: number; readonly directive: Directive }
+  | { readonly type: 'child-terminated'; readonly child: ActorRef<unknown> }
+  | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown> }
+  | { readonly type: 'unsubscribe'; readonly subscriber: ActorRef<unknown> };

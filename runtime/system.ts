@@ -1,0 +1,448 @@
+/**
+ * The actor system: one per node (process). It owns the scheduler, the timer heap, the
+ * registry of live actors by path, dead letters and the guardians:
+ *
+ *   /user     parent of every actor spawned with `system.spawn`
+ *   /system   parent of troupe's own actors
+ *   /temp     temporary receivers (ask replies, listeners), not actors
+ *
+ * Shutdown stops `/user` (children before parents, last started first), then `/system`,
+ * then closes the timers; pending asks reject with SystemTerminatedError; `whenTerminated`
+ * resolves with the report. A failure of a guardian (a failure escalated to the top) ends
+ * the system the same way, with the error in the report.
+ */
+import { TroupeError, InvalidOptionError } from './error.ts';
+import {
+  formatAddress,
+  parseAddress,
+  type ActorPath,
+  type Address,
+  type NodeId,
+} from './address.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { TimerQueue, type TimerEntry } from './timers.ts';
+import { Scheduler } from './scheduler.ts';
+import { DeadLetters, type DeadLetterReason } from './dead-letters.ts';
+import { ActorCell, senderOf } from './cell.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
+import { TempReceiver } from './temp.ts';
+import { MessageMeta } from './envelope.ts';
+import {
+  AskDeliveryError,
+  AskTimeoutError,
+  ASK_TOMBSTONES,
+  ReplyFailure,
+  type AskOptions,
+} from './ask.ts';
+import { Telemetry } from './telemetry.ts';
+import { consoleLogger, type Logger } from './logger.ts';
+import {
+  resolveSpawnOptions,
+  resolveSystemOptions,
+  type ResolvedMailbox,
+  type ResolvedSpawnOptions,
+  type SpawnOptions,
+  type SystemOptions,
+} from './options.ts';
+import type { SystemCore } from './system-core.ts';
+import type { SystemMessage } from './system-message.ts';
+import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
+import type { SnapshotUpdate, Terminated } from './notices.ts';
+
+export interface TerminationReport {
+  /** `shutdown`: asked for; `failure`: a failure reached a guardian. */
+  readonly reason: 'shutdown' | 'failure';
+  readonly path?: ActorPath;
+  readonly error?: unknown;
+}
+
+export class SystemTerminatedError extends TroupeError {
+  constructor() {
+    super('ERR_SYSTEM_TERMINATED', 'the actor system has terminated');
+  }
+}
+
+export class InvalidBehaviourError extends TroupeError {
+  readonly value: unknown;
+  constructor(value: unknown, why: string) {
+    super(
+      'ERR_INVALID_BEHAVIOUR',
+      `not a behaviour: ${why} (use fromReceive, fromStore or fromMachine)`,
+    );
+    this.value = value;
+  }
+}
+
+const guardian: Behaviour<unknown, never, null> = {
+  kind: 'guardian',
+  init: () => null,
+  receive: (state) => state,
+};
+
+export type SystemState = 'running' | 'terminating' | 'terminated';
+
+export class ActorSystem implements SystemCore {
+  readonly nodeId: NodeId;
+  readonly clock: Clock;
+  readonly timers: TimerQueue;
+  readonly scheduler: Scheduler;
+  readonly deadLetters: DeadLetters;
+  readonly logger: Logger;
+  readonly telemetry: Telemetry;
+  readonly throughput: number;
+  readonly askTimeoutMs: number;
+  readonly defaultMailbox: ResolvedMailbox;
+  current: ActorCell | null = null;
+  tracing = false;
+  /** Loads, saves and stop hooks in flight. */
+  pendingAsync = 0;
+  private readonly registry = new Map<string, Target>();
+  private readonly tombstones = new Set<string>();
+  private seq = 0;
+  private readonly user: ActorCell;
+  private readonly sys: ActorCell;
+  private stateValue: SystemState = 'running';
+  private report: TerminationReport | null = null;
+  private resolveTerminated!: (r: TerminationReport) => void;
+  /** Resolves once every actor has stopped, with why. */
+  readonly whenTerminated: Promise<TerminationReport>;
+
+  constructor(options?: SystemOptions) {
+    const o = resolveSystemOptions(options);
+    this.nodeId = o.nodeId;
+    this.clock = o.clock ?? systemClock;
+    this.logger = o.logger ?? consoleLogger;
+    this.throughput = o.throughput;
+    this.askTimeoutMs = o.askTimeoutMs;
+    this.defaultMailbox = o.mailbox;
+    this.timers = new TimerQueue(this.clock);
+    this.telemetry = new Telemetry(o.tracerProvider);
+    this.tracing = this.telemetry.active;
+    this.scheduler = new Scheduler(this.clock, o.timeSliceMs, () => {
+      this.tracing = this.telemetry.refresh();
+    });
+    this.deadLetters = new DeadLetters(o.deadLetterHistory, (e) =>
+      this.logger.error('troupe: dead letter listener threw', e),
+    );
+    this.whenTerminated = new Promise((resolve) => (this.resolveTerminated = resolve));
+    const unbounded: ResolvedMailbox = { capacity: Infinity, overflow: 'drop-newest' };
+    this.user = new ActorCell(this, null, 'user', '/user' as ActorPath, guardian, unbounded, null);
+    this.sys = new ActorCell(
+      this,
+      null,
+      'system',
+      '/system' as ActorPath,
+      guardian,
+      unbounded,
+      null,
+    );
+    this.register(this.user);
+    this.register(this.sys);
+    this.user.process();
+    this.sys.process();
+  }
+
+  get state(): SystemState {
+    return this.stateValue;
+  }
+
+  /** No actor has work and nothing async (loads, saves, stop hooks) is in flight. */
+  get isIdle(): boolean {
+    return this.scheduler.idle && this.pendingAsync === 0;
+  }
+
+  // ---- public API -------------------------------------------------------------------------
+
+  /** Spawns a top-level actor under `/user`. Throws on a bad behaviour, option or name. */
+  spawn<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options?: SpawnOptions,
+  ): ActorRef<InOf<B>, ReplyOf<B>> {
+    if (this.stateValue !== 'running') throw new SystemTerminatedError();
+    return this.user.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
+  }
+
+  /** Spawns one of troupe's own actors under `/system`. */
+  spawnSystemActor<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options?: SpawnOptions,
+  ): ActorRef<InOf<B>, ReplyOf<B>> {
+    if (this.stateValue !== 'running') throw new SystemTerminatedError();
+    return this.sys.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
+  }
+
+  resolveSpawn(behaviour: unknown, options: SpawnOptions | undefined): ResolvedSpawnOptions {
+    if (typeof behaviour !== 'object' || behaviour === null)
+      throw new InvalidBehaviourError(behaviour, 'expected an object');
+    const b = behaviour as Partial<Behaviour<unknown>>;
+    if (
+      typeof b.init !== 'function' ||
+      typeof b.receive !== 'function' ||
+      typeof b.kind !== 'string'
+    )
+      throw new InvalidBehaviourError(behaviour, 'it needs kind, init and receive');
+    return resolveSpawnOptions(options, this.defaultMailbox);
+  }
+
+  /** Stops an actor (children first); resolves when it has stopped (at once if it was gone). */
+  stop(ref: ActorRef<any, any>): Promise<void> {
+    return new Promise((resolve) => {
+      const target = ref as LocalRef;
+      const w = new TempReceiver(
+        this,
+        'stop-' + ++this.seq,
+        (msg) => {
+          if ((msg as Terminated).type === 'troupe.terminated') {
+            w.close();
+            resolve();
+          }
+        },
+        () => resolve(),
+      );
+      target.sendSystem({ type: 'watch', watcher: w.ref });
+      target.sendSystem({ type: 'stop', reason: 'normal' });
+    });
+  }
+
+  /** Calls `listener` once when `ref` stops (at once if it is gone). Returns an unwatch function. */
+  watch(ref: ActorRef<any, any>, listener: (t: Terminated) => void): () => void {
+    const target = ref as LocalRef;
+    const w = new TempReceiver(this, 'watch-' + ++this.seq, (msg) => {
+      if ((msg as Terminated).type !== 'troupe.terminated') return;
+      w.close();
+      listener(msg as Terminated);
+    });
+    target.sendSystem({ type: 'watch', watcher: w.ref });
+    return () => {
+      if (w.gone) return;
+      w.close();
+      target.sendSystem({ type: 'unwatch', watcher: w.ref });
+    };
+  }
+
+  /**
+   * Subscribes to an actor's snapshots: `listener` gets the current one at once, then each
+   * change (`troupe.snapshot`, version +1 each), and `troupe.terminated` when it stops.
+   * Returns an unsubscribe function.
+   */
+  subscribe<S = unknown>(
+    ref: ActorRef<any, any>,
+    listener: (update: SnapshotUpdate<S> | Terminated) => void,
+  ): () => void {
+    const target = ref as LocalRef;
+    const s = new TempReceiver(this, 'sub-' + ++this.seq, (msg) => {
+      listener(msg as SnapshotUpdate<S> | Terminated);
+      if ((msg as Terminated).type === 'troupe.terminated') s.close();
+    });
+    target.sendSystem({ type: 'subscribe', subscriber: s.ref });
+    return () => {
+      if (s.gone) return;
+      s.close();
+      target.sendSystem({ type: 'unsubscribe', subscriber: s.ref });
+    };
+  }
+
+  /** A ref for an address (revived refs). Throws InvalidAddressError on a malformed one. */
+  refOf = (address: Address): ActorRef<unknown> => {
+    const parsed = parseAddress(address);
+    if (parsed.type === 'entity')
+      return new LocalRef(this, address as string as ActorPath, null, address, true);
+    if (parsed.node !== this.nodeId) return new LocalRef(this, parsed.path, null, address, true);
+    const t = this.registry.get(parsed.path);
+    if (t instanceof ActorCell) return t.ref;
+    return new LocalRef(this, parsed.path, null);
+  };
+
+  /** The live actor at a path, if any. */
+  actorAt(path: string): ActorRef<unknown> | undefined {
+    const t = this.registry.get(path);
+    return t instanceof ActorCell && !t.gone ? t.ref : undefined;
+  }
+
+  /** Live actor cells of this thread (for tools and the inspector). */
+  cellAt(path: string): ActorCell | undefined {
+    const t = this.registry.get(path);
+    return t instanceof ActorCell ? t : undefined;
+  }
+
+  /** Stops every actor; resolves when all have stopped. */
+  shutdown(): Promise<TerminationReport> {
+    if (this.stateValue === 'running') {
+      this.stateValue = 'terminating';
+      this.report ??= { reason: 'shutdown' };
+      this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+    }
+    return this.whenTerminated;
+  }
+
+  // ---- SystemCore -------------------------------------------------------------------------
+
+  addressOf(path: ActorPath): Address {
+    return formatAddress(this.nodeId, path);
+  }
+
+  lookup(path: ActorPath): Target | null {
+    return this.registry.get(path) ?? null;
+  }
+
+  register(cell: ActorCell): void {
+    this.registry.set(cell.path, cell);
+  }
+
+  unregister(cell: ActorCell): void {
+    if (this.registry.get(cell.path) === cell) this.registry.delete(cell.path);
+  }
+
+  registerTemp(t: TempReceiver): void {
+    this.registry.set(t.path, t);
+  }
+
+  unregisterTemp(t: TempReceiver): void {
+    if (this.registry.get(t.path) === t) this.registry.delete(t.path);
+  }
+
+  deadLetter(
+    msg: unknown,
+    to: ActorRef<unknown>,
+    meta: unknown,
+    reason: DeadLetterReason,
+    error: unknown,
+  ): void {
+    const sender = senderOf(meta);
+    this.deadLetters.publish({
+      message: msg instanceof ReplyFailure ? msg.error : msg,
+      recipient: to.address,
+      ...(sender === undefined ? {} : { sender: sender.address }),
+      reason,
+      ...(error === undefined ? {} : { error }),
+    });
+  }
+
+  undeliverable(ref: LocalRef, msg: unknown, meta: unknown): Delivery {
+    this.deadLetter(
+      msg,
+      ref,
+      meta,
+      this.tombstones.has(ref.path) ? 'ask-timed-out' : 'unknown-actor',
+      undefined,
+    );
+    return 'dead-letter';
+  }
+
+  systemUndeliverable(ref: LocalRef, msg: SystemMessage): void {
+    if (msg.type === 'watch' || msg.type === 'subscribe') {
+      const t: Terminated = { type: 'troupe.terminated', ref, reason: 'unknown-actor' };
+      (msg.type === 'watch' ? msg.watcher : msg.subscriber).tell(t);
+    }
+  }
+
+  traceMeta(cur: ActorCell | null): unknown {
+    const trace = cur !== null ? cur.traceContext : this.telemetry.callerContext();
+    return new MessageMeta(cur === null ? null : cur.ref, null, 0, trace);
+  }
+
+  ask(ref: LocalRef, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
+    let timeout = this.askTimeoutMs;
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null)
+        return Promise.reject(new InvalidOptionError('options', options, 'an object'));
+      if (options.timeout !== undefined) {
+        const t = options.timeout;
+        if (typeof t !== 'number' || Number.isNaN(t) || t < 0)
+          return Promise.reject(
+            new InvalidOptionError('options.timeout', t, 'a number of milliseconds ≥ 0'),
+          );
+        timeout = t;
+      }
+    }
+    if (this.stateValue === 'terminated') return Promise.reject(new SystemTerminatedError());
+    return new Promise((resolve, reject) => {
+      const id = ++this.seq;
+      let entry: TimerEntry | null = null;
+      const rcv = new TempReceiver(
+        this,
+        'ask-' + id,
+        (reply) => {
+          rcv.close();
+          if (entry !== null) this.timers.cancel(entry);
+          if (reply instanceof ReplyFailure) reject(reply.error);
+          else resolve(reply);
+        },
+        (error) => {
+          if (entry !== null) this.timers.cancel(entry);
+          reject(error);
+        },
+      );
+      if (timeout !== Infinity)
+        entry = this.timers.schedule(() => {
+          rcv.close();
+          this.tombstone(rcv.path);
+          reject(new AskTimeoutError(ref.path, timeout));
+        }, timeout);
+      const cur = this.current;
+      const trace = this.tracing
+        ? cur !== null
+          ? cur.traceContext
+          : this.telemetry.callerContext()
+        : null;
+      const meta = new MessageMeta(cur === null ? null : cur.ref, rcv.ref, id, trace);
+      if (cur !== null && cur.outbox !== null) {
+        cur.deferWithMeta(ref, msg, meta);
+        return;
+      }
+      const d = ref.deliverWithMeta(msg, meta);
+      if (d !== 'enqueued') {
+        rcv.close();
+        if (entry !== null) this.timers.cancel(entry);
+        reject(new AskDeliveryError(ref.path, d));
+      }
+    });
+  }
+
+  private tombstone(path: string): void {
+    if (this.tombstones.size >= ASK_TOMBSTONES) {
+      const oldest = this.tombstones.values().next().value;
+      if (oldest !== undefined) this.tombstones.delete(oldest);
+    }
+    this.tombstones.add(path);
+  }
+
+  // ---- guardians --------------------------------------------------------------------------
+
+  guardianFailed(cell: ActorCell, error: unknown): void {
+    this.logger.error(
+      `troupe: failure reached the guardian ${cell.path}; the system terminates`,
+      error,
+    );
+    this.report ??= { reason: 'failure', path: cell.path, error };
+    this.stateValue = 'terminating';
+    cell.sendSystem({ type: 'directive', incarnation: cell.incarnation, directive: 'stop' });
+    if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+  }
+
+  guardianStopped(cell: ActorCell): void {
+    if (this.user.lifecycle !== 'stopped') {
+      if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+      return;
+    }
+    if (this.sys.lifecycle !== 'stopped') {
+      this.sys.sendSystem({ type: 'stop', reason: 'shutdown' });
+      return;
+    }
+    this.stateValue = 'terminated';
+    this.timers.close();
+    const error = new SystemTerminatedError();
+    for (const t of [...this.registry.values()]) {
+      if (t instanceof TempReceiver) {
+        t.close();
+        if (t.onAbort !== null) t.onAbort(error);
+      }
+    }
+    this.resolveTerminated(this.report ?? { reason: 'shutdown' });
+  }
+}
+
+/** Creates an actor system. Throws InvalidOptionError naming a bad option. */
+export function createSystem(options?: SystemOptions): ActorSystem {
+  return new ActorSystem(options);
+}

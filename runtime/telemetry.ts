@@ -1,0 +1,95 @@
+/**
+ * Tracing with OpenTelemetry: one tracer named `troupe`.
+ *
+ * When a tracer provider is registered (globally, or given as `createSystem({ tracerProvider })`),
+ * each message an actor handles is a span `receive <path>` whose parent is the span of the
+ * sender: the sender's context rides with the message (in-thread as a Context, at
+ * boundaries as W3C `traceparent`/`tracestate` in the envelope). A tell from outside any
+ * actor takes the active context of the caller.
+ *
+ * When none is registered the cost is one boolean read per tell and per scheduler batch: the
+ * scheduler checks for a provider once per turn, and nothing else is done.
+ */
+import {
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+
+export const TRACER_NAME = 'troupe';
+const NOOP_DELEGATE = new ProxyTracerProvider().getDelegate();
+
+export class Telemetry {
+  private readonly explicit: TracerProvider | undefined;
+  private provider: TracerProvider | null = null;
+  private tracer: Tracer | null = null;
+  active = false;
+
+  constructor(explicit: TracerProvider | undefined) {
+    this.explicit = explicit;
+    this.refresh();
+  }
+
+  /** Re-reads whether a provider is registered; cheap enough to call once per scheduler turn. */
+  refresh(): boolean {
+    const p = this.explicit ?? trace.getTracerProvider();
+    const active = !(p instanceof ProxyTracerProvider && p.getDelegate() === NOOP_DELEGATE);
+    if (active && p !== this.provider) {
+      this.provider = p;
+      this.tracer = p.getTracer(TRACER_NAME);
+    }
+    this.active = active;
+    return active;
+  }
+
+  /** The caller's active context, for messages sent from outside any actor. */
+  callerContext(): Context | null {
+    const c = context.active();
+    return trace.getSpan(c) === undefined ? null : c;
+  }
+
+  startReceive(path: string, behaviourKind: string, msg: unknown, parent: Context | null): Span {
+    const type =
+      typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
+    return this.tracer!.startSpan(
+      `receive ${path}`,
+      {
+        attributes: {
+          'troupe.actor.path': path,
+          'troupe.actor.behaviour': behaviourKind,
+          ...(typeof type === 'string' ? { 'troupe.message.type': type } : {}),
+        },
+      },
+      parent ?? ROOT_CONTEXT,
+    );
+  }
+
+  endWithError(span: Span, error: unknown): void {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  }
+}
+
+/** Context carrying `span`, for the messages sent while it is open. */
+export function contextWithSpan(parent: Context | null, span: Span): Context {
+  return trace.setSpan(parent ?? ROOT_CONTEXT, span);
+}
+
+/** W3C trace context for an envelope crossing a boundary. */
+export function injectTrace(ctx: Context): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+export function extractTrace(carrier: Readonly<Record<string, string>>): Context {
+  return propagation.extract(ROOT_CONTEXT, carrier);
+}
