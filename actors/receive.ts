@@ -41,7 +41,7 @@ export interface ReceiveOptions<State, In, Reply> {
   ) => void;
 }
 
-export function fromReceive<State, In, Reply = never>(
+export function fromReceive<State, In, Reply = unknown>(
   init: State | ((ctx: ActorContext<In, Reply>) => State),
   receive: Receive<State, In, Reply>,
   options: ReceiveOptions<State, In, Reply> = {},

@@ -516,6 +516,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private handleSystem(m: SystemMessage): void {
+    if (this.status === STOPPED) return this.answerWhenStopped(m);
     switch (m.type) {
       case 'stop':
         this.beginStop(m.reason, m.error);
@@ -814,6 +815,14 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   get sender(): ActorRef<unknown> | undefined {
     return senderOf(this.meta);
+  }
+
+  get replyTo(): ActorRef<Reply> | undefined {
+    const m = this.meta;
+    if (m instanceof MessageMeta)
+      return (m.replyTo ?? m.from ?? undefined);
+    if (m instanceof ActorCell) return m.ref as ActorRef<Reply>;
+    return undefined;
   }
 
   reply(value: Reply): void {

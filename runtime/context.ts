@@ -17,6 +17,12 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   /** The sending actor of the current message, if it was sent by an actor. */
   readonly sender: ActorRef<unknown> | undefined;
   /**
+   * Where a reply to the current message goes: the ask's reply address, else the sending
+   * actor. Keep it to answer later (after other messages, or async work):
+   * `replyTo.tell(value)` is what `reply(value)` does now.
+   */
+  readonly replyTo: ActorRef<Reply> | undefined;
+  /**
    * Answers the current message: to its ask's reply address; else to the sending actor;
    * else the value goes to dead letters (`no-reply-address`).
    */
