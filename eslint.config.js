@@ -34,6 +34,8 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
       // behaviours are objects of optional hooks, read once and invoked with .call(behaviour, …)
       '@typescript-eslint/unbound-method': 'off',
+      // XState's `types: {} as T` idiom is an assertion that only drives inference: --fix would delete it
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       // a failed ask rejects with whatever the actor failed with: user code may throw non-Errors
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },

@@ -1,18 +1,13 @@
 /**
  * fromStore: an @xstate/store store as a behaviour: the light, fast statechart-free option.
  *
- * Messages are the store's events. A transition that throws is a failure of the actor (the
+ * Messages are the store's events (typed from the config; build it with @xstate/store's
+ * `createStoreConfig` for typed transitions). A transition that throws is a failure of the actor (the
  * store itself would stay active: troupe turns the throw into a failure). The persisted
  * snapshot is the store's context; the view for subscribers is the context too. Inside an
  * effect (`enq.effect`) `actorContext()` gives the actor's context, e.g. to reply.
  */
-import {
-  createStore,
-  type EventPayloadMap,
-  type ExtractEvents,
-  type StoreConfig,
-  type StoreContext,
-} from '@xstate/store';
+import { createStore, type AnyStoreConfig, type EventFromStoreConfig } from '@xstate/store';
 import { enterActorContext, leaveActorContext } from './current.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';
@@ -27,21 +22,17 @@ interface StoreLike {
   getSnapshot(): { context: unknown };
 }
 
-export function fromStore<
-  TContext extends StoreContext,
-  TEventPayloadMap extends EventPayloadMap,
-  Reply = never,
->(
-  config: StoreConfig<TContext, TEventPayloadMap>,
+export function fromStore<const C extends AnyStoreConfig, Reply = unknown>(
+  config: C,
   options: StoreBehaviourOptions = {},
-): Behaviour<ExtractEvents<TEventPayloadMap>, Reply, StoreLike> {
+): Behaviour<EventFromStoreConfig<C>, Reply, StoreLike> {
   const make = (context: unknown): StoreLike =>
-    createStore({ ...(config as object), context } as StoreConfig<TContext, TEventPayloadMap>);
+    createStore({ ...config, context } as AnyStoreConfig);
   return {
     kind: 'store',
     ...(options.schemaVersion === undefined ? {} : { schemaVersion: options.schemaVersion }),
     ...(options.migrate === undefined ? {} : { migrate: options.migrate }),
-    init: () => make(config.context),
+    init: () => make(config.context as unknown),
     receive(store, msg, ctx: ActorContext<any, any>) {
       const saved = enterActorContext(ctx);
       try {
