@@ -56,6 +56,33 @@ describe('spawning', () => {
     await system.shutdown();
   });
 
+  it('refuses to spawn a child of a stopping actor with ERR_ACTOR_STOPPED', async () => {
+    const { system } = testSystem();
+    const errors: unknown[] = [];
+    const a = system.spawn(
+      fromReceive(
+        null,
+        (s, _m: 'go', ctx) => {
+          ctx.stop();
+          return s;
+        },
+        {
+          stop: (_s, ctx) => {
+            try {
+              ctx.spawn(idle());
+            } catch (e) {
+              errors.push(e);
+            }
+          },
+        },
+      ),
+    );
+    a.tell('go');
+    await settle(system);
+    expect(errors).toMatchObject([{ code: 'ERR_ACTOR_STOPPED', path: a.path }]);
+    await system.shutdown();
+  });
+
   it('refuses to spawn after shutdown with ERR_SYSTEM_TERMINATED', async () => {
     const { system } = testSystem();
     await system.shutdown();
