@@ -10,6 +10,7 @@ import type { Behaviour } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { ChildFailure, Directive } from '../runtime/failure.ts';
 import type { ActorRef } from '../runtime/ref.ts';
+import type { StopReason } from '../runtime/notices.ts';
 
 export type Receive<State, In, Reply> = (
   state: State,
@@ -36,6 +37,7 @@ export interface ReceiveOptions<State, In, Reply> {
   ) => Directive;
   readonly onChildTerminated?: (
     child: ActorRef<unknown>,
+    reason: StopReason,
     state: State,
     ctx: ActorContext<In, Reply>,
   ) => void;

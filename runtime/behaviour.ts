@@ -21,6 +21,7 @@
 import type { ActorRef } from './ref.ts';
 import type { ActorContext } from './context.ts';
 import type { ChildFailure, Directive } from './failure.ts';
+import type { StopReason } from './notices.ts';
 
 export interface Behaviour<In, Reply = unknown, State = any> {
   /** `receive`, `machine`, `store`, `supervisor`, `sandboxed`…: shown by tools, used in bench ids. */
@@ -35,7 +36,21 @@ export interface Behaviour<In, Reply = unknown, State = any> {
   view?(state: State): unknown;
   onChildFailure?(failure: ChildFailure, state: State, ctx: ActorContext<In, Reply>): Directive;
   /** Called when a child has stopped (after `troupe.terminated` is sent to watchers). */
-  onChildTerminated?(child: ActorRef<unknown>, state: State, ctx: ActorContext<In, Reply>): void;
+  onChildTerminated?(
+    child: ActorRef<unknown>,
+    reason: StopReason,
+    state: State,
+    ctx: ActorContext<In, Reply>,
+  ): void;
+  /** Called when a child told to halt (directive or `halt` system message) has halted. */
+  onChildHalted?(
+    child: ActorRef<unknown>,
+    extra: undefined,
+    state: State,
+    ctx: ActorContext<In, Reply>,
+  ): void;
+  /** Default `shutdown` of actors with this behaviour (supervisors: Infinity). */
+  readonly defaultShutdownMs?: number;
 }
 
 /** The message type a behaviour accepts. */

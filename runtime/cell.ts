@@ -44,32 +44,38 @@ import type { ActorContext } from './context.ts';
 import type { SystemMessage } from './system-message.ts';
 import type { StopReason, Terminated, SnapshotUpdate, DeliveryFailed } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
-import type { ResolvedMailbox, ResolvedSpawnOptions, SpawnOptions } from './options.ts';
+import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
+import type { TimerEntry } from './timers.ts';
 import type { ActorSystem } from './system.ts';
 import type { Context } from '@opentelemetry/api';
 
 const STARTING = 0;
 const RUNNING = 1;
 const SUSPENDED = 2;
+/** Winding down for a restart or a halt: stopping children, running the stop hook. */
 const RESTARTING = 3;
-const STOPPING = 4;
-const STOPPED = 5;
+/** Halted by its parent (or waiting out a restart delay): takes no turn until `start`. */
+const HALTED = 4;
+const STOPPING = 5;
+const STOPPED = 6;
 
 export type Lifecycle =
-  'starting' | 'running' | 'suspended' | 'restarting' | 'stopping' | 'stopped';
+  'starting' | 'running' | 'suspended' | 'restarting' | 'halted' | 'stopping' | 'stopped';
 const LIFECYCLE: readonly Lifecycle[] = [
   'starting',
   'running',
   'suspended',
   'restarting',
+  'halted',
   'stopping',
   'stopped',
 ];
 
-/** What to do once all children have stopped. */
+/** What to do once the children have stopped and the stop hook has run. */
 const AFTER_NOTHING = 0;
 const AFTER_STOP = 1;
 const AFTER_RESTART = 2;
+const AFTER_HALT = 3;
 
 export class NameTakenError extends TroupeError {
   readonly path: ActorPath;
@@ -130,6 +136,13 @@ export class ActorCell<In = any, Reply = any, State = any>
   private escalated: Set<ActorCell> | null = null;
   private after = AFTER_NOTHING;
   private stopQueue: ActorCell[] | null = null;
+  /** Milliseconds this actor gets to stop (`Infinity`: unbounded), or `brutal`. */
+  readonly shutdown: number | 'brutal';
+  /** Bumped at each wind-down; async steps of an older one are ignored. */
+  private epoch = 0;
+  private shutdownTimer: TimerEntry | null = null;
+  private pendingHook: { abandoned: boolean } | null = null;
+  private restartDelayMs = 0;
   private stopReason: StopReason = 'normal';
   private stopError: unknown = undefined;
   /** Trace context of the message being handled, when tracing. */
@@ -141,9 +154,9 @@ export class ActorCell<In = any, Reply = any, State = any>
     name: string,
     path: ActorPath,
     behaviour: Behaviour<In, Reply, State>,
-    mailbox: ResolvedMailbox,
-    persistence: ResolvedSpawnOptions['persistence'],
+    options: ResolvedSpawnOptions,
   ) {
+    const { mailbox, persistence } = options;
     this.system = system;
     this.parent = parent;
     this.name = name;
@@ -155,6 +168,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         ? null
         : { store: persistence.store, key: persistence.key ?? path, version: null };
     this.slow = persistence !== null;
+    this.shutdown = options.shutdown ?? behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
     this.ref = new LocalRef<In, Reply>(system, path, this);
   }
 
@@ -534,7 +548,16 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.obey(m.incarnation, m.directive);
         return;
       case 'child-terminated':
-        this.childTerminated(m.child);
+        this.childTerminated(m.child, m.reason);
+        return;
+      case 'child-halted':
+        this.childHalted(m.child);
+        return;
+      case 'halt':
+        this.halt();
+        return;
+      case 'start':
+        this.restartFromHalt();
         return;
       case 'subscribe':
         (this.subscribers ??= new Set()).add(m.subscriber);
@@ -639,14 +662,13 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.resumeEscalated();
         this.wake();
         return;
-      case 'restart': {
-        const delayMs = typeof directive === 'string' ? 0 : (directive.delayMs ?? 0);
-        if (delayMs > 0) {
-          this.status = RESTARTING;
-          this.system.timers.schedule(() => this.beginRestart(), delayMs);
-        } else this.beginRestart();
+      case 'restart':
+        this.restartDelayMs = typeof directive === 'string' ? 0 : (directive.delayMs ?? 0);
+        this.windDown(AFTER_RESTART);
         return;
-      }
+      case 'halt':
+        this.windDown(AFTER_HALT);
+        return;
       case 'stop':
       case 'escalate':
         this.beginStop('failed', this.failure);
@@ -663,76 +685,166 @@ export class ActorCell<In = any, Reply = any, State = any>
         c.sendSystem({ type: 'directive', incarnation: c.incarnation, directive: 'resume' });
   }
 
-  private beginRestart(): void {
-    if (this.status >= STOPPING) return;
-    this.status = RESTARTING;
-    this.escalated = null;
-    this.after = AFTER_RESTART;
-    this.stopChildren('shutdown');
+  /** A parent's `halt` (group restarts): wind down like a restart, then wait for `start`. */
+  private halt(): void {
+    if (this.status === HALTED) {
+      this.parent?.sendSystem({ type: 'child-halted', child: this.ref });
+      return;
+    }
+    if (this.status <= SUSPENDED) this.windDown(AFTER_HALT);
   }
 
-  // ---- stopping -------------------------------------------------------------------------
+  /** A parent's `start` after a halt: the next incarnation starts from init or its snapshot. */
+  private restartFromHalt(): void {
+    if (this.status !== HALTED) return;
+    this.incarnation++;
+    this.status = STARTING;
+    this.wake();
+  }
+
+  // ---- winding down: stop, restart, halt --------------------------------------------------
 
   private beginStop(reason: StopReason, error: unknown): void {
     if (this.status >= STOPPING) return;
-    this.status = STOPPING;
+    const inFlight = this.status === RESTARTING;
     this.stopReason = reason;
     this.stopError = error;
+    if (inFlight) {
+      // a restart or halt is already stopping children and running the hook: finish as a stop
+      this.status = STOPPING;
+      this.after = AFTER_STOP;
+      return;
+    }
+    this.windDown(AFTER_STOP);
+  }
+
+  /**
+   * Stops the children (one at a time, last started first), then runs the stop hook, then
+   * continues per `after`. Bounded by this actor's `shutdown`: past it, what has not stopped
+   * is killed (no hook) and the hook is abandoned, with a logged reason; `brutal` kills at once.
+   */
+  private windDown(after: number): void {
+    this.status = after === AFTER_STOP ? STOPPING : RESTARTING;
+    this.after = after;
     this.escalated = null;
-    this.after = AFTER_STOP;
-    this.stopChildren('shutdown');
-  }
-
-  /** Stops the children one at a time, last started first; then continues per `after`. */
-  private stopChildren(reason: StopReason): void {
+    const epoch = ++this.epoch;
+    if (this.shutdown === 'brutal') {
+      this.killChildren();
+      this.windDownDone(epoch);
+      return;
+    }
     if (this.kids !== null && this.kids.size > 0) {
+      this.armShutdownTimer(epoch);
       this.stopQueue = [...this.kids.values()];
-      this.stopNextChild(reason);
-    } else this.childrenStopped();
+      this.stopNextChild();
+    } else this.childrenStopped(epoch);
   }
 
-  private stopNextChild(reason: StopReason): void {
-    const q = this.stopQueue!;
+  private armShutdownTimer(epoch: number): void {
+    if (this.shutdownTimer !== null || this.shutdown === Infinity || this.shutdown === 'brutal')
+      return;
+    const ms = this.shutdown;
+    this.shutdownTimer = this.system.timers.schedule(() => {
+      this.shutdownTimer = null;
+      if (epoch !== this.epoch) return;
+      this.system.logger.warn(
+        `troupe: ${this.path} did not stop within its shutdown of ${ms} ms; its children are killed and its stop hook abandoned`,
+      );
+      this.system.events.publish({
+        type: 'shutdown-timeout',
+        actor: this.path,
+        shutdownMs: ms,
+        at: this.system.clock.now(),
+      });
+      this.stopQueue = null;
+      this.killChildren();
+      this.abandonHook();
+      this.windDownDone(epoch);
+    }, ms);
+  }
+
+  private stopNextChild(): void {
+    const q = this.stopQueue;
+    if (q === null) return;
     const next = q.pop();
     if (next === undefined) {
       this.stopQueue = null;
-      this.childrenStopped();
+      this.childrenStopped(this.epoch);
       return;
     }
-    next.sendSystem({ type: 'stop', reason });
+    next.sendSystem({ type: 'stop', reason: 'shutdown' });
   }
 
-  private childTerminated(child: ActorRef<unknown>): void {
+  private killChildren(): void {
+    if (this.kids === null) return;
+    for (const c of [...this.kids.values()].reverse()) c.kill();
+  }
+
+  /** Immediate stop: children killed first, no stop hook (`brutal`, or a shutdown overrun). */
+  private kill(): void {
+    if (this.status === STOPPED) return;
+    ++this.epoch;
+    if (this.status !== STOPPING) {
+      this.stopReason = 'shutdown';
+      this.stopError = undefined;
+    }
+    this.status = STOPPING;
+    this.stopQueue = null;
+    this.killChildren();
+    this.abandonHook();
+    this.finishStop();
+  }
+
+  private abandonHook(): void {
+    const h = this.pendingHook;
+    this.pendingHook = null;
+    if (h === null) return;
+    h.abandoned = true;
+    this.waiting = false;
+    this.system.pendingAsync--;
+  }
+
+  private childTerminated(child: ActorRef<unknown>, reason: StopReason): void {
     const name = nameOf(child.path);
     const c = this.kids?.get(name);
     if (c !== undefined && c.ref === child) this.kids!.delete(name);
-    this.escalated?.delete(c!);
-    if (this.stopQueue !== null) this.stopNextChild('shutdown');
-    const hook = this.behaviour.onChildTerminated;
-    if (hook !== undefined && this.status === RUNNING) {
-      const sys = this.system;
-      sys.current = this;
-      try {
-        hook.call(this.behaviour, child, this.state as State, this);
-      } catch (error) {
-        sys.current = null;
-        this.fail(error, false, undefined, null);
-      } finally {
-        sys.current = null;
-      }
+    if (c !== undefined) this.escalated?.delete(c);
+    if (this.stopQueue !== null) {
+      this.stopNextChild();
+      return;
+    }
+    if (this.status === RUNNING) this.callHook(this.behaviour.onChildTerminated, child, reason);
+  }
+
+  private childHalted(child: ActorRef<unknown>): void {
+    if (this.status === RUNNING) this.callHook(this.behaviour.onChildHalted, child, undefined);
+  }
+
+  private callHook(
+    hook:
+      | ((child: ActorRef<unknown>, extra: any, state: State, ctx: ActorContext<In, Reply>) => void)
+      | undefined,
+    child: ActorRef<unknown>,
+    extra: unknown,
+  ): void {
+    if (hook === undefined) return;
+    const sys = this.system;
+    sys.current = this;
+    try {
+      hook.call(this.behaviour, child, extra, this.state as State, this);
+    } catch (error) {
+      sys.current = null;
+      this.fail(error, false, undefined, null);
+    } finally {
+      sys.current = null;
     }
   }
 
-  private childrenStopped(): void {
-    const next = this.after;
-    this.after = AFTER_NOTHING;
-    this.runStopHook(next === AFTER_RESTART ? () => this.finishRestart() : () => this.finishStop());
-  }
-
-  private runStopHook(then: () => void): void {
+  private childrenStopped(epoch: number): void {
+    if (epoch !== this.epoch) return;
     const hook = this.behaviour.stop;
     const state = this.state;
-    if (hook === undefined || state === undefined) return then();
+    if (hook === undefined || state === undefined) return this.windDownDone(epoch);
     const sys = this.system;
     let result: void | Promise<void>;
     sys.current = this;
@@ -745,33 +857,48 @@ export class ActorCell<In = any, Reply = any, State = any>
       sys.current = null;
     }
     if (result === undefined || typeof (result as { then?: unknown }).then !== 'function')
-      return then();
+      return this.windDownDone(epoch);
+    const pending = { abandoned: false };
+    this.pendingHook = pending;
     this.waiting = true;
     sys.pendingAsync++;
-    result.then(
-      () => {
-        sys.pendingAsync--;
-        this.waiting = false;
-        then();
-        this.wake();
-      },
-      (error: unknown) => {
-        sys.pendingAsync--;
+    this.armShutdownTimer(epoch);
+    const settled = (error?: unknown): void => {
+      if (pending.abandoned) return;
+      this.pendingHook = null;
+      sys.pendingAsync--;
+      if (error !== undefined)
         sys.logger.error(`troupe: stop hook of ${this.path} rejected`, error);
-        this.waiting = false;
-        then();
-        this.wake();
-      },
+      this.waiting = false;
+      this.windDownDone(epoch);
+      this.wake();
+    };
+    result.then(
+      () => settled(),
+      (error: unknown) => settled(error ?? new Error('rejected')),
     );
   }
 
-  private finishRestart(): void {
-    if (this.status >= STOPPING) return this.finishStop();
-    this.incarnation++;
+  private windDownDone(epoch: number): void {
+    if (epoch !== this.epoch) return;
+    if (this.shutdownTimer !== null) {
+      this.system.timers.cancel(this.shutdownTimer);
+      this.shutdownTimer = null;
+    }
+    const after = this.after;
+    this.after = AFTER_NOTHING;
+    if (this.status === STOPPING || after === AFTER_STOP) return this.finishStop();
     this.state = undefined;
     this.failure = undefined;
-    this.status = STARTING;
-    this.wake();
+    this.status = HALTED;
+    if (after === AFTER_HALT) {
+      this.parent?.sendSystem({ type: 'child-halted', child: this.ref });
+      return;
+    }
+    const delayMs = this.restartDelayMs;
+    this.restartDelayMs = 0;
+    if (delayMs > 0) this.system.timers.schedule(() => this.restartFromHalt(), delayMs);
+    else this.restartFromHalt();
   }
 
   private finishStop(): void {
@@ -803,7 +930,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     else {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
       if (parent.kids?.get(this.name) === this) parent.kids.delete(this.name);
-      parent.sendSystem({ type: 'child-terminated', child: this.ref });
+      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: this.stopReason });
     }
   }
 
@@ -819,8 +946,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   get replyTo(): ActorRef<Reply> | undefined {
     const m = this.meta;
-    if (m instanceof MessageMeta)
-      return (m.replyTo ?? m.from ?? undefined);
+    if (m instanceof MessageMeta) return m.replyTo ?? m.from ?? undefined;
     if (m instanceof ActorCell) return m.ref as ActorRef<Reply>;
     return undefined;
   }
@@ -859,7 +985,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const kids = (this.kids ??= new Map());
     const path = childPath(this.path, name);
     if (kids.has(name)) throw new NameTakenError(path);
-    const cell = new ActorCell(this.system, this, name, path, behaviour, o.mailbox, o.persistence);
+    const cell = new ActorCell(this.system, this, name, path, behaviour, o);
     kids.set(name, cell);
     this.system.register(cell);
     cell.wake();

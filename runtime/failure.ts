@@ -19,6 +19,9 @@
  *      its ref and its mailbox. `{ name: 'restart', delayMs }` waits first (messages keep
  *      queueing meanwhile, under the mailbox's capacity and policy).
  *    - `stop`: the child stops; watchers get `troupe.terminated` with reason `failed`.
+ *    - `halt`: like `restart`, but the child then waits, halted, for a `start` system message
+ *      from its parent (supervisors use it to restart a group of children in order, and to
+ *      hold a child during a backoff); meanwhile its messages keep queueing.
  *    - `escalate`: the parent fails itself with EscalatedError (cause: the child's error) and
  *      its own parent decides; the child stays suspended until the parent is resumed
  *      (the child is resumed), restarted or stopped (the child is stopped).
@@ -30,8 +33,14 @@ import { TroupeError } from './error.ts';
 import type { ActorPath } from './address.ts';
 import type { ActorRef } from './ref.ts';
 
-export type DirectiveName = 'resume' | 'restart' | 'stop' | 'escalate';
-export const DIRECTIVE_NAMES: readonly DirectiveName[] = ['resume', 'restart', 'stop', 'escalate'];
+export type DirectiveName = 'resume' | 'restart' | 'stop' | 'escalate' | 'halt';
+export const DIRECTIVE_NAMES: readonly DirectiveName[] = [
+  'resume',
+  'restart',
+  'stop',
+  'escalate',
+  'halt',
+];
 
 /** A directive, or a directive with options (`{ name: 'restart', delayMs: 200 }` for a backoff). */
 export type Directive = DirectiveName | { readonly name: DirectiveName; readonly delayMs?: number };

@@ -20,6 +20,8 @@ import type { TracerProvider } from '@opentelemetry/api';
 
 /** Messages an actor handles per turn before the scheduler moves to the next actor. */
 export const DEFAULT_THROUGHPUT = 64;
+/** Milliseconds an actor gets to stop (children, then its stop hook) before it is killed. */
+export const DEFAULT_SHUTDOWN_MS = 5_000;
 /** Longest a scheduler turn runs before yielding to the event loop, in milliseconds. */
 export const DEFAULT_TIME_SLICE_MS = 10;
 
@@ -49,6 +51,12 @@ export interface SpawnOptions {
   readonly mailbox?: MailboxOptions;
   /** Keep a snapshot after each message and start from it (runtime/persistence.ts). */
   readonly persistence?: PersistenceOptions;
+  /**
+   * Milliseconds it gets to stop (its children, then its stop hook) before what is left is
+   * killed; `Infinity` waits as long as it takes; `brutal` kills at once, no hook. Default:
+   * the behaviour's `defaultShutdownMs` (Infinity for supervisors), else DEFAULT_SHUTDOWN_MS.
+   */
+  readonly shutdown?: number | 'brutal';
 }
 
 export interface ResolvedMailbox {
@@ -200,14 +208,16 @@ export interface ResolvedSpawnOptions {
     readonly store: PersistenceStore;
     readonly key: string | undefined;
   } | null;
+  readonly shutdown: number | 'brutal' | undefined;
 }
 
 const NO_SPAWN_OPTIONS: Record<string, unknown> = {};
 
 export function resolveSpawnOptions(v: unknown, defaults: ResolvedMailbox): ResolvedSpawnOptions {
   const o = v === undefined ? NO_SPAWN_OPTIONS : plainObject('options', v);
-  if (o === NO_SPAWN_OPTIONS) return { name: undefined, mailbox: defaults, persistence: null };
-  onlyKnown('options', o, ['name', 'mailbox', 'persistence']);
+  if (o === NO_SPAWN_OPTIONS)
+    return { name: undefined, mailbox: defaults, persistence: null, shutdown: undefined };
+  onlyKnown('options', o, ['name', 'mailbox', 'persistence', 'shutdown']);
   let persistence: ResolvedSpawnOptions['persistence'] = null;
   if (o.persistence !== undefined) {
     const p = plainObject('options.persistence', o.persistence);
@@ -223,5 +233,13 @@ export function resolveSpawnOptions(v: unknown, defaults: ResolvedMailbox): Reso
     name: o.name,
     mailbox: resolveMailbox('options.mailbox', o.mailbox, defaults),
     persistence,
+    shutdown: o.shutdown === undefined ? undefined : shutdown('options.shutdown', o.shutdown),
   };
+}
+
+export function shutdown(field: string, v: unknown): number | 'brutal' {
+  if (v === 'brutal' || v === Infinity) return v;
+  if (typeof v !== 'number' || Number.isNaN(v) || v < 0)
+    throw new InvalidOptionError(field, v, "a number of milliseconds ≥ 0, Infinity or 'brutal'");
+  return v;
 }

@@ -19,6 +19,16 @@ export type SystemMessage =
       readonly message?: unknown;
     }
   | { readonly type: 'directive'; readonly incarnation: number; readonly directive: Directive }
-  | { readonly type: 'child-terminated'; readonly child: ActorRef<unknown> }
+  | {
+      readonly type: 'child-terminated';
+      readonly child: ActorRef<unknown>;
+      readonly reason: StopReason;
+    }
+  /** Parent → child: stop children and run the stop hook like a restart, then wait for `start`. */
+  | { readonly type: 'halt' }
+  /** Parent → halted child: start the next incarnation. */
+  | { readonly type: 'start' }
+  /** Child → parent: the halt is done. */
+  | { readonly type: 'child-halted'; readonly child: ActorRef<unknown> }
   | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown> }
   | { readonly type: 'unsubscribe'; readonly subscriber: ActorRef<unknown> };

@@ -35,6 +35,7 @@ import {
   type AskOptions,
 } from './ask.ts';
 import { Telemetry } from './telemetry.ts';
+import { EventStream } from './events.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import {
   resolveSpawnOptions,
@@ -73,12 +74,6 @@ export class InvalidBehaviourError extends TroupeError {
   }
 }
 
-const guardian: Behaviour<unknown, never, null> = {
-  kind: 'guardian',
-  init: () => null,
-  receive: (state) => state,
-};
-
 export type SystemState = 'running' | 'terminating' | 'terminated';
 
 export class ActorSystem implements SystemCore {
@@ -87,6 +82,8 @@ export class ActorSystem implements SystemCore {
   readonly timers: TimerQueue;
   readonly scheduler: Scheduler;
   readonly deadLetters: DeadLetters;
+  /** Supervision and lifecycle events, as data. */
+  readonly events: EventStream;
   readonly logger: Logger;
   readonly telemetry: Telemetry;
   readonly throughput: number;
@@ -124,22 +121,63 @@ export class ActorSystem implements SystemCore {
     this.deadLetters = new DeadLetters(o.deadLetterHistory, (e) =>
       this.logger.error('troupe: dead letter listener threw', e),
     );
+    this.events = new EventStream((e) => this.logger.error('troupe: event listener threw', e));
     this.whenTerminated = new Promise((resolve) => (this.resolveTerminated = resolve));
-    const unbounded: ResolvedMailbox = { capacity: Infinity, overflow: 'drop-newest' };
-    this.user = new ActorCell(this, null, 'user', '/user' as ActorPath, guardian, unbounded, null);
+    const guardianOptions: ResolvedSpawnOptions = {
+      name: undefined,
+      mailbox: { capacity: Infinity, overflow: 'drop-newest' },
+      persistence: null,
+      shutdown: Infinity,
+    };
+    this.user = new ActorCell(
+      this,
+      null,
+      'user',
+      '/user' as ActorPath,
+      this.guardian(),
+      guardianOptions,
+    );
     this.sys = new ActorCell(
       this,
       null,
       'system',
       '/system' as ActorPath,
-      guardian,
-      unbounded,
-      null,
+      this.guardian(),
+      guardianOptions,
     );
     this.register(this.user);
     this.register(this.sys);
     this.user.process();
     this.sys.process();
+  }
+
+  /**
+   * The guardians (`/user`, `/system`) stop a failed child and log it. A failed supervisor
+   * (behaviour kind `supervisor`) at the top is the root of an application: its failure ends
+   * the system, with the error in the termination report (OTP: a permanent application's top
+   * supervisor exiting stops the node).
+   */
+  private guardian(): Behaviour<unknown, never, null> {
+    return {
+      kind: 'guardian',
+      init: () => null,
+      receive: (state) => state,
+      onChildFailure: (failure) => {
+        const target = (failure.child as LocalRef).target;
+        const root = target instanceof ActorCell && target.behaviour.kind === 'supervisor';
+        this.logger.error(
+          root
+            ? `troupe: the root supervisor ${failure.child.path} failed; the system terminates`
+            : `troupe: ${failure.child.path} failed and was stopped (no supervisor above it):`,
+          failure.error,
+        );
+        if (root && this.stateValue === 'running') {
+          this.report ??= { reason: 'failure', path: failure.child.path, error: failure.error };
+          queueMicrotask(() => void this.shutdown());
+        }
+        return 'stop';
+      },
+    };
   }
 
   get state(): SystemState {

@@ -215,7 +215,7 @@ describe('the failure protocol', () => {
       reason: 'failed',
       error: new Error('worker failed'),
     });
-    expect(logs.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(logs.filter((l) => l.level === 'error')).toHaveLength(1);
     expect(logs[0]!.message).toContain('/user/lonely');
     expect(system.deadLetters.countOf('stopped')).toBe(1);
     await system.shutdown();

@@ -96,7 +96,7 @@ describe('mailbox overflow policies', () => {
       error: { code: 'ERR_MAILBOX_FULL' },
     });
     expect(system.deadLetters.countOf('mailbox-full')).toBe(1);
-    expect(logs.some((l) => l.level === 'warn' && l.message.includes('/user/gated'))).toBe(true);
+    expect(logs.some((l) => l.level === 'error' && l.message.includes('/user/gated'))).toBe(true);
     await system.shutdown();
   });
 
