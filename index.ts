@@ -64,3 +64,32 @@ export { fromStore } from './actors/store.ts';
 export { fromMachine, reply, spawnActor, asTarget } from './actors/machine.ts';
 export type { MachineView, MachineOptions, MachineState } from './actors/machine.ts';
 export { actorContext, NoActorContextError } from './actors/current.ts';
+export { supervise, MaxRestartIntensityError, SUPERVISOR_KIND } from './supervisors/supervisor.ts';
+export type {
+  SupervisorMsg,
+  SupervisorReply,
+  ChildInfo,
+  ChildCounts,
+  SupervisorState,
+} from './supervisors/supervisor.ts';
+export {
+  startChild,
+  terminateChild,
+  restartChild,
+  deleteChild,
+  whichChildren,
+  countChildren,
+  SupervisorRequestError,
+} from './supervisors/api.ts';
+export type { SupervisorRef } from './supervisors/api.ts';
+export { SupervisorSpecError, DEFAULT_INTENSITY, DEFAULT_PERIOD_MS } from './supervisors/spec.ts';
+export type {
+  ChildSpec,
+  SupervisorOptions,
+  Strategy,
+  RestartType,
+  AutoShutdown,
+} from './supervisors/spec.ts';
+export type { BackoffOptions } from './supervisors/backoff.ts';
+export { recordRestart } from './supervisors/intensity.ts';
+export type { RuntimeEvent, SupervisionEvent } from './runtime/events.ts';

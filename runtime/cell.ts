@@ -554,7 +554,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.childHalted(m.child);
         return;
       case 'halt':
-        this.halt();
+        this.haltSelf();
         return;
       case 'start':
         this.restartFromHalt();
@@ -686,7 +686,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   /** A parent's `halt` (group restarts): wind down like a restart, then wait for `start`. */
-  private halt(): void {
+  private haltSelf(): void {
     if (this.status === HALTED) {
       this.parent?.sendSystem({ type: 'child-halted', child: this.ref });
       return;
@@ -1003,6 +1003,14 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   unwatch(ref: ActorRef<any, any>): void {
     (ref as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
+  }
+
+  halt(child: ActorRef<any, any>): void {
+    (child as LocalRef).sendSystem({ type: 'halt' });
+  }
+
+  startHalted(child: ActorRef<any, any>): void {
+    (child as LocalRef).sendSystem({ type: 'start' });
   }
 
   child(name: string): ActorRef<unknown> | undefined {

@@ -37,6 +37,14 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   /** This actor will receive `troupe.terminated` when `ref` stops (at once if it is gone). */
   watch(ref: ActorRef<any, any>): void;
   unwatch(ref: ActorRef<any, any>): void;
+  /**
+   * Halts a child: its children are stopped and its stop hook runs as for a restart, then it
+   * waits (its messages keep queueing) until `startHalted`. The behaviour's `onChildHalted`
+   * hook is called when it has halted. Supervisors use it to restart children in order.
+   */
+  halt(child: ActorRef<any, any>): void;
+  /** Starts the next incarnation of a halted child. */
+  startHalted(child: ActorRef<any, any>): void;
   /** A live child by name. */
   child(name: string): ActorRef<unknown> | undefined;
   /** Live children, in start order. */

@@ -1,0 +1,327 @@
+/**
+ * Supervisor and child specifications, and their validation.
+ *
+ * Supervisor flags (OTP's names, times in milliseconds):
+ *   strategy      one-for-one | one-for-all | rest-for-one | simple-one-for-one   (default one-for-one)
+ *   intensity     restarts allowed within `period`, integer ≥ 0                    (default 1)
+ *   period        the window of `intensity`, ms > 0                                (default 5,000)
+ *   autoShutdown  never | any-significant | all-significant                        (default never)
+ *   backoff       { minMs, maxMs, jitter?, resetAfterMs? }: wait between restarts   (default none)
+ *   random        () => [0, 1), for backoff jitter                                  (default Math.random)
+ *   children      child specs, started in list order, stopped in reverse
+ *
+ * Child spec:
+ *   id            the child's name (its path segment), unique in the supervisor    (mandatory)
+ *   behaviour     what it runs; for simple-one-for-one also `(arg) => behaviour`   (mandatory)
+ *   restart       permanent | transient | temporary                                (default permanent)
+ *   shutdown      ms to stop, Infinity, or 'brutal'            (default 5,000; Infinity for supervisors)
+ *   significant   its termination can shut the supervisor down (autoShutdown)     (default false)
+ *   mailbox, persistence   passed to spawn
+ *
+ * Rules for combinations (each refused with its name):
+ *   significant-permanent       a significant child cannot be permanent (OTP)
+ *   significant-without-auto    significant children need autoShutdown other than never (OTP)
+ *   simple-one-template         simple-one-for-one takes exactly one child spec, its template
+ *   template-needs-simple       a behaviour factory `(arg) => behaviour` only for simple-one-for-one
+ *   duplicate-id                ids are unique
+ */
+import { TroupeError, describe } from '../runtime/error.ts';
+import { validateName } from '../runtime/address.ts';
+import type { Behaviour } from '../runtime/behaviour.ts';
+import type { MailboxOptions } from '../runtime/mailbox.ts';
+import type { PersistenceOptions } from '../runtime/persistence.ts';
+import type { BackoffOptions } from './backoff.ts';
+
+export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export type AutoShutdown = 'never' | 'any-significant' | 'all-significant';
+
+export const STRATEGIES: readonly Strategy[] = [
+  'one-for-one',
+  'one-for-all',
+  'rest-for-one',
+  'simple-one-for-one',
+];
+export const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
+export const AUTO_SHUTDOWNS: readonly AutoShutdown[] = [
+  'never',
+  'any-significant',
+  'all-significant',
+];
+
+/** OTP's default restart intensity: 1 restart … */
+export const DEFAULT_INTENSITY = 1;
+/** … within 5 seconds. */
+export const DEFAULT_PERIOD_MS = 5_000;
+
+export type AnyBehaviour = Behaviour<any, any, any>;
+
+export interface ChildSpec {
+  readonly id: string;
+  readonly behaviour: AnyBehaviour | ((arg: any) => AnyBehaviour);
+  readonly restart?: RestartType;
+  readonly shutdown?: number | 'brutal';
+  readonly significant?: boolean;
+  readonly mailbox?: MailboxOptions;
+  readonly persistence?: PersistenceOptions;
+}
+
+export interface SupervisorOptions {
+  readonly strategy?: Strategy;
+  readonly intensity?: number;
+  readonly period?: number;
+  readonly children?: readonly ChildSpec[];
+  readonly autoShutdown?: AutoShutdown;
+  readonly backoff?: BackoffOptions;
+  readonly random?: () => number;
+}
+
+export interface ResolvedChildSpec {
+  readonly id: string;
+  readonly behaviour: AnyBehaviour | ((arg: any) => AnyBehaviour);
+  readonly restart: RestartType;
+  readonly shutdown: number | 'brutal' | undefined;
+  readonly significant: boolean;
+  readonly mailbox: MailboxOptions | undefined;
+  readonly persistence: PersistenceOptions | undefined;
+}
+
+export interface ResolvedSupervisorOptions {
+  readonly strategy: Strategy;
+  readonly intensity: number;
+  readonly period: number;
+  readonly children: readonly ResolvedChildSpec[];
+  readonly autoShutdown: AutoShutdown;
+  readonly backoff: Required<BackoffOptions> | null;
+  readonly random: () => number;
+}
+
+export class SupervisorSpecError extends TroupeError {
+  /** The option path (`children[1].restart`), or the rule broken by a combination. */
+  readonly field: string;
+  readonly value: unknown;
+  readonly rule: string | undefined;
+  constructor(field: string, value: unknown, expected: string, rule?: string) {
+    super(
+      'ERR_SUPERVISOR_SPEC',
+      rule === undefined
+        ? `supervisor ${field} must be ${expected}; got ${describe(value)}`
+        : `supervisor spec breaks rule ${rule} at ${field}: ${expected}`,
+    );
+    this.field = field;
+    this.value = value;
+    this.rule = rule;
+  }
+}
+
+function oneOf<T extends string>(field: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!(allowed as readonly unknown[]).includes(v))
+    throw new SupervisorSpecError(field, v, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function intensity(v: unknown): number {
+  if (v === undefined) return DEFAULT_INTENSITY;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new SupervisorSpecError('intensity', v, 'an integer ≥ 0');
+  return v;
+}
+
+function period(v: unknown): number {
+  if (v === undefined) return DEFAULT_PERIOD_MS;
+  if (typeof v !== 'number' || !(v > 0) || v === Infinity)
+    throw new SupervisorSpecError('period', v, 'a number of milliseconds > 0');
+  return v;
+}
+
+function shutdown(field: string, v: unknown): number | 'brutal' | undefined {
+  if (v === undefined || v === 'brutal' || v === Infinity) return v;
+  if (typeof v !== 'number' || !(v >= 0))
+    throw new SupervisorSpecError(field, v, "milliseconds ≥ 0, Infinity or 'brutal'");
+  return v;
+}
+
+function isBehaviour(v: unknown): v is AnyBehaviour {
+  if (typeof v !== 'object' || v === null) return false;
+  const b = v as Partial<AnyBehaviour>;
+  return (
+    typeof b.kind === 'string' && typeof b.init === 'function' && typeof b.receive === 'function'
+  );
+}
+
+function backoff(v: unknown): Required<BackoffOptions> | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'object' || v === null)
+    throw new SupervisorSpecError(
+      'backoff',
+      v,
+      'an object { minMs, maxMs, jitter?, resetAfterMs? }',
+    );
+  const b = v as Partial<BackoffOptions>;
+  for (const k of Object.keys(b))
+    if (!['minMs', 'maxMs', 'jitter', 'resetAfterMs'].includes(k))
+      throw new SupervisorSpecError(
+        `backoff.${k}`,
+        (b as Record<string, unknown>)[k],
+        'absent (unknown option)',
+      );
+  if (typeof b.minMs !== 'number' || !(b.minMs > 0) || b.minMs === Infinity)
+    throw new SupervisorSpecError('backoff.minMs', b.minMs, 'a number of milliseconds > 0');
+  if (typeof b.maxMs !== 'number' || !(b.maxMs >= b.minMs) || b.maxMs === Infinity)
+    throw new SupervisorSpecError('backoff.maxMs', b.maxMs, 'a number of milliseconds ≥ minMs');
+  const jitter = b.jitter ?? 0.2;
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw new SupervisorSpecError('backoff.jitter', b.jitter, 'a number from 0 to 1');
+  const resetAfterMs = b.resetAfterMs ?? b.maxMs;
+  if (typeof resetAfterMs !== 'number' || !(resetAfterMs > 0))
+    throw new SupervisorSpecError(
+      'backoff.resetAfterMs',
+      b.resetAfterMs,
+      'a number of milliseconds > 0',
+    );
+  return { minMs: b.minMs, maxMs: b.maxMs, jitter, resetAfterMs };
+}
+
+const CHILD_KEYS = [
+  'id',
+  'behaviour',
+  'restart',
+  'shutdown',
+  'significant',
+  'mailbox',
+  'persistence',
+];
+const SUPERVISOR_KEYS = [
+  'strategy',
+  'intensity',
+  'period',
+  'children',
+  'autoShutdown',
+  'backoff',
+  'random',
+];
+
+/** Validates one child spec; `at` is its path in the options (`children[2]`). */
+export function resolveChildSpec(
+  v: unknown,
+  at: string,
+  strategy: Strategy,
+  autoShutdown: AutoShutdown,
+): ResolvedChildSpec {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SupervisorSpecError(at, v, 'a child spec object');
+  const c = v as Record<string, unknown>;
+  for (const k of Object.keys(c))
+    if (!CHILD_KEYS.includes(k))
+      throw new SupervisorSpecError(
+        `${at}.${k}`,
+        c[k],
+        `absent (unknown key; known: ${CHILD_KEYS.join(', ')})`,
+      );
+  if (typeof c.id !== 'string') throw new SupervisorSpecError(`${at}.id`, c.id, 'a string');
+  try {
+    validateName(c.id);
+  } catch (error) {
+    throw new SupervisorSpecError(
+      `${at}.id`,
+      c.id,
+      (error as Error).message.replace(/^invalid actor name [^:]*: /, 'a valid actor name: '),
+    );
+  }
+  const factory = typeof c.behaviour === 'function';
+  if (!factory && !isBehaviour(c.behaviour))
+    throw new SupervisorSpecError(
+      `${at}.behaviour`,
+      c.behaviour,
+      'a behaviour (fromReceive, fromMachine, supervise…)',
+    );
+  if (factory && strategy !== 'simple-one-for-one')
+    throw new SupervisorSpecError(
+      `${at}.behaviour`,
+      c.behaviour,
+      'a behaviour factory (arg) => behaviour is only for simple-one-for-one',
+      'template-needs-simple',
+    );
+  const restart = oneOf(`${at}.restart`, c.restart, RESTART_TYPES, 'permanent');
+  if (c.significant !== undefined && typeof c.significant !== 'boolean')
+    throw new SupervisorSpecError(`${at}.significant`, c.significant, 'a boolean');
+  const significant = c.significant === true;
+  if (significant && restart === 'permanent')
+    throw new SupervisorSpecError(
+      `${at}.significant`,
+      c.significant,
+      'a significant child cannot be permanent (make it transient or temporary)',
+      'significant-permanent',
+    );
+  if (significant && autoShutdown === 'never')
+    throw new SupervisorSpecError(
+      `${at}.significant`,
+      c.significant,
+      "significant children need autoShutdown 'any-significant' or 'all-significant'",
+      'significant-without-auto',
+    );
+  if (c.mailbox !== undefined && (typeof c.mailbox !== 'object' || c.mailbox === null))
+    throw new SupervisorSpecError(`${at}.mailbox`, c.mailbox, 'mailbox options');
+  if (c.persistence !== undefined && (typeof c.persistence !== 'object' || c.persistence === null))
+    throw new SupervisorSpecError(`${at}.persistence`, c.persistence, 'persistence options');
+  return {
+    id: c.id,
+    behaviour: c.behaviour as ResolvedChildSpec['behaviour'],
+    restart,
+    shutdown: shutdown(`${at}.shutdown`, c.shutdown),
+    significant,
+    mailbox: c.mailbox as MailboxOptions | undefined,
+    persistence: c.persistence as PersistenceOptions | undefined,
+  };
+}
+
+export function resolveSupervisorOptions(v: unknown): ResolvedSupervisorOptions {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SupervisorSpecError('options', v, 'an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!SUPERVISOR_KEYS.includes(k))
+      throw new SupervisorSpecError(
+        k,
+        o[k],
+        `absent (unknown option; known: ${SUPERVISOR_KEYS.join(', ')})`,
+      );
+  const strategy = oneOf('strategy', o.strategy, STRATEGIES, 'one-for-one');
+  const autoShutdown = oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never');
+  if (o.random !== undefined && typeof o.random !== 'function')
+    throw new SupervisorSpecError('random', o.random, 'a function returning [0, 1)');
+  const list = o.children ?? [];
+  if (!Array.isArray(list))
+    throw new SupervisorSpecError('children', list, 'an array of child specs');
+  const children = list.map((c, i) =>
+    resolveChildSpec(c, `children[${i}]`, strategy, autoShutdown),
+  );
+  const seen = new Set<string>();
+  children.forEach((c, i) => {
+    if (seen.has(c.id))
+      throw new SupervisorSpecError(
+        `children[${i}].id`,
+        c.id,
+        `the id ${c.id} is used twice`,
+        'duplicate-id',
+      );
+    seen.add(c.id);
+  });
+  if (strategy === 'simple-one-for-one' && children.length !== 1)
+    throw new SupervisorSpecError(
+      'children',
+      list,
+      'simple-one-for-one takes exactly one child spec (the template)',
+      'simple-one-template',
+    );
+  return {
+    strategy,
+    intensity: intensity(o.intensity),
+    period: period(o.period),
+    children,
+    autoShutdown,
+    backoff: backoff(o.backoff),
+    random: (o.random as (() => number) | undefined) ?? Math.random,
+  };
+}
