@@ -6,7 +6,6 @@
 import { TroupeError } from '../runtime/error.ts';
 import type { ActorRef } from '../runtime/ref.ts';
 import type { AskOptions } from '../runtime/ask.ts';
-import type { ChildSpec } from './spec.ts';
 import type { ChildCounts, ChildInfo, SupervisorMsg, SupervisorReply } from './supervisor.ts';
 
 export type SupervisorRef = ActorRef<SupervisorMsg, SupervisorReply>;
@@ -30,7 +29,7 @@ async function call(
 }
 
 /**
- * Adds a child: a child spec for a static supervisor (ERR_CHILD_EXISTS when the id is taken,
+ * Adds a child: a child spec (ChildSpec) for a static supervisor (ERR_CHILD_EXISTS when the id is taken,
  * ERR_SUPERVISOR_SPEC when the spec is bad), or the argument for the template of a
  * simple-one-for-one supervisor. Resolves with the new child's ref.
  */
