@@ -79,7 +79,14 @@ export function formatAddress(node: NodeId, path: ActorPath): Address {
 }
 
 export function entityAddress(kind: string, id: string): Address {
-  return (ENTITY_SCHEME + encodeURIComponent(kind) + '/' + encodeURIComponent(id)) as Address;
+  try {
+    return (ENTITY_SCHEME + encodeURIComponent(kind) + '/' + encodeURIComponent(id)) as Address;
+  } catch {
+    throw new InvalidAddressError(
+      `${kind}/${id}`,
+      'a kind or id with a lone surrogate cannot be encoded',
+    );
+  }
 }
 
 export type ParsedAddress =
@@ -106,7 +113,15 @@ export function parseAddress(address: unknown): ParsedAddress {
     const parts = address.slice(ENTITY_SCHEME.length).split('/');
     if (parts.length !== 2 || !parts[0] || !parts[1])
       throw new InvalidAddressError(address, 'expected troupe:entity/<kind>/<id>');
-    return { type: 'entity', kind: decodeURIComponent(parts[0]), id: decodeURIComponent(parts[1]) };
+    try {
+      return {
+        type: 'entity',
+        kind: decodeURIComponent(parts[0]),
+        id: decodeURIComponent(parts[1]),
+      };
+    } catch {
+      throw new InvalidAddressError(address, 'broken percent-encoding');
+    }
   }
   throw new InvalidAddressError(address, 'expected the troupe:// or troupe:entity/ scheme');
 }

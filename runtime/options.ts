@@ -158,7 +158,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
   ]);
   let nodeId: NodeId;
   try {
-    nodeId = validateNodeId(o.nodeId ?? 'local');
+    nodeId = validateNodeId(o.nodeId === undefined ? 'local' : o.nodeId);
   } catch {
     throw new InvalidOptionError(
       'options.nodeId',

@@ -93,6 +93,8 @@ export class MigrationError extends TroupeError {
  */
 export class InMemoryStore implements PersistenceStore {
   private readonly entries = new Map<string, { snapshot: StoredSnapshot; version: number }>();
+  /** Last version of deleted keys: versions never repeat, so a stale writer cannot match. */
+  private readonly deleted = new Map<string, number>();
 
   load(key: string): Promise<LoadedSnapshot | undefined> {
     const e = this.entries.get(key);
@@ -106,13 +108,24 @@ export class InMemoryStore implements PersistenceStore {
     const actual = e === undefined ? null : e.version;
     if (actual !== options.expectedVersion)
       return Promise.reject(new PersistenceConflictError(key, options.expectedVersion, actual));
-    const version = (actual ?? 0) + 1;
-    this.entries.set(key, { snapshot: structuredClone(snapshot), version });
+    let copy: StoredSnapshot;
+    try {
+      copy = structuredClone(snapshot);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const version = (actual ?? this.deleted.get(key) ?? 0) + 1;
+    this.deleted.delete(key);
+    this.entries.set(key, { snapshot: copy, version });
     return Promise.resolve(version);
   }
 
   delete(key: string): Promise<void> {
-    this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (e !== undefined) {
+      this.entries.delete(key);
+      this.deleted.set(key, e.version);
+    }
     return Promise.resolve();
   }
 

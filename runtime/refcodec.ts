@@ -53,7 +53,10 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
   if (v === null) return null;
   const o = v as object;
   if (isActorRef(o)) return o.toJSON();
-  if (o instanceof Date) return { $date: o.toISOString() };
+  if (o instanceof Date) {
+    if (Number.isNaN(o.getTime())) throw new SerializationError(at, v, 'an invalid Date');
+    return { $date: o.toISOString() };
+  }
   if (o instanceof Error) {
     const code = (o as { code?: unknown }).code;
     return {
@@ -86,7 +89,16 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
     const rec: Record<string, unknown> = {};
     for (const k of Object.keys(o)) {
       const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen);
-      if (e !== undefined) rec[k] = e;
+      if (e === undefined) continue;
+      // an own "__proto__" key (JSON.parse makes them) stays data, never a prototype
+      if (k === '__proto__')
+        Object.defineProperty(rec, k, {
+          value: e,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else rec[k] = e;
     }
     out = rec;
   }
@@ -104,11 +116,14 @@ export function decodeValue(
 
 function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: number): unknown {
   if (v === null || typeof v !== 'object') return v;
-  if (depth >= MAX_ENCODE_DEPTH)
-    throw new SerializationError('$', v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
-  if (Array.isArray(v)) return v.map((e) => dec(e, refOf, depth + 1));
+  if (Array.isArray(v)) {
+    if (depth >= MAX_ENCODE_DEPTH)
+      throw new SerializationError('$', v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
+    return v.map((e) => dec(e, refOf, depth + 1));
+  }
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o);
+  // tagged leaves first: the encoder accepts them at any depth up to the limit
   if (keys.length === 1) {
     if (typeof o.$ref === 'string') return refOf(o.$ref as Address);
     if (typeof o.$date === 'string') return new Date(o.$date);
@@ -120,6 +135,8 @@ function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: 
       return err;
     }
   }
+  if (depth >= MAX_ENCODE_DEPTH)
+    throw new SerializationError('$', v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
   const out: Record<string, unknown> = {};
   for (const k of keys) {
     if (k === '__proto__') continue;

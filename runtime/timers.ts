@@ -57,7 +57,11 @@ export class TimerQueue {
     if (entry.callback === null) return;
     entry.callback = null;
     this.live--;
-    if (this.live === 0) this.disarm();
+    if (this.live === 0) {
+      // nothing live: drop the cancelled entries rather than keep them until they come due
+      this.heap = [];
+      this.disarm();
+    }
   }
 
   /** Cancels everything and refuses new entries (system shutdown). */
@@ -85,20 +89,25 @@ export class TimerQueue {
     this.handle = null;
     this.armedFor = Infinity;
     const now = this.clock.now();
-    const heap = this.heap;
-    while (heap.length > 0) {
-      const top = heap[0]!;
-      if (top.callback !== null && top.due > now) break;
-      this.pop();
-      const cb = top.callback;
-      if (cb === null) continue;
-      top.callback = null;
-      this.live--;
-      cb();
+    try {
+      // a callback may cancel, arm or close: always read this.heap afresh
+      while (!this.closed && this.heap.length > 0) {
+        const top = this.heap[0]!;
+        if (top.callback !== null && top.due > now) break;
+        this.pop();
+        const cb = top.callback;
+        if (cb === null) continue;
+        top.callback = null;
+        this.live--;
+        cb();
+      }
+    } finally {
+      // even when a callback threw, the entries left keep a clock timer
+      if (!this.closed) {
+        while (this.heap.length > 0 && this.heap[0]!.callback === null) this.pop();
+        if (this.heap.length > 0 && this.handle === null) this.arm(this.heap[0]!.due);
+      }
     }
-    // drop cancelled entries sitting at the top so the next arm is for a live one
-    while (heap.length > 0 && heap[0]!.callback === null) this.pop();
-    if (heap.length > 0 && !this.closed) this.arm(heap[0]!.due);
   }
 
   private less(a: TimerEntry, b: TimerEntry): boolean {

@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Mailbox, DEFAULT_MAILBOX_CAPACITY } from '../../runtime/mailbox.ts';
+
+/** The mailbox's private ring buffer, read for the allocation tests only. */
+function bufferOf(mb: Mailbox): unknown[] | null {
+  return (mb as unknown as { buf: unknown[] | null }).buf;
+}
+
+/** Shifts everything out, returning [msg, meta] pairs in the order they came. */
+function shiftAll(mb: Mailbox): [unknown, unknown][] {
+  const out: [unknown, unknown][] = [];
+  while (mb.size > 0) {
+    const msg = mb.shift();
+    out.push([msg, mb.meta]);
+  }
+  return out;
+}
+
+describe('Mailbox', () => {
+  it('has a default capacity of 10,000 messages', () => {
+    expect(DEFAULT_MAILBOX_CAPACITY).toBe(10_000);
+  });
+
+  it('keeps the capacity and overflow policy it was built with', () => {
+    const mb = new Mailbox(5, 'reject');
+    expect(mb.capacity).toBe(5);
+    expect(mb.overflow).toBe('reject');
+    expect(mb.size).toBe(0);
+  });
+
+  it('returns messages in the order they were pushed', () => {
+    const mb = new Mailbox(100, 'drop-newest');
+    for (let i = 0; i < 5; i++) mb.push(`m${i}`, null);
+    expect(mb.size).toBe(5);
+    expect([mb.shift(), mb.shift(), mb.shift(), mb.shift(), mb.shift()]).toEqual([
+      'm0',
+      'm1',
+      'm2',
+      'm3',
+      'm4',
+    ]);
+    expect(mb.size).toBe(0);
+  });
+
+  it('stores each meta beside its message and exposes it after shift', () => {
+    const mb = new Mailbox(100, 'drop-newest');
+    const metaA = { from: 'a' };
+    const metaB = { from: 'b' };
+    mb.push('x', metaA);
+    mb.push('y', metaB);
+    mb.push('z', undefined);
+    expect(mb.shift()).toBe('x');
+    expect(mb.meta).toBe(metaA);
+    expect(mb.shift()).toBe('y');
+    expect(mb.meta).toBe(metaB);
+    expect(mb.shift()).toBe('z');
+    expect(mb.meta).toBeUndefined();
+  });
+
+  it('keeps falsy messages and metas (undefined, null, 0, empty string) as they are', () => {
+    const mb = new Mailbox(100, 'drop-newest');
+    mb.push(undefined, 0);
+    mb.push(null, '');
+    mb.push(0, null);
+    mb.push('', false);
+    expect(shiftAll(mb)).toEqual([
+      [undefined, 0],
+      [null, ''],
+      [0, null],
+      ['', false],
+    ]);
+  });
+
+  it('allocates no buffer until the first message arrives', () => {
+    const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
+    expect(bufferOf(mb)).toBeNull();
+    mb.push('first', null);
+    expect(bufferOf(mb)).not.toBeNull();
+  });
+
+  it('starts with room for 8 messages and doubles only when the 9th arrives', () => {
+    const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
+    for (let i = 0; i < 8; i++) mb.push(i, null);
+    expect(bufferOf(mb)!.length).toBe(16); // 8 messages × (msg, meta)
+    mb.push(8, null);
+    expect(bufferOf(mb)!.length).toBe(32);
+    expect(shiftAll(mb).map(([m]) => m)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('keeps FIFO order when it grows while its contents wrap around the end of the ring', () => {
+    const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
+    for (let i = 0; i < 6; i++) mb.push(i, `meta${i}`);
+    expect([mb.shift(), mb.shift(), mb.shift(), mb.shift()]).toEqual([0, 1, 2, 3]);
+    // head is now at slot 4; these wrap past the end of the 8-slot ring
+    for (let i = 6; i < 12; i++) mb.push(i, `meta${i}`);
+    expect(mb.size).toBe(8);
+    expect(bufferOf(mb)!.length).toBe(16);
+    mb.push(12, 'meta12'); // full and wrapped: grows, unwrapping in order
+    mb.push(13, 'meta13');
+    expect(bufferOf(mb)!.length).toBe(32);
+    expect(shiftAll(mb)).toEqual(
+      [4, 5, 6, 7, 8, 9, 10, 11, 12, 13].map((i) => [i, `meta${i}`] as [number, string]),
+    );
+  });
+
+  it('keeps its buffer after draining by shift when it never grew beyond 1024 messages', () => {
+    const mb = new Mailbox(Infinity, 'drop-newest');
+    for (let i = 0; i < 1024; i++) mb.push(i, null);
+    expect(bufferOf(mb)!.length).toBe(2048);
+    shiftAll(mb);
+    expect(bufferOf(mb)).not.toBeNull();
+  });
+
+  it('releases its buffer when it empties by shift after growing beyond 1024 messages', () => {
+    const mb = new Mailbox(Infinity, 'drop-newest');
+    for (let i = 0; i < 1025; i++) mb.push(i, null);
+    expect(bufferOf(mb)!.length).toBe(4096);
+    const out = shiftAll(mb);
+    expect(out).toHaveLength(1025);
+    expect(out[1024]![0]).toBe(1024);
+    expect(bufferOf(mb)).toBeNull();
+  });
+
+  it('works again after releasing a large buffer', () => {
+    const mb = new Mailbox(Infinity, 'drop-newest');
+    for (let i = 0; i < 2000; i++) mb.push(i, null);
+    shiftAll(mb);
+    mb.push('again', 'm');
+    expect(mb.shift()).toBe('again');
+    expect(mb.meta).toBe('m');
+  });
+
+  it('drains every message with its meta in FIFO order, then holds nothing', () => {
+    const mb = new Mailbox(100, 'drop-oldest');
+    for (let i = 0; i < 5; i++) mb.push(i, { n: i });
+    mb.shift(); // head moves so the drain starts mid-ring
+    for (let i = 5; i < 10; i++) mb.push(i, { n: i });
+    const seen: [unknown, unknown][] = [];
+    mb.drain((msg, meta) => seen.push([msg, meta]));
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [i, { n: i }]));
+    expect(mb.size).toBe(0);
+    expect(mb.meta).toBeUndefined();
+    expect(bufferOf(mb)).toBeNull();
+  });
+
+  it('drains an empty mailbox without calling back', () => {
+    const mb = new Mailbox(100, 'drop-newest');
+    let calls = 0;
+    mb.drain(() => calls++);
+    expect(calls).toBe(0);
+    expect(mb.size).toBe(0);
+  });
+
+  it('releases its buffer after a large drain', () => {
+    const mb = new Mailbox(Infinity, 'drop-newest');
+    for (let i = 0; i < 5000; i++) mb.push(i, null);
+    let n = 0;
+    mb.drain((msg) => {
+      expect(msg).toBe(n++);
+    });
+    expect(n).toBe(5000);
+    expect(bufferOf(mb)).toBeNull();
+  });
+
+  it('is not full below its capacity, full at its capacity, and stays full past it', () => {
+    const mb = new Mailbox(3, 'drop-newest');
+    expect(mb.isFull).toBe(false); // 0
+    mb.push('a', null);
+    mb.push('b', null);
+    expect(mb.isFull).toBe(false); // capacity - 1
+    mb.push('c', null);
+    expect(mb.isFull).toBe(true); // at capacity
+    mb.push('d', null); // the caller ignored isFull: still stores, still full
+    expect(mb.isFull).toBe(true);
+    mb.shift();
+    mb.shift();
+    expect(mb.isFull).toBe(false);
+  });
+
+  it('is full at once with capacity 1 after one message', () => {
+    const mb = new Mailbox(1, 'fail');
+    expect(mb.isFull).toBe(false);
+    mb.push('only', null);
+    expect(mb.isFull).toBe(true);
+    mb.shift();
+    expect(mb.isFull).toBe(false);
+  });
+
+  it('is never full with capacity Infinity', () => {
+    const mb = new Mailbox(Infinity, 'drop-newest');
+    for (let i = 0; i < 20_000; i++) mb.push(i, null);
+    expect(mb.isFull).toBe(false);
+    expect(mb.size).toBe(20_000);
+  });
+
+  it('behaves like an array queue over any sequence of pushes and shifts', () => {
+    type Op = { op: 'push'; msg: number; meta: string } | { op: 'shift' } | { op: 'drain' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          op: fc.constant('push' as const),
+          msg: fc.integer(),
+          meta: fc.string(),
+        }),
+      },
+      { weight: 4, arbitrary: fc.record({ op: fc.constant('shift' as const) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('drain' as const) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+        const mb = new Mailbox(Infinity, 'drop-newest');
+        const model: [number, string][] = [];
+        for (const o of ops) {
+          if (o.op === 'push') {
+            mb.push(o.msg, o.meta);
+            model.push([o.msg, o.meta]);
+          } else if (o.op === 'shift') {
+            if (model.length === 0) continue; // shift requires size > 0
+            const [msg, meta] = model.shift()!;
+            expect(mb.shift()).toBe(msg);
+            expect(mb.meta).toBe(meta);
+          } else {
+            const seen: [unknown, unknown][] = [];
+            mb.drain((m, meta) => seen.push([m, meta]));
+            expect(seen).toEqual(model);
+            model.length = 0;
+          }
+          expect(mb.size).toBe(model.length);
+        }
+        expect(shiftAll(mb)).toEqual(model);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
