@@ -134,7 +134,9 @@ describe('InMemoryStore', () => {
     await expect(store.load('k')).resolves.toBeUndefined();
     expect(store.keys()).toEqual([]);
     await expect(store.save('k', snap('c'), { expectedVersion: null })).resolves.toBe(3);
-    await expect(store.save('k', snap('stale'), { expectedVersion: 1 })).rejects.toMatchObject({ code: 'ERR_PERSISTENCE_CONFLICT' });
+    await expect(store.save('k', snap('stale'), { expectedVersion: 1 })).rejects.toMatchObject({
+      code: 'ERR_PERSISTENCE_CONFLICT',
+    });
   });
 
   it('deletes a key that was never saved without complaint', async () => {
