@@ -6,6 +6,8 @@
  *   ActorRef      → { $ref: "troupe://node/path" }   revived as a ref of the decoding system
  *   Date          → { $date: "2026-11-24T08:00:00.000Z" }
  *   Error         → { $error: { name, message, code? } }   revived as an Error with those fields
+ *   user data that looks like a tag (one key among $ref, $date, $error, $esc)
+ *                 → { $esc: { … } }                  revived as that plain object
  *
  * Anything that cannot round-trip is refused with SerializationError naming where it sits
  * (`$.context.cb`): functions, symbols, bigints, non-finite numbers, Map/Set/class instances,
@@ -16,6 +18,8 @@ import { TroupeError, describe } from './error.ts';
 import { isActorRef } from './ref.ts';
 import type { ActorRef } from './ref.ts';
 import type { Address } from './address.ts';
+
+const TAGS = new Set(['$ref', '$date', '$error', '$esc']);
 
 /** Deepest nesting the codec accepts. */
 export const MAX_ENCODE_DEPTH = 64;
@@ -100,7 +104,8 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
         });
       else rec[k] = e;
     }
-    out = rec;
+    const keys = Object.keys(rec);
+    out = keys.length === 1 && TAGS.has(keys[0]!) ? { $esc: rec } : rec;
   }
   seen.delete(o);
   return out;
@@ -124,8 +129,11 @@ function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: 
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o);
   // tagged leaves first: the encoder accepts them at any depth up to the limit
+  let fields = o;
   if (keys.length === 1) {
-    if (typeof o.$ref === 'string') return refOf(o.$ref as Address);
+    if (typeof o.$esc === 'object' && o.$esc !== null && !Array.isArray(o.$esc))
+      fields = o.$esc as Record<string, unknown>;
+    else if (typeof o.$ref === 'string') return refOf(o.$ref as Address);
     if (typeof o.$date === 'string') return new Date(o.$date);
     if (typeof o.$error === 'object' && o.$error !== null) {
       const e = o.$error as { name?: unknown; message?: unknown; code?: unknown };
@@ -138,9 +146,9 @@ function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: 
   if (depth >= MAX_ENCODE_DEPTH)
     throw new SerializationError('$', v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
   const out: Record<string, unknown> = {};
-  for (const k of keys) {
+  for (const k of Object.keys(fields)) {
     if (k === '__proto__') continue;
-    out[k] = dec(o[k], refOf, depth + 1);
+    out[k] = dec(fields[k], refOf, depth + 1);
   }
   return out;
 }

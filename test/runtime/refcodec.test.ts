@@ -299,4 +299,18 @@ describe('encodeValue / decodeValue', () => {
       { numRuns: 200 },
     );
   });
+
+  it('keeps user objects that look like a tag as data', async () => {
+    const system = createSystem();
+    for (const v of [
+      { $ref: 'troupe://local/user/x' },
+      { $date: '2020-01-01T00:00:00.000Z' },
+      { $error: { message: 'm' } },
+      { $esc: { a: 1 } },
+    ]) {
+      const encoded = JSON.parse(JSON.stringify(encodeValue({ v })));
+      expect(decodeValue(encoded, system.refOf)).toEqual({ v });
+    }
+    await system.shutdown();
+  });
 });
