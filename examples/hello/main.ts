@@ -3,7 +3,16 @@
  * failing and being watched — and prints what happens, then exits.
  */
 import { assign, setup } from 'xstate';
-import { createSystem, fromMachine, fromReceive, reply, type ActorRef, type Terminated } from '../../index.ts';
+import {
+  createSystem,
+  fromMachine,
+  fromReceive,
+  reply,
+  supervise,
+  whichChildren,
+  type ActorRef,
+  type Terminated,
+} from '../../index.ts';
 
 const system = createSystem();
 const log = (who: string, what: string): void => console.log(`${who.padEnd(22)} ${what}`);
@@ -31,14 +40,25 @@ const turnstile = setup({
   initial: 'locked',
   context: { coins: 0 },
   states: {
-    locked: { on: { coin: { target: 'unlocked', actions: assign({ coins: ({ context }) => context.coins + 1 }) } } },
+    locked: {
+      on: {
+        coin: {
+          target: 'unlocked',
+          actions: assign({ coins: ({ context }) => context.coins + 1 }),
+        },
+      },
+    },
     unlocked: { on: { push: 'locked' } },
   },
   on: { count: { actions: reply(({ context }: { context: { coins: number } }) => context.coins) } },
 });
 const gate = system.spawn(fromMachine(turnstile), { name: 'turnstile' });
 const stop = system.subscribe(gate, (u) => {
-  if (u.type === 'troupe.snapshot') log('turnstile (snapshot)', `v${u.version}: ${JSON.stringify((u.snapshot as { value: unknown }).value)}`);
+  if (u.type === 'troupe.snapshot')
+    log(
+      'turnstile (snapshot)',
+      `v${u.version}: ${JSON.stringify((u.snapshot as { value: unknown }).value)}`,
+    );
 });
 gate.tell({ type: 'coin' });
 gate.tell({ type: 'push' });
@@ -66,9 +86,52 @@ const monitor = system.spawn(
 );
 monitor.tell({ type: 'watch', ref: worker });
 log('main → worker', `7² = ${await worker.ask({ type: 'square', n: 7 })}`);
-system.deadLetters.subscribe((d) => log('dead letters', `${d.reason}: ${JSON.stringify(d.message)} → ${d.recipient}`));
-await worker.ask({ type: 'square', n: 'seven' }).catch((e: Error) => log('main', `ask failed: ${e.message}`));
+system.deadLetters.subscribe((d) =>
+  log('dead letters', `${d.reason}: ${JSON.stringify(d.message)} → ${d.recipient}`),
+);
+await worker
+  .ask({ type: 'square', n: 'seven' })
+  .catch((e: Error) => log('main', `ask failed: ${e.message}`));
 
-// 4. Shut down: every actor stops, children before parents.
+// 4. Supervision, with OTP's rules: a one-for-one supervisor restarts a crashed child in place
+// (same address, same mailbox); the message that crashed it goes to dead letters.
+const unsubscribe = system.events.subscribe((e) => {
+  if (e.type === 'child-failed' || e.type === 'child-restarted')
+    log('supervisor (event)', `${e.type} ${e.child}`);
+});
+const sup = system.spawn(
+  supervise({
+    strategy: 'one-for-one',
+    intensity: 3,
+    period: 1_000,
+    children: [
+      {
+        id: 'calculator',
+        behaviour: fromReceive<null, WorkerMsg, number>(null, (s, msg, ctx) => {
+          if (typeof msg.n !== 'number')
+            throw new TypeError(`not a number: ${JSON.stringify(msg.n)}`);
+          ctx.reply(msg.n * msg.n);
+          return s;
+        }),
+      },
+    ],
+  }),
+  { name: 'calc-sup' },
+);
+const [calc] = await whichChildren(sup);
+const calculator = calc!.ref as ActorRef<WorkerMsg, number>;
+await calculator
+  .ask({ type: 'square', n: 'x' })
+  .catch((e: Error) => log('main', `ask failed: ${e.message}`));
+log(
+  'main → calculator',
+  `after the restart, 9² = ${await calculator.ask({ type: 'square', n: 9 })}`,
+);
+unsubscribe();
+
+// 5. Shut down: every actor stops, children before parents.
 const report = await system.shutdown();
-log('main', `system terminated (${report.reason}); ${system.deadLetters.count} dead letter(s) in all`);
+log(
+  'main',
+  `system terminated (${report.reason}); ${system.deadLetters.count} dead letter(s) in all`,
+);
