@@ -1,0 +1,279 @@
+/**
+ * The benchmark harness: what a benchmark is, how runs are taken, the statistics, the
+ * terminal table and the JSON file.
+ *
+ * Method, for each benchmark: one warm-up run per implementation (not recorded), then `runs`
+ * measured runs interleaved across implementations (raw, troupe:receive, troupe:machine,
+ * xstate, then again …), so drift in the machine (thermal, other load) spreads over all of
+ * them. Every run starts after a full garbage collection and one event-loop turn. A run that
+ * does not finish within RUN_TIMEOUT_MS fails the suite; so does a run whose counts are wrong
+ * (each benchmark checks its own, see `expectCount`).
+ *
+ * Per implementation the result is the median of the runs' msgs/s, with the spread (min,
+ * max), the median seconds and the messages per run. The JSON schema is in bench/README.md.
+ */
+import { cpus, availableParallelism, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/** Implementation ids: a public contract (they appear in the JSON). */
+export type ImplId = 'raw' | 'troupe:receive' | 'troupe:machine' | 'xstate';
+/** The order implementations run in, and are listed in. */
+export const IMPLS: readonly ImplId[] = ['raw', 'troupe:receive', 'troupe:machine', 'xstate'];
+
+/** Longest one run may take, in milliseconds, before the suite fails. */
+export const RUN_TIMEOUT_MS = 120_000;
+
+/** What one run of one implementation measured. */
+export interface Sample {
+  /** Messages handled in the run (actors, for the spawn benchmarks). */
+  readonly messages: number;
+  /** Wall time of the measured part, in seconds. */
+  readonly seconds: number;
+  /** Heap bytes per actor (spawn-memory). */
+  readonly bytesPerActor?: number;
+}
+
+export type Impl<P> = (params: P) => Sample | Promise<Sample>;
+
+export interface Benchmark<P> {
+  /** Its id (`--only`, the JSON's `bench`). */
+  readonly name: string;
+  /** One line: what it does, for the table's heading; `describe(params)`. */
+  describe(params: P): string;
+  /** What msgs/s counts here: `msgs/s` or `actors/s`. */
+  readonly unit: string;
+  /** Full scale, and the `--quick` one. */
+  readonly params: { readonly full: P; readonly quick: P };
+  readonly impls: Partial<Record<ImplId, Impl<P>>>;
+}
+
+export interface Result {
+  readonly bench: string;
+  readonly impl: ImplId;
+  readonly messages: number;
+  readonly seconds: number;
+  readonly msgsPerSec: number;
+  readonly min: number;
+  readonly max: number;
+  readonly bytesPerActor?: number;
+  readonly p50Us?: number;
+  readonly p99Us?: number;
+  readonly extra?: Record<string, unknown>;
+}
+
+export interface MachineInfo {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGb: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly arch: string;
+  readonly v8: string;
+  readonly xstate: string;
+}
+
+export interface Report {
+  readonly machine: MachineInfo;
+  readonly results: readonly Result[];
+}
+
+export interface SuiteOptions {
+  readonly quick: boolean;
+  /** Measured runs per implementation. */
+  readonly runs: number;
+  /** A progress line per run (stderr). */
+  readonly progress: (line: string) => void;
+}
+
+/** A benchmark's count was wrong: the run lost or invented messages. */
+export class WrongCountError extends Error {
+  readonly code = 'ERR_BENCH_WRONG_COUNT';
+  constructor(what: string, got: unknown, expected: number) {
+    super(`${what}: got ${String(got)}, expected ${expected}; the run lost messages`);
+  }
+}
+
+/** Throws WrongCountError unless `got === expected`. */
+export function expectCount(what: string, got: unknown, expected: number): void {
+  if (got !== expected) throw new WrongCountError(what, got, expected);
+}
+
+/** Seconds since `t0` (a performance.now() reading). */
+export function secondsSince(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+/** A full garbage collection (needs node --expose-gc; `npm run bench` passes it). */
+export function collectGarbage(): void {
+  const gc = globalThis.gc;
+  if (typeof gc !== 'function')
+    throw new Error(
+      'the benchmarks need global.gc(): run them with node --expose-gc bench/main.ts',
+    );
+  gc();
+}
+
+/** heapUsed after a full collection, in bytes. */
+export function heapAfterGc(): number {
+  collectGarbage();
+  return process.memoryUsage().heapUsed;
+}
+
+export function machineInfo(): MachineInfo {
+  const require = createRequire(import.meta.url);
+  const xstate = require('xstate/package.json') as { version: string };
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    v8: process.versions.v8,
+    xstate: xstate.version,
+  };
+}
+
+/** Runs the benchmarks in order; resolves with one result per (benchmark, implementation). */
+export async function runSuite(
+  benchmarks: readonly Benchmark<any>[],
+  options: SuiteOptions,
+): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const b of benchmarks) results.push(...(await runBenchmark(b, options)));
+  return results;
+}
+
+async function runBenchmark<P>(b: Benchmark<P>, options: SuiteOptions): Promise<Result[]> {
+  const params = options.quick ? b.params.quick : b.params.full;
+  const impls = IMPLS.filter((id) => b.impls[id] !== undefined);
+  const samples = new Map<ImplId, Sample[]>(impls.map((id) => [id, []]));
+  for (const id of impls) {
+    const s = await runOnce(b, id, params);
+    options.progress(progressLine(b, id, 'warm-up', s));
+  }
+  for (let r = 1; r <= options.runs; r++) {
+    for (const id of impls) {
+      const s = await runOnce(b, id, params);
+      samples.get(id)!.push(s);
+      options.progress(progressLine(b, id, `run ${r}/${options.runs}`, s));
+    }
+  }
+  return impls.map((id) => summarise(b.name, id, samples.get(id)!, options.quick));
+}
+
+async function runOnce<P>(b: Benchmark<P>, id: ImplId, params: P): Promise<Sample> {
+  collectGarbage();
+  await nextTurn();
+  const impl = b.impls[id]!;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${b.name} ${id}: no result within ${RUN_TIMEOUT_MS} ms`)),
+      RUN_TIMEOUT_MS,
+    );
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(() => impl(params)), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function progressLine(b: Benchmark<any>, id: ImplId, label: string, s: Sample): string {
+  const rate = formatRate(s.messages / s.seconds);
+  const mem = s.bytesPerActor === undefined ? '' : `  ${Math.round(s.bytesPerActor)} B/actor`;
+  return `${b.name.padEnd(16)} ${id.padEnd(15)} ${label.padEnd(8)} ${rate} ${b.unit} (${s.seconds.toFixed(3)} s)${mem}`;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function summarise(
+  bench: string,
+  impl: ImplId,
+  samples: readonly Sample[],
+  quick: boolean,
+): Result {
+  const messages = samples[0]!.messages;
+  for (const s of samples) expectCount(`${bench} ${impl}: messages per run`, s.messages, messages);
+  const rates = samples.map((s) => s.messages / s.seconds);
+  const bytes = samples.flatMap((s) => (s.bytesPerActor === undefined ? [] : [s.bytesPerActor]));
+  const extra: Record<string, unknown> = {
+    runs: samples.length,
+    quick,
+    msgsPerSecRuns: rates.map(Math.round),
+  };
+  if (bytes.length > 0) {
+    extra.bytesPerActorMin = Math.round(Math.min(...bytes));
+    extra.bytesPerActorMax = Math.round(Math.max(...bytes));
+  }
+  return {
+    bench,
+    impl,
+    messages,
+    seconds: median(samples.map((s) => s.seconds)),
+    msgsPerSec: Math.round(median(rates)),
+    min: Math.round(Math.min(...rates)),
+    max: Math.round(Math.max(...rates)),
+    ...(bytes.length > 0 ? { bytesPerActor: Math.round(median(bytes)) } : {}),
+    extra,
+  };
+}
+
+// ---- output -------------------------------------------------------------------------------
+
+/** 12345678 → "12.35 M" (millions, two decimals). */
+function formatRate(perSec: number): string {
+  return `${(perSec / 1e6).toFixed(2)} M`;
+}
+
+function formatRatio(r: number): string {
+  return `${r >= 0.1 ? r.toFixed(2) : r.toFixed(3)}×`;
+}
+
+/** The terminal table for one benchmark's results. */
+export function formatTable(b: Benchmark<any>, quick: boolean, results: readonly Result[]): string {
+  const params = quick ? b.params.quick : b.params.full;
+  const raw = results.find((r) => r.impl === 'raw');
+  const withMemory = results.some((r) => r.bytesPerActor !== undefined);
+  const runs = results[0]?.extra?.runs;
+  const rows: string[][] = [
+    ['impl', b.unit, 'min–max', 'vs raw', ...(withMemory ? ['bytes/actor'] : [])],
+  ];
+  for (const r of results) {
+    rows.push([
+      r.impl,
+      `${formatRate(r.msgsPerSec)}/s`,
+      `${(r.min / 1e6).toFixed(2)}–${(r.max / 1e6).toFixed(2)} M/s`,
+      raw === undefined ? '–' : formatRatio(r.msgsPerSec / raw.msgsPerSec),
+      ...(withMemory ? [r.bytesPerActor === undefined ? '–' : String(r.bytesPerActor)] : []),
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  const lines = [`${b.name}: ${b.describe(params)} (median of ${String(runs)} runs)`];
+  for (const row of rows)
+    lines.push(
+      '  ' +
+        row
+          .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+          .join('   '),
+    );
+  const machine = results.find((r) => r.impl === 'troupe:machine');
+  const xstate = results.find((r) => r.impl === 'xstate');
+  if (machine !== undefined && xstate !== undefined)
+    lines.push(`  troupe:machine / xstate: ${formatRatio(machine.msgsPerSec / xstate.msgsPerSec)}`);
+  return lines.join('\n');
+}
+
+/** Writes the report as JSON (the schema in bench/README.md), creating the folder. */
+export function writeReport(file: string, report: Report): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+}
