@@ -3,9 +3,10 @@
  *
  * - Bounded: at most `capacity` messages (default DEFAULT_MAILBOX_CAPACITY; `Infinity` to
  *   lift the bound, said explicitly).
- * - Storage grows lazily: an idle actor holds no buffer at all; the ring buffer starts at
- *   INITIAL_SLOTS messages and doubles as needed (never beyond what `capacity` requires),
- *   and is released when it drains after having grown large.
+ * - Storage grows lazily: an idle actor holds no buffer at all. Messages sit in a chain of
+ *   segments: the first holds INITIAL_SLOTS messages, each next one twice as many up to
+ *   MAX_CHUNK_SLOTS, so a burst of a million messages is never copied; a drained mailbox keeps
+ *   only a small segment.
  * - Each entry is the message and its meta (who sent it, where to reply, trace context),
  *   stored side by side in one array: no per-message wrapper object.
  * - Overflow: the policy decides what happens to the message that does not fit
@@ -23,10 +24,12 @@ import type { ActorPath } from './address.ts';
 
 /** Default bound of a mailbox, in messages. */
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
-/** First allocation of a mailbox's ring buffer, in messages. */
+/** First segment of a mailbox, in messages. */
 const INITIAL_SLOTS = 8;
-/** A drained buffer larger than this (in messages) is released rather than kept. */
-const RETAIN_SLOTS = 1024;
+/** Segments double up to this size, in messages. */
+const MAX_CHUNK_SLOTS = 1024;
+/** A drained segment larger than this (in messages) is released rather than kept. */
+const RETAIN_SLOTS = 64;
 
 export type OverflowPolicy = 'drop-newest' | 'drop-oldest' | 'reject' | 'fail';
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
@@ -58,11 +61,24 @@ export class MailboxFullError extends TroupeError {
   }
 }
 
+/** One segment of a mailbox: `cap` messages stored as [msg, meta] pairs. */
+class Chunk {
+  readonly buf: unknown[];
+  readonly cap: number;
+  next: Chunk | null = null;
+  constructor(cap: number) {
+    this.cap = cap;
+    this.buf = new Array<unknown>(cap * 2);
+  }
+}
+
 export class Mailbox {
-  /** [msg0, meta0, msg1, meta1, …]; null until the first message. */
-  private buf: unknown[] | null = null;
-  /** Index of the head message's slot pair, in messages. */
-  private head = 0;
+  /** Oldest segment (null until the first message, and after a drain of a large one). */
+  private head: Chunk | null = null;
+  private tail: Chunk | null = null;
+  /** Next message to take from `head`, next free slot of `tail`, in messages. */
+  private headIdx = 0;
+  private tailIdx = 0;
   size = 0;
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
@@ -78,29 +94,47 @@ export class Mailbox {
     return this.size >= this.capacity;
   }
 
-  /** Appends; the caller has checked `isFull`. */
+  /** Messages of storage held right now, over all segments (0 for an idle mailbox). */
+  get allocated(): number {
+    let n = 0;
+    for (let c = this.head; c !== null; c = c.next) n += c.cap;
+    return n;
+  }
+
+  /** Appends; the caller has checked `isFull`. Never copies queued messages. */
   push(msg: unknown, meta: unknown): void {
-    let buf = this.buf;
-    if (buf === null) buf = this.buf = new Array<unknown>(INITIAL_SLOTS * 2);
-    else if (this.size * 2 === buf.length) buf = this.grow(buf);
-    const slot = ((this.head + this.size) & ((buf.length >> 1) - 1)) << 1;
-    buf[slot] = msg;
-    buf[slot + 1] = meta;
+    let t = this.tail;
+    if (t === null) t = this.head = this.tail = new Chunk(INITIAL_SLOTS);
+    else if (this.tailIdx === t.cap) {
+      const next = new Chunk(t.cap < MAX_CHUNK_SLOTS ? t.cap * 2 : MAX_CHUNK_SLOTS);
+      t.next = next;
+      this.tail = t = next;
+      this.tailIdx = 0;
+    }
+    const i = this.tailIdx++ << 1;
+    t.buf[i] = msg;
+    t.buf[i + 1] = meta;
     this.size++;
   }
 
   /** Removes and returns the head message (its meta lands in `this.meta`); size must be > 0. */
   shift(): unknown {
-    const buf = this.buf!;
-    const slot = this.head << 1;
-    const msg = buf[slot];
-    this.meta = buf[slot + 1];
-    buf[slot] = undefined;
-    buf[slot + 1] = undefined;
-    this.head = (this.head + 1) & ((buf.length >> 1) - 1);
+    const h = this.head!;
+    const i = this.headIdx << 1;
+    const buf = h.buf;
+    const msg = buf[i];
+    this.meta = buf[i + 1];
+    buf[i] = undefined;
+    buf[i + 1] = undefined;
     if (--this.size === 0) {
-      this.head = 0;
-      if (buf.length > RETAIN_SLOTS * 2) this.buf = null;
+      // drained: keep a small segment for the next message, release a large one
+      if (h.cap > RETAIN_SLOTS) this.head = this.tail = null;
+      else h.next = null;
+      this.headIdx = this.tailIdx = 0;
+    } else if (++this.headIdx === h.cap) {
+      this.head = h.next;
+      h.next = null;
+      this.headIdx = 0;
     }
     return msg;
   }
@@ -112,19 +146,6 @@ export class Mailbox {
       each(msg, this.meta);
     }
     this.meta = undefined;
-    this.buf = null;
-  }
-
-  private grow(buf: unknown[]): unknown[] {
-    const slots = buf.length >> 1;
-    const next = new Array<unknown>(buf.length * 2);
-    for (let i = 0; i < this.size; i++) {
-      const from = ((this.head + i) & (slots - 1)) << 1;
-      next[i * 2] = buf[from];
-      next[i * 2 + 1] = buf[from + 1];
-    }
-    this.head = 0;
-    this.buf = next;
-    return next;
+    this.head = this.tail = null;
   }
 }
