@@ -261,23 +261,33 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   // ---- the turn -------------------------------------------------------------------------
 
-  /** Called by the scheduler. */
+  /** Called by the scheduler. The common case (running, no system message) is kept short. */
   process(): void {
     this.scheduled = false;
+    if (this.sysq !== null || this.status !== RUNNING || this.waiting) {
+      this.processControl();
+      return;
+    }
+    this.runUser();
+  }
+
+  /** System messages, starting, waiting; then user messages if the actor is running. */
+  private processControl(): void {
     if (this.waiting) return;
     if (this.sysq !== null) this.drainSystem();
     if (this.status === STARTING && !this.waiting) this.start();
     if (this.status !== RUNNING || this.waiting) return;
+    this.runUser();
+  }
+
+  private runUser(): void {
     const sys = this.system;
     const mb = this.mailbox;
-    if (mb.size > 0) {
-      if (this.slow || sys.tracing) this.runFull(sys.throughput);
-      else this.runFast(sys, mb);
-    }
-    if (
-      !this.scheduled &&
-      (this.sysq !== null || (this.status === RUNNING && !this.waiting && mb.size > 0))
-    ) {
+    if (mb.size === 0) return;
+    if (this.slow || sys.tracing) this.runFull(sys.throughput);
+    else this.runFast(sys, mb);
+    // a system message that came meanwhile has already woken the actor (wake())
+    if (mb.size > 0 && !this.scheduled && this.status === RUNNING && !this.waiting) {
       this.scheduled = true;
       sys.scheduler.enqueue(this);
     }
@@ -295,11 +305,11 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.state = behaviour.receive(this.state as State, msg as In, this);
       } while (--n > 0 && mb.size > 0 && this.sysq === null && this.status === RUNNING);
     } catch (error) {
-      this.fail(error, true, msg, this.meta);
-    } finally {
       sys.current = null;
-      this.meta = null;
+      this.fail(error, true, msg, this.meta);
     }
+    sys.current = null;
+    this.meta = null;
   }
 
   private runFull(throughput: number): void {
@@ -906,7 +916,6 @@ export class ActorCell<In = any, Reply = any, State = any>
     const sys = this.system;
     this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
     this.state = undefined;
-    sys.unregister(this);
     const terminated: Terminated = {
       type: 'troupe.terminated',
       ref: this.ref,
@@ -987,7 +996,6 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (kids.has(name)) throw new NameTakenError(path);
     const cell = new ActorCell(this.system, this, name, path, behaviour, o);
     kids.set(name, cell);
-    this.system.register(cell);
     cell.wake();
     return cell.ref as LocalRef<InOf<B>, ReplyOf<B>>;
   }
@@ -1019,6 +1027,11 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   get children(): readonly ActorRef<unknown>[] {
     return this.kids === null ? [] : [...this.kids.values()].map((c) => c.ref);
+  }
+
+  /** The live child cell with this name (same thread). */
+  childCell(name: string): ActorCell | undefined {
+    return this.kids?.get(name);
   }
 
   /** Live child cells (same thread), in start order. */

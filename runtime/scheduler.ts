@@ -15,7 +15,7 @@ export interface Runnable {
 }
 
 /** Actor batches between two reads of the clock. */
-const CLOCK_CHECK_EVERY = 32;
+const CLOCK_CHECK_EVERY = 128;
 
 export class Scheduler {
   private buf: (Runnable | undefined)[] = new Array<Runnable | undefined>(64);

@@ -1,6 +1,7 @@
 /**
  * The actor system: one per node (process). It owns the scheduler, the timer heap, the
- * registry of live actors by path, dead letters and the guardians:
+ * guardians (every live actor is found from them by path), the temporary receivers, dead
+ * letters:
  *
  *   /user     parent of every actor spawned with `system.spawn`
  *   /system   parent of troupe's own actors
@@ -93,6 +94,7 @@ export class ActorSystem implements SystemCore {
   tracing = false;
   /** Loads, saves and stop hooks in flight. */
   pendingAsync = 0;
+  /** Guardians and temporary receivers by path; actors are found by walking from a guardian. */
   private readonly registry = new Map<string, Target>();
   private readonly tombstones = new Set<string>();
   private seq = 0;
@@ -286,20 +288,20 @@ export class ActorSystem implements SystemCore {
     if (parsed.type === 'entity')
       return new LocalRef(this, address as string as ActorPath, null, address, true);
     if (parsed.node !== this.nodeId) return new LocalRef(this, parsed.path, null, address, true);
-    const t = this.registry.get(parsed.path);
+    const t = this.lookup(parsed.path);
     if (t instanceof ActorCell) return t.ref;
     return new LocalRef(this, parsed.path, null);
   };
 
   /** The live actor at a path, if any. */
   actorAt(path: string): ActorRef<unknown> | undefined {
-    const t = this.registry.get(path);
+    const t = this.lookup(path as ActorPath);
     return t instanceof ActorCell && !t.gone ? t.ref : undefined;
   }
 
   /** Live actor cells of this thread (for tools and the inspector). */
   cellAt(path: string): ActorCell | undefined {
-    const t = this.registry.get(path);
+    const t = this.lookup(path as ActorPath);
     return t instanceof ActorCell ? t : undefined;
   }
 
@@ -319,16 +321,28 @@ export class ActorSystem implements SystemCore {
     return formatAddress(this.nodeId, path);
   }
 
+  /** The live target at a path: a temporary receiver, a guardian, or an actor found from its guardian. */
   lookup(path: ActorPath): Target | null {
-    return this.registry.get(path) ?? null;
+    const t = this.registry.get(path);
+    if (t !== undefined) return t;
+    // /user/a/b: from the guardian `/user`, child `a`, its child `b`
+    const second = path.indexOf('/', 1);
+    if (second < 0) return null;
+    let cell = this.registry.get(path.slice(0, second));
+    let from = second + 1;
+    while (cell instanceof ActorCell) {
+      const next = path.indexOf('/', from);
+      const child = cell.childCell(next < 0 ? path.slice(from) : path.slice(from, next));
+      if (child === undefined) return null;
+      if (next < 0) return child;
+      cell = child;
+      from = next + 1;
+    }
+    return null;
   }
 
-  register(cell: ActorCell): void {
+  private register(cell: ActorCell): void {
     this.registry.set(cell.path, cell);
-  }
-
-  unregister(cell: ActorCell): void {
-    if (this.registry.get(cell.path) === cell) this.registry.delete(cell.path);
   }
 
   registerTemp(t: TempReceiver): void {
