@@ -35,7 +35,7 @@ import { isActorRef, type ActorRef } from '../runtime/ref.ts';
 import type { Behaviour, InOf, ReplyOf } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { SpawnOptions } from '../runtime/options.ts';
-import type { TimerEntry } from '../runtime/timers.ts';
+import type { TimerEntry, TimerQueue } from '../runtime/timers.ts';
 
 /** A machine timer that fired: travels through the mailbox, runs in the actor's turn. */
 class TimerFire {
@@ -56,6 +56,12 @@ interface ScheduledEvent {
   readonly event: unknown;
   readonly delay: number;
   readonly id: string;
+  readonly startedAt: number;
+}
+
+function scheduledEvents(actor: Actor<AnyStateMachine>): Record<string, ScheduledEvent> {
+  return (actor.system.getSnapshot() as { _scheduledEvents: Record<string, ScheduledEvent> })
+    ._scheduledEvents;
 }
 
 interface PersistedTimer {
@@ -74,8 +80,9 @@ export interface MachineSnapshotRecord {
 
 export interface MachineState<M extends AnyStateMachine = AnyStateMachine> {
   readonly actor: Actor<M>;
-  /** Due times of the machine's own scheduled events, by XState's event id. */
-  readonly dues: Map<string, number>;
+  readonly clock: MachineClock;
+  /** Due times (system clock) of the machine's own scheduled events, made when first persisted. */
+  dues: WeakMap<object, number> | null;
   lastSnapshot: unknown;
   lastView: unknown;
 }
@@ -95,7 +102,33 @@ export interface MachineOptions<M extends AnyStateMachine> {
   readonly migrate?: (snapshot: unknown, fromVersion: number) => unknown;
 }
 
-let timerSeq = 0;
+/**
+ * The clock a machine runs on: XState's timers become entries of the system's timer heap,
+ * and fire as a TimerFire message through the actor's mailbox. One per actor, no closures.
+ */
+export class MachineClock {
+  private readonly timers: TimerQueue;
+  private readonly self: ActorRef<unknown>;
+  constructor(timers: TimerQueue, self: ActorRef<unknown>) {
+    this.timers = timers;
+    this.self = self;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const fire = new TimerFire(fn);
+    const self = this.self;
+    return { fire, entry: this.timers.schedule(() => self.tell(fire), ms) };
+  }
+  clearTimeout(h: TimerHandle): void {
+    this.timers.cancel(h.entry);
+    h.fire.fn = null;
+  }
+  now(): number {
+    return this.timers.clock.now();
+  }
+}
+
+/** XState rethrows an actor's error when nobody observes it; troupe reads errors from the snapshot. */
+const QUIET = { error: (): void => undefined };
 
 export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
   machine: M,
@@ -112,18 +145,8 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
     timers: readonly PersistedTimer[],
   ): MachineState<M> => {
     const timerQueue = ctx.system.timers;
-    const self = ctx.self as ActorRef<unknown>;
-    const clock = {
-      setTimeout(fn: () => void, ms: number): TimerHandle {
-        const fire = new TimerFire(fn);
-        return { fire, entry: timerQueue.schedule(() => self.tell(fire), ms) };
-      },
-      clearTimeout(h: TimerHandle): void {
-        timerQueue.cancel(h.entry);
-        h.fire.fn = null;
-      },
-    };
     const input = inputOf(ctx);
+    const clock = new MachineClock(timerQueue, ctx.self as ActorRef<unknown>);
     const actor: Actor<M> = createActor(machine, {
       clock,
       ...(snapshot === undefined ? {} : { snapshot: snapshot as never }),
@@ -131,31 +154,33 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
     });
     const state: MachineState<M> = {
       actor,
-      dues: new Map(),
+      clock,
+      dues: null,
       lastSnapshot: undefined,
       lastView: undefined,
     };
-    const scheduler = actor.system.scheduler as { schedule: (...a: any[]) => void };
-    const original = scheduler.schedule;
-    scheduler.schedule = (
-      source: unknown,
-      target: unknown,
-      event: unknown,
-      delay: number,
-      id?: string,
-    ) => {
-      const eventId = id ?? `troupe.timer.${timerSeq++}`;
-      original(source, target, event, delay, eventId);
-      if (source === actor) state.dues.set(eventId, timerQueue.clock.now() + delay);
-    };
-    // errors are read from the snapshot after each send; this observer keeps XState from rethrowing them
-    actor.subscribe({ error: () => undefined });
+    actor.subscribe(QUIET);
     const saved = enterActorContext(ctx);
     try {
       actor.start();
-      const now = timerQueue.clock.now();
-      for (const t of timers)
-        scheduler.schedule(actor, t.to ?? actor, t.event, Math.max(0, t.due - now), t.id);
+      if (timers.length > 0) {
+        // re-arm the timers a restored machine had pending, at their remaining time
+        const dues = (state.dues = new WeakMap());
+        const now = timerQueue.clock.now();
+        for (const t of timers) {
+          actor.system.scheduler.schedule(
+            actor,
+            (t.to ?? actor) as never,
+            t.event as never,
+            Math.max(0, t.due - now),
+            t.id,
+          );
+          const ev = Object.values(scheduledEvents(actor)).find(
+            (e) => e.source === actor && e.id === t.id,
+          );
+          if (ev !== undefined) dues.set(ev, t.due);
+        }
+      }
     } finally {
       leaveActorContext(saved);
     }
@@ -188,21 +213,24 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
     },
     persist(state): MachineSnapshotRecord {
       const actor = state.actor;
-      const events = (
-        actor.system.getSnapshot() as { _scheduledEvents: Record<string, ScheduledEvent> }
-      )._scheduledEvents;
+      const events = scheduledEvents(actor);
+      // a timer's due time on the system clock, fixed when first seen (right after the message
+      // that armed it): XState stamps timers with Date.now(), which a simulated clock does not follow
+      const dues = (state.dues ??= new WeakMap());
+      const now = Date.now();
       const timers: PersistedTimer[] = [];
-      const live = new Set<string>();
       for (const key of Object.keys(events)) {
         const ev = events[key]!;
         if (ev.source !== actor) continue;
         const to = ev.target === actor ? null : isActorRef(ev.target) ? ev.target : undefined;
         if (to === undefined) continue; // aimed at an XState-internal child: not persisted
-        live.add(ev.id);
-        const due = state.dues.get(ev.id);
-        if (due !== undefined) timers.push({ id: ev.id, event: ev.event, to, due });
+        let due = dues.get(ev);
+        if (due === undefined) {
+          due = state.clock.now() + Math.max(0, ev.startedAt + ev.delay - now);
+          dues.set(ev, due);
+        }
+        timers.push({ id: ev.id, event: ev.event, to, due });
       }
-      for (const id of state.dues.keys()) if (!live.has(id)) state.dues.delete(id);
       return { machine: actor.getPersistedSnapshot(), timers };
     },
     restore(snapshot, ctx) {

@@ -309,6 +309,50 @@ describe('fromMachine with persistence', () => {
     await second.system.shutdown();
   });
 
+  it('keeps a timer’s due time across two restores with messages in between', async () => {
+    const store = new InMemoryStore();
+    const m = setup({ types: {} as { events: { type: 'arm' } | { type: 'noop' } } }).createMachine({
+      id: 'alarm2',
+      initial: 'idle',
+      states: {
+        idle: { on: { arm: 'armed' } },
+        armed: { after: { 1000: 'ringing' }, on: { noop: {} } },
+        ringing: {},
+      },
+    });
+    const first = testSystem();
+    const start = first.clock.now();
+    const a = first.system.spawn(fromMachine(m), { name: 'alarm', persistence: { store } });
+    a.tell({ type: 'arm' });
+    await settle(first.system);
+    await first.clock.advance(400);
+    await first.system.shutdown();
+
+    const second = testSystem();
+    await second.clock.advance(start + 400 - second.clock.now());
+    const b = second.system.spawn(fromMachine(m), { name: 'alarm', persistence: { store } });
+    await settle(second.system);
+    await second.clock.advance(300);
+    b.tell({ type: 'noop' }); // saved again at 700: the due time must stay 1000
+    await settle(second.system);
+    await second.system.shutdown();
+
+    const third = testSystem();
+    await third.clock.advance(start + 800 - third.clock.now());
+    const c = third.system.spawn(fromMachine(m), { name: 'alarm', persistence: { store } });
+    const values: unknown[] = [];
+    third.system.subscribe<MachineView>(
+      c,
+      (u) => u.type === 'troupe.snapshot' && values.push(u.snapshot.value),
+    );
+    await settle(third.system);
+    await third.clock.advance(199);
+    expect(values).toEqual(['armed']);
+    await third.clock.advance(1);
+    expect(values).toEqual(['armed', 'ringing']);
+    await third.system.shutdown();
+  });
+
   it('does not fire a timer whose state was left before it was due', async () => {
     const { system, clock } = testSystem();
     const m = setup({ types: {} as { events: { type: 'cancel' } } }).createMachine({
