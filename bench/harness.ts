@@ -19,9 +19,16 @@ import { createRequire } from 'node:module';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** Implementation ids: a public contract (they appear in the JSON). */
-export type ImplId = 'raw' | 'troupe:receive' | 'troupe:machine' | 'xstate';
+export type ImplId = 'raw' | 'troupe:receive' | 'troupe:machine' | 'xstate' | 'erlang' | 'erlang@1';
 /** The order implementations run in, and are listed in. */
-export const IMPLS: readonly ImplId[] = ['raw', 'troupe:receive', 'troupe:machine', 'xstate'];
+export const IMPLS: readonly ImplId[] = [
+  'raw',
+  'troupe:receive',
+  'troupe:machine',
+  'xstate',
+  'erlang',
+  'erlang@1',
+];
 
 /** Longest one run may take, in milliseconds, before the suite fails. */
 export const RUN_TIMEOUT_MS = 120_000;

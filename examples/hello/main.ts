@@ -63,7 +63,7 @@ const stop = system.subscribe(gate, (u) => {
 gate.tell({ type: 'coin' });
 gate.tell({ type: 'push' });
 gate.tell({ type: 'coin' });
-log('main → turnstile', `coins taken: ${await gate.ask({ type: 'count' })}`);
+log('main → turnstile', `coins taken: ${String(await gate.ask({ type: 'count' }))}`);
 stop();
 
 // 3. Let it crash: a worker that fails on bad input, watched by a monitor.
