@@ -43,12 +43,7 @@ export interface Behaviour<In, Reply = unknown, State = any> {
     ctx: ActorContext<In, Reply>,
   ): void;
   /** Called when a child told to halt (directive or `halt` system message) has halted. */
-  onChildHalted?(
-    child: ActorRef<unknown>,
-    extra: undefined,
-    state: State,
-    ctx: ActorContext<In, Reply>,
-  ): void;
+  onChildHalted?(child: ActorRef<unknown>, state: State, ctx: ActorContext<In, Reply>): void;
   /** Default `shutdown` of actors with this behaviour (supervisors: Infinity). */
   readonly defaultShutdownMs?: number;
 }

@@ -823,25 +823,23 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.stopNextChild();
       return;
     }
-    if (this.status === RUNNING) this.callHook(this.behaviour.onChildTerminated, child, reason);
+    const hook = this.behaviour.onChildTerminated;
+    if (hook !== undefined && this.status === RUNNING)
+      this.runHook(() => hook.call(this.behaviour, child, reason, this.state as State, this));
   }
 
   private childHalted(child: ActorRef<unknown>): void {
-    if (this.status === RUNNING) this.callHook(this.behaviour.onChildHalted, child, undefined);
+    const hook = this.behaviour.onChildHalted;
+    if (hook !== undefined && this.status === RUNNING)
+      this.runHook(() => hook.call(this.behaviour, child, this.state as State, this));
   }
 
-  private callHook(
-    hook:
-      | ((child: ActorRef<unknown>, extra: any, state: State, ctx: ActorContext<In, Reply>) => void)
-      | undefined,
-    child: ActorRef<unknown>,
-    extra: unknown,
-  ): void {
-    if (hook === undefined) return;
+  /** Runs a behaviour hook in this actor's turn; a throw is this actor's failure. */
+  private runHook(run: () => void): void {
     const sys = this.system;
     sys.current = this;
     try {
-      hook.call(this.behaviour, child, extra, this.state as State, this);
+      run();
     } catch (error) {
       sys.current = null;
       this.fail(error, false, undefined, null);

@@ -11,8 +11,9 @@
  *
  * Anything that cannot round-trip is refused with SerializationError naming where it sits
  * (`$.context.cb`): functions, symbols, bigints, non-finite numbers, Map/Set/class instances,
- * cycles, and nesting deeper than MAX_ENCODE_DEPTH. Plain objects, arrays, strings, finite
- * numbers, booleans and null pass; `undefined` properties are left out (as JSON does).
+ * cycles, `__proto__` keys (decoding drops them), and nesting deeper than MAX_ENCODE_DEPTH.
+ * Plain objects, arrays, strings, finite numbers, booleans and null pass; `undefined`
+ * properties are left out (as JSON does).
  */
 import { TroupeError, describe } from './error.ts';
 import { isActorRef } from './ref.ts';
@@ -92,17 +93,11 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
       );
     const rec: Record<string, unknown> = {};
     for (const k of Object.keys(o)) {
-      const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen);
-      if (e === undefined) continue;
-      // an own "__proto__" key (JSON.parse makes them) stays data, never a prototype
+      // JSON.parse makes own "__proto__" keys; decoders drop them, so they cannot be stored
       if (k === '__proto__')
-        Object.defineProperty(rec, k, {
-          value: e,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      else rec[k] = e;
+        throw new SerializationError(`${at}.__proto__`, o, 'a __proto__ key cannot be stored');
+      const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen);
+      if (e !== undefined) rec[k] = e;
     }
     const keys = Object.keys(rec);
     out = keys.length === 1 && TAGS.has(keys[0]!) ? { $esc: rec } : rec;

@@ -211,7 +211,7 @@ export function supervise(
     },
     onChildFailure: (f, s, ctx) => childFailed(s, f.child, f.error, ctx),
     onChildTerminated: (child, reason, s, ctx) => childTerminated(s, child, reason, ctx),
-    onChildHalted: (child, _x, s, ctx) => childHalted(s, child, ctx),
+    onChildHalted: (child, s, ctx) => childHalted(s, child, ctx),
   };
 }
 

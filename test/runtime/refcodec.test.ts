@@ -248,11 +248,11 @@ describe('encodeValue / decodeValue', () => {
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
   });
 
-  it('never turns a __proto__ key into the prototype of what it encodes', () => {
-    const data: unknown = JSON.parse('{"__proto__": {"x": 1}, "ok": 1}');
-    const out = encodeValue(data) as Record<string, unknown>;
-    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
-    expect(out.x).toBeUndefined();
+  it('refuses a __proto__ key on encode (decoding would drop it) with ERR_NOT_SERIALIZABLE', () => {
+    const data: unknown = JSON.parse('{"ok": 1, "inner": {"__proto__": {"x": 1}}}');
+    expect(() => encodeValue(data)).toThrow(
+      expect.objectContaining({ code: 'ERR_NOT_SERIALIZABLE', at: '$.inner.__proto__' }),
+    );
   });
 
   it('decodes objects with several keys, one of them a tag name, as plain objects', () => {
@@ -263,9 +263,9 @@ describe('encodeValue / decodeValue', () => {
   it('round-trips any JSON-like value unchanged', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
-        const encoded = encodeValue(v);
-        expect(encoded).toEqual(v);
-        expect(decodeValue(encoded, noRefs)).toEqual(v);
+        fc.pre(!JSON.stringify(v).includes('"__proto__"'));
+        // unchanged through the codec (objects that look like a tag are escaped on the way)
+        expect(decodeValue(encodeValue(v), noRefs)).toEqual(v);
       }),
       { numRuns: 300 },
     );
