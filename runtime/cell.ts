@@ -2,7 +2,10 @@
  * The actor cell: one actor's state, mailbox, system queue, children and lifecycle.
  *
  * Lifecycle: `starting` → `running` ⇄ `suspended` (after a failure, until its parent's
- * directive) → `restarting` → `starting` … → `stopping` → `stopped`.
+ * directive) → `restarting` (children stopped, stop hook run) → `halted` (waiting out a
+ * restart delay, or for its parent's `start` in a group restart) → `starting` … →
+ * `stopping` → `stopped`. Winding down (stop, restart, halt) is bounded by the actor's
+ * `shutdown`: past it, what has not stopped is killed and the stop hook abandoned.
  *
  * One turn (process()): system messages first (stop, watch, directives, child events), then
  * at most `throughput` user messages, each handed to the behaviour. Two paths:
@@ -12,8 +15,8 @@
  *   publication to subscribers, and for persistent actors the save-then-release outbox.
  *
  * What happens to messages:
- * - While starting, suspended or restarting: user messages queue (under the mailbox's
- *   capacity and policy) and are handled after.
+ * - While starting, suspended, restarting or halted: user messages queue (under the
+ *   mailbox's capacity and policy) and are handled after.
  * - On failure: the message being handled goes to dead letters (`failed`); the rest stay.
  * - On restart: the mailbox is kept; the actor is the same actor (same path, same refs).
  * - On stop: the current message finishes; queued and later messages go to dead letters
