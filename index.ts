@@ -91,5 +91,6 @@ export type {
   AutoShutdown,
 } from './supervisors/spec.ts';
 export type { BackoffOptions } from './supervisors/backoff.ts';
-export { recordRestart } from './supervisors/intensity.ts';
+export { recordRestart, restartWindow, restartsIn } from './supervisors/intensity.ts';
+export type { RestartWindow } from './supervisors/intensity.ts';
 export type { RuntimeEvent, SupervisionEvent } from './runtime/events.ts';

@@ -10,7 +10,13 @@
  * (each benchmark checks its own, see `expectCount`).
  *
  * Per implementation the result is the median of the runs' msgs/s, with the spread (min,
- * max), the median seconds and the messages per run. The JSON schema is in bench/README.md.
+ * max), the median seconds and the messages per run. Latency percentiles (p50Us, p99Us), for
+ * benchmarks that measure them, are the median over the runs of each run's percentile. The
+ * JSON schema is in bench/README.md.
+ *
+ * Scale: `--quick` picks each benchmark's quick params; `--scale F` then multiplies the work
+ * with the benchmark's own `scale(params, F)` (see `scaleCount`). A benchmark without `scale`
+ * runs unscaled, and its results say `scale: 1`.
  */
 import { cpus, availableParallelism, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +47,9 @@ export interface Sample {
   readonly seconds: number;
   /** Heap bytes per actor (spawn-memory). */
   readonly bytesPerActor?: number;
+  /** Latency percentiles of the run, in microseconds (restart); see `percentile`. */
+  readonly p50Us?: number;
+  readonly p99Us?: number;
 }
 
 export type Impl<P> = (params: P) => Sample | Promise<Sample>;
@@ -54,6 +63,11 @@ export interface Benchmark<P> {
   readonly unit: string;
   /** Full scale, and the `--quick` one. */
   readonly params: { readonly full: P; readonly quick: P };
+  /**
+   * `--scale F`: the params with their work multiplied by `factor` (> 0): message and actor
+   * counts, usually with `scaleCount`; structural params (a ring's size) may stay fixed.
+   */
+  scale?(params: P, factor: number): P;
   readonly impls: Partial<Record<ImplId, Impl<P>>>;
 }
 
@@ -89,6 +103,8 @@ export interface Report {
 
 export interface SuiteOptions {
   readonly quick: boolean;
+  /** `--scale`: multiplies each benchmark's work (default 1: as defined). */
+  readonly scale?: number;
   /** Measured runs per implementation. */
   readonly runs: number;
   /** A progress line per run (stderr). */
@@ -106,6 +122,21 @@ export class WrongCountError extends Error {
 /** Throws WrongCountError unless `got === expected`. */
 export function expectCount(what: string, got: unknown, expected: number): void {
   if (got !== expected) throw new WrongCountError(what, got, expected);
+}
+
+/** `count` × `factor`, rounded, at least `min` (default 1): a message or actor count, scaled. */
+export function scaleCount(count: number, factor: number, min = 1): number {
+  return Math.max(min, Math.round(count * factor));
+}
+
+/**
+ * The `p`-th percentile (0 < p ≤ 100) of `xs` by the nearest-rank method: the smallest value
+ * with at least p% of the values at or below it. Sorts `xs` in place (pass a copy to keep it).
+ */
+export function percentile(xs: Float64Array | number[], p: number): number {
+  if (xs.length === 0) throw new Error('percentile of no values');
+  xs.sort((a, b) => a - b);
+  return xs[Math.min(xs.length, Math.max(1, Math.ceil((p / 100) * xs.length))) - 1]!;
 }
 
 /** Seconds since `t0` (a performance.now() reading). */
@@ -154,8 +185,24 @@ export async function runSuite(
   return results;
 }
 
+/** The params a benchmark runs with, and the scale actually applied to them. */
+export function paramsOf<P>(
+  b: Benchmark<P>,
+  quick: boolean,
+  scale: number,
+): { readonly params: P; readonly scale: number } {
+  const base = quick ? b.params.quick : b.params.full;
+  if (scale === 1 || b.scale === undefined) return { params: base, scale: 1 };
+  return { params: b.scale(base, scale), scale };
+}
+
 async function runBenchmark<P>(b: Benchmark<P>, options: SuiteOptions): Promise<Result[]> {
-  const params = options.quick ? b.params.quick : b.params.full;
+  const wanted = options.scale ?? 1;
+  const { params, scale } = paramsOf(b, options.quick, wanted);
+  if (scale !== wanted)
+    options.progress(
+      `${b.name}: cannot be scaled, runs at its ${options.quick ? 'quick' : 'full'} params`,
+    );
   const impls = IMPLS.filter((id) => b.impls[id] !== undefined);
   const samples = new Map<ImplId, Sample[]>(impls.map((id) => [id, []]));
   for (const id of impls) {
@@ -169,7 +216,7 @@ async function runBenchmark<P>(b: Benchmark<P>, options: SuiteOptions): Promise<
       options.progress(progressLine(b, id, `run ${r}/${options.runs}`, s));
     }
   }
-  return impls.map((id) => summarise(b.name, id, samples.get(id)!, options.quick));
+  return impls.map((id) => summarise(b.name, id, samples.get(id)!, options.quick, scale));
 }
 
 async function runOnce<P>(b: Benchmark<P>, id: ImplId, params: P): Promise<Sample> {
@@ -193,7 +240,11 @@ async function runOnce<P>(b: Benchmark<P>, id: ImplId, params: P): Promise<Sampl
 function progressLine(b: Benchmark<any>, id: ImplId, label: string, s: Sample): string {
   const rate = formatRate(s.messages / s.seconds);
   const mem = s.bytesPerActor === undefined ? '' : `  ${Math.round(s.bytesPerActor)} B/actor`;
-  return `${b.name.padEnd(16)} ${id.padEnd(15)} ${label.padEnd(8)} ${rate} ${b.unit} (${s.seconds.toFixed(3)} s)${mem}`;
+  const lat =
+    s.p50Us === undefined || s.p99Us === undefined
+      ? ''
+      : `  p50 ${formatUs(s.p50Us)} µs, p99 ${formatUs(s.p99Us)} µs`;
+  return `${b.name.padEnd(19)} ${id.padEnd(15)} ${label.padEnd(8)} ${rate} ${b.unit} (${s.seconds.toFixed(3)} s)${mem}${lat}`;
 }
 
 export function median(xs: readonly number[]): number {
@@ -207,20 +258,26 @@ function summarise(
   impl: ImplId,
   samples: readonly Sample[],
   quick: boolean,
+  scale: number,
 ): Result {
   const messages = samples[0]!.messages;
   for (const s of samples) expectCount(`${bench} ${impl}: messages per run`, s.messages, messages);
   const rates = samples.map((s) => s.messages / s.seconds);
   const bytes = samples.flatMap((s) => (s.bytesPerActor === undefined ? [] : [s.bytesPerActor]));
+  const p50s = samples.flatMap((s) => (s.p50Us === undefined ? [] : [s.p50Us]));
+  const p99s = samples.flatMap((s) => (s.p99Us === undefined ? [] : [s.p99Us]));
   const extra: Record<string, unknown> = {
     runs: samples.length,
     quick,
+    scale,
     msgsPerSecRuns: rates.map(Math.round),
   };
   if (bytes.length > 0) {
     extra.bytesPerActorMin = Math.round(Math.min(...bytes));
     extra.bytesPerActorMax = Math.round(Math.max(...bytes));
   }
+  if (p50s.length > 0) extra.p50UsRuns = p50s.map(roundUs);
+  if (p99s.length > 0) extra.p99UsRuns = p99s.map(roundUs);
   return {
     bench,
     impl,
@@ -230,41 +287,73 @@ function summarise(
     min: Math.round(Math.min(...rates)),
     max: Math.round(Math.max(...rates)),
     ...(bytes.length > 0 ? { bytesPerActor: Math.round(median(bytes)) } : {}),
+    ...(p50s.length > 0 ? { p50Us: roundUs(median(p50s)) } : {}),
+    ...(p99s.length > 0 ? { p99Us: roundUs(median(p99s)) } : {}),
     extra,
   };
 }
 
+/** Microseconds to 0.1 µs. */
+function roundUs(us: number): number {
+  return Math.round(us * 10) / 10;
+}
+
 // ---- output -------------------------------------------------------------------------------
 
-/** 12345678 → "12.35 M" (millions, two decimals). */
+/** 12345678 → "12.35 M" (millions, two decimals; three significant digits below 0.1 M). */
 function formatRate(perSec: number): string {
-  return `${(perSec / 1e6).toFixed(2)} M`;
+  return `${formatMillions(perSec)} M`;
+}
+
+function formatMillions(perSec: number): string {
+  const m = perSec / 1e6;
+  return m >= 0.1 || m === 0 ? m.toFixed(2) : m.toPrecision(3);
+}
+
+function formatUs(us: number): string {
+  return us < 100 ? us.toFixed(1) : Math.round(us).toString();
 }
 
 function formatRatio(r: number): string {
   return `${r >= 0.1 ? r.toFixed(2) : r.toFixed(3)}×`;
 }
 
-/** The terminal table for one benchmark's results. */
-export function formatTable(b: Benchmark<any>, quick: boolean, results: readonly Result[]): string {
-  const params = quick ? b.params.quick : b.params.full;
+/** The terminal table for one benchmark's results (`scale`: the `--scale` factor, default 1). */
+export function formatTable(
+  b: Benchmark<any>,
+  quick: boolean,
+  results: readonly Result[],
+  scale = 1,
+): string {
+  const { params, scale: applied } = paramsOf(b, quick, scale);
   const raw = results.find((r) => r.impl === 'raw');
   const withMemory = results.some((r) => r.bytesPerActor !== undefined);
+  const withLatency = results.some((r) => r.p50Us !== undefined || r.p99Us !== undefined);
   const runs = results[0]?.extra?.runs;
   const rows: string[][] = [
-    ['impl', b.unit, 'min–max', 'vs raw', ...(withMemory ? ['bytes/actor'] : [])],
+    [
+      'impl',
+      b.unit,
+      'min–max',
+      'vs raw',
+      ...(withMemory ? ['bytes/actor'] : []),
+      ...(withLatency ? ['p50 µs', 'p99 µs'] : []),
+    ],
   ];
+  const us = (v: number | undefined) => (v === undefined ? '–' : formatUs(v));
   for (const r of results) {
     rows.push([
       r.impl,
       `${formatRate(r.msgsPerSec)}/s`,
-      `${(r.min / 1e6).toFixed(2)}–${(r.max / 1e6).toFixed(2)} M/s`,
+      `${formatMillions(r.min)}–${formatMillions(r.max)} M/s`,
       raw === undefined ? '–' : formatRatio(r.msgsPerSec / raw.msgsPerSec),
       ...(withMemory ? [r.bytesPerActor === undefined ? '–' : String(r.bytesPerActor)] : []),
+      ...(withLatency ? [us(r.p50Us), us(r.p99Us)] : []),
     ]);
   }
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  const lines = [`${b.name}: ${b.describe(params)} (median of ${String(runs)} runs)`];
+  const scaled = applied === 1 ? '' : `, scale ${applied}`;
+  const lines = [`${b.name}: ${b.describe(params)} (median of ${String(runs)} runs${scaled})`];
   for (const row of rows)
     lines.push(
       '  ' +

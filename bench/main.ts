@@ -1,13 +1,14 @@
 /**
- * `npm run bench -- [--only a,b] [--quick] [--json FILE] [--runs N]`: runs the Savina-style
- * benchmarks (bench/README.md), prints a progress line per run to stderr and a table per
- * benchmark to stdout, and with `--json` writes the report.
+ * `npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--runs N]`: runs the
+ * Savina-style benchmarks (bench/README.md), prints a progress line per run to stderr and a
+ * table per benchmark to stdout, and with `--json` writes the report.
  */
 import { parseArgs } from 'node:util';
 import {
   formatTable,
   machineInfo,
   runSuite,
+  scaleCount,
   writeReport,
   type Benchmark,
   type Result,
@@ -15,25 +16,45 @@ import {
 import { counting } from './savina/counting.ts';
 import { pingpong } from './savina/pingpong.ts';
 import { threadring } from './savina/threadring.ts';
+import { forkjoinThroughput } from './savina/forkjoin-throughput.ts';
 import { forkjoinCreate } from './savina/forkjoin-create.ts';
+import { fib } from './savina/fib.ts';
+import { chameneos } from './savina/chameneos.ts';
+import { big } from './savina/big.ts';
+import { concdict } from './savina/concdict.ts';
+import { banking } from './savina/banking.ts';
 import { spawnMemory } from './savina/spawn-memory.ts';
+import { restart } from './savina/restart.ts';
 
 /** Every benchmark, in the order the suite runs them. */
 const BENCHMARKS: readonly Benchmark<any>[] = [
-  counting,
-  pingpong,
-  threadring,
-  forkjoinCreate,
-  spawnMemory,
+  withScale(pingpong, (p, f) => ({ hops: scaleCount(p.hops, f) })),
+  withScale(counting, (p, f) => ({ messages: scaleCount(p.messages, f) })),
+  withScale(threadring, (p, f) => ({ actors: p.actors, hops: scaleCount(p.hops, f) })),
+  forkjoinThroughput,
+  withScale(forkjoinCreate, (p, f) => ({ actors: scaleCount(p.actors, f) })),
+  fib,
+  chameneos,
+  big,
+  concdict,
+  banking,
+  withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
+  restart,
 ];
+
+/** The first benchmarks were written before `--scale`: their scaling is given here. */
+function withScale<P>(b: Benchmark<P>, scale: (params: P, factor: number) => P): Benchmark<P> {
+  return { ...b, scale };
+}
 
 /** Measured runs per implementation: full suite, and `--quick`. */
 const RUNS = 5;
 const QUICK_RUNS = 3;
 
-const USAGE = `usage: npm run bench -- [--only a,b] [--quick] [--json FILE] [--runs N]
+const USAGE = `usage: npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--runs N]
   --only a,b   run these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --quick      reduced scale (1/10) and ${QUICK_RUNS} runs
+  --scale F    multiply each benchmark's work by F (a number > 0; after --quick's reduction)
   --json FILE  write the results as JSON (schema in bench/README.md)
   --runs N     measured runs per implementation (default ${RUNS}, --quick ${QUICK_RUNS})`;
 
@@ -44,6 +65,7 @@ class UsageError extends Error {
 interface Cli {
   readonly benchmarks: readonly Benchmark<any>[];
   readonly quick: boolean;
+  readonly scale: number;
   readonly runs: number;
   readonly json: string | undefined;
 }
@@ -54,6 +76,7 @@ function parseCli(argv: readonly string[]): Cli | null {
     options: {
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      scale: { type: 'string' },
       json: { type: 'string' },
       runs: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,7 +99,13 @@ function parseCli(argv: readonly string[]): Cli | null {
     if (!Number.isInteger(runs) || runs < 1)
       throw new UsageError(`--runs must be a positive integer, got ${JSON.stringify(values.runs)}`);
   }
-  return { benchmarks, quick: values.quick, runs, json: values.json };
+  let scale = 1;
+  if (values.scale !== undefined) {
+    scale = values.scale.trim() === '' ? NaN : Number(values.scale);
+    if (!Number.isFinite(scale) || scale <= 0)
+      throw new UsageError(`--scale must be a number > 0, got ${JSON.stringify(values.scale)}`);
+  }
+  return { benchmarks, quick: values.quick, scale, runs, json: values.json };
 }
 
 async function main(): Promise<number> {
@@ -98,17 +127,20 @@ async function main(): Promise<number> {
   const machine = machineInfo();
   console.error(
     `troupe bench: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, node ${machine.node}` +
-      ` (${cli.quick ? 'quick' : 'full'} scale, ${cli.runs} runs)`,
+      ` (${cli.quick ? 'quick' : 'full'} scale${cli.scale === 1 ? '' : ` × ${cli.scale}`}, ${cli.runs} runs)`,
   );
   const started = performance.now();
   const results = await runSuite(cli.benchmarks, {
     quick: cli.quick,
+    scale: cli.scale,
     runs: cli.runs,
     progress: (line) => console.error(line),
   });
   console.error(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   const byBench = (name: string): Result[] => results.filter((r) => r.bench === name);
-  console.log(cli.benchmarks.map((b) => formatTable(b, cli.quick, byBench(b.name))).join('\n\n'));
+  console.log(
+    cli.benchmarks.map((b) => formatTable(b, cli.quick, byBench(b.name), cli.scale)).join('\n\n'),
+  );
   if (cli.json !== undefined) {
     writeReport(cli.json, { machine, results });
     console.error(`\nwrote ${cli.json}`);

@@ -631,8 +631,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private childFailed(m: Extract<SystemMessage, { type: 'failed' }>): void {
-    const child = this.kids?.get(nameOf(m.child.path));
-    if (child === undefined || child.ref !== m.child || this.status >= STOPPING) return;
+    const child = this.kidOf(m.child);
+    if (child === undefined || this.status >= STOPPING) return;
     let directive: Directive = DEFAULT_DIRECTIVE;
     const decide = this.behaviour.onChildFailure;
     if (decide === undefined) {
@@ -817,10 +817,20 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.system.pendingAsync--;
   }
 
+  /** The child cell a ref names (its own cell when same-thread: no path parsing). */
+  private kidOf(ref: ActorRef<unknown>): ActorCell | undefined {
+    const t = (ref as LocalRef).lastTarget;
+    if (t instanceof ActorCell)
+      return t.parent === this && this.kids?.get(t.name) === t ? t : undefined;
+    const c = this.kids?.get(nameOf(ref.path));
+    return c !== undefined && c.ref === ref ? c : undefined;
+  }
+
   private childTerminated(child: ActorRef<unknown>, reason: StopReason): void {
-    const name = nameOf(child.path);
-    const c = this.kids?.get(name);
-    if (c !== undefined && c.ref === child) this.kids!.delete(name);
+    const t = (child as LocalRef).lastTarget;
+    const c = t instanceof ActorCell && t.parent === this ? t : this.kids?.get(nameOf(child.path));
+    if (c !== undefined && this.kids?.get(c.name) === c && c.ref === child)
+      this.kids.delete(c.name);
     if (c !== undefined) this.escalated?.delete(c);
     if (this.stopQueue !== null) {
       this.stopNextChild();

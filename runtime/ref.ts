@@ -119,6 +119,11 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
     t.sendSystem(msg);
   }
 
+  /** The target this ref last delivered to, live or not, without looking it up again. */
+  get lastTarget(): Target | null {
+    return this.#target;
+  }
+
   /** The live target, if any (same-thread only). */
   get target(): Target | null {
     const t = this.#target;

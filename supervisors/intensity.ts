@@ -6,22 +6,39 @@
  *
  * The window slides (OTP): it is not reset at fixed intervals (Akka's `withinTimeRange`
  * resets); failures spread wider than the period never add up.
+ *
+ * `recordRestart` mutates the window in place: stamps are appended in time order and expired
+ * ones are skipped from the front, so a restart costs O(1) amortised however many restarts
+ * the window holds.
  */
-export interface IntensityResult {
-  /** Stamps still within the period, this restart included, oldest first. */
-  readonly window: number[];
-  /** More than `intensity` restarts within `periodMs`: give up. */
-  readonly exceeded: boolean;
+export interface RestartWindow {
+  /** Stamps, oldest first; those before `head` have expired. */
+  stamps: number[];
+  head: number;
 }
 
+export function restartWindow(): RestartWindow {
+  return { stamps: [], head: 0 };
+}
+
+/** Restarts within the period in `w`. */
+export function restartsIn(w: RestartWindow): number {
+  return w.stamps.length - w.head;
+}
+
+/** Records a restart at `now`; true when it makes more than `intensity` within `periodMs`. */
 export function recordRestart(
-  window: readonly number[],
+  w: RestartWindow,
   now: number,
   intensity: number,
   periodMs: number,
-): IntensityResult {
+): boolean {
   const threshold = now - periodMs;
-  const kept = window.filter((t) => t >= threshold);
-  kept.push(now);
-  return { window: kept, exceeded: kept.length > intensity };
+  while (w.head < w.stamps.length && w.stamps[w.head]! < threshold) w.head++;
+  if (w.head > 64 && w.head * 2 > w.stamps.length) {
+    w.stamps = w.stamps.slice(w.head);
+    w.head = 0;
+  }
+  w.stamps.push(now);
+  return restartsIn(w) > intensity;
 }

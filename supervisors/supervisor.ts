@@ -68,7 +68,7 @@ import type { ActorRef } from '../runtime/ref.ts';
 import type { Directive } from '../runtime/failure.ts';
 import type { StopReason } from '../runtime/notices.ts';
 import type { SupervisionEvent } from '../runtime/events.ts';
-import { recordRestart } from './intensity.ts';
+import { recordRestart, restartWindow, restartsIn, type RestartWindow } from './intensity.ts';
 import { backoffDelay } from './backoff.ts';
 import {
   resolveChildSpec,
@@ -163,7 +163,7 @@ interface Plan {
 export interface SupervisorState {
   readonly o: ResolvedSupervisorOptions;
   children: Child[];
-  restarts: number[];
+  restarts: RestartWindow;
   plan: Plan | null;
   /** Children that need a group restart once the current one is done. */
   pending: Child[];
@@ -192,7 +192,7 @@ export function supervise(
       const s: SupervisorState = {
         o,
         children: [],
-        restarts: [],
+        restarts: restartWindow(),
         plan: null,
         pending: [],
         backoffLevel: 0,
@@ -289,14 +289,12 @@ function isShutdown(error: unknown): boolean {
 
 /** Counts a restart; throws MaxRestartIntensityError (the supervisor fails) past the intensity. */
 function countRestart(s: SupervisorState, ctx: Ctx): void {
-  const r = recordRestart(s.restarts, ctx.system.clock.now(), s.o.intensity, s.o.period);
-  s.restarts = r.window;
-  if (!r.exceeded) return;
+  if (!recordRestart(s.restarts, ctx.system.clock.now(), s.o.intensity, s.o.period)) return;
   const error = new MaxRestartIntensityError(ctx.path, s.o.intensity, s.o.period);
   emit(ctx, {
     type: 'intensity-reached',
     supervisor: ctx.path,
-    restarts: r.window.length,
+    restarts: restartsIn(s.restarts),
     intensity: s.o.intensity,
     periodMs: s.o.period,
     error,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   recordRestart,
+  restartWindow,
+  restartsIn,
   supervise,
   fromReceive,
   type ActorRef,
@@ -13,22 +15,31 @@ import { worker, type WorkerMsg } from './support.ts';
 
 describe('recordRestart (the sliding window)', () => {
   it('allows `intensity` restarts within the period and refuses one more', () => {
-    let w: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = recordRestart(w, 1000 + i, 3, 5000);
-      expect(r.exceeded).toBe(false);
-      w = r.window;
-    }
-    expect(recordRestart(w, 1003, 3, 5000).exceeded).toBe(true);
+    const w = restartWindow();
+    for (let i = 0; i < 3; i++) expect(recordRestart(w, 1000 + i, 3, 5000)).toBe(false);
+    expect(recordRestart(w, 1003, 3, 5000)).toBe(true);
   });
 
   it('slides: restarts older than the period drop out, one exactly period old still counts', () => {
-    expect(recordRestart([0], 5000, 1, 5000)).toEqual({ window: [0, 5000], exceeded: true });
-    expect(recordRestart([0], 5001, 1, 5000)).toEqual({ window: [5001], exceeded: false });
+    const a = restartWindow();
+    recordRestart(a, 0, 1, 5000);
+    expect(recordRestart(a, 5000, 1, 5000)).toBe(true);
+    expect(restartsIn(a)).toBe(2);
+    const b = restartWindow();
+    recordRestart(b, 0, 1, 5000);
+    expect(recordRestart(b, 5001, 1, 5000)).toBe(false);
+    expect(restartsIn(b)).toBe(1);
   });
 
   it('with intensity 0, any restart is one too many', () => {
-    expect(recordRestart([], 0, 0, 5000).exceeded).toBe(true);
+    expect(recordRestart(restartWindow(), 0, 0, 5000)).toBe(true);
+  });
+
+  it('keeps only the stamps within the period, however many restarts it has seen', () => {
+    const w = restartWindow();
+    for (let t = 0; t < 100_000; t++) recordRestart(w, t, 1_000_000, 100);
+    expect(restartsIn(w)).toBe(101);
+    expect(w.stamps.length).toBeLessThan(400);
   });
 });
 
