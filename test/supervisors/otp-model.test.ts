@@ -194,16 +194,14 @@ function treeArb(depth: number, prefix: string): fc.Arbitrary<SupSpec> {
       n: fc.integer({ min: 1, max: 3 }),
     })
     .chain(({ strategy, intensity, period, n }) =>
-      fc
-        .tuple(...Array.from({ length: n }, (_, i) => child(i)))
-        .map((children): SupSpec => ({
-          kind: 'sup',
-          id: prefix === '' ? 'root' : prefix.slice(0, -1),
-          strategy,
-          intensity,
-          period,
-          children,
-        })),
+      fc.tuple(...Array.from({ length: n }, (_, i) => child(i))).map((children): SupSpec => ({
+        kind: 'sup',
+        id: prefix === '' ? 'root' : prefix.slice(0, -1),
+        strategy,
+        intensity,
+        period,
+        children,
+      })),
     );
 }
 
