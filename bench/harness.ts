@@ -36,6 +36,18 @@ export const IMPLS: readonly ImplId[] = [
   'erlang@1',
 ];
 
+/** Implementations that are not troupe and are not the `raw` ceiling: the runtimes compared against. */
+export const PEER_RUNTIMES: readonly ImplId[] = ['xstate', 'erlang', 'erlang@1'];
+
+/** The fastest peer runtime among `results` (one benchmark's), or undefined when none ran. */
+export function bestPeer(results: readonly Result[]): Result | undefined {
+  let best: Result | undefined;
+  for (const r of results)
+    if (PEER_RUNTIMES.includes(r.impl) && (best === undefined || r.msgsPerSec > best.msgsPerSec))
+      best = r;
+  return best;
+}
+
 /** Longest one run may take, in milliseconds, before the suite fails. */
 export const RUN_TIMEOUT_MS = 120_000;
 
@@ -94,9 +106,15 @@ export interface MachineInfo {
   readonly arch: string;
   readonly v8: string;
   readonly xstate: string;
+  /** The Erlang/OTP version of the `erlang` peers (e.g. "25.2.3"), when `erl` is on the PATH. */
+  readonly otp?: string;
+  /** Its runtime system (ERTS) version. */
+  readonly erts?: string;
 }
 
 export interface Report {
+  /** When the suite ran (ISO 8601). */
+  readonly date?: string;
   readonly machine: MachineInfo;
   readonly results: readonly Result[];
 }
@@ -318,7 +336,11 @@ function formatRatio(r: number): string {
   return `${r >= 0.1 ? r.toFixed(2) : r.toFixed(3)}×`;
 }
 
-/** The terminal table for one benchmark's results (`scale`: the `--scale` factor, default 1). */
+/**
+ * The terminal table for one benchmark's results (`scale`: the `--scale` factor, default 1):
+ * each implementation's rate, its spread, its ratio to `raw` (the ceiling) and to the best
+ * peer runtime of this benchmark (the fastest of xstate, erlang, erlang@1; `bestPeer`).
+ */
 export function formatTable(
   b: Benchmark<any>,
   quick: boolean,
@@ -327,6 +349,7 @@ export function formatTable(
 ): string {
   const { params, scale: applied } = paramsOf(b, quick, scale);
   const raw = results.find((r) => r.impl === 'raw');
+  const peer = bestPeer(results);
   const withMemory = results.some((r) => r.bytesPerActor !== undefined);
   const withLatency = results.some((r) => r.p50Us !== undefined || r.p99Us !== undefined);
   const runs = results[0]?.extra?.runs;
@@ -336,6 +359,7 @@ export function formatTable(
       b.unit,
       'min–max',
       'vs raw',
+      ...(peer === undefined ? [] : [`vs ${peer.impl}`]),
       ...(withMemory ? ['bytes/actor'] : []),
       ...(withLatency ? ['p50 µs', 'p99 µs'] : []),
     ],
@@ -347,6 +371,7 @@ export function formatTable(
       `${formatRate(r.msgsPerSec)}/s`,
       `${formatMillions(r.min)}–${formatMillions(r.max)} M/s`,
       raw === undefined ? '–' : formatRatio(r.msgsPerSec / raw.msgsPerSec),
+      ...(peer === undefined ? [] : [formatRatio(r.msgsPerSec / peer.msgsPerSec)]),
       ...(withMemory ? [r.bytesPerActor === undefined ? '–' : String(r.bytesPerActor)] : []),
       ...(withLatency ? [us(r.p50Us), us(r.p99Us)] : []),
     ]);

@@ -1,61 +1,39 @@
 /**
- * `npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--runs N]`: runs the
- * Savina-style benchmarks (bench/README.md), prints a progress line per run to stderr and a
- * table per benchmark to stdout, and with `--json` writes the report.
+ * `npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--svg FILE] [--runs N]`:
+ * runs the Savina-style benchmarks (bench/README.md) on troupe and its peers (the Erlang/OTP
+ * ones when `erl` is on the PATH), prints a progress line per run to stderr and a table per
+ * benchmark to stdout, writes the chart (SVG, bench/results/last-run.svg unless `--svg`
+ * says where) and with `--json` the report.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { renderChart } from './chart.ts';
 import {
   formatTable,
   machineInfo,
   runSuite,
-  scaleCount,
   writeReport,
   type Benchmark,
+  type Report,
   type Result,
 } from './harness.ts';
-import { counting } from './savina/counting.ts';
-import { pingpong } from './savina/pingpong.ts';
-import { threadring } from './savina/threadring.ts';
-import { forkjoinThroughput } from './savina/forkjoin-throughput.ts';
-import { forkjoinCreate } from './savina/forkjoin-create.ts';
-import { fib } from './savina/fib.ts';
-import { chameneos } from './savina/chameneos.ts';
-import { big } from './savina/big.ts';
-import { concdict } from './savina/concdict.ts';
-import { banking } from './savina/banking.ts';
-import { spawnMemory } from './savina/spawn-memory.ts';
-import { restart } from './savina/restart.ts';
-
-/** Every benchmark, in the order the suite runs them. */
-const BENCHMARKS: readonly Benchmark<any>[] = [
-  withScale(pingpong, (p, f) => ({ hops: scaleCount(p.hops, f) })),
-  withScale(counting, (p, f) => ({ messages: scaleCount(p.messages, f) })),
-  withScale(threadring, (p, f) => ({ actors: p.actors, hops: scaleCount(p.hops, f) })),
-  forkjoinThroughput,
-  withScale(forkjoinCreate, (p, f) => ({ actors: scaleCount(p.actors, f) })),
-  fib,
-  chameneos,
-  big,
-  concdict,
-  banking,
-  withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
-  restart,
-];
-
-/** The first benchmarks were written before `--scale`: their scaling is given here. */
-function withScale<P>(b: Benchmark<P>, scale: (params: P, factor: number) => P): Benchmark<P> {
-  return { ...b, scale };
-}
+import { BENCHMARKS, withErlang } from './suite.ts';
+import { erlangInfo } from './peers/erlang.ts';
 
 /** Measured runs per implementation: full suite, and `--quick`. */
 const RUNS = 5;
 const QUICK_RUNS = 3;
 
-const USAGE = `usage: npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--runs N]
+/** Where the chart goes without `--svg`. */
+const DEFAULT_SVG = 'bench/results/last-run.svg';
+
+const USAGE = `usage: npm run bench -- [--only a,b] [--quick] [--scale F] [--json FILE] [--svg FILE] [--runs N]
   --only a,b   run these benchmarks (${BENCHMARKS.map((b) => b.name).join(', ')})
   --quick      reduced scale (1/10) and ${QUICK_RUNS} runs
   --scale F    multiply each benchmark's work by F (a number > 0; after --quick's reduction)
   --json FILE  write the results as JSON (schema in bench/README.md)
+  --svg FILE   write the chart there (default ${DEFAULT_SVG})
   --runs N     measured runs per implementation (default ${RUNS}, --quick ${QUICK_RUNS})`;
 
 class UsageError extends Error {
@@ -68,6 +46,7 @@ interface Cli {
   readonly scale: number;
   readonly runs: number;
   readonly json: string | undefined;
+  readonly svg: string;
 }
 
 function parseCli(argv: readonly string[]): Cli | null {
@@ -78,6 +57,7 @@ function parseCli(argv: readonly string[]): Cli | null {
       quick: { type: 'boolean', default: false },
       scale: { type: 'string' },
       json: { type: 'string' },
+      svg: { type: 'string' },
       runs: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -105,7 +85,15 @@ function parseCli(argv: readonly string[]): Cli | null {
     if (!Number.isFinite(scale) || scale <= 0)
       throw new UsageError(`--scale must be a number > 0, got ${JSON.stringify(values.scale)}`);
   }
-  return { benchmarks, quick: values.quick, scale, runs, json: values.json };
+  if (values.svg?.trim() === '') throw new UsageError('--svg needs a file name');
+  return {
+    benchmarks,
+    quick: values.quick,
+    scale,
+    runs,
+    json: values.json,
+    svg: values.svg ?? DEFAULT_SVG,
+  };
 }
 
 async function main(): Promise<number> {
@@ -124,13 +112,24 @@ async function main(): Promise<number> {
     console.error('the benchmarks need global.gc(): run them with node --expose-gc bench/main.ts');
     return 2;
   }
-  const machine = machineInfo();
+  const erlang = erlangInfo();
+  const machine = {
+    ...machineInfo(),
+    ...(erlang === null ? {} : { otp: erlang.otp, erts: erlang.erts }),
+  };
   console.error(
     `troupe bench: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, node ${machine.node}` +
+      (erlang === null ? '' : `, OTP ${erlang.otp}`) +
       ` (${cli.quick ? 'quick' : 'full'} scale${cli.scale === 1 ? '' : ` × ${cli.scale}`}, ${cli.runs} runs)`,
   );
+  if (erlang === null)
+    console.error(
+      'erlang, erlang@1: not run, there is no `erl` on the PATH (apt-get install -y erlang-base; the bench installs nothing)',
+    );
+  const benchmarks = cli.benchmarks.map(withErlang);
+  const date = new Date().toISOString();
   const started = performance.now();
-  const results = await runSuite(cli.benchmarks, {
+  const results = await runSuite(benchmarks, {
     quick: cli.quick,
     scale: cli.scale,
     runs: cli.runs,
@@ -139,13 +138,22 @@ async function main(): Promise<number> {
   console.error(`done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   const byBench = (name: string): Result[] => results.filter((r) => r.bench === name);
   console.log(
-    cli.benchmarks.map((b) => formatTable(b, cli.quick, byBench(b.name), cli.scale)).join('\n\n'),
+    benchmarks.map((b) => formatTable(b, cli.quick, byBench(b.name), cli.scale)).join('\n\n'),
   );
+  const report = { date, machine, results };
+  writeChart(cli.svg, report);
+  console.error(`\nwrote ${cli.svg}`);
   if (cli.json !== undefined) {
-    writeReport(cli.json, { machine, results });
-    console.error(`\nwrote ${cli.json}`);
+    writeReport(cli.json, report);
+    console.error(`wrote ${cli.json}`);
   }
   return 0;
+}
+
+/** Writes the report's chart (chart.ts) as SVG, creating the folder. */
+function writeChart(file: string, report: Report): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, renderChart(report));
 }
 
 process.exitCode = await main();

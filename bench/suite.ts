@@ -1,0 +1,45 @@
+/**
+ * The suite: every benchmark in the order it runs, and the Erlang/OTP peer added beside
+ * troupe's implementations (bench/peers/erlang.ts). bench/main.ts runs it; tests read it.
+ */
+import { scaleCount, type Benchmark, type Impl } from './harness.ts';
+import { counting } from './savina/counting.ts';
+import { pingpong } from './savina/pingpong.ts';
+import { threadring } from './savina/threadring.ts';
+import { forkjoinThroughput } from './savina/forkjoin-throughput.ts';
+import { forkjoinCreate } from './savina/forkjoin-create.ts';
+import { fib } from './savina/fib.ts';
+import { chameneos } from './savina/chameneos.ts';
+import { big } from './savina/big.ts';
+import { concdict } from './savina/concdict.ts';
+import { banking } from './savina/banking.ts';
+import { spawnMemory } from './savina/spawn-memory.ts';
+import { restart } from './savina/restart.ts';
+import { erlangImpls } from './peers/erlang.ts';
+
+/** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
+export const BENCHMARKS: readonly Benchmark<any>[] = [
+  withScale(pingpong, (p, f) => ({ hops: scaleCount(p.hops, f) })),
+  withScale(counting, (p, f) => ({ messages: scaleCount(p.messages, f) })),
+  withScale(threadring, (p, f) => ({ actors: p.actors, hops: scaleCount(p.hops, f) })),
+  forkjoinThroughput,
+  withScale(forkjoinCreate, (p, f) => ({ actors: scaleCount(p.actors, f) })),
+  fib,
+  chameneos,
+  big,
+  concdict,
+  banking,
+  withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
+  restart,
+];
+
+/** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
+export function withErlang<P>(b: Benchmark<P>): Benchmark<P> {
+  const erlang = erlangImpls(b.name) as Partial<Record<'erlang' | 'erlang@1', Impl<P>>>;
+  return { ...b, impls: { ...b.impls, ...erlang } };
+}
+
+/** The first benchmarks were written before `--scale`: their scaling is given here. */
+function withScale<P>(b: Benchmark<P>, scale: (params: P, factor: number) => P): Benchmark<P> {
+  return { ...b, scale };
+}
