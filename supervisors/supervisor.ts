@@ -4,9 +4,9 @@
  *
  * Strategies (what restarts when a child must be restarted):
  * - `one-for-one`: only that child.
- * - `one-for-all`: all children. The others are halted in reverse start order, one at a time
- *   (their children stopped, their stop hooks run, each within its `shutdown`), then all start
- *   again in start order.
+ * - `one-for-all`: all children. The child that ended goes down first, then the others are
+ *   halted in reverse list order, one at a time (their children stopped, their stop hooks
+ *   run, each within its `shutdown`), then all start again in list order.
  * - `rest-for-one`: that child and the children started after it, the same way.
  * - `simple-one-for-one`: one child spec is a template; children are added with `startChild`
  *   (each made from the template, `behaviour` may be `(arg) => behaviour`), restarted
@@ -19,13 +19,23 @@
  * - `temporary`: never, not even when a sibling's restart takes it down (it is removed).
  *
  * Restart intensity: more than `intensity` restarts within `period` ms (defaults 1 in 5,000)
- * and the supervisor gives up: it fails with MaxRestartIntensityError, so its parent applies
- * its own strategy (a restart or stop of the supervisor stops all its children first, in
- * reverse start order). The window slides, as in OTP (supervisors/intensity.ts). A root
- * supervisor that fails (a supervisor spawned directly under `/user`) ends the system:
- * `system.whenTerminated` resolves with `{ reason: 'failure', path, error }`.
+ * and the supervisor gives up. The child whose end was one restart too many stops first, as
+ * in OTP, where it is already dead: a failed child is told to stop (its stop hook runs; its
+ * watchers see reason `failed`), and the supervisor waits for it, restarting nothing by
+ * itself meanwhile (a sibling that fails then is stopped too, delayed restarts are dropped,
+ * requests are still answered). Then the supervisor fails with MaxRestartIntensityError, so
+ * its parent applies its own strategy (a restart or stop of the supervisor stops its other
+ * children first, in reverse spawn order, see Shutdown). The window slides, as in OTP
+ * (supervisors/intensity.ts). A root supervisor that fails (a supervisor spawned directly
+ * under `/user`) ends the system: `system.whenTerminated` resolves with
+ * `{ reason: 'failure', path, error }`.
  *
- * Shutdown: children start in list order and stop in reverse; each gets its `shutdown` ms
+ * Shutdown: children start in list order; when the supervisor stops (shut down, stopped or
+ * restarted by its parent, or giving up) the runtime stops them one at a time in reverse
+ * spawn order: reverse list order, except that a child spawned anew (a `permanent` child that
+ * stopped normally and was restarted, or one restarted by `restartChild`) now stops first
+ * (see Differences). The children of a simple-one-for-one supervisor stop the same way, last
+ * started first; OTP stops those all at once, in no defined order. Each gets its `shutdown` ms
  * (default 5,000 for workers, Infinity for supervisors), or `brutal` (killed at once, no stop
  * hook). JavaScript cannot interrupt a running handler: a stop means the actor takes no
  * further message, its stop hook runs, and it is gone when the hook settles; a hook still
@@ -58,7 +68,14 @@
  *
  * Differences from OTP, on purpose: a child whose `init` fails is restarted like any failed
  * child (OTP fails the supervisor's own start); the supervisor's API is asynchronous
- * (supervisors/api.ts) and it keeps handling requests during a restart.
+ * (supervisors/api.ts) and it keeps handling requests during a restart; a group restart
+ * starts again only the children that were running and the one that ended, not a
+ * `transient` child that had stopped normally before (OTP starts every spec of the group).
+ * And one the runtime imposes: a stopping supervisor's children stop in reverse spawn order
+ * (see Shutdown), not OTP's reverse list order, because the runtime winds an actor down by
+ * itself (runtime/cell.ts, the order in which it spawned the children) and consults no
+ * behaviour about the order; a supervisor's own group restarts, which it directs, use list
+ * order.
  */
 import { TroupeError } from '../runtime/error.ts';
 import type { ActorPath } from '../runtime/address.ts';
@@ -173,6 +190,11 @@ export interface SupervisorState {
   timerSeq: number;
   /** Timers armed for delayed respawns and plan starts, by token. */
   timers: Map<number, () => void>;
+  /**
+   * Past its intensity over a failed child: the supervisor waits for that child to stop, then
+   * fails with `error`. Meanwhile it restarts nothing.
+   */
+  givingUp: { readonly child: Child; readonly error: MaxRestartIntensityError } | null;
 }
 
 type Ctx = ActorContext<SupervisorMsg, SupervisorReply>;
@@ -200,6 +222,7 @@ export function supervise(
         dynamicSeq: 0,
         timerSeq: 0,
         timers: new Map(),
+        givingUp: null,
       };
       if (o.strategy !== 'simple-one-for-one')
         for (const spec of o.children) addChild(s, spec, spec.id, undefined, false, ctx);
@@ -287,9 +310,12 @@ function isShutdown(error: unknown): boolean {
   return error instanceof MaxRestartIntensityError;
 }
 
-/** Counts a restart; throws MaxRestartIntensityError (the supervisor fails) past the intensity. */
-function countRestart(s: SupervisorState, ctx: Ctx): void {
-  if (!recordRestart(s.restarts, ctx.system.clock.now(), s.o.intensity, s.o.period)) return;
+/**
+ * Counts a restart. Past the intensity the supervisor must give up: returns the
+ * MaxRestartIntensityError it is to fail with (see giveUp), else null.
+ */
+function countRestart(s: SupervisorState, ctx: Ctx): MaxRestartIntensityError | null {
+  if (!recordRestart(s.restarts, ctx.system.clock.now(), s.o.intensity, s.o.period)) return null;
   const error = new MaxRestartIntensityError(ctx.path, s.o.intensity, s.o.period);
   emit(ctx, {
     type: 'intensity-reached',
@@ -300,6 +326,15 @@ function countRestart(s: SupervisorState, ctx: Ctx): void {
     error,
     at: ctx.system.clock.now(),
   });
+  return error;
+}
+
+/**
+ * The supervisor fails (a throw in its turn): its parent decides, and the runtime stops its
+ * remaining children, last spawned first, when the parent stops or restarts it.
+ */
+function giveUp(s: SupervisorState, error: MaxRestartIntensityError, ctx: Ctx): never {
+  s.givingUp = null;
   emit(ctx, { type: 'escalated', supervisor: ctx.path, error, at: ctx.system.clock.now() });
   throw error;
 }
@@ -330,12 +365,22 @@ function childFailed(
     at: ctx.system.clock.now(),
   });
   if (c.state === 'terminating') return 'stop';
-  if (!shouldRestart(c.spec.restart, !isShutdown(error))) {
+  // a child that fails while its supervisor gives up just stops (in OTP it is dead at once)
+  if (s.givingUp !== null || !shouldRestart(c.spec.restart, !isShutdown(error))) {
     c.final = true;
     c.state = 'terminating';
     return 'stop';
   }
-  countRestart(s, ctx);
+  const tooMany = countRestart(s, ctx);
+  if (tooMany !== null) {
+    // OTP's failed child is dead (its terminate ran) before its supervisor gives up: stop it
+    // first, and fail once it has stopped (childTerminated, or childHalted if a group
+    // restart's halt reached it first); the runtime then stops the others
+    s.givingUp = { child: c, error: tooMany };
+    c.final = true;
+    c.state = 'terminating';
+    return 'stop';
+  }
   if (s.plan !== null) {
     // a group restart is under way: hold this child; the plan (or the next one) starts it
     c.state = 'halting';
@@ -380,6 +425,12 @@ function childTerminated(
     reason: wasFailure ? 'failed' : reason,
     at: ctx.system.clock.now(),
   });
+  if (s.givingUp !== null) {
+    c.terminateReply?.tell({ ok: true });
+    c.terminateReply = null;
+    if (c === s.givingUp.child) giveUp(s, s.givingUp.error, ctx);
+    return;
+  }
   if (requested) {
     // terminate-child: not restarted; a dynamic child is forgotten, a static one keeps its spec
     c.terminateReply?.tell({ ok: true });
@@ -395,8 +446,10 @@ function childTerminated(
     if (waited) advancePlan(s, ctx);
     return;
   }
-  // a permanent child stopped by itself: restart it
-  countRestart(s, ctx);
+  // a permanent child stopped by itself: restart it (or, past the intensity, give up: it is
+  // already gone, as in OTP)
+  const tooMany = countRestart(s, ctx);
+  if (tooMany !== null) giveUp(s, tooMany, ctx);
   if (s.plan !== null) {
     if (!s.plan.members.includes(c)) s.pending.push(c);
     if (waited) advancePlan(s, ctx);
@@ -412,6 +465,11 @@ function childHalted(s: SupervisorState, ref: ActorRef<unknown>, ctx: Ctx): void
   const c = find(s, ref);
   if (c === undefined) return;
   c.state = 'halted';
+  if (s.givingUp !== null) {
+    // the failed child was halting for a group restart: its stop hook has run, as for a stop
+    if (c === s.givingUp.child) giveUp(s, s.givingUp.error, ctx);
+    return;
+  }
   if (s.plan?.waitingFor === c) advancePlan(s, ctx);
 }
 
@@ -470,12 +528,12 @@ function startPlan(s: SupervisorState, trigger: Child, delayMs: number, ctx: Ctx
   const members = group.filter((c) => c === trigger || c.state !== 'dead');
   s.plan = { members, queue: members.slice(), waitingFor: null, delayMs };
   // a failed trigger is being halted by its directive: it goes down first (as in OTP, where it
-  // is already dead), then the others in reverse start order
+  // is already dead), then the others in reverse list order
   if (trigger.state === 'halting') s.plan.waitingFor = trigger;
   else advancePlan(s, ctx);
 }
 
-/** Halts the next member (last started first) or, when all are down, starts them in order. */
+/** Halts the next member (last in the list first) or, when all are down, starts them in order. */
 function advancePlan(s: SupervisorState, ctx: Ctx): void {
   const p = s.plan;
   if (p === null) return;
@@ -540,7 +598,8 @@ function handleRequest(s: SupervisorState, msg: SupervisorMsg, ctx: Ctx): void {
     case 'supervisor.timer': {
       const fn = s.timers.get(msg.token);
       s.timers.delete(msg.token);
-      fn?.();
+      // giving up: no delayed respawn or group start any more
+      if (s.givingUp === null) fn?.();
       return;
     }
     case 'supervisor.start-child': {

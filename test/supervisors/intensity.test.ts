@@ -9,7 +9,7 @@ import {
   type ChildFailure,
   type RuntimeEvent,
 } from '../../index.ts';
-import { settle } from '../../testing.ts';
+import { nextTurn, settle } from '../../testing.ts';
 import { testSystem } from '../support/system.ts';
 import { worker, type WorkerMsg } from './support.ts';
 
@@ -170,6 +170,64 @@ describe('restart intensity', () => {
     expect(failures).toHaveLength(0);
     expect(log).toEqual(['stop:leaf', 'start:leaf']);
     expect(system.actorAt('/user/$0/sup/s2/s3/leaf')).toBeDefined();
+    await system.shutdown();
+  });
+
+  it('a supervisor that gives up stops the failed child first, then the others in reverse order', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const stopped: { child: string; reason: string }[] = [];
+    system.events.subscribe(
+      (e) => e.type === 'child-stopped' && stopped.push({ child: e.id, reason: e.reason }),
+    );
+    system.spawn(
+      supervise({
+        intensity: 0,
+        children: ['a', 'b', 'c'].map((id) => ({ id, behaviour: worker(id, log) })),
+      }),
+      { name: 'root' },
+    );
+    await settle(system);
+    (system.actorAt('/user/root/b') as ActorRef<WorkerMsg>).tell('crash');
+    await system.whenTerminated;
+    // as in OTP, where b is dead (its terminate ran) when the supervisor gives up
+    expect(log).toEqual(['start:a', 'start:b', 'start:c', 'stop:b', 'stop:c', 'stop:a']);
+    expect(stopped).toEqual([{ child: 'b', reason: 'failed' }]);
+  });
+
+  it('a supervisor that gives up fails only once the failed child has stopped, and restarts nothing meanwhile', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const failures: ChildFailure[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const top = system.spawn(
+      parentOf(
+        supervise({
+          intensity: 0,
+          children: [
+            { id: 'a', behaviour: worker('a', log, { hook: () => gate }) },
+            { id: 'b', behaviour: worker('b', log) },
+          ],
+        }),
+        failures,
+      ),
+    );
+    await top.ask('go');
+    (system.actorAt('/user/$0/sup/a') as ActorRef<WorkerMsg>).tell('crash');
+    for (let i = 0; i < 20; i++) await nextTurn();
+    expect(log).toEqual(['start:a', 'start:b', 'stop:a']); // a's stop hook is pending
+    expect(failures).toHaveLength(0);
+    // a sibling that fails meanwhile just stops: it is not restarted
+    (system.actorAt('/user/$0/sup/b') as ActorRef<WorkerMsg>).tell('crash');
+    for (let i = 0; i < 20; i++) await nextTurn();
+    expect(log).toEqual(['start:a', 'start:b', 'stop:a', 'stop:b']);
+    expect(failures).toHaveLength(0);
+    release();
+    await settle(system);
+    expect(failures).toMatchObject([{ error: { code: 'ERR_MAX_RESTART_INTENSITY' } }]);
+    expect(system.actorAt('/user/$0/sup')).toBeUndefined();
+    expect(log).toEqual(['start:a', 'start:b', 'stop:a', 'stop:b']);
     await system.shutdown();
   });
 

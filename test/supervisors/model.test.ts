@@ -277,15 +277,4 @@ describe('known differences from OTP (ModelOptions)', () => {
       check(spec, commands, { ...TROUPE_RULES, stopOrder: OTP_RULES.stopOrder }),
     ).rejects.toThrow(/stop hooks at shutdown/);
   });
-
-  it('failedChildFirst: a supervisor that gives up stops the failed child in its turn', async () => {
-    // w0 crashes and root (intensity 0) gives up: in OTP w0 is already dead, then root stops w1
-    // (stop:w0 stop:w1); troupe stops both in reverse order (stop:w1 stop:w0)
-    const spec = root('one-for-one', 0, [w('w0'), w('w1')]);
-    const commands: Command[] = [{ op: 'crash', pick: 0 }];
-    await check(spec, commands, TROUPE_RULES);
-    await expect(
-      check(spec, commands, { ...TROUPE_RULES, failedChildFirst: OTP_RULES.failedChildFirst }),
-    ).rejects.toThrow(/stop hooks at command 0/);
-  });
 });

@@ -15,9 +15,10 @@
  *   child and those after it: the ended child goes down first, then the others in reverse
  *   list order, then all start again in list order;
  * - intensity: each restart is stamped with the clock; more than `intensity` stamps within
- *   the last `period` ms (inclusive) and the supervisor gives up. Its children stop (in
- *   reverse order, see ModelOptions) and its parent treats it as a failed permanent child (a restart that
- *   counts toward the parent's own intensity). The root giving up ends the system;
+ *   the last `period` ms (inclusive) and the supervisor gives up. The ended child stops
+ *   first, then the others (in reverse order, see ModelOptions) when its parent stops or
+ *   restarts it: the parent treats it as a failed permanent child (a restart that counts
+ *   toward the parent's own intensity). The root giving up ends the system;
  * - a restarted supervisor starts its whole subtree afresh from its spec (empty windows,
  *   temporary children back, stopped transient children running again).
  *
@@ -59,28 +60,21 @@ export interface ModelOptions {
   /**
    * The order in which a supervisor that stops (or restarts, or gives up) stops its children.
    * OTP (`list`): reverse list order, always. troupe (`spawn`): reverse order of the time each
-   * child's actor was spawned: a child restarted in place keeps its place, but one spawned anew
-   * (a permanent child that had stopped normally) now comes first.
+   * child's actor was spawned (the runtime winds a stopping actor down, in the order it spawned
+   * its children): a child restarted in place keeps its place, but one spawned anew (a
+   * permanent child that had stopped normally) now comes first.
    */
   readonly stopOrder: 'list' | 'spawn';
-  /**
-   * When a supervisor gives up over a failed child: OTP (true): that child is already dead
-   * (its terminate ran when it crashed), so it goes first and the siblings follow. troupe
-   * (false): the failed actor waits suspended and stops in its turn with its siblings.
-   */
-  readonly failedChildFirst: boolean;
 }
 
 export const OTP_RULES: ModelOptions = {
   restartStoppedSiblings: true,
   stopOrder: 'list',
-  failedChildFirst: true,
 };
 
 export const TROUPE_RULES: ModelOptions = {
   restartStoppedSiblings: false,
   stopOrder: 'spawn',
-  failedChildFirst: false,
 };
 
 interface MChild {
@@ -195,7 +189,9 @@ export class SupervisionModel {
     s.stamps = s.stamps.filter((t) => t >= threshold);
     s.stamps.push(this.now);
     if (s.stamps.length > s.spec.intensity) {
-      if (!stopped && this.options.failedChildFirst) this.stop(child);
+      // the ended child is already dead (OTP: its terminate ran when it crashed); the
+      // supervisor's other children stop when it does
+      if (!stopped) this.stop(child);
       if (parent === this.root) {
         this.stop(parent);
         this.terminated = true;
