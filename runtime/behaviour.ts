@@ -44,6 +44,12 @@ export interface Behaviour<In, Reply = unknown, State = any> {
   ): void;
   /** Called when a child told to halt (directive or `halt` system message) has halted. */
   onChildHalted?(child: ActorRef<unknown>, state: State, ctx: ActorContext<In, Reply>): void;
+  /**
+   * The names of its children in start order: when this actor stops or restarts, its children
+   * stop one at a time in reverse of it (children it does not name first). Without it, in
+   * reverse spawn order. A supervisor gives its child spec list (OTP's order).
+   */
+  stopOrder?(state: State): readonly string[];
   /** Default `shutdown` of actors with this behaviour (supervisors: Infinity). */
   readonly defaultShutdownMs?: number;
 }

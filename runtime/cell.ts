@@ -139,6 +139,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   private escalated: Set<ActorCell> | null = null;
   private after = AFTER_NOTHING;
   private stopQueue: ActorCell[] | null = null;
+  /** The child of `stopQueue` told to stop, whose `child-terminated` advances the queue. */
+  private stopping: ActorCell | null = null;
   /** Milliseconds this actor gets to stop (`Infinity`: unbounded), or `brutal`. */
   readonly shutdown: number | 'brutal';
   /** Bumped at each wind-down; async steps of an older one are ignored. */
@@ -748,7 +750,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
     if (this.kids !== null && this.kids.size > 0) {
       this.armShutdownTimer(epoch);
-      this.stopQueue = [...this.kids.values()];
+      this.stopQueue = this.stopOrder(this.kids);
       this.stopNextChild();
     } else this.childrenStopped(epoch);
   }
@@ -770,21 +772,58 @@ export class ActorCell<In = any, Reply = any, State = any>
         at: this.system.clock.now(),
       });
       this.stopQueue = null;
+      this.stopping = null;
       this.killChildren();
       this.abandonHook();
       this.windDownDone(epoch);
     }, ms);
   }
 
+  /**
+   * The children in start order (the queue stops the last first): the behaviour's
+   * `stopOrder` when it has one (a supervisor's child spec list), else spawn order. Children
+   * it does not name come after (stop first), in spawn order.
+   */
+  private stopOrder(kids: Map<string, ActorCell>): ActorCell[] {
+    const order = this.behaviour.stopOrder;
+    const state = this.state;
+    if (order === undefined || state === undefined) return [...kids.values()];
+    let names: readonly string[];
+    try {
+      names = order.call(this.behaviour, state as State);
+    } catch (error) {
+      this.system.logger.error(
+        `troupe: ${this.path}: stopOrder threw; its children stop in reverse spawn order`,
+        error,
+      );
+      return [...kids.values()];
+    }
+    const queue: ActorCell[] = [];
+    const named = new Set<ActorCell>();
+    for (const n of names) {
+      const c = kids.get(n);
+      if (c !== undefined && !named.has(c)) {
+        named.add(c);
+        queue.push(c);
+      }
+    }
+    for (const c of kids.values()) if (!named.has(c)) queue.push(c);
+    return queue;
+  }
+
   private stopNextChild(): void {
     const q = this.stopQueue;
     if (q === null) return;
-    const next = q.pop();
+    let next = q.pop();
+    // a child that stopped by itself while queued needs no stop
+    while (next !== undefined && next.status === STOPPED) next = q.pop();
     if (next === undefined) {
       this.stopQueue = null;
+      this.stopping = null;
       this.childrenStopped(this.epoch);
       return;
     }
+    this.stopping = next;
     next.sendSystem({ type: 'stop', reason: 'shutdown' });
   }
 
@@ -803,6 +842,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
     this.status = STOPPING;
     this.stopQueue = null;
+    this.stopping = null;
     this.killChildren();
     this.abandonHook();
     this.finishStop();
@@ -833,7 +873,13 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.kids.delete(c.name);
     if (c !== undefined) this.escalated?.delete(c);
     if (this.stopQueue !== null) {
-      this.stopNextChild();
+      // only the child told to stop advances the queue: one that stopped by itself (before
+      // the wind-down, or while queued) leaves it, and the others still stop one at a time
+      if (c !== undefined && c === this.stopping) this.stopNextChild();
+      else if (c !== undefined) {
+        const i = this.stopQueue.indexOf(c);
+        if (i >= 0) this.stopQueue.splice(i, 1);
+      }
       return;
     }
     const hook = this.behaviour.onChildTerminated;

@@ -25,17 +25,18 @@
  * itself meanwhile (a sibling that fails then is stopped too, delayed restarts are dropped,
  * requests are still answered). Then the supervisor fails with MaxRestartIntensityError, so
  * its parent applies its own strategy (a restart or stop of the supervisor stops its other
- * children first, in reverse spawn order, see Shutdown). The window slides, as in OTP
+ * children first, in reverse list order, see Shutdown). The window slides, as in OTP
  * (supervisors/intensity.ts). A root supervisor that fails (a supervisor spawned directly
  * under `/user`) ends the system: `system.whenTerminated` resolves with
  * `{ reason: 'failure', path, error }`.
  *
  * Shutdown: children start in list order; when the supervisor stops (shut down, stopped or
- * restarted by its parent, or giving up) the runtime stops them one at a time in reverse
- * spawn order: reverse list order, except that a child spawned anew (a `permanent` child that
- * stopped normally and was restarted, or one restarted by `restartChild`) now stops first
- * (see Differences). The children of a simple-one-for-one supervisor stop the same way, last
- * started first; OTP stops those all at once, in no defined order. Each gets its `shutdown` ms
+ * restarted by its parent, or giving up) they stop one at a time in reverse list order, also
+ * a child spawned anew after it stopped (a `permanent` child that stopped normally, or one
+ * restarted by `restartChild`): it keeps its place in the list (the supervisor gives the
+ * runtime its list as the behaviour's `stopOrder`). The children of a simple-one-for-one
+ * supervisor stop the same way, last started first; OTP stops those all at once, in no
+ * defined order. Each gets its `shutdown` ms
  * (default 5,000 for workers, Infinity for supervisors), or `brutal` (killed at once, no stop
  * hook). JavaScript cannot interrupt a running handler: a stop means the actor takes no
  * further message, its stop hook runs, and it is gone when the hook settles; a hook still
@@ -71,11 +72,6 @@
  * (supervisors/api.ts) and it keeps handling requests during a restart; a group restart
  * starts again only the children that were running and the one that ended, not a
  * `transient` child that had stopped normally before (OTP starts every spec of the group).
- * And one the runtime imposes: a stopping supervisor's children stop in reverse spawn order
- * (see Shutdown), not OTP's reverse list order, because the runtime winds an actor down by
- * itself (runtime/cell.ts, the order in which it spawned the children) and consults no
- * behaviour about the order; a supervisor's own group restarts, which it directs, use list
- * order.
  */
 import { TroupeError } from '../runtime/error.ts';
 import type { ActorPath } from '../runtime/address.ts';
@@ -235,6 +231,8 @@ export function supervise(
     onChildFailure: (f, s, ctx) => childFailed(s, f.child, f.error, ctx),
     onChildTerminated: (child, reason, s, ctx) => childTerminated(s, child, reason, ctx),
     onChildHalted: (child, s, ctx) => childHalted(s, child, ctx),
+    // the runtime stops children in reverse of this: reverse list order, as OTP
+    stopOrder: (s) => s.children.map((c) => c.name),
   };
 }
 

@@ -217,6 +217,55 @@ describe('stopping and deathwatch', () => {
     expect(system.state).toBe('terminated');
   });
 
+  it('a child that stops itself and then its parent does not make its siblings stop at once', async () => {
+    // c stops itself and its parent in one turn: its own child-terminated must not count as
+    // a sibling's, so b's async stop hook still finishes before a's begins
+    const { system } = testSystem();
+    const order: string[] = [];
+    const releases: (() => void)[] = [];
+    const slow = (name: string) =>
+      fromReceive(null, (s, _m: unknown) => s, {
+        stop: () =>
+          new Promise<void>((resolve) => {
+            order.push(`begin:${name}`);
+            releases.push(() => {
+              order.push(`end:${name}`);
+              resolve();
+            });
+          }),
+      });
+    const quitter = fromReceive(null, (s, _m: 'go', ctx) => {
+      ctx.stop();
+      ctx.stop(system.actorAt('/user/p')!);
+      return s;
+    });
+    const parentRef = system.spawn(
+      fromReceive(
+        (ctx) => {
+          ctx.spawn(slow('a'), { name: 'a' });
+          ctx.spawn(slow('b'), { name: 'b' });
+          ctx.spawn(quitter, { name: 'c' });
+          return null;
+        },
+        (s, _m: unknown) => s,
+      ),
+      { name: 'p' },
+    );
+    await settle(system);
+    const gone = new Promise<void>((r) => system.watch(parentRef, () => r()));
+    (system.actorAt('/user/p/c') as ActorRef<'go'>).tell('go');
+    for (let i = 0; i < 20; i++) await nextTurn();
+    expect(order).toEqual(['begin:b']);
+    releases.shift()!();
+    for (let i = 0; i < 20; i++) await nextTurn();
+    expect(order).toEqual(['begin:b', 'end:b', 'begin:a']);
+    expect(system.actorAt('/user/p')).toBeDefined();
+    releases.shift()!();
+    await gone;
+    expect(order).toEqual(['begin:b', 'end:b', 'begin:a', 'end:a']);
+    await system.shutdown();
+  });
+
   it('waits for an async stop hook before the actor is gone', async () => {
     const { system } = testSystem();
     let release!: () => void;

@@ -266,15 +266,4 @@ describe('known differences from OTP (ModelOptions)', () => {
       ).rejects.toThrow(/inits at command 1/);
     },
   );
-
-  it('stopOrder: a child spawned anew after a normal exit stops first, not in list order', async () => {
-    // w0 (permanent) exits normally and is spawned again; at shutdown OTP stops w1 then w0
-    // (reverse list order), troupe w0 then w1 (reverse spawn order)
-    const spec = root('one-for-one', 3, [w('w0'), w('w1')]);
-    const commands: Command[] = [{ op: 'exit', pick: 0 }];
-    await check(spec, commands, TROUPE_RULES);
-    await expect(
-      check(spec, commands, { ...TROUPE_RULES, stopOrder: OTP_RULES.stopOrder }),
-    ).rejects.toThrow(/stop hooks at shutdown/);
-  });
 });

@@ -57,31 +57,19 @@ export interface ModelOptions {
    * children that were running, and the one that ended, start again.
    */
   readonly restartStoppedSiblings: boolean;
-  /**
-   * The order in which a supervisor that stops (or restarts, or gives up) stops its children.
-   * OTP (`list`): reverse list order, always. troupe (`spawn`): reverse order of the time each
-   * child's actor was spawned (the runtime winds a stopping actor down, in the order it spawned
-   * its children): a child restarted in place keeps its place, but one spawned anew (a
-   * permanent child that had stopped normally) now comes first.
-   */
-  readonly stopOrder: 'list' | 'spawn';
 }
 
 export const OTP_RULES: ModelOptions = {
   restartStoppedSiblings: true,
-  stopOrder: 'list',
 };
 
 export const TROUPE_RULES: ModelOptions = {
   restartStoppedSiblings: false,
-  stopOrder: 'spawn',
 };
 
 interface MChild {
   readonly spec: NodeSpec;
   running: boolean;
-  /** When its actor was spawned (a restart in place keeps it): for `stopOrder: 'spawn'`. */
-  born: number;
   /** For a supervisor child: its state (replaced by a fresh one when it restarts). */
   sup: MSup | null;
 }
@@ -103,7 +91,6 @@ export class SupervisionModel {
   /** The root supervisor gave up: the system ended with reason `failure`. */
   terminated = false;
   private readonly root: MChild;
-  private spawned = 0;
 
   constructor(spec: SupSpec, options: ModelOptions) {
     this.options = options;
@@ -203,7 +190,7 @@ export class SupervisionModel {
     }
     if (s.spec.strategy === 'one-for-one') {
       if (!stopped) this.stop(child);
-      this.restart(s, child, !stopped);
+      this.restart(s, child);
       return;
     }
     const at = s.children.indexOf(child);
@@ -216,8 +203,6 @@ export class SupervisionModel {
           c.spec.kind === 'worker' &&
           c.spec.restart !== 'temporary'),
     );
-    // halted siblings restart in place; stopped ones are spawned anew
-    const halted = new Set(members.filter((m) => m !== child && m.running));
     // the ended child goes down first, then the others, last in the list first
     if (!stopped) this.stop(child);
     for (const m of members.slice().reverse()) {
@@ -227,17 +212,14 @@ export class SupervisionModel {
         s.children = s.children.filter((c) => c !== m);
     }
     // then all start again, in list order
-    for (const m of members)
-      if (s.children.includes(m)) this.restart(s, m, m === child ? !stopped : halted.has(m));
+    for (const m of members) if (s.children.includes(m)) this.restart(s, m);
   }
 
-  /** Stops a running actor and, first, its running children (see `stopOrder`). */
+  /** Stops a running actor and, first, its running children in reverse list order. */
   private stop(c: MChild): void {
     if (!c.running) return;
     if (c.sup !== null) {
-      const order = c.sup.children.slice().reverse();
-      if (this.options.stopOrder === 'spawn') order.sort((a, b) => b.born - a.born);
-      for (const x of order) this.stop(x);
+      for (const x of c.sup.children.slice().reverse()) this.stop(x);
     }
     if (c.spec.kind === 'worker') this.log.push(`stop:${c.spec.id}`);
     c.running = false;
@@ -245,20 +227,18 @@ export class SupervisionModel {
 
   /** Starts a spec afresh: a worker's init, or a supervisor and its children in order. */
   private start(spec: NodeSpec): MChild {
-    const born = this.spawned++;
     if (spec.kind === 'worker') {
       this.log.push(`start:${spec.id}`);
-      return { spec, running: true, born, sup: null };
+      return { spec, running: true, sup: null };
     }
     const sup: MSup = { spec, children: [], stamps: [] };
     for (const c of spec.children) sup.children.push(this.start(c));
-    return { spec, running: true, born, sup };
+    return { spec, running: true, sup };
   }
 
-  /** Starts `c` again: in place (the same actor, its spawn time kept) or spawned anew. */
-  private restart(s: MSup, c: MChild, inPlace: boolean): void {
+  /** Starts `c` again, in its place in the list. */
+  private restart(s: MSup, c: MChild): void {
     const next = this.start(c.spec);
-    if (inPlace) next.born = c.born;
     s.children[s.children.indexOf(c)] = next;
   }
 

@@ -20,6 +20,26 @@ describe('supervisor shutdown', () => {
     await system.shutdown();
   });
 
+  it('stops a child spawned anew after a normal exit in its place in the list, as OTP', async () => {
+    // b (permanent) exits normally and is spawned again: it still stops between c and a
+    const { system } = testSystem();
+    const log: string[] = [];
+    const sup = system.spawn(
+      supervise({
+        intensity: 3,
+        children: ['a', 'b', 'c'].map((id) => ({ id, behaviour: worker(id, log) })),
+      }),
+      { name: 'sup' },
+    );
+    await settle(system);
+    (system.actorAt('/user/sup/b') as ActorRef<WorkerMsg>).tell('exit');
+    await settle(system);
+    expect(log).toEqual(['start:a', 'start:b', 'start:c', 'stop:b', 'start:b']);
+    await system.stop(sup);
+    expect(log.slice(5)).toEqual(['stop:c', 'stop:b', 'stop:a']);
+    await system.shutdown();
+  });
+
   it('waits for a slow stop hook up to `shutdown` ms, then abandons it, logs, and goes on', async () => {
     const { system, clock, logs } = testSystem();
     const log: string[] = [];
