@@ -58,6 +58,27 @@ export type { Envelope, EnvelopeKind } from './runtime/envelope.ts';
 export type { Clock } from './runtime/clock.ts';
 export { systemClock } from './runtime/clock.ts';
 export type { Logger } from './runtime/logger.ts';
+export {
+  offloadTask,
+  OffloadError,
+  OffloadTaskError,
+  OffloadTimeoutError,
+  OffloadQueueFullError,
+  OffloadAbortedError,
+  OffloadDataError,
+  OFFLOAD_MAX_THREADS,
+  OFFLOAD_MAX_QUEUE,
+  OFFLOAD_TIMEOUT_MS,
+  OFFLOAD_IDLE_TIMEOUT_MS,
+} from './runtime/offload.ts';
+export type {
+  OffloadTask,
+  OffloadOptions,
+  OffloadRunOptions,
+  OffloadResult,
+  OffloadDone,
+  OffloadFailed,
+} from './runtime/offload.ts';
 export { fromReceive } from './actors/receive.ts';
 export type { Receive, ReceiveOptions } from './actors/receive.ts';
 export { fromStore } from './actors/store.ts';

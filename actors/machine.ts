@@ -109,6 +109,13 @@ export interface MachineOptions<M extends AnyStateMachine> {
 export class MachineClock {
   private readonly timers: TimerQueue;
   private readonly self: ActorRef<unknown>;
+  /**
+   * The due time (this clock) of each timer XState armed and has not yet fired or cancelled,
+   * in the order it armed them: the order of its scheduled events, so persist can read each
+   * event's due time exactly (XState stamps events with Date.now(), which a simulated clock
+   * does not follow and a busy thread drifts from).
+   */
+  readonly armed = new Map<TimerFire, number>();
   constructor(timers: TimerQueue, self: ActorRef<unknown>) {
     this.timers = timers;
     this.self = self;
@@ -116,10 +123,12 @@ export class MachineClock {
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const fire = new TimerFire(fn);
     const self = this.self;
+    this.armed.set(fire, this.timers.clock.now() + ms);
     return { fire, entry: this.timers.schedule(() => self.tell(fire), ms) };
   }
   clearTimeout(h: TimerHandle): void {
     this.timers.cancel(h.entry);
+    this.armed.delete(h.fire);
     h.fire.fn = null;
   }
   now(): number {
@@ -200,6 +209,7 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
           const fire = msg as unknown as TimerFire;
           const fn = fire.fn;
           fire.fn = null;
+          state.clock.armed.delete(fire);
           if (fn !== null) fn();
         } else state.actor.send(msg);
       } finally {
@@ -214,17 +224,21 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
     persist(state): MachineSnapshotRecord {
       const actor = state.actor;
       const events = scheduledEvents(actor);
-      // a timer's due time on the system clock, fixed when first seen (right after the message
-      // that armed it): XState stamps timers with Date.now(), which a simulated clock does not follow
+      // each timer's due time on the system clock: as the clock recorded it when XState armed
+      // it (armed, in the same order as the events); failing that (they do not line up), fixed
+      // when first seen, from XState's Date.now() stamp
+      const keys = Object.keys(events);
+      const armed = [...state.clock.armed.values()];
+      const aligned = armed.length === keys.length;
       const dues = (state.dues ??= new WeakMap());
       const now = Date.now();
       const timers: PersistedTimer[] = [];
-      for (const key of Object.keys(events)) {
-        const ev = events[key]!;
+      for (let i = 0; i < keys.length; i++) {
+        const ev = events[keys[i]!]!;
         if (ev.source !== actor) continue;
         const to = ev.target === actor ? null : isActorRef(ev.target) ? ev.target : undefined;
         if (to === undefined) continue; // aimed at an XState-internal child: not persisted
-        let due = dues.get(ev);
+        let due = aligned ? armed[i] : dues.get(ev);
         if (due === undefined) {
           due = state.clock.now() + Math.max(0, ev.startedAt + ev.delay - now);
           dues.set(ev, due);

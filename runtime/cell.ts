@@ -23,6 +23,7 @@
  *   (`stopped`). Children stop first, one at a time in reverse start order; then the
  *   behaviour's `stop` hook runs; then watchers get `troupe.terminated`.
  */
+import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import { childPath, validateName, type ActorPath } from './address.ts';
 import { TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
@@ -1076,6 +1077,10 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   startHalted(child: ActorRef<any, any>): void {
     (child as LocalRef).sendSystem({ type: 'start' });
+  }
+
+  offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): number {
+    return this.system.offloadFor(this.ref, task, input, options);
   }
 
   child(name: string): ActorRef<unknown> | undefined {

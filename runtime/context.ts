@@ -7,6 +7,7 @@ import type { ActorRef } from './ref.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SpawnOptions } from './options.ts';
 import type { ActorSystem } from './system.ts';
+import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 
 export interface ActorContext<In = unknown, Reply = unknown> {
   readonly self: ActorRef<In, Reply>;
@@ -49,4 +50,11 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   child(name: string): ActorRef<unknown> | undefined;
   /** Live children, in start order. */
   readonly children: readonly ActorRef<unknown>[];
+  /**
+   * Runs stateless CPU-heavy work on the node's offload pool (runtime/offload.ts); returns its
+   * id. This actor later receives an `OffloadResult` with that id: `troupe.offload.done`
+   * with the value, or `troupe.offload.failed` with an OffloadError. Aborted if this actor
+   * stops first.
+   */
+  offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): number;
 }

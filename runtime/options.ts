@@ -17,6 +17,11 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
+import {
+  resolveOffloadOptions,
+  type OffloadOptions,
+  type ResolvedOffloadOptions,
+} from './offload.ts';
 
 /** Messages an actor handles per turn before the scheduler moves to the next actor. */
 export const DEFAULT_THROUGHPUT = 64;
@@ -43,6 +48,8 @@ export interface SystemOptions {
   readonly logger?: Logger;
   /** Tracer provider; default: the globally registered one, if any. */
   readonly tracerProvider?: TracerProvider;
+  /** The offload pool's limits (runtime/offload.ts). */
+  readonly offload?: OffloadOptions;
 }
 
 export interface SpawnOptions {
@@ -74,6 +81,7 @@ export interface ResolvedSystemOptions {
   readonly deadLetterHistory: number;
   readonly logger: Logger | undefined;
   readonly tracerProvider: TracerProvider | undefined;
+  readonly offload: ResolvedOffloadOptions;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -155,6 +163,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'deadLetterHistory',
     'logger',
     'tracerProvider',
+    'offload',
   ]);
   let nodeId: NodeId;
   try {
@@ -198,6 +207,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
           : positiveInteger('options.deadLetterHistory', o.deadLetterHistory),
     logger: o.logger as Logger | undefined,
     tracerProvider: o.tracerProvider as TracerProvider | undefined,
+    offload: resolveOffloadOptions(o.offload),
   };
 }
 

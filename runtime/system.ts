@@ -50,6 +50,21 @@ import type { SystemCore } from './system-core.ts';
 import type { SystemMessage } from './system-message.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
+import {
+  labelOf,
+  OffloadPool,
+  resolveRunTimeout,
+  type OffloadError,
+  type OffloadResult,
+  type OffloadRunOptions,
+  type OffloadTask,
+} from './offload.ts';
+
+/** An actor's offloaded tasks in flight, aborted when it stops. */
+interface ActorOffloads {
+  readonly controllers: Set<AbortController>;
+  unwatch: () => void;
+}
 
 export interface TerminationReport {
   /** `shutdown`: asked for; `failure`: a failure reached a guardian. */
@@ -90,6 +105,9 @@ export class ActorSystem implements SystemCore {
   readonly throughput: number;
   readonly askTimeoutMs: number;
   readonly defaultMailbox: ResolvedMailbox;
+  /** The node's pool for stateless CPU-heavy work (runtime/offload.ts). */
+  readonly offloads: OffloadPool;
+  private readonly actorOffloads = new Map<string, ActorOffloads>();
   current: ActorCell | null = null;
   tracing = false;
   /** Loads, saves and stop hooks in flight. */
@@ -115,6 +133,7 @@ export class ActorSystem implements SystemCore {
     this.askTimeoutMs = o.askTimeoutMs;
     this.defaultMailbox = o.mailbox;
     this.timers = new TimerQueue(this.clock);
+    this.offloads = new OffloadPool(o.offload, this.timers);
     this.telemetry = new Telemetry(o.tracerProvider);
     this.tracing = this.telemetry.active;
     this.scheduler = new Scheduler(this.clock, o.timeSliceMs, () => {
@@ -305,6 +324,76 @@ export class ActorSystem implements SystemCore {
     return t instanceof ActorCell ? t : undefined;
   }
 
+  /**
+   * Runs a task on the offload pool (runtime/offload.ts): resolves with its output, rejects
+   * with an OffloadError (`code` says why). Inside an actor, `ctx.offload` delivers the
+   * result as a message instead.
+   */
+  offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): Promise<O> {
+    if (this.stateValue === 'terminated') return Promise.reject(new SystemTerminatedError());
+    return this.offloads.run(task, input, options);
+  }
+
+  /**
+   * `ctx.offload`: runs the task for the actor at `ref`, which receives an OffloadResult; its
+   * tasks in flight are aborted when it stops (and deliver nothing). Throws
+   * InvalidOptionError for bad options (in the actor's turn: its failure).
+   */
+  offloadFor<I, O>(
+    ref: ActorRef<unknown>,
+    task: OffloadTask<I, O>,
+    input: I,
+    options: OffloadRunOptions | undefined,
+  ): number {
+    const timeoutMs = resolveRunTimeout(options, this.offloads.options.timeoutMs);
+    const id = ++this.seq;
+    const label = labelOf(task);
+    const controller = new AbortController();
+    let mine = this.actorOffloads.get(ref.path);
+    if (mine === undefined) {
+      const entry: ActorOffloads = { controllers: new Set(), unwatch: () => undefined };
+      this.actorOffloads.set(ref.path, entry);
+      entry.unwatch = this.watch(ref, () => {
+        if (this.actorOffloads.get(ref.path) === entry) this.actorOffloads.delete(ref.path);
+        for (const c of entry.controllers) c.abort();
+        entry.controllers.clear();
+      });
+      mine = entry;
+    }
+    const entry = mine;
+    entry.controllers.add(controller);
+    const done = (): boolean => {
+      entry.controllers.delete(controller);
+      if (entry.controllers.size === 0 && this.actorOffloads.get(ref.path) === entry) {
+        this.actorOffloads.delete(ref.path);
+        entry.unwatch();
+      }
+      // aborted by the actor's stop: nobody to tell
+      return !controller.signal.aborted;
+    };
+    this.offloads.run(task, input, { timeoutMs, signal: controller.signal }).then(
+      (value) => {
+        if (done())
+          ref.tell({
+            type: 'troupe.offload.done',
+            id,
+            task: label,
+            value,
+          } satisfies OffloadResult<O>);
+      },
+      (error: OffloadError) => {
+        if (done())
+          ref.tell({
+            type: 'troupe.offload.failed',
+            id,
+            task: label,
+            error,
+          } satisfies OffloadResult<O>);
+      },
+    );
+    return id;
+  }
+
   /** Stops every actor; resolves when all have stopped. */
   shutdown(): Promise<TerminationReport> {
     if (this.stateValue === 'running') {
@@ -490,7 +579,20 @@ export class ActorSystem implements SystemCore {
         if (t.onAbort !== null) t.onAbort(error);
       }
     }
-    this.resolveTerminated(this.report ?? { reason: 'shutdown' });
+    const report = this.report ?? { reason: 'shutdown' };
+    if (!this.offloads.started) {
+      void this.offloads.close();
+      this.resolveTerminated(report);
+      return;
+    }
+    // the actors are gone: end the offload pool's threads, then report
+    this.offloads.close().then(
+      () => this.resolveTerminated(report),
+      (error: unknown) => {
+        this.logger.error('troupe: the offload pool did not close cleanly', error);
+        this.resolveTerminated(report);
+      },
+    );
   }
 }
 

@@ -12,6 +12,12 @@ import { ASK_TIMEOUT_MS } from '../../runtime/ask.ts';
 import { DEAD_LETTER_HISTORY } from '../../runtime/dead-letters.ts';
 import { InMemoryStore } from '../../runtime/persistence.ts';
 import { SimulatedClock } from '../../testing.ts';
+import {
+  OFFLOAD_IDLE_TIMEOUT_MS,
+  OFFLOAD_MAX_QUEUE,
+  OFFLOAD_MAX_THREADS,
+  OFFLOAD_TIMEOUT_MS,
+} from '../../runtime/offload.ts';
 import { createSystem, fromReceive, type SpawnOptions, type SystemOptions } from '../../index.ts';
 
 /** The InvalidOptionError `f` throws: its code, field and value (fails when it does not throw). */
@@ -51,6 +57,12 @@ describe('resolveSystemOptions', () => {
       deadLetterHistory: DEAD_LETTER_HISTORY,
       logger: undefined,
       tracerProvider: undefined,
+      offload: {
+        maxThreads: OFFLOAD_MAX_THREADS,
+        maxQueue: OFFLOAD_MAX_QUEUE,
+        timeoutMs: OFFLOAD_TIMEOUT_MS,
+        idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
+      },
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -82,6 +94,7 @@ describe('resolveSystemOptions', () => {
         deadLetterHistory: 1,
         logger,
         tracerProvider,
+        offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
       }),
     ).toEqual({
       nodeId: 'node-1.eu:4000',
@@ -93,6 +106,7 @@ describe('resolveSystemOptions', () => {
       deadLetterHistory: 1,
       logger,
       tracerProvider,
+      offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
     });
   });
 
