@@ -32,6 +32,7 @@ import {
 } from 'xstate';
 import { actorContext, enterActorContext, leaveActorContext } from './current.ts';
 import { isActorRef, type ActorRef } from '../runtime/ref.ts';
+import { deliverOwnTimer } from '../runtime/cell.ts';
 import type { Behaviour, InOf, ReplyOf } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { SpawnOptions } from '../runtime/options.ts';
@@ -124,7 +125,7 @@ export class MachineClock {
     const fire = new TimerFire(fn);
     const self = this.self;
     this.armed.set(fire, this.timers.clock.now() + ms);
-    return { fire, entry: this.timers.schedule(() => self.tell(fire), ms) };
+    return { fire, entry: this.timers.schedule(() => deliverOwnTimer(self, fire), ms) };
   }
   clearTimeout(h: TimerHandle): void {
     this.timers.cancel(h.entry);

@@ -202,6 +202,23 @@ export class ActorCell<In = any, Reply = any, State = any>
     return 'enqueued';
   }
 
+  /**
+   * A timer this actor armed for itself fires (an XState `after`, a supervisor's backoff): it
+   * joins the mailbox in order like any message, but its capacity does not drop it. The
+   * actor's own timers are bounded by what it armed, and losing one would strand it (a child
+   * never restarted, a state never left).
+   */
+  deliverOwnTimer(msg: unknown): Delivery {
+    const status = this.status;
+    if (status >= STOPPING) return this.deadLetter(msg, null, 'stopped', undefined, 'dead-letter');
+    this.mailbox.push(msg, null);
+    if (!this.scheduled && status === RUNNING && !this.waiting) {
+      this.scheduled = true;
+      this.system.scheduler.enqueue(this);
+    }
+    return 'enqueued';
+  }
+
   sendSystem(msg: SystemMessage): void {
     if (this.status === STOPPED) {
       this.answerWhenStopped(msg);
@@ -241,7 +258,9 @@ export class ActorCell<In = any, Reply = any, State = any>
             message: msg,
             error,
           };
-          sender.tell(notice);
+          // sent by nobody: a notice that finds the sender's own mailbox full is a dead letter,
+          // not the cause of another notice (which would recurse without end)
+          (sender as LocalRef).deliverWithMeta(notice, null);
         }
         return 'rejected';
       }
@@ -1116,4 +1135,13 @@ function traceOf(meta: unknown): Context | null {
   if (meta instanceof MessageMeta) return meta.trace;
   if (meta instanceof ActorCell) return meta.traceContext;
   return null;
+}
+
+/**
+ * Delivers a timer message an actor armed for itself (see ActorCell.deliverOwnTimer); to a
+ * ref that is not a live cell of this thread it is an ordinary tell.
+ */
+export function deliverOwnTimer(self: ActorRef<unknown>, msg: unknown): Delivery {
+  const t = (self as LocalRef).target;
+  return t instanceof ActorCell ? t.deliverOwnTimer(msg) : self.tell(msg);
 }

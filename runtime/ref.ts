@@ -21,6 +21,11 @@ import type { SystemCore } from './system-core.ts';
  * `enqueued`: in the mailbox. `dropped`: mailbox full, policy drop-newest (dead letter).
  * `rejected`: mailbox full, policy reject or fail (dead letter; the sending actor is told).
  * `dead-letter`: no live actor at the address.
+ *
+ * From inside an actor with persistence, a tell waits in the actor's outbox until its
+ * snapshot is saved (nothing leaves before the state that sent it is safe): it returns
+ * `enqueued` (accepted into the outbox), and an overflow at the receiver is reported later,
+ * as a dead letter and, with `reject`, a `troupe.delivery-failed` notice to the actor.
  */
 export type Delivery = 'enqueued' | 'dropped' | 'rejected' | 'dead-letter';
 

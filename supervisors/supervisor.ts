@@ -63,6 +63,8 @@
  *   letters with that reason.
  * - The restarted actor starts from its last snapshot when it has persistence, else from its
  *   initial state.
+ * - The supervisor's own backoff timers (like a machine's `after` timers) reach it through its
+ *   mailbox in order, but a full mailbox never drops them: a restart is never lost.
  *
  * Every supervision event (child started, failed, restarted, stopped, intensity reached,
  * escalated, auto-shutdown) is published on `system.events` as data with the paths and error.
@@ -74,6 +76,7 @@
  * `transient` child that had stopped normally before (OTP starts every spec of the group).
  */
 import { TroupeError } from '../runtime/error.ts';
+import { deliverOwnTimer } from '../runtime/cell.ts';
 import type { ActorPath } from '../runtime/address.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
@@ -231,6 +234,8 @@ export function supervise(
     onChildFailure: (f, s, ctx) => childFailed(s, f.child, f.error, ctx),
     onChildTerminated: (child, reason, s, ctx) => childTerminated(s, child, reason, ctx),
     onChildHalted: (child, s, ctx) => childHalted(s, child, ctx),
+    // the runtime has stopped the children (reverse list order) before this hook runs
+    stop: (s, ctx) => childrenStoppedWithSupervisor(s, ctx),
     // the runtime stops children in reverse of this: reverse list order, as OTP
     stopOrder: (s) => s.children.map((c) => c.name),
   };
@@ -402,6 +407,30 @@ function childFailed(
   return 'halt';
 }
 
+/**
+ * The supervisor stops (shut down, stopped, restarted by its parent): the runtime has stopped
+ * its children, without calling onChildTerminated (nothing is to be restarted now). Each one
+ * that was running gets its `child-stopped` event here, in the order they stopped (reverse
+ * list order), reason `shutdown`.
+ */
+function childrenStoppedWithSupervisor(s: SupervisorState, ctx: Ctx): void {
+  for (let i = s.children.length - 1; i >= 0; i--) {
+    const c = s.children[i]!;
+    if (c.ref === null) continue;
+    const child = c.ref.path;
+    c.ref = null;
+    c.state = 'dead';
+    emit(ctx, {
+      type: 'child-stopped',
+      supervisor: ctx.path,
+      child,
+      id: c.name,
+      reason: 'shutdown',
+      at: ctx.system.clock.now(),
+    });
+  }
+}
+
 function childTerminated(
   s: SupervisorState,
   ref: ActorRef<unknown>,
@@ -515,7 +544,10 @@ function later(s: SupervisorState, delayMs: number, fn: () => void, ctx: Ctx): v
   const token = ++s.timerSeq;
   s.timers.set(token, fn);
   const self = ctx.self;
-  ctx.system.timers.schedule(() => self.tell({ type: 'supervisor.timer', token }), delayMs);
+  ctx.system.timers.schedule(
+    () => deliverOwnTimer(self, { type: 'supervisor.timer', token }),
+    delayMs,
+  );
 }
 
 // ---- group restarts (one-for-all, rest-for-one) -----------------------------------------

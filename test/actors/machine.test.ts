@@ -9,10 +9,11 @@ import {
   spawnActor,
   type ActorRef,
   type MachineView,
+  type PersistenceStore,
   type SnapshotUpdate,
   type Terminated,
 } from '../../index.ts';
-import { createTestProbe, settle } from '../../testing.ts';
+import { createTestProbe, nextTurn, settle } from '../../testing.ts';
 import { testSystem } from '../support/system.ts';
 
 type CounterEvent = { type: 'inc' } | { type: 'get' } | { type: 'boom' };
@@ -351,6 +352,56 @@ describe('fromMachine with persistence', () => {
     await third.clock.advance(1);
     expect(values).toEqual(['armed', 'ringing']);
     await third.system.shutdown();
+  });
+
+  it('fires an after timer even when the mailbox is full when it is due', async () => {
+    // the actor waits for a slow save (its messages queue); a noop fills its mailbox of 1;
+    // then the timer is due: it must not be dropped by the full mailbox
+    const { system, clock } = testSystem();
+    const inner = new InMemoryStore();
+    const held: (() => void)[] = [];
+    const store: PersistenceStore = {
+      load: (key) => inner.load(key),
+      save: (key, snapshot, options) =>
+        new Promise((resolve, reject) =>
+          held.push(() => void inner.save(key, snapshot, options).then(resolve, reject)),
+        ),
+    };
+    const m = setup({ types: {} as { events: { type: 'arm' } | { type: 'noop' } } }).createMachine({
+      id: 'alarm-full',
+      initial: 'idle',
+      states: {
+        idle: { on: { arm: 'armed' } },
+        armed: { after: { 1000: 'ringing' }, on: { noop: {} } },
+        ringing: {},
+      },
+    });
+    const a = system.spawn(fromMachine(m), {
+      name: 'alarm',
+      mailbox: { capacity: 1, overflow: 'drop-newest' },
+      persistence: { store },
+    });
+    const dead: string[] = [];
+    system.deadLetters.subscribe((d) => dead.push(d.reason));
+    a.tell({ type: 'arm' });
+    for (let i = 0; i < 10 && held.length === 0; i++) await nextTurn();
+    expect(held).toHaveLength(1); // saving after arm: the actor waits
+    expect(a.tell({ type: 'noop' })).toBe('enqueued'); // the mailbox is full now
+    await clock.advance(1_000);
+    expect(dead).toEqual([]);
+    while (held.length > 0) {
+      held.shift()!();
+      for (let i = 0; i < 10; i++) await nextTurn();
+    }
+    const values: unknown[] = [];
+    system.subscribe<MachineView>(
+      a,
+      (u) => u.type === 'troupe.snapshot' && values.push(u.snapshot.value),
+    );
+    await nextTurn();
+    expect(values).toEqual(['ringing']);
+    expect(dead).toEqual([]);
+    await system.shutdown();
   });
 
   it('does not fire a timer whose state was left before it was due', async () => {

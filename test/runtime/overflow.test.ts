@@ -80,6 +80,40 @@ describe('mailbox overflow policies', () => {
     await system.shutdown();
   });
 
+  it('reject: a notice that finds the sender’s own reject mailbox full is a dead letter, not another notice', async () => {
+    // a (capacity 1, reject) fills its own mailbox, then overflows b (capacity 1, reject): the
+    // notice to a overflows a too, and must end there (it used to recurse until the stack blew)
+    const { system } = testSystem();
+    const b = system.spawn(
+      fromReceive(null, (s, _m: string) => s),
+      {
+        name: 'b',
+        mailbox: { capacity: 1, overflow: 'reject' },
+      },
+    );
+    const results: string[] = [];
+    const reasons: string[] = [];
+    system.deadLetters.subscribe((d) => reasons.push(`${d.reason} → ${d.recipient}`));
+    const a: ActorRef<string> = system.spawn(
+      fromReceive(null, (s, m: string | DeliveryFailed) => {
+        if (m === 'go') results.push(a.tell('fill'), b.tell('x'), b.tell('y'));
+        return s;
+      }),
+      { name: 'a', mailbox: { capacity: 1, overflow: 'reject' } },
+    );
+    let terminated = false;
+    system.watch(a, () => (terminated = true));
+    a.tell('go');
+    await settle(system);
+    expect(results).toEqual(['enqueued', 'enqueued', 'rejected']);
+    expect(terminated).toBe(false);
+    expect(reasons).toEqual([
+      'mailbox-full → troupe://local/user/b',
+      'mailbox-full → troupe://local/user/a',
+    ]);
+    await system.shutdown();
+  });
+
   it('fail: the message past capacity goes to dead letters and the actor fails with MailboxFullError', async () => {
     const { system, logs, ref } = gated('fail', 2);
     const probe = createTestProbe(system);

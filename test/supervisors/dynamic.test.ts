@@ -216,6 +216,7 @@ describe('backoff', () => {
 
 describe('supervision events', () => {
   it('publishes started, failed, restarted and stopped events with paths and the error', async () => {
+    // stopped: when the supervisor itself stops, each child it stopped
     const { system } = testSystem();
     const events: RuntimeEvent[] = [];
     system.events.subscribe((e) => events.push(e));
@@ -226,7 +227,18 @@ describe('supervision events', () => {
     (system.actorAt('/user/sup/w') as ActorRef<WorkerMsg>).tell('crash');
     await settle(system);
     await system.stop(sup);
-    expect(events.map((e) => e.type)).toEqual(['child-started', 'child-failed', 'child-restarted']);
+    expect(events.map((e) => e.type)).toEqual([
+      'child-started',
+      'child-failed',
+      'child-restarted',
+      'child-stopped',
+    ]);
+    expect(events[3]).toMatchObject({
+      supervisor: '/user/sup',
+      child: '/user/sup/w',
+      id: 'w',
+      reason: 'shutdown',
+    });
     expect(events[1]).toMatchObject({
       supervisor: '/user/sup',
       child: '/user/sup/w',

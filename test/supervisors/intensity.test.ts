@@ -192,7 +192,11 @@ describe('restart intensity', () => {
     await system.whenTerminated;
     // as in OTP, where b is dead (its terminate ran) when the supervisor gives up
     expect(log).toEqual(['start:a', 'start:b', 'start:c', 'stop:b', 'stop:c', 'stop:a']);
-    expect(stopped).toEqual([{ child: 'b', reason: 'failed' }]);
+    expect(stopped).toEqual([
+      { child: 'b', reason: 'failed' },
+      { child: 'c', reason: 'shutdown' },
+      { child: 'a', reason: 'shutdown' },
+    ]);
   });
 
   it('a supervisor that gives up fails only once the failed child has stopped, and restarts nothing meanwhile', async () => {
