@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -106,11 +106,21 @@ describe('tracing', () => {
   });
 
   it('does no span work when no tracer provider is registered', async () => {
-    const { system } = testSystem();
-    const a = chain(system);
-    a.tell({ type: 'hop' });
-    await settle(system);
-    expect(system.tracing).toBe(false);
-    await system.shutdown();
+    // no tracer is asked for, no context read: the cost is a branch
+    const getTracer = vi.spyOn(trace.getTracerProvider(), 'getTracer');
+    const active = vi.spyOn(context, 'active');
+    try {
+      const { system } = testSystem();
+      const a = chain(system);
+      a.tell({ type: 'hop' });
+      await settle(system);
+      expect(system.tracing).toBe(false);
+      expect(getTracer).not.toHaveBeenCalled();
+      expect(active).not.toHaveBeenCalled();
+      await system.shutdown();
+    } finally {
+      getTracer.mockRestore();
+      active.mockRestore();
+    }
   });
 });

@@ -90,6 +90,12 @@ describe('restart intensity', () => {
       supervisor: '/user/$0/sup',
     });
     expect(events.filter((e) => e.type === 'intensity-reached')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'escalated')).toEqual([
+      expect.objectContaining({
+        supervisor: '/user/$0/sup',
+        error: expect.objectContaining({ code: 'ERR_MAX_RESTART_INTENSITY' }),
+      }),
+    ]);
     // the parent stopped the supervisor: its child stopped first
     expect(system.actorAt('/user/$0/sup')).toBeUndefined();
     expect(log.at(-1)).toBe('stop:w');

@@ -90,7 +90,23 @@ const bad: [string, unknown, { field: string; rule?: string }][] = [
   ],
 ];
 
+/** The value at a field path such as `children[1].id` in the options given. */
+function at(options: unknown, field: string): unknown {
+  let v: unknown = options;
+  for (const part of field.split(/\.|\[(\d+)\]/).filter((p) => p !== undefined && p !== ''))
+    v = (v as Record<string, unknown> | undefined)?.[part];
+  return v;
+}
+
 describe('supervisor spec validation', () => {
+  for (const [what, options, expected] of bad)
+    if (expected.rule === undefined)
+      it(`names the bad value of ${what} (${expected.field})`, () => {
+        expect(() => supervise(options as SupervisorOptions)).toThrow(
+          expect.objectContaining({ field: expected.field, value: at(options, expected.field) }),
+        );
+      });
+
   for (const [what, options, expected] of bad) {
     it(`refuses ${what} with ERR_SUPERVISOR_SPEC naming ${expected.field}${expected.rule ? ` and rule ${expected.rule}` : ''}`, () => {
       expect(() => supervise(options as SupervisorOptions)).toThrow(
