@@ -110,8 +110,13 @@ export class ActorCell<In = any, Reply = any, State = any>
 {
   readonly system: ActorSystem;
   readonly parent: ActorCell | null;
-  readonly name: string;
-  readonly path: ActorPath;
+  /**
+   * Its key among its parent's children: the name it was given, or for a generated name
+   * (`$` and the number in base 36) the number, so that spawning builds no string; the name
+   * and the path are made when first asked for.
+   */
+  readonly key: string | number;
+  private pathValue: ActorPath | null;
   readonly ref: LocalRef<In, Reply>;
   readonly behaviour: Behaviour<In, Reply, State>;
   readonly mailbox: Mailbox;
@@ -127,7 +132,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   private meta: unknown = null;
   /** Messages sent during the current message, held until its snapshot is saved. */
   outbox: unknown[] | null = null;
-  private kids: Map<string, ActorCell> | null = null;
+  private kids: Map<string | number, ActorCell> | null = null;
   private nameSeq = 0;
   private watchers: Set<ActorRef<unknown>> | null = null;
   private subscribers: Set<ActorRef<unknown>> | null = null;
@@ -154,25 +159,36 @@ export class ActorCell<In = any, Reply = any, State = any>
   constructor(
     system: ActorSystem,
     parent: ActorCell | null,
-    name: string,
-    path: ActorPath,
+    key: string | number,
+    path: ActorPath | null,
     behaviour: Behaviour<In, Reply, State>,
     options: ResolvedSpawnOptions,
   ) {
     const { mailbox, persistence } = options;
     this.system = system;
     this.parent = parent;
-    this.name = name;
-    this.path = path;
+    this.key = key;
+    this.pathValue = path;
     this.behaviour = behaviour;
     this.mailbox = new Mailbox(mailbox.capacity, mailbox.overflow);
     this.persistence =
       persistence === null
         ? null
-        : { store: persistence.store, key: persistence.key ?? path, version: null };
+        : { store: persistence.store, key: persistence.key ?? this.path, version: null };
     this.slow = persistence !== null;
     this.shutdown = options.shutdown ?? behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
-    this.ref = new LocalRef<In, Reply>(system, path, this);
+    this.ref = new LocalRef<In, Reply>(system, null, this);
+  }
+
+  /** Its name among its siblings. */
+  get name(): string {
+    const k = this.key;
+    return typeof k === 'number' ? generatedName(k) : k;
+  }
+
+  /** `/user/a/$3`: made from its parent's path on first use (guardians are given theirs). */
+  get path(): ActorPath {
+    return (this.pathValue ??= childPath(this.parent!.path, this.name));
   }
 
   // ---- Target ---------------------------------------------------------------------------
@@ -821,16 +837,15 @@ export class ActorCell<In = any, Reply = any, State = any>
   private kidOf(ref: ActorRef<unknown>): ActorCell | undefined {
     const t = (ref as LocalRef).lastTarget;
     if (t instanceof ActorCell)
-      return t.parent === this && this.kids?.get(t.name) === t ? t : undefined;
-    const c = this.kids?.get(nameOf(ref.path));
+      return t.parent === this && this.kids?.get(t.key) === t ? t : undefined;
+    const c = this.childCell(nameOf(ref.path));
     return c !== undefined && c.ref === ref ? c : undefined;
   }
 
   private childTerminated(child: ActorRef<unknown>, reason: StopReason): void {
     const t = (child as LocalRef).lastTarget;
-    const c = t instanceof ActorCell && t.parent === this ? t : this.kids?.get(nameOf(child.path));
-    if (c !== undefined && this.kids?.get(c.name) === c && c.ref === child)
-      this.kids.delete(c.name);
+    const c = t instanceof ActorCell && t.parent === this ? t : this.childCell(nameOf(child.path));
+    if (c !== undefined && this.kids?.get(c.key) === c && c.ref === child) this.kids.delete(c.key);
     if (c !== undefined) this.escalated?.delete(c);
     if (this.stopQueue !== null) {
       this.stopNextChild();
@@ -949,7 +964,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (parent === null) sys.guardianStopped(this);
     else {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
-      if (parent.kids?.get(this.name) === this) parent.kids.delete(this.name);
+      if (parent.kids?.get(this.key) === this) parent.kids.delete(this.key);
       parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: this.stopReason });
     }
   }
@@ -1001,12 +1016,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     o: ResolvedSpawnOptions,
   ): LocalRef<InOf<B>, ReplyOf<B>> {
     if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
-    const name = o.name === undefined ? '$' + (this.nameSeq++).toString(36) : validateName(o.name);
+    const key = o.name === undefined ? this.nameSeq++ : validateName(o.name);
     const kids = (this.kids ??= new Map());
-    const path = childPath(this.path, name);
-    if (kids.has(name)) throw new NameTakenError(path);
-    const cell = new ActorCell(this.system, this, name, path, behaviour, o);
-    kids.set(name, cell);
+    if (kids.has(key)) throw new NameTakenError(childPath(this.path, key as string));
+    const cell = new ActorCell(this.system, this, key, null, behaviour, o);
+    kids.set(key, cell);
     cell.wake();
     return cell.ref as LocalRef<InOf<B>, ReplyOf<B>>;
   }
@@ -1033,7 +1047,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   child(name: string): ActorRef<unknown> | undefined {
-    return this.kids?.get(name)?.ref;
+    return this.childCell(name)?.ref;
   }
 
   get children(): readonly ActorRef<unknown>[] {
@@ -1042,7 +1056,11 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   /** The live child cell with this name (same thread). */
   childCell(name: string): ActorCell | undefined {
-    return this.kids?.get(name);
+    const kids = this.kids;
+    if (kids === null) return undefined;
+    if (name.charCodeAt(0) !== DOLLAR) return kids.get(name);
+    const n = generatedNumber(name);
+    return n === null ? undefined : kids.get(n);
   }
 
   /** Live child cells (same thread), in start order. */
@@ -1053,6 +1071,19 @@ export class ActorCell<In = any, Reply = any, State = any>
 
 function nameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
+}
+
+const DOLLAR = 0x24;
+
+/** The name made for the child numbered `n`: `$` and `n` in base 36. */
+function generatedName(n: number): string {
+  return '$' + n.toString(36);
+}
+
+/** The number of a generated name (`$1z` → 71); null when `name` is no name made so. */
+function generatedNumber(name: string): number | null {
+  const n = parseInt(name.slice(1), 36);
+  return Number.isSafeInteger(n) && n >= 0 && generatedName(n) === name ? n : null;
 }
 
 export function senderOf(meta: unknown): ActorRef<unknown> | undefined {

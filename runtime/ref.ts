@@ -50,15 +50,19 @@ export interface Target {
 export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Reply> {
   readonly #system: SystemCore;
   #target: Target | null;
-  readonly #path: ActorPath;
+  /** Null for an actor's own ref until asked for: the actor makes its path lazily. */
+  #path: ActorPath | null;
   #address: Address | null = null;
   /** A ref to an actor on another node: never resolved locally. */
   readonly #foreign: boolean;
 
-  /** `address` is given for refs revived from an address (possibly another node's). */
+  /**
+   * `address` is given for refs revived from an address (possibly another node's); `path`
+   * may be null only when `target` is given (the target knows its path).
+   */
   constructor(
     system: SystemCore,
-    path: ActorPath,
+    path: ActorPath | null,
     target: Target | null,
     address?: Address,
     foreign = false,
@@ -71,11 +75,11 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   }
 
   get path(): ActorPath {
-    return this.#path;
+    return (this.#path ??= this.#target!.path);
   }
 
   get address(): Address {
-    return (this.#address ??= this.#system.addressOf(this.#path));
+    return (this.#address ??= this.#system.addressOf(this.path));
   }
 
   tell(msg: In): Delivery {
@@ -132,7 +136,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
 
   #resolve(): Target | null {
     if (this.#foreign) return null;
-    const t = this.#system.lookup(this.#path);
+    const t = this.#system.lookup(this.path);
     if (t !== null) this.#target = t;
     return t;
   }

@@ -90,6 +90,8 @@ export class ActorSystem implements SystemCore {
   readonly throughput: number;
   readonly askTimeoutMs: number;
   readonly defaultMailbox: ResolvedMailbox;
+  /** What a spawn without options resolves to: made once, shared by every such spawn. */
+  private readonly noSpawnOptions: ResolvedSpawnOptions;
   current: ActorCell | null = null;
   tracing = false;
   /** Loads, saves and stop hooks in flight. */
@@ -114,6 +116,7 @@ export class ActorSystem implements SystemCore {
     this.throughput = o.throughput;
     this.askTimeoutMs = o.askTimeoutMs;
     this.defaultMailbox = o.mailbox;
+    this.noSpawnOptions = resolveSpawnOptions(undefined, o.mailbox);
     this.timers = new TimerQueue(this.clock);
     this.telemetry = new Telemetry(o.tracerProvider);
     this.tracing = this.telemetry.active;
@@ -221,6 +224,7 @@ export class ActorSystem implements SystemCore {
       typeof b.kind !== 'string'
     )
       throw new InvalidBehaviourError(behaviour, 'it needs kind, init and receive');
+    if (options === undefined) return this.noSpawnOptions;
     return resolveSpawnOptions(options, this.defaultMailbox);
   }
 
