@@ -44,7 +44,7 @@ import { decodeValue, encodeValue } from './refcodec.ts';
 import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
-import type { SystemMessage } from './system-message.ts';
+import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
 import type { StopReason, Terminated, SnapshotUpdate, DeliveryFailed } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
@@ -801,7 +801,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.childrenStopped(this.epoch);
       return;
     }
-    next.sendSystem({ type: 'stop', reason: 'shutdown' });
+    next.sendSystem(STOP_SHUTDOWN);
   }
 
   private killChildren(): void {
@@ -940,22 +940,25 @@ export class ActorCell<In = any, Reply = any, State = any>
   private finishStop(): void {
     this.status = STOPPED;
     const sys = this.system;
-    this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
+    if (this.mailbox.size > 0)
+      this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
     this.state = undefined;
-    const terminated: Terminated = {
-      type: 'troupe.terminated',
-      ref: this.ref,
-      reason: this.stopReason,
-      error: this.stopError,
-    };
     const watchers = this.watchers;
     const subscribers = this.subscribers;
     this.watchers = null;
     this.subscribers = null;
     this.slow = false;
-    if (watchers !== null) for (const w of watchers) w.tell(terminated);
-    if (subscribers !== null)
-      for (const s of subscribers) if (watchers === null || !watchers.has(s)) s.tell(terminated);
+    if (watchers !== null || subscribers !== null) {
+      const terminated: Terminated = {
+        type: 'troupe.terminated',
+        ref: this.ref,
+        reason: this.stopReason,
+        error: this.stopError,
+      };
+      if (watchers !== null) for (const w of watchers) w.tell(terminated);
+      if (subscribers !== null)
+        for (const s of subscribers) if (watchers === null || !watchers.has(s)) s.tell(terminated);
+    }
     // leftover system messages: answer watchers and subscribers as a stopped actor does
     const q = this.sysq;
     this.sysq = null;
@@ -1026,8 +1029,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   stop(ref?: ActorRef<any, any>): void {
-    if (ref === undefined || ref === this.ref) this.sendSystem({ type: 'stop', reason: 'normal' });
-    else (ref as LocalRef).sendSystem({ type: 'stop', reason: 'normal' });
+    if (ref === undefined || ref === this.ref) this.sendSystem(STOP_NORMAL);
+    else (ref as LocalRef).sendSystem(STOP_NORMAL);
   }
 
   watch(ref: ActorRef<any, any>): void {

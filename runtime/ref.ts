@@ -88,7 +88,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
     if (cur !== null && cur.outbox !== null) return cur.deferTell(this, msg);
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return sys.undeliverable(this, msg, cur);
       // else: the stopped target dead-letters the message with its own reason
@@ -104,7 +104,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   deliverWithMeta(msg: unknown, meta: unknown): Delivery {
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return this.#system.undeliverable(this, msg, meta);
     }
@@ -115,7 +115,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   sendSystem(msg: SystemMessage): void {
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return this.#system.systemUndeliverable(this, msg);
       // else: the stopped target answers as a stopped actor does
@@ -131,10 +131,14 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   /** The live target, if any (same-thread only). */
   get target(): Target | null {
     const t = this.#target;
-    return t !== null && !t.gone ? t : this.#resolve();
+    return t !== null && !t.gone ? t : this.resolveTarget();
   }
 
-  #resolve(): Target | null {
+  /**
+   * Looks the path up again. A prototype method: a private (#) method would put a brand on
+   * every ref, 8 bytes each.
+   */
+  private resolveTarget(): Target | null {
     if (this.#foreign) return null;
     const t = this.#system.lookup(this.path);
     if (t !== null) this.#target = t;

@@ -47,7 +47,7 @@ import {
   type SystemOptions,
 } from './options.ts';
 import type { SystemCore } from './system-core.ts';
-import type { SystemMessage } from './system-message.ts';
+import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 
@@ -244,7 +244,7 @@ export class ActorSystem implements SystemCore {
         () => resolve(),
       );
       target.sendSystem({ type: 'watch', watcher: w.ref });
-      target.sendSystem({ type: 'stop', reason: 'normal' });
+      target.sendSystem(STOP_NORMAL);
     });
   }
 
@@ -314,7 +314,7 @@ export class ActorSystem implements SystemCore {
     if (this.stateValue === 'running') {
       this.stateValue = 'terminating';
       this.report ??= { reason: 'shutdown' };
-      this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+      this.user.sendSystem(STOP_SHUTDOWN);
     }
     return this.whenTerminated;
   }
@@ -473,16 +473,16 @@ export class ActorSystem implements SystemCore {
     this.report ??= { reason: 'failure', path: cell.path, error };
     this.stateValue = 'terminating';
     cell.sendSystem({ type: 'directive', incarnation: cell.incarnation, directive: 'stop' });
-    if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+    if (cell === this.sys) this.user.sendSystem(STOP_SHUTDOWN);
   }
 
   guardianStopped(cell: ActorCell): void {
     if (this.user.lifecycle !== 'stopped') {
-      if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+      if (cell === this.sys) this.user.sendSystem(STOP_SHUTDOWN);
       return;
     }
     if (this.sys.lifecycle !== 'stopped') {
-      this.sys.sendSystem({ type: 'stop', reason: 'shutdown' });
+      this.sys.sendSystem(STOP_SHUTDOWN);
       return;
     }
     this.stateValue = 'terminated';
