@@ -105,6 +105,24 @@ interface Persistence {
   version: number | null;
 }
 
+/**
+ * What a cell needs once it fails or winds down (stop, restart, halt). Most actors never
+ * do, or once at their end: keeping it apart saves every idle actor nine fields.
+ */
+class Ending {
+  failure: unknown = undefined;
+  escalated: Set<ActorCell> | null = null;
+  after = AFTER_NOTHING;
+  stopQueue: ActorCell[] | null = null;
+  /** Bumped at each wind-down; async steps of an older one are ignored. */
+  epoch = 0;
+  shutdownTimer: TimerEntry | null = null;
+  pendingHook: { abandoned: boolean } | null = null;
+  restartDelayMs = 0;
+  stopReason: StopReason = 'normal';
+  stopError: unknown = undefined;
+}
+
 export class ActorCell<In = any, Reply = any, State = any>
   implements Target, ActorContext<In, Reply>
 {
@@ -140,19 +158,10 @@ export class ActorCell<In = any, Reply = any, State = any>
   private viewVersion = 0;
   incarnation = 0;
   private readonly persistence: Persistence | null;
-  private failure: unknown = undefined;
-  private escalated: Set<ActorCell> | null = null;
-  private after = AFTER_NOTHING;
-  private stopQueue: ActorCell[] | null = null;
+  /** Failure and wind-down state: made the first time the actor fails or winds down. */
+  private end: Ending | null = null;
   /** Milliseconds this actor gets to stop (`Infinity`: unbounded), or `brutal`. */
   readonly shutdown: number | 'brutal';
-  /** Bumped at each wind-down; async steps of an older one are ignored. */
-  private epoch = 0;
-  private shutdownTimer: TimerEntry | null = null;
-  private pendingHook: { abandoned: boolean } | null = null;
-  private restartDelayMs = 0;
-  private stopReason: StopReason = 'normal';
-  private stopError: unknown = undefined;
   /** Trace context of the message being handled, when tracing. */
   traceContext: Context | null = null;
 
@@ -189,6 +198,10 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** `/user/a/$3`: made from its parent's path on first use (guardians are given theirs). */
   get path(): ActorPath {
     return (this.pathValue ??= childPath(this.parent!.path, this.name));
+  }
+
+  private ending(): Ending {
+    return (this.end ??= new Ending());
   }
 
   // ---- Target ---------------------------------------------------------------------------
@@ -519,7 +532,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         out[i] as LocalRef,
         out[i + 2],
         'sender-failed',
-        this.failure,
+        this.end?.failure,
       );
   }
 
@@ -609,11 +622,12 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** A system message reached this actor after it stopped. */
   private answerWhenStopped(m: SystemMessage): void {
     if (m.type === 'watch' || m.type === 'subscribe') {
+      const e = this.ending();
       const t: Terminated = {
         type: 'troupe.terminated',
         ref: this.ref,
-        reason: this.stopReason,
-        error: this.stopError,
+        reason: e.stopReason,
+        error: e.stopError,
       };
       (m.type === 'watch' ? m.watcher : m.subscriber).tell(t);
     }
@@ -625,7 +639,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   fail(error: unknown, hasMessage: boolean, msg: unknown, meta: unknown): void {
     if (this.status !== RUNNING && this.status !== STARTING) return;
     this.status = SUSPENDED;
-    this.failure = error;
+    this.ending().failure = error;
     this.dropOutbox();
     if (hasMessage) {
       this.system.deadLetter(msg, this.ref, meta, 'failed', error);
@@ -667,7 +681,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       } catch (error) {
         sys.current = null;
         // a supervisor that cannot decide has failed: its parent decides for it
-        (this.escalated ??= new Set()).add(child);
+        (this.ending().escalated ??= new Set()).add(child);
         this.fail(error, false, undefined, null);
         return;
       } finally {
@@ -675,7 +689,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       }
     }
     if (directiveName(directive) === 'escalate') {
-      (this.escalated ??= new Set()).add(child);
+      (this.ending().escalated ??= new Set()).add(child);
       this.fail(new EscalatedError(child.path, m.error), false, undefined, null);
       return;
     }
@@ -687,12 +701,12 @@ export class ActorCell<In = any, Reply = any, State = any>
     switch (directiveName(directive)) {
       case 'resume':
         this.status = RUNNING;
-        this.failure = undefined;
+        this.ending().failure = undefined;
         this.resumeEscalated();
         this.wake();
         return;
       case 'restart':
-        this.restartDelayMs = typeof directive === 'string' ? 0 : (directive.delayMs ?? 0);
+        this.ending().restartDelayMs = typeof directive === 'string' ? 0 : (directive.delayMs ?? 0);
         this.windDown(AFTER_RESTART);
         return;
       case 'halt':
@@ -700,15 +714,16 @@ export class ActorCell<In = any, Reply = any, State = any>
         return;
       case 'stop':
       case 'escalate':
-        this.beginStop('failed', this.failure);
+        this.beginStop('failed', this.ending().failure);
         return;
     }
   }
 
   private resumeEscalated(): void {
-    const e = this.escalated;
-    this.escalated = null;
+    const d = this.end;
+    const e = d === null ? null : d.escalated;
     if (e === null) return;
+    d!.escalated = null;
     for (const c of e)
       if (c.status === SUSPENDED)
         c.sendSystem({ type: 'directive', incarnation: c.incarnation, directive: 'resume' });
@@ -736,12 +751,13 @@ export class ActorCell<In = any, Reply = any, State = any>
   private beginStop(reason: StopReason, error: unknown): void {
     if (this.status >= STOPPING) return;
     const inFlight = this.status === RESTARTING;
-    this.stopReason = reason;
-    this.stopError = error;
+    const d = this.ending();
+    d.stopReason = reason;
+    d.stopError = error;
     if (inFlight) {
       // a restart or halt is already stopping children and running the hook: finish as a stop
       this.status = STOPPING;
-      this.after = AFTER_STOP;
+      d.after = AFTER_STOP;
       return;
     }
     this.windDown(AFTER_STOP);
@@ -754,9 +770,10 @@ export class ActorCell<In = any, Reply = any, State = any>
    */
   private windDown(after: number): void {
     this.status = after === AFTER_STOP ? STOPPING : RESTARTING;
-    this.after = after;
-    this.escalated = null;
-    const epoch = ++this.epoch;
+    const d = this.ending();
+    d.after = after;
+    d.escalated = null;
+    const epoch = ++d.epoch;
     if (this.shutdown === 'brutal') {
       this.killChildren();
       this.windDownDone(epoch);
@@ -764,18 +781,19 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
     if (this.kids !== null && this.kids.size > 0) {
       this.armShutdownTimer(epoch);
-      this.stopQueue = [...this.kids.values()];
+      d.stopQueue = [...this.kids.values()];
       this.stopNextChild();
     } else this.childrenStopped(epoch);
   }
 
   private armShutdownTimer(epoch: number): void {
-    if (this.shutdownTimer !== null || this.shutdown === Infinity || this.shutdown === 'brutal')
+    const d = this.ending();
+    if (d.shutdownTimer !== null || this.shutdown === Infinity || this.shutdown === 'brutal')
       return;
     const ms = this.shutdown;
-    this.shutdownTimer = this.system.timers.schedule(() => {
-      this.shutdownTimer = null;
-      if (epoch !== this.epoch) return;
+    d.shutdownTimer = this.system.timers.schedule(() => {
+      d.shutdownTimer = null;
+      if (epoch !== d.epoch) return;
       this.system.logger.warn(
         `troupe: ${this.path} did not stop within its shutdown of ${ms} ms; its children are killed and its stop hook abandoned`,
       );
@@ -785,7 +803,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         shutdownMs: ms,
         at: this.system.clock.now(),
       });
-      this.stopQueue = null;
+      d.stopQueue = null;
       this.killChildren();
       this.abandonHook();
       this.windDownDone(epoch);
@@ -793,12 +811,13 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private stopNextChild(): void {
-    const q = this.stopQueue;
+    const d = this.end;
+    const q = d === null ? null : d.stopQueue;
     if (q === null) return;
     const next = q.pop();
     if (next === undefined) {
-      this.stopQueue = null;
-      this.childrenStopped(this.epoch);
+      d!.stopQueue = null;
+      this.childrenStopped(d!.epoch);
       return;
     }
     next.sendSystem(STOP_SHUTDOWN);
@@ -812,22 +831,24 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** Immediate stop: children killed first, no stop hook (`brutal`, or a shutdown overrun). */
   private kill(): void {
     if (this.status === STOPPED) return;
-    ++this.epoch;
+    const d = this.ending();
+    ++d.epoch;
     if (this.status !== STOPPING) {
-      this.stopReason = 'shutdown';
-      this.stopError = undefined;
+      d.stopReason = 'shutdown';
+      d.stopError = undefined;
     }
     this.status = STOPPING;
-    this.stopQueue = null;
+    d.stopQueue = null;
     this.killChildren();
     this.abandonHook();
     this.finishStop();
   }
 
   private abandonHook(): void {
-    const h = this.pendingHook;
-    this.pendingHook = null;
+    const d = this.end;
+    const h = d === null ? null : d.pendingHook;
     if (h === null) return;
+    d!.pendingHook = null;
     h.abandoned = true;
     this.waiting = false;
     this.system.pendingAsync--;
@@ -846,8 +867,9 @@ export class ActorCell<In = any, Reply = any, State = any>
     const t = (child as LocalRef).lastTarget;
     const c = t instanceof ActorCell && t.parent === this ? t : this.childCell(nameOf(child.path));
     if (c !== undefined && this.kids?.get(c.key) === c && c.ref === child) this.kids.delete(c.key);
-    if (c !== undefined) this.escalated?.delete(c);
-    if (this.stopQueue !== null) {
+    const d = this.end;
+    if (c !== undefined) d?.escalated?.delete(c);
+    if (d !== null && d.stopQueue !== null) {
       this.stopNextChild();
       return;
     }
@@ -877,7 +899,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private childrenStopped(epoch: number): void {
-    if (epoch !== this.epoch) return;
+    const d = this.ending();
+    if (epoch !== d.epoch) return;
     const hook = this.behaviour.stop;
     const state = this.state;
     if (hook === undefined || state === undefined) return this.windDownDone(epoch);
@@ -895,13 +918,13 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (result === undefined || typeof (result as { then?: unknown }).then !== 'function')
       return this.windDownDone(epoch);
     const pending = { abandoned: false };
-    this.pendingHook = pending;
+    d.pendingHook = pending;
     this.waiting = true;
     sys.pendingAsync++;
     this.armShutdownTimer(epoch);
     const settled = (error?: unknown): void => {
       if (pending.abandoned) return;
-      this.pendingHook = null;
+      d.pendingHook = null;
       sys.pendingAsync--;
       if (error !== undefined)
         sys.logger.error(`troupe: stop hook of ${this.path} rejected`, error);
@@ -916,23 +939,24 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private windDownDone(epoch: number): void {
-    if (epoch !== this.epoch) return;
-    if (this.shutdownTimer !== null) {
-      this.system.timers.cancel(this.shutdownTimer);
-      this.shutdownTimer = null;
+    const d = this.ending();
+    if (epoch !== d.epoch) return;
+    if (d.shutdownTimer !== null) {
+      this.system.timers.cancel(d.shutdownTimer);
+      d.shutdownTimer = null;
     }
-    const after = this.after;
-    this.after = AFTER_NOTHING;
+    const after = d.after;
+    d.after = AFTER_NOTHING;
     if (this.status === STOPPING || after === AFTER_STOP) return this.finishStop();
     this.state = undefined;
-    this.failure = undefined;
+    d.failure = undefined;
     this.status = HALTED;
     if (after === AFTER_HALT) {
       this.parent?.sendSystem({ type: 'child-halted', child: this.ref });
       return;
     }
-    const delayMs = this.restartDelayMs;
-    this.restartDelayMs = 0;
+    const delayMs = d.restartDelayMs;
+    d.restartDelayMs = 0;
     if (delayMs > 0) this.system.timers.schedule(() => this.restartFromHalt(), delayMs);
     else this.restartFromHalt();
   }
@@ -940,6 +964,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   private finishStop(): void {
     this.status = STOPPED;
     const sys = this.system;
+    const d = this.ending();
     if (this.mailbox.size > 0)
       this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
     this.state = undefined;
@@ -952,8 +977,8 @@ export class ActorCell<In = any, Reply = any, State = any>
       const terminated: Terminated = {
         type: 'troupe.terminated',
         ref: this.ref,
-        reason: this.stopReason,
-        error: this.stopError,
+        reason: d.stopReason,
+        error: d.stopError,
       };
       if (watchers !== null) for (const w of watchers) w.tell(terminated);
       if (subscribers !== null)
@@ -968,7 +993,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     else {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
       if (parent.kids?.get(this.key) === this) parent.kids.delete(this.key);
-      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: this.stopReason });
+      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
     }
   }
 
