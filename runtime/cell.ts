@@ -123,7 +123,13 @@ class Ending {
   stopError: unknown = undefined;
 }
 
+/**
+ * The cell extends Mailbox rather than holding one: one object per actor instead of two
+ * (an allocation and 32 bytes less per actor). Only the cell's own code uses the mailbox,
+ * through `this.mailbox`.
+ */
 export class ActorCell<In = any, Reply = any, State = any>
+  extends Mailbox
   implements Target, ActorContext<In, Reply>
 {
   readonly system: ActorSystem;
@@ -137,7 +143,6 @@ export class ActorCell<In = any, Reply = any, State = any>
   private pathValue: ActorPath | null;
   readonly ref: LocalRef<In, Reply>;
   readonly behaviour: Behaviour<In, Reply, State>;
-  readonly mailbox: Mailbox;
   state: State | undefined = undefined;
   private status = STARTING;
   private scheduled = false;
@@ -147,7 +152,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   private slow: boolean;
   private sysq: SystemMessage[] | null = null;
   /** Meta of the message being handled (null, the sending cell, or a MessageMeta). */
-  private meta: unknown = null;
+  private handling: unknown = null;
   /** Messages sent during the current message, held until its snapshot is saved. */
   outbox: unknown[] | null = null;
   private kids: Map<string | number, ActorCell> | null = null;
@@ -173,13 +178,13 @@ export class ActorCell<In = any, Reply = any, State = any>
     behaviour: Behaviour<In, Reply, State>,
     options: ResolvedSpawnOptions,
   ) {
-    const { mailbox, persistence } = options;
+    super(options.mailbox.capacity, options.mailbox.overflow);
+    const persistence = options.persistence;
     this.system = system;
     this.parent = parent;
     this.key = key;
     this.pathValue = path;
     this.behaviour = behaviour;
-    this.mailbox = new Mailbox(mailbox.capacity, mailbox.overflow);
     this.persistence =
       persistence === null
         ? null
@@ -204,6 +209,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     return (this.end ??= new Ending());
   }
 
+  /** This actor's mailbox: the cell itself. */
+  get mailbox(): Mailbox {
+    return this;
+  }
+
   // ---- Target ---------------------------------------------------------------------------
 
   get gone(): boolean {
@@ -219,7 +229,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const status = this.status;
     if (status >= STOPPING) return this.deadLetter(msg, meta, 'stopped', undefined, 'dead-letter');
     const mb = this.mailbox;
-    if (mb.size >= mb.capacity) return this.overflow(msg, meta);
+    if (mb.size >= mb.capacity) return this.onFull(msg, meta);
     mb.push(msg, meta);
     if (!this.scheduled && status === RUNNING && !this.waiting) {
       this.scheduled = true;
@@ -245,7 +255,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
   }
 
-  private overflow(msg: unknown, meta: unknown): Delivery {
+  private onFull(msg: unknown, meta: unknown): Delivery {
     const mb = this.mailbox;
     switch (mb.overflow) {
       case 'drop-newest':
@@ -333,15 +343,15 @@ export class ActorCell<In = any, Reply = any, State = any>
     try {
       do {
         msg = mb.shift();
-        this.meta = mb.meta;
+        this.handling = mb.meta;
         this.state = behaviour.receive(this.state as State, msg as In, this);
       } while (--n > 0 && mb.size > 0 && this.sysq === null && this.status === RUNNING);
     } catch (error) {
       sys.current = null;
-      this.fail(error, true, msg, this.meta);
+      this.fail(error, true, msg, this.handling);
     }
     sys.current = null;
-    this.meta = null;
+    this.handling = null;
   }
 
   private runFull(throughput: number): void {
@@ -357,21 +367,21 @@ export class ActorCell<In = any, Reply = any, State = any>
         : null;
       this.traceContext = span === null ? null : contextWithSpan(traceOf(meta), span);
       if (persistent) this.outbox = [];
-      this.meta = meta;
+      this.handling = meta;
       sys.current = this;
       try {
         this.state = behaviour.receive(this.state as State, msg as In, this);
       } catch (error) {
         if (span !== null) sys.telemetry.endWithError(span, error);
         sys.current = null;
-        this.meta = null;
+        this.handling = null;
         this.traceContext = null;
         this.fail(error, true, msg, meta);
         return;
       }
       if (this.subscribers !== null) this.publishView();
       sys.current = null;
-      this.meta = null;
+      this.handling = null;
       this.traceContext = null;
       span?.end();
       if (persistent) {
@@ -1004,18 +1014,18 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   get sender(): ActorRef<unknown> | undefined {
-    return senderOf(this.meta);
+    return senderOf(this.handling);
   }
 
   get replyTo(): ActorRef<Reply> | undefined {
-    const m = this.meta;
+    const m = this.handling;
     if (m instanceof MessageMeta) return m.replyTo ?? m.from ?? undefined;
     if (m instanceof ActorCell) return m.ref as ActorRef<Reply>;
     return undefined;
   }
 
   reply(value: Reply): void {
-    const m = this.meta;
+    const m = this.handling;
     if (m instanceof MessageMeta) {
       if (m.replyTo !== null) {
         m.replyTo.tell(value);
