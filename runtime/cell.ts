@@ -128,6 +128,14 @@ class Ending {
  * (an allocation and 32 bytes less per actor). Only the cell's own code uses the mailbox,
  * through `this.mailbox`.
  */
+/** Who subscribed to an actor's snapshots, and the last view they were sent. */
+class Snapshots {
+  subscribers: Set<ActorRef<unknown>> | null = null;
+  last: unknown = undefined;
+  /** +1 at each view sent; kept across unsubscribing, so versions never repeat. */
+  version = 0;
+}
+
 export class ActorCell<In = any, Reply = any, State = any>
   extends Mailbox
   implements Target, ActorContext<In, Reply>
@@ -158,9 +166,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   private kids: Map<string | number, ActorCell> | null = null;
   private nameSeq = 0;
   private watchers: Set<ActorRef<unknown>> | null = null;
-  private subscribers: Set<ActorRef<unknown>> | null = null;
-  private lastView: unknown = undefined;
-  private viewVersion = 0;
+  /** Snapshot subscribers and the last view sent: made at the first subscription. */
+  private snapshots: Snapshots | null = null;
   incarnation = 0;
   private readonly persistence: Persistence | null;
   /** Failure and wind-down state: made the first time the actor fails or winds down. */
@@ -379,7 +386,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.fail(error, true, msg, meta);
         return;
       }
-      if (this.subscribers !== null) this.publishView();
+      if (this.subscribed) this.publishView();
       sys.current = null;
       this.handling = null;
       this.traceContext = null;
@@ -409,7 +416,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     } finally {
       sys.current = null;
     }
-    if (this.subscribers !== null) this.publishView();
+    if (this.subscribed) this.publishView();
   }
 
   // ---- persistence ----------------------------------------------------------------------
@@ -447,7 +454,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         } finally {
           sys.current = null;
         }
-        if (this.subscribers !== null) this.publishView();
+        if (this.subscribed) this.publishView();
         this.wake();
       },
       (error: unknown) => {
@@ -553,20 +560,27 @@ export class ActorCell<In = any, Reply = any, State = any>
     return view === undefined ? this.state : view.call(this.behaviour, this.state as State);
   }
 
+  private get subscribed(): boolean {
+    const s = this.snapshots;
+    return s !== null && s.subscribers !== null;
+  }
+
   private publishView(): void {
+    const s = this.snapshots!;
     const v = this.currentView();
-    if (v === this.lastView && this.viewVersion > 0) return;
-    this.lastView = v;
-    this.viewVersion++;
-    for (const s of this.subscribers!) s.tell(this.update());
+    if (v === s.last && s.version > 0) return;
+    s.last = v;
+    s.version++;
+    for (const r of s.subscribers!) r.tell(this.update());
   }
 
   private update(): SnapshotUpdate {
+    const s = this.snapshots!;
     return {
       type: 'troupe.snapshot',
       ref: this.ref,
-      version: this.viewVersion,
-      snapshot: this.lastView,
+      version: s.version,
+      snapshot: s.last,
     };
   }
 
@@ -611,21 +625,26 @@ export class ActorCell<In = any, Reply = any, State = any>
       case 'start':
         this.restartFromHalt();
         return;
-      case 'subscribe':
-        (this.subscribers ??= new Set()).add(m.subscriber);
+      case 'subscribe': {
+        const s = (this.snapshots ??= new Snapshots());
+        (s.subscribers ??= new Set()).add(m.subscriber);
         this.slow = true;
         if (this.status !== STARTING && this.status !== RESTARTING) {
-          if (this.viewVersion === 0 || this.lastView !== this.currentView()) this.publishView();
+          if (s.version === 0 || s.last !== this.currentView()) this.publishView();
           else m.subscriber.tell(this.update());
         }
         return;
-      case 'unsubscribe':
-        this.subscribers?.delete(m.subscriber);
-        if (this.subscribers?.size === 0) {
-          this.subscribers = null;
+      }
+      case 'unsubscribe': {
+        const s = this.snapshots;
+        if (s === null || s.subscribers === null) return;
+        s.subscribers.delete(m.subscriber);
+        if (s.subscribers.size === 0) {
+          s.subscribers = null;
           this.slow = this.persistence !== null;
         }
         return;
+      }
     }
   }
 
@@ -979,9 +998,10 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
     this.state = undefined;
     const watchers = this.watchers;
-    const subscribers = this.subscribers;
+    const snapshots = this.snapshots;
+    const subscribers = snapshots === null ? null : snapshots.subscribers;
     this.watchers = null;
-    this.subscribers = null;
+    if (snapshots !== null) snapshots.subscribers = null;
     this.slow = false;
     if (watchers !== null || subscribers !== null) {
       const terminated: Terminated = {
