@@ -13,7 +13,10 @@
 
 /** Messages an actor handles per turn (troupe's DEFAULT_THROUGHPUT). */
 const THROUGHPUT = 64;
-/** First mailbox allocation, in messages (allocated at the first send, as troupe does). */
+/**
+ * First mailbox allocation, in messages, made at the first send (troupe holds a message that
+ * arrives in an empty mailbox in the mailbox itself, and allocates at the second).
+ */
 const FIRST_SLOTS = 8;
 
 /** Shared by every actor that has never received a message: an idle actor holds no buffer. */

@@ -3,10 +3,12 @@
  *
  * - Bounded: at most `capacity` messages (default DEFAULT_MAILBOX_CAPACITY; `Infinity` to
  *   lift the bound, said explicitly).
- * - Storage grows lazily: an idle actor holds no buffer at all. Messages sit in a chain of
- *   segments: the first holds INITIAL_SLOTS messages, each next one twice as many up to
- *   MAX_CHUNK_SLOTS, so a burst of a million messages is never copied; a drained mailbox keeps
- *   only a small segment.
+ * - Storage grows lazily: an idle actor holds no buffer at all, and a message that arrives
+ *   in an empty mailbox is held in the mailbox itself (most actors of a request-reply or a
+ *   fan-out never have two queued: they never allocate a buffer). Messages queued behind it
+ *   sit in a chain of segments: the first holds INITIAL_SLOTS messages, each next one twice as
+ *   many up to MAX_CHUNK_SLOTS, so a burst of a million messages is never copied; a drained
+ *   mailbox keeps only a small segment.
  * - Each entry is the message and its meta (who sent it, where to reply, trace context),
  *   stored side by side in one array: no per-message wrapper object.
  * - Overflow: the policy decides what happens to the message that does not fit
@@ -76,9 +78,15 @@ export class Mailbox {
   /** Oldest segment (null until the first message, and after a drain of a large one). */
   private head: Chunk | null = null;
   private tail: Chunk | null = null;
-  /** Next message to take from `head`, next free slot of `tail`, in messages. */
+  /**
+   * Next message to take from `head` (-1: the oldest message is the one held in `one`), next
+   * free slot of `tail`, in messages. Both are 0 whenever the mailbox is empty.
+   */
   private headIdx = 0;
   private tailIdx = 0;
+  /** The message that arrived in an empty mailbox, and its meta, while headIdx is -1. */
+  private one: unknown = undefined;
+  private oneMeta: unknown = undefined;
   size = 0;
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
@@ -103,6 +111,13 @@ export class Mailbox {
 
   /** Appends; the caller has checked `isFull`. Never copies queued messages. */
   push(msg: unknown, meta: unknown): void {
+    if (this.size === 0) {
+      this.one = msg;
+      this.oneMeta = meta;
+      this.headIdx = -1;
+      this.size = 1;
+      return;
+    }
     let t = this.tail;
     if (t === null) t = this.head = this.tail = new Chunk(INITIAL_SLOTS);
     else if (this.tailIdx === t.cap) {
@@ -119,6 +134,14 @@ export class Mailbox {
 
   /** Removes and returns the head message (its meta lands in `this.meta`); size must be > 0. */
   shift(): unknown {
+    if (this.headIdx < 0) {
+      const one = this.one;
+      this.meta = this.oneMeta;
+      this.one = this.oneMeta = undefined;
+      this.headIdx = 0;
+      this.size--;
+      return one;
+    }
     const h = this.head!;
     const i = this.headIdx << 1;
     const buf = h.buf;

@@ -55,15 +55,19 @@ export interface Target {
 export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Reply> {
   readonly #system: SystemCore;
   #target: Target | null;
-  readonly #path: ActorPath;
+  /** Null for an actor's own ref until asked for: the actor makes its path lazily. */
+  #path: ActorPath | null;
   #address: Address | null = null;
   /** A ref to an actor on another node: never resolved locally. */
   readonly #foreign: boolean;
 
-  /** `address` is given for refs revived from an address (possibly another node's). */
+  /**
+   * `address` is given for refs revived from an address (possibly another node's); `path`
+   * may be null only when `target` is given (the target knows its path).
+   */
   constructor(
     system: SystemCore,
-    path: ActorPath,
+    path: ActorPath | null,
     target: Target | null,
     address?: Address,
     foreign = false,
@@ -76,11 +80,11 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   }
 
   get path(): ActorPath {
-    return this.#path;
+    return (this.#path ??= this.#target!.path);
   }
 
   get address(): Address {
-    return (this.#address ??= this.#system.addressOf(this.#path));
+    return (this.#address ??= this.#system.addressOf(this.path));
   }
 
   tell(msg: In): Delivery {
@@ -89,7 +93,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
     if (cur !== null && cur.outbox !== null) return cur.deferTell(this, msg);
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return sys.undeliverable(this, msg, cur);
       // else: the stopped target dead-letters the message with its own reason
@@ -105,7 +109,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   deliverWithMeta(msg: unknown, meta: unknown): Delivery {
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return this.#system.undeliverable(this, msg, meta);
     }
@@ -116,7 +120,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   sendSystem(msg: SystemMessage): void {
     let t = this.#target;
     if (t === null || t.gone) {
-      const r = this.#resolve();
+      const r = this.resolveTarget();
       if (r !== null) t = r;
       else if (t === null) return this.#system.systemUndeliverable(this, msg);
       // else: the stopped target answers as a stopped actor does
@@ -132,12 +136,16 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   /** The live target, if any (same-thread only). */
   get target(): Target | null {
     const t = this.#target;
-    return t !== null && !t.gone ? t : this.#resolve();
+    return t !== null && !t.gone ? t : this.resolveTarget();
   }
 
-  #resolve(): Target | null {
+  /**
+   * Looks the path up again. A prototype method: a private (#) method would put a brand on
+   * every ref, 8 bytes each.
+   */
+  private resolveTarget(): Target | null {
     if (this.#foreign) return null;
-    const t = this.#system.lookup(this.#path);
+    const t = this.#system.lookup(this.path);
     if (t !== null) this.#target = t;
     return t;
   }

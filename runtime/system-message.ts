@@ -32,3 +32,7 @@ export type SystemMessage =
   | { readonly type: 'child-halted'; readonly child: ActorRef<unknown> }
   | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown> }
   | { readonly type: 'unsubscribe'; readonly subscriber: ActorRef<unknown> };
+
+/** The two stop messages without an error, shared (system messages are never mutated). */
+export const STOP_NORMAL: SystemMessage = Object.freeze({ type: 'stop', reason: 'normal' });
+export const STOP_SHUTDOWN: SystemMessage = Object.freeze({ type: 'stop', reason: 'shutdown' });

@@ -47,7 +47,7 @@ import {
   type SystemOptions,
 } from './options.ts';
 import type { SystemCore } from './system-core.ts';
-import type { SystemMessage } from './system-message.ts';
+import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 import {
@@ -108,6 +108,8 @@ export class ActorSystem implements SystemCore {
   /** The node's pool for stateless CPU-heavy work (runtime/offload.ts). */
   readonly offloads: OffloadPool;
   private readonly actorOffloads = new Map<string, ActorOffloads>();
+  /** What a spawn without options resolves to: made once, shared by every such spawn. */
+  private readonly noSpawnOptions: ResolvedSpawnOptions;
   current: ActorCell | null = null;
   tracing = false;
   /** Loads, saves and stop hooks in flight. */
@@ -132,6 +134,7 @@ export class ActorSystem implements SystemCore {
     this.throughput = o.throughput;
     this.askTimeoutMs = o.askTimeoutMs;
     this.defaultMailbox = o.mailbox;
+    this.noSpawnOptions = resolveSpawnOptions(undefined, o.mailbox);
     this.timers = new TimerQueue(this.clock);
     this.offloads = new OffloadPool(o.offload, this.timers);
     this.telemetry = new Telemetry(o.tracerProvider);
@@ -240,6 +243,7 @@ export class ActorSystem implements SystemCore {
       typeof b.kind !== 'string'
     )
       throw new InvalidBehaviourError(behaviour, 'it needs kind, init and receive');
+    if (options === undefined) return this.noSpawnOptions;
     return resolveSpawnOptions(options, this.defaultMailbox);
   }
 
@@ -259,7 +263,7 @@ export class ActorSystem implements SystemCore {
         () => resolve(),
       );
       target.sendSystem({ type: 'watch', watcher: w.ref });
-      target.sendSystem({ type: 'stop', reason: 'normal' });
+      target.sendSystem(STOP_NORMAL);
     });
   }
 
@@ -399,7 +403,7 @@ export class ActorSystem implements SystemCore {
     if (this.stateValue === 'running') {
       this.stateValue = 'terminating';
       this.report ??= { reason: 'shutdown' };
-      this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+      this.user.sendSystem(STOP_SHUTDOWN);
     }
     return this.whenTerminated;
   }
@@ -558,16 +562,16 @@ export class ActorSystem implements SystemCore {
     this.report ??= { reason: 'failure', path: cell.path, error };
     this.stateValue = 'terminating';
     cell.sendSystem({ type: 'directive', incarnation: cell.incarnation, directive: 'stop' });
-    if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+    if (cell === this.sys) this.user.sendSystem(STOP_SHUTDOWN);
   }
 
   guardianStopped(cell: ActorCell): void {
     if (this.user.lifecycle !== 'stopped') {
-      if (cell === this.sys) this.user.sendSystem({ type: 'stop', reason: 'shutdown' });
+      if (cell === this.sys) this.user.sendSystem(STOP_SHUTDOWN);
       return;
     }
     if (this.sys.lifecycle !== 'stopped') {
-      this.sys.sendSystem({ type: 'stop', reason: 'shutdown' });
+      this.sys.sendSystem(STOP_SHUTDOWN);
       return;
     }
     this.stateValue = 'terminated';

@@ -67,20 +67,39 @@ describe('Mailbox', () => {
     ]);
   });
 
-  it('allocates no storage until the first message arrives', () => {
+  it('allocates no storage until a second message queues behind the first', () => {
     const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
     expect(mb.allocated).toBe(0);
-    mb.push('first', null);
+    mb.push('first', 'm1');
+    expect(mb.allocated).toBe(0);
+    expect(mb.shift()).toBe('first');
+    expect(mb.meta).toBe('m1');
+    mb.push('again', null);
+    expect(mb.allocated).toBe(0);
+    mb.push('second', null);
     expect(mb.allocated).toBe(8);
+    expect(shiftAll(mb).map(([m]) => m)).toEqual(['again', 'second']);
   });
 
-  it('starts with a segment of 8 messages and adds one twice as large only when the 9th arrives', () => {
+  it('holds the first message itself, then a segment of 8, and adds one twice as large only when the 10th arrives', () => {
     const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
-    for (let i = 0; i < 8; i++) mb.push(i, null);
+    for (let i = 0; i < 9; i++) mb.push(i, null);
     expect(mb.allocated).toBe(8);
-    mb.push(8, null);
+    mb.push(9, null);
     expect(mb.allocated).toBe(8 + 16);
-    expect(shiftAll(mb).map(([m]) => m)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(shiftAll(mb).map(([m]) => m)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('keeps FIFO order when messages are pushed behind a held first message that is then shifted', () => {
+    const mb = new Mailbox(DEFAULT_MAILBOX_CAPACITY, 'drop-newest');
+    mb.push('a', 'ma');
+    mb.push('b', 'mb');
+    expect(mb.shift()).toBe('a');
+    mb.push('c', 'mc');
+    expect(shiftAll(mb)).toEqual([
+      ['b', 'mb'],
+      ['c', 'mc'],
+    ]);
   });
 
   it('keeps FIFO order with metas across segments while being shifted and pushed', () => {
@@ -97,11 +116,11 @@ describe('Mailbox', () => {
   it('frees the segments it has read past, and grows segments up to 1,024 messages', () => {
     const mb = new Mailbox(Infinity, 'drop-newest');
     for (let i = 0; i < 5000; i++) mb.push(i, null);
-    // 8 + 16 + … + 512 = 1016, then segments of 1,024
+    // the first held in the mailbox, then 8 + 16 + … + 512 = 1016, then segments of 1,024
     expect(mb.allocated).toBe(1016 + 4 * 1024);
-    for (let i = 0; i < 1016; i++) mb.shift();
+    for (let i = 0; i < 1017; i++) mb.shift();
     expect(mb.allocated).toBe(4 * 1024);
-    expect(mb.shift()).toBe(1016);
+    expect(mb.shift()).toBe(1017);
   });
 
   it('keeps a small segment after draining by shift', () => {

@@ -3,6 +3,7 @@ import {
   createSystem,
   fromReceive,
   type ActorRef,
+  type Address,
   type SnapshotUpdate,
   type Terminated,
 } from '../../index.ts';
@@ -18,6 +19,23 @@ describe('spawning', () => {
     expect(ref.path).toBe('/user/a');
     expect(ref.address).toBe('troupe://n1/user/a');
     expect(JSON.stringify({ r: ref })).toBe('{"r":{"$ref":"troupe://n1/user/a"}}');
+    await system.shutdown();
+  });
+
+  it('names unnamed actors $ and a base-36 number, found by path; other $ names find nothing', async () => {
+    const { system } = testSystem();
+    const refs = Array.from({ length: 37 }, () => system.spawn(idle()));
+    const named = system.spawn(idle(), { name: 'n' });
+    const after = system.spawn(idle());
+    expect(refs[0]!.path).toBe('/user/$0');
+    expect(refs[35]!.path).toBe('/user/$z');
+    expect(refs[36]!.address).toBe('troupe://local/user/$10');
+    expect(after.path).toBe('/user/$11');
+    expect(system.actorAt('/user/$z')).toBe(refs[35]);
+    expect(system.actorAt('/user/n')).toBe(named);
+    expect(system.refOf('troupe://local/user/$10' as Address)).toBe(refs[36]);
+    for (const p of ['/user/$', '/user/$010', '/user/$Z', '/user/$-1', '/user/$1.5', '/user/$12'])
+      expect(system.actorAt(p)).toBeUndefined();
     await system.shutdown();
   });
 
