@@ -58,6 +58,10 @@ export type { Envelope, EnvelopeKind } from './runtime/envelope.ts';
 export type { Clock } from './runtime/clock.ts';
 export { systemClock } from './runtime/clock.ts';
 export type { Logger } from './runtime/logger.ts';
+export { portable } from './runtime/shards/portable.ts';
+export { NotPortableError, SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
+export { ShardPlacementError } from './runtime/system.ts';
+export { RemoteError } from './runtime/shards/router.ts';
 export {
   offloadTask,
   OffloadError,

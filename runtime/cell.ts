@@ -1140,7 +1140,30 @@ export class ActorCell<In = any, Reply = any, State = any>
     o: ResolvedSpawnOptions,
   ): LocalRef<InOf<B>, ReplyOf<B>> {
     if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
-    const key = o.name === undefined ? this.nameSeq++ : validateName(o.name);
+    return this.spawnKeyed(
+      behaviour,
+      o,
+      o.name === undefined ? this.nameSeq++ : validateName(o.name),
+    );
+  }
+
+  /** Reserves the next generated name among this actor's children (for one placed on another shard). */
+  reserveKey(): number {
+    return this.nameSeq++;
+  }
+
+  /** Whether a live child has this key. */
+  hasChildKey(key: string | number): boolean {
+    return this.kids?.has(key) === true;
+  }
+
+  /** Spawns a child under a key already chosen (a name, or a generated name's number). */
+  spawnKeyed<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    o: ResolvedSpawnOptions,
+    key: string | number,
+  ): LocalRef<InOf<B>, ReplyOf<B>> {
+    if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
     const kids = (this.kids ??= new Map());
     if (kids.has(key)) throw new NameTakenError(childPath(this.path, key as string));
     const cell = new ActorCell(this.system, this, key, null, behaviour, o);

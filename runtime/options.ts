@@ -17,6 +17,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
+import { resolveShards } from './shards/node.ts';
 import {
   resolveOffloadOptions,
   type OffloadOptions,
@@ -50,6 +51,11 @@ export interface SystemOptions {
   readonly tracerProvider?: TracerProvider;
   /** The offload pool's limits (runtime/offload.ts). */
   readonly offload?: OffloadOptions;
+  /**
+   * Threads that run actors, the main thread being shard 0 (runtime/shards/node.ts); `'auto'`:
+   * the machine's available parallelism. Default 1: every actor on the main thread.
+   */
+  readonly shards?: number | 'auto';
 }
 
 export interface SpawnOptions {
@@ -64,6 +70,12 @@ export interface SpawnOptions {
    * the behaviour's `defaultShutdownMs` (Infinity for supervisors), else DEFAULT_SHUTDOWN_MS.
    */
   readonly shutdown?: number | 'brutal';
+  /**
+   * `system.spawn` only, with `shards` > 1: the shard to run the actor on (0: the main
+   * thread; another needs a portable behaviour). Default: portable behaviours round-robin,
+   * others on the main thread. Children live on their parent's shard.
+   */
+  readonly shard?: number;
 }
 
 export interface ResolvedMailbox {
@@ -82,6 +94,7 @@ export interface ResolvedSystemOptions {
   readonly logger: Logger | undefined;
   readonly tracerProvider: TracerProvider | undefined;
   readonly offload: ResolvedOffloadOptions;
+  readonly shards: number;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -164,6 +177,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'logger',
     'tracerProvider',
     'offload',
+    'shards',
   ]);
   let nodeId: NodeId;
   try {
@@ -208,6 +222,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     logger: o.logger as Logger | undefined,
     tracerProvider: o.tracerProvider as TracerProvider | undefined,
     offload: resolveOffloadOptions(o.offload),
+    shards: resolveShards(o.shards),
   };
 }
 

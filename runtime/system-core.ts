@@ -16,6 +16,8 @@ export interface SystemCore {
   /** Whether a tracer provider was registered at the start of this turn. */
   readonly tracing: boolean;
   readonly logger: Logger;
+  /** Put before the names of temporary receivers: they tell which shard they live on. */
+  readonly tempPrefix: string;
   addressOf(path: ActorPath): Address;
   lookup(path: ActorPath): Target | null;
   /** A user message for no live target: dead letters. */

@@ -14,8 +14,10 @@
  */
 import { TroupeError, InvalidOptionError } from './error.ts';
 import {
+  childPath,
   formatAddress,
   parseAddress,
+  validateName,
   type ActorPath,
   type Address,
   type NodeId,
@@ -24,7 +26,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { TimerQueue, type TimerEntry } from './timers.ts';
 import { Scheduler } from './scheduler.ts';
 import { DeadLetters, type DeadLetterReason } from './dead-letters.ts';
-import { ActorCell, senderOf } from './cell.ts';
+import { ActorCell, NameTakenError, senderOf } from './cell.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { TempReceiver } from './temp.ts';
 import { MessageMeta } from './envelope.ts';
@@ -50,6 +52,25 @@ import type { SystemCore } from './system-core.ts';
 import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
+import type { MessagePort } from 'node:worker_threads';
+import { ShardNode } from './shards/node.ts';
+import { ShardRouter, tempPrefix } from './shards/router.ts';
+import type { SpawnFrameOptions, TopKey } from './shards/protocol.ts';
+
+/** A worker shard's place in its node (runtime/shards/host.ts). */
+export interface ShardContext {
+  readonly shard: number;
+  readonly ports: (MessagePort | null)[];
+}
+
+export class ShardPlacementError extends TroupeError {
+  constructor() {
+    super(
+      'ERR_SHARD_PLACEMENT',
+      'top-level actors of a sharded system are spawned from the main thread (system.spawn there); an actor on a shard spawns children with ctx.spawn',
+    );
+  }
+}
 import {
   labelOf,
   OffloadPool,
@@ -110,6 +131,13 @@ export class ActorSystem implements SystemCore {
   private readonly actorOffloads = new Map<string, ActorOffloads>();
   /** What a spawn without options resolves to: made once, shared by every such spawn. */
   private readonly noSpawnOptions: ResolvedSpawnOptions;
+  /** This thread's shard id (0: the main thread). */
+  readonly shard: number;
+  readonly tempPrefix: string;
+  /** How messages reach actors on other shards; null with one shard. */
+  readonly router: ShardRouter | null = null;
+  /** On the main thread of a sharded system: the shards' threads. */
+  readonly shards: ShardNode | null = null;
   current: ActorCell | null = null;
   tracing = false;
   /** Loads, saves and stop hooks in flight. */
@@ -126,8 +154,10 @@ export class ActorSystem implements SystemCore {
   /** Resolves once every actor has stopped, with why. */
   readonly whenTerminated: Promise<TerminationReport>;
 
-  constructor(options?: SystemOptions) {
+  constructor(options?: SystemOptions, shardContext?: ShardContext) {
     const o = resolveSystemOptions(options);
+    this.shard = shardContext?.shard ?? 0;
+    this.tempPrefix = tempPrefix(this.shard);
     this.nodeId = o.nodeId;
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? consoleLogger;
@@ -171,6 +201,17 @@ export class ActorSystem implements SystemCore {
     );
     this.register(this.user);
     this.register(this.sys);
+    if (shardContext !== undefined)
+      this.router = new ShardRouter(this, shardContext.shard, shardContext.ports);
+    else if (o.shards > 1) {
+      this.shards = new ShardNode(this, o.shards, {
+        nodeId: o.nodeId,
+        throughput: o.throughput,
+        timeSliceMs: o.timeSliceMs,
+        askTimeoutMs: o.askTimeoutMs,
+      });
+      this.router = this.shards.router;
+    }
     this.user.process();
     this.sys.process();
   }
@@ -221,7 +262,54 @@ export class ActorSystem implements SystemCore {
     options?: SpawnOptions,
   ): ActorRef<InOf<B>, ReplyOf<B>> {
     if (this.stateValue !== 'running') throw new SystemTerminatedError();
+    if (this.router !== null) return this.spawnSharded(behaviour, options);
     return this.user.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
+  }
+
+  /** `spawn` with several shards: placement (runtime/shards/node.ts). */
+  private spawnSharded<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options: SpawnOptions | undefined,
+  ): ActorRef<InOf<B>, ReplyOf<B>> {
+    const shards = this.shards;
+    if (shards === null) throw new ShardPlacementError();
+    let asked: number | undefined;
+    let rest = options;
+    if (
+      options !== undefined &&
+      typeof options === 'object' &&
+      options !== null &&
+      'shard' in options
+    ) {
+      const { shard, ...others } = options;
+      if (
+        shard !== undefined &&
+        (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0)
+      )
+        throw new InvalidOptionError('options.shard', shard, 'a shard id (an integer ≥ 0)');
+      asked = shard;
+      rest = others;
+    }
+    const o = this.resolveSpawn(behaviour, rest);
+    const shard = shards.place(behaviour, asked);
+    const key: TopKey = o.name === undefined ? this.user.reserveKey() : validateName(o.name);
+    const elsewhere = shards.router.placements.get(key);
+    if (elsewhere !== undefined && elsewhere !== 0)
+      throw new NameTakenError(childPath('/user' as ActorPath, String(o.name ?? key)));
+    if (shard !== 0) {
+      if (this.user.hasChildKey(key))
+        throw new NameTakenError(childPath('/user' as ActorPath, String(o.name ?? key)));
+      return shards.spawnRemote(behaviour, o, shard, key);
+    }
+    const ref = this.user.spawnKeyed(behaviour, o, key);
+    shards.placedHere(key);
+    return ref;
+  }
+
+  /** On a worker shard: spawns the top-level actor the main thread placed here. */
+  spawnPlaced(behaviour: Behaviour<any, any, any>, key: TopKey, options: SpawnFrameOptions): void {
+    const o = resolveSpawnOptions(options, this.defaultMailbox);
+    this.user.spawnKeyed(behaviour, o, key);
   }
 
   /** Spawns one of troupe's own actors under `/system`. */
@@ -418,6 +506,12 @@ export class ActorSystem implements SystemCore {
   lookup(path: ActorPath): Target | null {
     const t = this.registry.get(path);
     if (t !== undefined) return t;
+    const local = this.lookupLocal(path);
+    return local !== null || this.router === null ? local : this.router.targetFor(path);
+  }
+
+  /** The live target at a path in this thread. */
+  private lookupLocal(path: ActorPath): Target | null {
     // /user/a/b: from the guardian `/user`, child `a`, its child `b`
     const second = path.indexOf('/', 1);
     if (second < 0) return null;
@@ -584,13 +678,15 @@ export class ActorSystem implements SystemCore {
       }
     }
     const report = this.report ?? { reason: 'shutdown' };
-    if (!this.offloads.started) {
+    if (!this.offloads.started && this.shards === null) {
       void this.offloads.close();
+      this.router?.close();
       this.resolveTerminated(report);
       return;
     }
-    // the actors are gone: end the offload pool's threads, then report
-    this.offloads.close().then(
+    // this thread's actors are gone: the shards stop theirs, the offload pool's threads end,
+    // then the report
+    Promise.all([this.offloads.close(), this.shards?.close()]).then(
       () => this.resolveTerminated(report),
       (error: unknown) => {
         this.logger.error('troupe: the offload pool did not close cleanly', error);

@@ -30,7 +30,7 @@ export class TempReceiver implements Target {
     onAbort: ((error: unknown) => void) | null = null,
   ) {
     this.system = system;
-    this.path = childPath(TEMP_PATH, name);
+    this.path = childPath(TEMP_PATH, system.tempPrefix + name);
     this.onMessage = onMessage;
     this.onAbort = onAbort;
     this.ref = new LocalRef(system, this.path, this);

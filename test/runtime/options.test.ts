@@ -63,6 +63,7 @@ describe('resolveSystemOptions', () => {
         timeoutMs: OFFLOAD_TIMEOUT_MS,
         idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
       },
+      shards: 1,
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -95,6 +96,7 @@ describe('resolveSystemOptions', () => {
         logger,
         tracerProvider,
         offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
+        shards: 3,
       }),
     ).toEqual({
       nodeId: 'node-1.eu:4000',
@@ -107,6 +109,7 @@ describe('resolveSystemOptions', () => {
       logger,
       tracerProvider,
       offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
+      shards: 3,
     });
   });
 

@@ -1,0 +1,83 @@
+/**
+ * A worker shard: a full actor system in this thread, with the router that links it to the
+ * others (runtime/shards/node.ts starts it). It spawns what the main thread places here,
+ * forwards its dead letters to the main thread (the node has one dead-letter stream), and
+ * stops its actors when told, answering `terminated`.
+ */
+import { workerData } from 'node:worker_threads';
+import { ActorSystem } from '../system.ts';
+import { encodeValue } from '../refcodec.ts';
+import { describe } from '../error.ts';
+import type { DeadLetter } from '../dead-letters.ts';
+import { loadPortable } from './portable.ts';
+import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
+import type { HostData } from './node.ts';
+
+const data = workerData as HostData;
+const system = new ActorSystem(
+  {
+    nodeId: data.nodeId,
+    throughput: data.throughput,
+    timeSliceMs: data.timeSliceMs,
+    askTimeoutMs: data.askTimeoutMs,
+  },
+  { shard: data.shard, ports: data.ports },
+);
+const router = system.router!;
+
+function crossing(d: DeadLetter) {
+  let message: unknown;
+  try {
+    message = encodeValue(d.message);
+  } catch {
+    message = describe(d.message);
+  }
+  return {
+    message,
+    recipient: d.recipient,
+    ...(d.sender === undefined ? {} : { sender: d.sender }),
+    reason: d.reason,
+    ...(d.error === undefined
+      ? {}
+      : {
+          error:
+            d.error instanceof Error ? `${d.error.name}: ${d.error.message}` : describe(d.error),
+        }),
+  };
+}
+
+system.deadLetters.subscribe((d) =>
+  router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'dead', letter: crossing(d) }),
+);
+
+router.onControl = (frame) => {
+  switch (frame.k) {
+    case 'spawn': {
+      const { key, origin, options } = frame;
+      router.spawning(key);
+      loadPortable(origin)
+        .then((behaviour) => {
+          system.spawnPlaced(behaviour, key, options);
+          router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'spawned', key });
+        })
+        .catch((error: unknown) => {
+          router.post(0, {
+            v: SHARD_PROTOCOL_VERSION,
+            k: 'spawned',
+            key,
+            error: error instanceof Error ? error.message : describe(error),
+          });
+        })
+        .finally(() => router.spawned(key));
+      return;
+    }
+    case 'shutdown':
+      void system.shutdown().then(() => {
+        router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'terminated' });
+        router.close();
+      });
+      return;
+    default:
+      system.logger.error(`troupe: shard ${data.shard}: unexpected ${frame.k} frame`);
+  }
+};

@@ -1,0 +1,238 @@
+/**
+ * Shards on the main thread: `createSystem({ shards: N })` starts N − 1 worker threads, each
+ * a full actor system with its own scheduler (runtime/shards/host.ts); the main thread is
+ * shard 0. Every pair of shards gets its own MessageChannel (protocol.ts says why).
+ *
+ * Placement (at `system.spawn`, main thread only): `{ shard: k }` places an actor on shard k;
+ * without it a portable behaviour (portable.ts) goes round-robin over the shards, and any
+ * other behaviour stays on the main thread. The main thread keeps the table of where each
+ * top-level actor lives and tells every shard before the spawn returns; a spawned actor's
+ * children live on its shard. An actor on another shard cannot have persistence yet (its
+ * store is an object of this thread).
+ *
+ * Which thread owns the node's sockets and Redis clients (the node links, the gateway, the
+ * cluster's directory of later issues): the main thread. Its event loop does the I/O, the
+ * shards only compute; envelopes for actors on shards cross one port, already batched. A
+ * shard that needs the network asks an actor on the main thread, like any other message.
+ *
+ * Shutdown: the main thread's actors stop, then every shard is told to stop its own (each in
+ * parallel with the others, each in its own children-first order) and answers `terminated`;
+ * then its thread is ended. No thread is left running.
+ */
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { InvalidOptionError } from '../error.ts';
+import { childPath, type ActorPath } from '../address.ts';
+import { LocalRef } from '../ref.ts';
+import { NameTakenError } from '../cell.ts';
+import type { ResolvedSpawnOptions } from '../options.ts';
+import type { ActorSystem } from '../system.ts';
+import type { Behaviour } from '../behaviour.ts';
+import { portableOrigin } from './portable.ts';
+import { ShardRouter } from './router.ts';
+import { SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
+
+/** Longest a shard may take to stop its actors at shutdown before its thread is ended. */
+export const SHARD_SHUTDOWN_MS = 10_000;
+
+export class NotPortableError extends InvalidOptionError {
+  constructor(shard: number) {
+    super(
+      'options.shard',
+      shard,
+      'the main thread (0) for a behaviour that is not portable: make it with portable(import.meta.url, name, behaviour) to place it on another shard',
+    );
+  }
+}
+
+/** Resolves the `shards` option: a count ≥ 1, or 'auto' (the machine's available parallelism). */
+export function resolveShards(v: unknown): number {
+  if (v === undefined) return 1;
+  if (v === 'auto') return availableParallelism();
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 256)
+    throw new InvalidOptionError('options.shards', v, "an integer from 1 to 256, or 'auto'");
+  return v;
+}
+
+/** What a worker shard is given at start. */
+export interface HostData {
+  readonly shard: number;
+  readonly nodeId: string;
+  readonly ports: (MessagePort | null)[];
+  readonly throughput: number;
+  readonly timeSliceMs: number;
+  readonly askTimeoutMs: number;
+}
+
+export class ShardNode {
+  readonly router: ShardRouter;
+  readonly count: number;
+  readonly #system: ActorSystem;
+  readonly #workers: (Worker | null)[];
+  #next = 0;
+  #closing: Promise<void> | null = null;
+  readonly #terminated = new Map<number, () => void>();
+
+  constructor(system: ActorSystem, count: number, host: Omit<HostData, 'shard' | 'ports'>) {
+    this.#system = system;
+    this.count = count;
+    const ports: (MessagePort | null)[][] = Array.from({ length: count }, () =>
+      new Array<MessagePort | null>(count).fill(null),
+    );
+    for (let i = 0; i < count; i++)
+      for (let j = i + 1; j < count; j++) {
+        const ch = new MessageChannel();
+        ports[i]![j] = ch.port1;
+        ports[j]![i] = ch.port2;
+      }
+    this.router = new ShardRouter(system, 0, ports[0]!);
+    this.router.onControl = (frame, from) => this.#onControl(frame, from);
+    this.#workers = [null];
+    for (let k = 1; k < count; k++) {
+      const own = ports[k]!;
+      const data: HostData = { ...host, shard: k, ports: own };
+      const w = new Worker(new URL('./host.ts', import.meta.url), {
+        workerData: data,
+        transferList: own.filter((p): p is MessagePort => p !== null),
+      });
+      w.on('error', (error) =>
+        system.logger.error(`troupe: shard ${k} failed with an uncaught error`, error),
+      );
+      w.on('exit', (code) => {
+        this.#workers[k] = null;
+        this.#terminated.get(k)?.();
+        if (this.#closing === null)
+          system.logger.error(`troupe: shard ${k} exited (code ${code}); its actors are lost`);
+      });
+      this.#workers.push(w);
+    }
+  }
+
+  /** Shard ids whose thread is running (0 always). */
+  get live(): number[] {
+    return this.#workers.flatMap((w, i) => (i === 0 || w !== null ? [i] : []));
+  }
+
+  /** Where a new top-level actor goes (`shard`: asked for, or undefined). */
+  place(behaviour: Behaviour<any, any, any>, shard: number | undefined): number {
+    if (shard !== undefined) {
+      if (shard >= this.count)
+        throw new InvalidOptionError('options.shard', shard, `a shard from 0 to ${this.count - 1}`);
+      if (shard !== 0 && portableOrigin(behaviour) === undefined) throw new NotPortableError(shard);
+      return shard;
+    }
+    if (portableOrigin(behaviour) === undefined) return 0;
+    const s = this.#next;
+    this.#next = (this.#next + 1) % this.count;
+    return s;
+  }
+
+  /** Spawns a portable behaviour as a top-level actor on shard `shard` (≠ 0). */
+  spawnRemote(
+    behaviour: Behaviour<any, any, any>,
+    o: ResolvedSpawnOptions,
+    shard: number,
+    key: TopKey,
+  ): LocalRef<any, any> {
+    if (o.persistence !== null)
+      throw new InvalidOptionError(
+        'options.persistence',
+        'a store',
+        'absent for an actor on another shard than the main thread (not yet supported)',
+      );
+    if (this.#workers[shard] === null)
+      throw new InvalidOptionError('options.shard', shard, 'a shard whose thread is running');
+    const path: ActorPath = childPath(
+      '/user' as ActorPath,
+      typeof key === 'number' ? '$' + key.toString(36) : key,
+    );
+    if (this.router.placements.has(key)) throw new NameTakenError(path);
+    this.router.placements.set(key, shard);
+    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard });
+    this.router.post(shard, {
+      v: SHARD_PROTOCOL_VERSION,
+      k: 'spawn',
+      key,
+      origin: portableOrigin(behaviour)!,
+      options: {
+        mailbox: { capacity: o.mailbox.capacity, overflow: o.mailbox.overflow },
+        ...(o.shutdown === undefined ? {} : { shutdown: o.shutdown }),
+      },
+    });
+    return new LocalRef(this.#system, path, this.router.targetFor(path));
+  }
+
+  /** A top-level actor on the main thread: every shard learns where it is. */
+  placedHere(key: TopKey): void {
+    this.router.placements.set(key, 0);
+    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard: 0 });
+  }
+
+  /** A top-level actor on the main thread stopped. */
+  unplacedHere(key: TopKey): void {
+    if (this.router.placements.get(key) !== 0) return;
+    this.router.placements.delete(key);
+    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key });
+  }
+
+  #onControl(frame: ShardFrame, from: number): void {
+    switch (frame.k) {
+      case 'spawned':
+        if (frame.error !== undefined) {
+          this.#system.logger.error(
+            `troupe: shard ${from} could not spawn /user/${String(frame.key)}: ${frame.error}`,
+          );
+          this.router.placements.delete(frame.key);
+          this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key: frame.key });
+        }
+        return;
+      case 'dead': {
+        const l = frame.letter;
+        this.#system.deadLetters.publish({
+          message: l.message,
+          recipient: l.recipient as never,
+          ...(l.sender === undefined ? {} : { sender: l.sender as never }),
+          reason: l.reason as never,
+          ...(l.error === undefined ? {} : { error: l.error }),
+        });
+        return;
+      }
+      case 'terminated':
+        this.#terminated.get(from)?.();
+        return;
+      default:
+        this.#system.logger.error(`troupe: shard ${from} sent an unexpected ${frame.k} frame`);
+    }
+  }
+
+  /** Stops every shard's actors, then ends the threads. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (let k = 1; k < this.count; k++) {
+      const w = this.#workers[k];
+      if (w === null || w === undefined) continue;
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.#system.logger.warn(
+              `troupe: shard ${k} did not stop within ${SHARD_SHUTDOWN_MS} ms; its thread is ended`,
+            );
+            resolve();
+          }, SHARD_SHUTDOWN_MS);
+          this.#terminated.set(k, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }).then(() => w.terminate().then(() => undefined)),
+      );
+      this.router.post(k, { v: SHARD_PROTOCOL_VERSION, k: 'shutdown' });
+    }
+    await Promise.all(waits);
+    this.router.close();
+  }
+}

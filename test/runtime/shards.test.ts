@@ -1,0 +1,192 @@
+/**
+ * Shards: actors on worker threads, reached through the same refs. These run real threads
+ * (real time, no simulated clock): each test starts a system with shards and shuts it down.
+ */
+import { threadId } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createSystem, type ActorRef, type DeadLetter, type Terminated } from '../../index.ts';
+import {
+  counter,
+  failing,
+  local,
+  recorder,
+  sender,
+  type CounterMsg,
+  type RecorderMsg,
+  type SenderMsg,
+} from '../fixtures/shard-behaviours.ts';
+
+describe('shards', () => {
+  it('runs an actor on another thread and reaches it with tell and ask', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const c = system.spawn(counter, { shard: 1 }) as ActorRef<CounterMsg, number>;
+      expect(c.path).toBe('/user/$0');
+      c.tell({ type: 'inc' });
+      c.tell({ type: 'inc' });
+      await expect(c.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(2);
+      const where = await c.ask({ type: 'where' }, { timeout: 5_000 });
+      expect(where).not.toBe(threadId);
+      const here = system.spawn(counter, { shard: 0, name: 'here' }) as ActorRef<
+        CounterMsg,
+        number
+      >;
+      await expect(here.ask({ type: 'where' }, { timeout: 5_000 })).resolves.toBe(threadId);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('places portable behaviours round-robin and others on the main thread', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const threads = new Set<unknown>();
+      for (let i = 0; i < 4; i++) {
+        const c = system.spawn(counter) as ActorRef<CounterMsg, number>;
+        threads.add(await c.ask({ type: 'where' }, { timeout: 5_000 }));
+      }
+      expect(threads.size).toBe(2);
+      expect(threads.has(threadId)).toBe(true);
+      const l = system.spawn(local);
+      expect(l.path).toBe('/user/$4');
+      expect(system.shards?.router.placements.get(4)).toBe(0);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('passes refs inside messages: an actor on shard 1 asks one on shard 2, replies cross back', async () => {
+    const system = createSystem({ shards: 3 });
+    try {
+      const c = system.spawn(counter, { shard: 2, name: 'c' }) as ActorRef<CounterMsg, number>;
+      c.tell({ type: 'inc' });
+      const s = system.spawn(sender, { shard: 1, name: 's' }) as ActorRef<SenderMsg, number>;
+      await expect(s.ask({ type: 'ask', to: c }, { timeout: 5_000 })).resolves.toBe(1);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('keeps FIFO per sender→receiver pair across shards, with several senders interleaved', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 4 }),
+        async (counts) => {
+          const system = createSystem({ shards: 3 });
+          try {
+            const r = system.spawn(recorder, { shard: 2 }) as ActorRef<
+              RecorderMsg,
+              { from: string; seq: number }[]
+            >;
+            const senders = counts.map(
+              (_, i) => system.spawn(sender, { shard: i % 2 }) as ActorRef<SenderMsg, number>,
+            );
+            await Promise.all(
+              senders.map((s, i) =>
+                s.ask(
+                  { type: 'send', to: r, name: `s${i}`, count: counts[i]! },
+                  { timeout: 5_000 },
+                ),
+              ),
+            );
+            // each sender's ask was answered after its items were sent; a dump from here
+            // may still overtake items from the other shards, so wait for all of them
+            let items: { from: string; seq: number }[] = [];
+            const total = counts.reduce((a, b) => a + b, 0);
+            for (let t = 0; t < 200 && items.length < total; t++)
+              items = await r.ask({ type: 'dump' }, { timeout: 5_000 });
+            expect(items).toHaveLength(total);
+            counts.forEach((n, i) => {
+              const mine = items.filter((x) => x.from === `s${i}`).map((x) => x.seq);
+              expect(mine).toEqual(Array.from({ length: n }, (_, k) => k));
+            });
+          } finally {
+            await system.shutdown();
+          }
+        },
+      ),
+      { numRuns: 10 },
+    );
+  }, 60_000);
+
+  it('watches and stops an actor on another shard', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const c = system.spawn(counter, { shard: 1 });
+      const terminated = new Promise<Terminated>((resolve) => system.watch(c, resolve));
+      await system.stop(c);
+      await expect(terminated).resolves.toMatchObject({
+        type: 'troupe.terminated',
+        reason: 'normal',
+      });
+      expect((await terminated).ref.path).toBe(c.path);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('reports a failure on a shard as a terminated notice, and its dead letters on the main thread', async () => {
+    const system = createSystem({ shards: 2, logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      const f = system.spawn(failing, { shard: 1, name: 'f' }) as ActorRef<string>;
+      const terminated = new Promise<Terminated>((resolve) => system.watch(f, resolve));
+      f.tell('go');
+      await expect(terminated).resolves.toMatchObject({ reason: 'failed' });
+      f.tell('after');
+      for (let i = 0; i < 100 && !dead.some((d) => d.message === 'after'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(dead.map((d) => d.message)).toEqual(expect.arrayContaining(['go', 'after']));
+      expect(dead.find((d) => d.message === 'go')).toMatchObject({
+        recipient: 'troupe://local/user/f',
+        reason: 'failed',
+      });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('rejects at send a message that cannot cross a thread, naming the field', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const r = system.spawn(recorder, { shard: 1 }) as ActorRef<unknown>;
+      expect(() => r.tell({ type: 'item', from: 'x', seq: 1, fn: () => 1 })).toThrow(
+        expect.objectContaining({ code: 'ERR_NOT_SERIALIZABLE' }),
+      );
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('refuses bad placement options with typed errors', async () => {
+    expect(() => createSystem({ shards: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', field: 'options.shards' }),
+    );
+    const system = createSystem({ shards: 2 });
+    try {
+      expect(() => system.spawn(counter, { shard: 2 })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', field: 'options.shard' }),
+      );
+      expect(() => system.spawn(local, { shard: 1 })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', field: 'options.shard' }),
+      );
+      system.spawn(counter, { shard: 1, name: 'taken' });
+      expect(() => system.spawn(counter, { shard: 0, name: 'taken' })).toThrow(
+        expect.objectContaining({ code: 'ERR_NAME_TAKEN' }),
+      );
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('ends every shard thread at shutdown', async () => {
+    const system = createSystem({ shards: 3 });
+    system.spawn(counter, { shard: 1 });
+    system.spawn(counter, { shard: 2 });
+    expect(system.shards?.live).toEqual([0, 1, 2]);
+    await system.shutdown();
+    expect(system.shards?.live).toEqual([0]);
+  });
+});
