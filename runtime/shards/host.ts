@@ -14,8 +14,24 @@ import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
 import type { HostData } from './node.ts';
 
 const data = workerData as HostData;
-const system = new ActorSystem(
+
+/** The node's logger is the main thread's: lines go there (details as text). */
+const detail = (d: unknown): string =>
+  d instanceof Error ? (d.stack ?? `${d.name}: ${d.message}`) : describe(d);
+const logLine =
+  (level: 'info' | 'warn' | 'error') =>
+  (message: string, ...details: unknown[]): void =>
+    system.router?.post(0, {
+      v: SHARD_PROTOCOL_VERSION,
+      k: 'log',
+      level,
+      message,
+      details: details.map(detail),
+    });
+
+const system: ActorSystem = new ActorSystem(
   {
+    logger: { info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
     nodeId: data.nodeId,
     throughput: data.throughput,
     timeSliceMs: data.timeSliceMs,

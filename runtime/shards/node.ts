@@ -200,6 +200,9 @@ export class ShardNode {
       case 'terminated':
         this.#terminated.get(from)?.();
         return;
+      case 'log':
+        this.#system.logger[frame.level](`[shard ${from}] ${frame.message}`, ...frame.details);
+        return;
       default:
         this.#system.logger.error(`troupe: shard ${from} sent an unexpected ${frame.k} frame`);
     }

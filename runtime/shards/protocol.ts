@@ -18,6 +18,7 @@
  *   unplaced   main → every shard: it is gone
  *   where      shard → main: where does <key> live? (answered by placed or unplaced)
  *   dead       shard → main: a dead letter, for the node's one dead-letter stream
+ *   log        shard → main: a line for the node's logger
  *   shutdown   main → shard: stop every actor; answered by `terminated`
  */
 import type { Envelope } from '../envelope.ts';
@@ -55,6 +56,13 @@ export type ShardFrame =
   | { readonly v: 1; readonly k: 'unplaced'; readonly key: TopKey }
   | { readonly v: 1; readonly k: 'where'; readonly key: TopKey }
   | { readonly v: 1; readonly k: 'dead'; readonly letter: DeadLetterFrame }
+  | {
+      readonly v: 1;
+      readonly k: 'log';
+      readonly level: 'info' | 'warn' | 'error';
+      readonly message: string;
+      readonly details: readonly string[];
+    }
   | { readonly v: 1; readonly k: 'shutdown' }
   | { readonly v: 1; readonly k: 'terminated' };
 
@@ -66,6 +74,7 @@ const KINDS = new Set([
   'unplaced',
   'where',
   'dead',
+  'log',
   'shutdown',
   'terminated',
 ]);
@@ -103,6 +112,12 @@ export function checkFrame(data: unknown): ShardFrame | null {
     case 'unplaced':
     case 'where':
       return isKey(f.key) ? (f as unknown as ShardFrame) : null;
+    case 'log':
+      return (f.level === 'info' || f.level === 'warn' || f.level === 'error') &&
+        typeof f.message === 'string' &&
+        Array.isArray(f.details)
+        ? (f as unknown as ShardFrame)
+        : null;
     case 'dead':
       return typeof f.letter === 'object' && f.letter !== null
         ? (f as unknown as ShardFrame)

@@ -126,8 +126,12 @@ describe('shards', () => {
     }
   });
 
-  it('reports a failure on a shard as a terminated notice, and its dead letters on the main thread', async () => {
-    const system = createSystem({ shards: 2, logger: { info() {}, warn() {}, error() {} } });
+  it('reports a failure on a shard as a terminated notice, its dead letters and its log on the main thread', async () => {
+    const errors: string[] = [];
+    const system = createSystem({
+      shards: 2,
+      logger: { info() {}, warn() {}, error: (m: string) => void errors.push(m) },
+    });
     try {
       const dead: DeadLetter[] = [];
       system.deadLetters.subscribe((d) => dead.push(d));
@@ -139,10 +143,33 @@ describe('shards', () => {
       for (let i = 0; i < 100 && !dead.some((d) => d.message === 'after'); i++)
         await new Promise((r) => setTimeout(r, 10));
       expect(dead.map((d) => d.message)).toEqual(expect.arrayContaining(['go', 'after']));
+      // the shard's log line reaches the node's logger
+      expect(errors.some((m) => m.startsWith('[shard 1] troupe: /user/f failed'))).toBe(true);
       expect(dead.find((d) => d.message === 'go')).toMatchObject({
         recipient: 'troupe://local/user/f',
         reason: 'failed',
       });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('subscribes to the snapshots of an actor on another shard', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const c = system.spawn(counter, { shard: 1 }) as ActorRef<CounterMsg, number>;
+      const seen: unknown[] = [];
+      let done!: () => void;
+      const three = new Promise<void>((r) => (done = r));
+      const unsubscribe = system.subscribe<number>(c, (u) => {
+        if (u.type !== 'troupe.snapshot') return;
+        seen.push(u.snapshot);
+        if (u.snapshot === 3) done();
+      });
+      for (let i = 0; i < 3; i++) c.tell({ type: 'inc' });
+      await three;
+      expect(seen).toEqual([0, 1, 2, 3]);
+      unsubscribe();
     } finally {
       await system.shutdown();
     }
