@@ -25,11 +25,19 @@ import { createRequire } from 'node:module';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** Implementation ids: a public contract (they appear in the JSON). */
-export type ImplId = 'raw' | 'troupe:receive' | 'troupe:machine' | 'xstate' | 'erlang' | 'erlang@1';
+export type ImplId =
+  | 'raw'
+  | 'troupe:receive'
+  | 'troupe:receive@2shards'
+  | 'troupe:machine'
+  | 'xstate'
+  | 'erlang'
+  | 'erlang@1';
 /** The order implementations run in, and are listed in. */
 export const IMPLS: readonly ImplId[] = [
   'raw',
   'troupe:receive',
+  'troupe:receive@2shards',
   'troupe:machine',
   'xstate',
   'erlang',
@@ -47,6 +55,12 @@ export function bestPeer(results: readonly Result[]): Result | undefined {
       best = r;
   return best;
 }
+
+/**
+ * Implementations that start threads (their runs are long: a message between threads costs
+ * tens of microseconds of latency): left out of `--quick`, which says so.
+ */
+export const NOT_IN_QUICK: readonly ImplId[] = ['troupe:receive@2shards'];
 
 /** Longest one run may take, in milliseconds, before the suite fails. */
 export const RUN_TIMEOUT_MS = 120_000;
@@ -221,7 +235,9 @@ async function runBenchmark<P>(b: Benchmark<P>, options: SuiteOptions): Promise<
     options.progress(
       `${b.name}: cannot be scaled, runs at its ${options.quick ? 'quick' : 'full'} params`,
     );
-  const impls = IMPLS.filter((id) => b.impls[id] !== undefined);
+  const impls = IMPLS.filter(
+    (id) => b.impls[id] !== undefined && !(options.quick && NOT_IN_QUICK.includes(id)),
+  );
   const samples = new Map<ImplId, Sample[]>(impls.map((id) => [id, []]));
   for (const id of impls) {
     const s = await runOnce(b, id, params);

@@ -12,6 +12,7 @@ import { renderChart } from './chart.ts';
 import {
   formatTable,
   machineInfo,
+  NOT_IN_QUICK,
   runSuite,
   writeReport,
   type Benchmark,
@@ -127,6 +128,11 @@ async function main(): Promise<number> {
       'erlang, erlang@1: not run, there is no `erl` on the PATH (apt-get install -y erlang-base; the bench installs nothing)',
     );
   const benchmarks = cli.benchmarks.map(withErlang);
+  if (cli.quick) {
+    const left = NOT_IN_QUICK.filter((id) => benchmarks.some((b) => b.impls[id] !== undefined));
+    if (left.length > 0)
+      console.error(`left out of --quick (they start threads): ${left.join(', ')}`);
+  }
   const date = new Date().toISOString();
   const started = performance.now();
   const results = await runSuite(benchmarks, {

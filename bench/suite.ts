@@ -2,7 +2,7 @@
  * The suite: every benchmark in the order it runs, and the Erlang/OTP peer added beside
  * troupe's implementations (bench/peers/erlang.ts). bench/main.ts runs it; tests read it.
  */
-import { scaleCount, type Benchmark, type Impl } from './harness.ts';
+import { scaleCount, type Benchmark, type Impl, type ImplId } from './harness.ts';
 import { counting } from './savina/counting.ts';
 import { pingpong } from './savina/pingpong.ts';
 import { threadring } from './savina/threadring.ts';
@@ -16,17 +16,31 @@ import { banking } from './savina/banking.ts';
 import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
+import {
+  bigSharded,
+  countingSharded,
+  forkjoinThroughputSharded,
+  pingpongSharded,
+  threadringSharded,
+} from './savina/sharded.ts';
 
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
-  withScale(pingpong, (p, f) => ({ hops: scaleCount(p.hops, f) })),
-  withScale(counting, (p, f) => ({ messages: scaleCount(p.messages, f) })),
-  withScale(threadring, (p, f) => ({ actors: p.actors, hops: scaleCount(p.hops, f) })),
-  forkjoinThroughput,
+  withScale(withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded), (p, f) => ({
+    hops: scaleCount(p.hops, f),
+  })),
+  withScale(withImpl(counting, 'troupe:receive@2shards', countingSharded), (p, f) => ({
+    messages: scaleCount(p.messages, f),
+  })),
+  withScale(withImpl(threadring, 'troupe:receive@2shards', threadringSharded), (p, f) => ({
+    actors: p.actors,
+    hops: scaleCount(p.hops, f),
+  })),
+  withImpl(forkjoinThroughput, 'troupe:receive@2shards', forkjoinThroughputSharded),
   withScale(forkjoinCreate, (p, f) => ({ actors: scaleCount(p.actors, f) })),
   fib,
   chameneos,
-  big,
+  withImpl(big, 'troupe:receive@2shards', bigSharded),
   concdict,
   banking,
   withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
@@ -37,6 +51,11 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
 export function withErlang<P>(b: Benchmark<P>): Benchmark<P> {
   const erlang = erlangImpls(b.name) as Partial<Record<'erlang' | 'erlang@1', Impl<P>>>;
   return { ...b, impls: { ...b.impls, ...erlang } };
+}
+
+/** The benchmark with one more implementation (the sharded ones live in savina/sharded.ts). */
+function withImpl<P>(b: Benchmark<P>, id: ImplId, impl: Impl<P>): Benchmark<P> {
+  return { ...b, impls: { ...b.impls, [id]: impl } };
 }
 
 /** The first benchmarks were written before `--scale`: their scaling is given here. */

@@ -57,10 +57,15 @@ export interface OpenedEnvelope {
   readonly meta: MessageMeta | null;
 }
 
-/** Validates and opens an envelope; refs are made by `refOf` of the receiving system. */
+/**
+ * Validates and opens an envelope; refs are made by `refOf` of the receiving system. With
+ * `refs`, an address met before is not parsed again: its ref is taken from there (a link
+ * that opens many envelopes to the same actors keeps one such cache).
+ */
 export function open(
   envelope: unknown,
   refOf: (address: Address) => ActorRef<unknown>,
+  refs?: Map<unknown, ActorRef<unknown>>,
 ): OpenedEnvelope {
   if (typeof envelope !== 'object' || envelope === null)
     throw new InvalidEnvelopeError('', envelope, 'not an object');
@@ -69,9 +74,9 @@ export function open(
     throw new InvalidEnvelopeError('v', e.v, `unsupported version (expected ${ENVELOPE_VERSION})`);
   if (!(KINDS as readonly unknown[]).includes(e.kind))
     throw new InvalidEnvelopeError('kind', e.kind, `expected one of ${KINDS.join(', ')}`);
-  const to = ref('to', e.to, refOf);
-  const from = e.from === undefined ? null : ref('from', e.from, refOf);
-  const replyTo = e.replyTo === undefined ? null : ref('replyTo', e.replyTo, refOf);
+  const to = ref('to', e.to, refOf, refs);
+  const from = e.from === undefined ? null : ref('from', e.from, refOf, refs);
+  const replyTo = e.replyTo === undefined ? null : ref('replyTo', e.replyTo, refOf, refs);
   if (e.corr !== undefined && (typeof e.corr !== 'number' || !Number.isInteger(e.corr)))
     throw new InvalidEnvelopeError('corr', e.corr, 'expected an integer');
   let trace = null;
@@ -91,15 +96,26 @@ export function open(
   return { kind: e.kind as EnvelopeKind, to, body: decodeValue(e.body, refOf), meta };
 }
 
+/** Refs kept by one cache before it starts again (bounded: addresses come from outside). */
+export const REF_CACHE_SIZE = 4_096;
+
 function ref(
   field: string,
   v: unknown,
   refOf: (address: Address) => ActorRef<unknown>,
+  refs: Map<unknown, ActorRef<unknown>> | undefined,
 ): ActorRef<unknown> {
+  const known = refs?.get(v);
+  if (known !== undefined) return known;
   try {
     parseAddress(v);
   } catch (error) {
     throw new InvalidEnvelopeError(field, v, (error as Error).message);
   }
-  return refOf(v as Address);
+  const r = refOf(v as Address);
+  if (refs !== undefined) {
+    if (refs.size >= REF_CACHE_SIZE) refs.clear();
+    refs.set(v, r);
+  }
+  return r;
 }

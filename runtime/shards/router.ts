@@ -34,6 +34,12 @@ import type { SystemMessage } from '../system-message.ts';
 import type { ActorSystem } from '../system.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
 
+/**
+ * Envelopes per batch frame at most: a longer burst to one shard goes as several frames, so
+ * the receiving shard starts on the first while the rest are still being sent.
+ */
+export const MAX_BATCH_ENVELOPES = 512;
+
 /** Envelopes held for one top-level key while its shard is asked for. */
 export const HELD_PER_KEY = 10_000;
 
@@ -97,11 +103,17 @@ function crossError(error: unknown): CrossedError {
 export class RemoteTarget implements Target {
   readonly path: ActorPath;
   readonly address: Address;
+  /** A temporary receiver's shard (from its name), else null. */
+  readonly tempShard: number | null;
+  /** Its top-level key, whose shard the placement table gives, else null. */
+  readonly key: TopKey | null;
   readonly #router: ShardRouter;
   constructor(router: ShardRouter, path: ActorPath, address: Address) {
     this.#router = router;
     this.path = path;
     this.address = address;
+    this.tempShard = tempShard(path);
+    this.key = this.tempShard === null ? topKeyOf(path) : null;
   }
   get gone(): boolean {
     return false;
@@ -133,6 +145,8 @@ export class ShardRouter {
   /** On a worker: envelopes for top-level actors whose spawn is under way here. */
   readonly #spawning = new Map<TopKey, Envelope[]>();
   readonly #targets = new Map<string, RemoteTarget>();
+  /** Refs of the addresses met in arriving envelopes (boundary.ts `open`). */
+  readonly #refs = new Map<unknown, ActorRef<unknown>>();
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
   onControl: ((frame: ShardFrame, from: number) => void) | null = null;
 
@@ -227,7 +241,7 @@ export class ShardRouter {
       ...(m?.trace ? { trace: injectTrace(m.trace) } : {}),
       body,
     };
-    const shard = this.shardOf(to.path);
+    const shard = to.tempShard ?? (to.key === null ? null : (this.placements.get(to.key) ?? null));
     if (shard === null) return this.#hold(to, envelope);
     this.#enqueue(shard, envelope);
     return 'enqueued';
@@ -240,7 +254,10 @@ export class ShardRouter {
     }
     const batch = this.#outgoing[shard];
     if (batch === null || batch === undefined) this.#outgoing[shard] = [envelope];
-    else batch.push(envelope);
+    else if (batch.push(envelope) >= MAX_BATCH_ENVELOPES) {
+      this.#flushTo(shard);
+      return;
+    }
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(this.#flush);
@@ -347,7 +364,7 @@ export class ShardRouter {
   #deliverLocal(e: Envelope): void {
     let opened;
     try {
-      opened = open(e, this.#system.refOf);
+      opened = open(e, this.#system.refOf, this.#refs);
     } catch (error) {
       this.#system.logger.error(`troupe: shard ${this.shard}: an envelope is refused`, error);
       return;
