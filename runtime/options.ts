@@ -17,7 +17,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
-import { resolveShards } from './shards/node.ts';
+import { resolveShardSetup, resolveShards } from './shards/node.ts';
 import {
   resolveOffloadOptions,
   type OffloadOptions,
@@ -56,6 +56,11 @@ export interface SystemOptions {
    * the machine's available parallelism. Default 1: every actor on the main thread.
    */
   readonly shards?: number | 'auto';
+  /**
+   * A module each worker shard imports before its actors start (a file URL or an absolute
+   * path): register a tracer provider there, or anything else a thread needs.
+   */
+  readonly shardSetup?: string | URL;
 }
 
 export interface SpawnOptions {
@@ -95,6 +100,7 @@ export interface ResolvedSystemOptions {
   readonly tracerProvider: TracerProvider | undefined;
   readonly offload: ResolvedOffloadOptions;
   readonly shards: number;
+  readonly shardSetup: string | undefined;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -178,6 +184,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'tracerProvider',
     'offload',
     'shards',
+    'shardSetup',
   ]);
   let nodeId: NodeId;
   try {
@@ -223,6 +230,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     tracerProvider: o.tracerProvider as TracerProvider | undefined,
     offload: resolveOffloadOptions(o.offload),
     shards: resolveShards(o.shards),
+    shardSetup: resolveShardSetup(o.shardSetup),
   };
 }
 

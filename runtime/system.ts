@@ -209,6 +209,7 @@ export class ActorSystem implements SystemCore {
         throughput: o.throughput,
         timeSliceMs: o.timeSliceMs,
         askTimeoutMs: o.askTimeoutMs,
+        setup: o.shardSetup,
       });
       this.router = this.shards.router;
     }

@@ -15,10 +15,12 @@ import {
   ROOT_CONTEXT,
   SpanStatusCode,
   context,
+  isSpanContextValid,
   propagation,
   trace,
   type Context,
   type Span,
+  type SpanContext,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
@@ -84,12 +86,38 @@ export function contextWithSpan(parent: Context | null, span: Span): Context {
 }
 
 /** W3C trace context for an envelope crossing a boundary. */
+/**
+ * The trace context as W3C headers, for an envelope. The registered propagator writes them;
+ * with none registered (the API's default does nothing) troupe writes `traceparent` (and
+ * `tracestate`) itself, so a trace never stops at a thread or node boundary silently.
+ */
 export function injectTrace(ctx: Context): Record<string, string> {
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
+  if (carrier.traceparent === undefined) {
+    const sc = trace.getSpanContext(ctx);
+    if (sc !== undefined && isSpanContextValid(sc)) {
+      carrier.traceparent = `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+      const state = sc.traceState?.serialize();
+      if (state !== undefined && state !== '') carrier.tracestate = state;
+    }
+  }
   return carrier;
 }
 
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The context an envelope's headers carry (see injectTrace); ROOT_CONTEXT for none or a bad one. */
 export function extractTrace(carrier: Readonly<Record<string, string>>): Context {
-  return propagation.extract(ROOT_CONTEXT, carrier);
+  const ctx = propagation.extract(ROOT_CONTEXT, carrier);
+  if (trace.getSpanContext(ctx) !== undefined) return ctx;
+  const m = TRACEPARENT.exec(carrier.traceparent ?? '');
+  if (m === null) return ctx;
+  const sc: SpanContext = {
+    traceId: m[1]!,
+    spanId: m[2]!,
+    traceFlags: Number.parseInt(m[3]!, 16),
+    isRemote: true,
+  };
+  return isSpanContextValid(sc) ? trace.setSpanContext(ROOT_CONTEXT, sc) : ctx;
 }

@@ -14,6 +14,8 @@ import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
 import type { HostData } from './node.ts';
 
 const data = workerData as HostData;
+// the user's setup (a tracer provider…) before any actor runs
+if (data.setup !== undefined) await import(data.setup);
 
 /** The node's logger is the main thread's: lines go there (details as text). */
 const detail = (d: unknown): string =>

@@ -21,6 +21,8 @@
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../error.ts';
 import { childPath, type ActorPath } from '../address.ts';
 import { LocalRef } from '../ref.ts';
@@ -54,6 +56,15 @@ export function resolveShards(v: unknown): number {
   return v;
 }
 
+/** Resolves `shardSetup` to a file URL. */
+export function resolveShardSetup(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (v instanceof URL && v.protocol === 'file:') return v.href;
+  if (typeof v === 'string' && v.startsWith('file:')) return v;
+  if (typeof v === 'string' && isAbsolute(v)) return pathToFileURL(v).href;
+  throw new InvalidOptionError('options.shardSetup', v, 'a file URL or an absolute path');
+}
+
 /** What a worker shard is given at start. */
 export interface HostData {
   readonly shard: number;
@@ -62,6 +73,8 @@ export interface HostData {
   readonly throughput: number;
   readonly timeSliceMs: number;
   readonly askTimeoutMs: number;
+  /** A module to import before the shard's system starts. */
+  readonly setup: string | undefined;
 }
 
 export class ShardNode {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { context, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
@@ -8,6 +8,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { fromReceive, type ActorRef } from '../../index.ts';
 import { settle } from '../../testing.ts';
+import { extractTrace, injectTrace } from '../../runtime/telemetry.ts';
 import { testSystem } from '../support/system.ts';
 
 function tracing() {
@@ -122,5 +123,30 @@ describe('tracing', () => {
       getTracer.mockRestore();
       active.mockRestore();
     }
+  });
+});
+
+describe('trace context at a boundary (injectTrace / extractTrace)', () => {
+  const sc = {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: 1,
+  };
+
+  it('writes and reads W3C traceparent even with no propagator registered', () => {
+    const headers = injectTrace(trace.setSpanContext(ROOT_CONTEXT, sc));
+    expect(headers).toEqual({
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
+    expect(trace.getSpanContext(extractTrace(headers))).toEqual({ ...sc, isRemote: true });
+  });
+
+  it('reads a malformed traceparent as no trace context', () => {
+    for (const traceparent of [
+      '00-xyz',
+      '01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      '',
+    ])
+      expect(trace.getSpanContext(extractTrace({ traceparent }))).toBeUndefined();
   });
 });
