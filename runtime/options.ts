@@ -77,10 +77,11 @@ export interface SpawnOptions {
   readonly shutdown?: number | 'brutal';
   /**
    * `system.spawn` only, with `shards` > 1: the shard to run the actor on (0: the main
-   * thread; another needs a portable behaviour). Default: portable behaviours round-robin,
-   * others on the main thread. Children live on their parent's shard.
+   * thread; another needs a portable behaviour), or `'least-loaded'` (the live shard with the
+   * fewest top-level actors). Default: portable behaviours round-robin, others on the main
+   * thread. Children live on their parent's shard.
    */
-  readonly shard?: number;
+  readonly shard?: number | 'least-loaded';
 }
 
 export interface ResolvedMailbox {

@@ -274,7 +274,7 @@ export class ActorSystem implements SystemCore {
   ): ActorRef<InOf<B>, ReplyOf<B>> {
     const shards = this.shards;
     if (shards === null) throw new ShardPlacementError();
-    let asked: number | undefined;
+    let asked: number | 'least-loaded' | undefined;
     let rest = options;
     if (
       options !== undefined &&
@@ -285,9 +285,14 @@ export class ActorSystem implements SystemCore {
       const { shard, ...others } = options;
       if (
         shard !== undefined &&
+        shard !== 'least-loaded' &&
         (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0)
       )
-        throw new InvalidOptionError('options.shard', shard, 'a shard id (an integer ≥ 0)');
+        throw new InvalidOptionError(
+          'options.shard',
+          shard,
+          "a shard id (an integer ≥ 0) or 'least-loaded'",
+        );
       asked = shard;
       rest = others;
     }

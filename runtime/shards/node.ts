@@ -127,7 +127,11 @@ export class ShardNode {
   }
 
   /** Where a new top-level actor goes (`shard`: asked for, or undefined). */
-  place(behaviour: Behaviour<any, any, any>, shard: number | undefined): number {
+  place(behaviour: Behaviour<any, any, any>, shard: number | 'least-loaded' | undefined): number {
+    if (shard === 'least-loaded') {
+      if (portableOrigin(behaviour) === undefined) return 0;
+      return this.leastLoaded();
+    }
     if (shard !== undefined) {
       if (shard >= this.count)
         throw new InvalidOptionError('options.shard', shard, `a shard from 0 to ${this.count - 1}`);
@@ -138,6 +142,19 @@ export class ShardNode {
     const s = this.#next;
     this.#next = (this.#next + 1) % this.count;
     return s;
+  }
+
+  /**
+   * The live shard with the fewest top-level actors placed on it (as the placement table
+   * counts them: an actor is counted until a spawn under its name replaces it), lowest id
+   * first on a tie.
+   */
+  leastLoaded(): number {
+    const load = new Array<number>(this.count).fill(0);
+    for (const s of this.router.placements.values()) load[s] = (load[s] ?? 0) + 1;
+    let best = 0;
+    for (const s of this.live) if (load[s]! < load[best]!) best = s;
+    return best;
   }
 
   /** Spawns a portable behaviour as a top-level actor on shard `shard` (≠ 0). */

@@ -17,6 +17,9 @@ import {
   type SenderMsg,
 } from '../fixtures/shard-behaviours.ts';
 
+/** `/user/$4` → 4. */
+const topKey = (path: string): number => Number.parseInt(path.slice('/user/$'.length), 36);
+
 describe('shards', () => {
   it('runs an actor on another thread and reaches it with tell and ask', async () => {
     const system = createSystem({ shards: 2 });
@@ -51,6 +54,22 @@ describe('shards', () => {
       const l = system.spawn(local);
       expect(l.path).toBe('/user/$4');
       expect(system.shards?.router.placements.get(4)).toBe(0);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('places on the least-loaded shard when asked', async () => {
+    const system = createSystem({ shards: 3 });
+    try {
+      system.spawn(counter, { shard: 0 });
+      system.spawn(counter, { shard: 1 });
+      system.spawn(counter, { shard: 1 });
+      const c = system.spawn(counter, { shard: 'least-loaded' }) as ActorRef<CounterMsg, number>;
+      expect(system.shards?.router.placements.get(3)).toBe(2);
+      const d = system.spawn(counter, { shard: 'least-loaded' });
+      expect(system.shards?.router.placements.get(topKey(d.path))).toBe(0);
+      await expect(c.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(0);
     } finally {
       await system.shutdown();
     }
