@@ -18,6 +18,15 @@
  * Shutdown: the main thread's actors stop, then every shard is told to stop its own (each in
  * parallel with the others, each in its own children-first order) and answers `terminated`;
  * then its thread is ended. No thread is left running.
+ *
+ * Not yet (each is named here so that nobody relies on it by accident):
+ * - a child on another shard than its parent, and so a supervisor on one shard supervising
+ *   children on another: a child lives on its parent's shard;
+ * - shard failure: a shard whose thread dies is logged as an error (its actors are lost, the
+ *   rest of the system keeps running); envelopes sent to it afterwards are dead letters, but
+ *   its actors are not restarted elsewhere and their watchers are not told;
+ * - persistence for an actor placed on another shard (refused at spawn, naming the option);
+ * - top-level names of actors placed on worker shards are not reused after they stop.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
