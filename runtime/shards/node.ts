@@ -123,8 +123,11 @@ export class ShardNode {
       w.on('exit', (code) => {
         this.#workers[k] = null;
         this.#terminated.get(k)?.();
-        if (this.#closing === null)
-          system.logger.error(`troupe: shard ${k} exited (code ${code}); its actors are lost`);
+        if (this.#closing !== null) return;
+        const lost = this.router.lost(k);
+        system.logger.error(
+          `troupe: shard ${k} exited (code ${code}); its ${lost.length} top-level actor(s) are lost, and messages to them are dead letters`,
+        );
       });
       this.#workers.push(w);
     }

@@ -115,8 +115,9 @@ export class RemoteTarget implements Target {
     this.tempShard = tempShard(path);
     this.key = this.tempShard === null ? topKeyOf(path) : null;
   }
+  /** Gone once the placement table no longer puts it on another shard (it stopped, its shard died). */
   get gone(): boolean {
-    return false;
+    return !this.#router.remoteBy(this.tempShard, this.key);
   }
   deliver(msg: unknown, meta: unknown): Delivery {
     return this.#router.send(this, msg instanceof ReplyFailure ? 'reply' : 'user', msg, meta);
@@ -175,6 +176,24 @@ export class ShardRouter {
     for (let s = 0; s < this.count; s++) if (s !== this.shard) this.post(s, frame);
   }
 
+  /**
+   * A shard's thread is gone: its port closes, and every top-level key placed there is
+   * forgotten (and, on the main thread, every other shard is told): what is sent to its actors
+   * from now on is a dead letter. Returns the keys it had.
+   */
+  lost(shard: number): TopKey[] {
+    this.#flushTo(shard);
+    this.#outgoing[shard] = null;
+    this.#ports[shard]?.close();
+    this.#ports[shard] = null;
+    const keys = [...this.placements].filter(([, s]) => s === shard).map(([k]) => k);
+    for (const k of keys) {
+      this.placements.delete(k);
+      if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key: k });
+    }
+    return keys;
+  }
+
   /** Lets the ports' listeners stop keeping the thread alive. */
   close(): void {
     this.#flush();
@@ -209,17 +228,22 @@ export class ShardRouter {
    */
   targetFor(path: ActorPath): Target | null {
     const cached = this.#targets.get(path);
-    if (cached !== undefined) return this.#isRemote(path) ? cached : null;
-    if (!this.#isRemote(path)) return null;
+    if (cached !== undefined) return this.isRemote(path) ? cached : null;
+    if (!this.isRemote(path)) return null;
     const t = new RemoteTarget(this, path, this.#system.addressOf(path));
     if (this.#targets.size < 100_000) this.#targets.set(path, t);
     return t;
   }
 
-  #isRemote(path: string): boolean {
+  /** Whether `path` lives (or, on a worker, may live) on another shard. */
+  isRemote(path: string): boolean {
     const t = tempShard(path);
-    if (t !== null) return t !== this.shard && t < this.count;
-    const key = topKeyOf(path);
+    return this.remoteBy(t, t === null ? topKeyOf(path) : null);
+  }
+
+  /** isRemote, from a path's temporary-receiver shard or top-level key. */
+  remoteBy(t: number | null, key: TopKey | null): boolean {
+    if (t !== null) return t !== this.shard && t < this.count && this.#ports[t] !== null;
     if (key === null) return false;
     const s = this.placements.get(key);
     if (s !== undefined) return s !== this.shard;
@@ -242,7 +266,16 @@ export class ShardRouter {
       body,
     };
     const shard = to.tempShard ?? (to.key === null ? null : (this.placements.get(to.key) ?? null));
-    if (shard === null) return this.#hold(to, envelope);
+    if (shard === null) {
+      // the main thread knows every placement: unknown there is no such actor (any more)
+      if (this.shard !== 0) return this.#hold(to, envelope);
+      this.#deadEnvelope(envelope, 'unknown-actor');
+      return 'dead-letter';
+    }
+    if (this.#ports[shard] === null || shard === this.shard) {
+      this.#deadEnvelope(envelope, 'unknown-actor');
+      return 'dead-letter';
+    }
     this.#enqueue(shard, envelope);
     return 'enqueued';
   }

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { createSystem, type ActorRef, type DeadLetter, type Terminated } from '../../index.ts';
 import {
   counter,
+  exiter,
   failing,
   local,
   recorder,
@@ -222,6 +223,37 @@ describe('shards', () => {
       expect(() => system.spawn(counter, { shard: 0, name: 'taken' })).toThrow(
         expect.objectContaining({ code: 'ERR_NAME_TAKEN' }),
       );
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('keeps running when a shard dies: messages to its actors become dead letters', async () => {
+    const errors: string[] = [];
+    const system = createSystem({
+      shards: 3,
+      logger: { info() {}, warn() {}, error: (m: string) => void errors.push(m) },
+    });
+    try {
+      const doomed = system.spawn(exiter, { shard: 1, name: 'doomed' }) as ActorRef<
+        'exit' | 'ping',
+        string
+      >;
+      const other = system.spawn(counter, { shard: 2 }) as ActorRef<CounterMsg, number>;
+      await expect(doomed.ask('ping', { timeout: 5_000 })).resolves.toBe('pong');
+      doomed.tell('exit');
+      for (let i = 0; i < 300 && system.shards!.live.includes(1); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(system.shards!.live).toEqual([0, 2]);
+      expect(errors.some((m) => m.includes('shard 1 exited (code 3)'))).toBe(true);
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      expect(doomed.tell('ping')).toBe('dead-letter');
+      expect(dead).toMatchObject([
+        { recipient: 'troupe://local/user/doomed', reason: 'unknown-actor' },
+      ]);
+      other.tell({ type: 'inc' });
+      await expect(other.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(1);
     } finally {
       await system.shutdown();
     }
