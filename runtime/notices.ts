@@ -12,7 +12,8 @@ export type StopReason = 'normal' | 'failed' | 'shutdown';
 export interface Terminated {
   readonly type: 'troupe.terminated';
   readonly ref: ActorRef<unknown>;
-  readonly reason: StopReason | 'unknown-actor';
+  /** `shard-lost`: it lived on a worker shard whose thread died (runtime/shards). */
+  readonly reason: StopReason | 'unknown-actor' | 'shard-lost';
   readonly error?: unknown;
 }
 

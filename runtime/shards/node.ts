@@ -22,9 +22,12 @@
  * Not yet (each is named here so that nobody relies on it by accident):
  * - a child on another shard than its parent, and so a supervisor on one shard supervising
  *   children on another: a child lives on its parent's shard;
- * - shard failure: a shard whose thread dies is logged as an error (its actors are lost, the
- *   rest of the system keeps running); envelopes sent to it afterwards are dead letters, but
- *   its actors are not restarted elsewhere and their watchers are not told;
+ * - restarting the actors of a shard that died: a shard whose thread dies (an uncaught
+ *   error, `process.exit()`, out of memory) is logged as an error and the rest of the system
+ *   keeps running; every shard forgets its placements, the watchers of its actors get
+ *   `troupe.terminated` with reason `shard-lost`, and messages sent to them afterwards are
+ *   dead letters; but its actors are not started again elsewhere, and the messages that were
+ *   queued in it are lost with it (not counted as dead letters);
  * - persistence for an actor placed on another shard (refused at spawn, naming the option);
  * - top-level names of actors placed on worker shards are not reused after they stop.
  */

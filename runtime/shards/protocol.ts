@@ -19,6 +19,7 @@
  *   where      shard → main: where does <key> live? (answered by placed or unplaced)
  *   dead       shard → main: a dead letter, for the node's one dead-letter stream
  *   log        shard → main: a line for the node's logger
+ *   lost       main → every shard: shard <shard>'s thread died
  *   shutdown   main → shard: stop every actor; answered by `terminated`
  */
 import type { Envelope } from '../envelope.ts';
@@ -63,6 +64,7 @@ export type ShardFrame =
       readonly message: string;
       readonly details: readonly string[];
     }
+  | { readonly v: 1; readonly k: 'lost'; readonly shard: number }
   | { readonly v: 1; readonly k: 'shutdown' }
   | { readonly v: 1; readonly k: 'terminated' };
 
@@ -75,6 +77,7 @@ const KINDS = new Set([
   'where',
   'dead',
   'log',
+  'lost',
   'shutdown',
   'terminated',
 ]);
@@ -108,6 +111,8 @@ export function checkFrame(data: unknown): ShardFrame | null {
     }
     case 'placed':
       return isKey(f.key) && typeof f.shard === 'number' ? (f as unknown as ShardFrame) : null;
+    case 'lost':
+      return typeof f.shard === 'number' ? (f as unknown as ShardFrame) : null;
     case 'spawned':
     case 'unplaced':
     case 'where':

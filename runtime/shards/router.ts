@@ -31,6 +31,7 @@ import { TroupeError } from '../error.ts';
 import type { ActorPath, Address } from '../address.ts';
 import type { ActorRef, Delivery, LocalRef, Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
+import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
 
@@ -39,6 +40,9 @@ import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from
  * the receiving shard starts on the first while the rest are still being sent.
  */
 export const MAX_BATCH_ENVELOPES = 512;
+
+/** Top-level keys remembered as absent (bounded: refs to nobody can come from outside). */
+export const ABSENT_KEYS = 10_000;
 
 /** Envelopes held for one top-level key while its shard is asked for. */
 export const HELD_PER_KEY = 10_000;
@@ -146,6 +150,13 @@ export class ShardRouter {
   /** On a worker: envelopes for top-level actors whose spawn is under way here. */
   readonly #spawning = new Map<TopKey, Envelope[]>();
   readonly #targets = new Map<string, RemoteTarget>();
+  /** Keys the main thread said nobody has (since): not asked for again. */
+  readonly #absent = new Set<TopKey>();
+  /**
+   * Watches this shard sent to actors on other shards: watched path → watchers. When a shard
+   * dies, its actors cannot say they stopped; this shard tells their watchers (`shard-lost`).
+   */
+  readonly #watches = new Map<string, Set<ActorRef<unknown>>>();
   /** Refs of the addresses met in arriving envelopes (boundary.ts `open`). */
   readonly #refs = new Map<unknown, ActorRef<unknown>>();
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
@@ -182,16 +193,50 @@ export class ShardRouter {
    * from now on is a dead letter. Returns the keys it had.
    */
   lost(shard: number): TopKey[] {
-    this.#flushTo(shard);
+    if (this.#ports[shard] === null) return [];
     this.#outgoing[shard] = null;
     this.#ports[shard]?.close();
     this.#ports[shard] = null;
     const keys = [...this.placements].filter(([, s]) => s === shard).map(([k]) => k);
-    for (const k of keys) {
-      this.placements.delete(k);
-      if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key: k });
+    const lostKeys = new Set<TopKey>(keys);
+    for (const k of keys) this.place(k, null);
+    if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
+    // the watchers here of actors that were there
+    for (const [path, watchers] of [...this.#watches]) {
+      const t = tempShard(path);
+      const gone = t !== null ? t === shard : lostKeys.has(topKeyOf(path)!);
+      if (!gone) continue;
+      this.#watches.delete(path);
+      const ref = this.#system.refOf(this.#system.addressOf(path as ActorPath));
+      for (const w of watchers)
+        w.tell({ type: 'troupe.terminated', ref, reason: 'shard-lost' } satisfies Terminated);
     }
     return keys;
+  }
+
+  #noteWatch(path: string, msg: SystemMessage): void {
+    if (msg.type === 'watch') {
+      let set = this.#watches.get(path);
+      if (set === undefined) this.#watches.set(path, (set = new Set()));
+      set.add(msg.watcher);
+    } else if (msg.type === 'unwatch') {
+      const set = this.#watches.get(path);
+      set?.delete(msg.watcher);
+      if (set?.size === 0) this.#watches.delete(path);
+    }
+  }
+
+  /** A terminated notice arrived for a watcher here: that watch is over. */
+  #watchEnded(body: unknown): void {
+    const t = body as Partial<Terminated> | null;
+    if (
+      t === null ||
+      typeof t !== 'object' ||
+      t.type !== 'troupe.terminated' ||
+      t.ref === undefined
+    )
+      return;
+    this.#watches.delete(t.ref.path);
   }
 
   /** Lets the ports' listeners stop keeping the thread alive. */
@@ -246,13 +291,15 @@ export class ShardRouter {
     if (t !== null) return t !== this.shard && t < this.count && this.#ports[t] !== null;
     if (key === null) return false;
     const s = this.placements.get(key);
-    if (s !== undefined) return s !== this.shard;
-    // unknown here: the main thread knows every key; a worker asks it
-    return this.shard !== 0;
+    if (s !== undefined) return s !== this.shard && this.#ports[s] !== null;
+    // unknown here: the main thread knows every key; a worker asks it, unless it answered
+    // that nobody has that key
+    return this.shard !== 0 && !this.#absent.has(key);
   }
 
   /** Seals a message for a remote target and batches it. Throws SerializationError for a body that cannot cross. */
   send(to: RemoteTarget, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
+    if (kind === 'system') this.#noteWatch(to.path, msg as SystemMessage);
     const from = senderOf(meta);
     const m = meta instanceof MessageMeta ? meta : null;
     const body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : encodeValue(msg);
@@ -269,11 +316,12 @@ export class ShardRouter {
     if (shard === null) {
       // the main thread knows every placement: unknown there is no such actor (any more)
       if (this.shard !== 0) return this.#hold(to, envelope);
-      this.#deadEnvelope(envelope, 'unknown-actor');
+      // as for any address nobody lives at: a dead letter, a watch answered at once
+      this.#deliverLocal(envelope);
       return 'dead-letter';
     }
     if (this.#ports[shard] === null || shard === this.shard) {
-      this.#deadEnvelope(envelope, 'unknown-actor');
+      this.#deliverLocal(envelope);
       return 'dead-letter';
     }
     this.#enqueue(shard, envelope);
@@ -282,7 +330,7 @@ export class ShardRouter {
 
   #enqueue(shard: number, envelope: Envelope): void {
     if (this.#ports[shard] === null || shard === this.shard) {
-      this.#deadEnvelope(envelope, 'unknown-actor');
+      this.#deliverLocal(envelope);
       return;
     }
     const batch = this.#outgoing[shard];
@@ -331,8 +379,14 @@ export class ShardRouter {
 
   /** `placed` or `unplaced` arrived: record it, and release what waited for that key. */
   place(key: TopKey, shard: number | null): void {
-    if (shard === null) this.placements.delete(key);
-    else this.placements.set(key, shard);
+    if (shard === null) {
+      this.placements.delete(key);
+      if (this.#absent.size >= ABSENT_KEYS) this.#absent.clear();
+      this.#absent.add(key);
+    } else {
+      this.placements.set(key, shard);
+      this.#absent.delete(key);
+    }
     const held = this.#held.get(key);
     if (held === undefined) return;
     this.#held.delete(key);
@@ -359,6 +413,9 @@ export class ShardRouter {
         return;
       case 'unplaced':
         this.place(frame.key, null);
+        return;
+      case 'lost':
+        this.lost(frame.shard);
         return;
       case 'where': {
         const s = this.placements.get(frame.key);
@@ -414,6 +471,7 @@ export class ShardRouter {
         );
         return;
       default:
+        if (this.#watches.size > 0) this.#watchEnded(opened.body);
         to.deliverWithMeta(opened.body, opened.meta);
     }
   }

@@ -228,7 +228,7 @@ describe('shards', () => {
     }
   });
 
-  it('keeps running when a shard dies: messages to its actors become dead letters', async () => {
+  it('keeps running when a shard dies: the watchers of its actors are told (shard-lost), messages to them become dead letters', async () => {
     const errors: string[] = [];
     const system = createSystem({
       shards: 3,
@@ -241,7 +241,11 @@ describe('shards', () => {
       >;
       const other = system.spawn(counter, { shard: 2 }) as ActorRef<CounterMsg, number>;
       await expect(doomed.ask('ping', { timeout: 5_000 })).resolves.toBe('pong');
+      const notice = new Promise<Terminated>((resolve) => system.watch(doomed, resolve));
       doomed.tell('exit');
+      // its watchers are told, though the actor could not say it stopped
+      await expect(notice).resolves.toMatchObject({ reason: 'shard-lost' });
+      expect((await notice).ref.path).toBe('/user/doomed');
       for (let i = 0; i < 300 && system.shards!.live.includes(1); i++)
         await new Promise((r) => setTimeout(r, 10));
       expect(system.shards!.live).toEqual([0, 2]);
@@ -254,6 +258,24 @@ describe('shards', () => {
       ]);
       other.tell({ type: 'inc' });
       await expect(other.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(1);
+      await system.stop(doomed); // resolves: it is gone
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('makes messages from a shard to an address nobody lives at dead letters, once the main thread says so', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      const s = system.spawn(sender, { shard: 1 }) as ActorRef<SenderMsg, number>;
+      const nobody = system.refOf('troupe://local/user/nobody' as never) as ActorRef<RecorderMsg>;
+      await s.ask({ type: 'send', to: nobody, name: 'x', count: 3 }, { timeout: 5_000 });
+      for (let i = 0; i < 300 && dead.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(dead.map((d) => [d.recipient, d.reason])).toEqual(
+        Array.from({ length: 3 }, () => ['troupe://local/user/nobody', 'unknown-actor']),
+      );
     } finally {
       await system.shutdown();
     }
