@@ -21,11 +21,8 @@
  * key; more are dead letters.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { ENVELOPE_VERSION, MessageMeta, type Envelope, type EnvelopeKind } from '../envelope.ts';
-import { open } from '../boundary.ts';
-import { encodeValue } from '../refcodec.ts';
-import { injectTrace } from '../telemetry.ts';
-import { senderOf } from '../cell.ts';
+import type { Envelope, EnvelopeKind } from '../envelope.ts';
+import { open, seal } from '../boundary.ts';
 import { ReplyFailure } from '../ask.ts';
 import { TroupeError } from '../error.ts';
 import type { ActorPath, Address } from '../address.ts';
@@ -300,18 +297,13 @@ export class ShardRouter {
   /** Seals a message for a remote target and batches it. Throws SerializationError for a body that cannot cross. */
   send(to: RemoteTarget, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
     if (kind === 'system') this.#noteWatch(to.path, msg as SystemMessage);
-    const from = senderOf(meta);
-    const m = meta instanceof MessageMeta ? meta : null;
-    const body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : encodeValue(msg);
-    const envelope: Envelope = {
-      v: ENVELOPE_VERSION,
-      to: to.address,
-      ...(from === undefined ? {} : { from: from.address }),
-      ...(m?.replyTo ? { replyTo: m.replyTo.address, corr: m.corr } : {}),
+    // the boundary envelope (a failure reply carries its error as plain data)
+    const envelope = seal(
       kind,
-      ...(m?.trace ? { trace: injectTrace(m.trace) } : {}),
-      body,
-    };
+      to as unknown as ActorRef<unknown>,
+      kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg,
+      meta,
+    );
     const shard = to.tempShard ?? (to.key === null ? null : (this.placements.get(to.key) ?? null));
     if (shard === null) {
       // the main thread knows every placement: unknown there is no such actor (any more)
