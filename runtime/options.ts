@@ -17,7 +17,12 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
-import { resolveShardSetup, resolveShards } from './shards/node.ts';
+import {
+  resolveShardLimits,
+  resolveShardSetup,
+  resolveShards,
+  type ShardLimits,
+} from './shards/node.ts';
 import {
   resolveOffloadOptions,
   type OffloadOptions,
@@ -61,6 +66,14 @@ export interface SystemOptions {
    * path): register a tracer provider there, or anything else a thread needs.
    */
   readonly shardSetup?: string | URL;
+  /**
+   * Memory limits of each worker shard's thread, in MB (Node's Worker `resourceLimits`): a
+   * shard past them dies (runtime/shards/node.ts says what follows). Default: Node's.
+   */
+  readonly shardLimits?: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+  };
 }
 
 export interface SpawnOptions {
@@ -102,6 +115,7 @@ export interface ResolvedSystemOptions {
   readonly offload: ResolvedOffloadOptions;
   readonly shards: number;
   readonly shardSetup: string | undefined;
+  readonly shardLimits: ShardLimits | undefined;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -186,6 +200,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'offload',
     'shards',
     'shardSetup',
+    'shardLimits',
   ]);
   let nodeId: NodeId;
   try {
@@ -232,6 +247,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     offload: resolveOffloadOptions(o.offload),
     shards: resolveShards(o.shards),
     shardSetup: resolveShardSetup(o.shardSetup),
+    shardLimits: resolveShardLimits(o.shardLimits),
   };
 }
 

@@ -210,6 +210,7 @@ export class ActorSystem implements SystemCore {
         timeSliceMs: o.timeSliceMs,
         askTimeoutMs: o.askTimeoutMs,
         setup: o.shardSetup,
+        limits: o.shardLimits,
       });
       this.router = this.shards.router;
     }

@@ -68,6 +68,31 @@ export function resolveShards(v: unknown): number {
   return v;
 }
 
+export interface ShardLimits {
+  readonly maxOldGenerationSizeMb?: number;
+  readonly maxYoungGenerationSizeMb?: number;
+}
+
+/** Validates `shardLimits`. */
+export function resolveShardLimits(v: unknown): ShardLimits | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidOptionError('options.shardLimits', v, 'an object');
+  const o = v as Record<string, unknown>;
+  const known = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb'];
+  for (const [k, x] of Object.entries(o)) {
+    if (!known.includes(k))
+      throw new InvalidOptionError(
+        `options.shardLimits.${k}`,
+        x,
+        `absent (unknown option; known: ${known.join(', ')})`,
+      );
+    if (x !== undefined && (typeof x !== 'number' || !Number.isFinite(x) || x <= 0))
+      throw new InvalidOptionError(`options.shardLimits.${k}`, x, 'a number of MB > 0');
+  }
+  return o as ShardLimits;
+}
+
 /** Resolves `shardSetup` to a file URL. */
 export function resolveShardSetup(v: unknown): string | undefined {
   if (v === undefined) return undefined;
@@ -87,6 +112,8 @@ export interface HostData {
   readonly askTimeoutMs: number;
   /** A module to import before the shard's system starts. */
   readonly setup: string | undefined;
+  /** Its thread's memory limits. */
+  readonly limits?: ShardLimits | undefined;
 }
 
 export class ShardNode {
@@ -117,6 +144,7 @@ export class ShardNode {
       const own = ports[k]!;
       const data: HostData = { ...host, shard: k, ports: own };
       const w = new Worker(new URL('./host.ts', import.meta.url), {
+        ...(host.limits === undefined ? {} : { resourceLimits: host.limits }),
         workerData: data,
         transferList: own.filter((p): p is MessagePort => p !== null),
       });

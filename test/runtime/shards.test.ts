@@ -14,6 +14,7 @@ import {
   recorder,
   sender,
   type CounterMsg,
+  type ExiterMsg,
   type RecorderMsg,
   type SenderMsg,
 } from '../fixtures/shard-behaviours.ts';
@@ -228,41 +229,49 @@ describe('shards', () => {
     }
   });
 
-  it('keeps running when a shard dies: the watchers of its actors are told (shard-lost), messages to them become dead letters', async () => {
-    const errors: string[] = [];
-    const system = createSystem({
-      shards: 3,
-      logger: { info() {}, warn() {}, error: (m: string) => void errors.push(m) },
-    });
-    try {
-      const doomed = system.spawn(exiter, { shard: 1, name: 'doomed' }) as ActorRef<
-        'exit' | 'ping',
-        string
-      >;
-      const other = system.spawn(counter, { shard: 2 }) as ActorRef<CounterMsg, number>;
-      await expect(doomed.ask('ping', { timeout: 5_000 })).resolves.toBe('pong');
-      const notice = new Promise<Terminated>((resolve) => system.watch(doomed, resolve));
-      doomed.tell('exit');
-      // its watchers are told, though the actor could not say it stopped
-      await expect(notice).resolves.toMatchObject({ reason: 'shard-lost' });
-      expect((await notice).ref.path).toBe('/user/doomed');
-      for (let i = 0; i < 300 && system.shards!.live.includes(1); i++)
-        await new Promise((r) => setTimeout(r, 10));
-      expect(system.shards!.live).toEqual([0, 2]);
-      expect(errors.some((m) => m.includes('shard 1 exited (code 3)'))).toBe(true);
-      const dead: DeadLetter[] = [];
-      system.deadLetters.subscribe((d) => dead.push(d));
-      expect(doomed.tell('ping')).toBe('dead-letter');
-      expect(dead).toMatchObject([
-        { recipient: 'troupe://local/user/doomed', reason: 'unknown-actor' },
-      ]);
-      other.tell({ type: 'inc' });
-      await expect(other.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(1);
-      await system.stop(doomed); // resolves: it is gone
-    } finally {
-      await system.shutdown();
-    }
-  });
+  it.each([
+    ['process.exit() inside it', 'exit', 'code 3'],
+    ['an uncaught error', 'throw', 'code 1'],
+    ['running out of memory', 'oom', 'code 1'],
+  ] as const)(
+    'keeps running when a shard dies of %s: the watchers of its actors are told (shard-lost), messages to them become dead letters',
+    async (_, how, code) => {
+      const errors: string[] = [];
+      const system = createSystem({
+        shards: 3,
+        shardLimits: { maxOldGenerationSizeMb: 64 },
+        logger: { info() {}, warn() {}, error: (m: string) => void errors.push(m) },
+      });
+      try {
+        const doomed = system.spawn(exiter, { shard: 1, name: 'doomed' }) as ActorRef<
+          ExiterMsg,
+          string
+        >;
+        const other = system.spawn(counter, { shard: 2 }) as ActorRef<CounterMsg, number>;
+        await expect(doomed.ask('ping', { timeout: 5_000 })).resolves.toBe('pong');
+        const notice = new Promise<Terminated>((resolve) => system.watch(doomed, resolve));
+        doomed.tell(how);
+        // its watchers are told, though the actor could not say it stopped
+        await expect(notice).resolves.toMatchObject({ reason: 'shard-lost' });
+        expect((await notice).ref.path).toBe('/user/doomed');
+        for (let i = 0; i < 300 && system.shards!.live.includes(1); i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(system.shards!.live).toEqual([0, 2]);
+        expect(errors.some((m) => m.includes(`shard 1 exited (${code})`))).toBe(true);
+        const dead: DeadLetter[] = [];
+        system.deadLetters.subscribe((d) => dead.push(d));
+        expect(doomed.tell('ping')).toBe('dead-letter');
+        expect(dead).toMatchObject([
+          { recipient: 'troupe://local/user/doomed', reason: 'unknown-actor' },
+        ]);
+        other.tell({ type: 'inc' });
+        await expect(other.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(1);
+        await system.stop(doomed); // resolves: it is gone
+      } finally {
+        await system.shutdown();
+      }
+    },
+  );
 
   it('makes messages from a shard to an address nobody lives at dead letters, once the main thread says so', async () => {
     const system = createSystem({ shards: 2 });
