@@ -46,6 +46,9 @@ import { portableOrigin } from './portable.ts';
 import { ShardRouter } from './router.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
 
+/** The worker's entry: host.ts run directly, host.js in the published build (dist/). */
+const HOST = new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url);
+
 /** Longest a shard may take to stop its actors at shutdown before its thread is ended. */
 export const SHARD_SHUTDOWN_MS = 10_000;
 
@@ -143,7 +146,7 @@ export class ShardNode {
     for (let k = 1; k < count; k++) {
       const own = ports[k]!;
       const data: HostData = { ...host, shard: k, ports: own };
-      const w = new Worker(new URL('./host.ts', import.meta.url), {
+      const w = new Worker(HOST, {
         ...(host.limits === undefined ? {} : { resourceLimits: host.limits }),
         workerData: data,
         transferList: own.filter((p): p is MessagePort => p !== null),
