@@ -29,6 +29,8 @@
  *   dead letters; but its actors are not started again elsewhere, and the messages that were
  *   queued in it are lost with it (not counted as dead letters);
  * - persistence for an actor placed on another shard (refused at spawn, naming the option);
+ * - one offload pool for the node: `ctx.offload` on a worker shard uses a pool of that shard's
+ *   own (made on its first task), not the main thread's;
  * - top-level names of actors placed on worker shards are not reused after they stop.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
