@@ -54,7 +54,7 @@ import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
-import { ShardRouter, tempPrefix } from './shards/router.ts';
+import { ShardRouter, tempPrefix, topKeyOf } from './shards/router.ts';
 import type { SpawnFrameOptions, TopKey } from './shards/protocol.ts';
 
 /** A worker shard's place in its node (runtime/shards/host.ts). */
@@ -243,6 +243,12 @@ export class ActorSystem implements SystemCore {
           queueMicrotask(() => void this.shutdown());
         }
         return 'stop';
+      },
+      // with shards: a top-level actor of the main thread that stops leaves the placement table
+      onChildTerminated: (child) => {
+        if (this.shards === null) return;
+        const key = topKeyOf(child.path);
+        if (key !== null) this.shards.unplacedHere(key);
       },
     };
   }
@@ -687,7 +693,6 @@ export class ActorSystem implements SystemCore {
     const report = this.report ?? { reason: 'shutdown' };
     if (!this.offloads.started && this.shards === null) {
       void this.offloads.close();
-      this.router?.close();
       this.resolveTerminated(report);
       return;
     }

@@ -68,11 +68,26 @@ system.deadLetters.subscribe((d) =>
   router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'dead', letter: crossing(d) }),
 );
 
-router.onControl = (frame) => {
+// however this shard's system ends (told to, or its root supervisor failing), the main thread
+// hears it; then the ports close and the thread can end
+void system.whenTerminated.then(() => {
+  router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'terminated' });
+  router.close();
+});
+
+router.onControl = (frame, from) => {
+  // only the main thread places actors here or stops this shard
+  if (from !== 0) {
+    system.logger.error(
+      `troupe: shard ${data.shard}: a ${frame.k} frame from shard ${from} is refused (only the main thread sends those)`,
+    );
+    return;
+  }
   switch (frame.k) {
     case 'spawn': {
       const { key, origin, options } = frame;
       router.spawning(key);
+      router.place(key, data.shard);
       loadPortable(origin)
         .then((behaviour) => {
           system.spawnPlaced(behaviour, key, options);
@@ -90,10 +105,7 @@ router.onControl = (frame) => {
       return;
     }
     case 'shutdown':
-      void system.shutdown().then(() => {
-        router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'terminated' });
-        router.close();
-      });
+      void system.shutdown();
       return;
     default:
       system.logger.error(`troupe: shard ${data.shard}: unexpected ${frame.k} frame`);

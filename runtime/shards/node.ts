@@ -187,9 +187,12 @@ export class ShardNode {
       return shard;
     }
     if (portableOrigin(behaviour) === undefined) return 0;
-    const s = this.#next;
-    this.#next = (this.#next + 1) % this.count;
-    return s;
+    // the next live shard (shard 0 always is)
+    for (;;) {
+      const s = this.#next;
+      this.#next = (this.#next + 1) % this.count;
+      if (s === 0 || this.#workers[s] !== null) return s;
+    }
   }
 
   /**
@@ -226,7 +229,8 @@ export class ShardNode {
     );
     if (this.router.placements.has(key)) throw new NameTakenError(path);
     this.router.placements.set(key, shard);
-    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard });
+    // the spawn first: that shard holds what arrives for the actor until it runs; then
+    // every shard learns where it is
     this.router.post(shard, {
       v: SHARD_PROTOCOL_VERSION,
       k: 'spawn',
@@ -237,6 +241,7 @@ export class ShardNode {
         ...(o.shutdown === undefined ? {} : { shutdown: o.shutdown }),
       },
     });
+    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard });
     return new LocalRef(this.#system, path, this.router.targetFor(path));
   }
 

@@ -86,6 +86,9 @@ const isKey = (k: unknown): k is TopKey =>
   (typeof k === 'string' && k.length > 0) ||
   (typeof k === 'number' && Number.isSafeInteger(k) && k >= 0);
 
+const isShard = (s: unknown): s is number =>
+  typeof s === 'number' && Number.isInteger(s) && s >= 0 && s < 256;
+
 /**
  * The frame, checked for its version, kind and the fields this side reads; null for one that
  * is not a frame of this protocol (the caller logs it and drops it).
@@ -110,9 +113,9 @@ export function checkFrame(data: unknown): ShardFrame | null {
         : null;
     }
     case 'placed':
-      return isKey(f.key) && typeof f.shard === 'number' ? (f as unknown as ShardFrame) : null;
+      return isKey(f.key) && isShard(f.shard) ? (f as unknown as ShardFrame) : null;
     case 'lost':
-      return typeof f.shard === 'number' ? (f as unknown as ShardFrame) : null;
+      return isShard(f.shard) ? (f as unknown as ShardFrame) : null;
     case 'spawned':
     case 'unplaced':
     case 'where':

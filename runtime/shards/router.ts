@@ -190,7 +190,7 @@ export class ShardRouter {
    * from now on is a dead letter. Returns the keys it had.
    */
   lost(shard: number): TopKey[] {
-    if (this.#ports[shard] === null) return [];
+    if (shard === this.shard || shard >= this.count || this.#ports[shard] === null) return [];
     this.#outgoing[shard] = null;
     this.#ports[shard]?.close();
     this.#ports[shard] = null;
@@ -211,14 +211,19 @@ export class ShardRouter {
     return keys;
   }
 
+  /** Records watches and snapshot subscriptions sent to another shard (see lost). */
   #noteWatch(path: string, msg: SystemMessage): void {
-    if (msg.type === 'watch') {
+    const add =
+      msg.type === 'watch' ? msg.watcher : msg.type === 'subscribe' ? msg.subscriber : null;
+    const remove =
+      msg.type === 'unwatch' ? msg.watcher : msg.type === 'unsubscribe' ? msg.subscriber : null;
+    if (add !== null) {
       let set = this.#watches.get(path);
       if (set === undefined) this.#watches.set(path, (set = new Set()));
-      set.add(msg.watcher);
-    } else if (msg.type === 'unwatch') {
+      set.add(add);
+    } else if (remove !== null) {
       const set = this.#watches.get(path);
-      set?.delete(msg.watcher);
+      set?.delete(remove);
       if (set?.size === 0) this.#watches.delete(path);
     }
   }
@@ -288,7 +293,9 @@ export class ShardRouter {
     if (t !== null) return t !== this.shard && t < this.count && this.#ports[t] !== null;
     if (key === null) return false;
     const s = this.placements.get(key);
-    if (s !== undefined) return s !== this.shard && this.#ports[s] !== null;
+    // an actor placed here whose spawn is under way: its messages wait with the others
+    if (s === this.shard) return this.#spawning.has(key);
+    if (s !== undefined) return this.#ports[s] !== null;
     // unknown here: the main thread knows every key; a worker asks it, unless it answered
     // that nobody has that key
     return this.shard !== 0 && !this.#absent.has(key);
@@ -312,7 +319,12 @@ export class ShardRouter {
       this.#deliverLocal(envelope);
       return 'dead-letter';
     }
-    if (this.#ports[shard] === null || shard === this.shard) {
+    if (shard === this.shard) {
+      // placed here: its spawn is under way (it waits with the others), or it is gone
+      this.#arrive(envelope);
+      return this.#spawning.has(to.key!) ? 'enqueued' : 'dead-letter';
+    }
+    if (this.#ports[shard] === null) {
       this.#deliverLocal(envelope);
       return 'dead-letter';
     }
@@ -371,6 +383,7 @@ export class ShardRouter {
 
   /** `placed` or `unplaced` arrived: record it, and release what waited for that key. */
   place(key: TopKey, shard: number | null): void {
+    if (shard !== null && (shard >= this.count || shard < 0)) return;
     if (shard === null) {
       this.placements.delete(key);
       if (this.#absent.size >= ABSENT_KEYS) this.#absent.clear();
@@ -383,7 +396,7 @@ export class ShardRouter {
     if (held === undefined) return;
     this.#held.delete(key);
     for (const h of held)
-      if (shard === null || shard === this.shard) this.#deliverLocal(h.envelope);
+      if (shard === null || shard === this.shard) this.#arrive(h.envelope);
       else this.#enqueue(shard, h.envelope);
   }
 

@@ -18,6 +18,7 @@ import {
   type RecorderMsg,
   type SenderMsg,
 } from '../fixtures/shard-behaviours.ts';
+import { slowRecorder } from '../fixtures/shard-slow.ts';
 
 /** `/user/$4` → 4. */
 const topKey = (path: string): number => Number.parseInt(path.slice('/user/$'.length), 36);
@@ -288,6 +289,70 @@ describe('shards', () => {
     } finally {
       await system.shutdown();
     }
+  });
+
+  it('holds messages from the same shard for an actor whose spawn there is under way', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      const slow = system.spawn(slowRecorder, { shard: 1 }) as ActorRef<
+        RecorderMsg,
+        { from: string; seq: number }[]
+      >;
+      const s = system.spawn(sender, { shard: 1 }) as ActorRef<SenderMsg, number>;
+      await s.ask({ type: 'send', to: slow, name: 'x', count: 3 }, { timeout: 5_000 });
+      await expect(slow.ask({ type: 'dump' }, { timeout: 5_000 })).resolves.toEqual([
+        { from: 'x', seq: 0 },
+        { from: 'x', seq: 1 },
+        { from: 'x', seq: 2 },
+      ]);
+      expect(dead).toEqual([]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('spawns round-robin on live shards only once one has died, and frees the names of stopped main-thread actors', async () => {
+    const system = createSystem({ shards: 3, logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const doomed = system.spawn(exiter, { shard: 1 }) as ActorRef<ExiterMsg, string>;
+      await doomed.ask('ping', { timeout: 5_000 });
+      const notice = new Promise<Terminated>((resolve) =>
+        system.subscribe(doomed, (u) => u.type === 'troupe.terminated' && resolve(u)),
+      );
+      doomed.tell('exit');
+      // its subscribers are told too
+      await expect(notice).resolves.toMatchObject({ reason: 'shard-lost' });
+      const threads = new Set<unknown>();
+      for (let i = 0; i < 4; i++) {
+        const c = system.spawn(counter) as ActorRef<CounterMsg, number>;
+        threads.add(await c.ask({ type: 'where' }, { timeout: 5_000 }));
+      }
+      expect(threads.size).toBe(2);
+      const x = system.spawn(counter, { shard: 0, name: 'x' });
+      const before = system.shards!.router.placements.size;
+      await system.stop(x);
+      expect(system.shards!.router.placements.size).toBe(before - 1);
+      const again = system.spawn(counter, { shard: 2, name: 'x' }) as ActorRef<CounterMsg, number>;
+      await expect(again.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(0);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('hears every shard stop at shutdown, even one whose thread a timer keeps alive', async () => {
+    const warnings: string[] = [];
+    const system = createSystem({
+      shards: 2,
+      shardSetup: new URL('../fixtures/shard-keepalive-setup.ts', import.meta.url),
+      logger: { info() {}, warn: (m: string) => void warnings.push(m), error() {} },
+    });
+    const c = system.spawn(counter, { shard: 1 }) as ActorRef<CounterMsg, number>;
+    await c.ask({ type: 'get' }, { timeout: 5_000 }); // the shard is up
+    await system.shutdown();
+    expect(warnings).toEqual([]);
+    expect(system.shards?.live).toEqual([0]);
   });
 
   it('ends every shard thread at shutdown', async () => {
