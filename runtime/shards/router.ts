@@ -21,9 +21,9 @@
  * key; more are dead letters.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Envelope, EnvelopeKind } from '../envelope.ts';
+import type { Envelope, EnvelopeKind, MessageMeta } from '../envelope.ts';
 import { open, seal } from '../boundary.ts';
-import { ReplyFailure } from '../ask.ts';
+import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { TroupeError } from '../error.ts';
 import type { ActorPath, Address } from '../address.ts';
 import type { ActorRef, Delivery, LocalRef, Target } from '../ref.ts';
@@ -477,8 +477,21 @@ export class ShardRouter {
         return;
       default:
         if (this.#watches.size > 0) this.#watchEnded(opened.body);
-        to.deliverWithMeta(opened.body, opened.meta);
+        this.#answerUndelivered(to, to.deliverWithMeta(opened.body, opened.meta), opened.meta);
     }
+  }
+
+  /**
+   * An ask from another shard that could not be delivered here (no such actor, a full
+   * mailbox…) is answered at once with AskDeliveryError, as a same-thread ask is rejected at
+   * once: the asker does not wait for its deadline (or forever, with `timeout: Infinity`).
+   */
+  #answerUndelivered(to: LocalRef, d: Delivery, meta: MessageMeta | null): void {
+    if (d === 'enqueued' || meta === null || meta.replyTo === null) return;
+    (meta.replyTo as LocalRef).deliverWithMeta(
+      new ReplyFailure(new AskDeliveryError(to.path, d)),
+      null,
+    );
   }
 
   #deadEnvelope(e: Envelope, reason: 'unknown-actor'): void {

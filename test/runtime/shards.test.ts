@@ -355,6 +355,29 @@ describe('shards', () => {
     expect(system.shards?.live).toEqual([0]);
   });
 
+  it('rejects at once an ask that could not be delivered on the other shard', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const r = system.spawn(recorder, {
+        shard: 1,
+        mailbox: { capacity: 1, overflow: 'drop-newest' },
+      });
+      // 20 asks arrive in one batch at a mailbox of 1: those it drops come back at once as
+      // ERR_ASK_UNDELIVERED (with no deadline, they would wait for ever)
+      const asks = Array.from({ length: 20 }, () =>
+        (r as ActorRef<RecorderMsg, unknown>).ask({ type: 'dump' }, { timeout: Infinity }).then(
+          () => 'answered',
+          (e: { code?: string }) => e.code,
+        ),
+      );
+      const outcomes = await Promise.all(asks);
+      expect(outcomes).toContain('ERR_ASK_UNDELIVERED');
+      expect(outcomes.every((o) => o === 'answered' || o === 'ERR_ASK_UNDELIVERED')).toBe(true);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
   it('ends every shard thread at shutdown', async () => {
     const system = createSystem({ shards: 3 });
     system.spawn(counter, { shard: 1 });
