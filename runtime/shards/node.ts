@@ -26,8 +26,9 @@
  *   error, `process.exit()`, out of memory) is logged as an error and the rest of the system
  *   keeps running; every shard forgets its placements, the watchers of its actors get
  *   `troupe.terminated` with reason `shard-lost`, and messages sent to them afterwards are
- *   dead letters; but its actors are not started again elsewhere, and the messages that were
- *   queued in it are lost with it (not counted as dead letters);
+ *   dead letters; but its actors are not started again elsewhere, the messages that were
+ *   queued in it are lost with it (not counted as dead letters), and asks in flight to them
+ *   wait for their deadline;
  * - persistence for an actor placed on another shard (refused at spawn, naming the option);
  * - one offload pool for the node: `ctx.offload` on a worker shard uses a pool of that shard's
  *   own (made on its first task), not the main thread's;
