@@ -179,49 +179,6 @@ export function labelOf(task: { readonly module: string; readonly name: string }
   return `${task.name} of ${task.module}`;
 }
 
-/** Validates `createSystem({ offload })`. */
-export function resolveOffloadOptions(v: unknown): ResolvedOffloadOptions {
-  const defaults: ResolvedOffloadOptions = {
-    maxThreads: OFFLOAD_MAX_THREADS,
-    maxQueue: OFFLOAD_MAX_QUEUE,
-    timeoutMs: OFFLOAD_TIMEOUT_MS,
-    idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
-  };
-  if (v === undefined) return defaults;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError('options.offload', v, 'an object');
-  const o = v as Record<string, unknown>;
-  const known = Object.keys(defaults);
-  for (const k of Object.keys(o))
-    if (!known.includes(k))
-      throw new InvalidOptionError(
-        `options.offload.${k}`,
-        o[k],
-        `absent (unknown option; known: ${known.join(', ')})`,
-      );
-  const int = (k: keyof ResolvedOffloadOptions, min: number): number => {
-    const x = o[k];
-    if (x === undefined) return defaults[k];
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min)
-      throw new InvalidOptionError(`options.offload.${k}`, x, `an integer ≥ ${min}`);
-    return x;
-  };
-  const ms = (k: 'timeoutMs' | 'idleTimeoutMs'): number => {
-    const x = o[k];
-    if (x === undefined) return defaults[k];
-    if (x === Infinity) return x;
-    if (typeof x !== 'number' || Number.isNaN(x) || x <= 0)
-      throw new InvalidOptionError(`options.offload.${k}`, x, 'a number of milliseconds > 0');
-    return x;
-  };
-  return {
-    maxThreads: int('maxThreads', 1),
-    maxQueue: int('maxQueue', 0),
-    timeoutMs: ms('timeoutMs'),
-    idleTimeoutMs: ms('idleTimeoutMs'),
-  };
-}
-
 /** Validates a task's run options. */
 export function resolveRunTimeout(
   options: OffloadRunOptions | undefined,

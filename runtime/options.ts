@@ -17,14 +17,15 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ShardLimits } from './shards/node.ts';
 import {
-  resolveShardLimits,
-  resolveShardSetup,
-  resolveShards,
-  type ShardLimits,
-} from './shards/node.ts';
-import {
-  resolveOffloadOptions,
+  OFFLOAD_IDLE_TIMEOUT_MS,
+  OFFLOAD_MAX_QUEUE,
+  OFFLOAD_MAX_THREADS,
+  OFFLOAD_TIMEOUT_MS,
   type OffloadOptions,
   type ResolvedOffloadOptions,
 } from './offload.ts';
@@ -183,6 +184,69 @@ export function resolveMailbox(
     overflow:
       o.overflow === undefined ? defaults.overflow : overflow(`${field}.overflow`, o.overflow),
   };
+}
+
+/** `offload`: the pool's limits (runtime/offload.ts), defaults merged first. */
+function resolveOffloadOptions(v: unknown): ResolvedOffloadOptions {
+  const defaults: ResolvedOffloadOptions = {
+    maxThreads: OFFLOAD_MAX_THREADS,
+    maxQueue: OFFLOAD_MAX_QUEUE,
+    timeoutMs: OFFLOAD_TIMEOUT_MS,
+    idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
+  };
+  if (v === undefined) return defaults;
+  const o = plainObject('options.offload', v);
+  onlyKnown('options.offload', o, Object.keys(defaults));
+  const int = (k: 'maxThreads' | 'maxQueue', min: number): number => {
+    const x = o[k];
+    if (x === undefined) return defaults[k];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min)
+      throw new InvalidOptionError(`options.offload.${k}`, x, `an integer ≥ ${min}`);
+    return x;
+  };
+  const ms = (k: 'timeoutMs' | 'idleTimeoutMs'): number => {
+    const x = o[k];
+    if (x === undefined) return defaults[k];
+    if (x === Infinity) return x;
+    if (typeof x !== 'number' || Number.isNaN(x) || x <= 0)
+      throw new InvalidOptionError(`options.offload.${k}`, x, 'a number of milliseconds > 0');
+    return x;
+  };
+  return {
+    maxThreads: int('maxThreads', 1),
+    maxQueue: int('maxQueue', 0),
+    timeoutMs: ms('timeoutMs'),
+    idleTimeoutMs: ms('idleTimeoutMs'),
+  };
+}
+
+/** `shards`: a count from 1 to 256, or 'auto' (the machine's available parallelism). */
+function resolveShards(v: unknown): number {
+  if (v === undefined) return 1;
+  if (v === 'auto') return availableParallelism();
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 256)
+    throw new InvalidOptionError('options.shards', v, "an integer from 1 to 256, or 'auto'");
+  return v;
+}
+
+/** `shardSetup`: a file URL. */
+function resolveShardSetup(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (v instanceof URL && v.protocol === 'file:') return v.href;
+  if (typeof v === 'string' && v.startsWith('file:')) return v;
+  if (typeof v === 'string' && isAbsolute(v)) return pathToFileURL(v).href;
+  throw new InvalidOptionError('options.shardSetup', v, 'a file URL or an absolute path');
+}
+
+/** `shardLimits`: MB > 0 for each limit given. */
+function resolveShardLimits(v: unknown): ShardLimits | undefined {
+  if (v === undefined) return undefined;
+  const o = plainObject('options.shardLimits', v);
+  onlyKnown('options.shardLimits', o, ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb']);
+  for (const [k, x] of Object.entries(o))
+    if (x !== undefined && (typeof x !== 'number' || !Number.isFinite(x) || x <= 0))
+      throw new InvalidOptionError(`options.shardLimits.${k}`, x, 'a number of MB > 0');
+  return o as ShardLimits;
 }
 
 export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {

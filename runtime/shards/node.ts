@@ -35,9 +35,6 @@
  * - top-level names of actors placed on worker shards are not reused after they stop.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
-import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '../error.ts';
 import { childPath, type ActorPath } from '../address.ts';
 import { LocalRef } from '../ref.ts';
@@ -65,47 +62,9 @@ export class NotPortableError extends InvalidOptionError {
   }
 }
 
-/** Resolves the `shards` option: a count ≥ 1, or 'auto' (the machine's available parallelism). */
-export function resolveShards(v: unknown): number {
-  if (v === undefined) return 1;
-  if (v === 'auto') return availableParallelism();
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 256)
-    throw new InvalidOptionError('options.shards', v, "an integer from 1 to 256, or 'auto'");
-  return v;
-}
-
 export interface ShardLimits {
   readonly maxOldGenerationSizeMb?: number;
   readonly maxYoungGenerationSizeMb?: number;
-}
-
-/** Validates `shardLimits`. */
-export function resolveShardLimits(v: unknown): ShardLimits | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError('options.shardLimits', v, 'an object');
-  const o = v as Record<string, unknown>;
-  const known = ['maxOldGenerationSizeMb', 'maxYoungGenerationSizeMb'];
-  for (const [k, x] of Object.entries(o)) {
-    if (!known.includes(k))
-      throw new InvalidOptionError(
-        `options.shardLimits.${k}`,
-        x,
-        `absent (unknown option; known: ${known.join(', ')})`,
-      );
-    if (x !== undefined && (typeof x !== 'number' || !Number.isFinite(x) || x <= 0))
-      throw new InvalidOptionError(`options.shardLimits.${k}`, x, 'a number of MB > 0');
-  }
-  return o as ShardLimits;
-}
-
-/** Resolves `shardSetup` to a file URL. */
-export function resolveShardSetup(v: unknown): string | undefined {
-  if (v === undefined) return undefined;
-  if (v instanceof URL && v.protocol === 'file:') return v.href;
-  if (typeof v === 'string' && v.startsWith('file:')) return v;
-  if (typeof v === 'string' && isAbsolute(v)) return pathToFileURL(v).href;
-  throw new InvalidOptionError('options.shardSetup', v, 'a file URL or an absolute path');
 }
 
 /** What a worker shard is given at start. */
