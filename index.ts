@@ -9,7 +9,7 @@ export {
   InvalidBehaviourError,
 } from './runtime/system.ts';
 export type { TerminationReport, SystemState } from './runtime/system.ts';
-export type { SystemOptions, SpawnOptions } from './runtime/options.ts';
+export type { SystemOptions, SpawnOptions, ShardChoice } from './runtime/options.ts';
 export { DEFAULT_THROUGHPUT, DEFAULT_TIME_SLICE_MS } from './runtime/options.ts';
 export type { ActorRef, Delivery, EncodedRef } from './runtime/ref.ts';
 export { isActorRef } from './runtime/ref.ts';
@@ -59,9 +59,10 @@ export type { Clock } from './runtime/clock.ts';
 export { systemClock } from './runtime/clock.ts';
 export type { Logger } from './runtime/logger.ts';
 export { portable } from './runtime/shards/portable.ts';
-export { NotPortableError, SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
+export { SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
 export { ShardPlacementError } from './runtime/system.ts';
-export { RemoteError } from './runtime/shards/router.ts';
+export { RemoteError, NotPortableError, ShardLostError } from './runtime/shards/router.ts';
+export { RemoteSpawnError } from './runtime/shards/remote.ts';
 export {
   offloadTask,
   OffloadError,

@@ -25,7 +25,7 @@
  */
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import { childPath, validateName, type ActorPath } from './address.ts';
-import { TroupeError } from './error.ts';
+import { InvalidOptionError, TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
@@ -53,15 +53,15 @@ import type { TimerEntry } from './timers.ts';
 import type { ActorSystem } from './system.ts';
 import type { Context } from '@opentelemetry/api';
 
-const STARTING = 0;
-const RUNNING = 1;
-const SUSPENDED = 2;
+export const STARTING = 0;
+export const RUNNING = 1;
+export const SUSPENDED = 2;
 /** Winding down for a restart or a halt: stopping children, running the stop hook. */
-const RESTARTING = 3;
+export const RESTARTING = 3;
 /** Halted by its parent (or waiting out a restart delay): takes no turn until `start`. */
-const HALTED = 4;
-const STOPPING = 5;
-const STOPPED = 6;
+export const HALTED = 4;
+export const STOPPING = 5;
+export const STOPPED = 6;
 
 export type Lifecycle =
   'starting' | 'running' | 'suspended' | 'restarting' | 'halted' | 'stopping' | 'stopped';
@@ -100,6 +100,38 @@ export class ActorStoppedError extends TroupeError {
   }
 }
 
+/**
+ * A child as its parent's cell sees it: a cell of this thread, or the stand-in of one that
+ * runs on another shard (runtime/shards/remote.ts), which the parent treats the same way.
+ */
+export interface Kid extends Target {
+  readonly key: string | number;
+  readonly ref: LocalRef;
+  /** Its lifecycle as one of the constants above (a stand-in knows it from the protocol). */
+  readonly kidStatus: number;
+  readonly incarnation: number;
+  /** Stops it at once: its children killed, no stop hook (brutal, or a shutdown overrun). */
+  kill(): void;
+}
+
+/** The stand-in of a child on another shard: what its parent's cell tells it. */
+export interface RemoteKid extends Kid {
+  readonly parent: ActorCell;
+  /** Tells this spawn from an earlier child at the same path. */
+  readonly spawnId: number;
+  /** Its kind of behaviour (`supervisor`…), as it was spawned. */
+  readonly kind: string;
+  noteFailed(incarnation: number): void;
+  noteHalted(): void;
+  noteTerminated(): void;
+}
+
+/** A parent on another shard (runtime/shards/remote.ts): the child only sends it system messages. */
+export interface ParentLink {
+  readonly path: ActorPath;
+  sendSystem(msg: SystemMessage): void;
+}
+
 interface Persistence {
   readonly store: PersistenceStore;
   readonly key: string;
@@ -112,11 +144,11 @@ interface Persistence {
  */
 class Ending {
   failure: unknown = undefined;
-  escalated: Set<ActorCell> | null = null;
+  escalated: Set<Kid> | null = null;
   after = AFTER_NOTHING;
-  stopQueue: ActorCell[] | null = null;
+  stopQueue: Kid[] | null = null;
   /** The child of `stopQueue` told to stop, whose `child-terminated` advances the queue. */
-  stopping: ActorCell | null = null;
+  stopping: Kid | null = null;
   /** Bumped at each wind-down; async steps of an older one are ignored. */
   epoch = 0;
   shutdownTimer: TimerEntry | null = null;
@@ -144,7 +176,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   implements Target, ActorContext<In, Reply>
 {
   readonly system: ActorSystem;
-  readonly parent: ActorCell | null;
+  /** Its parent: a cell of this thread, a parent on another shard, or null for a guardian. */
+  readonly parent: ActorCell | ParentLink | null;
   /**
    * Its key among its parent's children: the name it was given, or for a generated name
    * (`$` and the number in base 36) the number, so that spawning builds no string; the name
@@ -166,7 +199,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   private handling: unknown = null;
   /** Messages sent during the current message, held until its snapshot is saved. */
   outbox: unknown[] | null = null;
-  private kids: Map<string | number, ActorCell> | null = null;
+  private kids: Map<string | number, Kid> | null = null;
   private nameSeq = 0;
   private watchers: Set<ActorRef<unknown>> | null = null;
   /** Snapshot subscribers and the last view sent: made at the first subscription. */
@@ -182,7 +215,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   constructor(
     system: ActorSystem,
-    parent: ActorCell | null,
+    parent: ActorCell | ParentLink | null,
     key: string | number,
     path: ActorPath | null,
     behaviour: Behaviour<In, Reply, State>,
@@ -234,6 +267,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     return LIFECYCLE[this.status]!;
   }
 
+  get kidStatus(): number {
+    return this.status;
+  }
+
   /** A user message arrives (hot path). */
   deliver(msg: unknown, meta: unknown): Delivery {
     const status = this.status;
@@ -275,7 +312,8 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.wake();
   }
 
-  private wake(): void {
+  /** Schedules a turn (system messages, start, mail). */
+  wake(): void {
     if (!this.scheduled) {
       this.scheduled = true;
       this.system.scheduler.enqueue(this);
@@ -636,10 +674,13 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.obey(m.incarnation, m.directive);
         return;
       case 'child-terminated':
-        this.childTerminated(m.child, m.reason);
+        this.childTerminated(m.child, m.reason, m.spawn);
         return;
       case 'child-halted':
-        this.childHalted(m.child);
+        this.childHalted(m.child, m.spawn);
+        return;
+      case 'kill':
+        this.kill();
         return;
       case 'halt':
         this.haltSelf();
@@ -712,8 +753,17 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   private childFailed(m: Extract<SystemMessage, { type: 'failed' }>): void {
-    const child = this.kidOf(m.child);
+    const child = this.kidOf(m.child, m.spawn);
     if (child === undefined || this.status >= STOPPING) return;
+    let failure: ChildFailure = m;
+    if (!(child instanceof ActorCell)) {
+      // a child on another shard: its stand-in learns, and the hook gets the parent's own ref
+      (child as RemoteKid).noteFailed(m.incarnation);
+      failure =
+        m.message === undefined
+          ? { child: child.ref, incarnation: m.incarnation, error: m.error }
+          : { child: child.ref, incarnation: m.incarnation, error: m.error, message: m.message };
+    }
     let directive: Directive = DEFAULT_DIRECTIVE;
     const decide = this.behaviour.onChildFailure;
     if (decide === undefined) {
@@ -722,7 +772,6 @@ export class ActorCell<In = any, Reply = any, State = any>
         m.error,
       );
     } else {
-      const failure: ChildFailure = m;
       const sys = this.system;
       sys.current = this;
       try {
@@ -776,7 +825,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (e === null) return;
     d!.escalated = null;
     for (const c of e)
-      if (c.status === SUSPENDED)
+      if (c.kidStatus === SUSPENDED)
         c.sendSystem({ type: 'directive', incarnation: c.incarnation, directive: 'resume' });
   }
 
@@ -867,7 +916,7 @@ export class ActorCell<In = any, Reply = any, State = any>
    * `stopOrder` when it has one (a supervisor's child spec list), else spawn order. Children
    * it does not name come after (stop first), in spawn order.
    */
-  private stopOrder(kids: Map<string | number, ActorCell>): ActorCell[] {
+  private stopOrder(kids: Map<string | number, Kid>): Kid[] {
     const order = this.behaviour.stopOrder;
     const state = this.state;
     if (order === undefined || state === undefined) return [...kids.values()];
@@ -881,10 +930,10 @@ export class ActorCell<In = any, Reply = any, State = any>
       );
       return [...kids.values()];
     }
-    const queue: ActorCell[] = [];
-    const named = new Set<ActorCell>();
+    const queue: Kid[] = [];
+    const named = new Set<Kid>();
     for (const n of names) {
-      const c = this.childCell(n);
+      const c = this.kid(n);
       if (c !== undefined && !named.has(c)) {
         named.add(c);
         queue.push(c);
@@ -900,7 +949,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (q === null) return;
     let next = q.pop();
     // a child that stopped by itself while queued needs no stop
-    while (next !== undefined && next.status === STOPPED) next = q.pop();
+    while (next !== undefined && next.kidStatus === STOPPED) next = q.pop();
     if (next === undefined) {
       d!.stopQueue = null;
       d!.stopping = null;
@@ -917,7 +966,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   /** Immediate stop: children killed first, no stop hook (`brutal`, or a shutdown overrun). */
-  private kill(): void {
+  kill(): void {
     if (this.status === STOPPED) return;
     const d = this.ending();
     ++d.epoch;
@@ -943,19 +992,39 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.system.pendingAsync--;
   }
 
-  /** The child cell a ref names (its own cell when same-thread: no path parsing). */
-  private kidOf(ref: ActorRef<unknown>): ActorCell | undefined {
+  /**
+   * The child a ref names: its own cell when same-thread (no path parsing); for a child on
+   * another shard, its stand-in, when `spawnId` is that spawn's (a notice from an earlier
+   * child at the same path is not about this one).
+   */
+  private kidOf(ref: ActorRef<unknown>, spawnId: number | undefined): Kid | undefined {
     const t = (ref as LocalRef).lastTarget;
     if (t instanceof ActorCell)
       return t.parent === this && this.kids?.get(t.key) === t ? t : undefined;
-    const c = this.childCell(nameOf(ref.path));
-    return c !== undefined && c.ref === ref ? c : undefined;
+    // the stand-in's own ref: found even once it has left the children (it ended here)
+    if (t !== null && (t as Partial<RemoteKid>).parent === this)
+      return (t as RemoteKid).spawnId === spawnId ? (t as RemoteKid) : undefined;
+    const c = this.kid(nameOf(ref.path));
+    if (c === undefined) return undefined;
+    if (c instanceof ActorCell) return c.ref === ref ? c : undefined;
+    return (c as RemoteKid).spawnId === spawnId && c.ref.path === ref.path ? c : undefined;
   }
 
-  private childTerminated(child: ActorRef<unknown>, reason: StopReason): void {
+  private childTerminated(
+    child: ActorRef<unknown>,
+    reason: StopReason,
+    spawnId: number | undefined,
+  ): void {
+    // a child of this thread has left the children already (its name is free at once)
     const t = (child as LocalRef).lastTarget;
-    const c = t instanceof ActorCell && t.parent === this ? t : this.childCell(nameOf(child.path));
-    if (c !== undefined && this.kids?.get(c.key) === c && c.ref === child) this.kids.delete(c.key);
+    const c = t instanceof ActorCell && t.parent === this ? t : this.kidOf(child, spawnId);
+    if (c !== undefined) {
+      if (this.kids?.get(c.key) === c) this.kids.delete(c.key);
+      if (!(c instanceof ActorCell)) {
+        (c as RemoteKid).noteTerminated();
+        child = c.ref;
+      }
+    }
     const d = this.end;
     if (c !== undefined) d?.escalated?.delete(c);
     if (d !== null && d.stopQueue !== null) {
@@ -973,7 +1042,12 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.runHook(() => hook.call(this.behaviour, child, reason, this.state as State, this));
   }
 
-  private childHalted(child: ActorRef<unknown>): void {
+  private childHalted(child: ActorRef<unknown>, spawnId: number | undefined): void {
+    const c = this.kidOf(child, spawnId);
+    if (c !== undefined && !(c instanceof ActorCell)) {
+      (c as RemoteKid).noteHalted();
+      child = c.ref;
+    }
     const hook = this.behaviour.onChildHalted;
     if (hook !== undefined && this.status === RUNNING)
       this.runHook(() => hook.call(this.behaviour, child, this.state as State, this));
@@ -1088,7 +1162,8 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (parent === null) sys.guardianStopped(this);
     else {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
-      if (parent.kids?.get(this.key) === this) parent.kids.delete(this.key);
+      if (parent instanceof ActorCell && parent.kids?.get(this.key) === this)
+        parent.kids.delete(this.key);
       parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
     }
   }
@@ -1140,24 +1215,17 @@ export class ActorCell<In = any, Reply = any, State = any>
     o: ResolvedSpawnOptions,
   ): LocalRef<InOf<B>, ReplyOf<B>> {
     if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
-    return this.spawnKeyed(
-      behaviour,
-      o,
-      o.name === undefined ? this.nameSeq++ : validateName(o.name),
-    );
+    const router = this.system.router;
+    // with shards, the child may be placed on another one (runtime/shards/router.ts)
+    const shard =
+      router === null ? noShards(o.shard) : router.chooseShard(behaviour, o.shard, this);
+    const key = o.name === undefined ? this.nameSeq++ : validateName(o.name);
+    if (router !== null && shard !== router.shard)
+      return router.spawnRemote(this, behaviour, o, key, shard) as LocalRef<InOf<B>, ReplyOf<B>>;
+    return this.spawnKeyed(behaviour, o, key);
   }
 
-  /** Reserves the next generated name among this actor's children (for one placed on another shard). */
-  reserveKey(): number {
-    return this.nameSeq++;
-  }
-
-  /** Whether a live child has this key. */
-  hasChildKey(key: string | number): boolean {
-    return this.kids?.has(key) === true;
-  }
-
-  /** Spawns a child under a key already chosen (a name, or a generated name's number). */
+  /** Spawns a child of this thread under a key already chosen (a name, or a generated name's number). */
   spawnKeyed<B extends Behaviour<any, any, any>>(
     behaviour: B,
     o: ResolvedSpawnOptions,
@@ -1165,7 +1233,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   ): LocalRef<InOf<B>, ReplyOf<B>> {
     if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
     const kids = (this.kids ??= new Map());
-    if (kids.has(key)) throw new NameTakenError(childPath(this.path, key as string));
+    if (kids.has(key)) throw new NameTakenError(childPath(this.path, keyName(key)));
     const cell = new ActorCell(this.system, this, key, null, behaviour, o);
     kids.set(key, cell);
     cell.wake();
@@ -1198,15 +1266,15 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   child(name: string): ActorRef<unknown> | undefined {
-    return this.childCell(name)?.ref;
+    return this.kid(name)?.ref;
   }
 
   get children(): readonly ActorRef<unknown>[] {
     return this.kids === null ? [] : [...this.kids.values()].map((c) => c.ref);
   }
 
-  /** The live child cell with this name (same thread). */
-  childCell(name: string): ActorCell | undefined {
+  /** The live child with this name: a cell of this thread, or the stand-in of one on another shard. */
+  kid(name: string): Kid | undefined {
     const kids = this.kids;
     if (kids === null) return undefined;
     if (name.charCodeAt(0) !== DOLLAR) return kids.get(name);
@@ -1214,10 +1282,85 @@ export class ActorCell<In = any, Reply = any, State = any>
     return n === null ? undefined : kids.get(n);
   }
 
+  /** The live child cell with this name (same thread). */
+  childCell(name: string): ActorCell | undefined {
+    const c = this.kid(name);
+    return c instanceof ActorCell ? c : undefined;
+  }
+
   /** Live child cells (same thread), in start order. */
   childCells(): readonly ActorCell[] {
-    return this.kids === null ? [] : [...this.kids.values()];
+    return this.kids === null
+      ? []
+      : [...this.kids.values()].filter((c): c is ActorCell => c instanceof ActorCell);
   }
+
+  /** Puts a child on another shard among this actor's children (runtime/shards/remote.ts). */
+  adoptRemote(kid: RemoteKid): void {
+    if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
+    const kids = (this.kids ??= new Map());
+    if (kids.has(kid.key)) throw new NameTakenError(kid.ref.path);
+    kids.set(kid.key, kid);
+  }
+
+  /** A stand-in whose child ended leaves the children (its name is free). */
+  dropKid(kid: Kid): void {
+    if (this.kids?.get(kid.key) === kid) this.kids.delete(kid.key);
+  }
+
+  /**
+   * A child that ran on another shard starts again here, in place of its stand-in (no other
+   * shard runs): same key and path, the next incarnation.
+   */
+  respawnHere(
+    standIn: Kid,
+    behaviour: Behaviour<any, any, any>,
+    o: ResolvedSpawnOptions,
+    incarnation: number,
+  ): ActorCell {
+    const kids = (this.kids ??= new Map());
+    const cell = new ActorCell(this.system, this, standIn.key, null, behaviour, o);
+    cell.incarnation = incarnation;
+    kids.set(standIn.key, cell);
+    cell.wake();
+    return cell;
+  }
+}
+
+/**
+ * Makes a placed root on this shard whose parent lives on another (runtime/shards/remote.ts)
+ * and starts it.
+ */
+export function spawnDetached(
+  system: ActorSystem,
+  parent: ParentLink,
+  path: ActorPath,
+  behaviour: Behaviour<any, any, any>,
+  o: ResolvedSpawnOptions,
+  incarnation: number,
+): ActorCell {
+  const name = nameOf(path);
+  const n = name.charCodeAt(0) === DOLLAR ? generatedNumber(name) : null;
+  const cell = new ActorCell(system, parent, n ?? name, path, behaviour, o);
+  cell.incarnation = incarnation;
+  cell.wake();
+  return cell;
+}
+
+/** Without shards, only shard 0 (or a policy, which can only pick it) is a valid choice. */
+function noShards(shard: ResolvedSpawnOptions['shard']): number {
+  if (shard !== undefined && typeof shard === 'number' && shard !== 0)
+    throw new InvalidOptionError(
+      'options.shard',
+      shard,
+      'a shard from 0 to 0 (the system has one shard)',
+    );
+  return 0;
+}
+
+/** The name a key stands for. */
+export function keyName(key: string | number): string {
+  return typeof key === 'number' ? generatedName(key) : key;
 }
 
 function nameOf(path: string): string {

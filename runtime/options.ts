@@ -90,13 +90,16 @@ export interface SpawnOptions {
    */
   readonly shutdown?: number | 'brutal';
   /**
-   * `system.spawn` only, with `shards` > 1: the shard to run the actor on (0: the main
-   * thread; another needs a portable behaviour), or `'least-loaded'` (the live shard with the
-   * fewest top-level actors). Default: portable behaviours round-robin, others on the main
-   * thread. Children live on their parent's shard.
+   * The shard to run the actor on (runtime/shards/router.ts): a shard id (0: the main thread;
+   * another needs a portable behaviour), `'least-loaded'` (the live shard with the fewest
+   * placed actors) or `'round-robin'`. Default: for `system.spawn`, portable behaviours
+   * round-robin and others on the main thread; for a child, its parent's shard.
    */
-  readonly shard?: number | 'least-loaded';
+  readonly shard?: ShardChoice;
 }
+
+/** Where to place an actor: a shard id, or a policy. */
+export type ShardChoice = number | 'least-loaded' | 'round-robin';
 
 export interface ResolvedMailbox {
   readonly capacity: number;
@@ -323,6 +326,19 @@ export interface ResolvedSpawnOptions {
     readonly key: string | undefined;
   } | null;
   readonly shutdown: number | 'brutal' | undefined;
+  readonly shard: ShardChoice | undefined;
+}
+
+/** `shard`: an id ≥ 0 (checked against the system's shards at spawn) or a policy. */
+export function shardChoice(field: string, v: unknown): ShardChoice {
+  if (v === 'least-loaded' || v === 'round-robin') return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+    throw new InvalidOptionError(
+      field,
+      v,
+      "a shard id (an integer ≥ 0), 'least-loaded' or 'round-robin'",
+    );
+  return v;
 }
 
 const NO_SPAWN_OPTIONS: Record<string, unknown> = {};
@@ -330,8 +346,14 @@ const NO_SPAWN_OPTIONS: Record<string, unknown> = {};
 export function resolveSpawnOptions(v: unknown, defaults: ResolvedMailbox): ResolvedSpawnOptions {
   const o = v === undefined ? NO_SPAWN_OPTIONS : plainObject('options', v);
   if (o === NO_SPAWN_OPTIONS)
-    return { name: undefined, mailbox: defaults, persistence: null, shutdown: undefined };
-  onlyKnown('options', o, ['name', 'mailbox', 'persistence', 'shutdown']);
+    return {
+      name: undefined,
+      mailbox: defaults,
+      persistence: null,
+      shutdown: undefined,
+      shard: undefined,
+    };
+  onlyKnown('options', o, ['name', 'mailbox', 'persistence', 'shutdown', 'shard']);
   let persistence: ResolvedSpawnOptions['persistence'] = null;
   if (o.persistence !== undefined) {
     const p = plainObject('options.persistence', o.persistence);
@@ -348,6 +370,7 @@ export function resolveSpawnOptions(v: unknown, defaults: ResolvedMailbox): Reso
     mailbox: resolveMailbox('options.mailbox', o.mailbox, defaults),
     persistence,
     shutdown: o.shutdown === undefined ? undefined : shutdown('options.shutdown', o.shutdown),
+    shard: o.shard === undefined ? undefined : shardChoice('options.shard', o.shard),
   };
 }
 

@@ -17,19 +17,24 @@ export type SystemMessage =
       readonly incarnation: number;
       readonly error: unknown;
       readonly message?: unknown;
+      /** From a child on another shard: which spawn of it (runtime/shards/remote.ts). */
+      readonly spawn?: number;
     }
   | { readonly type: 'directive'; readonly incarnation: number; readonly directive: Directive }
   | {
       readonly type: 'child-terminated';
       readonly child: ActorRef<unknown>;
       readonly reason: StopReason;
+      readonly spawn?: number;
     }
   /** Parent → child: stop children and run the stop hook like a restart, then wait for `start`. */
   | { readonly type: 'halt' }
   /** Parent → halted child: start the next incarnation. */
   | { readonly type: 'start' }
   /** Child → parent: the halt is done. */
-  | { readonly type: 'child-halted'; readonly child: ActorRef<unknown> }
+  | { readonly type: 'child-halted'; readonly child: ActorRef<unknown>; readonly spawn?: number }
+  /** Parent → child: stop at once, children killed first, no stop hook (a parent's brutal stop). */
+  | { readonly type: 'kill' }
   | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown> }
   | { readonly type: 'unsubscribe'; readonly subscriber: ActorRef<unknown> };
 

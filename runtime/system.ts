@@ -14,10 +14,8 @@
  */
 import { TroupeError, InvalidOptionError } from './error.ts';
 import {
-  childPath,
   formatAddress,
   parseAddress,
-  validateName,
   type ActorPath,
   type Address,
   type NodeId,
@@ -26,7 +24,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { TimerQueue, type TimerEntry } from './timers.ts';
 import { Scheduler } from './scheduler.ts';
 import { DeadLetters, type DeadLetterReason } from './dead-letters.ts';
-import { ActorCell, NameTakenError, senderOf } from './cell.ts';
+import { ActorCell, senderOf, spawnDetached, type RemoteKid } from './cell.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { TempReceiver } from './temp.ts';
 import { MessageMeta } from './envelope.ts';
@@ -54,8 +52,10 @@ import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
-import { ShardRouter, tempPrefix, topKeyOf } from './shards/router.ts';
-import type { SpawnFrameOptions, TopKey } from './shards/protocol.ts';
+import { ShardRouter, tempPrefix } from './shards/router.ts';
+import { detachedCell, RemoteParent } from './shards/remote.ts';
+import { loadPortable } from './shards/portable.ts';
+import type { ShardFrame } from './shards/protocol.ts';
 
 /** A worker shard's place in its node (runtime/shards/host.ts). */
 export interface ShardContext {
@@ -182,6 +182,7 @@ export class ActorSystem implements SystemCore {
       mailbox: { capacity: Infinity, overflow: 'drop-newest' },
       persistence: null,
       shutdown: Infinity,
+      shard: undefined,
     };
     this.user = new ActorCell(
       this,
@@ -230,8 +231,13 @@ export class ActorSystem implements SystemCore {
       init: () => null,
       receive: (state) => state,
       onChildFailure: (failure) => {
-        const target = (failure.child as LocalRef).target;
-        const root = target instanceof ActorCell && target.behaviour.kind === 'supervisor';
+        // a child on another shard: its stand-in knows its kind
+        const target = (failure.child as LocalRef).lastTarget;
+        const kind =
+          target instanceof ActorCell
+            ? target.behaviour.kind
+            : (target as Partial<RemoteKid> | null)?.kind;
+        const root = kind === 'supervisor';
         this.logger.error(
           root
             ? `troupe: the root supervisor ${failure.child.path} failed; the system terminates`
@@ -246,9 +252,8 @@ export class ActorSystem implements SystemCore {
       },
       // with shards: a top-level actor of the main thread that stops leaves the placement table
       onChildTerminated: (child) => {
-        if (this.shards === null) return;
-        const key = topKeyOf(child.path);
-        if (key !== null) this.shards.unplacedHere(key);
+        const r = this.router;
+        if (r !== null && r.placements.get(child.path) === this.shard) r.retract(child.path);
       },
     };
   }
@@ -264,65 +269,43 @@ export class ActorSystem implements SystemCore {
 
   // ---- public API -------------------------------------------------------------------------
 
-  /** Spawns a top-level actor under `/user`. Throws on a bad behaviour, option or name. */
+  /**
+   * Spawns a top-level actor under `/user`. Throws on a bad behaviour, option or name. With
+   * shards, only the main thread spawns top-level actors, and places them (`options.shard`).
+   */
   spawn<B extends Behaviour<any, any, any>>(
     behaviour: B,
     options?: SpawnOptions,
   ): ActorRef<InOf<B>, ReplyOf<B>> {
     if (this.stateValue !== 'running') throw new SystemTerminatedError();
-    if (this.router !== null) return this.spawnSharded(behaviour, options);
-    return this.user.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
-  }
-
-  /** `spawn` with several shards: placement (runtime/shards/node.ts). */
-  private spawnSharded<B extends Behaviour<any, any, any>>(
-    behaviour: B,
-    options: SpawnOptions | undefined,
-  ): ActorRef<InOf<B>, ReplyOf<B>> {
-    const shards = this.shards;
-    if (shards === null) throw new ShardPlacementError();
-    let asked: number | 'least-loaded' | undefined;
-    let rest = options;
-    if (
-      options !== undefined &&
-      typeof options === 'object' &&
-      options !== null &&
-      'shard' in options
-    ) {
-      const { shard, ...others } = options;
-      if (
-        shard !== undefined &&
-        shard !== 'least-loaded' &&
-        (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0)
-      )
-        throw new InvalidOptionError(
-          'options.shard',
-          shard,
-          "a shard id (an integer ≥ 0) or 'least-loaded'",
-        );
-      asked = shard;
-      rest = others;
-    }
-    const o = this.resolveSpawn(behaviour, rest);
-    const shard = shards.place(behaviour, asked);
-    const key: TopKey = o.name === undefined ? this.user.reserveKey() : validateName(o.name);
-    const elsewhere = shards.router.placements.get(key);
-    if (elsewhere !== undefined && elsewhere !== 0)
-      throw new NameTakenError(childPath('/user' as ActorPath, String(o.name ?? key)));
-    if (shard !== 0) {
-      if (this.user.hasChildKey(key))
-        throw new NameTakenError(childPath('/user' as ActorPath, String(o.name ?? key)));
-      return shards.spawnRemote(behaviour, o, shard, key);
-    }
-    const ref = this.user.spawnKeyed(behaviour, o, key);
-    shards.placedHere(key);
+    const router = this.router;
+    if (router === null)
+      return this.user.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
+    if (this.shard !== 0) throw new ShardPlacementError();
+    const ref = this.user.spawnChild(behaviour, this.resolveSpawn(behaviour, options));
+    // every shard learns where a top-level actor of the main thread lives
+    if (ref.lastTarget instanceof ActorCell) router.announce(ref.path, 0);
     return ref;
   }
 
-  /** On a worker shard: spawns the top-level actor the main thread placed here. */
-  spawnPlaced(behaviour: Behaviour<any, any, any>, key: TopKey, options: SpawnFrameOptions): void {
-    const o = resolveSpawnOptions(options, this.defaultMailbox);
-    this.user.spawnKeyed(behaviour, o, key);
+  /** `/user`: the parent of top-level actors. */
+  get userGuardian(): ActorCell {
+    return this.user;
+  }
+
+  /**
+   * Runs here a placed root whose parent lives on shard `from` (runtime/shards/remote.ts).
+   * Rejects when its module cannot be loaded or its options are refused.
+   */
+  async spawnDetached(frame: Extract<ShardFrame, { k: 'spawn' }>, from: number): Promise<void> {
+    const behaviour = await loadPortable(frame.origin);
+    const router = this.router!;
+    if (this.stateValue !== 'running') throw new SystemTerminatedError();
+    const o = resolveSpawnOptions(frame.options, this.defaultMailbox);
+    const path = frame.path as ActorPath;
+    const parent = new RemoteParent(router, frame.parent as ActorPath, from, frame.spawnId, path);
+    const cell = spawnDetached(this, parent, path, behaviour, o, frame.incarnation);
+    router.detached.set(path, detachedCell(router, cell, from));
   }
 
   /** Spawns one of troupe's own actors under `/system`. */
@@ -515,26 +498,49 @@ export class ActorSystem implements SystemCore {
     return formatAddress(this.nodeId, path);
   }
 
-  /** The live target at a path: a temporary receiver, a guardian, or an actor found from its guardian. */
+  /**
+   * The live target at a path: a temporary receiver, a guardian, an actor found from its
+   * guardian, or (with shards) the route to an actor on another shard.
+   */
   lookup(path: ActorPath): Target | null {
-    const t = this.registry.get(path);
-    if (t !== undefined) return t;
-    const local = this.lookupLocal(path);
+    const local = this.lookupHere(path);
     return local !== null || this.router === null ? local : this.router.targetFor(path);
   }
 
-  /** The live target at a path in this thread. */
-  private lookupLocal(path: ActorPath): Target | null {
+  /**
+   * The target at a path in this thread: a temporary receiver, a guardian, an actor, or the
+   * stand-in of a child placed on another shard (runtime/shards/remote.ts), which forwards.
+   */
+  lookupHere(path: ActorPath): Target | null {
+    const t = this.registry.get(path);
+    if (t !== undefined) return t;
     // /user/a/b: from the guardian `/user`, child `a`, its child `b`
     const second = path.indexOf('/', 1);
     if (second < 0) return null;
     let cell = this.registry.get(path.slice(0, second));
     let from = second + 1;
     while (cell instanceof ActorCell) {
-      const next = path.indexOf('/', from);
-      const child = cell.childCell(next < 0 ? path.slice(from) : path.slice(from, next));
-      if (child === undefined) return null;
+      let next = path.indexOf('/', from);
+      let child: Target | undefined = cell.kid(
+        next < 0 ? path.slice(from) : path.slice(from, next),
+      );
+      if (child === undefined) {
+        // a placed root whose parent lives on another shard may run here, deeper in the path
+        const detached = this.router?.detached;
+        if (detached === undefined || detached.size === 0) return null;
+        for (;;) {
+          const d = detached.get(next < 0 ? path : path.slice(0, next));
+          if (d !== undefined) {
+            child = d.cell;
+            break;
+          }
+          if (next < 0) return null;
+          next = path.indexOf('/', next + 1);
+        }
+      }
       if (next < 0) return child;
+      // below a child on another shard: it lives there
+      if (!(child instanceof ActorCell)) return this.router!.targetFor(path);
       cell = child;
       from = next + 1;
     }

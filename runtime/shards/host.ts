@@ -1,15 +1,14 @@
 /**
  * A worker shard: a full actor system in this thread, with the router that links it to the
- * others (runtime/shards/node.ts starts it). It spawns what the main thread places here,
- * forwards its dead letters to the main thread (the node has one dead-letter stream), and
- * stops its actors when told, answering `terminated`.
+ * others (runtime/shards/node.ts starts it). Its router runs what other shards place here;
+ * it forwards its dead letters and log lines to the main thread (the node has one
+ * dead-letter stream and one logger), and stops its actors when told, answering `terminated`.
  */
 import { workerData } from 'node:worker_threads';
 import { ActorSystem } from '../system.ts';
 import { encodeValue } from '../refcodec.ts';
 import { describe } from '../error.ts';
 import type { DeadLetter } from '../dead-letters.ts';
-import { loadPortable } from './portable.ts';
 import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
 import type { HostData } from './node.ts';
 
@@ -76,38 +75,14 @@ void system.whenTerminated.then(() => {
 });
 
 router.onControl = (frame, from) => {
-  // only the main thread places actors here or stops this shard
-  if (from !== 0) {
+  // only the main thread stops this shard
+  if (from !== 0 || frame.k !== 'shutdown') {
     system.logger.error(
-      `troupe: shard ${data.shard}: a ${frame.k} frame from shard ${from} is refused (only the main thread sends those)`,
+      `troupe: shard ${data.shard}: a ${frame.k} frame from shard ${from} is refused (only the main thread sends shutdown)`,
     );
     return;
   }
-  switch (frame.k) {
-    case 'spawn': {
-      const { key, origin, options } = frame;
-      router.spawning(key);
-      router.place(key, data.shard);
-      loadPortable(origin)
-        .then((behaviour) => {
-          system.spawnPlaced(behaviour, key, options);
-          router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'spawned', key });
-        })
-        .catch((error: unknown) => {
-          router.post(0, {
-            v: SHARD_PROTOCOL_VERSION,
-            k: 'spawned',
-            key,
-            error: error instanceof Error ? error.message : describe(error),
-          });
-        })
-        .finally(() => router.spawned(key));
-      return;
-    }
-    case 'shutdown':
-      void system.shutdown();
-      return;
-    default:
-      system.logger.error(`troupe: shard ${data.shard}: unexpected ${frame.k} frame`);
-  }
+  // placed roots left (their parents stopped them already, unless those were lost): killed
+  for (const d of [...router.detached.values()]) d.cell.kill();
+  void system.shutdown();
 };

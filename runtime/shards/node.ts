@@ -3,64 +3,46 @@
  * a full actor system with its own scheduler (runtime/shards/host.ts); the main thread is
  * shard 0. Every pair of shards gets its own MessageChannel (protocol.ts says why).
  *
- * Placement (at `system.spawn`, main thread only): `{ shard: k }` places an actor on shard k;
- * without it a portable behaviour (portable.ts) goes round-robin over the shards, and any
- * other behaviour stays on the main thread. The main thread keeps the table of where each
- * top-level actor lives and tells every shard before the spawn returns; a spawned actor's
- * children live on its shard. An actor on another shard cannot have persistence yet (its
- * store is an object of this thread).
+ * Placement (runtime/shards/router.ts): `system.spawn` runs on the main thread and places
+ * top-level actors (`{ shard: k }`, `'least-loaded'`, `'round-robin'`; by default portable
+ * behaviours round-robin, others on the main thread); an actor's children live on its shard
+ * unless `ctx.spawn` (or a supervisor's child spec) gives `shard`. Only portable behaviours
+ * (portable.ts) can be placed on another shard than their parent's.
+ *
+ * Supervision crosses shards (runtime/shards/remote.ts): a supervisor on one shard supervises
+ * children on others with the same protocol and rules as same-thread children.
  *
  * Which thread owns the node's sockets and Redis clients (the node links, the gateway, the
  * cluster's directory of later issues): the main thread. Its event loop does the I/O, the
  * shards only compute; envelopes for actors on shards cross one port, already batched. A
  * shard that needs the network asks an actor on the main thread, like any other message.
  *
- * Shutdown: the main thread's actors stop, then every shard is told to stop its own (each in
- * parallel with the others, each in its own children-first order) and answers `terminated`;
- * then its thread is ended. No thread is left running.
+ * A shard that dies (an uncaught error in its thread, `process.exit()` inside it, out of
+ * memory under `shardLimits`) is detected by its thread's exit: every shard is told (`lost`),
+ * each actor that ran there has failed and its supervisor decides (a restart starts it again
+ * on a live shard), the watchers of its actors get `troupe.terminated` with reason
+ * `shard-lost`, and the rest of the system keeps running.
+ *
+ * Shutdown: the main thread's actors stop (its top-level actors on other shards with them,
+ * each children-first), then every shard is told to stop what is left and answers
+ * `terminated`; then its thread is ended. No thread is left running.
  *
  * Not yet (each is named here so that nobody relies on it by accident):
- * - a child on another shard than its parent, and so a supervisor on one shard supervising
- *   children on another: a child lives on its parent's shard;
- * - restarting the actors of a shard that died: a shard whose thread dies (an uncaught
- *   error, `process.exit()`, out of memory) is logged as an error and the rest of the system
- *   keeps running; every shard forgets its placements, the watchers of its actors get
- *   `troupe.terminated` with reason `shard-lost`, and messages sent to them afterwards are
- *   dead letters; but its actors are not started again elsewhere, the messages that were
- *   queued in it are lost with it (not counted as dead letters), and asks in flight to them
- *   wait for their deadline;
- * - persistence for an actor placed on another shard (refused at spawn, naming the option);
+ * - persistence for an actor placed on another shard than its parent's (refused at spawn,
+ *   naming the option);
  * - one offload pool for the node: `ctx.offload` on a worker shard uses a pool of that shard's
- *   own (made on its first task), not the main thread's;
- * - top-level names of actors placed on worker shards are not reused after they stop.
+ *   own (made on its first task), not the main thread's.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import { InvalidOptionError } from '../error.ts';
-import { childPath, type ActorPath } from '../address.ts';
-import { LocalRef } from '../ref.ts';
-import { NameTakenError } from '../cell.ts';
-import type { ResolvedSpawnOptions } from '../options.ts';
 import type { ActorSystem } from '../system.ts';
-import type { Behaviour } from '../behaviour.ts';
-import { portableOrigin } from './portable.ts';
 import { ShardRouter } from './router.ts';
-import { SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
+import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
 /** The worker's entry: host.ts run directly, host.js in the published build (dist/). */
 const HOST = new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url);
 
 /** Longest a shard may take to stop its actors at shutdown before its thread is ended. */
 export const SHARD_SHUTDOWN_MS = 10_000;
-
-export class NotPortableError extends InvalidOptionError {
-  constructor(shard: number) {
-    super(
-      'options.shard',
-      shard,
-      'the main thread (0) for a behaviour that is not portable: make it with portable(import.meta.url, name, behaviour) to place it on another shard',
-    );
-  }
-}
 
 export interface ShardLimits {
   readonly maxOldGenerationSizeMb?: number;
@@ -86,7 +68,6 @@ export class ShardNode {
   readonly count: number;
   readonly #system: ActorSystem;
   readonly #workers: (Worker | null)[];
-  #next = 0;
   #closing: Promise<void> | null = null;
   readonly #terminated = new Map<number, () => void>();
 
@@ -122,7 +103,7 @@ export class ShardNode {
         if (this.#closing !== null) return;
         const lost = this.router.lost(k);
         system.logger.error(
-          `troupe: shard ${k} exited (code ${code}); its ${lost.length} top-level actor(s) are lost, and messages to them are dead letters`,
+          `troupe: shard ${k} exited (code ${code}); its ${lost.length} placed actor(s) failed with it, and their supervisors decide`,
         );
       });
       this.#workers.push(w);
@@ -134,101 +115,8 @@ export class ShardNode {
     return this.#workers.flatMap((w, i) => (i === 0 || w !== null ? [i] : []));
   }
 
-  /** Where a new top-level actor goes (`shard`: asked for, or undefined). */
-  place(behaviour: Behaviour<any, any, any>, shard: number | 'least-loaded' | undefined): number {
-    if (shard === 'least-loaded') {
-      if (portableOrigin(behaviour) === undefined) return 0;
-      return this.leastLoaded();
-    }
-    if (shard !== undefined) {
-      if (shard >= this.count)
-        throw new InvalidOptionError('options.shard', shard, `a shard from 0 to ${this.count - 1}`);
-      if (shard !== 0 && portableOrigin(behaviour) === undefined) throw new NotPortableError(shard);
-      return shard;
-    }
-    if (portableOrigin(behaviour) === undefined) return 0;
-    // the next live shard (shard 0 always is)
-    for (;;) {
-      const s = this.#next;
-      this.#next = (this.#next + 1) % this.count;
-      if (s === 0 || this.#workers[s] !== null) return s;
-    }
-  }
-
-  /**
-   * The live shard with the fewest top-level actors placed on it (as the placement table
-   * counts them: an actor is counted until a spawn under its name replaces it), lowest id
-   * first on a tie.
-   */
-  leastLoaded(): number {
-    const load = new Array<number>(this.count).fill(0);
-    for (const s of this.router.placements.values()) load[s] = (load[s] ?? 0) + 1;
-    let best = 0;
-    for (const s of this.live) if (load[s]! < load[best]!) best = s;
-    return best;
-  }
-
-  /** Spawns a portable behaviour as a top-level actor on shard `shard` (≠ 0). */
-  spawnRemote(
-    behaviour: Behaviour<any, any, any>,
-    o: ResolvedSpawnOptions,
-    shard: number,
-    key: TopKey,
-  ): LocalRef<any, any> {
-    if (o.persistence !== null)
-      throw new InvalidOptionError(
-        'options.persistence',
-        'a store',
-        'absent for an actor on another shard than the main thread (not yet supported)',
-      );
-    if (this.#workers[shard] === null)
-      throw new InvalidOptionError('options.shard', shard, 'a shard whose thread is running');
-    const path: ActorPath = childPath(
-      '/user' as ActorPath,
-      typeof key === 'number' ? '$' + key.toString(36) : key,
-    );
-    if (this.router.placements.has(key)) throw new NameTakenError(path);
-    this.router.placements.set(key, shard);
-    // the spawn first: that shard holds what arrives for the actor until it runs; then
-    // every shard learns where it is
-    this.router.post(shard, {
-      v: SHARD_PROTOCOL_VERSION,
-      k: 'spawn',
-      key,
-      origin: portableOrigin(behaviour)!,
-      options: {
-        mailbox: { capacity: o.mailbox.capacity, overflow: o.mailbox.overflow },
-        ...(o.shutdown === undefined ? {} : { shutdown: o.shutdown }),
-      },
-    });
-    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard });
-    return new LocalRef(this.#system, path, this.router.targetFor(path));
-  }
-
-  /** A top-level actor on the main thread: every shard learns where it is. */
-  placedHere(key: TopKey): void {
-    this.router.placements.set(key, 0);
-    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', key, shard: 0 });
-  }
-
-  /** A top-level actor on the main thread stopped. */
-  unplacedHere(key: TopKey): void {
-    if (this.router.placements.get(key) !== 0) return;
-    this.router.placements.delete(key);
-    this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key });
-  }
-
   #onControl(frame: ShardFrame, from: number): void {
     switch (frame.k) {
-      case 'spawned':
-        if (frame.error !== undefined) {
-          this.#system.logger.error(
-            `troupe: shard ${from} could not spawn /user/${String(frame.key)}: ${frame.error}`,
-          );
-          this.router.placements.delete(frame.key);
-          this.router.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key: frame.key });
-        }
-        return;
       case 'dead': {
         const l = frame.letter;
         this.#system.deadLetters.publish({

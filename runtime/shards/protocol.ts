@@ -5,30 +5,30 @@
  * sent: FIFO per sender→receiver pair holds across shards because every envelope from one
  * shard to another takes that one port.
  *
- * Codec: structured clone of plain frames, envelopes inside with refs as addresses (the
- * boundary envelope, runtime/boundary.ts). bench/threads/transport.ts measures it against
- * msgpackr frames on transferred buffers: on small envelopes they were within noise of each
- * other here, and on 4 KB bodies structured clone was about twice as fast, so frames are
- * cloned; the bench keeps both figures so the choice can be checked again.
+ * Placement is by path: a *placed root* is an actor spawned on another shard than its
+ * parent (every top-level actor of a worker shard is one: its parent is the main thread's
+ * `/user`), and its descendants live with it unless they are placed roots themselves. The
+ * shard that runs a placed root's parent decides where it goes and is the authority for it.
  *
- *   batch      envelopes for actors on the receiving shard, in send order
- *   spawn      main → shard: spawn a portable behaviour as /user/<key>
- *   spawned    shard → main: it runs (or `error`: it could not be spawned)
- *   placed     main → every shard: top-level actor <key> lives on <shard>
- *   unplaced   main → every shard: it is gone
- *   where      shard → main: where does <key> live? (answered by placed or unplaced)
- *   dead       shard → main: a dead letter, for the node's one dead-letter stream
- *   log        shard → main: a line for the node's logger
- *   lost       main → every shard: shard <shard>'s thread died
- *   shutdown   main → shard: stop every actor; answered by `terminated`
+ *   batch        envelopes for actors on the receiving shard, in send order
+ *   spawn        parent's shard → shard: run a portable behaviour at <path>, child of <parent>
+ *   spawn-failed shard → parent's shard: it could not be made (its module did not load…)
+ *   placed       authority → every shard: the placed root <path> lives on <shard>
+ *   unplaced     authority → every shard: it is gone
+ *   where        shard → authority: where do messages for <path> go? (answered by `route`)
+ *   route        the answer: <prefix> (the deepest placed root above <path> the authority
+ *                knows, or <path> itself) lives on <shard>; null: nobody lives there
+ *   dead         shard → main: a dead letter, for the node's one dead-letter stream
+ *   log          shard → main: a line for the node's logger
+ *   lost         main → every shard: shard <shard>'s thread died
+ *   shutdown     main → shard: stop every actor; answered by `terminated`
+ *   terminated   shard → main: every actor of that shard has stopped
  */
 import type { Envelope } from '../envelope.ts';
 import type { PortableOrigin } from './portable.ts';
 
-export const SHARD_PROTOCOL_VERSION = 1;
-
-/** A top-level name: a user's name, or the number of a generated one (`$<base36>`). */
-export type TopKey = string | number;
+export const SHARD_PROTOCOL_VERSION = 2;
+type V = typeof SHARD_PROTOCOL_VERSION;
 
 export interface SpawnFrameOptions {
   readonly mailbox?: { readonly capacity: number; readonly overflow: string };
@@ -44,37 +44,57 @@ export interface DeadLetterFrame {
 }
 
 export type ShardFrame =
-  | { readonly v: 1; readonly k: 'batch'; readonly envelopes: readonly Envelope[] }
+  | { readonly v: V; readonly k: 'batch'; readonly envelopes: readonly Envelope[] }
   | {
-      readonly v: 1;
+      readonly v: V;
       readonly k: 'spawn';
-      readonly key: TopKey;
+      readonly path: string;
+      /** The parent's path (it lives on the shard that sent this frame). */
+      readonly parent: string;
+      /** Tells this spawn from an earlier one at the same path (its parent's shard counts). */
+      readonly spawnId: number;
+      /** Its incarnation: 0, or the next one when it is started again after its shard died. */
+      readonly incarnation: number;
       readonly origin: PortableOrigin;
       readonly options: SpawnFrameOptions;
     }
-  | { readonly v: 1; readonly k: 'spawned'; readonly key: TopKey; readonly error?: string }
-  | { readonly v: 1; readonly k: 'placed'; readonly key: TopKey; readonly shard: number }
-  | { readonly v: 1; readonly k: 'unplaced'; readonly key: TopKey }
-  | { readonly v: 1; readonly k: 'where'; readonly key: TopKey }
-  | { readonly v: 1; readonly k: 'dead'; readonly letter: DeadLetterFrame }
   | {
-      readonly v: 1;
+      readonly v: V;
+      readonly k: 'spawn-failed';
+      readonly path: string;
+      readonly spawnId: number;
+      readonly error: string;
+    }
+  | { readonly v: V; readonly k: 'placed'; readonly path: string; readonly shard: number }
+  | { readonly v: V; readonly k: 'unplaced'; readonly path: string }
+  | { readonly v: V; readonly k: 'where'; readonly path: string }
+  | {
+      readonly v: V;
+      readonly k: 'route';
+      readonly path: string;
+      readonly prefix: string | null;
+      readonly shard: number | null;
+    }
+  | { readonly v: V; readonly k: 'dead'; readonly letter: DeadLetterFrame }
+  | {
+      readonly v: V;
       readonly k: 'log';
       readonly level: 'info' | 'warn' | 'error';
       readonly message: string;
       readonly details: readonly string[];
     }
-  | { readonly v: 1; readonly k: 'lost'; readonly shard: number }
-  | { readonly v: 1; readonly k: 'shutdown' }
-  | { readonly v: 1; readonly k: 'terminated' };
+  | { readonly v: V; readonly k: 'lost'; readonly shard: number }
+  | { readonly v: V; readonly k: 'shutdown' }
+  | { readonly v: V; readonly k: 'terminated' };
 
 const KINDS = new Set([
   'batch',
   'spawn',
-  'spawned',
+  'spawn-failed',
   'placed',
   'unplaced',
   'where',
+  'route',
   'dead',
   'log',
   'lost',
@@ -82,12 +102,14 @@ const KINDS = new Set([
   'terminated',
 ]);
 
-const isKey = (k: unknown): k is TopKey =>
-  (typeof k === 'string' && k.length > 0) ||
-  (typeof k === 'number' && Number.isSafeInteger(k) && k >= 0);
+const isPath = (p: unknown): p is string =>
+  typeof p === 'string' && p.length > 1 && p.charCodeAt(0) === 0x2f; // '/'
 
 const isShard = (s: unknown): s is number =>
   typeof s === 'number' && Number.isInteger(s) && s >= 0 && s < 256;
+
+const isCount = (n: unknown): n is number =>
+  typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /**
  * The frame, checked for its version, kind and the fields this side reads; null for one that
@@ -97,40 +119,50 @@ export function checkFrame(data: unknown): ShardFrame | null {
   if (typeof data !== 'object' || data === null) return null;
   const f = data as Record<string, unknown>;
   if (f.v !== SHARD_PROTOCOL_VERSION || typeof f.k !== 'string' || !KINDS.has(f.k)) return null;
-  switch (f.k) {
-    case 'batch':
-      return Array.isArray(f.envelopes) ? (f as unknown as ShardFrame) : null;
-    case 'spawn': {
-      const o = f.origin as Record<string, unknown> | null;
-      return isKey(f.key) &&
-        typeof o === 'object' &&
-        o !== null &&
-        typeof o.module === 'string' &&
-        typeof o.export === 'string' &&
-        typeof f.options === 'object' &&
-        f.options !== null
-        ? (f as unknown as ShardFrame)
-        : null;
+  const ok = (() => {
+    switch (f.k) {
+      case 'batch':
+        return Array.isArray(f.envelopes);
+      case 'spawn': {
+        const o = f.origin as Record<string, unknown> | null;
+        return (
+          isPath(f.path) &&
+          isPath(f.parent) &&
+          isCount(f.spawnId) &&
+          isCount(f.incarnation) &&
+          typeof o === 'object' &&
+          o !== null &&
+          typeof o.module === 'string' &&
+          typeof o.export === 'string' &&
+          typeof f.options === 'object' &&
+          f.options !== null
+        );
+      }
+      case 'spawn-failed':
+        return isPath(f.path) && isCount(f.spawnId) && typeof f.error === 'string';
+      case 'placed':
+        return isPath(f.path) && isShard(f.shard);
+      case 'route':
+        return (
+          isPath(f.path) &&
+          ((f.prefix === null && f.shard === null) || (isPath(f.prefix) && isShard(f.shard)))
+        );
+      case 'lost':
+        return isShard(f.shard);
+      case 'unplaced':
+      case 'where':
+        return isPath(f.path);
+      case 'log':
+        return (
+          (f.level === 'info' || f.level === 'warn' || f.level === 'error') &&
+          typeof f.message === 'string' &&
+          Array.isArray(f.details)
+        );
+      case 'dead':
+        return typeof f.letter === 'object' && f.letter !== null;
+      default:
+        return true;
     }
-    case 'placed':
-      return isKey(f.key) && isShard(f.shard) ? (f as unknown as ShardFrame) : null;
-    case 'lost':
-      return isShard(f.shard) ? (f as unknown as ShardFrame) : null;
-    case 'spawned':
-    case 'unplaced':
-    case 'where':
-      return isKey(f.key) ? (f as unknown as ShardFrame) : null;
-    case 'log':
-      return (f.level === 'info' || f.level === 'warn' || f.level === 'error') &&
-        typeof f.message === 'string' &&
-        Array.isArray(f.details)
-        ? (f as unknown as ShardFrame)
-        : null;
-    case 'dead':
-      return typeof f.letter === 'object' && f.letter !== null
-        ? (f as unknown as ShardFrame)
-        : null;
-    default:
-      return f as unknown as ShardFrame;
-  }
+  })();
+  return ok ? (f as unknown as ShardFrame) : null;
 }

@@ -2,35 +2,52 @@
  * The router of one shard: where an actor that does not live in this thread lives, and how
  * messages get there.
  *
- * Placement table: every top-level actor (`/user/<key>`) has a shard; the main thread
- * (shard 0) decides and tells every shard (`placed`) before the spawn returns its ref, and
- * its table is the authority. An actor's children live on its shard, so a path's first
- * segment under `/user` names its shard. Temporary receivers (ask replies, listeners) carry
- * their shard in their name (`/temp/s2-ask-7`; none on shard 0).
+ * Placement is by path. A *placed root* is an actor whose parent lives on another shard
+ * (every actor a worker shard runs at the top of its tree: top-level actors of a worker
+ * shard are children of the main thread's `/user`); its descendants live with it unless they
+ * are placed roots themselves. The shard of a placed root's parent chooses where it goes,
+ * tells every shard (`placed`) before the spawn returns its ref, and stays the authority for
+ * it. Each shard's placement table maps the placed roots it knows to their shards; a path is
+ * routed by the deepest placed root above it. Temporary receivers (ask replies, listeners)
+ * carry their shard in their name (`/temp/s2-ask-7`; none on shard 0). Paths outside `/user`
+ * and `/temp` (`/system`) are per shard.
+ *
+ * Learning is safe for FIFO: a ref can travel faster than the `placed` frame about it (it
+ * comes on another port). A shard that must route a path deeper than the deepest root it
+ * knows, on another shard, or a top-level path it has never heard of, does not guess: it
+ * holds the envelopes for that path and asks the authority (`where`: the shard of that root,
+ * or the main thread), whose answer (`route`) comes on the same port as its `placed` frames.
+ * The held envelopes then go, in order, or become dead letters. The answer is kept
+ * (confirmed routes, bounded) until the root above it changes.
  *
  * A ref to an actor on another shard resolves to a RemoteTarget: `tell` seals the message
  * into an envelope at once (so a message that cannot cross throws SerializationError naming
  * the field, in the sender's turn), and the envelope joins the batch for that shard, posted
  * at the end of the current turn (a microtask). One port per pair of shards and one batch per
- * destination keep FIFO per sender→receiver pair.
+ * destination keep FIFO per sender→receiver pair. FIFO across a re-placement (an actor
+ * restarted on another shard after its own died, or stopped and spawned again elsewhere) is
+ * not kept: messages sent before the move was known may arrive after ones sent after it.
  *
- * A shard that meets a top-level key it has not been told about yet (a ref that travelled
- * faster than the `placed` frame) holds the envelopes for it and asks the main thread
- * (`where`), whose answer comes on the same port as its `placed` frames: the held envelopes
- * then go, in order, or become dead letters (`unknown-actor`). At most HELD_PER_KEY wait per
- * key; more are dead letters.
+ * An envelope that arrives is delivered to an actor of this thread or becomes a dead letter;
+ * it is never sent on, except by the authority of a placed root (its stand-in forwards it to
+ * where the actor lives now), so two shards with different views cannot bounce it.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { Envelope, EnvelopeKind, MessageMeta } from '../envelope.ts';
 import { open, seal } from '../boundary.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
-import { TroupeError } from '../error.ts';
-import type { ActorPath, Address } from '../address.ts';
+import { InvalidOptionError, TroupeError, describe } from '../error.ts';
+import { childPath, type ActorPath, type Address } from '../address.ts';
 import type { ActorRef, Delivery, LocalRef, Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
-import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from './protocol.ts';
+import { keyName, type ActorCell } from '../cell.ts';
+import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
+import type { Behaviour } from '../behaviour.ts';
+import { portableOrigin } from './portable.ts';
+import { RemoteChild, type DetachedCell } from './remote.ts';
+import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
 /**
  * Envelopes per batch frame at most: a longer burst to one shard goes as several frames, so
@@ -38,11 +55,19 @@ import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame, type TopKey } from
  */
 export const MAX_BATCH_ENVELOPES = 512;
 
-/** Top-level keys remembered as absent (bounded: refs to nobody can come from outside). */
-export const ABSENT_KEYS = 10_000;
+/** Paths the main thread said nobody has, remembered so they are not asked for again. */
+export const ABSENT_PATHS = 10_000;
 
-/** Envelopes held for one top-level key while its shard is asked for. */
-export const HELD_PER_KEY = 10_000;
+/** Envelopes held for one path while its route is asked for; more are dead letters. */
+export const HELD_PER_PATH = 10_000;
+
+/** Confirmed routes kept (answers to `where` below a known root); past it they are asked again. */
+export const CONFIRMED_ROUTES = 100_000;
+
+/** Routes, besides a shard id ≥ 0: this shard, asked for (held), nobody. */
+const LOCAL = -1;
+const HOLD = -2;
+const ABSENT = -3;
 
 const USER = '/user/';
 const TEMP = '/temp/';
@@ -52,24 +77,18 @@ export function tempPrefix(shard: number): string {
   return shard === 0 ? '' : `s${shard}-`;
 }
 
-/** `/user/$a/x` → 10 (a generated name's number), `/user/calc/x` → 'calc'; null off /user. */
-export function topKeyOf(path: string): TopKey | null {
-  if (!path.startsWith(USER)) return null;
-  const end = path.indexOf('/', USER.length);
-  const seg = end < 0 ? path.slice(USER.length) : path.slice(USER.length, end);
-  if (seg.length === 0) return null;
-  if (seg.startsWith('$')) {
-    const n = Number.parseInt(seg.slice(1), 36);
-    return Number.isSafeInteger(n) && n >= 0 && '$' + n.toString(36) === seg ? n : seg;
-  }
-  return seg;
-}
-
 /** The shard a temporary receiver lives on, from its name; null off /temp. */
 function tempShard(path: string): number | null {
   if (!path.startsWith(TEMP)) return null;
   const m = /^s(\d+)-/.exec(path.slice(TEMP.length));
   return m === null ? 0 : Number(m[1]);
+}
+
+/** `/user/a/b` → `/user/a`; null off /user. */
+export function topLevelOf(path: string): string | null {
+  if (!path.startsWith(USER) || path.length === USER.length) return null;
+  const end = path.indexOf('/', USER.length);
+  return end < 0 ? path : path.slice(0, end);
 }
 
 /** An error as it crosses: its class name, message and code survive; the rest does not. */
@@ -88,6 +107,30 @@ export class RemoteError extends TroupeError {
   }
 }
 
+/** An actor was lost with the thread of its shard (the actor's failure, for its supervisor). */
+export class ShardLostError extends TroupeError {
+  readonly shard: number;
+  readonly path: ActorPath;
+  constructor(shard: number, path: ActorPath) {
+    super(
+      'ERR_SHARD_LOST',
+      `${path} was lost with the thread of shard ${shard} (it died: an uncaught error, process.exit() or out of memory)`,
+    );
+    this.shard = shard;
+    this.path = path;
+  }
+}
+
+export class NotPortableError extends InvalidOptionError {
+  constructor(shard: number) {
+    super(
+      'options.shard',
+      shard,
+      'the spawning thread for a behaviour that is not portable: make it with portable(import.meta.url, name, behaviour) to place it on another shard',
+    );
+  }
+}
+
 function crossError(error: unknown): CrossedError {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
@@ -97,7 +140,7 @@ function crossError(error: unknown): CrossedError {
       ...(typeof code === 'string' ? { code } : {}),
     };
   }
-  return { name: 'Error', message: String(error) };
+  return { name: 'Error', message: describe(error) };
 }
 
 /** An actor or temporary receiver on another shard, as a ref's target. */
@@ -106,19 +149,20 @@ export class RemoteTarget implements Target {
   readonly address: Address;
   /** A temporary receiver's shard (from its name), else null. */
   readonly tempShard: number | null;
-  /** Its top-level key, whose shard the placement table gives, else null. */
-  readonly key: TopKey | null;
+  /** Its route as last resolved, and the router's generation then. */
+  route = HOLD;
+  gen = -1;
   readonly #router: ShardRouter;
   constructor(router: ShardRouter, path: ActorPath, address: Address) {
     this.#router = router;
     this.path = path;
     this.address = address;
     this.tempShard = tempShard(path);
-    this.key = this.tempShard === null ? topKeyOf(path) : null;
   }
-  /** Gone once the placement table no longer puts it on another shard (it stopped, its shard died). */
+  /** Gone once its route no longer leads to another shard (it stopped, moved here, its shard died). */
   get gone(): boolean {
-    return !this.#router.remoteBy(this.tempShard, this.key);
+    const r = this.#router.routeOf(this);
+    return r === LOCAL || r === ABSENT;
   }
   deliver(msg: unknown, meta: unknown): Delivery {
     return this.#router.send(this, msg instanceof ReplyFailure ? 'reply' : 'user', msg, meta);
@@ -133,22 +177,34 @@ interface Held {
   readonly envelope: Envelope;
 }
 
+/** A `where` in flight: who was asked, the root that led there (null: none known), what waits. */
+interface Pending {
+  readonly asked: number;
+  readonly root: string | null;
+  readonly held: Held[];
+}
+
 export class ShardRouter {
   readonly shard: number;
   readonly count: number;
-  readonly #system: ActorSystem;
+  readonly system: ActorSystem;
   /** Port to each shard by id (null: this one, or one that is gone). */
   readonly #ports: (MessagePort | null)[];
-  /** Top-level key → shard (on the main thread: the authority). */
-  readonly placements = new Map<TopKey, number>();
+  /** Placed root path → shard (on the authority of a root: kept in step with its stand-in). */
+  readonly placements = new Map<string, number>();
+  /** Bumped whenever a route may have changed: targets resolve again. */
+  #gen = 0;
+  /** Answers to `where` below a known root: root → (path → shard). */
+  readonly #confirmed = new Map<string, Map<string, number>>();
+  #confirmedSize = 0;
+  readonly #pending = new Map<string, Pending>();
+  /** Paths the main thread said nobody has. */
+  readonly #absent = new Set<string>();
   readonly #outgoing: (Envelope[] | null)[];
   #flushing = false;
-  readonly #held = new Map<TopKey, Held[]>();
-  /** On a worker: envelopes for top-level actors whose spawn is under way here. */
-  readonly #spawning = new Map<TopKey, Envelope[]>();
+  /** Envelopes for placed roots whose spawn is under way here. */
+  readonly #spawning = new Map<string, Envelope[]>();
   readonly #targets = new Map<string, RemoteTarget>();
-  /** Keys the main thread said nobody has (since): not asked for again. */
-  readonly #absent = new Set<TopKey>();
   /**
    * Watches this shard sent to actors on other shards: watched path → watchers. When a shard
    * dies, its actors cannot say they stopped; this shard tells their watchers (`shard-lost`).
@@ -156,11 +212,17 @@ export class ShardRouter {
   readonly #watches = new Map<string, Set<ActorRef<unknown>>>();
   /** Refs of the addresses met in arriving envelopes (boundary.ts `open`). */
   readonly #refs = new Map<unknown, ActorRef<unknown>>();
+  /** Stand-ins of this shard's actors' children placed on other shards, by path. */
+  readonly remoteKids = new Map<string, RemoteChild>();
+  /** Placed roots running here whose parent lives on another shard, by path. */
+  readonly detached = new Map<string, DetachedCell>();
+  #roundRobin = 0;
+  #spawnSeq = 0;
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
   onControl: ((frame: ShardFrame, from: number) => void) | null = null;
 
   constructor(system: ActorSystem, shard: number, ports: (MessagePort | null)[]) {
-    this.#system = system;
+    this.system = system;
     this.shard = shard;
     this.count = ports.length;
     this.#ports = ports;
@@ -169,6 +231,18 @@ export class ShardRouter {
       if (p === null) return;
       p.on('message', (data: unknown) => this.#onFrame(data, from));
     });
+  }
+
+  /** Whether shard `s` is this one or one whose thread runs. */
+  isLive(s: number): boolean {
+    return s === this.shard || (s >= 0 && s < this.count && this.#ports[s] !== null);
+  }
+
+  /** Shard ids whose thread runs, as this shard knows. */
+  get liveShards(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.count; s++) if (this.isLive(s)) out.push(s);
+    return out;
   }
 
   /** Posts a control frame to one shard (dropped when that shard is gone). */
@@ -184,63 +258,6 @@ export class ShardRouter {
     for (let s = 0; s < this.count; s++) if (s !== this.shard) this.post(s, frame);
   }
 
-  /**
-   * A shard's thread is gone: its port closes, and every top-level key placed there is
-   * forgotten (and, on the main thread, every other shard is told): what is sent to its actors
-   * from now on is a dead letter. Returns the keys it had.
-   */
-  lost(shard: number): TopKey[] {
-    if (shard === this.shard || shard >= this.count || this.#ports[shard] === null) return [];
-    this.#outgoing[shard] = null;
-    this.#ports[shard]?.close();
-    this.#ports[shard] = null;
-    const keys = [...this.placements].filter(([, s]) => s === shard).map(([k]) => k);
-    const lostKeys = new Set<TopKey>(keys);
-    for (const k of keys) this.place(k, null);
-    if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
-    // the watchers here of actors that were there
-    for (const [path, watchers] of [...this.#watches]) {
-      const t = tempShard(path);
-      const gone = t !== null ? t === shard : lostKeys.has(topKeyOf(path)!);
-      if (!gone) continue;
-      this.#watches.delete(path);
-      const ref = this.#system.refOf(this.#system.addressOf(path as ActorPath));
-      for (const w of watchers)
-        w.tell({ type: 'troupe.terminated', ref, reason: 'shard-lost' } satisfies Terminated);
-    }
-    return keys;
-  }
-
-  /** Records watches and snapshot subscriptions sent to another shard (see lost). */
-  #noteWatch(path: string, msg: SystemMessage): void {
-    const add =
-      msg.type === 'watch' ? msg.watcher : msg.type === 'subscribe' ? msg.subscriber : null;
-    const remove =
-      msg.type === 'unwatch' ? msg.watcher : msg.type === 'unsubscribe' ? msg.subscriber : null;
-    if (add !== null) {
-      let set = this.#watches.get(path);
-      if (set === undefined) this.#watches.set(path, (set = new Set()));
-      set.add(add);
-    } else if (remove !== null) {
-      const set = this.#watches.get(path);
-      set?.delete(remove);
-      if (set?.size === 0) this.#watches.delete(path);
-    }
-  }
-
-  /** A terminated notice arrived for a watcher here: that watch is over. */
-  #watchEnded(body: unknown): void {
-    const t = body as Partial<Terminated> | null;
-    if (
-      t === null ||
-      typeof t !== 'object' ||
-      t.type !== 'troupe.terminated' ||
-      t.ref === undefined
-    )
-      return;
-    this.#watches.delete(t.ref.path);
-  }
-
   /** Lets the ports' listeners stop keeping the thread alive. */
   close(): void {
     this.#flush();
@@ -248,92 +265,256 @@ export class ShardRouter {
     this.#ports.fill(null);
   }
 
-  /** Marks a top-level key as being spawned on this shard: its envelopes wait for the spawn. */
-  spawning(key: TopKey): void {
-    if (!this.#spawning.has(key)) this.#spawning.set(key, []);
+  // ---- placement ------------------------------------------------------------------------
+
+  /**
+   * The shard a child of `parent` goes to: `asked`, or by default its parent's shard (for a
+   * top-level actor spawned on the main thread: round-robin when its behaviour is portable).
+   * Throws InvalidOptionError for a shard that does not exist or does not run, and
+   * NotPortableError for a behaviour another thread cannot load.
+   */
+  chooseShard(
+    behaviour: Behaviour<any, any, any>,
+    asked: ShardChoice | undefined,
+    parent: ActorCell,
+  ): number {
+    const portable = portableOrigin(behaviour) !== undefined;
+    if (asked === undefined) {
+      if (!portable || parent !== this.system.userGuardian || this.shard !== 0) return this.shard;
+      asked = 'round-robin';
+    }
+    if (typeof asked === 'number') {
+      if (asked >= this.count)
+        throw new InvalidOptionError('options.shard', asked, `a shard from 0 to ${this.count - 1}`);
+      if (asked === this.shard) return asked;
+      if (!portable) throw new NotPortableError(asked);
+      if (!this.isLive(asked))
+        throw new InvalidOptionError('options.shard', asked, 'a shard whose thread is running');
+      return asked;
+    }
+    if (!portable) return this.shard;
+    if (asked === 'least-loaded') return this.leastLoaded();
+    for (;;) {
+      const s = this.#roundRobin;
+      this.#roundRobin = (s + 1) % this.count;
+      if (this.isLive(s)) return s;
+    }
   }
 
-  /** The spawn of `key` here is done (or failed): the envelopes that waited for it go now. */
-  spawned(key: TopKey): void {
-    const waiting = this.#spawning.get(key);
-    this.#spawning.delete(key);
-    if (waiting !== undefined) for (const e of waiting) this.#deliverLocal(e);
+  /**
+   * The live shard with the fewest placed roots in this shard's table (every shard's
+   * top-level actors and children placed away from their parents), lowest id on a tie.
+   */
+  leastLoaded(exclude = -1): number {
+    const load = new Array<number>(this.count).fill(0);
+    for (const s of this.placements.values()) load[s] = (load[s] ?? 0) + 1;
+    let best = -1;
+    for (const s of this.liveShards)
+      if (s !== exclude && (best < 0 || load[s]! < load[best]!)) best = s;
+    return best < 0 ? this.shard : best;
   }
 
-  /** The shard a path lives on, as far as this shard knows (null: unknown). */
-  shardOf(path: string): number | null {
-    const t = tempShard(path);
-    if (t !== null) return t;
-    const key = topKeyOf(path);
-    if (key === null) return null;
-    return this.placements.get(key) ?? null;
+  /**
+   * Spawns a portable behaviour as a child of `parent` on shard `shard` (≠ this one): a
+   * stand-in takes its place among the parent's children (runtime/shards/remote.ts).
+   */
+  spawnRemote(
+    parent: ActorCell,
+    behaviour: Behaviour<any, any, any>,
+    o: ResolvedSpawnOptions,
+    key: string | number,
+    shard: number,
+  ): LocalRef {
+    const path = childPath(parent.path, keyName(key));
+    const kid = new RemoteChild(this, parent, key, path, behaviour, o);
+    parent.adoptRemote(kid);
+    this.remoteKids.set(path, kid);
+    kid.spawnOn(shard);
+    return kid.ref;
+  }
+
+  /** The next spawn id of this shard. */
+  nextSpawnId(): number {
+    return ++this.#spawnSeq;
+  }
+
+  /** A placed root this shard is the authority for now lives on `shard`: every shard learns. */
+  announce(path: string, shard: number): void {
+    this.setPlacement(path, shard);
+    this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', path, shard });
+  }
+
+  /** A placed root this shard is the authority for is gone: every shard learns. */
+  retract(path: string): void {
+    if (!this.placements.has(path)) return;
+    this.unsetPlacement(path);
+    this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', path });
+  }
+
+  setPlacement(path: string, shard: number): void {
+    const prev = this.placements.get(path);
+    if (prev === shard) return;
+    this.placements.set(path, shard);
+    if (prev !== undefined) this.#dropConfirmed(path);
+    if (this.#absent.size > 0) this.#absent.clear();
+    this.#gen++;
+  }
+
+  unsetPlacement(path: string): void {
+    if (!this.placements.delete(path)) return;
+    this.#dropConfirmed(path);
+    this.#gen++;
+  }
+
+  #dropConfirmed(root: string): void {
+    const m = this.#confirmed.get(root);
+    if (m === undefined) return;
+    this.#confirmedSize -= m.size;
+    this.#confirmed.delete(root);
+  }
+
+  // ---- routes ---------------------------------------------------------------------------
+
+  /** A target's route, resolved again when placements changed since. */
+  routeOf(t: RemoteTarget): number {
+    if (t.gen !== this.#gen) {
+      t.route = this.#resolve(t.path, t.tempShard, true);
+      t.gen = this.#gen;
+    }
+    return t.route;
+  }
+
+  /**
+   * Where messages for `path` go: a shard, LOCAL, ABSENT, or HOLD (then, when `ask`, a
+   * `where` is in flight and its envelopes wait for the answer).
+   */
+  #resolve(path: string, temp: number | null, ask: boolean): number {
+    if (temp !== null) return temp === this.shard ? LOCAL : this.isLive(temp) ? temp : ABSENT;
+    if (!path.startsWith(USER)) return LOCAL;
+    let end = path.length;
+    while (end > USER.length) {
+      const prefix = end === path.length ? path : path.slice(0, end);
+      const s = this.placements.get(prefix);
+      if (s !== undefined) {
+        // a placed root whose spawn is under way here: its messages wait with the others
+        if (s === this.shard)
+          return end === path.length && this.#spawning.has(path) ? this.shard : LOCAL;
+        if (!this.isLive(s)) return ABSENT;
+        if (end === path.length) return s;
+        const c = this.#confirmed.get(prefix)?.get(path);
+        if (c !== undefined) return c === this.shard ? LOCAL : this.isLive(c) ? c : ABSENT;
+        return ask ? this.#ask(path, s, prefix) : s;
+      }
+      end = path.lastIndexOf('/', end - 1);
+    }
+    // no root known above it: the main thread knows every top-level actor
+    if (this.shard === 0) return LOCAL;
+    if (this.#absent.has(path)) return ABSENT;
+    return ask ? this.#ask(path, 0, null) : HOLD;
+  }
+
+  #ask(path: string, shard: number, root: string | null): number {
+    if (!this.#pending.has(path)) {
+      this.#pending.set(path, { asked: shard, root, held: [] });
+      this.post(shard, { v: SHARD_PROTOCOL_VERSION, k: 'where', path });
+    }
+    return HOLD;
   }
 
   /**
    * The target of a path that is not a live actor of this thread: a RemoteTarget when it
-   * lives (or may live: a key not yet known, on a worker) on another shard, else null.
+   * lives (or may live: its route is being asked for) on another shard, else null.
    */
   targetFor(path: ActorPath): Target | null {
-    const cached = this.#targets.get(path);
-    if (cached !== undefined) return this.isRemote(path) ? cached : null;
-    if (!this.isRemote(path)) return null;
-    const t = new RemoteTarget(this, path, this.#system.addressOf(path));
-    if (this.#targets.size < 100_000) this.#targets.set(path, t);
-    return t;
+    let t = this.#targets.get(path);
+    if (t === undefined) {
+      t = new RemoteTarget(this, path, this.system.addressOf(path));
+      if (this.#targets.size < 100_000) this.#targets.set(path, t);
+    }
+    const r = this.routeOf(t);
+    return r === LOCAL || r === ABSENT ? null : t;
   }
 
-  /** Whether `path` lives (or, on a worker, may live) on another shard. */
-  isRemote(path: string): boolean {
-    const t = tempShard(path);
-    return this.remoteBy(t, t === null ? topKeyOf(path) : null);
-  }
+  // ---- sending --------------------------------------------------------------------------
 
-  /** isRemote, from a path's temporary-receiver shard or top-level key. */
-  remoteBy(t: number | null, key: TopKey | null): boolean {
-    if (t !== null) return t !== this.shard && t < this.count && this.#ports[t] !== null;
-    if (key === null) return false;
-    const s = this.placements.get(key);
-    // an actor placed here whose spawn is under way: its messages wait with the others
-    if (s === this.shard) return this.#spawning.has(key);
-    if (s !== undefined) return this.#ports[s] !== null;
-    // unknown here: the main thread knows every key; a worker asks it, unless it answered
-    // that nobody has that key
-    return this.shard !== 0 && !this.#absent.has(key);
-  }
-
-  /** Seals a message for a remote target and batches it. Throws SerializationError for a body that cannot cross. */
+  /**
+   * Seals a message for a remote target and batches it. Throws SerializationError for a user
+   * message that cannot cross; troupe's own notices and system messages never throw (what
+   * cannot cross in them is replaced by its description, or they become dead letters).
+   */
   send(to: RemoteTarget, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
+    const r = this.routeOf(to);
+    if (r === LOCAL || r === ABSENT) return this.#deliverHere(to.path, kind, msg, meta);
     if (kind === 'system') this.#noteWatch(to.path, msg as SystemMessage);
-    // the boundary envelope (a failure reply carries its error as plain data)
-    const envelope = seal(
-      kind,
-      to as unknown as ActorRef<unknown>,
-      kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg,
-      meta,
-    );
-    const shard = to.tempShard ?? (to.key === null ? null : (this.placements.get(to.key) ?? null));
-    if (shard === null) {
-      // the main thread knows every placement: unknown there is no such actor (any more)
-      if (this.shard !== 0) return this.#hold(to, envelope);
-      // as for any address nobody lives at: a dead letter, a watch answered at once
-      this.#deliverLocal(envelope);
-      return 'dead-letter';
-    }
-    if (shard === this.shard) {
-      // placed here: its spawn is under way (it waits with the others), or it is gone
-      this.#arrive(envelope);
-      return this.#spawning.has(to.key!) ? 'enqueued' : 'dead-letter';
-    }
-    if (this.#ports[shard] === null) {
-      this.#deliverLocal(envelope);
-      return 'dead-letter';
-    }
-    this.#enqueue(shard, envelope);
+    const envelope = this.#seal(kind, to, msg, meta);
+    if (envelope === null) return 'dead-letter';
+    if (r === HOLD) return this.#hold(to, envelope);
+    this.#enqueue(r, envelope);
     return 'enqueued';
   }
 
+  /** Sends a system message to `path` on `shard` directly (a child to its parent on another shard). */
+  sendSystemTo(shard: number, path: ActorPath, msg: SystemMessage): void {
+    if (shard === this.shard || !this.isLive(shard)) return;
+    const envelope = this.#seal(
+      'system',
+      { path, address: this.system.addressOf(path) },
+      msg,
+      null,
+    );
+    if (envelope !== null) this.#enqueue(shard, envelope);
+  }
+
+  /** A message for a path whose route leads here after all (or nowhere). */
+  #deliverHere(path: ActorPath, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
+    const ref = this.system.refOf(this.system.addressOf(path)) as LocalRef;
+    if (kind === 'system') {
+      ref.sendSystem(msg as SystemMessage);
+      return 'enqueued';
+    }
+    return ref.deliverWithMeta(msg, meta);
+  }
+
+  #seal(
+    kind: EnvelopeKind,
+    to: { readonly address: Address; readonly path: string },
+    msg: unknown,
+    meta: unknown,
+  ): Envelope | null {
+    const body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg;
+    try {
+      return seal(kind, to as ActorRef<unknown>, body, meta);
+    } catch (error) {
+      if (kind === 'user' && !isNotice(msg)) throw error;
+      // troupe's own messages must not fail their sender: what cannot cross is described
+      const plain = kind === 'system' ? plainSystem(msg as SystemMessage) : plainNotice(msg);
+      if (plain !== null) {
+        try {
+          return seal(kind, to as ActorRef<unknown>, plain, meta);
+        } catch {
+          // below: a dead letter
+        }
+      }
+      this.system.logger.error(
+        `troupe: shard ${this.shard}: a ${describe((msg as { type?: unknown }).type)} for ${to.path} cannot cross to its shard`,
+        error,
+      );
+      this.system.deadLetters.publish({
+        message: msg,
+        recipient: to.address,
+        reason: 'unknown-actor',
+        error,
+      });
+      return null;
+    }
+  }
+
   #enqueue(shard: number, envelope: Envelope): void {
-    if (this.#ports[shard] === null || shard === this.shard) {
+    if (shard === this.shard) {
+      this.#arrive(envelope);
+      return;
+    }
+    if (!this.isLive(shard)) {
       this.#deliverLocal(envelope);
       return;
     }
@@ -366,44 +547,67 @@ export class ShardRouter {
   }
 
   #hold(to: RemoteTarget, envelope: Envelope): Delivery {
-    const key = topKeyOf(to.path)!;
-    let held = this.#held.get(key);
-    if (held === undefined) {
-      held = [];
-      this.#held.set(key, held);
-      this.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'where', key });
+    const p = this.#pending.get(to.path);
+    if (p === undefined) {
+      // the route was settled meanwhile (cannot happen within one call): send it on
+      this.#dispatch(to, envelope);
+      return 'enqueued';
     }
-    if (held.length >= HELD_PER_KEY) {
+    if (p.held.length >= HELD_PER_PATH) {
       this.#deadEnvelope(envelope, 'unknown-actor');
       return 'dead-letter';
     }
-    held.push({ to, envelope });
+    p.held.push({ to, envelope });
     return 'enqueued';
   }
 
-  /** `placed` or `unplaced` arrived: record it, and release what waited for that key. */
-  place(key: TopKey, shard: number | null): void {
-    if (shard !== null && (shard >= this.count || shard < 0)) return;
-    if (shard === null) {
-      this.placements.delete(key);
-      if (this.#absent.size >= ABSENT_KEYS) this.#absent.clear();
-      this.#absent.add(key);
-    } else {
-      this.placements.set(key, shard);
-      this.#absent.delete(key);
-    }
-    const held = this.#held.get(key);
-    if (held === undefined) return;
-    this.#held.delete(key);
-    for (const h of held)
-      if (shard === null || shard === this.shard) this.#arrive(h.envelope);
-      else this.#enqueue(shard, h.envelope);
+  /** Sends an envelope already sealed by the route its target has now. */
+  #dispatch(to: RemoteTarget, envelope: Envelope): void {
+    const r = this.routeOf(to);
+    if (r === HOLD) {
+      const p = this.#pending.get(to.path);
+      if (p !== undefined && p.held.length < HELD_PER_PATH) p.held.push({ to, envelope });
+      else this.#deadEnvelope(envelope, 'unknown-actor');
+    } else if (r >= 0) this.#enqueue(r, envelope);
+    else this.#arrive(envelope);
   }
+
+  /** Records watches and snapshot subscriptions sent to another shard (see lost). */
+  #noteWatch(path: string, msg: SystemMessage): void {
+    const add =
+      msg.type === 'watch' ? msg.watcher : msg.type === 'subscribe' ? msg.subscriber : null;
+    const remove =
+      msg.type === 'unwatch' ? msg.watcher : msg.type === 'unsubscribe' ? msg.subscriber : null;
+    if (add !== null) {
+      let set = this.#watches.get(path);
+      if (set === undefined) this.#watches.set(path, (set = new Set()));
+      set.add(add);
+    } else if (remove !== null) {
+      const set = this.#watches.get(path);
+      set?.delete(remove);
+      if (set?.size === 0) this.#watches.delete(path);
+    }
+  }
+
+  /** A terminated notice arrived for a watcher here: that watch is over. */
+  #watchEnded(body: unknown): void {
+    const t = body as Partial<Terminated> | null;
+    if (
+      t === null ||
+      typeof t !== 'object' ||
+      t.type !== 'troupe.terminated' ||
+      t.ref === undefined
+    )
+      return;
+    this.#watches.delete(t.ref.path);
+  }
+
+  // ---- arriving -------------------------------------------------------------------------
 
   #onFrame(data: unknown, from: number): void {
     const frame = checkFrame(data);
     if (frame === null) {
-      this.#system.logger.error(
+      this.system.logger.error(
         `troupe: shard ${this.shard}: a frame from shard ${from} is not of this protocol; dropped`,
         data,
       );
@@ -414,33 +618,81 @@ export class ShardRouter {
         for (const e of frame.envelopes) this.#arrive(e);
         return;
       case 'placed':
-        this.place(frame.key, frame.shard);
+        this.setPlacement(frame.path, frame.shard);
         return;
       case 'unplaced':
-        this.place(frame.key, null);
+        this.unsetPlacement(frame.path);
         return;
       case 'lost':
         this.lost(frame.shard);
         return;
-      case 'where': {
-        const s = this.placements.get(frame.key);
-        this.post(
-          from,
-          s === undefined
-            ? { v: SHARD_PROTOCOL_VERSION, k: 'unplaced', key: frame.key }
-            : { v: SHARD_PROTOCOL_VERSION, k: 'placed', key: frame.key, shard: s },
-        );
+      case 'where':
+        this.post(from, this.#answerWhere(frame.path));
         return;
-      }
+      case 'route':
+        this.#routed(frame.path, frame.prefix, frame.shard);
+        return;
+      case 'spawn':
+        this.#spawnHere(frame, from);
+        return;
+      case 'spawn-failed':
+        this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
+        return;
       default:
         this.onControl?.(frame, from);
     }
   }
 
+  /** What this shard knows of where messages for `path` go. */
+  #answerWhere(path: string): ShardFrame {
+    const v = SHARD_PROTOCOL_VERSION;
+    let end = path.length;
+    while (end > USER.length) {
+      const prefix = end === path.length ? path : path.slice(0, end);
+      const s = this.placements.get(prefix);
+      if (s !== undefined) {
+        if (s === this.shard || !this.isLive(s))
+          return { v, k: 'route', path, prefix: path, shard: this.shard };
+        if (end === path.length) return { v, k: 'route', path, prefix: path, shard: s };
+        const c = this.#confirmed.get(prefix)?.get(path);
+        if (c !== undefined) return { v, k: 'route', path, prefix: path, shard: c };
+        return { v, k: 'route', path, prefix, shard: s };
+      }
+      end = path.lastIndexOf('/', end - 1);
+    }
+    // nothing placed above it: it is here or nowhere (the main thread knows every top level)
+    if (this.shard === 0 && this.system.lookupHere(path as ActorPath) === null)
+      return { v, k: 'route', path, prefix: null, shard: null };
+    return { v, k: 'route', path, prefix: path, shard: this.shard };
+  }
+
+  /** The answer to a `where`: learn it, then send what waited. */
+  #routed(path: string, prefix: string | null, shard: number | null): void {
+    const p = this.#pending.get(path);
+    this.#pending.delete(path);
+    if (prefix === null || shard === null) {
+      if (this.#absent.size >= ABSENT_PATHS) this.#absent.clear();
+      this.#absent.add(path);
+    } else if (prefix !== path) {
+      if (!this.placements.has(prefix)) this.setPlacement(prefix, shard);
+    } else {
+      const root = p?.root ?? topLevelOf(path) ?? path;
+      if (this.#confirmedSize >= CONFIRMED_ROUTES) {
+        this.#confirmed.clear();
+        this.#confirmedSize = 0;
+      }
+      let m = this.#confirmed.get(root);
+      if (m === undefined) this.#confirmed.set(root, (m = new Map()));
+      if (!m.has(path)) this.#confirmedSize++;
+      m.set(path, shard);
+    }
+    this.#gen++;
+    if (p !== undefined) for (const h of p.held) this.#dispatch(h.to, h.envelope);
+  }
+
   #arrive(e: Envelope): void {
-    const key = typeof e.to === 'string' ? topKeyOf(this.#pathOf(e.to)) : null;
-    if (key !== null) {
-      const waiting = this.#spawning.get(key);
+    if (this.#spawning.size > 0) {
+      const waiting = this.#spawning.get(pathOf(e.to));
       if (waiting !== undefined) {
         waiting.push(e);
         return;
@@ -449,19 +701,13 @@ export class ShardRouter {
     this.#deliverLocal(e);
   }
 
-  #pathOf(address: string): string {
-    // troupe://<node>/<path>
-    const i = address.indexOf('/', 'troupe://'.length);
-    return i < 0 ? '' : address.slice(i);
-  }
-
-  /** Opens an envelope and hands it to its target in this thread. */
+  /** Opens an envelope and hands it to its target in this thread (or to dead letters). */
   #deliverLocal(e: Envelope): void {
     let opened;
     try {
-      opened = open(e, this.#system.refOf, this.#refs);
+      opened = open(e, this.#refHere, this.#refs);
     } catch (error) {
-      this.#system.logger.error(`troupe: shard ${this.shard}: an envelope is refused`, error);
+      this.system.logger.error(`troupe: shard ${this.shard}: an envelope is refused`, error);
       return;
     }
     const to = opened.to as LocalRef;
@@ -482,6 +728,13 @@ export class ShardRouter {
   }
 
   /**
+   * Refs of arriving envelopes: the same as the system's, but the envelope's recipient is
+   * only ever an actor of this thread (or a stand-in here, which forwards): an envelope is
+   * never sent on by a shard that merely thinks the actor lives elsewhere.
+   */
+  readonly #refHere = (address: Address): ActorRef<unknown> => this.system.refOf(address);
+
+  /**
    * An ask from another shard that could not be delivered here (no such actor, a full
    * mailbox…) is answered at once with AskDeliveryError, as a same-thread ask is rejected at
    * once: the asker does not wait for its deadline (or forever, with `timeout: Infinity`).
@@ -495,8 +748,7 @@ export class ShardRouter {
   }
 
   #deadEnvelope(e: Envelope, reason: 'unknown-actor'): void {
-    const sys = this.#system;
-    sys.deadLetters.publish({
+    this.system.deadLetters.publish({
       message: e.body,
       recipient: e.to,
       ...(e.from === undefined ? {} : { sender: e.from }),
@@ -504,8 +756,147 @@ export class ShardRouter {
     });
   }
 
+  // ---- placed roots arriving here ---------------------------------------------------------
+
+  /** Marks a placed root as being spawned here: its envelopes wait for the spawn. */
+  spawning(path: string): void {
+    if (!this.#spawning.has(path)) this.#spawning.set(path, []);
+  }
+
+  /** The spawn of `path` here is done (or failed): the envelopes that waited for it go now. */
+  spawned(path: string): void {
+    const waiting = this.#spawning.get(path);
+    this.#spawning.delete(path);
+    this.#gen++;
+    if (waiting !== undefined) for (const e of waiting) this.#deliverLocal(e);
+  }
+
+  /** A placed root that ran here has stopped: it is no longer found here. */
+  detachedStopped(path: string): void {
+    const d = this.detached.get(path);
+    if (d === undefined || !d.cell.gone) return;
+    this.detached.delete(path);
+    if (this.placements.get(path) === this.shard) this.unsetPlacement(path);
+  }
+
+  #spawnHere(frame: Extract<ShardFrame, { k: 'spawn' }>, from: number): void {
+    this.spawning(frame.path);
+    this.setPlacement(frame.path, this.shard);
+    this.system.spawnDetached(frame, from).then(
+      () => this.spawned(frame.path),
+      (error: unknown) => {
+        this.unsetPlacement(frame.path);
+        this.post(from, {
+          v: SHARD_PROTOCOL_VERSION,
+          k: 'spawn-failed',
+          path: frame.path,
+          spawnId: frame.spawnId,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : describe(error),
+        });
+        this.spawned(frame.path);
+      },
+    );
+  }
+
+  // ---- a shard dies -----------------------------------------------------------------------
+
+  /**
+   * A shard's thread is gone. Its port closes; the watchers here of its actors are told
+   * (`shard-lost`); every placement there is forgotten, so what is sent to its actors from now
+   * on goes by its authority (a stand-in waiting for its supervisor's directive) or is a dead
+   * letter; the stand-ins here of children that lived there fail (their parents decide); the
+   * actors here whose parent lived there are killed (nobody supervises them any more). On the
+   * main thread every other shard is told. Returns the placed roots it had.
+   */
+  lost(shard: number): string[] {
+    if (shard === this.shard || shard >= this.count || this.#ports[shard] === null) return [];
+    const gone = (path: string): boolean => this.#resolve(path, tempShard(path), false) === shard;
+    const watched = [...this.#watches].filter(([path]) => gone(path));
+    this.#outgoing[shard] = null;
+    this.#ports[shard]?.close();
+    this.#ports[shard] = null;
+    const roots: string[] = [];
+    for (const [path, s] of [...this.placements])
+      if (s === shard) {
+        roots.push(path);
+        if (!this.remoteKids.has(path)) this.unsetPlacement(path);
+      }
+    for (const [root, m] of [...this.#confirmed])
+      for (const [path, s] of [...m])
+        if (s === shard) {
+          m.delete(path);
+          this.#confirmedSize--;
+          if (m.size === 0) this.#confirmed.delete(root);
+        }
+    this.#gen++;
+    if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
+    for (const [path, watchers] of watched) {
+      this.#watches.delete(path);
+      const ref = this.system.refOf(this.system.addressOf(path as ActorPath));
+      for (const w of watchers)
+        w.tell({ type: 'troupe.terminated', ref, reason: 'shard-lost' } satisfies Terminated);
+    }
+    // questions that shard will never answer: ask again, by what is known now
+    for (const [path, p] of [...this.#pending]) {
+      if (p.asked !== shard) continue;
+      this.#pending.delete(path);
+      for (const h of p.held) this.#dispatch(h.to, h.envelope);
+    }
+    for (const kid of [...this.remoteKids.values()]) if (kid.shard === shard) kid.shardLost(shard);
+    for (const d of [...this.detached.values()]) if (d.parentShard === shard) d.orphaned();
+    return roots;
+  }
+
   /** A ref for an address of this node, whichever shard it lives on. */
   refOf(address: Address): ActorRef<unknown> {
-    return this.#system.refOf(address);
+    return this.system.refOf(address);
   }
+}
+
+/** `troupe://<node>/<path>` → `<path>`. */
+function pathOf(address: string): string {
+  const i = address.indexOf('/', 'troupe://'.length);
+  return i < 0 ? '' : address.slice(i);
+}
+
+const NOTICES = new Set(['troupe.terminated', 'troupe.snapshot', 'troupe.delivery-failed']);
+
+function isNotice(msg: unknown): boolean {
+  return (
+    typeof msg === 'object' &&
+    msg !== null &&
+    NOTICES.has((msg as { type?: unknown }).type as string)
+  );
+}
+
+/** A notice with what cannot cross replaced by its description (null: nothing to replace). */
+function plainNotice(msg: unknown): unknown {
+  const m = msg as Record<string, unknown>;
+  if (m.type === 'troupe.terminated' && m.error !== undefined)
+    return { ...m, error: plainError(m.error) };
+  if (m.type === 'troupe.delivery-failed') return { ...m, message: describe(m.message) };
+  return null;
+}
+
+/** A system message with what cannot cross replaced by its description. */
+function plainSystem(msg: SystemMessage): SystemMessage | null {
+  if (msg.type === 'failed') {
+    const { message, ...rest } = msg;
+    return {
+      ...rest,
+      error: plainError(msg.error),
+      ...(message === undefined ? {} : { message: describe(message) }),
+    };
+  }
+  if (msg.type === 'stop' && msg.error !== undefined)
+    return { ...msg, error: plainError(msg.error) };
+  return null;
+}
+
+function plainError(error: unknown): Error {
+  const e = crossError(error);
+  const out = new Error(e.message);
+  out.name = e.name;
+  if (e.code !== undefined) (out as Error & { code?: string }).code = e.code;
+  return out;
 }

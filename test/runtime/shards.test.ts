@@ -20,9 +20,6 @@ import {
 } from '../fixtures/shard-behaviours.ts';
 import { slowRecorder } from '../fixtures/shard-slow.ts';
 
-/** `/user/$4` → 4. */
-const topKey = (path: string): number => Number.parseInt(path.slice('/user/$'.length), 36);
-
 describe('shards', () => {
   it('runs an actor on another thread and reaches it with tell and ask', async () => {
     const system = createSystem({ shards: 2 });
@@ -56,7 +53,7 @@ describe('shards', () => {
       expect(threads.has(threadId)).toBe(true);
       const l = system.spawn(local);
       expect(l.path).toBe('/user/$4');
-      expect(system.shards?.router.placements.get(4)).toBe(0);
+      expect(system.shards?.router.placements.get('/user/$4')).toBe(0);
     } finally {
       await system.shutdown();
     }
@@ -69,9 +66,9 @@ describe('shards', () => {
       system.spawn(counter, { shard: 1 });
       system.spawn(counter, { shard: 1 });
       const c = system.spawn(counter, { shard: 'least-loaded' }) as ActorRef<CounterMsg, number>;
-      expect(system.shards?.router.placements.get(3)).toBe(2);
+      expect(system.shards?.router.placements.get('/user/$3')).toBe(2);
       const d = system.spawn(counter, { shard: 'least-loaded' });
-      expect(system.shards?.router.placements.get(topKey(d.path))).toBe(0);
+      expect(system.shards?.router.placements.get(d.path)).toBe(0);
       await expect(c.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(0);
     } finally {
       await system.shutdown();
@@ -165,8 +162,8 @@ describe('shards', () => {
       for (let i = 0; i < 100 && !dead.some((d) => d.message === 'after'); i++)
         await new Promise((r) => setTimeout(r, 10));
       expect(dead.map((d) => d.message)).toEqual(expect.arrayContaining(['go', 'after']));
-      // the shard's log line reaches the node's logger
-      expect(errors.some((m) => m.startsWith('[shard 1] troupe: /user/f failed'))).toBe(true);
+      // its parent, the main thread's /user, decided (and logged) that it stops
+      expect(errors.some((m) => m.startsWith('troupe: /user/f failed and was stopped'))).toBe(true);
       expect(dead.find((d) => d.message === 'go')).toMatchObject({
         recipient: 'troupe://local/user/f',
         reason: 'failed',
@@ -261,9 +258,10 @@ describe('shards', () => {
         expect(errors.some((m) => m.includes(`shard 1 exited (${code})`))).toBe(true);
         const dead: DeadLetter[] = [];
         system.deadLetters.subscribe((d) => dead.push(d));
+        // it failed with its thread and its parent (/user) stopped it: as any stopped actor
         expect(doomed.tell('ping')).toBe('dead-letter');
         expect(dead).toMatchObject([
-          { recipient: 'troupe://local/user/doomed', reason: 'unknown-actor' },
+          { recipient: 'troupe://local/user/doomed', reason: 'stopped' },
         ]);
         other.tell({ type: 'inc' });
         await expect(other.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(1);
