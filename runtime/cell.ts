@@ -307,9 +307,24 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.answerWhenStopped(msg);
       return;
     }
+    if (msg.type === 'child-terminated' && msg.spawn !== undefined) msg = this.remoteEnded(msg);
     if (this.sysq === null) this.sysq = [msg];
     else this.sysq.push(msg);
     this.wake();
+  }
+
+  /**
+   * A child on another shard has ended: its name is free at once, as a same-thread child's
+   * (whoever waited for its end may spawn the name again before this actor's next turn).
+   */
+  private remoteEnded(
+    m: Extract<SystemMessage, { type: 'child-terminated' }>,
+  ): Extract<SystemMessage, { type: 'child-terminated' }> {
+    const c = this.kid(nameOf(m.child.path));
+    if (c === undefined || c instanceof ActorCell || (c as RemoteKid).spawnId !== m.spawn) return m;
+    this.kids!.delete(c.key);
+    (c as RemoteKid).noteTerminated();
+    return { ...m, child: c.ref };
   }
 
   /** Schedules a turn (system messages, start, mail). */
@@ -1143,6 +1158,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.watchers = null;
     if (snapshots !== null) snapshots.subscribers = null;
     this.slow = false;
+    const parent = this.parent;
+    // a parent on another shard hears first: its name there is free before any watcher knows
+    if (parent !== null && !(parent instanceof ActorCell))
+      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
     if (watchers !== null || subscribers !== null) {
       const terminated: Terminated = {
         type: 'troupe.terminated',
@@ -1158,12 +1177,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     const q = this.sysq;
     this.sysq = null;
     if (q !== null) for (const m of q) this.answerWhenStopped(m);
-    const parent = this.parent;
     if (parent === null) sys.guardianStopped(this);
-    else {
+    else if (parent instanceof ActorCell) {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
-      if (parent instanceof ActorCell && parent.kids?.get(this.key) === this)
-        parent.kids.delete(this.key);
+      if (parent.kids?.get(this.key) === this) parent.kids.delete(this.key);
       parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
     }
   }

@@ -329,15 +329,20 @@ export interface ResolvedSpawnOptions {
   readonly shard: ShardChoice | undefined;
 }
 
-/** `shard`: an id ≥ 0 (checked against the system's shards at spawn) or a policy. */
-export function shardChoice(field: string, v: unknown): ShardChoice {
-  if (v === 'least-loaded' || v === 'round-robin') return v;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
-    throw new InvalidOptionError(
-      field,
-      v,
-      "a shard id (an integer ≥ 0), 'least-loaded' or 'round-robin'",
-    );
+/** What `shard` must be. */
+export const SHARD_CHOICE = "a shard id (an integer ≥ 0), 'least-loaded' or 'round-robin'";
+
+/** An id ≥ 0 (checked against the system's shards at spawn) or a policy. */
+export function isShardChoice(v: unknown): v is ShardChoice {
+  return (
+    v === 'least-loaded' ||
+    v === 'round-robin' ||
+    (typeof v === 'number' && Number.isInteger(v) && v >= 0)
+  );
+}
+
+function shardChoice(field: string, v: unknown): ShardChoice {
+  if (!isShardChoice(v)) throw new InvalidOptionError(field, v, SHARD_CHOICE);
   return v;
 }
 

@@ -524,27 +524,33 @@ export class ActorSystem implements SystemCore {
       let child: Target | undefined = cell.kid(
         next < 0 ? path.slice(from) : path.slice(from, next),
       );
-      if (child === undefined) {
+      if (child === undefined || (next >= 0 && !(child instanceof ActorCell))) {
         // a placed root whose parent lives on another shard may run here, deeper in the path
-        const detached = this.router?.detached;
-        if (detached === undefined || detached.size === 0) return null;
-        for (;;) {
-          const d = detached.get(next < 0 ? path : path.slice(0, next));
-          if (d !== undefined) {
-            child = d.cell;
-            break;
-          }
-          if (next < 0) return null;
-          next = path.indexOf('/', next + 1);
-        }
+        const found = this.detachedBelow(path, next);
+        if (found !== null) [child, next] = found;
+        else if (child === undefined) return null;
+        // below a child on another shard: it lives there
+        else return this.router!.targetFor(path);
       }
       if (next < 0) return child;
-      // below a child on another shard: it lives there
-      if (!(child instanceof ActorCell)) return this.router!.targetFor(path);
       cell = child;
       from = next + 1;
     }
     return null;
+  }
+
+  /**
+   * The deepest-first search for a placed root running here whose path is a prefix of `path`
+   * ending at `end` or further (runtime/shards/remote.ts): its cell and where its path ends.
+   */
+  private detachedBelow(path: string, end: number): [ActorCell, number] | null {
+    const detached = this.router?.detached;
+    if (detached === undefined || detached.size === 0) return null;
+    for (let next = end; ; next = path.indexOf('/', next + 1)) {
+      const d = detached.get(next < 0 ? path : path.slice(0, next));
+      if (d !== undefined) return [d.cell, next];
+      if (next < 0) return null;
+    }
   }
 
   private register(cell: ActorCell): void {

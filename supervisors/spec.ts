@@ -16,6 +16,9 @@
  *   restart       permanent | transient | temporary                                (default permanent)
  *   shutdown      ms to stop, Infinity, or 'brutal'            (default 5,000; Infinity for supervisors)
  *   significant   its termination can shut the supervisor down (autoShutdown)     (default false)
+ *   shard         where it runs, with shards: a shard id, 'least-loaded' or 'round-robin'
+ *                 (runtime/shards/router.ts; another shard than the supervisor's needs a
+ *                 portable behaviour)                               (default: the supervisor's)
  *   mailbox, persistence   passed to spawn
  *
  * Rules for combinations (each refused with its name):
@@ -30,6 +33,7 @@ import { validateName } from '../runtime/address.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { MailboxOptions } from '../runtime/mailbox.ts';
 import type { PersistenceOptions } from '../runtime/persistence.ts';
+import { isShardChoice, SHARD_CHOICE, type ShardChoice } from '../runtime/options.ts';
 import type { BackoffOptions } from './backoff.ts';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';
@@ -64,6 +68,7 @@ export interface ChildSpec {
   readonly significant?: boolean;
   readonly mailbox?: MailboxOptions;
   readonly persistence?: PersistenceOptions;
+  readonly shard?: ShardChoice;
 }
 
 export interface SupervisorOptions {
@@ -84,6 +89,7 @@ export interface ResolvedChildSpec {
   readonly significant: boolean;
   readonly mailbox: MailboxOptions | undefined;
   readonly persistence: PersistenceOptions | undefined;
+  readonly shard: ShardChoice | undefined;
 }
 
 export interface ResolvedSupervisorOptions {
@@ -142,6 +148,11 @@ function shutdown(field: string, v: unknown): number | 'brutal' | undefined {
   return v;
 }
 
+function childShard(field: string, v: unknown): ShardChoice {
+  if (!isShardChoice(v)) throw new SupervisorSpecError(field, v, SHARD_CHOICE);
+  return v;
+}
+
 function isBehaviour(v: unknown): v is AnyBehaviour {
   if (typeof v !== 'object' || v === null) return false;
   const b = v as Partial<AnyBehaviour>;
@@ -191,6 +202,7 @@ const CHILD_KEYS = [
   'significant',
   'mailbox',
   'persistence',
+  'shard',
 ];
 const SUPERVISOR_KEYS = [
   'strategy',
@@ -273,6 +285,7 @@ export function resolveChildSpec(
     significant,
     mailbox: c.mailbox as MailboxOptions | undefined,
     persistence: c.persistence as PersistenceOptions | undefined,
+    shard: c.shard === undefined ? undefined : childShard(`${at}.shard`, c.shard),
   };
 }
 

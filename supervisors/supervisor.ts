@@ -274,6 +274,7 @@ function spawn(c: Child, ctx: Ctx): void {
     ...(c.spec.shutdown === undefined ? {} : { shutdown: c.spec.shutdown }),
     ...(c.spec.mailbox === undefined ? {} : { mailbox: c.spec.mailbox }),
     ...(c.spec.persistence === undefined ? {} : { persistence: c.spec.persistence }),
+    ...(c.spec.shard === undefined ? {} : { shard: c.spec.shard }),
   }) as ActorRef<unknown>;
   c.state = 'running';
   c.final = false;
@@ -286,8 +287,12 @@ function spawn(c: Child, ctx: Ctx): void {
   });
 }
 
+/**
+ * The child a ref is about. Refs name addresses: one revived from another shard's message is
+ * another object with the same address, so the address decides when the object does not.
+ */
 function find(s: SupervisorState, ref: ActorRef<unknown>): Child | undefined {
-  return s.children.find((c) => c.ref === ref);
+  return s.children.find((c) => c.ref === ref) ?? s.children.find((c) => c.ref?.path === ref.path);
 }
 
 function remove(s: SupervisorState, c: Child): void {
@@ -308,9 +313,15 @@ function shouldRestart(restart: RestartType, abnormal: boolean): boolean {
   return restart === 'permanent' || (restart === 'transient' && abnormal);
 }
 
-/** A child supervisor that gave up ends with `shutdown`, which OTP counts as normal. */
+/**
+ * A child supervisor that gave up ends with `shutdown`, which OTP counts as normal (its error
+ * crossed from another shard keeps its code, not its class).
+ */
 function isShutdown(error: unknown): boolean {
-  return error instanceof MaxRestartIntensityError;
+  return (
+    error instanceof MaxRestartIntensityError ||
+    (error instanceof Error && (error as { code?: unknown }).code === 'ERR_MAX_RESTART_INTENSITY')
+  );
 }
 
 /**

@@ -67,6 +67,17 @@ system.deadLetters.subscribe((d) =>
   router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'dead', letter: crossing(d) }),
 );
 
+// the node has one event stream: supervision events of this shard's supervisors go there
+system.events.subscribe((e) => {
+  let event: unknown;
+  try {
+    event = encodeValue(e);
+  } catch {
+    event = encodeValue({ ...e, error: describe((e as { error?: unknown }).error) });
+  }
+  router.post(0, { v: SHARD_PROTOCOL_VERSION, k: 'event', event });
+});
+
 // however this shard's system ends (told to, or its root supervisor failing), the main thread
 // hears it; then the ports close and the thread can end
 void system.whenTerminated.then(() => {

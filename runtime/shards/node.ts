@@ -35,6 +35,8 @@
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ActorSystem } from '../system.ts';
+import type { RuntimeEvent } from '../events.ts';
+import { decodeValue } from '../refcodec.ts';
 import { ShardRouter } from './router.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
@@ -126,6 +128,20 @@ export class ShardNode {
           reason: l.reason as never,
           ...(l.error === undefined ? {} : { error: l.error }),
         });
+        return;
+      }
+      case 'event': {
+        let event: RuntimeEvent;
+        try {
+          event = decodeValue(frame.event, this.#system.refOf) as RuntimeEvent;
+        } catch (error) {
+          this.#system.logger.error(
+            `troupe: shard ${from} sent an event that cannot be read`,
+            error,
+          );
+          return;
+        }
+        this.#system.events.publish(event);
         return;
       }
       case 'terminated':

@@ -19,6 +19,7 @@
  *   route        the answer: <prefix> (the deepest placed root above <path> the authority
  *                knows, or <path> itself) lives on <shard>; null: nobody lives there
  *   dead         shard → main: a dead letter, for the node's one dead-letter stream
+ *   event        shard → main: a supervision or runtime event, for the node's one event stream
  *   log          shard → main: a line for the node's logger
  *   lost         main → every shard: shard <shard>'s thread died
  *   shutdown     main → shard: stop every actor; answered by `terminated`
@@ -64,6 +65,8 @@ export type ShardFrame =
       readonly path: string;
       readonly spawnId: number;
       readonly error: string;
+      /** What was sent to it meanwhile, back to its stand-in. */
+      readonly envelopes: readonly Envelope[];
     }
   | { readonly v: V; readonly k: 'placed'; readonly path: string; readonly shard: number }
   | { readonly v: V; readonly k: 'unplaced'; readonly path: string }
@@ -76,6 +79,8 @@ export type ShardFrame =
       readonly shard: number | null;
     }
   | { readonly v: V; readonly k: 'dead'; readonly letter: DeadLetterFrame }
+  /** The event encoded by runtime/refcodec.ts (errors keep name, message and code). */
+  | { readonly v: V; readonly k: 'event'; readonly event: unknown }
   | {
       readonly v: V;
       readonly k: 'log';
@@ -96,6 +101,7 @@ const KINDS = new Set([
   'where',
   'route',
   'dead',
+  'event',
   'log',
   'lost',
   'shutdown',
@@ -139,7 +145,12 @@ export function checkFrame(data: unknown): ShardFrame | null {
         );
       }
       case 'spawn-failed':
-        return isPath(f.path) && isCount(f.spawnId) && typeof f.error === 'string';
+        return (
+          isPath(f.path) &&
+          isCount(f.spawnId) &&
+          typeof f.error === 'string' &&
+          Array.isArray(f.envelopes)
+        );
       case 'placed':
         return isPath(f.path) && isShard(f.shard);
       case 'route':
@@ -160,6 +171,8 @@ export function checkFrame(data: unknown): ShardFrame | null {
         );
       case 'dead':
         return typeof f.letter === 'object' && f.letter !== null;
+      case 'event':
+        return typeof f.event === 'object' && f.event !== null;
       default:
         return true;
     }

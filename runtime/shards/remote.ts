@@ -430,8 +430,9 @@ export function detachedCell(
     cell,
     parentShard,
     orphaned() {
-      cell.kill();
+      // every shard forgets it first (its authority is gone), then it dies
       router.retract(cell.path);
+      cell.kill();
     },
   };
 }

@@ -637,6 +637,7 @@ export class ShardRouter {
         return;
       case 'spawn-failed':
         this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
+        for (const e of frame.envelopes) this.#deliverLocal(e);
         return;
       default:
         this.onControl?.(frame, from);
@@ -701,38 +702,45 @@ export class ShardRouter {
     this.#deliverLocal(e);
   }
 
-  /** Opens an envelope and hands it to its target in this thread (or to dead letters). */
+  /**
+   * Opens an envelope and hands it to its target in this thread, or to dead letters. Its
+   * recipient is only ever an actor of this thread, or a stand-in here (this shard is the
+   * authority of a placed root, and forwards to where it runs): an envelope is never sent on
+   * by a shard that merely thinks the actor lives elsewhere, so none can bounce between two.
+   */
   #deliverLocal(e: Envelope): void {
     let opened;
     try {
-      opened = open(e, this.#refHere, this.#refs);
+      opened = open(e, this.system.refOf, this.#refs);
     } catch (error) {
       this.system.logger.error(`troupe: shard ${this.shard}: an envelope is refused`, error);
       return;
     }
     const to = opened.to as LocalRef;
+    const found = this.system.lookupHere(to.path);
+    const here = found instanceof RemoteTarget ? null : found;
+    const sys = this.system;
     switch (opened.kind) {
       case 'system':
-        to.sendSystem(opened.body as SystemMessage);
+        if (here !== null) here.sendSystem(opened.body as SystemMessage);
+        else sys.systemUndeliverable(to, opened.body as SystemMessage);
         return;
-      case 'reply':
-        to.deliverWithMeta(
-          new ReplyFailure(new RemoteError(opened.body as CrossedError)),
-          opened.meta,
-        );
+      case 'reply': {
+        const failure = new ReplyFailure(new RemoteError(opened.body as CrossedError));
+        if (here !== null) here.deliver(failure, opened.meta);
+        else sys.undeliverable(to, failure, opened.meta);
         return;
-      default:
+      }
+      default: {
         if (this.#watches.size > 0) this.#watchEnded(opened.body);
-        this.#answerUndelivered(to, to.deliverWithMeta(opened.body, opened.meta), opened.meta);
+        const d =
+          here !== null
+            ? here.deliver(opened.body, opened.meta)
+            : sys.undeliverable(to, opened.body, opened.meta);
+        this.#answerUndelivered(to, d, opened.meta);
+      }
     }
   }
-
-  /**
-   * Refs of arriving envelopes: the same as the system's, but the envelope's recipient is
-   * only ever an actor of this thread (or a stand-in here, which forwards): an envelope is
-   * never sent on by a shard that merely thinks the actor lives elsewhere.
-   */
-  readonly #refHere = (address: Address): ActorRef<unknown> => this.system.refOf(address);
 
   /**
    * An ask from another shard that could not be delivered here (no such actor, a full
@@ -763,12 +771,17 @@ export class ShardRouter {
     if (!this.#spawning.has(path)) this.#spawning.set(path, []);
   }
 
-  /** The spawn of `path` here is done (or failed): the envelopes that waited for it go now. */
-  spawned(path: string): void {
-    const waiting = this.#spawning.get(path);
+  /**
+   * The spawn of `path` here is over: the envelopes that waited for it are delivered (its
+   * spawn worked), or returned to be sent back with `spawn-failed`.
+   */
+  spawned(path: string, failed = false): Envelope[] {
+    const waiting = this.#spawning.get(path) ?? [];
     this.#spawning.delete(path);
     this.#gen++;
-    if (waiting !== undefined) for (const e of waiting) this.#deliverLocal(e);
+    if (failed) return waiting;
+    for (const e of waiting) this.#deliverLocal(e);
+    return [];
   }
 
   /** A placed root that ran here has stopped: it is no longer found here. */
@@ -786,14 +799,15 @@ export class ShardRouter {
       () => this.spawned(frame.path),
       (error: unknown) => {
         this.unsetPlacement(frame.path);
+        // what waited for it goes back to its stand-in, which keeps it for its parent's decision
         this.post(from, {
           v: SHARD_PROTOCOL_VERSION,
           k: 'spawn-failed',
           path: frame.path,
           spawnId: frame.spawnId,
           error: error instanceof Error ? `${error.name}: ${error.message}` : describe(error),
+          envelopes: this.spawned(frame.path, true),
         });
-        this.spawned(frame.path);
       },
     );
   }
