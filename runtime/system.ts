@@ -301,7 +301,16 @@ export class ActorSystem implements SystemCore {
     const behaviour = await loadPortable(frame.origin);
     const router = this.router!;
     if (this.stateValue !== 'running') throw new SystemTerminatedError();
-    const o = resolveSpawnOptions(frame.options, this.defaultMailbox);
+    const { persistence, ...rest } = frame.options;
+    const o = resolveSpawnOptions(
+      persistence === undefined
+        ? rest
+        : {
+            ...rest,
+            persistence: { store: router.stores.storeFor(persistence), key: persistence.key },
+          },
+      this.defaultMailbox,
+    );
     const path = frame.path as ActorPath;
     const parent = new RemoteParent(router, frame.parent as ActorPath, from, frame.spawnId, path);
     const cell = spawnDetached(this, parent, path, behaviour, o, frame.incarnation);

@@ -27,9 +27,10 @@
  * each children-first), then every shard is told to stop what is left and answers
  * `terminated`; then its thread is ended. No thread is left running.
  *
+ * An actor placed on another shard keeps its snapshots in the store it was given, which stays
+ * on the spawning shard (runtime/shards/store.ts).
+ *
  * Not yet (each is named here so that nobody relies on it by accident):
- * - persistence for an actor placed on another shard than its parent's (refused at spawn,
- *   naming the option);
  * - one offload pool for the node: `ctx.offload` on a worker shard uses a pool of that shard's
  *   own (made on its first task), not the main thread's.
  */

@@ -18,6 +18,8 @@
  *   where        shard → authority: where do messages for <path> go? (answered by `route`)
  *   route        the answer: <prefix> (the deepest placed root above <path> the authority
  *                knows, or <path> itself) lives on <shard>; null: nobody lives there
+ *   store        shard → shard: load, save or delete with a store the receiver lent (store.ts)
+ *   stored       the answer: the value, or the error (a conflict keeps its versions)
  *   dead         shard → main: a dead letter, for the node's one dead-letter stream
  *   event        shard → main: a supervision or runtime event, for the node's one event stream
  *   log          shard → main: a line for the node's logger
@@ -34,6 +36,18 @@ type V = typeof SHARD_PROTOCOL_VERSION;
 export interface SpawnFrameOptions {
   readonly mailbox?: { readonly capacity: number; readonly overflow: string };
   readonly shutdown?: number | 'brutal';
+  /** A store lent by shard `owner` (runtime/shards/store.ts), and the snapshot's key. */
+  readonly persistence?: { readonly owner: number; readonly id: number; readonly key: string };
+}
+
+/** An error as a store's answer carries it. */
+export interface StoreErrorFrame {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly key?: string;
+  readonly expectedVersion?: number | null;
+  readonly actualVersion?: number | null;
 }
 
 export interface DeadLetterFrame {
@@ -78,6 +92,24 @@ export type ShardFrame =
       readonly prefix: string | null;
       readonly shard: number | null;
     }
+  | {
+      readonly v: V;
+      readonly k: 'store';
+      readonly req: number;
+      readonly id: number;
+      readonly op: 'load' | 'save' | 'delete';
+      readonly key: string;
+      readonly snapshot?: { readonly schemaVersion: number; readonly data: unknown };
+      readonly expectedVersion?: number | null;
+    }
+  | {
+      readonly v: V;
+      readonly k: 'stored';
+      readonly req: number;
+      readonly ok: boolean;
+      readonly value?: unknown;
+      readonly error?: StoreErrorFrame;
+    }
   | { readonly v: V; readonly k: 'dead'; readonly letter: DeadLetterFrame }
   /** The event encoded by runtime/refcodec.ts (errors keep name, message and code). */
   | { readonly v: V; readonly k: 'event'; readonly event: unknown }
@@ -100,6 +132,8 @@ const KINDS = new Set([
   'unplaced',
   'where',
   'route',
+  'store',
+  'stored',
   'dead',
   'event',
   'log',
@@ -168,6 +202,20 @@ export function checkFrame(data: unknown): ShardFrame | null {
           (f.level === 'info' || f.level === 'warn' || f.level === 'error') &&
           typeof f.message === 'string' &&
           Array.isArray(f.details)
+        );
+      case 'store':
+        return (
+          isCount(f.req) &&
+          isCount(f.id) &&
+          (f.op === 'load' || f.op === 'save' || f.op === 'delete') &&
+          typeof f.key === 'string' &&
+          (f.op !== 'save' || (typeof f.snapshot === 'object' && f.snapshot !== null))
+        );
+      case 'stored':
+        return (
+          isCount(f.req) &&
+          typeof f.ok === 'boolean' &&
+          (f.ok || (typeof f.error === 'object' && f.error !== null))
         );
       case 'dead':
         return typeof f.letter === 'object' && f.letter !== null;

@@ -133,7 +133,7 @@ export class RemoteChild implements RemoteKid {
       spawnId: this.spawnId,
       incarnation: this.incarnation,
       origin: this.#origin,
-      options: frameOptions(this.#options),
+      options: frameOptions(this.#options, this.path, r),
     });
     r.announce(this.path, shard);
     const held = this.#held;
@@ -370,11 +370,13 @@ export class RemoteChild implements RemoteKid {
   }
 }
 
-/** What crosses of a child's spawn options (persistence: runtime/shards/store.ts). */
-function frameOptions(o: ResolvedSpawnOptions): SpawnFrameOptions {
+/** What crosses of a child's spawn options: its store is lent (runtime/shards/store.ts). */
+function frameOptions(o: ResolvedSpawnOptions, path: string, r: ShardRouter): SpawnFrameOptions {
+  const p = o.persistence;
   return {
     mailbox: { capacity: o.mailbox.capacity, overflow: o.mailbox.overflow },
     ...(o.shutdown === undefined ? {} : { shutdown: o.shutdown }),
+    ...(p === null ? {} : { persistence: { ...r.stores.lend(p.store), key: p.key ?? path } }),
   };
 }
 

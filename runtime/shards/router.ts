@@ -47,6 +47,7 @@ import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
 import type { Behaviour } from '../behaviour.ts';
 import { portableOrigin } from './portable.ts';
 import { RemoteChild, type DetachedCell } from './remote.ts';
+import { StoreLinks } from './store.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
 /**
@@ -216,6 +217,8 @@ export class ShardRouter {
   readonly remoteKids = new Map<string, RemoteChild>();
   /** Placed roots running here whose parent lives on another shard, by path. */
   readonly detached = new Map<string, DetachedCell>();
+  /** Stores lent to other shards and asked of them (runtime/shards/store.ts). */
+  readonly stores: StoreLinks;
   #roundRobin = 0;
   #spawnSeq = 0;
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
@@ -227,6 +230,7 @@ export class ShardRouter {
     this.count = ports.length;
     this.#ports = ports;
     this.#outgoing = ports.map(() => null);
+    this.stores = new StoreLinks(this);
     ports.forEach((p, from) => {
       if (p === null) return;
       p.on('message', (data: unknown) => this.#onFrame(data, from));
@@ -635,6 +639,12 @@ export class ShardRouter {
       case 'spawn':
         this.#spawnHere(frame, from);
         return;
+      case 'store':
+        this.stores.serve(frame, from);
+        return;
+      case 'stored':
+        this.stores.answered(frame);
+        return;
       case 'spawn-failed':
         this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
         for (const e of frame.envelopes) this.#deliverLocal(e);
@@ -844,6 +854,7 @@ export class ShardRouter {
         }
     this.#gen++;
     if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
+    this.stores.lost(shard);
     for (const [path, watchers] of watched) {
       this.#watches.delete(path);
       const ref = this.system.refOf(this.system.addressOf(path as ActorPath));

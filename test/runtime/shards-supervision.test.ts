@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   createSystem,
   fromReceive,
+  InMemoryStore,
   supervise,
   whichChildren,
   type ActorRef,
@@ -347,6 +348,80 @@ describe('supervision across shards', () => {
       await failed;
       for (let i = 0; i < 5; i++) counter.tell({ type: 'inc' });
       await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(5);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('restarts a persistent actor of a dead shard from its snapshot, kept in a store of the main thread', async () => {
+    const system = createSystem({ shards: 3, logger: quiet });
+    try {
+      const threads = await threadsOf(system, 3);
+      const store = new InMemoryStore();
+      const sup = system.spawn(
+        supervise({
+          intensity: 3,
+          children: [
+            { id: 'doomed', behaviour: exiter, shard: 1 },
+            { id: 'counter', behaviour: flaky, shard: 1, persistence: { store } },
+          ],
+        }),
+        { name: 'sup', shard: 0 },
+      ) as SupervisorRef;
+      const [doomed, counter] = (await whichChildren(sup)).map((c) => c.ref) as [
+        ActorRef<ExiterMsg, string>,
+        ActorRef<FlakyMsg, number>,
+      ];
+      for (let i = 0; i < 3; i++) counter.tell({ type: 'inc' });
+      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(3);
+      expect(store.keys()).toEqual(['/user/sup/counter']);
+      let restarted = 0;
+      const both = new Promise<void>((resolve) =>
+        system.events.subscribe((e) => {
+          if (e.type === 'child-restarted' && ++restarted === 2) resolve();
+        }),
+      );
+      doomed.tell('exit');
+      await both;
+      await expect(counter.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
+      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(3);
+      counter.tell({ type: 'inc' });
+      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(4);
+      await expect(store.load('/user/sup/counter')).resolves.toMatchObject({
+        snapshot: { data: 4 },
+      });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('fails an actor on another shard whose save conflicts with a newer snapshot, with the conflict’s code', async () => {
+    const system = createSystem({ shards: 2, logger: quiet });
+    try {
+      const store = new InMemoryStore();
+      const failed = nextEvent(system, (e) => e.type === 'child-failed');
+      const restarted = nextEvent(system, (e) => e.type === 'child-restarted');
+      const sup = system.spawn(
+        supervise({
+          intensity: 3,
+          children: [{ id: 'c', behaviour: flaky, shard: 1, persistence: { store, key: 'k' } }],
+        }),
+        { name: 'sup', shard: 0 },
+      ) as SupervisorRef;
+      const c = (await whichChildren(sup))[0]!.ref as ActorRef<FlakyMsg, number>;
+      c.tell({ type: 'inc' });
+      await expect(c.ask({ type: 'get' }, ASK)).resolves.toBe(1);
+      // another writer saves first: the actor's next save conflicts
+      const { version } = (await store.load('k'))!;
+      await store.save('k', { schemaVersion: 1, data: 10 }, { expectedVersion: version });
+      c.tell({ type: 'inc' });
+      await expect(failed).resolves.toMatchObject({
+        child: '/user/sup/c',
+        error: expect.objectContaining({ code: 'ERR_PERSISTENCE_CONFLICT' }),
+      });
+      // restarted from the newer snapshot
+      await restarted;
+      await expect(c.ask({ type: 'get' }, ASK)).resolves.toBe(10);
     } finally {
       await system.shutdown();
     }
