@@ -273,7 +273,8 @@ describe('encodeValue / decodeValue', () => {
 
   it('round-trips JSON-like values holding dates, errors and refs', () => {
     const leaf = fc.oneof(
-      fc.jsonValue({ maxDepth: 2 }),
+      // the codec refuses `__proto__` keys (a test above): they are no round-trip
+      fc.jsonValue({ maxDepth: 2 }).filter((v) => !JSON.stringify(v).includes('"__proto__"')),
       fc.constant(a),
       fc.constant(b),
       fc.integer({ min: 0, max: 4e12 }).map((t) => new Date(t)),
