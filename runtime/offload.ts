@@ -194,11 +194,66 @@ export function resolveRunTimeout(
   return t;
 }
 
+/** What runs tasks for a system: the node's pool, or a worker shard's link to it. */
+export interface Offloads {
+  readonly options: ResolvedOffloadOptions;
+  /** Whether threads were ever started (or asked for) by this system. */
+  readonly started: boolean;
+  /** Its tasks not settled yet. */
+  readonly inFlight: number;
+  run<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): Promise<O>;
+  close(): Promise<void>;
+}
+
+/**
+ * An OffloadError as plain data, to cross a thread (runtime/shards/offload-link.ts): its
+ * code, message, the fields of its class and its cause's name and message.
+ */
+export interface CrossedOffloadError {
+  readonly code: string;
+  readonly message: string;
+  readonly timeoutMs?: number;
+  readonly maxQueue?: number;
+  readonly cause?: { readonly name: string; readonly message: string };
+}
+
+export function crossOffloadError(e: unknown): CrossedOffloadError {
+  const o = e as Partial<OffloadError & OffloadTimeoutError & OffloadQueueFullError>;
+  const cause = (e as { cause?: unknown }).cause;
+  return {
+    code: typeof o.code === 'string' ? o.code : 'ERR_OFFLOAD_TASK_FAILED',
+    message: e instanceof Error ? e.message : describe(e),
+    ...(typeof o.timeoutMs === 'number' ? { timeoutMs: o.timeoutMs } : {}),
+    ...(typeof o.maxQueue === 'number' ? { maxQueue: o.maxQueue } : {}),
+    ...(cause instanceof Error ? { cause: { name: cause.name, message: cause.message } } : {}),
+  };
+}
+
+/** The OffloadError a crossed one stands for, of its class. */
+export function reviveOffloadError(label: string, e: CrossedOffloadError): OffloadError {
+  const cause =
+    e.cause === undefined
+      ? undefined
+      : Object.assign(new Error(e.cause.message), { name: e.cause.name });
+  switch (e.code) {
+    case 'ERR_OFFLOAD_TIMEOUT':
+      return new OffloadTimeoutError(label, e.timeoutMs ?? NaN);
+    case 'ERR_OFFLOAD_QUEUE_FULL':
+      return new OffloadQueueFullError(label, e.maxQueue ?? NaN);
+    case 'ERR_OFFLOAD_ABORTED':
+      return new OffloadAbortedError(label, e.message.replace(/^.*?aborted: /, ''));
+    case 'ERR_OFFLOAD_DATA':
+      return new OffloadDataError(label, cause ?? new Error(e.message));
+    default:
+      return new OffloadTaskError(label, cause ?? new Error(e.message));
+  }
+}
+
 /**
  * The node's pool. `run` resolves with the task's output or rejects with an OffloadError;
  * `close` aborts what is still in flight and ends the threads.
  */
-export class OffloadPool {
+export class OffloadPool implements Offloads {
   readonly options: ResolvedOffloadOptions;
   readonly #timers: TimerQueue;
   #pool: Promise<Piscina> | null = null;

@@ -61,6 +61,8 @@ import type { ShardFrame } from './shards/protocol.ts';
 export interface ShardContext {
   readonly shard: number;
   readonly ports: (MessagePort | null)[];
+  /** The node's offload limits: this shard's tasks go to the main thread's pool. */
+  readonly offload: ResolvedOffloadOptions;
 }
 
 export class ShardPlacementError extends TroupeError {
@@ -71,9 +73,12 @@ export class ShardPlacementError extends TroupeError {
     );
   }
 }
+import { ShardOffloads } from './shards/offload-link.ts';
 import {
   labelOf,
   OffloadPool,
+  type Offloads,
+  type ResolvedOffloadOptions,
   resolveRunTimeout,
   type OffloadError,
   type OffloadResult,
@@ -126,8 +131,11 @@ export class ActorSystem implements SystemCore {
   readonly throughput: number;
   readonly askTimeoutMs: number;
   readonly defaultMailbox: ResolvedMailbox;
-  /** The node's pool for stateless CPU-heavy work (runtime/offload.ts). */
-  readonly offloads: OffloadPool;
+  /**
+   * Stateless CPU-heavy work (runtime/offload.ts): the node's pool, on the main thread; a
+   * worker shard's link to it (runtime/shards/offload-link.ts).
+   */
+  readonly offloads: Offloads;
   private readonly actorOffloads = new Map<string, ActorOffloads>();
   /** What a spawn without options resolves to: made once, shared by every such spawn. */
   private readonly noSpawnOptions: ResolvedSpawnOptions;
@@ -166,7 +174,10 @@ export class ActorSystem implements SystemCore {
     this.defaultMailbox = o.mailbox;
     this.noSpawnOptions = resolveSpawnOptions(undefined, o.mailbox);
     this.timers = new TimerQueue(this.clock);
-    this.offloads = new OffloadPool(o.offload, this.timers);
+    this.offloads =
+      shardContext === undefined
+        ? new OffloadPool(o.offload, this.timers)
+        : new ShardOffloads(shardContext.offload, () => this.router!);
     this.telemetry = new Telemetry(o.tracerProvider);
     this.tracing = this.telemetry.active;
     this.scheduler = new Scheduler(this.clock, o.timeSliceMs, () => {
@@ -212,6 +223,7 @@ export class ActorSystem implements SystemCore {
         askTimeoutMs: o.askTimeoutMs,
         setup: o.shardSetup,
         limits: o.shardLimits,
+        offload: o.offload,
       });
       this.router = this.shards.router;
     }

@@ -11,6 +11,7 @@ import { describe } from '../error.ts';
 import type { DeadLetter } from '../dead-letters.ts';
 import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
 import type { HostData } from './node.ts';
+import type { ShardOffloads } from './offload-link.ts';
 
 const data = workerData as HostData;
 // the user's setup (a tracer provider…) before any actor runs
@@ -38,7 +39,7 @@ const system: ActorSystem = new ActorSystem(
     timeSliceMs: data.timeSliceMs,
     askTimeoutMs: data.askTimeoutMs,
   },
-  { shard: data.shard, ports: data.ports },
+  { shard: data.shard, ports: data.ports, offload: data.offload },
 );
 const router = system.router!;
 
@@ -86,10 +87,14 @@ void system.whenTerminated.then(() => {
 });
 
 router.onControl = (frame, from) => {
+  if (from === 0 && frame.k === 'offloaded') {
+    (system.offloads as ShardOffloads).answered(frame);
+    return;
+  }
   // only the main thread stops this shard
   if (from !== 0 || frame.k !== 'shutdown') {
     system.logger.error(
-      `troupe: shard ${data.shard}: a ${frame.k} frame from shard ${from} is refused (only the main thread sends shutdown)`,
+      `troupe: shard ${data.shard}: a ${frame.k} frame from shard ${from} is refused (only the main thread sends shutdown or offloaded)`,
     );
     return;
   }

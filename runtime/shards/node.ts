@@ -30,13 +30,13 @@
  * An actor placed on another shard keeps its snapshots in the store it was given, which stays
  * on the spawning shard (runtime/shards/store.ts).
  *
- * Not yet (each is named here so that nobody relies on it by accident):
- * - one offload pool for the node: `ctx.offload` on a worker shard uses a pool of that shard's
- *   own (made on its first task), not the main thread's.
+ * The node has one offload pool, on the main thread: a worker shard's tasks go there
+ * (runtime/shards/offload-link.ts).
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ActorSystem } from '../system.ts';
 import type { RuntimeEvent } from '../events.ts';
+import { crossOffloadError, type ResolvedOffloadOptions } from '../offload.ts';
 import { decodeValue } from '../refcodec.ts';
 import { ShardRouter } from './router.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
@@ -64,6 +64,8 @@ export interface HostData {
   readonly setup: string | undefined;
   /** Its thread's memory limits. */
   readonly limits?: ShardLimits | undefined;
+  /** The node's offload limits (its tasks go to the main thread's pool). */
+  readonly offload: ResolvedOffloadOptions;
 }
 
 export class ShardNode {
@@ -73,6 +75,8 @@ export class ShardNode {
   readonly #workers: (Worker | null)[];
   #closing: Promise<void> | null = null;
   readonly #terminated = new Map<number, () => void>();
+  /** Tasks run on the node's pool for worker shards: shard → request → its abort. */
+  readonly #offloads = new Map<number, Map<number, AbortController>>();
 
   constructor(system: ActorSystem, count: number, host: Omit<HostData, 'shard' | 'ports'>) {
     this.#system = system;
@@ -103,6 +107,9 @@ export class ShardNode {
       w.on('exit', (code) => {
         this.#workers[k] = null;
         this.#terminated.get(k)?.();
+        // nobody waits for its tasks any more
+        for (const c of this.#offloads.get(k)?.values() ?? []) c.abort();
+        this.#offloads.delete(k);
         if (this.#closing !== null) return;
         const lost = this.router.lost(k);
         system.logger.error(
@@ -148,12 +155,51 @@ export class ShardNode {
       case 'terminated':
         this.#terminated.get(from)?.();
         return;
+      case 'offload':
+        this.#runFor(from, frame);
+        return;
+      case 'offload-abort':
+        this.#offloads.get(from)?.get(frame.req)?.abort();
+        return;
       case 'log':
         this.#system.logger[frame.level](`[shard ${from}] ${frame.message}`, ...frame.details);
         return;
       default:
         this.#system.logger.error(`troupe: shard ${from} sent an unexpected ${frame.k} frame`);
     }
+  }
+
+  /** Runs a worker shard's task on the node's pool and answers with `offloaded`. */
+  #runFor(from: number, frame: Extract<ShardFrame, { k: 'offload' }>): void {
+    let mine = this.#offloads.get(from);
+    if (mine === undefined) this.#offloads.set(from, (mine = new Map()));
+    const c = new AbortController();
+    mine.set(frame.req, c);
+    const answer = (f: { ok: true; value: unknown } | { ok: false; error: unknown }): void => {
+      mine.delete(frame.req);
+      // an abort came from the shard: it settled the task already
+      if (c.signal.aborted && !f.ok) return;
+      const base = { v: SHARD_PROTOCOL_VERSION, k: 'offloaded', req: frame.req } as const;
+      try {
+        this.router.post(
+          from,
+          f.ok
+            ? { ...base, ok: true, value: f.value }
+            : { ...base, ok: false, error: crossOffloadError(f.error) },
+        );
+      } catch (error) {
+        this.router.post(from, { ...base, ok: false, error: crossOffloadError(error) });
+      }
+    };
+    this.#system.offloads
+      .run({ module: frame.module, name: frame.name }, frame.input, {
+        timeoutMs: frame.timeoutMs ?? Infinity,
+        signal: c.signal,
+      })
+      .then(
+        (value) => answer({ ok: true, value }),
+        (error: unknown) => answer({ ok: false, error }),
+      );
   }
 
   /** Stops every shard's actors, then ends the threads. */

@@ -20,6 +20,9 @@
  *                knows, or <path> itself) lives on <shard>; null: nobody lives there
  *   store        shard → shard: load, save or delete with a store the receiver lent (store.ts)
  *   stored       the answer: the value, or the error (a conflict keeps its versions)
+ *   offload      shard → main: run a task on the node's pool (runtime/shards/offload-link.ts)
+ *   offload-abort shard → main: its requester no longer waits for it
+ *   offloaded    main → shard: the task's output, or its OffloadError
  *   dead         shard → main: a dead letter, for the node's one dead-letter stream
  *   event        shard → main: a supervision or runtime event, for the node's one event stream
  *   log          shard → main: a line for the node's logger
@@ -29,6 +32,7 @@
  */
 import type { Envelope } from '../envelope.ts';
 import type { PortableOrigin } from './portable.ts';
+import type { CrossedOffloadError } from '../offload.ts';
 
 export const SHARD_PROTOCOL_VERSION = 2;
 type V = typeof SHARD_PROTOCOL_VERSION;
@@ -110,6 +114,25 @@ export type ShardFrame =
       readonly value?: unknown;
       readonly error?: StoreErrorFrame;
     }
+  | {
+      readonly v: V;
+      readonly k: 'offload';
+      readonly req: number;
+      readonly module: string;
+      readonly name: string;
+      readonly input: unknown;
+      /** null: no limit. */
+      readonly timeoutMs: number | null;
+    }
+  | { readonly v: V; readonly k: 'offload-abort'; readonly req: number }
+  | {
+      readonly v: V;
+      readonly k: 'offloaded';
+      readonly req: number;
+      readonly ok: boolean;
+      readonly value?: unknown;
+      readonly error?: CrossedOffloadError;
+    }
   | { readonly v: V; readonly k: 'dead'; readonly letter: DeadLetterFrame }
   /** The event encoded by runtime/refcodec.ts (errors keep name, message and code). */
   | { readonly v: V; readonly k: 'event'; readonly event: unknown }
@@ -134,6 +157,9 @@ const KINDS = new Set([
   'route',
   'store',
   'stored',
+  'offload',
+  'offload-abort',
+  'offloaded',
   'dead',
   'event',
   'log',
@@ -212,6 +238,21 @@ export function checkFrame(data: unknown): ShardFrame | null {
           (f.op !== 'save' || (typeof f.snapshot === 'object' && f.snapshot !== null))
         );
       case 'stored':
+        return (
+          isCount(f.req) &&
+          typeof f.ok === 'boolean' &&
+          (f.ok || (typeof f.error === 'object' && f.error !== null))
+        );
+      case 'offload':
+        return (
+          isCount(f.req) &&
+          typeof f.module === 'string' &&
+          typeof f.name === 'string' &&
+          (f.timeoutMs === null || (typeof f.timeoutMs === 'number' && f.timeoutMs > 0))
+        );
+      case 'offload-abort':
+        return isCount(f.req);
+      case 'offloaded':
         return (
           isCount(f.req) &&
           typeof f.ok === 'boolean' &&

@@ -173,8 +173,12 @@ export class RemoteTarget implements Target {
   }
 }
 
+/**
+ * An envelope waiting for a route: sent from here (`to`), or arrived here for an actor this
+ * shard does not have (null: it goes by the authority's answer, see #deliverLocal).
+ */
 interface Held {
-  readonly to: RemoteTarget;
+  readonly to: RemoteTarget | null;
   readonly envelope: Envelope;
 }
 
@@ -565,6 +569,28 @@ export class ShardRouter {
     return 'enqueued';
   }
 
+  #release(h: Held): void {
+    if (h.to !== null) this.#dispatch(h.to, h.envelope);
+    else this.#reroute(h.envelope);
+  }
+
+  /**
+   * An envelope that arrived for an actor this shard does not have, once the authority has
+   * answered where it is: delivered here (it had not been spawned yet when the envelope came,
+   * or it is gone: a dead letter), or sent on to where the authority says (once).
+   */
+  #reroute(e: Envelope): void {
+    const path = pathOf(e.to);
+    const r = this.#resolve(path, null, true);
+    if (r === HOLD) {
+      const p = this.#pending.get(path);
+      if (p !== undefined && p.held.length < HELD_PER_PATH) p.held.push({ to: null, envelope: e });
+      else this.#deadEnvelope(e, 'unknown-actor');
+    } else if (r >= 0 && r !== this.shard) this.#enqueue(r, e);
+    else if (this.#spawning.has(path)) this.#spawning.get(path)!.push(e);
+    else this.#deliverLocal(e, true);
+  }
+
   /** Sends an envelope already sealed by the route its target has now. */
   #dispatch(to: RemoteTarget, envelope: Envelope): void {
     const r = this.routeOf(to);
@@ -698,7 +724,7 @@ export class ShardRouter {
       m.set(path, shard);
     }
     this.#gen++;
-    if (p !== undefined) for (const h of p.held) this.#dispatch(h.to, h.envelope);
+    if (p !== undefined) for (const h of p.held) this.#release(h);
   }
 
   #arrive(e: Envelope): void {
@@ -718,7 +744,7 @@ export class ShardRouter {
    * authority of a placed root, and forwards to where it runs): an envelope is never sent on
    * by a shard that merely thinks the actor lives elsewhere, so none can bounce between two.
    */
-  #deliverLocal(e: Envelope): void {
+  #deliverLocal(e: Envelope, final = false): void {
     let opened;
     try {
       opened = open(e, this.system.refOf, this.#refs);
@@ -729,6 +755,12 @@ export class ShardRouter {
     const to = opened.to as LocalRef;
     const found = this.system.lookupHere(to.path);
     const here = found instanceof RemoteTarget ? null : found;
+    if (here === null && !final && this.#unsure(to.path)) {
+      // it may be placed here by a spawn frame still on its way (it came on another port):
+      // the authority's answer comes after that frame
+      this.#pending.get(to.path)!.held.push({ to: null, envelope: e });
+      return;
+    }
     const sys = this.system;
     switch (opened.kind) {
       case 'system':
@@ -750,6 +782,16 @@ export class ShardRouter {
         this.#answerUndelivered(to, d, opened.meta);
       }
     }
+  }
+
+  /**
+   * Whether this shard cannot tell, for an envelope that found no actor here, that none is
+   * here: it does not know the path as placed here. Then it asks (and the envelope waits).
+   */
+  #unsure(path: string): boolean {
+    if (!path.startsWith(USER)) return false;
+    const r = this.#resolve(path, null, true);
+    return r === HOLD && this.#pending.has(path);
   }
 
   /**
@@ -865,7 +907,7 @@ export class ShardRouter {
     for (const [path, p] of [...this.#pending]) {
       if (p.asked !== shard) continue;
       this.#pending.delete(path);
-      for (const h of p.held) this.#dispatch(h.to, h.envelope);
+      for (const h of p.held) this.#release(h);
     }
     for (const kid of [...this.remoteKids.values()]) if (kid.shard === shard) kid.shardLost(shard);
     for (const d of [...this.detached.values()]) if (d.parentShard === shard) d.orphaned();

@@ -4,6 +4,7 @@
  * Real threads, real time: each test starts a system with shards and shuts it down.
  */
 import { threadId } from 'node:worker_threads';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   createSystem,
@@ -20,6 +21,7 @@ import {
 } from '../../index.ts';
 import { exiter, type ExiterMsg } from '../fixtures/shard-behaviours.ts';
 import {
+  busy,
   flaky,
   fragileSupervisor,
   parent,
@@ -239,6 +241,35 @@ describe('supervision across shards', () => {
       await system.stop(p);
       const p2 = system.spawn(parent, { name: 'p', shard: 2 }) as ActorRef<ParentMsg, unknown>;
       await expect(p2.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('reaches a child spawned on another shard from any shard at once, even before the spawn reached that shard', async () => {
+    const system = createSystem({ shards: 3 });
+    try {
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      const p = system.spawn(parent, { name: 'p', shard: 1 }) as ActorRef<ParentMsg, unknown>;
+      const hold = system.spawn(busy, { shard: 2 }) as ActorRef<{ ms: number }>;
+      await p.ask({ type: 'where' }, ASK);
+      for (let round = 0; round < 5; round++) {
+        // shard 2 is busy while shard 1 spawns children there and the main thread, told of
+        // them by shard 1, asks them: the asks and the spawns reach shard 2 on two ports
+        hold.tell({ ms: 100 });
+        await sleep(10);
+        const children = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            p.ask({ type: 'spawn', shard: 2, name: `c${round}-${i}` }, ASK),
+          ),
+        );
+        const counts = await Promise.all(
+          children.map((c) => (c as ActorRef<FlakyMsg, number>).ask({ type: 'get' }, ASK)),
+        );
+        expect(counts).toEqual(children.map(() => 0));
+      }
+      expect(dead).toEqual([]);
     } finally {
       await system.shutdown();
     }
