@@ -1199,6 +1199,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const m = this.handling;
     if (m instanceof MessageMeta) return m.replyTo ?? m.from ?? undefined;
     if (m instanceof ActorCell) return m.ref as ActorRef<Reply>;
+    if (m instanceof LocalRef) return m as ActorRef<Reply>;
     return undefined;
   }
 
@@ -1215,6 +1216,9 @@ export class ActorCell<In = any, Reply = any, State = any>
       }
     } else if (m instanceof ActorCell) {
       m.ref.tell(value);
+      return;
+    } else if (m instanceof LocalRef) {
+      m.tell(value);
       return;
     }
     this.system.deadLetter(value, this.ref, this, 'no-reply-address', undefined);
@@ -1397,9 +1401,14 @@ function generatedNumber(name: string): number | null {
   return Number.isSafeInteger(n) && n >= 0 && generatedName(n) === name ? n : null;
 }
 
+/**
+ * The sender a message's meta names: the meta is the sending cell (same thread), a
+ * MessageMeta (asks, traces), or the sender's ref (a tell from another shard).
+ */
 export function senderOf(meta: unknown): ActorRef<unknown> | undefined {
   if (meta instanceof ActorCell) return meta.ref;
   if (meta instanceof MessageMeta) return meta.from ?? undefined;
+  if (meta instanceof LocalRef) return meta;
   return undefined;
 }
 

@@ -24,7 +24,12 @@ export type DeadLetterReason =
   /** `reply` was called for a message that had no reply address and no sending actor. */
   | 'no-reply-address'
   /** Sent by an actor whose handling of a message then failed (persistent actors). */
-  | 'sender-failed';
+  | 'sender-failed'
+  /**
+   * Sent to an actor on a worker shard whose thread died before it handled the message (the
+   * message may have been handled just before: its acknowledgement had not come back).
+   */
+  | 'shard-lost';
 
 export interface DeadLetter {
   readonly message: unknown;

@@ -88,6 +88,12 @@ export class Mailbox {
   private one: unknown = undefined;
   private oneMeta: unknown = undefined;
   size = 0;
+  /**
+   * Messages taken out so far (handled, or drained at a stop): with `size`, tells whether a
+   * message pushed earlier has left the mailbox (runtime/shards/router.ts acknowledges frames
+   * by it).
+   */
+  taken = 0;
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
   /** The meta of the message last returned by shift(). */
@@ -134,6 +140,7 @@ export class Mailbox {
 
   /** Removes and returns the head message (its meta lands in `this.meta`); size must be > 0. */
   shift(): unknown {
+    this.taken++;
     if (this.headIdx < 0) {
       const one = this.one;
       this.meta = this.oneMeta;

@@ -10,7 +10,9 @@
  * `/user`), and its descendants live with it unless they are placed roots themselves. The
  * shard that runs a placed root's parent decides where it goes and is the authority for it.
  *
- *   batch        envelopes for actors on the receiving shard, in send order
+ *   (a Uint8Array) a frame of messages for actors on the receiving shard, in send order
+ *                (runtime/shards/link.ts)
+ *   ack          the receiving shard has handled every message up to frame <upTo>
  *   spawn        parent's shard → shard: run a portable behaviour at <path>, child of <parent>
  *   spawn-failed shard → parent's shard: it could not be made (its module did not load…)
  *   placed       authority → every shard: the placed root <path> lives on <shard>
@@ -30,7 +32,7 @@
  *   shutdown     main → shard: stop every actor; answered by `terminated`
  *   terminated   shard → main: every actor of that shard has stopped
  */
-import type { Envelope } from '../envelope.ts';
+import type { OutEntry } from './link.ts';
 import type { PortableOrigin } from './portable.ts';
 import type { CrossedOffloadError } from '../offload.ts';
 
@@ -63,7 +65,7 @@ export interface DeadLetterFrame {
 }
 
 export type ShardFrame =
-  | { readonly v: V; readonly k: 'batch'; readonly envelopes: readonly Envelope[] }
+  | { readonly v: V; readonly k: 'ack'; readonly upTo: number }
   | {
       readonly v: V;
       readonly k: 'spawn';
@@ -83,8 +85,8 @@ export type ShardFrame =
       readonly path: string;
       readonly spawnId: number;
       readonly error: string;
-      /** What was sent to it meanwhile, back to its stand-in. */
-      readonly envelopes: readonly Envelope[];
+      /** What was sent to it meanwhile, back to its stand-in (bodies encoded). */
+      readonly entries: readonly OutEntry[];
     }
   | { readonly v: V; readonly k: 'placed'; readonly path: string; readonly shard: number }
   | { readonly v: V; readonly k: 'unplaced'; readonly path: string }
@@ -148,7 +150,7 @@ export type ShardFrame =
   | { readonly v: V; readonly k: 'terminated' };
 
 const KINDS = new Set([
-  'batch',
+  'ack',
   'spawn',
   'spawn-failed',
   'placed',
@@ -187,8 +189,8 @@ export function checkFrame(data: unknown): ShardFrame | null {
   if (f.v !== SHARD_PROTOCOL_VERSION || typeof f.k !== 'string' || !KINDS.has(f.k)) return null;
   const ok = (() => {
     switch (f.k) {
-      case 'batch':
-        return Array.isArray(f.envelopes);
+      case 'ack':
+        return isCount(f.upTo);
       case 'spawn': {
         const o = f.origin as Record<string, unknown> | null;
         return (
@@ -209,7 +211,7 @@ export function checkFrame(data: unknown): ShardFrame | null {
           isPath(f.path) &&
           isCount(f.spawnId) &&
           typeof f.error === 'string' &&
-          Array.isArray(f.envelopes)
+          Array.isArray(f.entries)
         );
       case 'placed':
         return isPath(f.path) && isShard(f.shard);

@@ -1,96 +1,77 @@
 /**
- * The router of one shard: where an actor that does not live in this thread lives, and how
- * messages get there.
+ * The router of one shard: how messages reach actors on other shards, and what arrives from
+ * them. Where each path lives is runtime/shards/routes.ts; the wire is runtime/shards/link.ts.
  *
- * Placement is by path. A *placed root* is an actor whose parent lives on another shard
- * (every actor a worker shard runs at the top of its tree: top-level actors of a worker
- * shard are children of the main thread's `/user`); its descendants live with it unless they
- * are placed roots themselves. The shard of a placed root's parent chooses where it goes,
- * tells every shard (`placed`) before the spawn returns its ref, and stays the authority for
- * it. Each shard's placement table maps the placed roots it knows to their shards; a path is
- * routed by the deepest placed root above it. Temporary receivers (ask replies, listeners)
- * carry their shard in their name (`/temp/s2-ask-7`; none on shard 0). Paths outside `/user`
- * and `/temp` (`/system`) are per shard.
- *
- * Learning is safe for FIFO: a ref can travel faster than the `placed` frame about it (it
- * comes on another port). A shard that must route a path deeper than the deepest root it
- * knows, on another shard, or a top-level path it has never heard of, does not guess: it
- * holds the envelopes for that path and asks the authority (`where`: the shard of that root,
- * or the main thread), whose answer (`route`) comes on the same port as its `placed` frames.
- * The held envelopes then go, in order, or become dead letters. The answer is kept
- * (confirmed routes, bounded) until the root above it changes.
- *
- * A ref to an actor on another shard resolves to a RemoteTarget: `tell` seals the message
- * into an envelope at once (so a message that cannot cross throws SerializationError naming
- * the field, in the sender's turn), and the envelope joins the batch for that shard, posted
- * at the end of the current turn (a microtask). One port per pair of shards and one batch per
+ * Sending: a ref to an actor on another shard resolves to a RemoteTarget. `tell` checks at
+ * once that the message can cross (else SerializationError naming the field, in the sender's
+ * turn) and adds it to the frame for that shard, posted at the end of the current turn (a
+ * microtask) or when it is full. One port per pair of shards and one frame at a time per
  * destination keep FIFO per sender→receiver pair. FIFO across a re-placement (an actor
  * restarted on another shard after its own died, or stopped and spawned again elsewhere) is
  * not kept: messages sent before the move was known may arrive after ones sent after it.
  *
- * An envelope that arrives is delivered to an actor of this thread or becomes a dead letter;
- * it is never sent on, except by the authority of a placed root (its stand-in forwards it to
- * where the actor lives now), so two shards with different views cannot bounce it.
+ * Arriving: a message is delivered to an actor of this thread or becomes a dead letter; it
+ * is never sent on, except by the authority of a placed root (its stand-in forwards it to
+ * where the actor runs now), or when this shard had to ask the authority where the actor is
+ * (it came before the spawn frame that places the actor here): then it goes by the answer,
+ * once. So no message bounces between two shards with different views.
+ *
+ * Handled, acknowledged: the receiving shard tells each sender (`ack`) up to which frame its
+ * actors have taken every message out of their mailboxes; the sender keeps its frames until
+ * then (runtime/shards/link.ts). When a shard dies, every other shard turns what that shard
+ * had not acknowledged into dead letters (`shard-lost`), and fails at once the asks whose
+ * requests went there (ShardLostError) instead of letting them wait for their deadline.
+ * Messages its actors had sent to each other die with it (nobody else ever had them).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Envelope, EnvelopeKind, MessageMeta } from '../envelope.ts';
-import { open, seal } from '../boundary.ts';
+import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { InvalidOptionError, TroupeError, describe } from '../error.ts';
 import { childPath, type ActorPath, type Address } from '../address.ts';
-import type { ActorRef, Delivery, LocalRef, Target } from '../ref.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
-import { keyName, type ActorCell } from '../cell.ts';
+import { ActorCell, keyName, senderOf } from '../cell.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
 import type { Behaviour } from '../behaviour.ts';
+import { decodeValue, encodeValue } from '../refcodec.ts';
+import { extractTrace, injectTrace } from '../telemetry.ts';
 import { portableOrigin } from './portable.ts';
 import { RemoteChild, type DetachedCell } from './remote.ts';
 import { StoreLinks } from './store.ts';
+import {
+  crossing,
+  ENCODED,
+  kindCode,
+  KIND_SYSTEM,
+  KIND_USER,
+  LinkReader,
+  LinkWriter,
+  MAX_FRAME_ENTRIES,
+  type InEntry,
+  type OutEntry,
+} from './link.ts';
+import {
+  ABSENT,
+  HOLD,
+  LOCAL,
+  Routes,
+  isUserPath,
+  tempPrefix,
+  tempShard,
+  topLevelOf,
+} from './routes.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
-/**
- * Envelopes per batch frame at most: a longer burst to one shard goes as several frames, so
- * the receiving shard starts on the first while the rest are still being sent.
- */
-export const MAX_BATCH_ENVELOPES = 512;
+export { tempPrefix, topLevelOf };
 
-/** Paths the main thread said nobody has, remembered so they are not asked for again. */
-export const ABSENT_PATHS = 10_000;
-
-/** Envelopes held for one path while its route is asked for; more are dead letters. */
-export const HELD_PER_PATH = 10_000;
-
-/** Confirmed routes kept (answers to `where` below a known root); past it they are asked again. */
-export const CONFIRMED_ROUTES = 100_000;
-
-/** Routes, besides a shard id ≥ 0: this shard, asked for (held), nobody. */
-const LOCAL = -1;
-const HOLD = -2;
-const ABSENT = -3;
-
-const USER = '/user/';
-const TEMP = '/temp/';
-
-/** The name of a temporary receiver made on `shard`. */
-export function tempPrefix(shard: number): string {
-  return shard === 0 ? '' : `s${shard}-`;
-}
-
-/** The shard a temporary receiver lives on, from its name; null off /temp. */
-function tempShard(path: string): number | null {
-  if (!path.startsWith(TEMP)) return null;
-  const m = /^s(\d+)-/.exec(path.slice(TEMP.length));
-  return m === null ? 0 : Number(m[1]);
-}
-
-/** `/user/a/b` → `/user/a`; null off /user. */
-export function topLevelOf(path: string): string | null {
-  if (!path.startsWith(USER) || path.length === USER.length) return null;
-  const end = path.indexOf('/', USER.length);
-  return end < 0 ? path : path.slice(0, end);
-}
+/** How long a shard waits before looking again whether the frames it received are handled. */
+export const ACK_RECHECK_MS = 5;
+/** Asks sent to other shards remembered (to fail them at once if that shard dies). */
+export const ASKS_TRACKED = 100_000;
+/** Refs kept for the addresses met in arriving messages. */
+export const ARRIVAL_REFS = 100_000;
 
 /** An error as it crosses: its class name, message and code survive; the rest does not. */
 interface CrossedError {
@@ -150,7 +131,7 @@ export class RemoteTarget implements Target {
   readonly address: Address;
   /** A temporary receiver's shard (from its name), else null. */
   readonly tempShard: number | null;
-  /** Its route as last resolved, and the router's generation then. */
+  /** Its route as last resolved, and the routes' generation then. */
   route = HOLD;
   gen = -1;
   readonly #router: ShardRouter;
@@ -173,50 +154,51 @@ export class RemoteTarget implements Target {
   }
 }
 
-/**
- * An envelope waiting for a route: sent from here (`to`), or arrived here for an actor this
- * shard does not have (null: it goes by the authority's answer, see #deliverLocal).
- */
+/** A message waiting for a route: sent from here (to `to`), or arrived here (`to` null). */
 interface Held {
   readonly to: RemoteTarget | null;
-  readonly envelope: Envelope;
+  readonly entry: OutEntry | InEntry;
 }
 
-/** A `where` in flight: who was asked, the root that led there (null: none known), what waits. */
-interface Pending {
-  readonly asked: number;
-  readonly root: string | null;
-  readonly held: Held[];
+/** Where arriving messages for one address go in this thread. */
+interface Slot {
+  readonly path: ActorPath;
+  readonly ref: LocalRef;
+  target: Target | null;
 }
+
+/** Frames received from one shard and not all handled yet: [seq, cell, mark, cell, mark…]. */
+type Unhandled = unknown[];
 
 export class ShardRouter {
   readonly shard: number;
   readonly count: number;
   readonly system: ActorSystem;
+  readonly routes: Routes<Held>;
   /** Port to each shard by id (null: this one, or one that is gone). */
   readonly #ports: (MessagePort | null)[];
-  /** Placed root path → shard (on the authority of a root: kept in step with its stand-in). */
-  readonly placements = new Map<string, number>();
-  /** Bumped whenever a route may have changed: targets resolve again. */
-  #gen = 0;
-  /** Answers to `where` below a known root: root → (path → shard). */
-  readonly #confirmed = new Map<string, Map<string, number>>();
-  #confirmedSize = 0;
-  readonly #pending = new Map<string, Pending>();
-  /** Paths the main thread said nobody has. */
-  readonly #absent = new Set<string>();
-  readonly #outgoing: (Envelope[] | null)[];
+  readonly #writers: (LinkWriter | null)[];
+  readonly #readers: (LinkReader | null)[];
   #flushing = false;
-  /** Envelopes for placed roots whose spawn is under way here. */
-  readonly #spawning = new Map<string, Envelope[]>();
+  /** Messages for placed roots whose spawn is under way here. */
+  readonly #spawning = new Map<string, InEntry[]>();
   readonly #targets = new Map<string, RemoteTarget>();
+  readonly #slots = new Map<string, Slot>();
+  readonly #refs = new Map<string, LocalRef>();
   /**
    * Watches this shard sent to actors on other shards: watched path → watchers. When a shard
    * dies, its actors cannot say they stopped; this shard tells their watchers (`shard-lost`).
    */
   readonly #watches = new Map<string, Set<ActorRef<unknown>>>();
-  /** Refs of the addresses met in arriving envelopes (boundary.ts `open`). */
-  readonly #refs = new Map<unknown, ActorRef<unknown>>();
+  /** Asks sent to other shards and not answered: reply path → shard. */
+  readonly #asks = new Map<string, number>();
+  /** Per shard: frames received and not yet all handled. */
+  readonly #unhandled: Unhandled[][];
+  #ackCheck = false;
+  /** While a frame is read: the last cell delivered to, and where its message sits. */
+  #markCell: ActorCell | null = null;
+  #markAt = 0;
+  #marks: unknown[] = [];
   /** Stand-ins of this shard's actors' children placed on other shards, by path. */
   readonly remoteKids = new Map<string, RemoteChild>();
   /** Placed roots running here whose parent lives on another shard, by path. */
@@ -233,12 +215,25 @@ export class ShardRouter {
     this.shard = shard;
     this.count = ports.length;
     this.#ports = ports;
-    this.#outgoing = ports.map(() => null);
+    this.#writers = ports.map((p) => (p === null ? null : new LinkWriter()));
+    this.#readers = ports.map((p) => (p === null ? null : new LinkReader()));
+    this.#unhandled = ports.map(() => []);
     this.stores = new StoreLinks(this);
+    this.routes = new Routes<Held>({
+      shard,
+      isLive: (s) => this.isLive(s),
+      post: (s, f) => this.post(s, f),
+      hasHere: (path) => system.lookupHere(path as ActorPath) !== null,
+    });
     ports.forEach((p, from) => {
       if (p === null) return;
       p.on('message', (data: unknown) => this.#onFrame(data, from));
     });
+  }
+
+  /** Placed root path → shard, as this shard knows. */
+  get placements(): ReadonlyMap<string, number> {
+    return this.routes.placements;
   }
 
   /** Whether shard `s` is this one or one whose thread runs. */
@@ -256,7 +251,7 @@ export class ShardRouter {
   /** Posts a control frame to one shard (dropped when that shard is gone). */
   post(shard: number, frame: ShardFrame): void {
     if (shard === this.shard) return;
-    // envelopes already batched for that shard go first: frames keep their order
+    // messages already waiting for that shard go first: frames keep their order
     this.#flushTo(shard);
     this.#ports[shard]?.postMessage(frame);
   }
@@ -315,7 +310,7 @@ export class ShardRouter {
    */
   leastLoaded(exclude = -1): number {
     const load = new Array<number>(this.count).fill(0);
-    for (const s of this.placements.values()) load[s] = (load[s] ?? 0) + 1;
+    for (const s of this.routes.placements.values()) load[s] = (load[s] ?? 0) + 1;
     let best = -1;
     for (const s of this.liveShards)
       if (s !== exclude && (best < 0 || load[s]! < load[best]!)) best = s;
@@ -348,85 +343,27 @@ export class ShardRouter {
 
   /** A placed root this shard is the authority for now lives on `shard`: every shard learns. */
   announce(path: string, shard: number): void {
-    this.setPlacement(path, shard);
+    this.routes.set(path, shard);
     this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'placed', path, shard });
   }
 
   /** A placed root this shard is the authority for is gone: every shard learns. */
   retract(path: string): void {
-    if (!this.placements.has(path)) return;
-    this.unsetPlacement(path);
+    if (!this.routes.placements.has(path)) return;
+    this.routes.unset(path);
     this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'unplaced', path });
-  }
-
-  setPlacement(path: string, shard: number): void {
-    const prev = this.placements.get(path);
-    if (prev === shard) return;
-    this.placements.set(path, shard);
-    if (prev !== undefined) this.#dropConfirmed(path);
-    if (this.#absent.size > 0) this.#absent.clear();
-    this.#gen++;
-  }
-
-  unsetPlacement(path: string): void {
-    if (!this.placements.delete(path)) return;
-    this.#dropConfirmed(path);
-    this.#gen++;
-  }
-
-  #dropConfirmed(root: string): void {
-    const m = this.#confirmed.get(root);
-    if (m === undefined) return;
-    this.#confirmedSize -= m.size;
-    this.#confirmed.delete(root);
   }
 
   // ---- routes ---------------------------------------------------------------------------
 
   /** A target's route, resolved again when placements changed since. */
   routeOf(t: RemoteTarget): number {
-    if (t.gen !== this.#gen) {
-      t.route = this.#resolve(t.path, t.tempShard, true);
-      t.gen = this.#gen;
+    const routes = this.routes;
+    if (t.gen !== routes.gen) {
+      t.route = routes.resolve(t.path, t.tempShard, true);
+      t.gen = routes.gen;
     }
     return t.route;
-  }
-
-  /**
-   * Where messages for `path` go: a shard, LOCAL, ABSENT, or HOLD (then, when `ask`, a
-   * `where` is in flight and its envelopes wait for the answer).
-   */
-  #resolve(path: string, temp: number | null, ask: boolean): number {
-    if (temp !== null) return temp === this.shard ? LOCAL : this.isLive(temp) ? temp : ABSENT;
-    if (!path.startsWith(USER)) return LOCAL;
-    let end = path.length;
-    while (end > USER.length) {
-      const prefix = end === path.length ? path : path.slice(0, end);
-      const s = this.placements.get(prefix);
-      if (s !== undefined) {
-        // a placed root whose spawn is under way here: its messages wait with the others
-        if (s === this.shard)
-          return end === path.length && this.#spawning.has(path) ? this.shard : LOCAL;
-        if (!this.isLive(s)) return ABSENT;
-        if (end === path.length) return s;
-        const c = this.#confirmed.get(prefix)?.get(path);
-        if (c !== undefined) return c === this.shard ? LOCAL : this.isLive(c) ? c : ABSENT;
-        return ask ? this.#ask(path, s, prefix) : s;
-      }
-      end = path.lastIndexOf('/', end - 1);
-    }
-    // no root known above it: the main thread knows every top-level actor
-    if (this.shard === 0) return LOCAL;
-    if (this.#absent.has(path)) return ABSENT;
-    return ask ? this.#ask(path, 0, null) : HOLD;
-  }
-
-  #ask(path: string, shard: number, root: string | null): number {
-    if (!this.#pending.has(path)) {
-      this.#pending.set(path, { asked: shard, root, held: [] });
-      this.post(shard, { v: SHARD_PROTOCOL_VERSION, k: 'where', path });
-    }
-    return HOLD;
   }
 
   /**
@@ -446,31 +383,41 @@ export class ShardRouter {
   // ---- sending --------------------------------------------------------------------------
 
   /**
-   * Seals a message for a remote target and batches it. Throws SerializationError for a user
+   * Sends a message to a target on another shard. Throws SerializationError for a user
    * message that cannot cross; troupe's own notices and system messages never throw (what
    * cannot cross in them is replaced by its description, or they become dead letters).
    */
   send(to: RemoteTarget, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
     const r = this.routeOf(to);
+    if (r >= 0 && kind === 'user' && (meta === null || meta instanceof ActorCell)) {
+      // the common tell: from an actor (or from outside any), no reply address, no trace
+      if (crossing(msg)) {
+        const w = this.#writers[r];
+        if (w !== null && w !== undefined && r !== this.shard) {
+          const n = w.pushTell(to.address, meta === null ? undefined : meta.ref.address, msg);
+          this.#scheduleFlush(r, n);
+          return 'enqueued';
+        }
+      }
+    }
     if (r === LOCAL || r === ABSENT) return this.#deliverHere(to.path, kind, msg, meta);
     if (kind === 'system') this.#noteWatch(to.path, msg as SystemMessage);
-    const envelope = this.#seal(kind, to, msg, meta);
-    if (envelope === null) return 'dead-letter';
-    if (r === HOLD) return this.#hold(to, envelope);
-    this.#enqueue(r, envelope);
+    const entry = this.#entry(kind, to, msg, meta);
+    if (entry === null) return 'dead-letter';
+    if (r === HOLD) {
+      if (this.routes.hold(to.path, { to, entry })) return 'enqueued';
+      this.#dead(entry, 'unknown-actor', undefined);
+      return 'dead-letter';
+    }
+    this.#push(r, entry);
     return 'enqueued';
   }
 
   /** Sends a system message to `path` on `shard` directly (a child to its parent on another shard). */
   sendSystemTo(shard: number, path: ActorPath, msg: SystemMessage): void {
     if (shard === this.shard || !this.isLive(shard)) return;
-    const envelope = this.#seal(
-      'system',
-      { path, address: this.system.addressOf(path) },
-      msg,
-      null,
-    );
-    if (envelope !== null) this.#enqueue(shard, envelope);
+    const entry = this.#entry('system', { path, address: this.system.addressOf(path) }, msg, null);
+    if (entry !== null) this.#push(shard, entry);
   }
 
   /** A message for a path whose route leads here after all (or nowhere). */
@@ -483,56 +430,86 @@ export class ShardRouter {
     return ref.deliverWithMeta(msg, meta);
   }
 
-  #seal(
+  /** The message as an entry for a link, checked (and encoded when it must be). */
+  #entry(
     kind: EnvelopeKind,
     to: { readonly address: Address; readonly path: string },
     msg: unknown,
     meta: unknown,
-  ): Envelope | null {
-    const body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg;
-    try {
-      return seal(kind, to as ActorRef<unknown>, body, meta);
-    } catch (error) {
-      if (kind === 'user' && !isNotice(msg)) throw error;
-      // troupe's own messages must not fail their sender: what cannot cross is described
-      const plain = kind === 'system' ? plainSystem(msg as SystemMessage) : plainNotice(msg);
-      if (plain !== null) {
+  ): OutEntry | null {
+    let body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg;
+    let encoding = 0;
+    if (!crossing(body)) {
+      encoding = ENCODED;
+      try {
+        body = encodeValue(body);
+      } catch (error) {
+        if (kind === 'user' && !isNotice(msg)) throw error;
+        // troupe's own messages must not fail their sender: what cannot cross is described
+        const plain = kind === 'system' ? plainSystem(msg as SystemMessage) : plainNotice(msg);
         try {
-          return seal(kind, to as ActorRef<unknown>, plain, meta);
+          if (plain === null) throw error;
+          body = encodeValue(plain);
         } catch {
-          // below: a dead letter
+          this.system.logger.error(
+            `troupe: shard ${this.shard}: a ${describe((msg as { type?: unknown }).type)} for ${to.path} cannot cross to its shard`,
+            error,
+          );
+          this.system.deadLetters.publish({
+            message: msg,
+            recipient: to.address,
+            reason: 'unknown-actor',
+            error,
+          });
+          return null;
         }
       }
-      this.system.logger.error(
-        `troupe: shard ${this.shard}: a ${describe((msg as { type?: unknown }).type)} for ${to.path} cannot cross to its shard`,
-        error,
-      );
-      this.system.deadLetters.publish({
-        message: msg,
-        recipient: to.address,
-        reason: 'unknown-actor',
-        error,
-      });
-      return null;
     }
+    const from = senderOf(meta);
+    const m = meta instanceof MessageMeta ? meta : null;
+    if (m?.replyTo && kind === 'user') this.#noteAsk(m.replyTo.path, to.path);
+    return {
+      kind: kindCode(kind),
+      to: to.address,
+      from: from?.address,
+      replyTo: m?.replyTo?.address,
+      corr: m?.corr ?? 0,
+      trace: m?.trace ? injectTrace(m.trace) : undefined,
+      body,
+      encoding,
+    };
   }
 
-  #enqueue(shard: number, envelope: Envelope): void {
-    if (shard === this.shard) {
-      this.#arrive(envelope);
+  /**
+   * An entry read back as one to send again (an arrival sent on); `forced`: its body encoded
+   * whatever it holds (for a control frame, which is structured-cloned: refs must be data).
+   */
+  #resend(e: InEntry, forced = false): OutEntry {
+    const enc = crossing(e.body) && !forced ? 0 : ENCODED;
+    return {
+      kind: kindCode(e.kind),
+      to: e.to,
+      from: e.from,
+      replyTo: e.replyTo,
+      corr: e.corr,
+      trace: e.trace,
+      body: enc === 0 ? e.body : encodeValue(e.body),
+      encoding: enc,
+    };
+  }
+
+  #push(shard: number, entry: OutEntry): void {
+    const w = this.#writers[shard];
+    if (shard === this.shard || w === null || w === undefined || !this.isLive(shard)) {
+      this.#arrive(this.#asArrival(entry));
       return;
     }
-    if (!this.isLive(shard)) {
-      this.#deliverLocal(envelope);
-      return;
-    }
-    const batch = this.#outgoing[shard];
-    if (batch === null || batch === undefined) this.#outgoing[shard] = [envelope];
-    else if (batch.push(envelope) >= MAX_BATCH_ENVELOPES) {
-      this.#flushTo(shard);
-      return;
-    }
-    if (!this.#flushing) {
+    this.#scheduleFlush(shard, w.push(entry));
+  }
+
+  #scheduleFlush(shard: number, waiting: number): void {
+    if (waiting >= MAX_FRAME_ENTRIES) this.#flushTo(shard);
+    else if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(this.#flush);
     }
@@ -544,62 +521,52 @@ export class ShardRouter {
   };
 
   #flushTo(shard: number): void {
-    const batch = this.#outgoing[shard];
-    if (batch === null || batch === undefined) return;
-    this.#outgoing[shard] = null;
-    this.#ports[shard]?.postMessage({
-      v: SHARD_PROTOCOL_VERSION,
-      k: 'batch',
-      envelopes: batch,
-    } satisfies ShardFrame);
+    const w = this.#writers[shard];
+    if (w === null || w === undefined || w.count === 0) return;
+    const bytes = w.take();
+    if (bytes !== null) this.#ports[shard]?.postMessage(bytes);
   }
 
-  #hold(to: RemoteTarget, envelope: Envelope): Delivery {
-    const p = this.#pending.get(to.path);
-    if (p === undefined) {
-      // the route was settled meanwhile (cannot happen within one call): send it on
-      this.#dispatch(to, envelope);
-      return 'enqueued';
-    }
-    if (p.held.length >= HELD_PER_PATH) {
-      this.#deadEnvelope(envelope, 'unknown-actor');
-      return 'dead-letter';
-    }
-    p.held.push({ to, envelope });
-    return 'enqueued';
+  /** A message sealed here whose route turned out to be this shard (or nowhere). */
+  #asArrival(e: OutEntry): InEntry {
+    return {
+      kind: e.kind === KIND_USER ? 'user' : e.kind === KIND_SYSTEM ? 'system' : 'reply',
+      to: e.to,
+      from: e.from,
+      replyTo: e.replyTo,
+      corr: e.corr,
+      trace: e.trace,
+      body: e.encoding === ENCODED ? decodeValue(e.body, this.system.refOf) : e.body,
+    };
   }
 
+  /** Sends again what waited for a route, by the route known now. */
   #release(h: Held): void {
-    if (h.to !== null) this.#dispatch(h.to, h.envelope);
-    else this.#reroute(h.envelope);
+    if (h.to === null) {
+      this.#reroute(h.entry as InEntry);
+      return;
+    }
+    const r = this.routeOf(h.to);
+    const e = h.entry as OutEntry;
+    if (r === HOLD) {
+      if (!this.routes.hold(h.to.path, h)) this.#dead(e, 'unknown-actor', undefined);
+    } else if (r >= 0) this.#push(r, e);
+    else this.#arrive(this.#asArrival(e));
   }
 
   /**
-   * An envelope that arrived for an actor this shard does not have, once the authority has
-   * answered where it is: delivered here (it had not been spawned yet when the envelope came,
+   * A message that arrived for an actor this shard does not have, once the authority has
+   * answered where it is: delivered here (it had not been spawned yet when the message came,
    * or it is gone: a dead letter), or sent on to where the authority says (once).
    */
-  #reroute(e: Envelope): void {
+  #reroute(e: InEntry): void {
     const path = pathOf(e.to);
-    const r = this.#resolve(path, null, true);
+    const r = this.routes.resolve(path, null, true);
     if (r === HOLD) {
-      const p = this.#pending.get(path);
-      if (p !== undefined && p.held.length < HELD_PER_PATH) p.held.push({ to: null, envelope: e });
-      else this.#deadEnvelope(e, 'unknown-actor');
-    } else if (r >= 0 && r !== this.shard) this.#enqueue(r, e);
-    else if (this.#spawning.has(path)) this.#spawning.get(path)!.push(e);
-    else this.#deliverLocal(e, true);
-  }
-
-  /** Sends an envelope already sealed by the route its target has now. */
-  #dispatch(to: RemoteTarget, envelope: Envelope): void {
-    const r = this.routeOf(to);
-    if (r === HOLD) {
-      const p = this.#pending.get(to.path);
-      if (p !== undefined && p.held.length < HELD_PER_PATH) p.held.push({ to, envelope });
-      else this.#deadEnvelope(envelope, 'unknown-actor');
-    } else if (r >= 0) this.#enqueue(r, envelope);
-    else this.#arrive(envelope);
+      if (!this.routes.hold(path, { to: null, entry: e }))
+        this.#dead(e, 'unknown-actor', undefined);
+    } else if (r >= 0 && r !== this.shard) this.#push(r, this.#resend(e));
+    else this.#arrive(e, true);
   }
 
   /** Records watches and snapshot subscriptions sent to another shard (see lost). */
@@ -619,6 +586,17 @@ export class ShardRouter {
     }
   }
 
+  /** An ask whose request goes to another shard: failed at once if that shard dies. */
+  #noteAsk(replyPath: string, toPath: string): void {
+    const s = this.routes.resolve(toPath, tempShard(toPath), false);
+    if (s < 0) return;
+    if (this.#asks.size >= ASKS_TRACKED) {
+      const oldest = this.#asks.keys().next().value;
+      if (oldest !== undefined) this.#asks.delete(oldest);
+    }
+    this.#asks.set(replyPath, s);
+  }
+
   /** A terminated notice arrived for a watcher here: that watch is over. */
   #watchEnded(body: unknown): void {
     const t = body as Partial<Terminated> | null;
@@ -635,6 +613,10 @@ export class ShardRouter {
   // ---- arriving -------------------------------------------------------------------------
 
   #onFrame(data: unknown, from: number): void {
+    if (data instanceof Uint8Array) {
+      this.#readFrame(data, from);
+      return;
+    }
     const frame = checkFrame(data);
     if (frame === null) {
       this.system.logger.error(
@@ -644,26 +626,30 @@ export class ShardRouter {
       return;
     }
     switch (frame.k) {
-      case 'batch':
-        for (const e of frame.envelopes) this.#arrive(e);
+      case 'ack':
+        this.#writers[from]?.acked(frame.upTo);
         return;
       case 'placed':
-        this.setPlacement(frame.path, frame.shard);
+        this.routes.set(frame.path, frame.shard);
         return;
       case 'unplaced':
-        this.unsetPlacement(frame.path);
+        this.routes.unset(frame.path);
         return;
       case 'lost':
         this.lost(frame.shard);
         return;
       case 'where':
-        this.post(from, this.#answerWhere(frame.path));
+        this.post(from, this.routes.answer(frame.path));
         return;
       case 'route':
-        this.#routed(frame.path, frame.prefix, frame.shard);
+        for (const h of this.routes.learn(frame.path, frame.prefix, frame.shard)) this.#release(h);
         return;
       case 'spawn':
         this.#spawnHere(frame, from);
+        return;
+      case 'spawn-failed':
+        this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
+        for (const e of frame.entries) this.#arrive(this.#asArrival(e));
         return;
       case 'store':
         this.stores.serve(frame, from);
@@ -671,127 +657,165 @@ export class ShardRouter {
       case 'stored':
         this.stores.answered(frame);
         return;
-      case 'spawn-failed':
-        this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
-        for (const e of frame.envelopes) this.#deliverLocal(e);
-        return;
       default:
         this.onControl?.(frame, from);
     }
   }
 
-  /** What this shard knows of where messages for `path` go. */
-  #answerWhere(path: string): ShardFrame {
-    const v = SHARD_PROTOCOL_VERSION;
-    let end = path.length;
-    while (end > USER.length) {
-      const prefix = end === path.length ? path : path.slice(0, end);
-      const s = this.placements.get(prefix);
-      if (s !== undefined) {
-        if (s === this.shard || !this.isLive(s))
-          return { v, k: 'route', path, prefix: path, shard: this.shard };
-        if (end === path.length) return { v, k: 'route', path, prefix: path, shard: s };
-        const c = this.#confirmed.get(prefix)?.get(path);
-        if (c !== undefined) return { v, k: 'route', path, prefix: path, shard: c };
-        return { v, k: 'route', path, prefix, shard: s };
-      }
-      end = path.lastIndexOf('/', end - 1);
+  #readFrame(bytes: Uint8Array, from: number): void {
+    const reader = this.#readers[from];
+    if (reader === null || reader === undefined) return;
+    let seq: number;
+    this.#markCell = null;
+    this.#marks = [0];
+    try {
+      seq = reader.read(bytes, this.system.refOf, this.#onEntry);
+    } catch (error) {
+      this.system.logger.error(
+        `troupe: shard ${this.shard}: a frame from shard ${from} cannot be read; dropped`,
+        error,
+      );
+      return;
     }
-    // nothing placed above it: it is here or nowhere (the main thread knows every top level)
-    if (this.shard === 0 && this.system.lookupHere(path as ActorPath) === null)
-      return { v, k: 'route', path, prefix: null, shard: null };
-    return { v, k: 'route', path, prefix: path, shard: this.shard };
+    const marks = this.#marks;
+    if (this.#markCell !== null) marks.push(this.#markCell, this.#markAt);
+    this.#markCell = null;
+    marks[0] = seq;
+    this.#unhandled[from]!.push(marks);
+    if (!this.#ackCheck) {
+      this.#ackCheck = true;
+      setImmediate(this.#checkAcks);
+    }
   }
 
-  /** The answer to a `where`: learn it, then send what waited. */
-  #routed(path: string, prefix: string | null, shard: number | null): void {
-    const p = this.#pending.get(path);
-    this.#pending.delete(path);
-    if (prefix === null || shard === null) {
-      if (this.#absent.size >= ABSENT_PATHS) this.#absent.clear();
-      this.#absent.add(path);
-    } else if (prefix !== path) {
-      if (!this.placements.has(prefix)) this.setPlacement(prefix, shard);
-    } else {
-      const root = p?.root ?? topLevelOf(path) ?? path;
-      if (this.#confirmedSize >= CONFIRMED_ROUTES) {
-        this.#confirmed.clear();
-        this.#confirmedSize = 0;
-      }
-      let m = this.#confirmed.get(root);
-      if (m === undefined) this.#confirmed.set(root, (m = new Map()));
-      if (!m.has(path)) this.#confirmedSize++;
-      m.set(path, shard);
+  /** One message of a frame (kept allocation-free for a tell to a live actor). */
+  readonly #onEntry = (
+    kind: EnvelopeKind,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+  ): void => {
+    let slot = this.#slots.get(to);
+    if (slot === undefined) slot = this.#slot(to);
+    if (this.#spawning.size > 0 && this.#spawning.has(slot.path)) {
+      this.#spawning.get(slot.path)!.push({ kind, to, from, replyTo, corr, trace, body });
+      return;
     }
-    this.#gen++;
-    if (p !== undefined) for (const h of p.held) this.#release(h);
-  }
-
-  #arrive(e: Envelope): void {
-    if (this.#spawning.size > 0) {
-      const waiting = this.#spawning.get(pathOf(e.to));
-      if (waiting !== undefined) {
-        waiting.push(e);
+    let t = slot.target;
+    if (t === null || t.gone) {
+      const found = this.system.lookupHere(slot.path);
+      t = slot.target = found instanceof RemoteTarget ? null : found;
+      if (t === null) {
+        this.#arrive({ kind, to, from, replyTo, corr, trace, body });
         return;
       }
     }
-    this.#deliverLocal(e);
+    const meta =
+      replyTo === undefined && trace === undefined
+        ? from === undefined
+          ? null
+          : this.#ref(from)
+        : new MessageMeta(
+            from === undefined ? null : this.#ref(from),
+            replyTo === undefined ? null : this.#ref(replyTo),
+            corr,
+            trace === undefined ? null : extractTrace(trace),
+          );
+    if (kind === 'system') {
+      t.sendSystem(body as SystemMessage);
+      return;
+    }
+    if (this.#asks.size > 0) this.#asks.delete(slot.path);
+    if (kind === 'reply') {
+      t.deliver(new ReplyFailure(new RemoteError(body as CrossedError)), meta);
+      return;
+    }
+    if (this.#watches.size > 0) this.#watchEnded(body);
+    const d = t.deliver(body, meta);
+    if (d === 'enqueued') {
+      if (t instanceof ActorCell) {
+        // where the message sits: the frame is handled once the cell has taken it
+        if (t !== this.#markCell) {
+          if (this.#markCell !== null) this.#marks.push(this.#markCell, this.#markAt);
+          this.#markCell = t;
+        }
+        this.#markAt = t.taken + t.size;
+      }
+    } else if (meta instanceof MessageMeta) this.#answerUndelivered(slot.path, d, meta);
+  };
+
+  #slot(to: Address): Slot {
+    const path = pathOf(to) as ActorPath;
+    const slot: Slot = { path, ref: this.#ref(to), target: null };
+    if (this.#slots.size >= ARRIVAL_REFS) this.#slots.clear();
+    this.#slots.set(to, slot);
+    return slot;
+  }
+
+  #ref(address: Address): LocalRef {
+    let r = this.#refs.get(address);
+    if (r === undefined) {
+      r = this.system.refOf(address) as LocalRef;
+      if (this.#refs.size >= ARRIVAL_REFS) this.#refs.clear();
+      this.#refs.set(address, r);
+    }
+    return r;
   }
 
   /**
-   * Opens an envelope and hands it to its target in this thread, or to dead letters. Its
-   * recipient is only ever an actor of this thread, or a stand-in here (this shard is the
-   * authority of a placed root, and forwards to where it runs): an envelope is never sent on
-   * by a shard that merely thinks the actor lives elsewhere, so none can bounce between two.
+   * A message that found no live actor here (or came another way than a frame): delivered to
+   * its target in this thread, or a dead letter. When this shard cannot tell that nobody is
+   * here (the actor may be placed here by a spawn frame still on its way on another port),
+   * it asks the authority first and the message waits (unless `final`: it was asked).
    */
-  #deliverLocal(e: Envelope, final = false): void {
-    let opened;
-    try {
-      opened = open(e, this.system.refOf, this.#refs);
-    } catch (error) {
-      this.system.logger.error(`troupe: shard ${this.shard}: an envelope is refused`, error);
+  #arrive(e: InEntry, final = false): void {
+    const path = pathOf(e.to) as ActorPath;
+    const waiting = this.#spawning.get(path);
+    if (waiting !== undefined) {
+      waiting.push(e);
       return;
     }
-    const to = opened.to as LocalRef;
-    const found = this.system.lookupHere(to.path);
+    const found = this.system.lookupHere(path);
     const here = found instanceof RemoteTarget ? null : found;
-    if (here === null && !final && this.#unsure(to.path)) {
-      // it may be placed here by a spawn frame still on its way (it came on another port):
-      // the authority's answer comes after that frame
-      this.#pending.get(to.path)!.held.push({ to: null, envelope: e });
+    if (
+      here === null &&
+      !final &&
+      isUserPath(path) &&
+      this.routes.resolve(path, null, true) === HOLD &&
+      this.routes.hold(path, { to: null, entry: e })
+    )
       return;
-    }
     const sys = this.system;
-    switch (opened.kind) {
+    const to = this.#ref(e.to);
+    const meta =
+      e.from === undefined && e.replyTo === undefined && e.trace === undefined
+        ? null
+        : new MessageMeta(
+            e.from === undefined ? null : this.#ref(e.from),
+            e.replyTo === undefined ? null : this.#ref(e.replyTo),
+            e.corr,
+            e.trace === undefined ? null : extractTrace(e.trace),
+          );
+    switch (e.kind) {
       case 'system':
-        if (here !== null) here.sendSystem(opened.body as SystemMessage);
-        else sys.systemUndeliverable(to, opened.body as SystemMessage);
+        if (here !== null) here.sendSystem(e.body as SystemMessage);
+        else sys.systemUndeliverable(to, e.body as SystemMessage);
         return;
       case 'reply': {
-        const failure = new ReplyFailure(new RemoteError(opened.body as CrossedError));
-        if (here !== null) here.deliver(failure, opened.meta);
-        else sys.undeliverable(to, failure, opened.meta);
+        const failure = new ReplyFailure(new RemoteError(e.body as CrossedError));
+        if (here !== null) here.deliver(failure, meta);
+        else sys.undeliverable(to, failure, meta);
         return;
       }
       default: {
-        if (this.#watches.size > 0) this.#watchEnded(opened.body);
-        const d =
-          here !== null
-            ? here.deliver(opened.body, opened.meta)
-            : sys.undeliverable(to, opened.body, opened.meta);
-        this.#answerUndelivered(to, d, opened.meta);
+        if (this.#watches.size > 0) this.#watchEnded(e.body);
+        const d = here !== null ? here.deliver(e.body, meta) : sys.undeliverable(to, e.body, meta);
+        if (meta !== null) this.#answerUndelivered(path, d, meta);
       }
     }
-  }
-
-  /**
-   * Whether this shard cannot tell, for an envelope that found no actor here, that none is
-   * here: it does not know the path as placed here. Then it asks (and the envelope waits).
-   */
-  #unsure(path: string): boolean {
-    if (!path.startsWith(USER)) return false;
-    const r = this.#resolve(path, null, true);
-    return r === HOLD && this.#pending.has(path);
   }
 
   /**
@@ -799,40 +823,78 @@ export class ShardRouter {
    * mailbox…) is answered at once with AskDeliveryError, as a same-thread ask is rejected at
    * once: the asker does not wait for its deadline (or forever, with `timeout: Infinity`).
    */
-  #answerUndelivered(to: LocalRef, d: Delivery, meta: MessageMeta | null): void {
-    if (d === 'enqueued' || meta === null || meta.replyTo === null) return;
+  #answerUndelivered(path: ActorPath, d: Delivery, meta: MessageMeta): void {
+    if (d === 'enqueued' || meta.replyTo === null) return;
     (meta.replyTo as LocalRef).deliverWithMeta(
-      new ReplyFailure(new AskDeliveryError(to.path, d)),
+      new ReplyFailure(new AskDeliveryError(path, d)),
       null,
     );
   }
 
-  #deadEnvelope(e: Envelope, reason: 'unknown-actor'): void {
+  /** A message that has nowhere to go: a dead letter with `reason`. */
+  #dead(e: OutEntry | InEntry, reason: 'unknown-actor' | 'shard-lost', error: unknown): void {
+    const body =
+      typeof e.kind === 'number' && (e as OutEntry).encoding === ENCODED
+        ? decodeValue(e.body, this.system.refOf)
+        : e.body;
     this.system.deadLetters.publish({
-      message: e.body,
+      message: body,
       recipient: e.to,
       ...(e.from === undefined ? {} : { sender: e.from }),
       reason,
+      ...(error === undefined ? {} : { error }),
     });
   }
 
+  // ---- acknowledging ---------------------------------------------------------------------
+
+  /**
+   * Tells each sender up to which frame every message it sent has been taken by its actor
+   * (or did not wait in a mailbox); looks again shortly while some have not.
+   */
+  readonly #checkAcks = (): void => {
+    this.#ackCheck = false;
+    let waiting = false;
+    for (let s = 0; s < this.count; s++) {
+      const list = this.#unhandled[s]!;
+      if (list.length === 0) continue;
+      let upTo = -1;
+      let n = 0;
+      for (; n < list.length; n++) {
+        const marks = list[n]!;
+        if (!handled(marks)) break;
+        upTo = marks[0] as number;
+      }
+      if (n > 0) list.splice(0, n);
+      if (list.length > 0) waiting = true;
+      if (upTo >= 0) this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', upTo });
+    }
+    if (waiting && !this.#ackCheck) {
+      this.#ackCheck = true;
+      setTimeout(this.#checkAcks, ACK_RECHECK_MS).unref();
+    }
+  };
+
   // ---- placed roots arriving here ---------------------------------------------------------
 
-  /** Marks a placed root as being spawned here: its envelopes wait for the spawn. */
+  /** Marks a placed root as being spawned here: its messages wait for the spawn. */
   spawning(path: string): void {
     if (!this.#spawning.has(path)) this.#spawning.set(path, []);
+    this.routes.spawning.add(path);
+    this.routes.gen++;
   }
 
   /**
-   * The spawn of `path` here is over: the envelopes that waited for it are delivered (its
+   * The spawn of `path` here is over: the messages that waited for it are delivered (its
    * spawn worked), or returned to be sent back with `spawn-failed`.
    */
-  spawned(path: string, failed = false): Envelope[] {
+  spawned(path: string, failed = false): InEntry[] {
     const waiting = this.#spawning.get(path) ?? [];
     this.#spawning.delete(path);
-    this.#gen++;
+    this.routes.spawning.delete(path);
+    this.routes.gen++;
     if (failed) return waiting;
-    for (const e of waiting) this.#deliverLocal(e);
+    for (const e of waiting) this.#arrive(e, true);
     return [];
   }
 
@@ -841,16 +903,16 @@ export class ShardRouter {
     const d = this.detached.get(path);
     if (d === undefined || !d.cell.gone) return;
     this.detached.delete(path);
-    if (this.placements.get(path) === this.shard) this.unsetPlacement(path);
+    if (this.routes.placements.get(path) === this.shard) this.routes.unset(path);
   }
 
   #spawnHere(frame: Extract<ShardFrame, { k: 'spawn' }>, from: number): void {
     this.spawning(frame.path);
-    this.setPlacement(frame.path, this.shard);
+    this.routes.set(frame.path, this.shard);
     this.system.spawnDetached(frame, from).then(
       () => this.spawned(frame.path),
       (error: unknown) => {
-        this.unsetPlacement(frame.path);
+        this.routes.unset(frame.path);
         // what waited for it goes back to its stand-in, which keeps it for its parent's decision
         this.post(from, {
           v: SHARD_PROTOCOL_VERSION,
@@ -858,7 +920,7 @@ export class ShardRouter {
           path: frame.path,
           spawnId: frame.spawnId,
           error: error instanceof Error ? `${error.name}: ${error.message}` : describe(error),
-          envelopes: this.spawned(frame.path, true),
+          entries: this.spawned(frame.path, true).map((e) => this.#resend(e, true)),
         });
       },
     );
@@ -867,57 +929,81 @@ export class ShardRouter {
   // ---- a shard dies -----------------------------------------------------------------------
 
   /**
-   * A shard's thread is gone. Its port closes; the watchers here of its actors are told
-   * (`shard-lost`); every placement there is forgotten, so what is sent to its actors from now
-   * on goes by its authority (a stand-in waiting for its supervisor's directive) or is a dead
-   * letter; the stand-ins here of children that lived there fail (their parents decide); the
-   * actors here whose parent lived there are killed (nobody supervises them any more). On the
-   * main thread every other shard is told. Returns the placed roots it had.
+   * A shard's thread is gone. Its port closes; what this shard sent there and was not
+   * handled becomes dead letters (`shard-lost`), and the asks that went there fail at once;
+   * the watchers here of its actors are told (`shard-lost`); its placements are forgotten, so
+   * what is sent to its actors from now on goes by their authority (a stand-in waiting for its
+   * supervisor's directive) or is a dead letter; the stand-ins here of children that lived
+   * there fail (their parents decide); the actors here whose parent lived there are killed
+   * (nobody supervises them any more). On the main thread every other shard is told.
+   * Returns the placed roots it had.
    */
   lost(shard: number): string[] {
     if (shard === this.shard || shard >= this.count || this.#ports[shard] === null) return [];
-    const gone = (path: string): boolean => this.#resolve(path, tempShard(path), false) === shard;
-    const watched = [...this.#watches].filter(([path]) => gone(path));
-    this.#outgoing[shard] = null;
+    const routes = this.routes;
+    const watched = [...this.#watches].filter(
+      ([path]) => routes.resolve(path, tempShard(path), false) === shard,
+    );
+    const writer = this.#writers[shard]!;
     this.#ports[shard]?.close();
     this.#ports[shard] = null;
-    const roots: string[] = [];
-    for (const [path, s] of [...this.placements])
-      if (s === shard) {
-        roots.push(path);
-        if (!this.remoteKids.has(path)) this.unsetPlacement(path);
-      }
-    for (const [root, m] of [...this.#confirmed])
-      for (const [path, s] of [...m])
-        if (s === shard) {
-          m.delete(path);
-          this.#confirmedSize--;
-          if (m.size === 0) this.#confirmed.delete(root);
-        }
-    this.#gen++;
+    this.#writers[shard] = null;
+    this.#readers[shard] = null;
+    this.#unhandled[shard] = [];
     if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
-    this.stores.lost(shard);
+    this.#lostMessages(shard, writer);
+    const { roots, held } = routes.lost(shard, (path) => this.remoteKids.has(path));
     for (const [path, watchers] of watched) {
       this.#watches.delete(path);
       const ref = this.system.refOf(this.system.addressOf(path as ActorPath));
       for (const w of watchers)
         w.tell({ type: 'troupe.terminated', ref, reason: 'shard-lost' } satisfies Terminated);
     }
-    // questions that shard will never answer: ask again, by what is known now
-    for (const [path, p] of [...this.#pending]) {
-      if (p.asked !== shard) continue;
-      this.#pending.delete(path);
-      for (const h of p.held) this.#release(h);
-    }
+    // questions that shard will never answer: asked again, by what is known now
+    for (const h of held) this.#release(h);
+    this.stores.lost(shard);
     for (const kid of [...this.remoteKids.values()]) if (kid.shard === shard) kid.shardLost(shard);
     for (const d of [...this.detached.values()]) if (d.parentShard === shard) d.orphaned();
     return roots;
+  }
+
+  /** What was sent to a shard that died and not handled there; the asks that went there. */
+  #lostMessages(shard: number, writer: LinkWriter): void {
+    const asks = new Set<string>();
+    for (const e of writer.unacknowledged(this.system.refOf)) {
+      if (e.kind === 'system') continue;
+      const error = new ShardLostError(shard, pathOf(e.to) as ActorPath);
+      this.#dead(e, 'shard-lost', error);
+      if (e.replyTo !== undefined) asks.add(pathOf(e.replyTo));
+    }
+    for (const [path, s] of [...this.#asks])
+      if (s === shard) {
+        asks.add(path);
+        this.#asks.delete(path);
+      }
+    for (const path of asks) {
+      const t = this.system.lookupHere(path as ActorPath);
+      t?.deliver(new ReplyFailure(new ShardLostError(shard, path as ActorPath)), null);
+    }
+    if (writer.unretained > 0)
+      this.system.logger.error(
+        `troupe: shard ${this.shard}: ${writer.unretained} more message(s) sent to shard ${shard} were let go before it acknowledged them (past LINK_RETAIN_BYTES): they may have been lost with it, and are not counted as dead letters`,
+      );
   }
 
   /** A ref for an address of this node, whichever shard it lives on. */
   refOf(address: Address): ActorRef<unknown> {
     return this.system.refOf(address);
   }
+}
+
+/** Whether every message of a received frame has left its mailbox. */
+function handled(marks: unknown[]): boolean {
+  for (let i = 1; i < marks.length; i += 2) {
+    const cell = marks[i] as ActorCell;
+    if (!cell.gone && cell.taken < (marks[i + 1] as number)) return false;
+  }
+  return true;
 }
 
 /** `troupe://<node>/<path>` → `<path>`. */

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { createSystem, type ActorRef, type DeadLetter, type Terminated } from '../../index.ts';
 import {
   counter,
+  echo,
   exiter,
   failing,
   local,
@@ -271,6 +272,58 @@ describe('shards', () => {
       }
     },
   );
+
+  it('turns what a dead shard had not handled into dead letters (shard-lost) and fails the asks that went there at once', async () => {
+    const system = createSystem({ shards: 3, logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const doomed = system.spawn(exiter, { shard: 1 }) as ActorRef<ExiterMsg, string>;
+      const c = system.spawn(counter, { shard: 1, name: 'c' }) as ActorRef<CounterMsg, number>;
+      for (let i = 0; i < 3; i++) c.tell({ type: 'inc' });
+      await expect(c.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(3);
+      // those were handled: once shard 1 has said so, they are no longer kept
+      await new Promise((r) => setTimeout(r, 100));
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      // the exit comes first: the five incs and the ask wait in the counter's mailbox
+      doomed.tell('exit');
+      for (let i = 0; i < 5; i++) c.tell({ type: 'inc' });
+      const asked = c.ask({ type: 'get' }, { timeout: 60_000 });
+      await expect(asked).rejects.toMatchObject({ code: 'ERR_SHARD_LOST' });
+      const lost = dead.filter((d) => d.reason === 'shard-lost');
+      expect(
+        lost.filter((d) => d.recipient === 'troupe://local/user/c').map((d) => d.message),
+      ).toEqual([...Array.from({ length: 5 }, () => ({ type: 'inc' })), { type: 'get' }]);
+      expect(lost.every((d) => (d.error as { code?: string }).code === 'ERR_SHARD_LOST')).toBe(
+        true,
+      );
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('carries refs, dates and errors inside messages across shards, as what they are', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const e = system.spawn(echo, { shard: 1 }) as ActorRef<unknown, unknown>;
+      const c = system.spawn(counter, { shard: 0, name: 'c' });
+      const error = Object.assign(new TypeError('no'), { code: 'ERR_NO' });
+      const back = (await e.ask(
+        { ref: c, at: new Date(7), error, list: [1, 'two'] },
+        {
+          timeout: 5_000,
+        },
+      )) as { msg: Record<string, unknown>; seen: unknown };
+      // as the other thread saw them
+      expect(back.seen).toEqual({ ref: '/user/c', at: 7, error: 'TypeError: no' });
+      // and back here: the same ref, a Date, an Error with its name, message and code
+      expect(back.msg.ref).toBe(c);
+      expect(back.msg.at).toEqual(new Date(7));
+      expect(back.msg.error).toMatchObject({ name: 'TypeError', message: 'no', code: 'ERR_NO' });
+      expect(back.msg.list).toEqual([1, 'two']);
+    } finally {
+      await system.shutdown();
+    }
+  });
 
   it('makes messages from a shard to an address nobody lives at dead letters, once the main thread says so', async () => {
     const system = createSystem({ shards: 2 });

@@ -1,0 +1,332 @@
+/**
+ * The wire of one ordered link between two shards: envelopes batched into msgpack frames
+ * (msgpackr, records on: both ends are threads of this process, one Packr and one Unpackr per
+ * link, in step because a MessagePort keeps order). bench/threads/transport.ts measured
+ * this against structured clone of envelope objects: several times faster on small
+ * messages, as fast on 4 KB ones (bench/README.md keeps both figures).
+ *
+ * A frame is a Uint8Array posted on the port (control frames are objects, protocol.ts):
+ *
+ *   [seq, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
+ *
+ * It carries the fields of the boundary envelope (runtime/envelope.ts) in a tighter form:
+ * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
+ * - addresses are interned per link: the first time as a string (the reader numbers it in
+ *   the same order), then as that number; past INTERNED_ADDRESSES, as `[address]`;
+ * - refs inside a body travel as a msgpack extension (their address) and are revived by the
+ *   reading system; a body holding an Error (or anything else the ref codec must handle) is
+ *   encoded by runtime/refcodec.ts first, and flagged;
+ * - trace context as W3C headers.
+ *
+ * What crosses is checked at send by `crossing`: plain objects, arrays, strings, finite
+ * numbers, booleans, null, refs, dates and errors; anything else throws SerializationError
+ * naming the field, in the sender's turn (the rules of runtime/refcodec.ts).
+ *
+ * The writer keeps each frame it sent until the other shard acknowledges that every message
+ * in it was handled (its actors took them from their mailboxes), up to LINK_RETAIN_BYTES per
+ * link: when that shard dies, what it had not handled is known, and becomes dead letters.
+ */
+import { Packr, Unpackr, addExtension } from 'msgpackr';
+import { LocalRef, isActorRef, type ActorRef } from '../ref.ts';
+import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
+import type { Address } from '../address.ts';
+import type { EnvelopeKind } from '../envelope.ts';
+
+/** Entries per frame at most: a longer burst goes as several frames. */
+export const MAX_FRAME_ENTRIES = 512;
+/** Addresses a link numbers; more go as strings each time. */
+export const INTERNED_ADDRESSES = 65_536;
+/** Bytes of unacknowledged frames a link keeps for dead letters if its shard dies. */
+export const LINK_RETAIN_BYTES = 32 * 1024 * 1024;
+
+export const KIND_USER = 0;
+export const KIND_SYSTEM = 1;
+export const KIND_REPLY = 2;
+const KIND_MASK = 3;
+const HAS_FROM = 4;
+const HAS_REPLY_TO = 8;
+const HAS_TRACE = 16;
+/** The body went through runtime/refcodec.ts. */
+export const ENCODED = 32;
+
+const KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
+export const kindCode = (k: EnvelopeKind): number =>
+  k === 'user' ? KIND_USER : k === 'system' ? KIND_SYSTEM : KIND_REPLY;
+
+/** The ref extension: a ref is its address on the wire, revived by the reading system. */
+const REF_EXTENSION = 0x54;
+let reviving: ((address: Address) => ActorRef<unknown>) | null = null;
+addExtension({
+  Class: LocalRef,
+  type: REF_EXTENSION,
+  write: (ref: LocalRef) => ref.address,
+  read: (address: Address) => {
+    if (reviving === null) throw new Error('a troupe ref outside a shard link');
+    return reviving(address);
+  },
+});
+
+/**
+ * Whether a body can go as it is (true) or must go through the ref codec (false): checks the
+ * common shapes without allocating; anything unusual (an Error, a class instance, a function,
+ * a cycle…) is left to encodeValue, which encodes it or throws SerializationError naming the
+ * field.
+ */
+export function crossing(body: unknown): boolean {
+  return plain(body, 0);
+}
+
+function plain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (depth >= MAX_ENCODE_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plain(v[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    for (const k in v as object) {
+      if (k === '__proto__' || !plain((v as Record<string, unknown>)[k], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (isActorRef(v)) return true;
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  return false;
+}
+
+/** An entry as the writer is given it. */
+export interface OutEntry {
+  readonly kind: number;
+  readonly to: Address;
+  readonly from: Address | undefined;
+  readonly replyTo: Address | undefined;
+  readonly corr: number;
+  readonly trace: Readonly<Record<string, string>> | undefined;
+  /** As it goes on the wire: as given, or encoded by runtime/refcodec.ts (`encoding`). */
+  readonly body: unknown;
+  /** 0, or ENCODED. */
+  readonly encoding: number;
+}
+
+/**
+ * An entry as read back: addresses as strings, the body revived (refs of `refOf`'s system),
+ * handed over as arguments (no object per message).
+ */
+export type EachEntry = (
+  kind: EnvelopeKind,
+  to: Address,
+  from: Address | undefined,
+  replyTo: Address | undefined,
+  corr: number,
+  trace: Readonly<Record<string, string>> | undefined,
+  body: unknown,
+) => void;
+
+/** An entry as an object (for what is not on the hot path). */
+export interface InEntry {
+  readonly kind: EnvelopeKind;
+  readonly to: Address;
+  readonly from: Address | undefined;
+  readonly replyTo: Address | undefined;
+  readonly corr: number;
+  readonly trace: Readonly<Record<string, string>> | undefined;
+  readonly body: unknown;
+}
+
+interface Retained {
+  readonly seq: number;
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
+export class LinkWriter {
+  readonly #packr = new Packr({ sequential: true, useRecords: true });
+  readonly #ids = new Map<string, number>();
+  #values: unknown[] = [0];
+  #count = 0;
+  #seq = 0;
+  readonly #retained: Retained[] = [];
+  #retainedBytes = 0;
+  /** Entries sent whose frames were let go before an acknowledgement (past the cap). */
+  unretained = 0;
+
+  /** Entries waiting for the next frame. */
+  get count(): number {
+    return this.#count;
+  }
+
+  #address(a: string): unknown {
+    const id = this.#ids.get(a);
+    if (id !== undefined) return id;
+    if (this.#ids.size >= INTERNED_ADDRESSES) return [a];
+    this.#ids.set(a, this.#ids.size);
+    return a;
+  }
+
+  /** Adds an entry; returns the entries now waiting. */
+  push(e: OutEntry): number {
+    let flags = e.kind | e.encoding;
+    const v = this.#values;
+    const at = v.length;
+    v.push(0, this.#address(e.to));
+    if (e.from !== undefined) {
+      flags |= HAS_FROM;
+      v.push(this.#address(e.from));
+    }
+    if (e.replyTo !== undefined) {
+      flags |= HAS_REPLY_TO;
+      v.push(this.#address(e.replyTo), e.corr);
+    }
+    if (e.trace !== undefined) {
+      flags |= HAS_TRACE;
+      v.push(e.trace);
+    }
+    v.push(e.body);
+    v[at] = flags;
+    return ++this.#count;
+  }
+
+  /**
+   * A user message that crosses as it is, sent by an actor (or nobody): the common case, no
+   * allocation beyond the frame's.
+   */
+  pushTell(to: Address, from: Address | undefined, body: unknown): number {
+    const v = this.#values;
+    if (from === undefined) v.push(KIND_USER, this.#address(to), body);
+    else v.push(KIND_USER | HAS_FROM, this.#address(to), this.#address(from), body);
+    return ++this.#count;
+  }
+
+  /** The frame of what waits (null: nothing), kept until it is acknowledged. */
+  take(): Uint8Array | null {
+    if (this.#count === 0) return null;
+    const v = this.#values;
+    const seq = ++this.#seq;
+    v[0] = seq;
+    const count = this.#count;
+    this.#values = [0];
+    this.#count = 0;
+    const bytes = this.#packr.pack(v).slice();
+    this.#retained.push({ seq, bytes, count });
+    this.#retainedBytes += bytes.byteLength;
+    while (this.#retainedBytes > LINK_RETAIN_BYTES && this.#retained.length > 1) {
+      const old = this.#retained.shift()!;
+      this.#retainedBytes -= old.bytes.byteLength;
+      this.unretained += old.count;
+    }
+    return bytes;
+  }
+
+  /** The other shard handled everything up to frame `seq`. */
+  acked(seq: number): void {
+    const r = this.#retained;
+    let n = 0;
+    while (n < r.length && r[n]!.seq <= seq) this.#retainedBytes -= r[n++]!.bytes.byteLength;
+    if (n > 0) r.splice(0, n);
+  }
+
+  /** The entries of every frame not acknowledged, in order (the other shard died). */
+  unacknowledged(refOf: (address: Address) => ActorRef<unknown>): InEntry[] {
+    if (this.#retained.length === 0) return [];
+    // a reader in step with the frames kept: the records this writer defined, the addresses
+    // it numbered
+    const names: string[] = [];
+    for (const [a, id] of this.#ids) names[id] = a;
+    const reader = new LinkReader(
+      new Unpackr({
+        sequential: true,
+        useRecords: true,
+        mapsAsObjects: true,
+        int64AsType: 'number',
+        structures: (this.#packr as unknown as { structures: object[] }).structures.slice(),
+      }),
+      names,
+    );
+    const out: InEntry[] = [];
+    for (const f of this.#retained)
+      reader.read(f.bytes, refOf, (kind, to, from, replyTo, corr, trace, body) =>
+        out.push({ kind, to, from, replyTo, corr, trace, body }),
+      );
+    return out;
+  }
+}
+
+export class LinkReader {
+  readonly #unpackr: Unpackr;
+  readonly #names: string[];
+
+  constructor(
+    unpackr = new Unpackr({
+      sequential: true,
+      useRecords: true,
+      mapsAsObjects: true,
+      int64AsType: 'number',
+    }),
+    names: string[] = [],
+  ) {
+    this.#unpackr = unpackr;
+    this.#names = names;
+  }
+
+  #address(v: unknown): Address {
+    if (typeof v === 'number') return this.#names[v] as Address;
+    if (typeof v === 'string') {
+      // the numbering stops where the writer's does: past it, none is numbered
+      if (this.#names.length < INTERNED_ADDRESSES) this.#names.push(v);
+      return v as Address;
+    }
+    return (v as string[])[0] as Address;
+  }
+
+  /**
+   * Reads a frame: calls `each` per entry, in order; returns the frame's sequence number.
+   * Throws on a frame that does not decode (the link is broken: nothing to do but log it).
+   */
+  read(bytes: Uint8Array, refOf: (address: Address) => ActorRef<unknown>, each: EachEntry): number {
+    reviving = refOf;
+    let v: unknown[];
+    try {
+      v = this.#unpackr.unpack(bytes) as unknown[];
+    } finally {
+      reviving = null;
+    }
+    let i = 1;
+    while (i < v.length) {
+      const flags = v[i++] as number;
+      const to = this.#address(v[i++]);
+      const from = (flags & HAS_FROM) !== 0 ? this.#address(v[i++]) : undefined;
+      let replyTo: Address | undefined;
+      let corr = 0;
+      if ((flags & HAS_REPLY_TO) !== 0) {
+        replyTo = this.#address(v[i++]);
+        corr = v[i++] as number;
+      }
+      const trace =
+        (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+      const raw = v[i++];
+      each(
+        KINDS[flags & KIND_MASK]!,
+        to,
+        from,
+        replyTo,
+        corr,
+        trace,
+        (flags & ENCODED) !== 0 ? decodeValue(raw, refOf) : raw,
+      );
+    }
+    return v[0] as number;
+  }
+}
