@@ -7,7 +7,10 @@
  *
  * A frame is a Uint8Array posted on the port (control frames are objects, protocol.ts):
  *
- *   [seq, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
+ *   [seq, ack, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
+ *
+ * `ack` (0: none) acknowledges frames the other way (see below): acknowledgements ride on
+ * the frames that go back anyway.
  *
  * It carries the fields of the boundary envelope (runtime/envelope.ts) in a tighter form:
  * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
@@ -155,7 +158,7 @@ interface Retained {
 export class LinkWriter {
   readonly #packr = new Packr({ sequential: true, useRecords: true });
   readonly #ids = new Map<string, number>();
-  #values: unknown[] = [0];
+  #values: unknown[] = [0, 0];
   #count = 0;
   #seq = 0;
   readonly #retained: Retained[] = [];
@@ -210,14 +213,18 @@ export class LinkWriter {
     return ++this.#count;
   }
 
-  /** The frame of what waits (null: nothing), kept until it is acknowledged. */
-  take(): Uint8Array | null {
+  /**
+   * The frame of what waits (null: nothing), kept until it is acknowledged; `ack` (0: none)
+   * acknowledges the other way.
+   */
+  take(ack: number): Uint8Array | null {
     if (this.#count === 0) return null;
     const v = this.#values;
     const seq = ++this.#seq;
     v[0] = seq;
+    v[1] = ack;
     const count = this.#count;
-    this.#values = [0];
+    this.#values = [0, 0];
     this.#count = 0;
     const bytes = this.#packr.pack(v).slice();
     this.#retained.push({ seq, bytes, count });
@@ -267,6 +274,8 @@ export class LinkWriter {
 export class LinkReader {
   readonly #unpackr: Unpackr;
   readonly #names: string[];
+  /** The acknowledgement the last frame read carried (0: none). */
+  ack = 0;
 
   constructor(
     unpackr = new Unpackr({
@@ -303,7 +312,8 @@ export class LinkReader {
     } finally {
       reviving = null;
     }
-    let i = 1;
+    this.ack = v[1] as number;
+    let i = 2;
     while (i < v.length) {
       const flags = v[i++] as number;
       const to = this.#address(v[i++]);

@@ -66,8 +66,11 @@ import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.
 
 export { tempPrefix, topLevelOf };
 
-/** How long a shard waits before looking again whether the frames it received are handled. */
-export const ACK_RECHECK_MS = 5;
+/**
+ * How long a shard waits for a frame going back to carry its acknowledgement before it sends
+ * one by itself (and looks again whether what it received is handled).
+ */
+export const ACK_DELAY_MS = 5;
 /** Asks sent to other shards remembered (to fail them at once if that shard dies). */
 export const ASKS_TRACKED = 100_000;
 /** Refs kept for the addresses met in arriving messages. */
@@ -194,7 +197,10 @@ export class ShardRouter {
   readonly #asks = new Map<string, number>();
   /** Per shard: frames received and not yet all handled. */
   readonly #unhandled: Unhandled[][];
-  #ackCheck = false;
+  /** Per shard: the last of its frames known handled, and the last acknowledged to it. */
+  readonly #handledUpTo: number[];
+  readonly #ackedUpTo: number[];
+  #ackTimer = false;
   /** While a frame is read: the last cell delivered to, and where its message sits. */
   #markCell: ActorCell | null = null;
   #markAt = 0;
@@ -218,6 +224,8 @@ export class ShardRouter {
     this.#writers = ports.map((p) => (p === null ? null : new LinkWriter()));
     this.#readers = ports.map((p) => (p === null ? null : new LinkReader()));
     this.#unhandled = ports.map(() => []);
+    this.#handledUpTo = ports.map(() => 0);
+    this.#ackedUpTo = ports.map(() => 0);
     this.stores = new StoreLinks(this);
     this.routes = new Routes<Held>({
       shard,
@@ -523,8 +531,12 @@ export class ShardRouter {
   #flushTo(shard: number): void {
     const w = this.#writers[shard];
     if (w === null || w === undefined || w.count === 0) return;
-    const bytes = w.take();
-    if (bytes !== null) this.#ports[shard]?.postMessage(bytes);
+    // what came from that shard and is handled by now: acknowledged on this frame
+    const ack = this.#ackFor(shard);
+    const bytes = w.take(ack);
+    if (bytes === null) return;
+    if (ack > 0) this.#ackedUpTo[shard] = ack;
+    this.#ports[shard]?.postMessage(bytes);
   }
 
   /** A message sealed here whose route turned out to be this shard (or nowhere). */
@@ -670,6 +682,7 @@ export class ShardRouter {
     this.#marks = [0];
     try {
       seq = reader.read(bytes, this.system.refOf, this.#onEntry);
+      if (reader.ack > 0) this.#writers[from]?.acked(reader.ack);
     } catch (error) {
       this.system.logger.error(
         `troupe: shard ${this.shard}: a frame from shard ${from} cannot be read; dropped`,
@@ -682,9 +695,9 @@ export class ShardRouter {
     this.#markCell = null;
     marks[0] = seq;
     this.#unhandled[from]!.push(marks);
-    if (!this.#ackCheck) {
-      this.#ackCheck = true;
-      setImmediate(this.#checkAcks);
+    if (!this.#ackTimer) {
+      this.#ackTimer = true;
+      setTimeout(this.#checkAcks, ACK_DELAY_MS).unref();
     }
   }
 
@@ -849,29 +862,43 @@ export class ShardRouter {
   // ---- acknowledging ---------------------------------------------------------------------
 
   /**
-   * Tells each sender up to which frame every message it sent has been taken by its actor
-   * (or did not wait in a mailbox); looks again shortly while some have not.
+   * The last frame from `shard` whose messages have all been taken by their actors (or did not
+   * wait in a mailbox), if not acknowledged yet; else 0.
    */
-  readonly #checkAcks = (): void => {
-    this.#ackCheck = false;
-    let waiting = false;
-    for (let s = 0; s < this.count; s++) {
-      const list = this.#unhandled[s]!;
-      if (list.length === 0) continue;
-      let upTo = -1;
+  #ackFor(shard: number): number {
+    const list = this.#unhandled[shard];
+    if (list !== undefined && list.length > 0) {
       let n = 0;
       for (; n < list.length; n++) {
         const marks = list[n]!;
         if (!handled(marks)) break;
-        upTo = marks[0] as number;
+        this.#handledUpTo[shard] = marks[0] as number;
       }
       if (n > 0) list.splice(0, n);
-      if (list.length > 0) waiting = true;
-      if (upTo >= 0) this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', upTo });
     }
-    if (waiting && !this.#ackCheck) {
-      this.#ackCheck = true;
-      setTimeout(this.#checkAcks, ACK_RECHECK_MS).unref();
+    const upTo = this.#handledUpTo[shard]!;
+    return upTo > this.#ackedUpTo[shard]! ? upTo : 0;
+  }
+
+  /**
+   * Acknowledges, by a frame of its own, what no frame going back has acknowledged; looks
+   * again later while some of what came is not handled yet.
+   */
+  readonly #checkAcks = (): void => {
+    this.#ackTimer = false;
+    let waiting = false;
+    for (let s = 0; s < this.count; s++) {
+      if (s === this.shard || this.#ports[s] === null) continue;
+      const upTo = this.#ackFor(s);
+      if (upTo > 0) {
+        this.#ackedUpTo[s] = upTo;
+        this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', upTo });
+      }
+      if (this.#unhandled[s]!.length > 0) waiting = true;
+    }
+    if (waiting) {
+      this.#ackTimer = true;
+      setTimeout(this.#checkAcks, ACK_DELAY_MS).unref();
     }
   };
 

@@ -62,7 +62,7 @@ describe('shard link', () => {
         body: { q: [1, 2, 3], when: new Date(5) },
       }),
     );
-    const first = readAll(r, w.take()!);
+    const first = readAll(r, w.take(0)!);
     expect(first).toEqual([
       {
         kind: 'user',
@@ -94,8 +94,8 @@ describe('shard link', () => {
     ]);
     // the next frame names A and B by number: the reader keeps its numbering in step
     w.pushTell(B, A, 'again');
-    expect(readAll(r, w.take()!)).toMatchObject([{ to: B, from: A, body: 'again' }]);
-    expect(w.take()).toBeNull();
+    expect(readAll(r, w.take(0)!)).toMatchObject([{ to: B, from: A, body: 'again' }]);
+    expect(w.take(0)).toBeNull();
   });
 
   it('revives refs in bodies with the reading system, and errors through the ref codec', async () => {
@@ -110,7 +110,7 @@ describe('shard link', () => {
       w.pushTell(A, undefined, { who: ref });
       const err = Object.assign(new Error('boom'), { code: 'ERR_X' });
       w.push(entry({ body: encodeValue({ err }), encoding: ENCODED }));
-      const [a, b] = readAll(new LinkReader(), w.take()!, system.refOf);
+      const [a, b] = readAll(new LinkReader(), w.take(0)!, system.refOf);
       expect((a!.body as { who: ActorRef<unknown> }).who).toBe(ref);
       expect((b!.body as { err: Error }).err).toMatchObject({ message: 'boom', code: 'ERR_X' });
     } finally {
@@ -123,12 +123,23 @@ describe('shard link', () => {
     const r = new LinkReader();
     for (let i = 0; i < 3; i++) {
       w.pushTell(A, B, { n: i });
-      readAll(r, w.take()!);
+      readAll(r, w.take(0)!);
     }
     w.acked(1);
     expect(w.unacknowledged(noRefs).map((e) => e.body)).toEqual([{ n: 1 }, { n: 2 }]);
     w.acked(3);
     expect(w.unacknowledged(noRefs)).toEqual([]);
+  });
+
+  it('carries the acknowledgement of the other way in each frame', () => {
+    const w = new LinkWriter();
+    const r = new LinkReader();
+    w.pushTell(A, B, 1);
+    readAll(r, w.take(0)!);
+    expect(r.ack).toBe(0);
+    w.pushTell(A, B, 2);
+    readAll(r, w.take(41)!);
+    expect(r.ack).toBe(41);
   });
 
   it('numbers addresses up to INTERNED_ADDRESSES, then sends them whole', () => {
@@ -138,7 +149,7 @@ describe('shard link', () => {
     for (let i = 0; i <= INTERNED_ADDRESSES; i++) w.pushTell(addr(i), undefined, i);
     w.pushTell(addr(INTERNED_ADDRESSES), undefined, 'past');
     w.pushTell(addr(0), undefined, 'first');
-    const out = readAll(r, w.take()!);
+    const out = readAll(r, w.take(0)!);
     expect(out.at(-3)!.to).toBe(addr(INTERNED_ADDRESSES));
     expect(out.at(-2)).toMatchObject({ to: addr(INTERNED_ADDRESSES), body: 'past' });
     expect(out.at(-1)).toMatchObject({ to: addr(0), body: 'first' });
