@@ -13,6 +13,7 @@ const COLOURS: Readonly<Record<ImplId, string>> = {
   raw: '#9e9e9e',
   'troupe:receive': '#1f5fbf',
   'troupe:receive@2shards': '#2aa198',
+  'troupe:receive@2shards-partitioned': '#859900',
   'troupe:machine': '#7fa8e6',
   xstate: '#8e5ba8',
   erlang: '#c23b30',
@@ -23,6 +24,8 @@ const LEGEND: Readonly<Record<ImplId, string>> = {
   raw: 'raw: a bare JavaScript actor (the ceiling)',
   'troupe:receive': 'troupe:receive: troupe, plain-function actors',
   'troupe:receive@2shards': 'troupe:receive@2shards: the same over two threads',
+  'troupe:receive@2shards-partitioned':
+    'troupe:receive@2shards-partitioned: the work in two halves, one per thread',
   'troupe:machine': 'troupe:machine: troupe running XState machines',
   xstate: 'xstate: bare XState v5 actors',
   erlang: 'erlang: Erlang/OTP, all cores',

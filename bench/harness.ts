@@ -29,6 +29,7 @@ export type ImplId =
   | 'raw'
   | 'troupe:receive'
   | 'troupe:receive@2shards'
+  | 'troupe:receive@2shards-partitioned'
   | 'troupe:machine'
   | 'xstate'
   | 'erlang'
@@ -38,6 +39,7 @@ export const IMPLS: readonly ImplId[] = [
   'raw',
   'troupe:receive',
   'troupe:receive@2shards',
+  'troupe:receive@2shards-partitioned',
   'troupe:machine',
   'xstate',
   'erlang',
@@ -60,7 +62,10 @@ export function bestPeer(results: readonly Result[]): Result | undefined {
  * Implementations that start threads (their runs are long: a message between threads costs
  * tens of microseconds of latency): left out of `--quick`, which says so.
  */
-export const NOT_IN_QUICK: readonly ImplId[] = ['troupe:receive@2shards'];
+export const NOT_IN_QUICK: readonly ImplId[] = [
+  'troupe:receive@2shards',
+  'troupe:receive@2shards-partitioned',
+];
 
 /** Longest one run may take, in milliseconds, before the suite fails. */
 export const RUN_TIMEOUT_MS = 120_000;

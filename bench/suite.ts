@@ -17,8 +17,10 @@ import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import {
+  bigPartitioned,
   bigSharded,
   countingSharded,
+  forkjoinThroughputPartitioned,
   forkjoinThroughputSharded,
   pingpongSharded,
   threadringSharded,
@@ -36,11 +38,19 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
     actors: p.actors,
     hops: scaleCount(p.hops, f),
   })),
-  withImpl(forkjoinThroughput, 'troupe:receive@2shards', forkjoinThroughputSharded),
+  withImpl(
+    withImpl(forkjoinThroughput, 'troupe:receive@2shards', forkjoinThroughputSharded),
+    'troupe:receive@2shards-partitioned',
+    forkjoinThroughputPartitioned,
+  ),
   withScale(forkjoinCreate, (p, f) => ({ actors: scaleCount(p.actors, f) })),
   fib,
   chameneos,
-  withImpl(big, 'troupe:receive@2shards', bigSharded),
+  withImpl(
+    withImpl(big, 'troupe:receive@2shards', bigSharded),
+    'troupe:receive@2shards-partitioned',
+    bigPartitioned,
+  ),
   concdict,
   banking,
   withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),

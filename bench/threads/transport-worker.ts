@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Unpackr } from 'msgpackr';
 import type { Codec } from './transport.ts';
+import { LinkReader } from '../../runtime/shards/link.ts';
 
 interface Envelope {
   readonly to: string;
@@ -17,6 +18,10 @@ const unpackr =
   codec === 'msgpack-records'
     ? new Unpackr({ sequential: true, mapsAsObjects: true, int64AsType: 'number' })
     : new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+const link = new LinkReader();
+const noRefs = (): never => {
+  throw new Error('no refs in these messages');
+};
 let sum = 0;
 let count = 0;
 const port = parentPort!;
@@ -25,6 +30,16 @@ port.on('message', (data: unknown) => {
     port.postMessage({ count, sum });
     count = 0;
     sum = 0;
+    return;
+  }
+  if (codec === 'link') {
+    let n = 0;
+    link.read(data as Uint8Array, noRefs, (_k, to, _f, _r, _c, _t, body) => {
+      if (to.length > 0) sum += (body as { n: number }).n;
+      n++;
+    });
+    count += n;
+    port.postMessage(1);
     return;
   }
   const batch = (

@@ -7,20 +7,25 @@
  *   node bench/threads/transport.ts [--quick]     (BATCH=n, IN_FLIGHT=n override the two below)
  *
  * Two message sizes: `small` (an envelope with a two-field body, like `{ type: 'inc', n }`)
- * and `large` (a body of about 4 KB: a 2,000-character string and 250 numbers). Batches of
+ * and `large` (a body of about 4 KB: a 2,000-character string and 250 numbers, its own in
+ * each message). Batches of
  * BATCH envelopes (a scheduler turn's worth), at most IN_FLIGHT batches unacknowledged.
  * Codecs: `clone` (postMessage of the array), `msgpack` (msgpackr, records off: every frame
  * self-contained), `msgpack-records` (msgpackr `sequential`: record structures sent once per
  * link, then referenced; needs one Packr/Unpackr pair per ordered link, which a MessagePort
- * is). Each figure is the median of RUNS runs, msgs/s counting envelopes received.
+ * is), and `link`: troupe's shard link (runtime/shards/link.ts: msgpack records, addresses
+ * numbered per link, flat entries instead of an object per envelope). Each figure is the
+ * median of RUNS runs, msgs/s counting envelopes received.
  */
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Packr } from 'msgpackr';
 import { median } from '../harness.ts';
+import { LinkWriter } from '../../runtime/shards/link.ts';
+import type { Address } from '../../runtime/address.ts';
 
-export type Codec = 'clone' | 'msgpack' | 'msgpack-records';
-const CODECS: readonly Codec[] = ['clone', 'msgpack', 'msgpack-records'];
+export type Codec = 'clone' | 'msgpack' | 'msgpack-records' | 'link';
+const CODECS: readonly Codec[] = ['clone', 'msgpack', 'msgpack-records', 'link'];
 
 /** Envelopes per frame (one scheduler turn's worth for one destination). */
 const BATCH = Number(process.env.BATCH ?? 256);
@@ -38,7 +43,14 @@ const text = 'x'.repeat(2_000);
 const numbers = Array.from({ length: 250 }, (_, i) => i * 1.5);
 const SIZES: readonly Size[] = [
   { name: 'small', messages: 1_000_000, body: (n) => ({ type: 'inc', n }) },
-  { name: 'large', messages: 50_000, body: (n) => ({ type: 'doc', n, text, numbers }) },
+  // a string and an array of its own per message: structured clone sends an object it met
+  // before in the same postMessage as a back-reference, which a real stream of documents
+  // would not give it
+  {
+    name: 'large',
+    messages: 50_000,
+    body: (n) => ({ type: 'doc', n, text: text + n, numbers: numbers.map((x) => x + n) }),
+  },
 ];
 
 async function run(codec: Codec, size: Size, messages: number): Promise<number> {
@@ -50,7 +62,16 @@ async function run(codec: Codec, size: Size, messages: number): Promise<number> 
     codec === 'msgpack-records'
       ? new Packr({ sequential: true })
       : new Packr({ useRecords: false });
+  const link = new LinkWriter();
   const frame = (batch: object[]): void => {
+    if (codec === 'link') {
+      for (const e of batch as { to: Address; from: Address; body: unknown }[])
+        link.pushTell(e.to, e.from, e.body);
+      const bytes = link.take(0)!;
+      link.acked(Number.MAX_SAFE_INTEGER); // the bench keeps nothing for dead letters
+      worker.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+      return;
+    }
     if (codec === 'clone') {
       worker.postMessage(batch);
       return;
