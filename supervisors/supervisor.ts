@@ -59,8 +59,10 @@
  * - A child that stopped (normally, or as a `temporary` or non-restarted `transient` child)
  *   lost its queued messages to dead letters when it stopped; if it is `permanent` it is
  *   spawned again at the same address, and messages sent meanwhile went to dead letters.
- * - When an actor is lost with its thread (later: shards), its queued messages go to dead
- *   letters with that reason.
+ * - When an actor is lost with its thread (a worker shard that died, runtime/shards), it has
+ *   failed (ShardLostError) and its supervisor decides as for any failure; the messages that
+ *   thread had not handled go to dead letters (`shard-lost`); those sent while the supervisor
+ *   decides wait for the restart, as during any restart (runtime/shards/remote.ts).
  * - The restarted actor starts from its last snapshot when it has persistence, else from its
  *   initial state.
  * - The supervisor's own backoff timers (like a machine's `after` timers) reach it through its
