@@ -52,7 +52,7 @@ import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
-import { ShardRouter, tempPrefix } from './shards/router.ts';
+import { ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
 import { detachedCell, RemoteParent } from './shards/remote.ts';
 import { loadPortable } from './shards/portable.ts';
 import type { ShardFrame } from './shards/protocol.ts';
@@ -313,6 +313,8 @@ export class ActorSystem implements SystemCore {
     const behaviour = await loadPortable(frame.origin);
     const router = this.router!;
     if (this.stateValue !== 'running') throw new SystemTerminatedError();
+    // its parent's shard died while the module loaded: it would be an orphan at once
+    if (!router.isLive(from)) throw new ShardLostError(from, frame.parent as ActorPath);
     const { persistence, ...rest } = frame.options;
     const o = resolveSpawnOptions(
       persistence === undefined

@@ -939,6 +939,13 @@ export class ShardRouter {
     this.system.spawnDetached(frame, from).then(
       () => this.spawned(frame.path),
       (error: unknown) => {
+        if (!this.isLive(from)) {
+          // its parent's shard died meanwhile: nobody would supervise it; every shard forgets
+          // it, and what waited for it is dead letters here
+          this.retract(frame.path);
+          for (const e of this.spawned(frame.path, true)) this.#arrive(e, true);
+          return;
+        }
         this.routes.unset(frame.path);
         // what waited for it goes back to its stand-in, which keeps it for its parent's decision
         this.post(from, {

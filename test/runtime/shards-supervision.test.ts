@@ -462,7 +462,11 @@ describe('supervision across shards', () => {
     const system = createSystem({ shards: 3, logger: quiet });
     try {
       const p = system.spawn(parent, { name: 'p', shard: 1 }) as ActorRef<ParentMsg, unknown>;
-      const c = (await p.ask({ type: 'spawn', shard: 2, name: 'c' }, ASK)) as ActorRef<FlakyMsg>;
+      const c = (await p.ask({ type: 'spawn', shard: 2, name: 'c' }, ASK)) as ActorRef<
+        FlakyMsg,
+        number
+      >;
+      await c.ask({ type: 'get' }, ASK); // it runs
       const doomed = system.spawn(exiter, { shard: 1 }) as ActorRef<ExiterMsg, string>;
       await doomed.ask('ping', ASK);
       const orphan = new Promise<Terminated>((resolve) => system.watch(c, resolve));
@@ -474,6 +478,33 @@ describe('supervision across shards', () => {
       for (let i = 0; i < 100 && dead.length === 0; i++)
         await new Promise((r) => setTimeout(r, 10));
       expect(dead).toMatchObject([{ recipient: 'troupe://local/user/p/c' }]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('does not start a child whose parent’s shard died while its module loaded', async () => {
+    const system = createSystem({ shards: 3, logger: quiet });
+    try {
+      const p = system.spawn(parent, { name: 'p', shard: 1 }) as ActorRef<ParentMsg, unknown>;
+      const doomed = system.spawn(exiter, { shard: 1 }) as ActorRef<ExiterMsg, string>;
+      await doomed.ask('ping', ASK);
+      // its module takes 300 ms to load on shard 2; shard 1 dies meanwhile
+      const c = (await p.ask({ type: 'spawn', shard: 2, name: 'c', slow: true }, ASK)) as ActorRef<
+        unknown,
+        unknown
+      >;
+      const dead: DeadLetter[] = [];
+      system.deadLetters.subscribe((d) => dead.push(d));
+      c.tell({ type: 'item', from: 'x', seq: 0 });
+      doomed.tell('exit');
+      const t = await new Promise<Terminated>((resolve) => system.watch(c, resolve));
+      expect(['unknown-actor', 'shard-lost']).toContain(t.reason);
+      await sleep(500); // past the module's load
+      await expect(c.ask({ type: 'dump' }, ASK)).rejects.toMatchObject({
+        code: 'ERR_ASK_UNDELIVERED',
+      });
+      expect(dead.map((d) => d.recipient)).toContain('troupe://local/user/p/c');
     } finally {
       await system.shutdown();
     }
