@@ -26,26 +26,21 @@
 import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
-import { InvalidOptionError, TroupeError, describe } from '../error.ts';
+import { describe } from '../error.ts';
 import { childPath, type ActorPath, type Address } from '../address.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
-import { ActorCell, keyName, senderOf } from '../cell.ts';
+import { ActorCell, keyName } from '../cell.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
 import type { Behaviour } from '../behaviour.ts';
-import { decodeValue, encodeValue } from '../refcodec.ts';
-import { extractTrace, injectTrace } from '../telemetry.ts';
+import { extractTrace } from '../telemetry.ts';
 import { portableOrigin } from './portable.ts';
 import { RemoteChild, type DetachedCell } from './remote.ts';
 import { StoreLinks } from './store.ts';
 import {
   crossing,
-  ENCODED,
-  kindCode,
-  KIND_SYSTEM,
-  KIND_USER,
   LinkReader,
   LinkWriter,
   MAX_FRAME_ENTRIES,
@@ -63,70 +58,21 @@ import {
   topLevelOf,
 } from './routes.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
+import { RemoteError, ShardLostError, type CrossedError } from './errors.ts';
+import { Acks } from './acks.ts';
+import { Waiting } from './waiting.ts';
+import { arrivalOf, deadLetterOf, entryOf, resendEntry } from './entries.ts';
 
 export { tempPrefix, topLevelOf };
+export { RemoteError, ShardLostError, NotPortableError } from './errors.ts';
 
 /**
  * How long a shard waits for a frame going back to carry its acknowledgement before it sends
  * one by itself (and looks again whether what it received is handled).
  */
 export const ACK_DELAY_MS = 5;
-/** Asks sent to other shards remembered (to fail them at once if that shard dies). */
-export const ASKS_TRACKED = 100_000;
 /** Refs kept for the addresses met in arriving messages. */
 export const ARRIVAL_REFS = 100_000;
-
-/** An error as it crosses: its class name, message and code survive; the rest does not. */
-interface CrossedError {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-}
-
-/** The error a failure reply carried, made again on this side. */
-export class RemoteError extends TroupeError {
-  readonly remoteName: string;
-  constructor(e: CrossedError) {
-    super(e.code ?? 'ERR_REMOTE', e.message);
-    this.remoteName = e.name;
-  }
-}
-
-/** An actor was lost with the thread of its shard (the actor's failure, for its supervisor). */
-export class ShardLostError extends TroupeError {
-  readonly shard: number;
-  readonly path: ActorPath;
-  constructor(shard: number, path: ActorPath) {
-    super(
-      'ERR_SHARD_LOST',
-      `${path} was lost with the thread of shard ${shard} (it died: an uncaught error, process.exit() or out of memory)`,
-    );
-    this.shard = shard;
-    this.path = path;
-  }
-}
-
-export class NotPortableError extends InvalidOptionError {
-  constructor(shard: number) {
-    super(
-      'options.shard',
-      shard,
-      'the spawning thread for a behaviour that is not portable: make it with portable(import.meta.url, name, behaviour) to place it on another shard',
-    );
-  }
-}
-
-function crossError(error: unknown): CrossedError {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      name: error.name,
-      message: error.message,
-      ...(typeof code === 'string' ? { code } : {}),
-    };
-  }
-  return { name: 'Error', message: describe(error) };
-}
 
 /** An actor or temporary receiver on another shard, as a ref's target. */
 export class RemoteTarget implements Target {
@@ -170,9 +116,6 @@ interface Slot {
   target: Target | null;
 }
 
-/** Frames received from one shard and not all handled yet: [seq, cell, mark, cell, mark…]. */
-type Unhandled = unknown[];
-
 export class ShardRouter {
   readonly shard: number;
   readonly count: number;
@@ -188,30 +131,17 @@ export class ShardRouter {
   readonly #targets = new Map<string, RemoteTarget>();
   readonly #slots = new Map<string, Slot>();
   readonly #refs = new Map<string, LocalRef>();
-  /**
-   * Watches this shard sent to actors on other shards: watched path → watchers. When a shard
-   * dies, its actors cannot say they stopped; this shard tells their watchers (`shard-lost`).
-   */
-  readonly #watches = new Map<string, Set<ActorRef<unknown>>>();
-  /** Asks sent to other shards and not answered: reply path → shard. */
-  readonly #asks = new Map<string, number>();
-  /** Per shard: frames received and not yet all handled. */
-  readonly #unhandled: Unhandled[][];
-  /** Per shard: the last of its frames known handled, and the last acknowledged to it. */
-  readonly #handledUpTo: number[];
-  readonly #ackedUpTo: number[];
+  /** Watches and asks waiting on other shards (runtime/shards/waiting.ts). */
+  readonly #waiting = new Waiting();
+  /** Which frames received from each shard are handled (runtime/shards/acks.ts). */
+  readonly #acks: Acks;
   #ackTimer = false;
-  /** While a frame is read: the last cell delivered to, and where its message sits. */
-  #markCell: ActorCell | null = null;
-  #markAt = 0;
-  #marks: unknown[] = [];
   /** Stand-ins of this shard's actors' children placed on other shards, by path. */
   readonly remoteKids = new Map<string, RemoteChild>();
   /** Placed roots running here whose parent lives on another shard, by path. */
   readonly detached = new Map<string, DetachedCell>();
   /** Stores lent to other shards and asked of them (runtime/shards/store.ts). */
   readonly stores: StoreLinks;
-  #roundRobin = 0;
   #spawnSeq = 0;
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
   onControl: ((frame: ShardFrame, from: number) => void) | null = null;
@@ -223,12 +153,11 @@ export class ShardRouter {
     this.#ports = ports;
     this.#writers = ports.map((p) => (p === null ? null : new LinkWriter()));
     this.#readers = ports.map((p) => (p === null ? null : new LinkReader()));
-    this.#unhandled = ports.map(() => []);
-    this.#handledUpTo = ports.map(() => 0);
-    this.#ackedUpTo = ports.map(() => 0);
+    this.#acks = new Acks(ports.length);
     this.stores = new StoreLinks(this);
     this.routes = new Routes<Held>({
       shard,
+      count: ports.length,
       isLive: (s) => this.isLive(s),
       post: (s, f) => this.post(s, f),
       hasHere: (path) => system.lookupHere(path as ActorPath) !== null,
@@ -279,50 +208,24 @@ export class ShardRouter {
   // ---- placement ------------------------------------------------------------------------
 
   /**
-   * The shard a child of `parent` goes to: `asked`, or by default its parent's shard (for a
-   * top-level actor spawned on the main thread: round-robin when its behaviour is portable).
-   * Throws InvalidOptionError for a shard that does not exist or does not run, and
-   * NotPortableError for a behaviour another thread cannot load.
+   * The shard a child of `parent` goes to (runtime/shards/routes.ts `choose`): by default its
+   * parent's, or round-robin for a portable top-level actor spawned on the main thread.
    */
   chooseShard(
     behaviour: Behaviour<any, any, any>,
     asked: ShardChoice | undefined,
     parent: ActorCell,
   ): number {
-    const portable = portableOrigin(behaviour) !== undefined;
-    if (asked === undefined) {
-      if (!portable || parent !== this.system.userGuardian || this.shard !== 0) return this.shard;
-      asked = 'round-robin';
-    }
-    if (typeof asked === 'number') {
-      if (asked >= this.count)
-        throw new InvalidOptionError('options.shard', asked, `a shard from 0 to ${this.count - 1}`);
-      if (asked === this.shard) return asked;
-      if (!portable) throw new NotPortableError(asked);
-      if (!this.isLive(asked))
-        throw new InvalidOptionError('options.shard', asked, 'a shard whose thread is running');
-      return asked;
-    }
-    if (!portable) return this.shard;
-    if (asked === 'least-loaded') return this.leastLoaded();
-    for (;;) {
-      const s = this.#roundRobin;
-      this.#roundRobin = (s + 1) % this.count;
-      if (this.isLive(s)) return s;
-    }
+    return this.routes.choose(
+      portableOrigin(behaviour) !== undefined,
+      asked,
+      parent === this.system.userGuardian && this.shard === 0,
+    );
   }
 
-  /**
-   * The live shard with the fewest placed roots in this shard's table (every shard's
-   * top-level actors and children placed away from their parents), lowest id on a tie.
-   */
+  /** The live shard with the fewest placed roots (see routes.ts), lowest id on a tie. */
   leastLoaded(exclude = -1): number {
-    const load = new Array<number>(this.count).fill(0);
-    for (const s of this.routes.placements.values()) load[s] = (load[s] ?? 0) + 1;
-    let best = -1;
-    for (const s of this.liveShards)
-      if (s !== exclude && (best < 0 || load[s]! < load[best]!)) best = s;
-    return best < 0 ? this.shard : best;
+    return this.routes.leastLoaded(exclude);
   }
 
   /**
@@ -409,9 +312,11 @@ export class ShardRouter {
       }
     }
     if (r === LOCAL || r === ABSENT) return this.#deliverHere(to.path, kind, msg, meta);
-    if (kind === 'system') this.#noteWatch(to.path, msg as SystemMessage);
+    if (kind === 'system') this.#waiting.sent(to.path, msg as SystemMessage);
     const entry = this.#entry(kind, to, msg, meta);
     if (entry === null) return 'dead-letter';
+    const replyTo = meta instanceof MessageMeta ? meta.replyTo : null;
+    if (replyTo !== null && kind === 'user' && r >= 0) this.#waiting.asked(replyTo.path, r);
     if (r === HOLD) {
       if (this.routes.hold(to.path, { to, entry })) return 'enqueued';
       this.#dead(entry, 'unknown-actor', undefined);
@@ -428,6 +333,33 @@ export class ShardRouter {
     if (entry !== null) this.#push(shard, entry);
   }
 
+  /** The message as an entry (entries.ts); one of troupe's that cannot cross is reported. */
+  #entry(
+    kind: EnvelopeKind,
+    to: { readonly address: Address; readonly path: string },
+    msg: unknown,
+    meta: unknown,
+  ): OutEntry | null {
+    const e = entryOf(kind, to.address, msg, meta);
+    if (!('refused' in e)) return e;
+    this.system.logger.error(
+      `troupe: shard ${this.shard}: a ${describe((msg as { type?: unknown }).type)} for ${to.path} cannot cross to its shard`,
+      e.refused,
+    );
+    this.system.deadLetters.publish({
+      message: msg,
+      recipient: to.address,
+      reason: 'unknown-actor',
+      error: e.refused,
+    });
+    return null;
+  }
+
+  /** A message that has nowhere to go: a dead letter with `reason`. */
+  #dead(e: OutEntry | InEntry, reason: 'unknown-actor' | 'shard-lost', error: unknown): void {
+    this.system.deadLetters.publish(deadLetterOf(e, reason, error, this.system.refOf));
+  }
+
   /** A message for a path whose route leads here after all (or nowhere). */
   #deliverHere(path: ActorPath, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
     const ref = this.system.refOf(this.system.addressOf(path)) as LocalRef;
@@ -438,78 +370,10 @@ export class ShardRouter {
     return ref.deliverWithMeta(msg, meta);
   }
 
-  /** The message as an entry for a link, checked (and encoded when it must be). */
-  #entry(
-    kind: EnvelopeKind,
-    to: { readonly address: Address; readonly path: string },
-    msg: unknown,
-    meta: unknown,
-  ): OutEntry | null {
-    let body = kind === 'reply' ? crossError((msg as ReplyFailure).error) : msg;
-    let encoding = 0;
-    if (!crossing(body)) {
-      encoding = ENCODED;
-      try {
-        body = encodeValue(body);
-      } catch (error) {
-        if (kind === 'user' && !isNotice(msg)) throw error;
-        // troupe's own messages must not fail their sender: what cannot cross is described
-        const plain = kind === 'system' ? plainSystem(msg as SystemMessage) : plainNotice(msg);
-        try {
-          if (plain === null) throw error;
-          body = encodeValue(plain);
-        } catch {
-          this.system.logger.error(
-            `troupe: shard ${this.shard}: a ${describe((msg as { type?: unknown }).type)} for ${to.path} cannot cross to its shard`,
-            error,
-          );
-          this.system.deadLetters.publish({
-            message: msg,
-            recipient: to.address,
-            reason: 'unknown-actor',
-            error,
-          });
-          return null;
-        }
-      }
-    }
-    const from = senderOf(meta);
-    const m = meta instanceof MessageMeta ? meta : null;
-    if (m?.replyTo && kind === 'user') this.#noteAsk(m.replyTo.path, to.path);
-    return {
-      kind: kindCode(kind),
-      to: to.address,
-      from: from?.address,
-      replyTo: m?.replyTo?.address,
-      corr: m?.corr ?? 0,
-      trace: m?.trace ? injectTrace(m.trace) : undefined,
-      body,
-      encoding,
-    };
-  }
-
-  /**
-   * An entry read back as one to send again (an arrival sent on); `forced`: its body encoded
-   * whatever it holds (for a control frame, which is structured-cloned: refs must be data).
-   */
-  #resend(e: InEntry, forced = false): OutEntry {
-    const enc = crossing(e.body) && !forced ? 0 : ENCODED;
-    return {
-      kind: kindCode(e.kind),
-      to: e.to,
-      from: e.from,
-      replyTo: e.replyTo,
-      corr: e.corr,
-      trace: e.trace,
-      body: enc === 0 ? e.body : encodeValue(e.body),
-      encoding: enc,
-    };
-  }
-
   #push(shard: number, entry: OutEntry): void {
     const w = this.#writers[shard];
     if (shard === this.shard || w === null || w === undefined || !this.isLive(shard)) {
-      this.#arrive(this.#asArrival(entry));
+      this.#arrive(arrivalOf(entry, this.system.refOf));
       return;
     }
     this.#scheduleFlush(shard, w.push(entry));
@@ -532,24 +396,11 @@ export class ShardRouter {
     const w = this.#writers[shard];
     if (w === null || w === undefined || w.count === 0) return;
     // what came from that shard and is handled by now: acknowledged on this frame
-    const ack = this.#ackFor(shard);
+    const ack = this.#acks.due(shard);
     const bytes = w.take(ack);
     if (bytes === null) return;
-    if (ack > 0) this.#ackedUpTo[shard] = ack;
+    if (ack > 0) this.#acks.sent(shard, ack);
     this.#ports[shard]?.postMessage(bytes);
-  }
-
-  /** A message sealed here whose route turned out to be this shard (or nowhere). */
-  #asArrival(e: OutEntry): InEntry {
-    return {
-      kind: e.kind === KIND_USER ? 'user' : e.kind === KIND_SYSTEM ? 'system' : 'reply',
-      to: e.to,
-      from: e.from,
-      replyTo: e.replyTo,
-      corr: e.corr,
-      trace: e.trace,
-      body: e.encoding === ENCODED ? decodeValue(e.body, this.system.refOf) : e.body,
-    };
   }
 
   /** Sends again what waited for a route, by the route known now. */
@@ -563,7 +414,7 @@ export class ShardRouter {
     if (r === HOLD) {
       if (!this.routes.hold(h.to.path, h)) this.#dead(e, 'unknown-actor', undefined);
     } else if (r >= 0) this.#push(r, e);
-    else this.#arrive(this.#asArrival(e));
+    else this.#arrive(arrivalOf(e, this.system.refOf));
   }
 
   /**
@@ -577,49 +428,8 @@ export class ShardRouter {
     if (r === HOLD) {
       if (!this.routes.hold(path, { to: null, entry: e }))
         this.#dead(e, 'unknown-actor', undefined);
-    } else if (r >= 0 && r !== this.shard) this.#push(r, this.#resend(e));
+    } else if (r >= 0 && r !== this.shard) this.#push(r, resendEntry(e));
     else this.#arrive(e, true);
-  }
-
-  /** Records watches and snapshot subscriptions sent to another shard (see lost). */
-  #noteWatch(path: string, msg: SystemMessage): void {
-    const add =
-      msg.type === 'watch' ? msg.watcher : msg.type === 'subscribe' ? msg.subscriber : null;
-    const remove =
-      msg.type === 'unwatch' ? msg.watcher : msg.type === 'unsubscribe' ? msg.subscriber : null;
-    if (add !== null) {
-      let set = this.#watches.get(path);
-      if (set === undefined) this.#watches.set(path, (set = new Set()));
-      set.add(add);
-    } else if (remove !== null) {
-      const set = this.#watches.get(path);
-      set?.delete(remove);
-      if (set?.size === 0) this.#watches.delete(path);
-    }
-  }
-
-  /** An ask whose request goes to another shard: failed at once if that shard dies. */
-  #noteAsk(replyPath: string, toPath: string): void {
-    const s = this.routes.resolve(toPath, tempShard(toPath), false);
-    if (s < 0) return;
-    if (this.#asks.size >= ASKS_TRACKED) {
-      const oldest = this.#asks.keys().next().value;
-      if (oldest !== undefined) this.#asks.delete(oldest);
-    }
-    this.#asks.set(replyPath, s);
-  }
-
-  /** A terminated notice arrived for a watcher here: that watch is over. */
-  #watchEnded(body: unknown): void {
-    const t = body as Partial<Terminated> | null;
-    if (
-      t === null ||
-      typeof t !== 'object' ||
-      t.type !== 'troupe.terminated' ||
-      t.ref === undefined
-    )
-      return;
-    this.#watches.delete(t.ref.path);
   }
 
   // ---- arriving -------------------------------------------------------------------------
@@ -661,7 +471,7 @@ export class ShardRouter {
         return;
       case 'spawn-failed':
         this.remoteKids.get(frame.path)?.spawnFailed(frame.spawnId, frame.error);
-        for (const e of frame.entries) this.#arrive(this.#asArrival(e));
+        for (const e of frame.entries) this.#arrive(arrivalOf(e, this.system.refOf));
         return;
       case 'store':
         this.stores.serve(frame, from);
@@ -678,8 +488,7 @@ export class ShardRouter {
     const reader = this.#readers[from];
     if (reader === null || reader === undefined) return;
     let seq: number;
-    this.#markCell = null;
-    this.#marks = [0];
+    this.#acks.begin();
     try {
       seq = reader.read(bytes, this.system.refOf, this.#onEntry);
       if (reader.ack > 0) this.#writers[from]?.acked(reader.ack);
@@ -690,11 +499,7 @@ export class ShardRouter {
       );
       return;
     }
-    const marks = this.#marks;
-    if (this.#markCell !== null) marks.push(this.#markCell, this.#markAt);
-    this.#markCell = null;
-    marks[0] = seq;
-    this.#unhandled[from]!.push(marks);
+    this.#acks.end(from, seq);
     if (!this.#ackTimer) {
       this.#ackTimer = true;
       setTimeout(this.#checkAcks, ACK_DELAY_MS).unref();
@@ -741,22 +546,15 @@ export class ShardRouter {
       t.sendSystem(body as SystemMessage);
       return;
     }
-    if (this.#asks.size > 0) this.#asks.delete(slot.path);
+    this.#waiting.arrived(slot.path, body);
     if (kind === 'reply') {
       t.deliver(new ReplyFailure(new RemoteError(body as CrossedError)), meta);
       return;
     }
-    if (this.#watches.size > 0) this.#watchEnded(body);
     const d = t.deliver(body, meta);
     if (d === 'enqueued') {
-      if (t instanceof ActorCell) {
-        // where the message sits: the frame is handled once the cell has taken it
-        if (t !== this.#markCell) {
-          if (this.#markCell !== null) this.#marks.push(this.#markCell, this.#markAt);
-          this.#markCell = t;
-        }
-        this.#markAt = t.taken + t.size;
-      }
+      // the frame is handled once the cell has taken it
+      if (t instanceof ActorCell) this.#acks.queued(t);
     } else if (meta instanceof MessageMeta) this.#answerUndelivered(slot.path, d, meta);
   };
 
@@ -824,7 +622,7 @@ export class ShardRouter {
         return;
       }
       default: {
-        if (this.#watches.size > 0) this.#watchEnded(e.body);
+        this.#waiting.arrived(path, e.body);
         const d = here !== null ? here.deliver(e.body, meta) : sys.undeliverable(to, e.body, meta);
         if (meta !== null) this.#answerUndelivered(path, d, meta);
       }
@@ -844,41 +642,7 @@ export class ShardRouter {
     );
   }
 
-  /** A message that has nowhere to go: a dead letter with `reason`. */
-  #dead(e: OutEntry | InEntry, reason: 'unknown-actor' | 'shard-lost', error: unknown): void {
-    const body =
-      typeof e.kind === 'number' && (e as OutEntry).encoding === ENCODED
-        ? decodeValue(e.body, this.system.refOf)
-        : e.body;
-    this.system.deadLetters.publish({
-      message: body,
-      recipient: e.to,
-      ...(e.from === undefined ? {} : { sender: e.from }),
-      reason,
-      ...(error === undefined ? {} : { error }),
-    });
-  }
-
   // ---- acknowledging ---------------------------------------------------------------------
-
-  /**
-   * The last frame from `shard` whose messages have all been taken by their actors (or did not
-   * wait in a mailbox), if not acknowledged yet; else 0.
-   */
-  #ackFor(shard: number): number {
-    const list = this.#unhandled[shard];
-    if (list !== undefined && list.length > 0) {
-      let n = 0;
-      for (; n < list.length; n++) {
-        const marks = list[n]!;
-        if (!handled(marks)) break;
-        this.#handledUpTo[shard] = marks[0] as number;
-      }
-      if (n > 0) list.splice(0, n);
-    }
-    const upTo = this.#handledUpTo[shard]!;
-    return upTo > this.#ackedUpTo[shard]! ? upTo : 0;
-  }
 
   /**
    * Acknowledges, by a frame of its own, what no frame going back has acknowledged; looks
@@ -889,12 +653,12 @@ export class ShardRouter {
     let waiting = false;
     for (let s = 0; s < this.count; s++) {
       if (s === this.shard || this.#ports[s] === null) continue;
-      const upTo = this.#ackFor(s);
+      const upTo = this.#acks.due(s);
       if (upTo > 0) {
-        this.#ackedUpTo[s] = upTo;
+        this.#acks.sent(s, upTo);
         this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', upTo });
       }
-      if (this.#unhandled[s]!.length > 0) waiting = true;
+      if (this.#acks.waiting(s)) waiting = true;
     }
     if (waiting) {
       this.#ackTimer = true;
@@ -954,7 +718,7 @@ export class ShardRouter {
           path: frame.path,
           spawnId: frame.spawnId,
           error: error instanceof Error ? `${error.name}: ${error.message}` : describe(error),
-          entries: this.spawned(frame.path, true).map((e) => this.#resend(e, true)),
+          entries: this.spawned(frame.path, true).map((e) => resendEntry(e, true)),
         });
       },
     );
@@ -975,20 +739,20 @@ export class ShardRouter {
   lost(shard: number): string[] {
     if (shard === this.shard || shard >= this.count || this.#ports[shard] === null) return [];
     const routes = this.routes;
-    const watched = [...this.#watches].filter(
-      ([path]) => routes.resolve(path, tempShard(path), false) === shard,
+    const { watched, asks } = this.#waiting.lost(
+      shard,
+      (path) => routes.resolve(path, tempShard(path), false) === shard,
     );
     const writer = this.#writers[shard]!;
     this.#ports[shard]?.close();
     this.#ports[shard] = null;
     this.#writers[shard] = null;
     this.#readers[shard] = null;
-    this.#unhandled[shard] = [];
+    this.#acks.forget(shard);
     if (this.shard === 0) this.broadcast({ v: SHARD_PROTOCOL_VERSION, k: 'lost', shard });
-    this.#lostMessages(shard, writer);
+    this.#lostMessages(shard, writer, asks);
     const { roots, held } = routes.lost(shard, (path) => this.remoteKids.has(path));
     for (const [path, watchers] of watched) {
-      this.#watches.delete(path);
       const ref = this.system.refOf(this.system.addressOf(path as ActorPath));
       for (const w of watchers)
         w.tell({ type: 'troupe.terminated', ref, reason: 'shard-lost' } satisfies Terminated);
@@ -1002,19 +766,14 @@ export class ShardRouter {
   }
 
   /** What was sent to a shard that died and not handled there; the asks that went there. */
-  #lostMessages(shard: number, writer: LinkWriter): void {
-    const asks = new Set<string>();
+  #lostMessages(shard: number, writer: LinkWriter, waiting: string[]): void {
+    const asks = new Set<string>(waiting);
     for (const e of writer.unacknowledged(this.system.refOf)) {
       if (e.kind === 'system') continue;
       const error = new ShardLostError(shard, pathOf(e.to) as ActorPath);
       this.#dead(e, 'shard-lost', error);
       if (e.replyTo !== undefined) asks.add(pathOf(e.replyTo));
     }
-    for (const [path, s] of [...this.#asks])
-      if (s === shard) {
-        asks.add(path);
-        this.#asks.delete(path);
-      }
     for (const path of asks) {
       const t = this.system.lookupHere(path as ActorPath);
       t?.deliver(new ReplyFailure(new ShardLostError(shard, path as ActorPath)), null);
@@ -1031,59 +790,8 @@ export class ShardRouter {
   }
 }
 
-/** Whether every message of a received frame has left its mailbox. */
-function handled(marks: unknown[]): boolean {
-  for (let i = 1; i < marks.length; i += 2) {
-    const cell = marks[i] as ActorCell;
-    if (!cell.gone && cell.taken < (marks[i + 1] as number)) return false;
-  }
-  return true;
-}
-
 /** `troupe://<node>/<path>` → `<path>`. */
 function pathOf(address: string): string {
   const i = address.indexOf('/', 'troupe://'.length);
   return i < 0 ? '' : address.slice(i);
-}
-
-const NOTICES = new Set(['troupe.terminated', 'troupe.snapshot', 'troupe.delivery-failed']);
-
-function isNotice(msg: unknown): boolean {
-  return (
-    typeof msg === 'object' &&
-    msg !== null &&
-    NOTICES.has((msg as { type?: unknown }).type as string)
-  );
-}
-
-/** A notice with what cannot cross replaced by its description (null: nothing to replace). */
-function plainNotice(msg: unknown): unknown {
-  const m = msg as Record<string, unknown>;
-  if (m.type === 'troupe.terminated' && m.error !== undefined)
-    return { ...m, error: plainError(m.error) };
-  if (m.type === 'troupe.delivery-failed') return { ...m, message: describe(m.message) };
-  return null;
-}
-
-/** A system message with what cannot cross replaced by its description. */
-function plainSystem(msg: SystemMessage): SystemMessage | null {
-  if (msg.type === 'failed') {
-    const { message, ...rest } = msg;
-    return {
-      ...rest,
-      error: plainError(msg.error),
-      ...(message === undefined ? {} : { message: describe(message) }),
-    };
-  }
-  if (msg.type === 'stop' && msg.error !== undefined)
-    return { ...msg, error: plainError(msg.error) };
-  return null;
-}
-
-function plainError(error: unknown): Error {
-  const e = crossError(error);
-  const out = new Error(e.message);
-  out.name = e.name;
-  if (e.code !== undefined) (out as Error & { code?: string }).code = e.code;
-  return out;
 }

@@ -17,8 +17,17 @@
  * authority (`where`: the shard of that root, or the main thread) and what is sent meanwhile
  * waits; the answer (`route`) comes on the same port as that authority's `placed` frames. It
  * is kept (a confirmed route, bounded) until the root above it changes.
+ *
+ * Where a new actor goes (`choose`): the shard it is asked for (`{ shard: k }`, a portable
+ * behaviour to run on another shard than its parent's), `'least-loaded'` (the live shard
+ * with the fewest placed roots this shard knows of), `'round-robin'`; by default its
+ * parent's shard, but round-robin for a portable top-level actor spawned on the main thread.
+ * A behaviour that is not portable runs where it is spawned whatever the policy.
  */
+import { InvalidOptionError } from '../error.ts';
+import type { ShardChoice } from '../options.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
+import { NotPortableError } from './errors.ts';
 
 /** Paths the main thread said nobody has, remembered so they are not asked for again. */
 export const ABSENT_PATHS = 10_000;
@@ -68,6 +77,8 @@ interface Question<H> {
 /** What the table needs of its shard. */
 export interface RoutesHost {
   readonly shard: number;
+  /** Shards of the node. */
+  readonly count: number;
   isLive(shard: number): boolean;
   /** Posts a `where` (or any control frame). */
   post(shard: number, frame: ShardFrame): void;
@@ -87,9 +98,50 @@ export class Routes<H> {
   /** Placed roots whose spawn is under way on this shard (their messages wait here). */
   readonly spawning = new Set<string>();
   readonly #host: RoutesHost;
+  #roundRobin = 0;
 
   constructor(host: RoutesHost) {
     this.#host = host;
+  }
+
+  /**
+   * The shard a new actor goes to (see above). Throws InvalidOptionError for a shard that
+   * does not exist or does not run, and NotPortableError for a behaviour another thread
+   * cannot load.
+   */
+  choose(portable: boolean, asked: ShardChoice | undefined, topLevelOnMain: boolean): number {
+    const { shard: self, count } = this.#host;
+    if (asked === undefined) {
+      if (!portable || !topLevelOnMain) return self;
+      asked = 'round-robin';
+    }
+    if (typeof asked === 'number') {
+      if (asked >= count)
+        throw new InvalidOptionError('options.shard', asked, `a shard from 0 to ${count - 1}`);
+      if (asked === self) return asked;
+      if (!portable) throw new NotPortableError(asked);
+      if (!this.#host.isLive(asked))
+        throw new InvalidOptionError('options.shard', asked, 'a shard whose thread is running');
+      return asked;
+    }
+    if (!portable) return self;
+    if (asked === 'least-loaded') return this.leastLoaded();
+    for (;;) {
+      const s = this.#roundRobin;
+      this.#roundRobin = (s + 1) % count;
+      if (this.#host.isLive(s)) return s;
+    }
+  }
+
+  /** The live shard with the fewest placed roots in this table, lowest id on a tie. */
+  leastLoaded(exclude = -1): number {
+    const { shard: self, count } = this.#host;
+    const load = new Array<number>(count).fill(0);
+    for (const s of this.placements.values()) load[s] = (load[s] ?? 0) + 1;
+    let best = -1;
+    for (let s = 0; s < count; s++)
+      if (s !== exclude && this.#host.isLive(s) && (best < 0 || load[s]! < load[best]!)) best = s;
+    return best < 0 ? self : best;
   }
 
   set(path: string, shard: number): void {
