@@ -300,7 +300,7 @@ describe('supervision across shards', () => {
     ['an uncaught error', 'throw'],
     ['running out of memory', 'oom'],
   ] as const)(
-    'restarts the supervised actors of a shard that died of %s on a live shard within 1 s, with the messages sent meanwhile',
+    'restarts the supervised actors of a shard that died of %s on a live shard within 1 s, persistent ones from their snapshots',
     async (_, how) => {
       const system = createSystem({
         shards: 3,
@@ -309,32 +309,43 @@ describe('supervision across shards', () => {
       });
       try {
         const threads = await threadsOf(system, 3);
+        const store = new InMemoryStore();
         const sup = system.spawn(
           supervise({
             intensity: 3,
             children: [
               { id: 'doomed', behaviour: exiter, shard: 1 },
               { id: 'counter', behaviour: flaky, shard: 1 },
+              { id: 'kept', behaviour: flaky, shard: 1, persistence: { store } },
             ],
           }),
           { name: 'sup', shard: 0 },
         ) as SupervisorRef;
-        const [doomed, counter] = (await whichChildren(sup)).map((c) => c.ref) as [
+        const [doomed, counter, kept] = (await whichChildren(sup)).map((c) => c.ref) as [
           ActorRef<ExiterMsg, string>,
           ActorRef<FlakyMsg, number>,
+          ActorRef<FlakyMsg, number>,
         ];
+        for (const c of [counter, kept]) {
+          c.tell({ type: 'inc' });
+          c.tell({ type: 'inc' });
+          await expect(c.ask({ type: 'get' }, ASK)).resolves.toBe(2);
+        }
         await expect(counter.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(1));
         const failures: RuntimeEvent[] = [];
         system.events.subscribe((e) => e.type === 'child-failed' && failures.push(e));
         let restarted = 0;
-        const bothRestarted = new Promise<void>((resolve) =>
+        const allRestarted = new Promise<void>((resolve) =>
           system.events.subscribe((e) => {
-            if (e.type === 'child-restarted' && ++restarted === 2) resolve();
+            if (e.type === 'child-restarted' && ++restarted === 3) resolve();
           }),
         );
+        const detected = nextEvent(system, (e) => e.type === 'child-failed');
         doomed.tell(how);
+        // from the moment its death is known (dying out of memory takes a while itself)
+        await detected;
         await Promise.race([
-          bothRestarted,
+          allRestarted,
           new Promise((_, reject) =>
             setTimeout(() => reject(new Error('not restarted within 1 s')), 1_000),
           ),
@@ -342,10 +353,14 @@ describe('supervision across shards', () => {
         expect(failures.map((f) => (f as { error: { code: string } }).error.code)).toEqual([
           'ERR_SHARD_LOST',
           'ERR_SHARD_LOST',
+          'ERR_SHARD_LOST',
         ]);
-        // started again on the live shard, at the same addresses, from their initial state
+        // started again on the live shard, at the same addresses: from their initial state,
+        // or from their snapshot
         await expect(counter.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
         await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(0);
+        await expect(kept.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
+        await expect(kept.ask({ type: 'get' }, ASK)).resolves.toBe(2);
         await expect(doomed.ask('ping', ASK)).resolves.toBe('pong');
         expect(system.shards!.live).toEqual([0, 2]);
       } finally {
