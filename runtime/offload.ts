@@ -179,6 +179,29 @@ export function labelOf(task: { readonly module: string; readonly name: string }
   return `${task.name} of ${task.module}`;
 }
 
+/**
+ * What every run checks first, wherever it runs: its label and time limit, or the error it
+ * fails with at once (bad options, a closed pool, a signal already aborted).
+ */
+export function runStart(
+  task: { readonly module: string; readonly name: string },
+  options: OffloadRunOptions | undefined,
+  defaultTimeoutMs: number,
+  closed: boolean,
+): { readonly label: string; readonly timeoutMs: number } | { readonly error: Error } {
+  const label = labelOf(task);
+  let timeoutMs: number;
+  try {
+    timeoutMs = resolveRunTimeout(options, defaultTimeoutMs);
+  } catch (e) {
+    return { error: e as Error };
+  }
+  if (closed) return { error: new OffloadAbortedError(label, 'the system has shut down') };
+  if (options?.signal?.aborted === true)
+    return { error: new OffloadAbortedError(label, 'by its signal') };
+  return { label, timeoutMs };
+}
+
 /** Validates a task's run options. */
 export function resolveRunTimeout(
   options: OffloadRunOptions | undefined,
@@ -278,15 +301,9 @@ export class OffloadPool implements Offloads {
   }
 
   run<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): Promise<O> {
-    const label = labelOf(task);
-    let timeoutMs: number;
-    try {
-      timeoutMs = resolveRunTimeout(options, this.options.timeoutMs);
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
-    if (this.#closed)
-      return Promise.reject(new OffloadAbortedError(label, 'the system has shut down'));
+    const start = runStart(task, options, this.options.timeoutMs, this.#closed);
+    if ('error' in start) return Promise.reject(start.error);
+    const { label, timeoutMs } = start;
     // the cap: running tasks take threads, the rest wait; one past maxQueue waiting fails now
     if (this.#inFlight >= this.options.maxThreads + this.options.maxQueue)
       return Promise.reject(new OffloadQueueFullError(label, this.options.maxQueue));
@@ -297,10 +314,7 @@ export class OffloadPool implements Offloads {
       why ??= new OffloadAbortedError(label, 'by its signal');
       controller.abort();
     };
-    if (outer !== undefined) {
-      if (outer.aborted) return Promise.reject(new OffloadAbortedError(label, 'by its signal'));
-      outer.addEventListener('abort', onOuterAbort, { once: true });
-    }
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
     let timer: TimerEntry | null = null;
     if (timeoutMs !== Infinity)
       timer = this.#timers.schedule(() => {

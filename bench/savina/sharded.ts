@@ -327,19 +327,24 @@ export const shardedWorker = portable(
   }),
 );
 
+/** forkjoin-throughput's workers, alternating shards, with unbounded mailboxes. */
+function spawnWorkers(system: ActorSystem, actors: number): ActorRef<WorkerMsg, number>[] {
+  return Array.from(
+    { length: actors },
+    (_, i) =>
+      system.spawn(shardedWorker, {
+        shard: i % SHARDS,
+        mailbox: { capacity: Infinity },
+      }) as ActorRef<WorkerMsg, number>,
+  );
+}
+
 export async function forkjoinThroughputSharded(p: {
   actors: number;
   messages: number;
 }): Promise<Sample> {
   return withShards(async (system, collector) => {
-    const workers = Array.from(
-      { length: p.actors },
-      (_, i) =>
-        system.spawn(shardedWorker, {
-          shard: i % SHARDS,
-          mailbox: { capacity: Infinity },
-        }) as ActorRef<WorkerMsg, number>,
-    );
+    const workers = spawnWorkers(system, p.actors);
     // the collector also stands for the lost-message check
     const counts = (): Promise<number[]> =>
       Promise.race([
@@ -401,14 +406,7 @@ export async function forkjoinThroughputPartitioned(p: {
   messages: number;
 }): Promise<Sample> {
   return withShards(async (system, collector) => {
-    const workers = Array.from(
-      { length: p.actors },
-      (_, i) =>
-        system.spawn(shardedWorker, {
-          shard: i % SHARDS,
-          mailbox: { capacity: Infinity },
-        }) as ActorRef<WorkerMsg, number>,
-    );
+    const workers = spawnWorkers(system, p.actors);
     const producers = Array.from(
       { length: SHARDS },
       (_, s) => system.spawn(shardedProducerOfWork, { shard: s }) as ActorRef<ProducerCmd>,

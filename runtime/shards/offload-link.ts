@@ -8,11 +8,10 @@
  * An input that cannot cross a thread fails at once with ERR_OFFLOAD_DATA.
  */
 import {
-  labelOf,
   OffloadAbortedError,
   OffloadDataError,
-  resolveRunTimeout,
   reviveOffloadError,
+  runStart,
   type Offloads,
   type OffloadRunOptions,
   type OffloadTask,
@@ -47,18 +46,10 @@ export class ShardOffloads implements Offloads {
   }
 
   run<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): Promise<O> {
-    const label = labelOf(task);
-    let timeoutMs: number;
-    try {
-      timeoutMs = resolveRunTimeout(options, this.options.timeoutMs);
-    } catch (e) {
-      return Promise.reject(e as Error);
-    }
-    if (this.#closed)
-      return Promise.reject(new OffloadAbortedError(label, 'the system has shut down'));
+    const start = runStart(task, options, this.options.timeoutMs, this.#closed);
+    if ('error' in start) return Promise.reject(start.error);
+    const { label, timeoutMs } = start;
     const signal = options?.signal;
-    if (signal?.aborted === true)
-      return Promise.reject(new OffloadAbortedError(label, 'by its signal'));
     this.started = true;
     const req = ++this.#seq;
     const router = this.#router();

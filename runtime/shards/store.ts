@@ -10,7 +10,7 @@
  * actor). When the owning shard dies, requests in flight and later ones reject with
  * ShardLostError: the actor fails, and its supervisor decides.
  */
-import { TroupeError, describe } from '../error.ts';
+import type { TroupeError } from '../error.ts';
 import {
   PersistenceConflictError,
   type LoadedSnapshot,
@@ -20,7 +20,8 @@ import {
 } from '../persistence.ts';
 import type { ActorPath } from '../address.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame, type StoreErrorFrame } from './protocol.ts';
-import { ShardLostError, RemoteError, type ShardRouter } from './router.ts';
+import { crossError, RemoteError, ShardLostError } from './errors.ts';
+import type { ShardRouter } from './router.ts';
 
 /** How a lent store is named in a spawn frame. */
 export interface LentStore {
@@ -168,15 +169,7 @@ function storeError(error: unknown): StoreErrorFrame {
       expectedVersion: error.expectedVersion,
       actualVersion: error.actualVersion,
     };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      name: error.name,
-      message: error.message,
-      ...(typeof code === 'string' ? { code } : {}),
-    };
-  }
-  return { name: 'Error', message: describe(error) };
+  return crossError(error);
 }
 
 function revive(e: StoreErrorFrame): TroupeError {

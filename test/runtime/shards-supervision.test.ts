@@ -361,6 +361,13 @@ describe('supervision across shards', () => {
         await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(0);
         await expect(kept.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
         await expect(kept.ask({ type: 'get' }, ASK)).resolves.toBe(2);
+        // its snapshots are still kept by the main thread's store, under its path
+        kept.tell({ type: 'inc' });
+        await expect(kept.ask({ type: 'get' }, ASK)).resolves.toBe(3);
+        expect(store.keys()).toEqual(['/user/sup/kept']);
+        await expect(store.load('/user/sup/kept')).resolves.toMatchObject({
+          snapshot: { data: 3 },
+        });
         await expect(doomed.ask('ping', ASK)).resolves.toBe('pong');
         expect(system.shards!.live).toEqual([0, 2]);
       } finally {
@@ -394,48 +401,6 @@ describe('supervision across shards', () => {
       await failed;
       for (let i = 0; i < 5; i++) counter.tell({ type: 'inc' });
       await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(5);
-    } finally {
-      await system.shutdown();
-    }
-  });
-
-  it('restarts a persistent actor of a dead shard from its snapshot, kept in a store of the main thread', async () => {
-    const system = createSystem({ shards: 3, logger: quiet });
-    try {
-      const threads = await threadsOf(system, 3);
-      const store = new InMemoryStore();
-      const sup = system.spawn(
-        supervise({
-          intensity: 3,
-          children: [
-            { id: 'doomed', behaviour: exiter, shard: 1 },
-            { id: 'counter', behaviour: flaky, shard: 1, persistence: { store } },
-          ],
-        }),
-        { name: 'sup', shard: 0 },
-      ) as SupervisorRef;
-      const [doomed, counter] = (await whichChildren(sup)).map((c) => c.ref) as [
-        ActorRef<ExiterMsg, string>,
-        ActorRef<FlakyMsg, number>,
-      ];
-      for (let i = 0; i < 3; i++) counter.tell({ type: 'inc' });
-      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(3);
-      expect(store.keys()).toEqual(['/user/sup/counter']);
-      let restarted = 0;
-      const both = new Promise<void>((resolve) =>
-        system.events.subscribe((e) => {
-          if (e.type === 'child-restarted' && ++restarted === 2) resolve();
-        }),
-      );
-      doomed.tell('exit');
-      await both;
-      await expect(counter.ask({ type: 'where' }, ASK)).resolves.toBe(threads.get(2));
-      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(3);
-      counter.tell({ type: 'inc' });
-      await expect(counter.ask({ type: 'get' }, ASK)).resolves.toBe(4);
-      await expect(store.load('/user/sup/counter')).resolves.toMatchObject({
-        snapshot: { data: 4 },
-      });
     } finally {
       await system.shutdown();
     }
