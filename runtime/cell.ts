@@ -42,6 +42,7 @@ import {
 } from './failure.ts';
 import { MigrationError, type PersistenceStore } from './persistence.ts';
 import { decodeValue, encodeValue } from './refcodec.ts';
+import { crossing } from './shards/link.ts';
 import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
@@ -307,21 +308,27 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.answerWhenStopped(msg);
       return;
     }
-    if (msg.type === 'child-terminated' && msg.spawn !== undefined) msg = this.remoteEnded(msg);
+    if ((msg as { spawn?: number }).spawn !== undefined) msg = this.fromRemoteChild(msg);
     if (this.sysq === null) this.sysq = [msg];
     else this.sysq.push(msg);
     this.wake();
   }
 
   /**
-   * A child on another shard has ended: its name is free at once, as a same-thread child's
-   * (whoever waited for its end may spawn the name again before this actor's next turn).
+   * A notice from a child on another shard, as it arrives (before this actor's turn): its
+   * stand-in learns at once. An end frees its name at once, as a same-thread child's does
+   * (whoever waited for that end may spawn the name again before this actor's next turn); a
+   * failure suspends the stand-in at once (if its shard then dies, the stand-in does not
+   * report a second failure for the same one).
    */
-  private remoteEnded(
-    m: Extract<SystemMessage, { type: 'child-terminated' }>,
-  ): Extract<SystemMessage, { type: 'child-terminated' }> {
+  private fromRemoteChild(m: SystemMessage): SystemMessage {
+    if (m.type !== 'child-terminated' && m.type !== 'failed') return m;
     const c = this.kid(nameOf(m.child.path));
     if (c === undefined || c instanceof ActorCell || (c as RemoteKid).spawnId !== m.spawn) return m;
+    if (m.type === 'failed') {
+      (c as RemoteKid).noteFailed(m.incarnation);
+      return m;
+    }
     this.kids!.delete(c.key);
     (c as RemoteKid).noteTerminated();
     return { ...m, child: c.ref };
@@ -597,6 +604,10 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** A tell made during a persistent actor's message: held until the snapshot is saved. */
   deferTell(ref: LocalRef, msg: unknown): Delivery {
     const sys = this.system;
+    // to another shard: what cannot cross throws now, in this actor's turn, as an immediate
+    // tell's would (not when the snapshot is saved)
+    if (sys.router !== null && !crossing(msg) && !(ref.target instanceof ActorCell))
+      encodeValue(msg);
     this.outbox!.push(ref, msg, sys.tracing ? sys.traceMeta(this) : this);
     return 'enqueued';
   }
@@ -610,8 +621,15 @@ export class ActorCell<In = any, Reply = any, State = any>
     const out = this.outbox;
     this.outbox = null;
     if (out === null) return;
-    for (let i = 0; i < out.length; i += 3)
-      (out[i] as LocalRef).deliverWithMeta(out[i + 1], out[i + 2]);
+    for (let i = 0; i < out.length; i += 3) {
+      const to = out[i] as LocalRef;
+      try {
+        to.deliverWithMeta(out[i + 1], out[i + 2]);
+      } catch (error) {
+        // changed after it was sent so that it no longer crosses to its shard
+        this.system.deadLetter(out[i + 1], to, out[i + 2], 'cannot-cross', error);
+      }
+    }
   }
 
   private dropOutbox(): void {
@@ -1033,6 +1051,8 @@ export class ActorCell<In = any, Reply = any, State = any>
     // a child of this thread has left the children already (its name is free at once)
     const t = (child as LocalRef).lastTarget;
     const c = t instanceof ActorCell && t.parent === this ? t : this.kidOf(child, spawnId);
+    // from another shard, about a spawn that is not this child's (one killed before): ignored
+    if (c === undefined && spawnId !== undefined) return;
     if (c !== undefined) {
       if (this.kids?.get(c.key) === c) this.kids.delete(c.key);
       if (!(c instanceof ActorCell)) {
@@ -1059,6 +1079,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   private childHalted(child: ActorRef<unknown>, spawnId: number | undefined): void {
     const c = this.kidOf(child, spawnId);
+    if (c === undefined && spawnId !== undefined) return;
     if (c !== undefined && !(c instanceof ActorCell)) {
       (c as RemoteKid).noteHalted();
       child = c.ref;

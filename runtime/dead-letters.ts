@@ -26,6 +26,12 @@ export type DeadLetterReason =
   /** Sent by an actor whose handling of a message then failed (persistent actors). */
   | 'sender-failed'
   /**
+   * It could not be carried to its recipient's thread: it holds what cannot cross (the error
+   * names the field), found after it was sent (troupe's own notices, a message changed after
+   * `tell`, a persistent actor's message released after its snapshot was saved).
+   */
+  | 'cannot-cross'
+  /**
    * Sent to an actor on a worker shard whose thread died before it handled the message (the
    * message may have been handled just before: its acknowledgement had not come back).
    */

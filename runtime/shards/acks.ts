@@ -4,22 +4,43 @@
  * did not wait in one: a system message, a reply to a temporary receiver, a dead letter).
  *
  * While a frame is read, each message queued in a cell is marked by where it sits: the cell
- * and the count its mailbox will have taken once it is gone (Mailbox.taken + size). A frame is
- * handled once every mark is passed, or its cell has stopped. The router acknowledges the last
- * handled frame on the next frame going back to that shard, or by itself after a short delay
- * (runtime/shards/router.ts); the sender then lets those frames go (runtime/shards/link.ts).
+ * and the count its mailbox will have taken once it is gone (Mailbox.taken + size). A message
+ * that must wait before it reaches a mailbox (its actor's spawn is under way here, or its route
+ * is being asked for) gets a Pending mark, passed on to its cell when it is delivered. A frame
+ * is handled once every mark is passed (or its cell has stopped). Frames are acknowledged one
+ * by one, as each is handled: a message stuck in one mailbox keeps back only its own frame.
+ * The router acknowledges on the next frame going back to that shard, or by itself after a
+ * short delay (runtime/shards/router.ts); the sender then lets those frames go
+ * (runtime/shards/link.ts).
  */
 import type { ActorCell } from '../cell.ts';
 
-/** One received frame: its sequence number, then cell, mark, cell, mark… */
+/** A message of a frame that waits before reaching a mailbox. */
+export class Pending {
+  /** Where it went once delivered: its cell and mark; or `done` (no mailbox, or a dead letter). */
+  cell: ActorCell | null = null;
+  at = 0;
+  done = false;
+
+  /** It was delivered: to `cell` (queued there), or elsewhere (null). */
+  delivered(cell: ActorCell | null): void {
+    if (cell === null) this.done = true;
+    else {
+      this.cell = cell;
+      this.at = cell.taken + cell.size;
+    }
+  }
+}
+
+/** One received frame: its sequence number, then cell, mark, cell, mark… (or Pending, 0). */
 type Marks = unknown[];
+
+/** Frames of one shard not all handled yet that are looked at again, at most. */
+export const UNHANDLED_FRAMES = 100_000;
 
 export class Acks {
   /** Per shard: frames received and not all handled yet, oldest first. */
   readonly #unhandled: Marks[][];
-  /** Per shard: the last of its frames known handled, and the last acknowledged to it. */
-  readonly #handledUpTo: number[];
-  readonly #ackedUpTo: number[];
   /** The frame being read: its marks, and the last cell delivered to with its mark. */
   #marks: Marks = [0];
   #cell: ActorCell | null = null;
@@ -27,8 +48,6 @@ export class Acks {
 
   constructor(shards: number) {
     this.#unhandled = Array.from({ length: shards }, () => []);
-    this.#handledUpTo = new Array<number>(shards).fill(0);
-    this.#ackedUpTo = new Array<number>(shards).fill(0);
   }
 
   /** A frame is about to be read. */
@@ -46,36 +65,39 @@ export class Acks {
     this.#at = cell.taken + cell.size;
   }
 
+  /** A message of the frame waits before it reaches a mailbox: its mark, to pass on. */
+  pending(): Pending {
+    const p = new Pending();
+    this.#marks.push(p, 0);
+    return p;
+  }
+
   /** The frame `seq` from `shard` has been read. */
   end(shard: number, seq: number): void {
     const marks = this.#marks;
     if (this.#cell !== null) marks.push(this.#cell, this.#at);
     this.#cell = null;
     marks[0] = seq;
-    this.#unhandled[shard]!.push(marks);
+    const list = this.#unhandled[shard]!;
+    // past the bound, the oldest is no longer looked at: never acknowledged, it stays with its
+    // sender until the sender's own bound lets it go
+    if (list.length >= UNHANDLED_FRAMES) list.shift();
+    list.push(marks);
   }
 
-  /**
-   * The last frame from `shard` known handled, when it has not been acknowledged yet (else 0).
-   * The caller acknowledges it, and says so with `sent`.
-   */
-  due(shard: number): number {
+  /** The frames from `shard` handled since they were last asked for (0: none). */
+  due(shard: number): number[] | 0 {
     const list = this.#unhandled[shard];
-    if (list !== undefined && list.length > 0) {
-      let n = 0;
-      for (; n < list.length; n++) {
-        const marks = list[n]!;
-        if (!handled(marks)) break;
-        this.#handledUpTo[shard] = marks[0] as number;
-      }
-      if (n > 0) list.splice(0, n);
+    if (list === undefined || list.length === 0) return 0;
+    let out: number[] | 0 = 0;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const marks = list[i]!;
+      if (handled(marks)) (out === 0 ? (out = []) : out).push(marks[0] as number);
+      else list[kept++] = marks;
     }
-    const upTo = this.#handledUpTo[shard] ?? 0;
-    return upTo > (this.#ackedUpTo[shard] ?? 0) ? upTo : 0;
-  }
-
-  sent(shard: number, upTo: number): void {
-    this.#ackedUpTo[shard] = upTo;
+    list.length = kept;
+    return out;
   }
 
   /** Whether frames from `shard` wait to be handled. */
@@ -91,7 +113,14 @@ export class Acks {
 
 function handled(marks: Marks): boolean {
   for (let i = 1; i < marks.length; i += 2) {
-    const cell = marks[i] as ActorCell;
+    const m = marks[i];
+    if (m instanceof Pending) {
+      if (m.done) continue;
+      const cell = m.cell;
+      if (cell === null || (!cell.gone && cell.taken < m.at)) return false;
+      continue;
+    }
+    const cell = m as ActorCell;
     if (!cell.gone && cell.taken < (marks[i + 1] as number)) return false;
   }
   return true;

@@ -7,10 +7,10 @@
  *
  * A frame is a Uint8Array posted on the port (control frames are objects, protocol.ts):
  *
- *   [seq, ack, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
+ *   [seq, acks, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
  *
- * `ack` (0: none) acknowledges frames the other way (see below): acknowledgements ride on
- * the frames that go back anyway.
+ * `acks` (0: none) lists frames the other way whose messages are all handled (see below):
+ * acknowledgements ride on the frames that go back anyway.
  *
  * It carries the fields of the boundary envelope (runtime/envelope.ts) in a tighter form:
  * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
@@ -27,7 +27,9 @@
  *
  * The writer keeps each frame it sent until the other shard acknowledges that every message
  * in it was handled (its actors took them from their mailboxes), up to LINK_RETAIN_BYTES per
- * link: when that shard dies, what it had not handled is known, and becomes dead letters.
+ * link (then the oldest are let go, and counted): when that shard dies, what it had not
+ * handled is known, and becomes dead letters. Frames are acknowledged one by one, so a
+ * message waiting in one actor's mailbox does not keep back the frames that did not carry it.
  */
 import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { LocalRef, isActorRef, type ActorRef } from '../ref.ts';
@@ -153,18 +155,39 @@ interface Retained {
   readonly seq: number;
   readonly bytes: Uint8Array;
   readonly count: number;
+  /** The record structures the frame was packed with (they change when the link resets). */
+  readonly structures: object[];
 }
 
+/** An entry dropped from a frame as it was packed: it no longer crossed (see `take`). */
+export type Dropped = (entry: OutEntry) => void;
+
+const newPackr = (): Packr => new Packr({ sequential: true, useRecords: true });
+const newUnpackr = (): Unpackr =>
+  new Unpackr({ sequential: true, useRecords: true, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Packs without records: only to learn whether a body packs (it leaves no state behind). */
+const probe = new Packr({ useRecords: false });
+
 export class LinkWriter {
-  readonly #packr = new Packr({ sequential: true, useRecords: true });
+  #packr = newPackr();
   readonly #ids = new Map<string, number>();
+  /** Numbered addresses by number; the numbering of the frame being filled starts at `#idsAtFrame`. */
+  readonly #names: string[] = [];
+  #idsAtFrame = 0;
   #values: unknown[] = [0, 0];
   #count = 0;
   #seq = 0;
-  readonly #retained: Retained[] = [];
+  /** Frames not acknowledged yet, by sequence number, oldest first. */
+  readonly #retained = new Map<number, Retained>();
   #retainedBytes = 0;
   /** Entries sent whose frames were let go before an acknowledgement (past the cap). */
   unretained = 0;
+  /**
+   * The link's record structures were started again (a frame failed to pack): the reader must
+   * start again too, before the next frame (the router sends `link-reset` first).
+   */
+  resetPending = false;
 
   /** Entries waiting for the next frame. */
   get count(): number {
@@ -175,7 +198,8 @@ export class LinkWriter {
     const id = this.#ids.get(a);
     if (id !== undefined) return id;
     if (this.#ids.size >= INTERNED_ADDRESSES) return [a];
-    this.#ids.set(a, this.#ids.size);
+    this.#ids.set(a, this.#names.length);
+    this.#names.push(a);
     return a;
   }
 
@@ -214,80 +238,157 @@ export class LinkWriter {
   }
 
   /**
-   * The frame of what waits (null: nothing), kept until it is acknowledged; `ack` (0: none)
-   * acknowledges the other way.
+   * The frame of what waits (null: nothing), kept until it is acknowledged; `acks` (0: none)
+   * acknowledges frames the other way.
+   *
+   * Bodies are checked when they are sent, but packed here, at the end of the turn: one
+   * changed meanwhile may no longer pack (a bigint put in, a cycle made). Then the frame is
+   * made again without it: each entry that no longer packs is handed to `dropped` (its
+   * sender's dead letter), the addresses numbered for this frame are numbered again, and the
+   * link's record structures start again (a failed pack leaves msgpackr's half-written), so
+   * `resetPending` is set: the reader must start again before this frame.
    */
-  take(ack: number): Uint8Array | null {
+  take(acks: readonly number[] | 0, dropped: Dropped): Uint8Array | null {
     if (this.#count === 0) return null;
     const v = this.#values;
+    v[1] = acks;
+    let bytes: Uint8Array;
+    try {
+      v[0] = this.#seq + 1;
+      bytes = this.#packr.pack(v).slice();
+    } catch {
+      const again = this.#salvage(v, dropped);
+      if (again === null) return null;
+      bytes = again;
+    }
     const seq = ++this.#seq;
-    v[0] = seq;
-    v[1] = ack;
     const count = this.#count;
     this.#values = [0, 0];
     this.#count = 0;
-    const bytes = this.#packr.pack(v).slice();
-    this.#retained.push({ seq, bytes, count });
+    this.#idsAtFrame = this.#names.length;
+    const structures = (this.#packr as unknown as { structures: object[] }).structures;
+    this.#retained.set(seq, { seq, bytes, count, structures });
     this.#retainedBytes += bytes.byteLength;
-    while (this.#retainedBytes > LINK_RETAIN_BYTES && this.#retained.length > 1) {
-      const old = this.#retained.shift()!;
-      this.#retainedBytes -= old.bytes.byteLength;
-      this.unretained += old.count;
-    }
+    if (this.#retainedBytes > LINK_RETAIN_BYTES)
+      for (const [s, old] of this.#retained) {
+        if (this.#retainedBytes <= LINK_RETAIN_BYTES || s === seq) break;
+        this.#retained.delete(s);
+        this.#retainedBytes -= old.bytes.byteLength;
+        this.unretained += old.count;
+      }
     return bytes;
   }
 
-  /** The other shard handled everything up to frame `seq`. */
-  acked(seq: number): void {
-    const r = this.#retained;
-    let n = 0;
-    while (n < r.length && r[n]!.seq <= seq) this.#retainedBytes -= r[n++]!.bytes.byteLength;
-    if (n > 0) r.splice(0, n);
+  /** The frame made again from the entries that still pack (see take); null if none does. */
+  #salvage(v: unknown[], dropped: Dropped): Uint8Array | null {
+    const names = this.#names;
+    const entries = readEntries(v, (x) => (typeof x === 'number' ? names[x]! : x));
+    // the numbering of this frame starts again, and so do the record structures
+    for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
+    names.length = this.#idsAtFrame;
+    this.#packr = newPackr();
+    this.resetPending = true;
+    this.#values = [0, v[1]];
+    this.#count = 0;
+    for (const e of entries) {
+      try {
+        probe.pack(e.body);
+      } catch {
+        dropped(e);
+        continue;
+      }
+      this.push(e);
+    }
+    if (this.#count === 0) return null;
+    this.#values[0] = this.#seq + 1;
+    return this.#packr.pack(this.#values).slice();
+  }
+
+  /** The other shard handled every message of these frames. */
+  acked(seqs: readonly number[]): void {
+    for (const s of seqs) {
+      const r = this.#retained.get(s);
+      if (r === undefined) continue;
+      this.#retained.delete(s);
+      this.#retainedBytes -= r.bytes.byteLength;
+    }
   }
 
   /** The entries of every frame not acknowledged, in order (the other shard died). */
   unacknowledged(refOf: (address: Address) => ActorRef<unknown>): InEntry[] {
-    if (this.#retained.length === 0) return [];
-    // a reader in step with the frames kept: the records this writer defined, the addresses
-    // it numbered
-    const names: string[] = [];
-    for (const [a, id] of this.#ids) names[id] = a;
-    const reader = new LinkReader(
-      new Unpackr({
-        sequential: true,
-        useRecords: true,
-        mapsAsObjects: true,
-        int64AsType: 'number',
-        structures: (this.#packr as unknown as { structures: object[] }).structures.slice(),
-      }),
-      names,
-    );
     const out: InEntry[] = [];
-    for (const f of this.#retained)
+    let reader: LinkReader | null = null;
+    let structures: object[] | null = null;
+    for (const f of this.#retained.values()) {
+      // a reader in step with the frames kept: the records they were packed with, the
+      // addresses this writer numbered
+      if (reader === null || f.structures !== structures) {
+        structures = f.structures;
+        reader = new LinkReader(
+          new Unpackr({
+            sequential: true,
+            useRecords: true,
+            mapsAsObjects: true,
+            int64AsType: 'number',
+            structures: structures.slice(),
+          }),
+          this.#names.slice(),
+        );
+      }
       reader.read(f.bytes, refOf, (kind, to, from, replyTo, corr, trace, body) =>
         out.push({ kind, to, from, replyTo, corr, trace, body }),
       );
+    }
     return out;
   }
 }
 
-export class LinkReader {
-  readonly #unpackr: Unpackr;
-  readonly #names: string[];
-  /** The acknowledgement the last frame read carried (0: none). */
-  ack = 0;
+/** The entries of a frame's values, addresses given back by `name` (for the writer's salvage). */
+function readEntries(v: unknown[], name: (x: unknown) => unknown): OutEntry[] {
+  const out: OutEntry[] = [];
+  const address = (x: unknown): Address =>
+    Array.isArray(x) ? (x[0] as Address) : (name(x) as Address);
+  let i = 2;
+  while (i < v.length) {
+    const flags = v[i++] as number;
+    const to = address(v[i++]);
+    const from = (flags & HAS_FROM) !== 0 ? address(v[i++]) : undefined;
+    let replyTo: Address | undefined;
+    let corr = 0;
+    if ((flags & HAS_REPLY_TO) !== 0) {
+      replyTo = address(v[i++]);
+      corr = v[i++] as number;
+    }
+    const trace =
+      (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+    out.push({
+      kind: flags & KIND_MASK,
+      to,
+      from,
+      replyTo,
+      corr,
+      trace,
+      body: v[i++],
+      encoding: flags & ENCODED,
+    });
+  }
+  return out;
+}
 
-  constructor(
-    unpackr = new Unpackr({
-      sequential: true,
-      useRecords: true,
-      mapsAsObjects: true,
-      int64AsType: 'number',
-    }),
-    names: string[] = [],
-  ) {
+export class LinkReader {
+  #unpackr: Unpackr;
+  readonly #names: string[];
+  /** The acknowledgements the last frame read carried (0: none). */
+  acks: readonly number[] | 0 = 0;
+
+  constructor(unpackr = newUnpackr(), names: string[] = []) {
     this.#unpackr = unpackr;
     this.#names = names;
+  }
+
+  /** The writer's record structures started again (`link-reset`): so do this reader's. */
+  reset(): void {
+    this.#unpackr = newUnpackr();
   }
 
   #address(v: unknown): Address {
@@ -312,7 +413,7 @@ export class LinkReader {
     } finally {
       reviving = null;
     }
-    this.ack = v[1] as number;
+    this.acks = v[1] as readonly number[] | 0;
     let i = 2;
     while (i < v.length) {
       const flags = v[i++] as number;

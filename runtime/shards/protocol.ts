@@ -12,14 +12,18 @@
  *
  *   (a Uint8Array) a frame of messages for actors on the receiving shard, in send order
  *                (runtime/shards/link.ts)
- *   ack          the receiving shard has handled every message up to frame <upTo>
+ *   ack          the receiving shard has handled every message of frames <seqs>
+ *   link-reset   the sender's record structures start again: so must the reader's, before
+ *                the next frame (runtime/shards/link.ts, `take`)
  *   spawn        parent's shard → shard: run a portable behaviour at <path>, child of <parent>
  *   spawn-failed shard → parent's shard: it could not be made (its module did not load…)
  *   placed       authority → every shard: the placed root <path> lives on <shard>
  *   unplaced     authority → every shard: it is gone
  *   where        shard → authority: where do messages for <path> go? (answered by `route`)
  *   route        the answer: <prefix> (the deepest placed root above <path> the authority
- *                knows, or <path> itself) lives on <shard>; null: nobody lives there
+ *                knows, or <path> itself) lives on <shard>; null: nobody lives there;
+ *                <placed>: <prefix> is a placed root (learnt as a placement, forgotten with
+ *                it), else <path> lives with the root the asker knows (a confirmed route)
  *   store        shard → shard: load, save or delete with a store the receiver lent (store.ts)
  *   stored       the answer: the value, or the error (a conflict keeps its versions)
  *   offload      shard → main: run a task on the node's pool (runtime/shards/offload-link.ts)
@@ -65,7 +69,8 @@ export interface DeadLetterFrame {
 }
 
 export type ShardFrame =
-  | { readonly v: V; readonly k: 'ack'; readonly upTo: number }
+  | { readonly v: V; readonly k: 'ack'; readonly seqs: readonly number[] }
+  | { readonly v: V; readonly k: 'link-reset' }
   | {
       readonly v: V;
       readonly k: 'spawn';
@@ -97,6 +102,7 @@ export type ShardFrame =
       readonly path: string;
       readonly prefix: string | null;
       readonly shard: number | null;
+      readonly placed: boolean;
     }
   | {
       readonly v: V;
@@ -151,6 +157,7 @@ export type ShardFrame =
 
 const KINDS = new Set([
   'ack',
+  'link-reset',
   'spawn',
   'spawn-failed',
   'placed',
@@ -190,7 +197,7 @@ export function checkFrame(data: unknown): ShardFrame | null {
   const ok = (() => {
     switch (f.k) {
       case 'ack':
-        return isCount(f.upTo);
+        return Array.isArray(f.seqs) && f.seqs.every(isCount);
       case 'spawn': {
         const o = f.origin as Record<string, unknown> | null;
         return (
@@ -218,6 +225,7 @@ export function checkFrame(data: unknown): ShardFrame | null {
       case 'route':
         return (
           isPath(f.path) &&
+          typeof f.placed === 'boolean' &&
           ((f.prefix === null && f.shard === null) || (isPath(f.prefix) && isShard(f.shard)))
         );
       case 'lost':

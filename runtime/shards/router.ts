@@ -32,6 +32,7 @@ import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
+import type { DeadLetterReason } from '../dead-letters.ts';
 import { ActorCell, keyName } from '../cell.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
 import type { Behaviour } from '../behaviour.ts';
@@ -59,9 +60,10 @@ import {
 } from './routes.ts';
 import { checkFrame, SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 import { RemoteError, ShardLostError, type CrossedError } from './errors.ts';
-import { Acks } from './acks.ts';
+import { Acks, type Pending } from './acks.ts';
 import { Waiting } from './waiting.ts';
 import { arrivalOf, deadLetterOf, entryOf, resendEntry } from './entries.ts';
+import { encodeValue } from '../refcodec.ts';
 
 export { tempPrefix, topLevelOf };
 export { RemoteError, ShardLostError, NotPortableError } from './errors.ts';
@@ -107,6 +109,14 @@ export class RemoteTarget implements Target {
 interface Held {
   readonly to: RemoteTarget | null;
   readonly entry: OutEntry | InEntry;
+  /** For one that came in a frame: its acknowledgement mark, passed on when it is delivered. */
+  readonly mark: Pending | null;
+}
+
+/** A message that waits for its actor's spawn here. */
+interface Spawning {
+  readonly entry: InEntry;
+  readonly mark: Pending | null;
 }
 
 /** Where arriving messages for one address go in this thread. */
@@ -127,7 +137,7 @@ export class ShardRouter {
   readonly #readers: (LinkReader | null)[];
   #flushing = false;
   /** Messages for placed roots whose spawn is under way here. */
-  readonly #spawning = new Map<string, InEntry[]>();
+  readonly #spawning = new Map<string, Spawning[]>();
   readonly #targets = new Map<string, RemoteTarget>();
   readonly #slots = new Map<string, Slot>();
   readonly #refs = new Map<string, LocalRef>();
@@ -136,6 +146,8 @@ export class ShardRouter {
   /** Which frames received from each shard are handled (runtime/shards/acks.ts). */
   readonly #acks: Acks;
   #ackTimer = false;
+  /** A frame is being read (what is delivered meanwhile is marked for its acknowledgement). */
+  #reading = false;
   /** Stand-ins of this shard's actors' children placed on other shards, by path. */
   readonly remoteKids = new Map<string, RemoteChild>();
   /** Placed roots running here whose parent lives on another shard, by path. */
@@ -318,7 +330,7 @@ export class ShardRouter {
     const replyTo = meta instanceof MessageMeta ? meta.replyTo : null;
     if (replyTo !== null && kind === 'user' && r >= 0) this.#waiting.asked(replyTo.path, r);
     if (r === HOLD) {
-      if (this.routes.hold(to.path, { to, entry })) return 'enqueued';
+      if (this.routes.hold(to.path, { to, entry, mark: null })) return 'enqueued';
       this.#dead(entry, 'unknown-actor', undefined);
       return 'dead-letter';
     }
@@ -349,14 +361,14 @@ export class ShardRouter {
     this.system.deadLetters.publish({
       message: msg,
       recipient: to.address,
-      reason: 'unknown-actor',
+      reason: 'cannot-cross',
       error: e.refused,
     });
     return null;
   }
 
   /** A message that has nowhere to go: a dead letter with `reason`. */
-  #dead(e: OutEntry | InEntry, reason: 'unknown-actor' | 'shard-lost', error: unknown): void {
+  #dead(e: OutEntry | InEntry, reason: DeadLetterReason, error: unknown): void {
     this.system.deadLetters.publish(deadLetterOf(e, reason, error, this.system.refOf));
   }
 
@@ -396,17 +408,31 @@ export class ShardRouter {
     const w = this.#writers[shard];
     if (w === null || w === undefined || w.count === 0) return;
     // what came from that shard and is handled by now: acknowledged on this frame
-    const ack = this.#acks.due(shard);
-    const bytes = w.take(ack);
-    if (bytes === null) return;
-    if (ack > 0) this.#acks.sent(shard, ack);
-    this.#ports[shard]?.postMessage(bytes);
+    const bytes = w.take(this.#acks.due(shard), this.#dropped);
+    const port = this.#ports[shard];
+    if (w.resetPending) {
+      w.resetPending = false;
+      port?.postMessage({ v: SHARD_PROTOCOL_VERSION, k: 'link-reset' } satisfies ShardFrame);
+    }
+    if (bytes !== null) port?.postMessage(bytes);
   }
+
+  /** A message changed after it was sent so that it no longer crosses: its dead letter. */
+  readonly #dropped = (e: OutEntry): void => {
+    let error: unknown;
+    try {
+      encodeValue(e.body);
+      error = new TypeError('it no longer packs (changed after it was sent)');
+    } catch (thrown) {
+      error = thrown; // the field that cannot cross, named
+    }
+    this.#dead(e, 'cannot-cross', error);
+  };
 
   /** Sends again what waited for a route, by the route known now. */
   #release(h: Held): void {
     if (h.to === null) {
-      this.#reroute(h.entry as InEntry);
+      this.#reroute(h.entry as InEntry, h.mark);
       return;
     }
     const r = this.routeOf(h.to);
@@ -422,14 +448,19 @@ export class ShardRouter {
    * answered where it is: delivered here (it had not been spawned yet when the message came,
    * or it is gone: a dead letter), or sent on to where the authority says (once).
    */
-  #reroute(e: InEntry): void {
+  #reroute(e: InEntry, mark: Pending | null): void {
     const path = pathOf(e.to);
     const r = this.routes.resolve(path, null, true);
     if (r === HOLD) {
-      if (!this.routes.hold(path, { to: null, entry: e }))
+      if (!this.routes.hold(path, { to: null, entry: e, mark })) {
         this.#dead(e, 'unknown-actor', undefined);
-    } else if (r >= 0 && r !== this.shard) this.#push(r, resendEntry(e));
-    else this.#arrive(e, true);
+        mark?.delivered(null);
+      }
+    } else if (r >= 0 && r !== this.shard) {
+      // sent on: from here it is this shard's link that keeps it until it is handled
+      this.#push(r, resendEntry(e));
+      mark?.delivered(null);
+    } else this.#arrive(e, true, mark);
   }
 
   // ---- arriving -------------------------------------------------------------------------
@@ -449,7 +480,10 @@ export class ShardRouter {
     }
     switch (frame.k) {
       case 'ack':
-        this.#writers[from]?.acked(frame.upTo);
+        this.#writers[from]?.acked(frame.seqs);
+        return;
+      case 'link-reset':
+        this.#readers[from]?.reset();
         return;
       case 'placed':
         this.routes.set(frame.path, frame.shard);
@@ -464,7 +498,8 @@ export class ShardRouter {
         this.post(from, this.routes.answer(frame.path));
         return;
       case 'route':
-        for (const h of this.routes.learn(frame.path, frame.prefix, frame.shard)) this.#release(h);
+        for (const h of this.routes.learn(frame.path, frame.prefix, frame.shard, frame.placed))
+          this.#release(h);
         return;
       case 'spawn':
         this.#spawnHere(frame, from);
@@ -489,15 +524,18 @@ export class ShardRouter {
     if (reader === null || reader === undefined) return;
     let seq: number;
     this.#acks.begin();
+    this.#reading = true;
     try {
       seq = reader.read(bytes, this.system.refOf, this.#onEntry);
-      if (reader.ack > 0) this.#writers[from]?.acked(reader.ack);
+      if (reader.acks !== 0) this.#writers[from]?.acked(reader.acks);
     } catch (error) {
       this.system.logger.error(
         `troupe: shard ${this.shard}: a frame from shard ${from} cannot be read; dropped`,
         error,
       );
       return;
+    } finally {
+      this.#reading = false;
     }
     this.#acks.end(from, seq);
     if (!this.#ackTimer) {
@@ -519,7 +557,10 @@ export class ShardRouter {
     let slot = this.#slots.get(to);
     if (slot === undefined) slot = this.#slot(to);
     if (this.#spawning.size > 0 && this.#spawning.has(slot.path)) {
-      this.#spawning.get(slot.path)!.push({ kind, to, from, replyTo, corr, trace, body });
+      this.#spawning.get(slot.path)!.push({
+        entry: { kind, to, from, replyTo, corr, trace, body },
+        mark: this.#acks.pending(),
+      });
       return;
     }
     let t = slot.target;
@@ -582,11 +623,13 @@ export class ShardRouter {
    * here (the actor may be placed here by a spawn frame still on its way on another port),
    * it asks the authority first and the message waits (unless `final`: it was asked).
    */
-  #arrive(e: InEntry, final = false): void {
+  #arrive(e: InEntry, final = false, mark: Pending | null = null): void {
     const path = pathOf(e.to) as ActorPath;
+    // while a frame is read, what must wait before its mailbox keeps the frame unacknowledged
+    const later = (): Pending | null => mark ?? (this.#reading ? this.#acks.pending() : null);
     const waiting = this.#spawning.get(path);
     if (waiting !== undefined) {
-      waiting.push(e);
+      waiting.push({ entry: e, mark: later() });
       return;
     }
     const found = this.system.lookupHere(path);
@@ -596,7 +639,7 @@ export class ShardRouter {
       !final &&
       isUserPath(path) &&
       this.routes.resolve(path, null, true) === HOLD &&
-      this.routes.hold(path, { to: null, entry: e })
+      this.routes.hold(path, { to: null, entry: e, mark: later() })
     )
       return;
     const sys = this.system;
@@ -614,19 +657,24 @@ export class ShardRouter {
       case 'system':
         if (here !== null) here.sendSystem(e.body as SystemMessage);
         else sys.systemUndeliverable(to, e.body as SystemMessage);
-        return;
+        break;
       case 'reply': {
         const failure = new ReplyFailure(new RemoteError(e.body as CrossedError));
         if (here !== null) here.deliver(failure, meta);
         else sys.undeliverable(to, failure, meta);
-        return;
+        break;
       }
       default: {
         this.#waiting.arrived(path, e.body);
         const d = here !== null ? here.deliver(e.body, meta) : sys.undeliverable(to, e.body, meta);
+        const queued = d === 'enqueued' && here instanceof ActorCell ? here : null;
+        if (mark !== null) mark.delivered(queued);
+        else if (this.#reading && queued !== null) this.#acks.queued(queued);
         if (meta !== null) this.#answerUndelivered(path, d, meta);
+        return;
       }
     }
+    mark?.delivered(null);
   }
 
   /**
@@ -653,11 +701,8 @@ export class ShardRouter {
     let waiting = false;
     for (let s = 0; s < this.count; s++) {
       if (s === this.shard || this.#ports[s] === null) continue;
-      const upTo = this.#acks.due(s);
-      if (upTo > 0) {
-        this.#acks.sent(s, upTo);
-        this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', upTo });
-      }
+      const seqs = this.#acks.due(s);
+      if (seqs !== 0) this.post(s, { v: SHARD_PROTOCOL_VERSION, k: 'ack', seqs });
       if (this.#acks.waiting(s)) waiting = true;
     }
     if (waiting) {
@@ -670,9 +715,20 @@ export class ShardRouter {
 
   /** Marks a placed root as being spawned here: its messages wait for the spawn. */
   spawning(path: string): void {
-    if (!this.#spawning.has(path)) this.#spawning.set(path, []);
+    let waiting = this.#spawning.get(path);
+    if (waiting === undefined) this.#spawning.set(path, (waiting = []));
     this.routes.spawning.add(path);
     this.routes.gen++;
+    // what came for it before the spawn frame (and waits for an answer about it) came first:
+    // the spawn frame says where it lives, and it goes before what comes after
+    const early = this.routes
+      .takeHeld(path)
+      .map((h): Spawning =>
+        h.to === null
+          ? { entry: h.entry as InEntry, mark: h.mark }
+          : { entry: arrivalOf(h.entry as OutEntry, this.system.refOf), mark: null },
+      );
+    if (early.length > 0) waiting.unshift(...early);
   }
 
   /**
@@ -684,8 +740,12 @@ export class ShardRouter {
     this.#spawning.delete(path);
     this.routes.spawning.delete(path);
     this.routes.gen++;
-    if (failed) return waiting;
-    for (const e of waiting) this.#arrive(e, true);
+    if (failed) {
+      // they go back to the stand-in, kept by this shard's link from now on
+      for (const w of waiting) w.mark?.delivered(null);
+      return waiting.map((w) => w.entry);
+    }
+    for (const w of waiting) this.#arrive(w.entry, true, w.mark);
     return [];
   }
 

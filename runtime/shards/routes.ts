@@ -212,9 +212,11 @@ export class Routes<H> {
     return true;
   }
 
-  /** Whether a `where` about `path` is in flight. */
-  asking(path: string): boolean {
-    return this.#questions.has(path);
+  /** Takes what waits for the answer about `path` (the question stays in flight). */
+  takeHeld(path: string): H[] {
+    const q = this.#questions.get(path);
+    if (q === undefined || q.held.length === 0) return [];
+    return q.held.splice(0);
   }
 
   /** The answer to another shard's `where`: what this shard knows of where `path` goes. */
@@ -226,29 +228,34 @@ export class Routes<H> {
       const prefix = end === path.length ? path : path.slice(0, end);
       const s = this.placements.get(prefix);
       if (s !== undefined) {
+        const placed = end === path.length;
         if (s === self || !this.#host.isLive(s))
-          return { v, k: 'route', path, prefix: path, shard: self };
-        if (end === path.length) return { v, k: 'route', path, prefix: path, shard: s };
+          return { v, k: 'route', path, prefix: path, shard: self, placed };
+        if (placed) return { v, k: 'route', path, prefix: path, shard: s, placed };
         const c = this.#confirmed.get(prefix)?.get(path);
-        if (c !== undefined) return { v, k: 'route', path, prefix: path, shard: c };
-        return { v, k: 'route', path, prefix, shard: s };
+        if (c !== undefined) return { v, k: 'route', path, prefix: path, shard: c, placed: false };
+        return { v, k: 'route', path, prefix, shard: s, placed: true };
       }
       end = path.lastIndexOf('/', end - 1);
     }
     // nothing placed above it: it is here or nowhere (the main thread knows every top level)
     if (self === 0 && !this.#host.hasHere(path))
-      return { v, k: 'route', path, prefix: null, shard: null };
-    return { v, k: 'route', path, prefix: path, shard: self };
+      return { v, k: 'route', path, prefix: null, shard: null, placed: false };
+    return { v, k: 'route', path, prefix: path, shard: self, placed: false };
   }
 
-  /** An answer came: learn it; returns what waited for it (to be sent again, in order). */
-  learn(path: string, prefix: string | null, shard: number | null): H[] {
+  /**
+   * An answer came: learn it; returns what waited for it (to be sent again, in order). A placed
+   * root is learnt as a placement (so that its `unplaced` forgets it); anything else as a
+   * route confirmed below the root the question was about (forgotten when that root changes).
+   */
+  learn(path: string, prefix: string | null, shard: number | null, placed: boolean): H[] {
     const q = this.#questions.get(path);
     this.#questions.delete(path);
     if (prefix === null || shard === null) {
       if (this.#absent.size >= ABSENT_PATHS) this.#absent.clear();
       this.#absent.add(path);
-    } else if (prefix !== path) {
+    } else if (placed) {
       if (!this.placements.has(prefix)) this.set(prefix, shard);
     } else {
       const root = q?.root ?? topLevelOf(path) ?? path;

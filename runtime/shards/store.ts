@@ -114,8 +114,20 @@ export class StoreLinks {
   /** A request from another shard for a store this one lent: answered with `stored`. */
   serve(frame: StoreOp, from: number): void {
     const r = this.#router;
-    const answer = (f: Omit<Extract<ShardFrame, { k: 'stored' }>, 'v' | 'k' | 'req'>): void =>
-      r.post(from, { v: SHARD_PROTOCOL_VERSION, k: 'stored', req: frame.req, ...f });
+    const answer = (f: Omit<Extract<ShardFrame, { k: 'stored' }>, 'v' | 'k' | 'req'>): void => {
+      try {
+        r.post(from, { v: SHARD_PROTOCOL_VERSION, k: 'stored', req: frame.req, ...f });
+      } catch (error) {
+        // what the store gave cannot be carried to that thread: the request fails with why
+        r.post(from, {
+          v: SHARD_PROTOCOL_VERSION,
+          k: 'stored',
+          req: frame.req,
+          ok: false,
+          error: storeError(error),
+        });
+      }
+    };
     const store = this.#lent.get(frame.id);
     if (store === undefined) {
       answer({ ok: false, error: { name: 'Error', message: `no store ${frame.id} lent here` } });

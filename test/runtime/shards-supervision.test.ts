@@ -12,8 +12,10 @@ import {
   InMemoryStore,
   supervise,
   whichChildren,
+  type ActorContext,
   type ActorRef,
   type ActorSystem,
+  type Behaviour,
   type DeadLetter,
   type RuntimeEvent,
   type SupervisorRef,
@@ -485,6 +487,52 @@ describe('supervision across shards', () => {
         code: 'ERR_ASK_UNDELIVERED',
       });
       expect(dead.map((d) => d.recipient)).toContain('troupe://local/user/p/c');
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('does not take the late end of a child killed on another shard for the end of its next spawn', async () => {
+    const system = createSystem({ shards: 2, logger: quiet });
+    try {
+      const ends: string[] = [];
+      // a parent with a child on shard 1; restarted, it kills its children (brutal) at once
+      const parentOf = {
+        kind: 'parent',
+        init(ctx: ActorContext<string>) {
+          ctx.spawn(flaky, { name: 'c', shard: 1 });
+          return null;
+        },
+        receive(s: null, m: string) {
+          if (m === 'boom') throw new Error('parent boom');
+          return s;
+        },
+        onChildTerminated(
+          child: ActorRef<unknown>,
+          reason: string,
+          s: null,
+          ctx: ActorContext<string>,
+        ) {
+          ends.push(`incarnation ${ctx.incarnation}: ${child.path} ${reason}`);
+        },
+      } satisfies Behaviour<string, unknown, null>;
+      const restarted = nextEvent(system, (e) => e.type === 'child-restarted');
+      const top = system.spawn(
+        supervise({
+          intensity: 5,
+          children: [{ id: 'p', behaviour: parentOf, shutdown: 'brutal' }],
+        }),
+        { name: 'top', shard: 0 },
+      ) as SupervisorRef;
+      const p = (await whichChildren(top))[0]!.ref as ActorRef<string>;
+      const c = system.refOf('troupe://local/user/top/p/c' as never) as ActorRef<FlakyMsg, number>;
+      await expect(c.ask({ type: 'get' }, ASK)).resolves.toBe(0);
+      p.tell('boom');
+      await restarted;
+      // the killed child's own end arrives after the new one was spawned
+      await sleep(300);
+      expect(ends).toEqual([]);
+      await expect(c.ask({ type: 'get' }, ASK)).resolves.toBe(0); // the new child runs
     } finally {
       await system.shutdown();
     }

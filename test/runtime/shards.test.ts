@@ -5,7 +5,14 @@
 import { threadId } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createSystem, type ActorRef, type DeadLetter, type Terminated } from '../../index.ts';
+import {
+  createSystem,
+  fromReceive,
+  InMemoryStore,
+  type ActorRef,
+  type DeadLetter,
+  type Terminated,
+} from '../../index.ts';
 import {
   counter,
   echo,
@@ -320,6 +327,50 @@ describe('shards', () => {
       expect(back.msg.at).toEqual(new Date(7));
       expect(back.msg.error).toMatchObject({ name: 'TypeError', message: 'no', code: 'ERR_NO' });
       expect(back.msg.list).toEqual([1, 'two']);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('fails a persistent actor in its turn when it tells another shard what cannot cross (not when its snapshot is saved)', async () => {
+    const system = createSystem({ shards: 2, logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const r = system.spawn(recorder, { shard: 1 }) as ActorRef<unknown>;
+      const p = system.spawn(
+        fromReceive<number, { to: ActorRef<unknown> }>(0, (n, m) => {
+          m.to.tell({ type: 'item', when: new Map() }); // a Map cannot cross
+          return n + 1;
+        }),
+        { shard: 0, persistence: { store: new InMemoryStore() } },
+      );
+      const t = await new Promise<Terminated>((resolve) => {
+        system.watch(p, resolve);
+        p.tell({ to: r });
+      });
+      expect(t).toMatchObject({
+        reason: 'failed',
+        error: expect.objectContaining({ code: 'ERR_NOT_SERIALIZABLE', at: '$.when' }),
+      });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('fails the load of an actor whose store gives what cannot reach its shard, with the reason', async () => {
+    const system = createSystem({ shards: 2, logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const store = {
+        load: () =>
+          Promise.resolve({ snapshot: { schemaVersion: 1, data: { f: () => 1 } }, version: 1 }),
+        save: () => Promise.resolve(2),
+      };
+      const c = system.spawn(counter, { shard: 1, persistence: { store } });
+      const t = await new Promise<Terminated>((resolve) => system.watch(c, resolve));
+      // the store's answer could not be carried: the load fails with why (not the thread)
+      expect(t).toMatchObject({
+        reason: 'failed',
+        error: expect.objectContaining({ message: expect.stringMatching(/clone/i) }),
+      });
     } finally {
       await system.shutdown();
     }
