@@ -604,16 +604,17 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** A tell made during a persistent actor's message: held until the snapshot is saved. */
   deferTell(ref: LocalRef, msg: unknown): Delivery {
     const sys = this.system;
-    // to another shard: what cannot cross throws now, in this actor's turn, as an immediate
-    // tell's would (not when the snapshot is saved)
-    if (sys.router !== null && !crossing(msg) && !(ref.target instanceof ActorCell))
-      encodeValue(msg);
+    checkCrossing(ref, msg);
     this.outbox!.push(ref, msg, sys.tracing ? sys.traceMeta(this) : this);
     return 'enqueued';
   }
 
-  /** An ask made during a persistent actor's message (its meta is already made). */
+  /**
+   * An ask made during a persistent actor's message (its meta is already made). Throws as
+   * deferTell does.
+   */
   deferWithMeta(ref: LocalRef, msg: unknown, meta: unknown): void {
+    checkCrossing(ref, msg);
     this.outbox!.push(ref, msg, meta);
   }
 
@@ -626,8 +627,12 @@ export class ActorCell<In = any, Reply = any, State = any>
       try {
         to.deliverWithMeta(out[i + 1], out[i + 2]);
       } catch (error) {
-        // changed after it was sent so that it no longer crosses to its shard
-        this.system.deadLetter(out[i + 1], to, out[i + 2], 'cannot-cross', error);
+        // changed after it was sent so that it no longer crosses to its shard; an ask among
+        // them fails at once
+        const meta = out[i + 2];
+        this.system.deadLetter(out[i + 1], to, meta, 'cannot-cross', error);
+        if (meta instanceof MessageMeta && meta.replyTo !== null)
+          (meta.replyTo as LocalRef).deliverWithMeta(new ReplyFailure(error), null);
       }
     }
   }
@@ -1033,7 +1038,10 @@ export class ActorCell<In = any, Reply = any, State = any>
   private kidOf(ref: ActorRef<unknown>, spawnId: number | undefined): Kid | undefined {
     const t = (ref as LocalRef).lastTarget;
     if (t instanceof ActorCell)
-      return t.parent === this && this.kids?.get(t.key) === t ? t : undefined;
+      // a notice marked with a spawn came from another shard: never about a cell of this thread
+      return spawnId === undefined && t.parent === this && this.kids?.get(t.key) === t
+        ? t
+        : undefined;
     // the stand-in's own ref: found even once it has left the children (it ended here)
     if (t !== null && (t as Partial<RemoteKid>).parent === this)
       return (t as RemoteKid).spawnId === spawnId ? (t as RemoteKid) : undefined;
@@ -1050,8 +1058,12 @@ export class ActorCell<In = any, Reply = any, State = any>
   ): void {
     // a child of this thread has left the children already (its name is free at once)
     const t = (child as LocalRef).lastTarget;
-    const c = t instanceof ActorCell && t.parent === this ? t : this.kidOf(child, spawnId);
-    // from another shard, about a spawn that is not this child's (one killed before): ignored
+    const c =
+      spawnId === undefined && t instanceof ActorCell && t.parent === this
+        ? t
+        : this.kidOf(child, spawnId);
+    // from another shard, about a spawn that is not this child's (one killed before, whose
+    // name another child took since): ignored
     if (c === undefined && spawnId !== undefined) return;
     if (c !== undefined) {
       if (this.kids?.get(c.key) === c) this.kids.delete(c.key);
@@ -1367,6 +1379,15 @@ export class ActorCell<In = any, Reply = any, State = any>
     cell.wake();
     return cell;
   }
+}
+
+/**
+ * A message held for a persistent actor's outbox to a target on another thread: what cannot
+ * cross throws now, in the actor's turn, as an immediate tell's would (not when the snapshot
+ * is saved, outside any turn).
+ */
+function checkCrossing(ref: LocalRef, msg: unknown): void {
+  if (ref.target?.remote === true && !crossing(msg)) encodeValue(msg);
 }
 
 /**

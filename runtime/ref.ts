@@ -48,6 +48,8 @@ export interface Target {
   readonly path: ActorPath;
   /** True once this target can take no more messages. */
   readonly gone: boolean;
+  /** True when what it is given goes to another thread (runtime/shards): it must cross. */
+  readonly remote?: boolean;
   deliver(msg: unknown, meta: unknown): Delivery;
   sendSystem(msg: SystemMessage): void;
 }

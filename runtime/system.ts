@@ -674,7 +674,14 @@ export class ActorSystem implements SystemCore {
         : null;
       const meta = new MessageMeta(cur === null ? null : cur.ref, rcv.ref, id, trace);
       if (cur !== null && cur.outbox !== null) {
-        cur.deferWithMeta(ref, msg, meta);
+        try {
+          cur.deferWithMeta(ref, msg, meta);
+        } catch (error) {
+          // it cannot cross to the asked actor's shard: the ask fails now
+          rcv.close();
+          if (entry !== null) this.timers.cancel(entry);
+          reject(error as Error);
+        }
         return;
       }
       const d = ref.deliverWithMeta(msg, meta);

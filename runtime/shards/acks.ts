@@ -37,10 +37,17 @@ type Marks = unknown[];
 
 /** Frames of one shard not all handled yet that are looked at again, at most. */
 export const UNHANDLED_FRAMES = 100_000;
+/**
+ * Frames looked at per `due` (the next ones the next time, round the list): when a receiver
+ * falls behind, each frame going back does not pay for its whole backlog.
+ */
+export const ACK_SCAN_FRAMES = 256;
 
 export class Acks {
   /** Per shard: frames received and not all handled yet, oldest first. */
   readonly #unhandled: Marks[][];
+  /** Per shard: where the next `due` starts looking. */
+  readonly #cursor: number[];
   /** The frame being read: its marks, and the last cell delivered to with its mark. */
   #marks: Marks = [0];
   #cell: ActorCell | null = null;
@@ -48,6 +55,7 @@ export class Acks {
 
   constructor(shards: number) {
     this.#unhandled = Array.from({ length: shards }, () => []);
+    this.#cursor = new Array<number>(shards).fill(0);
   }
 
   /** A frame is about to be read. */
@@ -85,18 +93,38 @@ export class Acks {
     list.push(marks);
   }
 
-  /** The frames from `shard` handled since they were last asked for (0: none). */
+  /**
+   * Frames from `shard` handled since they were last asked for (0: none): the handled ones at
+   * the head of the list (frames are mostly handled in order), then up to ACK_SCAN_FRAMES more
+   * from where the last call stopped (one stuck in a mailbox does not hold back the others).
+   */
   due(shard: number): number[] | 0 {
     const list = this.#unhandled[shard];
     if (list === undefined || list.length === 0) return 0;
     let out: number[] | 0 = 0;
-    let kept = 0;
-    for (let i = 0; i < list.length; i++) {
-      const marks = list[i]!;
-      if (handled(marks)) (out === 0 ? (out = []) : out).push(marks[0] as number);
-      else list[kept++] = marks;
+    let head = 0;
+    while (head < list.length && handled(list[head]!))
+      (out === 0 ? (out = []) : out).push(list[head++]![0] as number);
+    if (head > 0) list.splice(0, head);
+    if (list.length > 1) {
+      let at = this.#cursor[shard]! < list.length ? this.#cursor[shard]! : 1;
+      let removed = false;
+      for (let n = Math.min(ACK_SCAN_FRAMES, list.length - 1); n > 0; n--) {
+        const marks = list[at]!;
+        if (marks[0] !== -1 && handled(marks)) {
+          (out === 0 ? (out = []) : out).push(marks[0] as number);
+          marks[0] = -1;
+          removed = true;
+        }
+        if (++at >= list.length) at = 1;
+      }
+      this.#cursor[shard] = at;
+      if (removed) {
+        let kept = 0;
+        for (const marks of list) if (marks[0] !== -1) list[kept++] = marks;
+        list.length = kept;
+      }
     }
-    list.length = kept;
     return out;
   }
 
@@ -108,6 +136,7 @@ export class Acks {
   /** That shard is gone: nothing to acknowledge to it. */
   forget(shard: number): void {
     this.#unhandled[shard] = [];
+    this.#cursor[shard] = 0;
   }
 }
 

@@ -159,9 +159,6 @@ interface Retained {
   readonly structures: object[];
 }
 
-/** An entry dropped from a frame as it was packed: it no longer crossed (see `take`). */
-export type Dropped = (entry: OutEntry) => void;
-
 const newPackr = (): Packr => new Packr({ sequential: true, useRecords: true });
 const newUnpackr = (): Unpackr =>
   new Unpackr({ sequential: true, useRecords: true, mapsAsObjects: true, int64AsType: 'number' });
@@ -243,31 +240,31 @@ export class LinkWriter {
    *
    * Bodies are checked when they are sent, but packed here, at the end of the turn: one
    * changed meanwhile may no longer pack (a bigint put in, a cycle made). Then the frame is
-   * made again without it: each entry that no longer packs is handed to `dropped` (its
-   * sender's dead letter), the addresses numbered for this frame are numbered again, and the
-   * link's record structures start again (a failed pack leaves msgpackr's half-written), so
-   * `resetPending` is set: the reader must start again before this frame.
+   * made again without it: each entry that no longer packs is put in `dropped` (for its
+   * sender's dead letter, once the frame is on its way), the addresses numbered for this frame
+   * are numbered again, and the link's record structures start again (a failed pack leaves
+   * msgpackr's half-written), so `resetPending` is set: the reader must start again before
+   * the next frame. When nothing of the frame packs, it returns null (the acknowledgements it
+   * was to carry are the caller's to send).
    */
-  take(acks: readonly number[] | 0, dropped: Dropped): Uint8Array | null {
+  take(acks: readonly number[] | 0, dropped: OutEntry[]): Uint8Array | null {
     if (this.#count === 0) return null;
     const v = this.#values;
     v[1] = acks;
-    let bytes: Uint8Array;
+    v[0] = this.#seq + 1;
+    let bytes: Uint8Array | null;
     try {
-      v[0] = this.#seq + 1;
       bytes = this.#packr.pack(v).slice();
     } catch {
-      const again = this.#salvage(v, dropped);
-      if (again === null) return null;
-      bytes = again;
+      bytes = this.#salvage(v, dropped);
     }
-    const seq = ++this.#seq;
     const count = this.#count;
     this.#values = [0, 0];
     this.#count = 0;
     this.#idsAtFrame = this.#names.length;
-    const structures = (this.#packr as unknown as { structures: object[] }).structures;
-    this.#retained.set(seq, { seq, bytes, count, structures });
+    if (bytes === null) return null;
+    const seq = ++this.#seq;
+    this.#retained.set(seq, { seq, bytes, count, structures: this.#structures() });
     this.#retainedBytes += bytes.byteLength;
     if (this.#retainedBytes > LINK_RETAIN_BYTES)
       for (const [s, old] of this.#retained) {
@@ -279,14 +276,34 @@ export class LinkWriter {
     return bytes;
   }
 
+  /**
+   * The record structures frames are packed with now: a copy made again whenever they changed
+   * (msgpackr reuses record ids past its own limit, so a kept frame must be read with the ones
+   * it was packed with).
+   */
+  #structures(): object[] {
+    const now = (this.#packr as unknown as { structures: object[] & { nextId?: number } })
+      .structures;
+    const mark = `${now.length}:${now.nextId ?? 0}`;
+    if (this.#structuresCopy === null || this.#structuresMark !== mark) {
+      this.#structuresCopy = now.slice();
+      this.#structuresMark = mark;
+    }
+    return this.#structuresCopy;
+  }
+
+  #structuresCopy: object[] | null = null;
+  #structuresMark = '';
+
   /** The frame made again from the entries that still pack (see take); null if none does. */
-  #salvage(v: unknown[], dropped: Dropped): Uint8Array | null {
+  #salvage(v: unknown[], dropped: OutEntry[]): Uint8Array | null {
     const names = this.#names;
     const entries = readEntries(v, (x) => (typeof x === 'number' ? names[x]! : x));
     // the numbering of this frame starts again, and so do the record structures
     for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
     names.length = this.#idsAtFrame;
     this.#packr = newPackr();
+    this.#structuresCopy = null;
     this.resetPending = true;
     this.#values = [0, v[1]];
     this.#count = 0;
@@ -294,14 +311,23 @@ export class LinkWriter {
       try {
         probe.pack(e.body);
       } catch {
-        dropped(e);
+        dropped.push(e);
         continue;
       }
       this.push(e);
     }
     if (this.#count === 0) return null;
     this.#values[0] = this.#seq + 1;
-    return this.#packr.pack(this.#values).slice();
+    try {
+      return this.#packr.pack(this.#values).slice();
+    } catch {
+      // it packs alone but not in the frame (a getter that throws…): none of it goes
+      dropped.push(...readEntries(this.#values, (x) => (typeof x === 'number' ? names[x]! : x)));
+      for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
+      names.length = this.#idsAtFrame;
+      this.#packr = newPackr();
+      return null;
+    }
   }
 
   /** The other shard handled every message of these frames. */

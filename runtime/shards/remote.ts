@@ -117,6 +117,11 @@ export class RemoteChild implements RemoteKid {
     return this.#status === STOPPED;
   }
 
+  /** What it is given goes to another shard (unless it holds it here, detached). */
+  get remote(): boolean {
+    return !this.#detached && this.#status !== STOPPED;
+  }
+
   /** Spawns (again) the actor it stands for on `shard`; what waited follows it. */
   spawnOn(shard: number): void {
     const r = this.#router;

@@ -50,6 +50,7 @@ import {
 } from './link.ts';
 import {
   ABSENT,
+  HELD_PER_PATH,
   HOLD,
   LOCAL,
   Routes,
@@ -82,6 +83,7 @@ export class RemoteTarget implements Target {
   readonly address: Address;
   /** A temporary receiver's shard (from its name), else null. */
   readonly tempShard: number | null;
+  readonly remote = true;
   /** Its route as last resolved, and the routes' generation then. */
   route = HOLD;
   gen = -1;
@@ -408,17 +410,23 @@ export class ShardRouter {
     const w = this.#writers[shard];
     if (w === null || w === undefined || w.count === 0) return;
     // what came from that shard and is handled by now: acknowledged on this frame
-    const bytes = w.take(this.#acks.due(shard), this.#dropped);
+    const acks = this.#acks.due(shard);
+    const dropped: OutEntry[] = [];
+    const bytes = w.take(acks, dropped);
     const port = this.#ports[shard];
-    if (w.resetPending) {
+    if (w.resetPending && bytes !== null) {
       w.resetPending = false;
       port?.postMessage({ v: SHARD_PROTOCOL_VERSION, k: 'link-reset' } satisfies ShardFrame);
     }
     if (bytes !== null) port?.postMessage(bytes);
+    else if (acks !== 0)
+      port?.postMessage({ v: SHARD_PROTOCOL_VERSION, k: 'ack', seqs: acks } satisfies ShardFrame);
+    // once the frame is on its way (a dead letter's listener may send again)
+    for (const e of dropped) this.#dropped(e);
   }
 
   /** A message changed after it was sent so that it no longer crosses: its dead letter. */
-  readonly #dropped = (e: OutEntry): void => {
+  #dropped(e: OutEntry): void {
     let error: unknown;
     try {
       encodeValue(e.body);
@@ -427,7 +435,7 @@ export class ShardRouter {
       error = thrown; // the field that cannot cross, named
     }
     this.#dead(e, 'cannot-cross', error);
-  };
+  }
 
   /** Sends again what waited for a route, by the route known now. */
   #release(h: Held): void {
@@ -557,10 +565,7 @@ export class ShardRouter {
     let slot = this.#slots.get(to);
     if (slot === undefined) slot = this.#slot(to);
     if (this.#spawning.size > 0 && this.#spawning.has(slot.path)) {
-      this.#spawning.get(slot.path)!.push({
-        entry: { kind, to, from, replyTo, corr, trace, body },
-        mark: this.#acks.pending(),
-      });
+      this.#arrive({ kind, to, from, replyTo, corr, trace, body });
       return;
     }
     let t = slot.target;
@@ -626,22 +631,25 @@ export class ShardRouter {
   #arrive(e: InEntry, final = false, mark: Pending | null = null): void {
     const path = pathOf(e.to) as ActorPath;
     // while a frame is read, what must wait before its mailbox keeps the frame unacknowledged
-    const later = (): Pending | null => mark ?? (this.#reading ? this.#acks.pending() : null);
+    // (its mark made only once it does wait)
     const waiting = this.#spawning.get(path);
-    if (waiting !== undefined) {
-      waiting.push({ entry: e, mark: later() });
+    if (waiting !== undefined && waiting.length < HELD_PER_PATH) {
+      waiting.push({ entry: e, mark: mark ?? (this.#reading ? this.#acks.pending() : null) });
       return;
     }
     const found = this.system.lookupHere(path);
     const here = found instanceof RemoteTarget ? null : found;
     if (
+      waiting === undefined &&
       here === null &&
       !final &&
       isUserPath(path) &&
-      this.routes.resolve(path, null, true) === HOLD &&
-      this.routes.hold(path, { to: null, entry: e, mark: later() })
-    )
-      return;
+      this.routes.resolve(path, null, true) === HOLD
+    ) {
+      const m = mark ?? (this.#reading ? this.#acks.pending() : null);
+      if (this.routes.hold(path, { to: null, entry: e, mark: m })) return;
+      mark = m; // it could not wait: delivered (or a dead letter) below, and its mark with it
+    }
     const sys = this.system;
     const to = this.#ref(e.to);
     const meta =

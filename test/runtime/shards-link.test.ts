@@ -32,10 +32,6 @@ function entry(o: Partial<OutEntry>): OutEntry {
   };
 }
 
-const noDrop = (): never => {
-  throw new Error('nothing should be dropped here');
-};
-
 const noRefs = (a: Address): never => {
   throw new Error(`no refs here (${a})`);
 };
@@ -67,7 +63,7 @@ describe('shard link', () => {
         body: { q: [1, 2, 3], when: new Date(5) },
       }),
     );
-    const first = readAll(r, w.take(0, noDrop)!);
+    const first = readAll(r, w.take(0, [])!);
     expect(first).toEqual([
       {
         kind: 'user',
@@ -99,8 +95,8 @@ describe('shard link', () => {
     ]);
     // the next frame names A and B by number: the reader keeps its numbering in step
     w.pushTell(B, A, 'again');
-    expect(readAll(r, w.take(0, noDrop)!)).toMatchObject([{ to: B, from: A, body: 'again' }]);
-    expect(w.take(0, noDrop)).toBeNull();
+    expect(readAll(r, w.take(0, [])!)).toMatchObject([{ to: B, from: A, body: 'again' }]);
+    expect(w.take(0, [])).toBeNull();
   });
 
   it('revives refs in bodies with the reading system, and errors through the ref codec', async () => {
@@ -115,7 +111,7 @@ describe('shard link', () => {
       w.pushTell(A, undefined, { who: ref });
       const err = Object.assign(new Error('boom'), { code: 'ERR_X' });
       w.push(entry({ body: encodeValue({ err }), encoding: ENCODED }));
-      const [a, b] = readAll(new LinkReader(), w.take(0, noDrop)!, system.refOf);
+      const [a, b] = readAll(new LinkReader(), w.take(0, [])!, system.refOf);
       expect((a!.body as { who: ActorRef<unknown> }).who).toBe(ref);
       expect((b!.body as { err: Error }).err).toMatchObject({ message: 'boom', code: 'ERR_X' });
     } finally {
@@ -128,7 +124,7 @@ describe('shard link', () => {
     const r = new LinkReader();
     for (let i = 0; i < 3; i++) {
       w.pushTell(A, B, { n: i });
-      readAll(r, w.take(0, noDrop)!);
+      readAll(r, w.take(0, [])!);
     }
     w.acked([2]);
     expect(w.unacknowledged(noRefs).map((e) => e.body)).toEqual([{ n: 0 }, { n: 2 }]);
@@ -136,14 +132,30 @@ describe('shard link', () => {
     expect(w.unacknowledged(noRefs)).toEqual([]);
   });
 
+  it('reads back a frame kept from before the record ids were reused', () => {
+    const w = new LinkWriter();
+    const r = new LinkReader();
+    w.pushTell(A, B, { x: 1 }); // frame 1 defines the record { x }
+    readAll(r, w.take(0, [])!);
+    w.pushTell(A, B, { x: 2 }); // frame 2 uses it by its id, and is kept
+    readAll(r, w.take(0, [])!);
+    // enough new shapes that msgpackr gives { x }'s id to another; all those acknowledged
+    for (let i = 0; i < 100; i++) {
+      w.pushTell(A, B, { [`f${i}`]: i });
+      readAll(r, w.take(0, [])!);
+    }
+    w.acked([1, ...Array.from({ length: 100 }, (_, i) => i + 3)]);
+    expect(w.unacknowledged(noRefs).map((e) => e.body)).toEqual([{ x: 2 }]);
+  });
+
   it('carries the acknowledgement of the other way in each frame', () => {
     const w = new LinkWriter();
     const r = new LinkReader();
     w.pushTell(A, B, 1);
-    readAll(r, w.take(0, noDrop)!);
+    readAll(r, w.take(0, [])!);
     expect(r.acks).toBe(0);
     w.pushTell(A, B, 2);
-    readAll(r, w.take([41, 43], noDrop)!);
+    readAll(r, w.take([41, 43], [])!);
     expect(r.acks).toEqual([41, 43]);
   });
 
@@ -154,7 +166,7 @@ describe('shard link', () => {
     for (let i = 0; i <= INTERNED_ADDRESSES; i++) w.pushTell(addr(i), undefined, i);
     w.pushTell(addr(INTERNED_ADDRESSES), undefined, 'past');
     w.pushTell(addr(0), undefined, 'first');
-    const out = readAll(r, w.take(0, noDrop)!);
+    const out = readAll(r, w.take(0, [])!);
     expect(out.at(-3)!.to).toBe(addr(INTERNED_ADDRESSES));
     expect(out.at(-2)).toMatchObject({ to: addr(INTERNED_ADDRESSES), body: 'past' });
     expect(out.at(-1)).toMatchObject({ to: addr(0), body: 'first' });
@@ -219,5 +231,29 @@ describe('acknowledgements', () => {
     expect(acks.due(0)).toBe(0);
     cell.taken = 1;
     expect(acks.due(0)).toEqual([1]);
+  });
+});
+
+describe('acknowledgements under a backlog', () => {
+  it('find the handled frames behind a stuck one within a few calls, each once', () => {
+    const acks = new Acks(2);
+    const stuck = { taken: 0, size: 1, gone: false };
+    const cells = Array.from({ length: 600 }, () => ({ taken: 0, size: 1, gone: false }));
+    acks.begin();
+    acks.queued(stuck as never);
+    acks.end(1, 1);
+    cells.forEach((c, i) => {
+      acks.begin();
+      acks.queued(c as never);
+      acks.end(1, i + 2);
+    });
+    for (const c of cells) c.taken = 1;
+    const seen: number[] = [];
+    for (let call = 0; call < 5; call++) {
+      const due = acks.due(1);
+      if (due !== 0) seen.push(...due);
+    }
+    expect(seen.sort((a, b) => a - b)).toEqual(cells.map((_, i) => i + 2));
+    expect(acks.waiting(1)).toBe(true); // the stuck one
   });
 });

@@ -127,4 +127,22 @@ describe('the router, frame by frame', () => {
     expect(shards.sent(1).messages).toHaveLength(1);
     expect(shards.sent(0).frames.filter((f) => f.k === 'where')).toHaveLength(2);
   });
+
+  it('acknowledges the frames whose messages could not wait for a route (the held list was full)', async () => {
+    // 10,000 wait for the main thread's answer about /user/nobody (never given here)
+    shards.tellMany(
+      1,
+      '/user/nobody',
+      Array.from({ length: 10_000 }, (_, i) => i),
+    );
+    shards.tell(1, '/user/nobody', 'one more');
+    shards.tell(1, '/user/nobody', 'and another');
+    await tick(50);
+    expect(shards.dead.map((d) => d.message)).toEqual(['one more', 'and another']);
+    const acked = shards
+      .sent(1)
+      .frames.filter((f) => f.k === 'ack')
+      .flatMap((f) => f.seqs as number[]);
+    expect(acked.sort()).toEqual([2, 3]); // frame 1 still waits
+  });
 });

@@ -538,6 +538,43 @@ describe('supervision across shards', () => {
     }
   });
 
+  it('does not take the late end of a child killed on another shard for a child of this thread with its name', async () => {
+    const system = createSystem({ shards: 2, logger: quiet });
+    try {
+      // incarnation 0 has its child on shard 1; the next one has it on its own thread
+      const parentOf = {
+        kind: 'parent',
+        init(ctx: ActorContext<string>) {
+          ctx.spawn(flaky, { name: 'c', shard: ctx.incarnation === 0 ? 1 : 0 });
+          return null;
+        },
+        receive(s: null, m: string, ctx: ActorContext<string>) {
+          if (m === 'boom') throw new Error('parent boom');
+          ctx.reply(ctx.children.map((c) => c.path));
+          return s;
+        },
+      } satisfies Behaviour<string, unknown, null>;
+      const restarted = nextEvent(system, (e) => e.type === 'child-restarted');
+      const top = system.spawn(
+        supervise({
+          intensity: 5,
+          children: [{ id: 'p', behaviour: parentOf, shutdown: 'brutal' }],
+        }),
+        { name: 'top', shard: 0 },
+      ) as SupervisorRef;
+      const p = (await whichChildren(top))[0]!.ref as ActorRef<string, string[]>;
+      const c = system.refOf('troupe://local/user/top/p/c' as never) as ActorRef<FlakyMsg, number>;
+      await expect(c.ask({ type: 'where' }, ASK)).resolves.not.toBe(threadId);
+      p.tell('boom');
+      await restarted;
+      await sleep(300); // the killed child's own end has come by now
+      await expect(p.ask('children', ASK)).resolves.toEqual(['/user/top/p/c']);
+      await expect(c.ask({ type: 'where' }, ASK)).resolves.toBe(threadId);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
   it('refuses a shard that does not exist and a behaviour that cannot be placed, naming the option', async () => {
     const system = createSystem({ shards: 2 });
     try {

@@ -356,6 +356,39 @@ describe('shards', () => {
     }
   });
 
+  it('lets a persistent actor reply what need not cross to an asker on its own thread, and fails at once its ask to another shard of what cannot', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      class Handle {
+        readonly fd: number;
+        constructor(fd: number) {
+          this.fd = fd;
+        }
+      }
+      const r = system.spawn(recorder, { shard: 1 }) as ActorRef<unknown>;
+      const p = system.spawn(
+        fromReceive<number, 'handle' | { to: ActorRef<unknown> }, unknown>(0, (n, m, ctx) => {
+          if (m === 'handle') ctx.reply(new Handle(3));
+          else
+            void m.to.ask({ type: 'dump', when: new Map() }, { timeout: Infinity }).then(
+              () => ctx.self.tell('handle'),
+              (e: { code?: string }) => void asked.push(e.code),
+            );
+          return n + 1;
+        }),
+        { shard: 0, persistence: { store: new InMemoryStore() } },
+      ) as ActorRef<'handle' | { to: ActorRef<unknown> }, unknown>;
+      const asked: (string | undefined)[] = [];
+      await expect(p.ask('handle', { timeout: 5_000 })).resolves.toEqual(new Handle(3));
+      p.tell({ to: r });
+      for (let i = 0; i < 100 && asked.length === 0; i++)
+        await new Promise((s) => setTimeout(s, 10));
+      expect(asked).toEqual(['ERR_NOT_SERIALIZABLE']);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
   it('fails the load of an actor whose store gives what cannot reach its shard, with the reason', async () => {
     const system = createSystem({ shards: 2, logger: { info() {}, warn() {}, error() {} } });
     try {

@@ -22,6 +22,8 @@ export interface Played {
   control(from: 0 | 1, frame: object): void;
   /** A message to `path` in a frame of its own, from shard 0 or 1. */
   tell(from: 0 | 1, path: string, body: unknown): void;
+  /** Messages to `path`, all in one frame. */
+  tellMany(from: 0 | 1, path: string, bodies: readonly unknown[]): void;
   /** What the real shard sent to shard 0 or 1: control frames, and the messages of its frames. */
   sent(to: 0 | 1): { frames: Record<string, unknown>[]; messages: { to: string; body: unknown }[] };
   close(): void;
@@ -54,9 +56,12 @@ export function playShards(): Played {
       ports[from]!.postMessage({ v: SHARD_PROTOCOL_VERSION, ...frame });
     },
     tell(from, path, body) {
+      this.tellMany(from, path, [body]);
+    },
+    tellMany(from, path, bodies) {
       const w = writers[from]!;
-      w.pushTell(address(path), undefined, body);
-      ports[from]!.postMessage(w.take(0, () => undefined));
+      for (const body of bodies) w.pushTell(address(path), undefined, body);
+      ports[from]!.postMessage(w.take(0, []));
     },
     sent(to) {
       const reader = new LinkReader();
