@@ -1270,6 +1270,12 @@ export class ActorCell<In = any, Reply = any, State = any>
   ): LocalRef<InOf<B>, ReplyOf<B>> {
     if (this.status >= STOPPING) throw new ActorStoppedError(this.path, 'spawn children');
     const router = this.system.router;
+    if (router === null && o.shard === undefined)
+      return this.spawnKeyed(
+        behaviour,
+        o,
+        o.name === undefined ? this.nameSeq++ : validateName(o.name),
+      );
     // with shards, the child may be placed on another one (runtime/shards/router.ts)
     const shard =
       router === null ? noShards(o.shard) : router.chooseShard(behaviour, o.shard, this);

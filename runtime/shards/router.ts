@@ -16,12 +16,13 @@
  * (it came before the spawn frame that places the actor here): then it goes by the answer,
  * once. So no message bounces between two shards with different views.
  *
- * Handled, acknowledged: the receiving shard tells each sender (`ack`) up to which frame its
- * actors have taken every message out of their mailboxes; the sender keeps its frames until
- * then (runtime/shards/link.ts). When a shard dies, every other shard turns what that shard
- * had not acknowledged into dead letters (`shard-lost`), and fails at once the asks whose
- * requests went there (ShardLostError) instead of letting them wait for their deadline.
- * Messages its actors had sent to each other die with it (nobody else ever had them).
+ * Handled, acknowledged: the receiving shard tells each sender which of its frames have had
+ * every message taken out of its actor's mailbox (runtime/shards/acks.ts), on the next frame
+ * going back or by itself after ACK_DELAY_MS; the sender keeps its frames until then
+ * (runtime/shards/link.ts). When a shard dies, every other shard turns what that shard had not
+ * acknowledged into dead letters (`shard-lost`), and fails at once the asks whose requests
+ * went there (ShardLostError) instead of letting them wait for their deadline. Messages its
+ * actors had sent to each other die with it (nobody else ever had them).
  */
 import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
