@@ -58,7 +58,7 @@ export type { Envelope, EnvelopeKind } from './runtime/envelope.ts';
 export type { Clock } from './runtime/clock.ts';
 export { systemClock } from './runtime/clock.ts';
 export type { Logger } from './runtime/logger.ts';
-export { portable } from './runtime/shards/portable.ts';
+export { portable, portableFactory } from './runtime/shards/portable.ts';
 export { SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
 export { ShardPlacementError } from './runtime/system.ts';
 export { RemoteError, NotPortableError, ShardLostError } from './runtime/shards/router.ts';
@@ -120,3 +120,26 @@ export type { BackoffOptions } from './supervisors/backoff.ts';
 export { recordRestart, restartWindow, restartsIn } from './supervisors/intensity.ts';
 export type { RestartWindow } from './supervisors/intensity.ts';
 export type { RuntimeEvent, SupervisionEvent } from './runtime/events.ts';
+export { sandboxed, MAX_SOURCE_CHARS } from './sandbox/behaviour.ts';
+export type { SandboxedOptions, SandboxCapabilities, SandboxEmitted } from './sandbox/behaviour.ts';
+export { SandboxModeError } from './sandbox/behaviour.ts';
+export { runUntrusted } from './sandbox/run.ts';
+export type { RunUntrustedOptions } from './sandbox/run.ts';
+export { configureSandboxes } from './sandbox/config.ts';
+export type { SandboxMode, SandboxOptions } from './sandbox/config.ts';
+export {
+  SandboxLimitError,
+  SandboxCodeError,
+  SandboxCapabilityError,
+  SandboxSourceError,
+  SANDBOX_MEMORY_MB,
+  SANDBOX_CPU_MS,
+  SANDBOX_WALL_MS,
+  SANDBOX_COPY_BYTES,
+} from './sandbox/limits.ts';
+export type { SandboxLimits, SandboxLimitName } from './sandbox/limits.ts';
+export { SandboxPoolExhaustedError, SANDBOX_MAX_ISOLATES, SANDBOX_WARM } from './sandbox/pool.ts';
+export type { SandboxPoolOptions } from './sandbox/pool.ts';
+export { SandboxHostLostError } from './sandbox/host-link.ts';
+export { sandboxStats } from './sandbox/stats.ts';
+export type { SandboxStats } from './sandbox/stats.ts';

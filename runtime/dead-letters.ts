@@ -35,7 +35,12 @@ export type DeadLetterReason =
    * Sent to an actor on a worker shard whose thread died before it handled the message (the
    * message may have been handled just before: its acknowledgement had not come back).
    */
-  | 'shard-lost';
+  | 'shard-lost'
+  /**
+   * Handed to a sandbox in the sandbox host process (sandbox/, mode 'process') after a message
+   * before it made the sandbox fail: it was never run.
+   */
+  | 'sandbox-failed';
 
 export interface DeadLetter {
   readonly message: unknown;

@@ -310,7 +310,7 @@ export class ActorSystem implements SystemCore {
    * Rejects when its module cannot be loaded or its options are refused.
    */
   async spawnDetached(frame: Extract<ShardFrame, { k: 'spawn' }>, from: number): Promise<void> {
-    const behaviour = await loadPortable(frame.origin);
+    const behaviour = await loadPortable(frame.origin, this.refOf);
     const router = this.router!;
     if (this.stateValue !== 'running') throw new SystemTerminatedError();
     // its parent's shard died while the module loaded: it would be an orphan at once

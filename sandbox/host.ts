@@ -1,0 +1,113 @@
+/**
+ * The sandbox host process (mode 'process', sandbox/config.ts): a child of the node that runs
+ * isolates, so that a catastrophic V8 error ends it and not the node. It runs
+ * sandbox/engine.ts's `Sandbox` (text in, text out) for every sandbox of the thread that
+ * started it, and knows nothing of actors or refs.
+ *
+ * The node sends batches of frames over the IPC channel (sandbox/host-link.ts documents
+ * them); this process handles a batch in order and answers with one batch of results. A
+ * sandbox that fails is disposed at once and forgotten: later frames for it are ignored (the
+ * node side dead-letters their messages).
+ *
+ * Started by sandbox/host-link.ts with `--no-node-snapshot`; never run it by hand.
+ */
+import { Sandbox } from './engine.ts';
+import { configureIsolatePool, isolatePool, resolvePoolOptions } from './pool.ts';
+import { SandboxCodeError, SandboxLimitError, SandboxSourceError } from './limits.ts';
+import type { HostFrame, HostResult, FailureData } from './host-link.ts';
+
+configureIsolatePool(resolvePoolOptions('sandbox.pool', JSON.parse(process.argv[2] ?? '{}')));
+
+const sandboxes = new Map<number, Sandbox>();
+
+function failure(e: unknown): FailureData {
+  if (e instanceof SandboxLimitError)
+    return { kind: 'limit', limit: e.limit, value: e.value, message: e.message };
+  if (e instanceof SandboxSourceError) return { kind: 'source', message: e.message };
+  if (e instanceof SandboxCodeError) return { kind: 'code', thrown: e.thrown, message: e.message };
+  return { kind: 'other', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+}
+
+function handle(f: HostFrame, out: HostResult[]): void {
+  switch (f[0]) {
+    case 'n': {
+      const [, id, path, domain, limits, grants, source, payload, self] = f;
+      let sandbox: Sandbox | undefined;
+      try {
+        sandbox = new Sandbox(path, limits, grants, domain);
+        sandbox.load(source, `sandbox:${path}`);
+        out.push([id, 'o', sandbox.call('i', payload, self), null]);
+        sandboxes.set(id, sandbox);
+      } catch (e) {
+        if (sandbox !== undefined) {
+          sandbox.fail(e as Error);
+          sandbox.release();
+        }
+        out.push([id, 'f', failure(e)]);
+      }
+      return;
+    }
+    case 'r': {
+      const [, id, msg, sender, view] = f;
+      const sandbox = sandboxes.get(id);
+      if (sandbox === undefined) return;
+      try {
+        const effects = sandbox.call('r', msg, sender);
+        out.push([id, 'o', effects, view ? sandbox.call('v', '', '') : null]);
+      } catch (e) {
+        sandboxes.delete(id);
+        sandbox.fail(e as Error);
+        sandbox.release();
+        out.push([id, 'f', failure(e)]);
+      }
+      return;
+    }
+    case 'v': {
+      const sandbox = sandboxes.get(f[1]);
+      if (sandbox === undefined) return;
+      try {
+        out.push([f[1], 'o', '', sandbox.call('v', '', '')]);
+      } catch (e) {
+        sandboxes.delete(f[1]);
+        sandbox.fail(e as Error);
+        sandbox.release();
+        out.push([f[1], 'f', failure(e)]);
+      }
+      return;
+    }
+    case 'x': {
+      const sandbox = sandboxes.get(f[1]);
+      sandboxes.delete(f[1]);
+      sandbox?.release();
+      return;
+    }
+    case 'u': {
+      const [, id, source, input, limits, grants, domain] = f;
+      const startedAt = performance.now();
+      let sandbox: Sandbox | undefined;
+      try {
+        sandbox = new Sandbox('runUntrusted', limits, grants, domain);
+        const fn = sandbox.compileFunction(source, 'runUntrusted');
+        const { result, effects } = sandbox.runTask(fn, input, startedAt);
+        out.push([id, 't', result, effects]);
+      } catch (e) {
+        sandbox?.fail(e as Error);
+        out.push([id, 'f', failure(e)]);
+      } finally {
+        sandbox?.release();
+      }
+      return;
+    }
+    case 's':
+      out.push([f[1], 's', { ...isolatePool().stats(), sandboxes: sandboxes.size }]);
+      return;
+  }
+}
+
+process.on('message', (batch: HostFrame[]) => {
+  const out: HostResult[] = [];
+  for (const f of batch) handle(f, out);
+  if (out.length > 0) process.send!(out);
+});
+// the node went away: nothing is left to serve
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,490 @@
+/**
+ * Sandboxed behaviours, in both modes: what the code can do (its capabilities), what it
+ * cannot, how failures reach supervisors, and where it runs. The escape suite is
+ * escape.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  configureSandboxes,
+  createSystem,
+  fromReceive,
+  InMemoryStore,
+  InvalidOptionError,
+  sandboxed,
+  sandboxStats,
+  SandboxCapabilityError,
+  SandboxCodeError,
+  SandboxHostLostError,
+  SandboxLimitError,
+  SandboxModeError,
+  SandboxSourceError,
+  supervise,
+  type ActorRef,
+  type ActorSystem,
+  type DeadLetter,
+  type Logger,
+  type RuntimeEvent,
+  type SandboxEmitted,
+  type SandboxMode,
+} from '../../index.ts';
+import { sandboxHost } from '../../sandbox/host-link.ts';
+
+const COUNTER = `
+  function init(input) { return { n: input.start } }
+  function receive(state, msg, ctx) {
+    if (msg.type === 'inc') return { n: state.n + 1 };
+    if (msg.type === 'get') ctx.reply(state.n);
+    if (msg.type === 'throw') throw new TypeError('asked to throw');
+    return state;
+  }`;
+
+type Msg = { type: string; [k: string]: unknown };
+
+/** A recorder: keeps what it gets; `get` answers with the list. */
+function recorder(system: ActorSystem, name: string) {
+  const got: unknown[] = [];
+  const ref = system.spawn(
+    fromReceive<null, unknown>(null, (s, m) => {
+      got.push(m);
+      return s;
+    }),
+    { name },
+  );
+  return { ref, got };
+}
+
+async function until(check: () => boolean, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A supervised child's ref, once its supervisor has started it. */
+async function child(system: ActorSystem, path: string): Promise<ActorRef<unknown>> {
+  await until(() => system.actorAt(path) !== undefined);
+  return system.actorAt(path)!;
+}
+
+function failures(system: ActorSystem): Extract<RuntimeEvent, { type: 'child-failed' }>[] {
+  const seen: Extract<RuntimeEvent, { type: 'child-failed' }>[] = [];
+  system.events.subscribe((e) => {
+    if (e.type === 'child-failed') seen.push(e);
+  });
+  return seen;
+}
+
+describe.each(['thread', 'process'] as SandboxMode[])('sandboxed, mode %s', (mode) => {
+  beforeAll(() => configureSandboxes({ mode }));
+  afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('keeps its state inside and answers asks', async () => {
+    const system = createSystem();
+    try {
+      const c = system.spawn(sandboxed({ source: COUNTER, input: { start: 40 } }), {
+        name: 'c',
+      }) as ActorRef<Msg, number>;
+      c.tell({ type: 'inc' });
+      c.tell({ type: 'inc' });
+      await expect(c.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(42);
+      expect((await sandboxStats()).mode).toBe(mode);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('tells only the refs it holds: granted, in messages, its sender; a forged one fails it', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      const a = recorder(system, 'a');
+      const b = recorder(system, 'b');
+      const secret = recorder(system, 'secret');
+      const source = `
+        function receive(state, msg, ctx) {
+          if (msg.type === 'to-a') ctx.tell(ctx.refs.a, { hello: 'a', me: ctx.self });
+          if (msg.type === 'to-given') ctx.tell(msg.target, { hello: 'given' });
+          if (msg.type === 'to-sender') ctx.tell(ctx.sender, { hello: 'sender' });
+          if (msg.type === 'forge') ctx.tell({ $ref: msg.address }, { hello: 'forged' });
+          return state;
+        }`;
+      const sup = system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'sb',
+              behaviour: sandboxed({ source, capabilities: { tell: true, refs: { a: a.ref } } }),
+            },
+          ],
+        }),
+        { name: 'sup' },
+      );
+      void sup;
+      const sb = (await child(system, '/user/sup/sb')) as ActorRef<Msg>;
+      sb.tell({ type: 'to-a' });
+      sb.tell({ type: 'to-given', target: b.ref });
+      await until(() => a.got.length === 1 && b.got.length === 1);
+      expect(a.got[0]).toEqual({ hello: 'a', me: sb });
+      // its sender: an actor that tells it
+      const asker = system.spawn(
+        fromReceive<null, unknown>(null, (s, m) => {
+          if (m === 'go') sb.tell({ type: 'to-sender' });
+          else b.got.push({ via: 'asker', m });
+          return s;
+        }),
+      );
+      asker.tell('go');
+      await until(() => b.got.length === 2);
+      expect(b.got[1]).toEqual({ via: 'asker', m: { hello: 'sender' } });
+      sb.tell({ type: 'forge', address: secret.ref.address });
+      await until(() => seen.length === 1);
+      expect(seen[0]!.error).toBeInstanceOf(SandboxCapabilityError);
+      expect(secret.got).toEqual([]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('emits events to the granted ref and logs to the system logger, with its path', async () => {
+    const lines: string[] = [];
+    const logger: Logger = {
+      info: (m) => lines.push(m),
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    const system = createSystem({ logger });
+    try {
+      const events = recorder(system, 'events');
+      const sb = system.spawn(
+        sandboxed({
+          source: `function receive(s, msg, ctx) { ctx.emit({ saw: msg.n }); ctx.log('saw', msg.n, { n: msg.n }); return s }`,
+          capabilities: { emit: events.ref as ActorRef<SandboxEmitted>, log: true },
+        }),
+        { name: 'sb' },
+      );
+      sb.tell({ n: 7 });
+      await until(() => events.got.length === 1 && lines.length === 1);
+      expect(events.got[0]).toEqual({
+        type: 'troupe.sandbox.emitted',
+        from: sb,
+        event: { saw: 7 },
+      });
+      expect(lines[0]).toBe('/user/sb: saw 7 {"n":7}');
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('has no capability it was not granted', async () => {
+    const system = createSystem();
+    try {
+      const sb = system.spawn(
+        sandboxed({
+          source: `function receive(s, msg, ctx) { ctx.reply([typeof ctx.tell, typeof ctx.emit, typeof ctx.log, typeof ctx.refs]); return s }`,
+        }),
+      );
+      await expect(sb.ask('what', { timeout: 3_000 })).resolves.toEqual([
+        'undefined',
+        'undefined',
+        'undefined',
+        'undefined',
+      ]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a throw of the code is a SandboxCodeError for the supervisor; the restart starts afresh', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          children: [{ id: 'c', behaviour: sandboxed({ source: COUNTER, input: { start: 0 } }) }],
+        }),
+        { name: 'sup' },
+      );
+      const c = (await child(system, '/user/sup/c')) as ActorRef<Msg, number>;
+      c.tell({ type: 'inc' });
+      c.tell({ type: 'throw' });
+      await until(() => seen.length === 1);
+      const e = seen[0]!.error as SandboxCodeError;
+      expect(e).toBeInstanceOf(SandboxCodeError);
+      expect(e.thrown).toBe('TypeError');
+      expect(e.path).toBe('/user/sup/c');
+      expect(e.message).toContain('asked to throw');
+      await expect(c.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(0);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a CPU limit hit disposes the isolate, fails with SandboxLimitError and dead-letters nothing silently', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    const dead: DeadLetter[] = [];
+    system.deadLetters.subscribe((d) => dead.push(d));
+    try {
+      system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'c',
+              behaviour: sandboxed({
+                source: `function receive(s, msg) { if (msg.type === 'spin') for (;;) {} return s + 1 }`,
+                input: 0,
+                limits: { cpuMs: 30 },
+              }),
+            },
+          ],
+        }),
+        { name: 'sup' },
+      );
+      const c = (await child(system, '/user/sup/c')) as ActorRef<Msg>;
+      const before = (await sandboxStats()).disposed;
+      c.tell({ type: 'spin' });
+      c.tell({ type: 'after' });
+      await until(() => seen.length === 1);
+      const e = seen[0]!.error as SandboxLimitError;
+      expect(e).toBeInstanceOf(SandboxLimitError);
+      expect(e.limit).toBe('cpu');
+      expect(e.value).toBeGreaterThanOrEqual(30);
+      expect((await sandboxStats()).disposed).toBe(before + 1);
+      // the message that hit the limit is a dead letter; in mode 'process' so is the one sent
+      // to the sandbox after it (it was handed over, never run)
+      await until(() => dead.some((d) => d.reason === 'failed'));
+      if (mode === 'process')
+        expect(dead.find((d) => d.reason === 'sandbox-failed')?.message).toEqual({
+          type: 'after',
+        });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a message over the copy limit fails it before it is copied', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'c',
+              behaviour: sandboxed({
+                source: COUNTER,
+                input: { start: 0 },
+                limits: { copyBytes: 1_000 },
+              }),
+            },
+          ],
+        }),
+      );
+      const c = (await child(system, '/user/$0/c')) as ActorRef<Msg>;
+      c.tell({ type: 'inc', pad: 'x'.repeat(2_000) });
+      await until(() => seen.length === 1);
+      expect(seen[0]!.error).toMatchObject({ limit: 'copy', path: '/user/$0/c' });
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a source that does not compile or defines no receive fails with SandboxSourceError', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          intensity: 0,
+          children: [
+            { id: 'bad', behaviour: sandboxed({ source: 'function receive( {' }) },
+            { id: 'none', behaviour: sandboxed({ source: 'const x = 1;' }) },
+          ],
+        }),
+      );
+      await until(() => seen.length >= 1);
+      expect(seen[0]!.error).toBeInstanceOf(SandboxSourceError);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('snapshot subscribers see its state (through view when it has one)', async () => {
+    const system = createSystem();
+    try {
+      const c = system.spawn(
+        sandboxed({
+          source: `${COUNTER}\nfunction view(state) { return { count: state.n } }`,
+          input: { start: 1 },
+        }),
+      ) as ActorRef<Msg, number>;
+      const views: unknown[] = [];
+      system.subscribe(c, (u) => u.type === 'troupe.snapshot' && views.push(u.snapshot));
+      await until(() => views.some((v) => (v as { count?: number } | null)?.count === 1));
+      c.tell({ type: 'inc' });
+      await until(() => views.some((v) => (v as { count?: number } | null)?.count === 2));
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+describe('sandboxed: options', () => {
+  it('refuses bad options at once, naming the field', () => {
+    const bad: [unknown, string][] = [
+      [{}, 'options.source'],
+      [{ source: 'x', snapshot: 'AAAA' }, 'options.snapshot'],
+      [{ source: 'x', cachedData: new Uint8Array(1) }, 'options.cachedData'],
+      [{ source: 'x', limits: { cpuMs: -1 } }, 'options.limits.cpuMs'],
+      [{ source: 'x', limits: { memoryMb: 4 } }, 'options.limits.memoryMb'],
+      [{ source: 'x', limits: { gpu: 1 } }, 'options.limits.gpu'],
+      [{ source: 'x', capabilities: { tell: 'yes' } }, 'options.capabilities.tell'],
+      [{ source: 'x', capabilities: { fs: true } }, 'options.capabilities.fs'],
+      [
+        { source: 'x', capabilities: { refs: { a: { $ref: 'troupe://x/y' } } } },
+        'options.capabilities.refs.a',
+      ],
+      [{ source: 'x', capabilities: { emit: 'somewhere' } }, 'options.capabilities.emit'],
+      [{ source: 'x', domain: '' }, 'options.domain'],
+    ];
+    for (const [options, field] of bad) {
+      let error: unknown;
+      try {
+        sandboxed(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, field).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).message, field).toContain(field);
+    }
+    expect(() => configureSandboxes({ mode: 'vm' as never })).toThrow(/options\.mode/);
+    expect(() => configureSandboxes({ pool: { maxIsolates: 0 } })).toThrow(
+      /options\.pool\.maxIsolates/,
+    );
+  });
+});
+
+describe('sandboxed: mode thread only', () => {
+  beforeAll(() => configureSandboxes({ mode: 'thread' }));
+  afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('persists its state and restores it after a restart', async () => {
+    const system = createSystem();
+    const store = new InMemoryStore();
+    try {
+      system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'c',
+              behaviour: sandboxed({ source: COUNTER, input: { start: 0 } }),
+              persistence: { store, key: 'c' },
+            },
+          ],
+        }),
+        { name: 'sup' },
+      );
+      const c = (await child(system, '/user/sup/c')) as ActorRef<Msg, number>;
+      c.tell({ type: 'inc' });
+      c.tell({ type: 'inc' });
+      c.tell({ type: 'throw' });
+      await expect(c.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(2);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a message that fails has no effects', async () => {
+    const system = createSystem();
+    try {
+      const r = recorder(system, 'r');
+      const sb = system.spawn(
+        sandboxed({
+          source: `function receive(s, msg, ctx) { ctx.tell(ctx.refs.r, msg.n); if (msg.fail) throw new Error('no'); return s }`,
+          capabilities: { tell: true, refs: { r: r.ref } },
+        }),
+      );
+      sb.tell({ n: 1, fail: true });
+      await until(() => system.actorAt(sb.path) === undefined);
+      expect(r.got).toEqual([]);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+describe('sandboxed: mode process only', () => {
+  beforeAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('refuses persistence with SandboxModeError', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          intensity: 0,
+          children: [
+            {
+              id: 'c',
+              behaviour: sandboxed({ source: COUNTER, input: { start: 0 } }),
+              persistence: { store: new InMemoryStore(), key: 'c' },
+            },
+          ],
+        }),
+      );
+      await until(() => seen.length >= 1);
+      expect(seen[0]!.error).toBeInstanceOf(SandboxModeError);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('the loss of the host process fails its sandboxes with SandboxHostLostError; restarts get a new host', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          children: [{ id: 'c', behaviour: sandboxed({ source: COUNTER, input: { start: 5 } }) }],
+        }),
+        { name: 'sup' },
+      );
+      const c = (await child(system, '/user/sup/c')) as ActorRef<Msg, number>;
+      await expect(c.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(5);
+      const host = sandboxHost();
+      const pid = host.pid;
+      host.kill();
+      await until(() => seen.length === 1);
+      expect(seen[0]!.error).toBeInstanceOf(SandboxHostLostError);
+      c.tell({ type: 'inc' });
+      await expect(c.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(6);
+      expect(host.pid).not.toBe(pid);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+describe('sandboxed on a shard', () => {
+  it('runs on another thread (its definition crosses as data)', async () => {
+    const system = createSystem({ shards: 2 });
+    try {
+      const r = recorder(system, 'r');
+      const sb = system.spawn(
+        sandboxed({
+          source: `function receive(s, msg, ctx) { if (msg.type === 'get') ctx.reply(s); else ctx.tell(ctx.refs.r, s + 1); return s + 1 }`,
+          input: 10,
+          capabilities: { tell: true, refs: { r: r.ref } },
+        }),
+        { shard: 1, name: 'sb' },
+      ) as ActorRef<Msg, number>;
+      sb.tell({ type: 'inc' });
+      await until(() => r.got.length === 1);
+      expect(r.got).toEqual([11]);
+      await expect(sb.ask({ type: 'get' }, { timeout: 5_000 })).resolves.toBe(11);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
