@@ -18,6 +18,10 @@ const COLOURS: Readonly<Record<ImplId, string>> = {
   xstate: '#8e5ba8',
   erlang: '#c23b30',
   'erlang@1': '#f08a4b',
+  'troupe:sandboxed': '#b58900',
+  'troupe:sandboxed@process': '#d9b44a',
+  'troupe:pooled': '#6c71c4',
+  'troupe:cold': '#a9acdf',
 };
 
 const LEGEND: Readonly<Record<ImplId, string>> = {
@@ -30,6 +34,10 @@ const LEGEND: Readonly<Record<ImplId, string>> = {
   xstate: 'xstate: bare XState v5 actors',
   erlang: 'erlang: Erlang/OTP, all cores',
   'erlang@1': 'erlang@1: Erlang/OTP, one scheduler',
+  'troupe:sandboxed': 'troupe:sandboxed: untrusted code in an isolate, in the thread',
+  'troupe:sandboxed@process': 'troupe:sandboxed@process: the isolate in a sandbox host process',
+  'troupe:pooled': 'troupe:pooled: a ready sandbox from the pool',
+  'troupe:cold': 'troupe:cold: a sandbox from a new isolate',
 };
 
 const W = 1280;

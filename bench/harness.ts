@@ -33,7 +33,11 @@ export type ImplId =
   | 'troupe:machine'
   | 'xstate'
   | 'erlang'
-  | 'erlang@1';
+  | 'erlang@1'
+  | 'troupe:sandboxed'
+  | 'troupe:sandboxed@process'
+  | 'troupe:pooled'
+  | 'troupe:cold';
 /** The order implementations run in, and are listed in. */
 export const IMPLS: readonly ImplId[] = [
   'raw',
@@ -44,6 +48,10 @@ export const IMPLS: readonly ImplId[] = [
   'xstate',
   'erlang',
   'erlang@1',
+  'troupe:sandboxed',
+  'troupe:sandboxed@process',
+  'troupe:pooled',
+  'troupe:cold',
 ];
 
 /** Implementations that are not troupe and are not the `raw` ceiling: the runtimes compared against. */

@@ -57,6 +57,12 @@ function ratio(r: number): string {
   return `${r >= 0.1 ? r.toFixed(2) : r.toFixed(3)}×`;
 }
 
+/** What the latency percentiles of a benchmark measure. */
+const LATENCY: Readonly<Record<string, string>> = {
+  restart: "latency from the failing message to the restarted child's next",
+  'sandbox-acquire': 'time to acquire a ready sandbox',
+};
+
 /** The section's Markdown. */
 export function figuresSection(report: Report, chartPath: string): string {
   const m = report.machine;
@@ -70,7 +76,7 @@ export function figuresSection(report: Report, chartPath: string): string {
     '',
     `![troupe against its peers, msgs/s per benchmark](${chartPath})`,
     '',
-    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
+    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart, acquires/s for sandbox-acquire); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
     '',
     `| benchmark | ${impls.map((id) => `\`${id}\``).join(' | ')} | troupe:receive vs best peer |`,
     `| --- | ${impls.map(() => '---:').join(' | ')} | ---: |`,
@@ -98,7 +104,7 @@ export function figuresSection(report: Report, chartPath: string): string {
     const lat = rs.filter((r) => r.p50Us !== undefined && r.p99Us !== undefined);
     if (lat.length > 0)
       notes.push(
-        `- \`${bench}\`, latency from the failing message to the restarted child's next, p50 / p99: ${lat.map((r) => `\`${r.impl}\` ${String(r.p50Us)} / ${String(r.p99Us)} µs`).join(', ')}.`,
+        `- \`${bench}\`, ${LATENCY[bench] ?? 'latency'}, p50 / p99: ${lat.map((r) => `\`${r.impl}\` ${String(r.p50Us)} / ${String(r.p99Us)} µs`).join(', ')}.`,
       );
   }
   if (notes.length > 0) lines.push('', ...notes);

@@ -16,6 +16,7 @@ import { banking } from './savina/banking.ts';
 import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
+import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -31,9 +32,18 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   withScale(withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded), (p, f) => ({
     hops: scaleCount(p.hops, f),
   })),
-  withScale(withImpl(counting, 'troupe:receive@2shards', countingSharded), (p, f) => ({
-    messages: scaleCount(p.messages, f),
-  })),
+  withScale(
+    withImpl(
+      withImpl(
+        withImpl(counting, 'troupe:receive@2shards', countingSharded),
+        'troupe:sandboxed',
+        countingSandboxed('thread'),
+      ),
+      'troupe:sandboxed@process',
+      countingSandboxed('process'),
+    ),
+    (p, f) => ({ messages: scaleCount(p.messages, f) }),
+  ),
   withScale(withImpl(threadring, 'troupe:receive@2shards', threadringSharded), (p, f) => ({
     actors: p.actors,
     hops: scaleCount(p.hops, f),
@@ -55,6 +65,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   banking,
   withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
   restart,
+  sandboxAcquire,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

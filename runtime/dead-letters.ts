@@ -37,8 +37,9 @@ export type DeadLetterReason =
    */
   | 'shard-lost'
   /**
-   * Handed to a sandbox in the sandbox host process (sandbox/, mode 'process') after a message
-   * before it made the sandbox fail: it was never run.
+   * Handed to a sandbox in the sandbox host process (sandbox/, mode 'process') when an earlier
+   * message made the sandbox fail: what it asked for did not happen (it never ran, or ran in
+   * the isolate that was being disposed).
    */
   | 'sandbox-failed';
 

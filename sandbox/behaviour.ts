@@ -334,14 +334,17 @@ class ProcessState implements HostClient {
   readonly #refs: RefBook;
   readonly #link = sandboxHost();
   readonly #id: number;
-  /** What was sent and not yet answered, in order (the first is init). */
-  readonly #sent: Sent[] = [];
-  #failed = false;
+  /**
+   * What was sent, in order (the first is init): entries before #head are done; those from
+   * #head to #assigned have their answers in the mailbox (or were answered with no effects:
+   * DONE); those after await their answers.
+   */
+  #sent: (Sent | typeof DONE)[] = [];
+  #head = 0;
+  #assigned = 0;
   #ended = false;
   #wantView = false;
   #view: unknown = null;
-  /** Answers told to the mailbox, not yet handled. */
-  #answered = 0;
 
   constructor(ctx: ActorContext<unknown, unknown>, spec: Spec, grants: string, payload: unknown) {
     this.path = ctx.path;
@@ -372,12 +375,13 @@ class ProcessState implements HostClient {
       if (msg.state === this) this.#outcome(msg, ctx);
       return;
     }
+    if (this.#ended) throw new SandboxCodeError(this.path, 'Error', 'the sandbox has ended');
     const sender = ctx.sender;
     let json: string;
     try {
       json = this.#refs.copyIn(msg);
     } catch (e) {
-      this.end();
+      this.#fail(ctx, this.#assigned);
       throw e;
     }
     this.#sent.push({ message: msg, replyTo: ctx.replyTo, sender });
@@ -388,72 +392,94 @@ class ProcessState implements HostClient {
   }
 
   currentView(): unknown {
-    if (!this.#wantView && !this.#failed && !this.#ended) {
+    if (!this.#wantView && !this.#ended) {
       this.#wantView = true;
-      this.#link.send(['v', this.#id], true);
       this.#sent.push({ message: undefined, replyTo: undefined, sender: undefined });
+      this.#link.send(['v', this.#id], true);
     }
     return this.#view;
   }
 
-  /** The actor stops or restarts: the sandbox ends (its isolate is disposed after a failure). */
+  /** The actor stops or restarts: the sandbox ends, its isolate back to the host's pool. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#link.close(this.#id);
-    if (!this.#failed) this.#link.send(['x', this.#id], false);
-    this.#link.forgive(this.#sent.length);
+    this.#link.send(['x', this.#id], false);
   }
 
-  // HostClient: answers arrive from the IPC channel; they go through the mailbox
+  // HostClient: answers arrive from the IPC channel, in the order of what was sent
   result(r: HostResult): void {
-    // the answer to the first message sent that no answer in the mailbox is for
-    const sent = this.#sent[this.#answered++];
-    this.#self.tell(new SandboxOutcome(this, sent, r));
+    if (r[1] === 'k') {
+      // answered with no effects: done, without a trip through the mailbox
+      const n = r[2];
+      if (this.#head === this.#assigned) this.#head += n;
+      else this.#sent.fill(DONE, this.#assigned, this.#assigned + n);
+      this.#assigned += n;
+      this.#compact();
+      return;
+    }
+    const sent = this.#sent[this.#assigned++];
+    this.#self.tell(new SandboxOutcome(this, sent === DONE ? undefined : sent, r));
   }
 
   lost(error: SandboxHostLostError): void {
-    this.#self.tell(new SandboxOutcome(this, this.#sent[this.#answered], error));
+    this.#self.tell(new SandboxOutcome(this, undefined, error));
   }
 
   #outcome(o: SandboxOutcome, ctx: ActorContext<unknown, unknown>): void {
     if (this.#ended) return;
     const r = o.result;
     if (r instanceof SandboxHostLostError) {
-      this.#fail(ctx);
+      this.#fail(ctx, this.#head);
       throw r;
     }
-    // the answer's message, and before it any whose answer could not reach the mailbox (a
-    // full mailbox dead-letters it: their effects are lost, visibly)
-    const at = o.sent === undefined ? -1 : this.#sent.indexOf(o.sent);
-    if (at < 0) return;
-    const sent = this.#sent[at]!;
-    this.#sent.splice(0, at + 1);
-    this.#answered -= at + 1;
+    // its entry, and before it any whose answer could not reach the mailbox (a full mailbox
+    // dead-letters it: their effects are lost, visibly) or had no effects
+    let at = this.#head;
+    while (at < this.#assigned && this.#sent[at] !== o.sent) at++;
+    if (at === this.#assigned) return;
+    const sent = o.sent!;
+    this.#head = at + 1;
     if (r[1] === 'f') {
-      this.#fail(ctx);
+      this.#fail(ctx, this.#head);
       throw failureError(r[2], this.path, this.#spec.limits);
     }
+    while (this.#head < this.#assigned && this.#sent[this.#head] === DONE) this.#head++;
+    this.#compact();
     if (r[1] !== 'o') return;
     try {
       const effects = this.#refs.effects(r[2]);
       if (r[3] !== null) this.#view = this.#refs.read(r[3]);
-      if (effects.length > 0) apply(effects, ctx, this.#spec, sent?.replyTo);
+      if (effects.length > 0) apply(effects, ctx, this.#spec, sent.replyTo);
     } catch (e) {
-      this.#fail(ctx);
+      this.#fail(ctx, this.#head);
       throw e;
     }
   }
 
-  /** Fails: what was sent after is dead-lettered, the host forgets it, the actor fails. */
-  #fail(ctx: ActorContext<unknown, unknown>): void {
-    this.#failed = true;
-    const rest = this.#sent.splice(0);
-    this.#link.forgive(rest.length);
-    this.#link.close(this.#id);
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#sent.length) {
+      this.#sent = this.#sent.slice(this.#head);
+      this.#assigned -= this.#head;
+      this.#head = 0;
+    }
+  }
+
+  /**
+   * Fails: the host disposes the sandbox and ignores what comes after; what was sent from
+   * `from` on is dead-lettered: its effects did not happen.
+   */
+  #fail(ctx: ActorContext<unknown, unknown>, from: number): void {
+    if (this.#ended) return;
     this.#ended = true;
+    this.#link.close(this.#id);
+    this.#link.send(['d', this.#id], false);
+    const rest = this.#sent.slice(from);
+    this.#sent = [];
+    this.#head = this.#assigned = 0;
     for (const s of rest)
-      if (s.message !== undefined)
+      if (s !== DONE && s.message !== undefined)
         ctx.system.deadLetters.publish({
           message: s.message,
           recipient: this.#self.address,
@@ -462,6 +488,8 @@ class ProcessState implements HostClient {
         });
   }
 }
+
+const DONE = Symbol('done');
 
 /** What a sandboxed actor cannot do in the sandbox mode it runs in. */
 export class SandboxModeError extends TroupeError {

@@ -16,6 +16,7 @@
  * clock, to the millisecond).
  *
  * The driver's first argument is the operation:
+ *   'n' nothing (the pool calls it once while preparing, so the first real call is warm)
  *   'c' configure (once): copy limit, clock granted, capabilities granted (a string of letters)
  *   'i' init:    { input, refs } or { restore: true, snapshot, refs } as JSON, self ref JSON
  *                (calls the code's `init(input, ctx)`, or `restore(snapshot, ctx)`) → effects
@@ -190,6 +191,8 @@ export const BOOTSTRAP = String.raw`(function () {
     now = t;
     try {
       switch (op) {
+        case 'n':
+          return '';
         case 'c':
           if (configured) return '';
           configured = true;

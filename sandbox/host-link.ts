@@ -7,10 +7,13 @@
  *   ['r', id, message, sender, wantView]                              a message for it
  *   ['v', id]                                                         its view, please
  *   ['x', id]                                                         it ended cleanly
+ *   ['d', id]                                                         it failed here: dispose it
  *   ['u', id, source, input, limits, grants, domain]                  runUntrusted
  *   ['s', id]                                                         the pool's stats
  * Results (a batch per batch):
  *   [id, 'o', effects, view | null]     a call ran ('' or '[…]' effects text; the view's JSON)
+ *   [id, 'k', n]                        the next n calls ran with no effects and no view
+ *   [id, 'g', n]                        n frames for a sandbox that is gone (failed) were ignored
  *   [id, 'f', failure]                  it failed: the sandbox is gone, later frames ignored
  *   [id, 't', result, effects[]]        a runUntrusted ended
  *   [id, 's', stats]
@@ -35,6 +38,7 @@ export type HostFrame =
   | readonly ['r', number, string, string, boolean]
   | readonly ['v', number]
   | readonly ['x', number]
+  | readonly ['d', number]
   | readonly ['u', number, string, string, ResolvedSandboxLimits, string, string]
   | readonly ['s', number];
 
@@ -46,6 +50,7 @@ export type FailureData =
 
 export type HostResult =
   | readonly [number, 'o', string, string | null]
+  | readonly [number, 'k' | 'g', number]
   | readonly [number, 'f', FailureData]
   | readonly [number, 't', string, string[]]
   | readonly [number, 's', PoolStats & { sandboxes: number }];
@@ -133,11 +138,6 @@ export class SandboxHostLink {
     this.#clients.delete(id);
   }
 
-  /** `n` owed answers will not come (frames for a sandbox after its failure are ignored). */
-  forgive(n: number): void {
-    if (n > 0 && this.#child !== null) this.#owe(-Math.min(n, this.#owed));
-  }
-
   /** Queues a frame; `owed` when it will be answered. */
   send(frame: HostFrame, owed: boolean): void {
     this.#ensure();
@@ -221,7 +221,7 @@ export class SandboxHostLink {
   #results(batch: HostResult[]): void {
     let answered = 0;
     for (const r of batch) {
-      answered++;
+      answered += r[1] === 'k' || r[1] === 'g' ? r[2] : 1;
       const id = r[0];
       const waiter = this.#waiting.get(id);
       if (waiter !== undefined) {
@@ -229,7 +229,7 @@ export class SandboxHostLink {
         waiter(r);
         continue;
       }
-      this.#clients.get(id)?.result(r);
+      if (r[1] !== 'g') this.#clients.get(id)?.result(r);
     }
     this.#owe(-answered);
   }

@@ -28,6 +28,14 @@ function failure(e: unknown): FailureData {
   return { kind: 'other', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
 }
 
+/** n more calls of sandbox `id` answered with `code` ('k' no effects, 'g' gone), coalesced. */
+function count(out: HostResult[], id: number, code: 'k' | 'g'): void {
+  const last = out[out.length - 1];
+  if (last !== undefined && last[0] === id && last[1] === code)
+    out[out.length - 1] = [id, code, (last as readonly [number, 'k' | 'g', number])[2] + 1];
+  else out.push([id, code, 1]);
+}
+
 function handle(f: HostFrame, out: HostResult[]): void {
   switch (f[0]) {
     case 'n': {
@@ -50,10 +58,11 @@ function handle(f: HostFrame, out: HostResult[]): void {
     case 'r': {
       const [, id, msg, sender, view] = f;
       const sandbox = sandboxes.get(id);
-      if (sandbox === undefined) return;
+      if (sandbox === undefined) return count(out, id, 'g');
       try {
         const effects = sandbox.call('r', msg, sender);
-        out.push([id, 'o', effects, view ? sandbox.call('v', '', '') : null]);
+        if (effects === '' && !view) count(out, id, 'k');
+        else out.push([id, 'o', effects, view ? sandbox.call('v', '', '') : null]);
       } catch (e) {
         sandboxes.delete(id);
         sandbox.fail(e as Error);
@@ -64,7 +73,7 @@ function handle(f: HostFrame, out: HostResult[]): void {
     }
     case 'v': {
       const sandbox = sandboxes.get(f[1]);
-      if (sandbox === undefined) return;
+      if (sandbox === undefined) return count(out, f[1], 'g');
       try {
         out.push([f[1], 'o', '', sandbox.call('v', '', '')]);
       } catch (e) {
@@ -75,9 +84,12 @@ function handle(f: HostFrame, out: HostResult[]): void {
       }
       return;
     }
-    case 'x': {
+    case 'x':
+    case 'd': {
       const sandbox = sandboxes.get(f[1]);
       sandboxes.delete(f[1]);
+      if (sandbox !== undefined && f[0] === 'd')
+        sandbox.fail(new Error('it failed in the node (a copy over the limit, a forged ref)'));
       sandbox?.release();
       return;
     }

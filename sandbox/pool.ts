@@ -284,6 +284,7 @@ export class IsolatePool {
         reference: true,
         timeout: BOOTSTRAP_TIMEOUT_MS,
       })) as Driver;
+      await driver.apply(undefined, ['n', '', '', 0], { timeout: BOOTSTRAP_TIMEOUT_MS });
       if (this.#closed) {
         this.#dispose(isolate);
         return;

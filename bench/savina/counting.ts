@@ -77,7 +77,7 @@ export const troupeCounterMachine = counterMachine.provide({
 
 // ---- the implementations --------------------------------------------------------------------
 
-function onTroupe(counterBehaviour: Behaviour<CounterMsg, any, any>) {
+export function onTroupe(counterBehaviour: Behaviour<CounterMsg, any, any>) {
   return ({ messages }: CountingParams): Promise<Sample> =>
     withSystem(async (system) => {
       const done = completion<number>(system);
