@@ -90,6 +90,8 @@ export const BOOTSTRAP = String.raw`(function () {
   let configured = false;
   let out = '';
   let fault = '';
+  /** ctx may be used: during init and receive, and for runUntrusted until its end. */
+  let live = false;
 
   function json(v, what) {
     let s;
@@ -107,6 +109,12 @@ export const BOOTSTRAP = String.raw`(function () {
   }
   function put(piece) {
     if (fault !== '') throw new RangeErr('this sandbox has already failed');
+    if (!live) {
+      // a promise callback after receive returned: its effects would be taken for the next
+      // message's (a reply to the wrong asker): refused, and the sandbox fails at its next call
+      fault = '!code Error\nctx was used after receive returned (in a promise callback?): receive runs synchronously, and what it asks for must be asked before it returns';
+      throw new TypeErr('ctx is usable only while receive (or init) runs');
+    }
     out = out === '' ? piece : out + ',' + piece;
     if (out.length > copyLimit * 4) {
       fault = '!copy ' + out.length;
@@ -187,8 +195,15 @@ export const BOOTSTRAP = String.raw`(function () {
     return '!code ' + name + '\n' + message;
   }
 
+  function settled(next) {
+    if (next !== null && (typeof next === 'object' || typeof next === 'function') && typeof next.then === 'function')
+      throw new TypeErr('receive (and init) must return the next state, not a promise: they run synchronously');
+    return next;
+  }
+
   return function driver(op, a, b, t) {
     now = t;
+    live = op === 'i' || op === 'r' || op === 'u' || (op === 'w' && live);
     try {
       switch (op) {
         case 'n':
@@ -210,16 +225,16 @@ export const BOOTSTRAP = String.raw`(function () {
           const p = parse(a);
           ctx.refs = p.refs;
           ctx.sender = undefined;
-          if (p.restore === true) state = typeof restore === 'function' ? restore(p.snapshot, ctx) : p.snapshot;
+          if (p.restore === true) state = settled(typeof restore === 'function' ? restore(p.snapshot, ctx) : p.snapshot);
           else {
             const init = g.init;
-            state = typeof init === 'function' ? init(p.input, ctx) : p.input;
+            state = settled(typeof init === 'function' ? init(p.input, ctx) : p.input);
           }
           return take();
         }
         case 'r':
           ctx.sender = b === '' ? undefined : parse(b);
-          state = receive(state, parse(a), ctx);
+          state = settled(receive(state, parse(a), ctx));
           return take();
         case 'v':
         case 'p':
@@ -252,6 +267,9 @@ export const BOOTSTRAP = String.raw`(function () {
       return '!code Error\nunknown operation';
     } catch (e) {
       return codeFault(e);
+    } finally {
+      // receive's call ends here; runUntrusted's at 'w'
+      if (op !== 'u') live = false;
     }
   };
 })()`;

@@ -488,3 +488,66 @@ describe('sandboxed on a shard', () => {
     }
   });
 });
+
+describe('sandboxed: receive is synchronous', () => {
+  beforeAll(() => configureSandboxes({ mode: 'thread' }));
+  afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('ctx used in a promise callback after receive returned fails that message, never answering the next asker', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'late',
+              behaviour: sandboxed({
+                source: `function receive(s, msg, ctx) {
+                  if (msg === 'late') Promise.resolve().then(() => ctx.reply('late answer'));
+                  else ctx.reply('on time');
+                  return s;
+                }`,
+              }),
+            },
+          ],
+        }),
+        { name: 'sup' },
+      );
+      const late = (await child(system, '/user/sup/late')) as ActorRef<string, string>;
+      late.tell('late');
+      // the late reply is refused inside (it would go to the next asker): the message that
+      // left it fails, and the restarted sandbox answers the next ask
+      await until(() => seen.length === 1);
+      expect(seen[0]!.error).toBeInstanceOf(SandboxCodeError);
+      expect((seen[0]!.error as Error).message).toContain('usable only while receive');
+      await expect(late.ask('now', { timeout: 3_000 })).resolves.toBe('on time');
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a receive that returns a promise fails with SandboxCodeError', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          intensity: 0,
+          children: [
+            {
+              id: 'async',
+              behaviour: sandboxed({ source: `async function receive(s) { return s }` }),
+            },
+          ],
+        }),
+      );
+      const a = await child(system, '/user/$0/async');
+      a.tell('x');
+      await until(() => seen.length === 1);
+      expect((seen[0]!.error as Error).message).toContain('not a promise');
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
