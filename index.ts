@@ -143,3 +143,4 @@ export type { SandboxPoolOptions } from './sandbox/pool.ts';
 export { SandboxHostLostError } from './sandbox/host-link.ts';
 export { sandboxStats } from './sandbox/stats.ts';
 export type { SandboxStats } from './sandbox/stats.ts';
+export { SANDBOX_MAX_IN_FLIGHT } from './sandbox/behaviour.ts';

@@ -253,6 +253,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     return (this.end ??= new Ending());
   }
 
+  get mailboxCapacity(): number {
+    return this.capacity;
+  }
+
   /** This actor's mailbox: the cell itself. */
   get mailbox(): Mailbox {
     return this;

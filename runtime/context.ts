@@ -13,6 +13,8 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   readonly self: ActorRef<In, Reply>;
   readonly path: ActorPath;
   readonly system: ActorSystem;
+  /** Its mailbox's capacity (Infinity when unbounded). */
+  readonly mailboxCapacity: number;
   /** Starts at 0, +1 at each restart. */
   readonly incarnation: number;
   /** The sending actor of the current message, if it was sent by an actor. */

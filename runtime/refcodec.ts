@@ -129,7 +129,12 @@ function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: 
     if (typeof o.$esc === 'object' && o.$esc !== null && !Array.isArray(o.$esc))
       fields = o.$esc as Record<string, unknown>;
     else if (typeof o.$ref === 'string') return refOf(o.$ref as Address);
-    if (typeof o.$date === 'string') return new Date(o.$date);
+    if (typeof o.$date === 'string') {
+      const d = new Date(o.$date);
+      // the encoder never writes one: it is not data this codec made
+      if (Number.isNaN(d.getTime())) throw new SerializationError('$', v, 'an invalid date');
+      return d;
+    }
     if (typeof o.$error === 'object' && o.$error !== null) {
       const e = o.$error as { name?: unknown; message?: unknown; code?: unknown };
       const err = new Error(typeof e.message === 'string' ? e.message : '');

@@ -49,7 +49,9 @@ import {
   type HostClient,
   type HostResult,
 } from './host-link.ts';
-import { SandboxCodeError } from './limits.ts';
+import { SandboxCapabilityError, SandboxCodeError, SandboxLimitError } from './limits.ts';
+import { ReplyFailure } from '../runtime/ask.ts';
+import { ActorFailedError } from '../runtime/failure.ts';
 import { resolveLimits, type ResolvedSandboxLimits, type SandboxLimits } from './limits.ts';
 
 /** The most source a sandbox takes (characters). */
@@ -194,6 +196,9 @@ interface ThreadState {
   readonly mode: 'thread';
   readonly sandbox: Sandbox;
   readonly refs: RefBook;
+  readonly self: ActorRef<unknown>;
+  /** A failure of `view` (called outside the actor's turn), thrown at its next turn. */
+  broken: Error | null;
   version: number;
   viewed: number;
   view: unknown;
@@ -212,7 +217,7 @@ function make(options: SandboxedOptions): Behaviour<unknown, unknown, State> {
     restoring: boolean,
     snapshot: unknown,
   ): ThreadState => {
-    const refs = new RefBook(ctx.path, spec.limits.copyBytes);
+    const refs = new RefBook(ctx.path, spec.limits.copyBytes, spec.grants);
     const sandbox = new Sandbox(ctx.path, spec.limits, grants, spec.domain);
     try {
       sandbox.load(spec.source, `sandbox:${ctx.path}`);
@@ -223,7 +228,16 @@ function make(options: SandboxedOptions): Behaviour<unknown, unknown, State> {
       sandbox.release();
       throw e;
     }
-    return { mode: 'thread', sandbox, refs, version: 0, viewed: -1, view: undefined };
+    return {
+      mode: 'thread',
+      sandbox,
+      refs,
+      self: ctx.self,
+      broken: null,
+      version: 0,
+      viewed: -1,
+      view: undefined,
+    };
   };
 
   const start = (
@@ -244,6 +258,12 @@ function make(options: SandboxedOptions): Behaviour<unknown, unknown, State> {
         return state;
       }
       const { sandbox, refs } = state;
+      if (state.broken !== null) {
+        const e = state.broken;
+        state.broken = null;
+        throw e;
+      }
+      if (msg instanceof SandboxAnswers) return state;
       const sender = ctx.sender;
       let effects: readonly Effect[];
       try {
@@ -251,23 +271,32 @@ function make(options: SandboxedOptions): Behaviour<unknown, unknown, State> {
           sandbox.call('r', refs.copyIn(msg), sender === undefined ? '' : refs.give(sender)),
         );
       } catch (e) {
-        // a copy over the limit, a forged ref: the isolate goes now (a throw of the code keeps
-        // it, for a supervisor that resumes)
-        if (!(e instanceof SandboxCodeError)) sandbox.abandon(e as Error);
+        // a copy over the limit, a forged ref: the isolate goes now (a throw of the code, or a
+        // message that is not data, keeps it, for a supervisor that resumes)
+        if (e instanceof SandboxLimitError || e instanceof SandboxCapabilityError)
+          sandbox.abandon(e);
         throw e;
       }
       state.version++;
       if (effects.length > 0) apply(effects, ctx, spec, ctx.replyTo);
       return state;
     },
-    stop(state) {
-      if (state.mode === 'process') state.end();
+    stop(state, ctx) {
+      if (state.mode === 'process') state.end(ctx);
       else state.sandbox.release();
     },
     view(state) {
       if (state.mode === 'process') return state.currentView();
-      if (state.viewed !== state.version) {
-        state.view = state.refs.read(state.sandbox.call('v', '', ''));
+      if (state.viewed !== state.version && state.broken === null) {
+        try {
+          state.view = state.refs.read(state.sandbox.call('v', '', ''));
+        } catch (e) {
+          // the runtime calls view outside the actor's turn: the failure is the actor's at
+          // its next turn, which a notice in its mailbox brings
+          state.broken = e as Error;
+          if (!(e instanceof SandboxCodeError)) state.sandbox.abandon(e as Error);
+          state.self.tell(new SandboxAnswers(null));
+        }
         state.viewed = state.version;
       }
       return state.view;
@@ -284,32 +313,21 @@ function make(options: SandboxedOptions): Behaviour<unknown, unknown, State> {
   };
 }
 
-/** A sandbox's answer in mode 'process', back through its actor's mailbox. */
-class SandboxOutcome {
-  readonly type = 'troupe.sandbox.outcome';
-  /** The message it answers (what a dead letter shows if handling the answer fails). */
-  readonly message: unknown;
-  readonly #state: ProcessState;
-  readonly #sent: Sent | undefined;
-  readonly #result: HostResult | SandboxHostLostError;
-  constructor(
-    state: ProcessState,
-    sent: Sent | undefined,
-    result: HostResult | SandboxHostLostError,
-  ) {
+/**
+ * In mode 'process': "answers have come", told to the actor when its sandbox's answers arrive
+ * from the host process (at most one in its mailbox at a time). Whatever the actor handles
+ * next, this or a message, applies the answers first, in order. When an answer is a failure,
+ * `message` is set to the message that failed, so the dead letter of this notice shows it.
+ */
+class SandboxAnswers {
+  readonly type = 'troupe.sandbox.answers';
+  message: unknown = undefined;
+  readonly #state: ProcessState | null;
+  constructor(state: ProcessState | null) {
     this.#state = state;
-    this.#sent = sent;
-    this.message = sent?.message;
-    this.#result = result;
   }
-  get sent(): Sent | undefined {
-    return this.#sent;
-  }
-  get state(): ProcessState {
+  get state(): ProcessState | null {
     return this.#state;
-  }
-  get result(): HostResult | SandboxHostLostError {
-    return this.#result;
   }
 }
 
@@ -319,12 +337,30 @@ interface Sent {
   readonly sender: ActorRef<unknown> | undefined;
 }
 
+/** A message not forwarded yet (over the in-flight bound), with its copy. */
+interface Held extends Sent {
+  readonly json: string;
+  readonly senderJson: string;
+}
+
+type Arrived =
+  | { readonly sent: Sent; readonly result: HostResult }
+  | { readonly done: number }
+  | { readonly lost: SandboxHostLostError };
+
+/** Messages a sandbox in mode 'process' has in the host at once; more wait here. */
+export const SANDBOX_MAX_IN_FLIGHT = 1_024;
+
 /**
  * Mode 'process': the isolate lives in the sandbox host process. A message is copied in and
- * sent (batched per turn); the answer comes back to this actor as a SandboxOutcome, and its
- * effects are applied then, replies going to the reply address of the message they answer.
- * A failure fails the actor when its answer comes; what was sent after it is dead-lettered
- * ('sandbox-failed').
+ * forwarded (batched per turn; at most SANDBOX_MAX_IN_FLIGHT at once, the rest wait here, at
+ * most the mailbox's capacity of them: more are dead letters, `mailbox-full`). Answers come
+ * back in order; the actor applies them in its next turn (effects, replies to the asker of
+ * the message they answer). A failure fails the actor there: the asker of the failed message
+ * gets ActorFailedError. A throw of the code pauses the sandbox in the host: a supervisor that
+ * resumes gets what was forwarded after it run; a restart or stop dead-letters it
+ * (`sandbox-failed`), failing its asks. A violation or a lost host ends the sandbox the same
+ * way.
  */
 class ProcessState implements HostClient {
   readonly mode = 'process';
@@ -334,14 +370,16 @@ class ProcessState implements HostClient {
   readonly #refs: RefBook;
   readonly #link = sandboxHost();
   readonly #id: number;
-  /**
-   * What was sent, in order (the first is init): entries before #head are done; those from
-   * #head to #assigned have their answers in the mailbox (or were answered with no effects:
-   * DONE); those after await their answers.
-   */
-  #sent: (Sent | typeof DONE)[] = [];
+  /** Forwarded, in order (the first is init); those before #head are done. */
+  #sent: Sent[] = [];
   #head = 0;
+  /** Entries whose answers have arrived (in #arrived, not yet applied) end here. */
   #assigned = 0;
+  readonly #held: Held[] = [];
+  #arrived: Arrived[] = [];
+  #notice: SandboxAnswers | null = null;
+  /** A throw of the code: the host holds what came after until 'resume' or an end. */
+  #paused = false;
   #ended = false;
   #wantView = false;
   #view: unknown = null;
@@ -350,7 +388,7 @@ class ProcessState implements HostClient {
     this.path = ctx.path;
     this.#self = ctx.self;
     this.#spec = spec;
-    this.#refs = new RefBook(ctx.path, spec.limits.copyBytes);
+    this.#refs = new RefBook(ctx.path, spec.limits.copyBytes, spec.grants);
     const input = this.#refs.copyIn(payload);
     this.#id = this.#link.open(this);
     this.#sent.push({ message: undefined, replyTo: ctx.replyTo, sender: undefined });
@@ -371,24 +409,47 @@ class ProcessState implements HostClient {
   }
 
   receive(msg: unknown, ctx: ActorContext<unknown, unknown>): void {
-    if (msg instanceof SandboxOutcome) {
-      if (msg.state === this) this.#outcome(msg, ctx);
-      return;
+    const notice = msg instanceof SandboxAnswers ? msg : undefined;
+    if (notice !== undefined) {
+      if (notice.state !== this) return; // an earlier incarnation's
+      if (notice === this.#notice) this.#notice = null;
     }
+    if (this.#paused) {
+      // handled again after a throw: the supervisor resumed it
+      this.#paused = false;
+      this.#link.send(['resume', this.#id], false);
+    }
+    this.#apply(ctx, notice);
+    if (notice !== undefined) return;
     if (this.#ended) throw new SandboxCodeError(this.path, 'Error', 'the sandbox has ended');
     const sender = ctx.sender;
     let json: string;
     try {
       json = this.#refs.copyIn(msg);
     } catch (e) {
-      this.#fail(ctx, this.#assigned);
+      // a message that cannot be copied in fails alone; over the copy limit ends the sandbox
+      if (e instanceof SandboxLimitError) this.#end(ctx, 'sandbox-failed', e);
       throw e;
     }
-    this.#sent.push({ message: msg, replyTo: ctx.replyTo, sender });
-    this.#link.send(
-      ['r', this.#id, json, sender === undefined ? '' : this.#refs.give(sender), this.#wantView],
-      true,
-    );
+    const held: Held = {
+      message: msg,
+      replyTo: ctx.replyTo,
+      sender,
+      json,
+      senderJson: sender === undefined ? '' : this.#refs.give(sender),
+    };
+    if (this.#held.length > 0 || this.#inFlight() >= SANDBOX_MAX_IN_FLIGHT) {
+      if (this.#held.length >= ctx.mailboxCapacity)
+        ctx.system.deadLetters.publish({
+          message: msg,
+          recipient: this.#self.address,
+          ...(sender === undefined ? {} : { sender: sender.address }),
+          reason: 'mailbox-full',
+        });
+      else this.#held.push(held);
+      return;
+    }
+    this.#forward(held);
   }
 
   currentView(): unknown {
@@ -400,61 +461,155 @@ class ProcessState implements HostClient {
     return this.#view;
   }
 
-  /** The actor stops or restarts: the sandbox ends, its isolate back to the host's pool. */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#link.close(this.#id);
-    this.#link.send(['x', this.#id], false);
+  /**
+   * The actor stops or restarts. What was forwarded and not yet applied, and what waits here,
+   * is dead-lettered (`stopped`), its asks failed; the host ends the sandbox (its isolate back
+   * to the pool, or disposed after a failure).
+   */
+  end(ctx: ActorContext<unknown, unknown>): void {
+    this.#end(ctx, 'stopped', undefined);
   }
 
-  // HostClient: answers arrive from the IPC channel, in the order of what was sent
+  // HostClient: answers arrive from the IPC channel, in the order of what was forwarded
   result(r: HostResult): void {
-    if (r[1] === 'k') {
-      // answered with no effects: done, without a trip through the mailbox
-      const n = r[2];
-      if (this.#head === this.#assigned) this.#head += n;
-      else this.#sent.fill(DONE, this.#assigned, this.#assigned + n);
-      this.#assigned += n;
+    if (r[1] === 'k' && this.#arrived.length === 0) {
+      // answered with no effects, nothing before them waits: done at once
+      this.#head += r[2];
+      this.#assigned += r[2];
       this.#compact();
+      this.#release();
       return;
     }
-    const sent = this.#sent[this.#assigned++];
-    this.#self.tell(new SandboxOutcome(this, sent === DONE ? undefined : sent, r));
+    if (r[1] === 'k') {
+      this.#arrived.push({ done: r[2] });
+      this.#assigned += r[2];
+    } else this.#arrived.push({ sent: this.#sent[this.#assigned++]!, result: r });
+    this.#notify();
   }
 
   lost(error: SandboxHostLostError): void {
-    this.#self.tell(new SandboxOutcome(this, undefined, error));
+    this.#arrived.push({ lost: error });
+    this.#notify();
   }
 
-  #outcome(o: SandboxOutcome, ctx: ActorContext<unknown, unknown>): void {
-    if (this.#ended) return;
-    const r = o.result;
-    if (r instanceof SandboxHostLostError) {
-      this.#fail(ctx, this.#head);
-      throw r;
+  // ---- inside ---------------------------------------------------------------------------
+
+  #inFlight(): number {
+    return this.#sent.length - this.#head;
+  }
+
+  #forward(h: Held): void {
+    this.#sent.push({ message: h.message, replyTo: h.replyTo, sender: h.sender });
+    this.#link.send(['r', this.#id, h.json, h.senderJson, this.#wantView], true);
+  }
+
+  /** Forwards what waits here, as far as the in-flight bound allows. */
+  #release(): void {
+    while (this.#held.length > 0 && this.#inFlight() < SANDBOX_MAX_IN_FLIGHT && !this.#ended)
+      this.#forward(this.#held.shift()!);
+  }
+
+  #notify(): void {
+    if (this.#notice !== null || this.#ended) return;
+    this.#notice = new SandboxAnswers(this);
+    this.#self.tell(this.#notice);
+  }
+
+  /** Applies the answers that have arrived, in order; throws the first failure. */
+  #apply(ctx: ActorContext<unknown, unknown>, notice: SandboxAnswers | undefined): void {
+    while (this.#arrived.length > 0 && !this.#ended) {
+      const a = this.#arrived.shift()!;
+      if ('done' in a) {
+        this.#head += a.done;
+        continue;
+      }
+      if ('lost' in a) this.#fail(ctx, notice, undefined, a.lost);
+      const { sent, result: r } = a;
+      this.#head++;
+      if (r[1] === 'f') {
+        const error = failureError(r[2], this.path, this.#spec.limits);
+        this.#fail(ctx, notice, sent, error);
+      }
+      if (r[1] !== 'o') continue;
+      try {
+        const effects = this.#refs.effects(r[2]);
+        if (r[3] !== null) this.#view = this.#refs.read(r[3]);
+        if (effects.length > 0) apply(effects, ctx, this.#spec, sent.replyTo);
+      } catch (e) {
+        // what the code asked for is refused: the sandbox is ended in the host too
+        this.#link.send(['d', this.#id], false);
+        this.#fail(ctx, notice, sent, e as Error);
+      }
     }
-    // its entry, and before it any whose answer could not reach the mailbox (a full mailbox
-    // dead-letters it: their effects are lost, visibly) or had no effects
-    let at = this.#head;
-    while (at < this.#assigned && this.#sent[at] !== o.sent) at++;
-    if (at === this.#assigned) return;
-    const sent = o.sent!;
-    this.#head = at + 1;
-    if (r[1] === 'f') {
-      this.#fail(ctx, this.#head);
-      throw failureError(r[2], this.path, this.#spec.limits);
-    }
-    while (this.#head < this.#assigned && this.#sent[this.#head] === DONE) this.#head++;
     this.#compact();
-    if (r[1] !== 'o') return;
-    try {
-      const effects = this.#refs.effects(r[2]);
-      if (r[3] !== null) this.#view = this.#refs.read(r[3]);
-      if (effects.length > 0) apply(effects, ctx, this.#spec, sent.replyTo);
-    } catch (e) {
-      this.#fail(ctx, this.#head);
-      throw e;
+    this.#release();
+  }
+
+  /**
+   * The sandbox failed on `sent`'s message: its asker is told, the dead letter the runtime
+   * makes of the message being handled shows it; a throw of the code pauses the sandbox (a
+   * resume continues), anything else ends it. Throws `error`.
+   */
+  #fail(
+    ctx: ActorContext<unknown, unknown>,
+    notice: SandboxAnswers | undefined,
+    sent: Sent | undefined,
+    error: Error,
+  ): never {
+    if (sent !== undefined) {
+      sent.replyTo?.tell(new ReplyFailure(new ActorFailedError(ctx.path, error)));
+      if (notice !== undefined) notice.message = sent.message;
+      else if (sent.message !== undefined)
+        ctx.system.deadLetters.publish({
+          message: sent.message,
+          recipient: this.#self.address,
+          ...(sent.sender === undefined ? {} : { sender: sent.sender.address }),
+          reason: 'failed',
+          error,
+        });
+    }
+    // the host pauses a sandbox whose code threw on a message (not on init or a view)
+    const resumable =
+      error instanceof SandboxCodeError &&
+      sent !== undefined &&
+      sent.message !== undefined &&
+      !this.#ended &&
+      this.#arrived.length === 0;
+    if (resumable) {
+      // the host holds what came after; a notice gives a resumed actor the turn that lets it
+      // run (a restarted one ignores it)
+      this.#paused = true;
+      this.#notice = new SandboxAnswers(this);
+      this.#self.tell(this.#notice);
+    } else this.#end(ctx, 'sandbox-failed', error);
+    throw error;
+  }
+
+  #end(
+    ctx: ActorContext<unknown, unknown>,
+    reason: 'stopped' | 'sandbox-failed',
+    error: Error | undefined,
+  ): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#link.close(this.#id);
+    this.#link.send([error === undefined && !this.#paused ? 'x' : 'd', this.#id], false);
+    const rest: Sent[] = [...this.#sent.slice(this.#head), ...this.#held];
+    this.#sent = [];
+    this.#held.length = 0;
+    this.#arrived = [];
+    this.#head = this.#assigned = 0;
+    for (const s of rest) {
+      if (s.message === undefined) continue;
+      const why = error ?? new SandboxCodeError(this.path, 'Error', 'the sandbox has ended');
+      s.replyTo?.tell(new ReplyFailure(new ActorFailedError(ctx.path, why)));
+      ctx.system.deadLetters.publish({
+        message: s.message,
+        recipient: this.#self.address,
+        ...(s.sender === undefined ? {} : { sender: s.sender.address }),
+        reason,
+        ...(error === undefined ? {} : { error }),
+      });
     }
   }
 
@@ -465,31 +620,7 @@ class ProcessState implements HostClient {
       this.#head = 0;
     }
   }
-
-  /**
-   * Fails: the host disposes the sandbox and ignores what comes after; what was sent from
-   * `from` on is dead-lettered: its effects did not happen.
-   */
-  #fail(ctx: ActorContext<unknown, unknown>, from: number): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#link.close(this.#id);
-    this.#link.send(['d', this.#id], false);
-    const rest = this.#sent.slice(from);
-    this.#sent = [];
-    this.#head = this.#assigned = 0;
-    for (const s of rest)
-      if (s !== DONE && s.message !== undefined)
-        ctx.system.deadLetters.publish({
-          message: s.message,
-          recipient: this.#self.address,
-          ...(s.sender === undefined ? {} : { sender: s.sender.address }),
-          reason: 'sandbox-failed',
-        });
-  }
 }
-
-const DONE = Symbol('done');
 
 /** What a sandboxed actor cannot do in the sandbox mode it runs in. */
 export class SandboxModeError extends TroupeError {

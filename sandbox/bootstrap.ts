@@ -43,6 +43,9 @@ export const BOOTSTRAP = String.raw`(function () {
   const freeze = Object.freeze;
   const StringOf = String;
   const TypeErr = TypeError;
+  const apply = Reflect.apply;
+  const charCodeAt = String.prototype.charCodeAt;
+  const slice = String.prototype.slice;
   const RangeErr = RangeError;
 
   delete g.SharedArrayBuffer;
@@ -101,20 +104,32 @@ export const BOOTSTRAP = String.raw`(function () {
       throw new TypeErr(what + ' is not JSON data');
     }
     if (typeof s !== 'string') throw new TypeErr(what + ' is not JSON data (' + typeof v + ')');
-    if (s.length > copyLimit) {
-      if (fault === '') fault = '!copy ' + s.length;
+    const bytes = utf8(s);
+    if (bytes > copyLimit) {
+      if (fault === '') fault = '!copy ' + bytes;
       throw new RangeErr(what + ' is over the copy limit');
     }
     return s;
   }
+  /** The UTF-8 size of a string, counted only when it could be over the limit. */
+  function utf8(s) {
+    const n = s.length;
+    if (n * 3 <= copyLimit || n > copyLimit) return n;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const c = apply(charCodeAt, s, [i]);
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? 4 : 3;
+      if (c >= 0xd800 && c < 0xdc00) i++;
+    }
+    return bytes;
+  }
   function put(piece) {
     if (fault !== '') throw new RangeErr('this sandbox has already failed');
-    if (!live) {
+    if (!live)
       // a promise callback after receive returned: its effects would be taken for the next
-      // message's (a reply to the wrong asker): refused, and the sandbox fails at its next call
-      fault = '!code Error\nctx was used after receive returned (in a promise callback?): receive runs synchronously, and what it asks for must be asked before it returns';
-      throw new TypeErr('ctx is usable only while receive (or init) runs');
-    }
+      // message's (a reply to the wrong asker). Refused; the error fails the call that left
+      // the callback (isolated-vm throws what a microtask of the call throws)
+      throw new TypeErr('ctx is usable only while receive (or init) runs: it was used after receive returned (in a promise callback?)');
     out = out === '' ? piece : out + ',' + piece;
     if (out.length > copyLimit * 4) {
       fault = '!copy ' + out.length;
@@ -190,8 +205,10 @@ export const BOOTSTRAP = String.raw`(function () {
       name = typeof e;
       message = '(it could not be read)';
     }
-    if (typeof message !== 'string') message = StringOf(message);
-    if (message.length > 4096) message = message.slice(0, 4096) + '…';
+    if (typeof name !== 'string') name = 'Error';
+    if (typeof message !== 'string') message = '(not text)';
+    if (name.length > 256) name = apply(slice, name, [0, 256]) + '…';
+    if (message.length > 4096) message = apply(slice, message, [0, 4096]) + '…';
     return '!code ' + name + '\n' + message;
   }
 

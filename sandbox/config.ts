@@ -1,7 +1,8 @@
 /**
- * Where this thread's sandboxes run, and its isolate pool's bounds:
- * `createSystem({ sandbox: { mode, pool } })`, or `configureSandboxes` for code without a
- * system (a tool that only calls `runUntrusted`).
+ * Where this thread's sandboxes run, and its isolate pool's bounds: `configureSandboxes`, per
+ * thread (a worker shard calls it from its `shardSetup` module; without it a shard's
+ * sandboxes run in mode 'process' with the default pool). Set it before the first sandbox
+ * starts: a host process already running keeps the pool bounds it was started with.
  *
  *   mode 'process' (the default)  isolates live in a sandbox host process beside the node
  *                                 (sandbox/host.ts, one per thread that uses sandboxes): a
@@ -10,12 +11,17 @@
  *                                 sandboxes fail with SandboxHostLostError and the next one
  *                                 starts a new host process. Calls go by IPC, batched per turn;
  *                                 each message still runs under its own limits. What the code
- *                                 asks for happens when its answer comes back (through the
- *                                 actor's mailbox). Not for persistent actors.
+ *                                 asks for happens when its answer comes back (applied in the
+ *                                 actor's next turn). At most SANDBOX_MAX_IN_FLIGHT messages per
+ *                                 sandbox are in the host; on a restart or stop, those not yet
+ *                                 answered are dead letters and their asks fail (mode 'thread'
+ *                                 keeps them in the mailbox for the next incarnation). Not for
+ *                                 persistent actors.
  *   mode 'thread'                 isolates live in the node's own threads: each message is one
- *                                 synchronous call (about 10× the throughput, see
- *                                 bench/README.md), effects happen in the actor's turn, and
- *                                 persistence works. A catastrophic V8 error takes the node down.
+ *                                 synchronous call (a few µs; an ask answers ~20× sooner than
+ *                                 in mode 'process', see README.md), effects happen in the
+ *                                 actor's turn, and persistence works. A catastrophic V8 error
+ *                                 takes the node down.
  */
 import { InvalidOptionError } from '../runtime/error.ts';
 import {

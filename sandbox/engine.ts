@@ -298,6 +298,7 @@ const NO_EFFECTS: readonly Effect[] = Object.freeze([]);
 export class RefBook {
   readonly path: string;
   readonly #copyBytes: number;
+  readonly #grants: Grants;
   /** The refs this sandbox holds, by address: only these can be told from inside. */
   readonly #refs = new Map<string, ActorRef<unknown>>();
   readonly #refOf = (address: Address): ActorRef<unknown> => {
@@ -311,9 +312,10 @@ export class RefBook {
     return ref;
   };
 
-  constructor(path: string, copyBytes: number) {
+  constructor(path: string, copyBytes: number, grants: Grants) {
     this.path = path;
     this.#copyBytes = copyBytes;
+    this.#grants = grants;
   }
 
   /**
@@ -337,10 +339,14 @@ export class RefBook {
 
   /** A value copied out, refs revived (a ref it was not given: SandboxCapabilityError). */
   read(json: string): unknown {
-    return decodeValue(JSON.parse(json), this.#refOf);
+    this.#checkOut(json);
+    return this.#decode(JSON.parse(json));
   }
 
-  /** Effects text ('' or '[…]') as effects, validated. */
+  /**
+   * Effects text ('' or '[…]') as effects, checked: each only when granted, each value within
+   * the copy limit in UTF-8 bytes, refs only those given.
+   */
   effects(out: string): readonly Effect[] {
     if (out === '') return NO_EFFECTS;
     let list: unknown;
@@ -349,36 +355,72 @@ export class RefBook {
     } catch {
       list = null;
     }
-    if (!Array.isArray(list))
-      throw new SandboxCodeError(this.path, 'Error', 'the sandbox answered what it cannot');
+    if (!Array.isArray(list)) throw this.#garbled();
     const effects: Effect[] = [];
-    for (const e of list as unknown[][]) {
+    for (const e of list as unknown[]) {
+      if (!Array.isArray(e)) throw this.#garbled();
       switch (e[0]) {
         case 't': {
-          const to = this.#refs.get(e[1] as string);
+          if (!this.#grants.tell) throw this.#refused('tell', 'it was not granted');
+          const to = typeof e[1] === 'string' ? this.#refs.get(e[1]) : undefined;
           if (to === undefined)
-            throw new SandboxCapabilityError(
-              this.path,
-              'tell',
-              `${String(e[1])} is not a ref this sandbox was given`,
-            );
-          effects.push({ kind: 'tell', to, msg: decodeValue(e[2], this.#refOf) });
+            throw this.#refused('tell', `${String(e[1])} is not a ref this sandbox was given`);
+          effects.push({ kind: 'tell', to, msg: this.#value(e[2]) });
           break;
         }
         case 'r':
-          effects.push({ kind: 'reply', value: decodeValue(e[1], this.#refOf) });
+          effects.push({ kind: 'reply', value: this.#value(e[1]) });
           break;
         case 'e':
-          effects.push({ kind: 'emit', event: decodeValue(e[1], this.#refOf) });
+          if (!this.#grants.emit) throw this.#refused('emit', 'it was not granted');
+          effects.push({ kind: 'emit', event: this.#value(e[1]) });
           break;
         case 'l':
-          effects.push({ kind: 'log', text: String(e[1]) });
+          if (!this.#grants.log) throw this.#refused('log', 'it was not granted');
+          if (typeof e[1] !== 'string') throw this.#garbled();
+          this.#checkOut(e[1]);
+          effects.push({ kind: 'log', text: e[1] });
           break;
         default:
-          throw new SandboxCodeError(this.path, 'Error', 'the sandbox answered what it cannot');
+          throw this.#garbled();
       }
     }
     return effects;
+  }
+
+  /** One value copied out: its size checked (bytes of its JSON), its refs revived. */
+  #value(v: unknown): unknown {
+    if (v !== null && typeof v === 'object') this.#checkOut(JSON.stringify(v));
+    else if (typeof v === 'string') this.#checkOut(v);
+    return this.#decode(v);
+  }
+
+  #checkOut(json: string): void {
+    const bytes = copySize(json, this.#copyBytes);
+    if (bytes > this.#copyBytes)
+      throw new SandboxLimitError('copy', bytes, this.path, this.#copyBytes);
+  }
+
+  /** Revives refs and tags; what is not data (an invalid date, too deep) is the code's fault. */
+  #decode(v: unknown): unknown {
+    try {
+      return decodeValue(v, this.#refOf);
+    } catch (e) {
+      if (e instanceof SandboxCapabilityError) throw e;
+      throw new SandboxCodeError(
+        this.path,
+        'Error',
+        `it asked to send what is not data: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+
+  #refused(capability: string, why: string): SandboxCapabilityError {
+    return new SandboxCapabilityError(this.path, capability, why);
+  }
+
+  #garbled(): SandboxCodeError {
+    return new SandboxCodeError(this.path, 'Error', 'the sandbox answered what it cannot');
   }
 
   /** Remembers the refs inside a value copied in (as deep as the codec goes). */

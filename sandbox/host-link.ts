@@ -7,14 +7,17 @@
  *   ['r', id, message, sender, wantView]                              a message for it
  *   ['v', id]                                                         its view, please
  *   ['x', id]                                                         it ended cleanly
- *   ['d', id]                                                         it failed here: dispose it
+ *   ['d', id]                                                         it failed: dispose it
+ *   ['resume', id]                                                    run what waited (paused)
  *   ['u', id, source, input, limits, grants, domain]                  runUntrusted
  *   ['s', id]                                                         the pool's stats
  * Results (a batch per batch):
  *   [id, 'o', effects, view | null]     a call ran ('' or '[…]' effects text; the view's JSON)
  *   [id, 'k', n]                        the next n calls ran with no effects and no view
  *   [id, 'g', n]                        n frames for a sandbox that is gone (failed) were ignored
- *   [id, 'f', failure]                  it failed: the sandbox is gone, later frames ignored
+ *   [id, 'f', failure]                  it failed: the sandbox is gone (later frames answered
+ *                                       'g'), or, when its code threw, paused: later frames wait
+ *                                       for 'resume' ('x' or 'd' answers them 'g')
  *   [id, 't', result, effects[]]        a runUntrusted ended
  *   [id, 's', stats]
  *
@@ -31,7 +34,7 @@ import {
   type SandboxLimitName,
 } from './limits.ts';
 import { sandboxPoolOptions } from './config.ts';
-import type { PoolStats } from './pool.ts';
+import { SandboxPoolExhaustedError, type PoolStats } from './pool.ts';
 
 export type HostFrame =
   | readonly ['n', number, string, string, ResolvedSandboxLimits, string, string, string, string]
@@ -39,6 +42,7 @@ export type HostFrame =
   | readonly ['v', number]
   | readonly ['x', number]
   | readonly ['d', number]
+  | readonly ['resume', number]
   | readonly ['u', number, string, string, ResolvedSandboxLimits, string, string]
   | readonly ['s', number];
 
@@ -46,6 +50,7 @@ export type FailureData =
   | { kind: 'limit'; limit: SandboxLimitName; value: number; message: string }
   | { kind: 'code'; thrown: string; message: string }
   | { kind: 'source'; message: string }
+  | { kind: 'pool'; maxIsolates: number; message: string }
   | { kind: 'other'; message: string };
 
 export type HostResult =
@@ -98,6 +103,8 @@ export function failureError(f: FailureData, path: string, limits: ResolvedSandb
       e.message = f.message;
       return e;
     }
+    case 'pool':
+      return new SandboxPoolExhaustedError(f.maxIsolates);
     default:
       return new SandboxCodeError(path, 'Error', f.message);
   }
@@ -140,6 +147,8 @@ export class SandboxHostLink {
 
   /** Queues a frame; `owed` when it will be answered. */
   send(frame: HostFrame, owed: boolean): void {
+    // an end or a resume for a host that is gone: nothing there to tell
+    if (!owed && this.#child === null) return;
     this.#ensure();
     if (owed) this.#owe(1);
     this.#queue.push(frame);
@@ -212,9 +221,15 @@ export class SandboxHostLink {
       child.ref();
       child.channel?.ref();
     }
-    child.on('message', (batch: HostResult[]) => this.#results(batch));
+    child.on('message', (batch: HostResult[]) => {
+      if (this.#child === child) this.#results(batch);
+    });
     child.on('exit', (code, signal) => this.#lost(child, signal ?? `exit code ${code}`));
-    child.on('error', () => child.kill('SIGKILL'));
+    child.on('error', (e) => {
+      // it could not start (or be signalled): its sandboxes are lost; kill what may be left
+      this.#lost(child, e.message);
+      child.kill('SIGKILL');
+    });
     return child;
   }
 

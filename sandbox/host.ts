@@ -12,15 +12,24 @@
  * Started by sandbox/host-link.ts with `--no-node-snapshot`; never run it by hand.
  */
 import { Sandbox } from './engine.ts';
-import { configureIsolatePool, isolatePool, resolvePoolOptions } from './pool.ts';
+import {
+  configureIsolatePool,
+  isolatePool,
+  resolvePoolOptions,
+  SandboxPoolExhaustedError,
+} from './pool.ts';
 import { SandboxCodeError, SandboxLimitError, SandboxSourceError } from './limits.ts';
 import type { HostFrame, HostResult, FailureData } from './host-link.ts';
 
 configureIsolatePool(resolvePoolOptions('sandbox.pool', JSON.parse(process.argv[2] ?? '{}')));
 
 const sandboxes = new Map<number, Sandbox>();
+/** Sandboxes whose code threw: what comes for them waits here until 'resume' or an end. */
+const paused = new Map<number, HostFrame[]>();
 
 function failure(e: unknown): FailureData {
+  if (e instanceof SandboxPoolExhaustedError)
+    return { kind: 'pool', maxIsolates: e.maxIsolates, message: e.message };
   if (e instanceof SandboxLimitError)
     return { kind: 'limit', limit: e.limit, value: e.value, message: e.message };
   if (e instanceof SandboxSourceError) return { kind: 'source', message: e.message };
@@ -36,7 +45,30 @@ function count(out: HostResult[], id: number, code: 'k' | 'g'): void {
   else out.push([id, code, 1]);
 }
 
+/** A call failed: a throw of the code pauses the sandbox (a resume may follow); else it goes. */
+function failed(
+  id: number,
+  sandbox: Sandbox,
+  e: unknown,
+  out: HostResult[],
+  pausable: boolean,
+): void {
+  out.push([id, 'f', failure(e)]);
+  if (pausable && e instanceof SandboxCodeError && !sandbox.disposed) {
+    paused.set(id, []);
+    return;
+  }
+  sandboxes.delete(id);
+  sandbox.fail(e as Error);
+  sandbox.release();
+}
+
 function handle(f: HostFrame, out: HostResult[]): void {
+  const held = f[0] === 'r' || f[0] === 'v' ? paused.get(f[1]) : undefined;
+  if (held !== undefined) {
+    held.push(f);
+    return;
+  }
   switch (f[0]) {
     case 'n': {
       const [, id, path, domain, limits, grants, source, payload, self] = f;
@@ -64,10 +96,7 @@ function handle(f: HostFrame, out: HostResult[]): void {
         if (effects === '' && !view) count(out, id, 'k');
         else out.push([id, 'o', effects, view ? sandbox.call('v', '', '') : null]);
       } catch (e) {
-        sandboxes.delete(id);
-        sandbox.fail(e as Error);
-        sandbox.release();
-        out.push([id, 'f', failure(e)]);
+        failed(id, sandbox, e, out, true);
       }
       return;
     }
@@ -77,17 +106,24 @@ function handle(f: HostFrame, out: HostResult[]): void {
       try {
         out.push([f[1], 'o', '', sandbox.call('v', '', '')]);
       } catch (e) {
-        sandboxes.delete(f[1]);
-        sandbox.fail(e as Error);
-        sandbox.release();
-        out.push([f[1], 'f', failure(e)]);
+        failed(f[1], sandbox, e, out, false);
       }
+      return;
+    }
+    case 'resume': {
+      const frames = paused.get(f[1]);
+      paused.delete(f[1]);
+      for (const g of frames ?? []) handle(g, out);
       return;
     }
     case 'x':
     case 'd': {
       const sandbox = sandboxes.get(f[1]);
       sandboxes.delete(f[1]);
+      const frames = paused.get(f[1]);
+      paused.delete(f[1]);
+      // what waited is answered as gone (the node dead-letters it)
+      for (const g of frames ?? []) count(out, g[1], 'g');
       if (sandbox !== undefined && f[0] === 'd')
         sandbox.fail(new Error('it failed in the node (a copy over the limit, a forged ref)'));
       sandbox?.release();

@@ -5,12 +5,13 @@
  *   memoryMb   the isolate's heap (isolated-vm `memoryLimit`; soft: a hostile script may
  *              reach 2–3× before it is stopped)                          SANDBOX_MEMORY_MB (32)
  *   cpuMs      one message (or one `runUntrusted`) may run this long before it is stopped
- *              (isolated-vm's `timeout`: the time the isolate runs, microtasks included)
+ *              (isolated-vm's `timeout`, microtasks included; it counts elapsed time while
+ *              the call runs, so a machine short of CPU stops a call sooner)
  *                                                                         SANDBOX_CPU_MS (100)
- *   wallMs     one call from start to its result, waits included (a promise that never
- *              settles); enforced by the host, which disposes the isolate   SANDBOX_WALL_MS (1,000)
- *   copyBytes  what is copied in (a message, an input) or out (a tell, an emit, a result), as
- *              JSON                                                       SANDBOX_COPY_BYTES (1 MiB)
+ *   wallMs     a `runUntrusted` from start to result, compiling included; each call into the
+ *              isolate also stops there when it is shorter than cpuMs  SANDBOX_WALL_MS (1,000)
+ *   copyBytes  each value copied in (a message, an input) or out (a tell, a reply, an emit,
+ *              a log line, a result, the state), as JSON in UTF-8 bytes   SANDBOX_COPY_BYTES (1 MiB)
  *
  * A violation disposes the isolate: the sandbox fails with SandboxLimitError (which limit,
  * the value reached, the actor's path), and a restart gets a fresh isolate.

@@ -108,6 +108,7 @@ export class IsolatePool {
 
   constructor(options: ResolvedSandboxPoolOptions) {
     this.#options = options;
+    warnWithoutNoNodeSnapshot();
   }
 
   get options(): ResolvedSandboxPoolOptions {
@@ -129,7 +130,6 @@ export class IsolatePool {
     const key = `${domain}\u0000${memoryMb}`;
     let lease = this.#ready.get(key)?.pop();
     if (lease === undefined) {
-      this.#cold++;
       let isolate = this.#idle.get(key)?.pop();
       if (isolate === undefined) {
         this.#makeRoom(key);
@@ -141,6 +141,7 @@ export class IsolatePool {
         this.#dispose(isolate);
         throw e;
       }
+      this.#cold++;
     }
     this.#leased.add(lease);
     this.#refillSoon(key, domain, memoryMb);
@@ -232,10 +233,18 @@ export class IsolatePool {
     return { key, domain, memoryMb, isolate, context, driver };
   }
 
-  /** Makes room for one more isolate: disposes a ready or idle one of another key. */
+  /**
+   * Makes room for one more isolate: disposes a ready or idle one of another key; or, while
+   * isolates are being prepared, goes over the bound by one (a preparation that ends over
+   * the bound disposes its isolate instead of keeping it).
+   */
   #makeRoom(key: string): void {
     if (this.#live < this.#options.maxIsolates) return;
-    if (!this.#evictOne(key)) throw new SandboxPoolExhaustedError(this.#options.maxIsolates);
+    if (this.#evictOne(key)) return;
+    let preparing = 0;
+    for (const n of this.#preparing.values()) preparing += n;
+    if (this.#live - preparing < this.#options.maxIsolates) return;
+    throw new SandboxPoolExhaustedError(this.#options.maxIsolates);
   }
 
   #evictOne(except: string | undefined): boolean {
@@ -285,7 +294,7 @@ export class IsolatePool {
         timeout: BOOTSTRAP_TIMEOUT_MS,
       })) as Driver;
       await driver.apply(undefined, ['n', '', '', 0], { timeout: BOOTSTRAP_TIMEOUT_MS });
-      if (this.#closed) {
+      if (this.#closed || this.#live > this.#options.maxIsolates) {
         this.#dispose(isolate);
         return;
       }
@@ -302,6 +311,24 @@ export class IsolatePool {
   }
 }
 
+let warned = false;
+
+/**
+ * isolated-vm asks for `--no-node-snapshot` on Node 20 and later (for the whole process: it
+ * goes in NODE_OPTIONS; the npm scripts set it, and the sandbox host process is started with
+ * it). Without it, said once per thread.
+ */
+function warnWithoutNoNodeSnapshot(): void {
+  if (warned) return;
+  warned = true;
+  const flag = '--no-node-snapshot';
+  if (process.execArgv.includes(flag) || (process.env.NODE_OPTIONS ?? '').includes(flag)) return;
+  process.emitWarning(
+    `isolated-vm needs node ${flag} (set NODE_OPTIONS=${flag}): without it V8 may crash when isolates are made`,
+    { code: 'TROUPE_SANDBOX_NO_NODE_SNAPSHOT' },
+  );
+}
+
 let pool: IsolatePool | null = null;
 
 /** This thread's isolate pool (made at first use with the default bounds). */
@@ -309,7 +336,7 @@ export function isolatePool(): IsolatePool {
   return (pool ??= new IsolatePool(resolvePoolOptions('sandbox.pool', undefined)));
 }
 
-/** Sets this thread's pool bounds (`createSystem({ sandbox: { pool } })` calls it). */
+/** Sets this thread's pool bounds (`configureSandboxes({ pool })` calls it). */
 export function configureIsolatePool(options: ResolvedSandboxPoolOptions): void {
   if (pool === null) pool = new IsolatePool(options);
   else pool.configure(options);

@@ -60,13 +60,14 @@ export async function runUntrusted<T = unknown>(
     throw new InvalidOptionError('options.log', options.log, 'a function (line) => void');
   if (options.clock !== undefined && typeof options.clock !== 'boolean')
     throw new InvalidOptionError('options.clock', options.clock, 'a boolean');
-  const grants = grantLetters({
+  const granted = {
     tell: false,
     emit: false,
     log: options.log !== undefined,
     clock: options.clock === true,
-  });
-  const refs = new RefBook('runUntrusted', resolved.copyBytes);
+  };
+  const grants = grantLetters(granted);
+  const refs = new RefBook('runUntrusted', resolved.copyBytes, granted);
   const json = refs.copyIn(input ?? null);
   // the code's own text is the function's body: whatever it does to the wrapping, only what
   // the wrapper evaluates to is used, and only when it is a function

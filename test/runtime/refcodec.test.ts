@@ -92,6 +92,14 @@ describe('encodeValue / decodeValue', () => {
     expect(e.at).toBe('$.when');
   });
 
+  it('refuses to decode a { $date } that is not a date (the encoder never writes one)', () => {
+    expect(() =>
+      decodeValue({ at: { $date: 'garbage' } }, () => {
+        throw new Error('no refs here');
+      }),
+    ).toThrow(SerializationError);
+  });
+
   it('round-trips an Error as its name, message and string code', () => {
     const err = new InvalidOptionError('options.x', 1, 'a string');
     const encoded = encodeValue({ err });

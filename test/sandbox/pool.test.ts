@@ -84,6 +84,17 @@ describe('the isolate pool', () => {
     p.release(c, true);
   });
 
+  it('an acquire does not fail while isolates are only being prepared', () => {
+    const p = pool(3, 2);
+    const first = p.acquire('a', 16); // the pool starts preparing two more for 'a'
+    const pending = p.prewarm('a', 16);
+    const second = p.acquire('a', 16);
+    const other = p.acquire('b', 16);
+    expect(p.stats().leased).toBe(3);
+    for (const l of [first, second, other]) p.release(l, true);
+    return pending;
+  });
+
   it('keys isolates by memory limit too (it is fixed when an isolate is made)', () => {
     const p = pool(8, 0);
     const small = p.acquire('a', 16);

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ActorFailedError,
   configureSandboxes,
+  SANDBOX_MAX_IN_FLIGHT,
   createSystem,
   fromReceive,
   InMemoryStore,
@@ -546,6 +548,180 @@ describe('sandboxed: receive is synchronous', () => {
       a.tell('x');
       await until(() => seen.length === 1);
       expect((seen[0]!.error as Error).message).toContain('not a promise');
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+describe.each(['thread', 'process'] as SandboxMode[])('sandboxed failures, mode %s', (mode) => {
+  beforeAll(() => configureSandboxes({ mode }));
+  afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('a supervisor that resumes keeps its state; the asker of the failed message gets ActorFailedError', async () => {
+    const system = createSystem();
+    try {
+      // resume: a plain parent decides
+      const parent = system.spawn(
+        fromReceive<ActorRef<Msg, number> | null, Msg>(
+          (ctx) =>
+            ctx.spawn(sandboxed({ source: COUNTER, input: { start: 0 } }), {
+              name: 'r',
+            }) as ActorRef<Msg, number>,
+          (s) => s,
+          { onChildFailure: () => 'resume' },
+        ),
+        { name: 'p' },
+      );
+      void parent;
+      const r = (await child(system, '/user/p/r')) as ActorRef<Msg, number>;
+      r.tell({ type: 'inc' });
+      await expect(r.ask({ type: 'throw' }, { timeout: 3_000 })).rejects.toThrow(ActorFailedError);
+      r.tell({ type: 'inc' });
+      await expect(r.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(2);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('one sandbox cannot harm another with what it sends (an invalid date)', async () => {
+    const system = createSystem();
+    try {
+      const b = system.spawn(sandboxed({ source: COUNTER, input: { start: 100 } }), {
+        name: 'b',
+      }) as ActorRef<Msg, number>;
+      const a = system.spawn(
+        sandboxed({
+          source: `function receive(s, m, ctx) { ctx.tell(ctx.refs.b, { type: 'inc', at: { $date: 'garbage' } }); return s }`,
+          capabilities: { tell: true, refs: { b } },
+        }),
+        { name: 'a' },
+      );
+      a.tell('go');
+      await until(() => system.actorAt('/user/a') === undefined);
+      b.tell({ type: 'inc' });
+      await expect(b.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(101);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('counts what it copies out in UTF-8 bytes', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          intensity: 0,
+          children: [
+            {
+              id: 'c',
+              behaviour: sandboxed({
+                source: `function receive(s, m, ctx) { ctx.reply('€'.repeat(400)); return s }`,
+                limits: { copyBytes: 1_000 },
+              }),
+            },
+          ],
+        }),
+      );
+      const c = await child(system, '/user/$0/c');
+      c.tell('x');
+      await until(() => seen.length === 1);
+      expect(seen[0]!.error).toMatchObject({ limit: 'copy' });
+      expect((seen[0]!.error as SandboxLimitError).value).toBeGreaterThan(1_000);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('a view that throws fails the actor in its turn, and nothing else', async () => {
+    const system = createSystem();
+    const seen = failures(system);
+    try {
+      system.spawn(
+        supervise({
+          children: [
+            {
+              id: 'v',
+              behaviour: sandboxed({
+                source: `${COUNTER}\nfunction view(s) { if (s.n > 0) throw new Error('view says no'); return s }`,
+                input: { start: 0 },
+              }),
+            },
+          ],
+        }),
+      );
+      const v = (await child(system, '/user/$0/v')) as ActorRef<Msg, number>;
+      system.subscribe(v, () => undefined);
+      v.tell({ type: 'inc' });
+      await until(() => seen.length >= 1);
+      expect((seen[0]!.error as Error).message).toContain('view says no');
+      const other = system.spawn(
+        fromReceive<number, string, number>(0, (n, _m, ctx) => {
+          ctx.reply(n + 1);
+          return n + 1;
+        }),
+      );
+      await expect(other.ask('x', { timeout: 1_000 })).resolves.toBe(1);
+    } finally {
+      await system.shutdown();
+    }
+  });
+});
+
+describe('sandboxed, mode process: in flight', () => {
+  beforeAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('a restart fails the asks forwarded and not yet answered, and dead-letters them (stopped)', async () => {
+    const system = createSystem();
+    const dead: DeadLetter[] = [];
+    system.deadLetters.subscribe((d) => dead.push(d));
+    try {
+      const slow = `function receive(s, m, ctx) { let x = 0; for (let i = 0; i < 2e6; i++) x += i; ctx.reply(m.n); return s }`;
+      system.spawn(
+        supervise({
+          strategy: 'one-for-all',
+          children: [
+            { id: 's', behaviour: sandboxed({ source: slow }) },
+            {
+              id: 'f',
+              behaviour: fromReceive(null, () => {
+                throw new Error('sibling');
+              }),
+            },
+          ],
+        }),
+      );
+      const s = await child(system, '/user/$0/s');
+      const f = await child(system, '/user/$0/f');
+      const asks = [1, 2, 3].map((n) => s.ask({ n }, { timeout: 5_000 }));
+      f.tell('fail');
+      const results = await Promise.allSettled(asks);
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ActorFailedError);
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      expect(failed).toBeGreaterThan(0);
+      expect(dead.filter((d) => d.reason === 'stopped').length).toBeGreaterThanOrEqual(failed);
+    } finally {
+      await system.shutdown();
+    }
+  });
+
+  it('keeps at most SANDBOX_MAX_IN_FLIGHT in the host; beyond that and its mailbox capacity, dead letters', async () => {
+    const system = createSystem();
+    const dead: DeadLetter[] = [];
+    system.deadLetters.subscribe((d) => dead.push(d));
+    try {
+      const c = system.spawn(sandboxed({ source: COUNTER, input: { start: 0 } }), {
+        mailbox: { capacity: 100 },
+      }) as ActorRef<Msg, number>;
+      await c.ask({ type: 'get' }, { timeout: 3_000 });
+      const total = SANDBOX_MAX_IN_FLIGHT + 5_000;
+      for (let i = 0; i < total; i++) c.tell({ type: 'inc' });
+      const n = await c.ask({ type: 'get' }, { timeout: 10_000 }).catch(() => -1);
+      const lost = dead.filter((d) => d.reason === 'mailbox-full').length;
+      expect(lost).toBeGreaterThan(0);
+      if (n >= 0) expect(n + lost).toBe(total);
     } finally {
       await system.shutdown();
     }
