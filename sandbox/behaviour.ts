@@ -375,7 +375,8 @@ class ProcessState implements HostClient {
   #head = 0;
   /** Entries whose answers have arrived (in #arrived, not yet applied) end here. */
   #assigned = 0;
-  readonly #held: Held[] = [];
+  #held: Held[] = [];
+  #heldHead = 0;
   #arrived: Arrived[] = [];
   #notice: SandboxAnswers | null = null;
   /** A throw of the code: the host holds what came after until 'resume' or an end. */
@@ -438,8 +439,9 @@ class ProcessState implements HostClient {
       json,
       senderJson: sender === undefined ? '' : this.#refs.give(sender),
     };
-    if (this.#held.length > 0 || this.#inFlight() >= SANDBOX_MAX_IN_FLIGHT) {
-      if (this.#held.length >= ctx.mailboxCapacity)
+    const waiting = this.#held.length - this.#heldHead;
+    if (waiting > 0 || this.#inFlight() >= SANDBOX_MAX_IN_FLIGHT) {
+      if (waiting >= ctx.mailboxCapacity)
         ctx.system.deadLetters.publish({
           message: msg,
           recipient: this.#self.address,
@@ -505,8 +507,16 @@ class ProcessState implements HostClient {
 
   /** Forwards what waits here, as far as the in-flight bound allows. */
   #release(): void {
-    while (this.#held.length > 0 && this.#inFlight() < SANDBOX_MAX_IN_FLIGHT && !this.#ended)
-      this.#forward(this.#held.shift()!);
+    const held = this.#held;
+    while (this.#heldHead < held.length && this.#inFlight() < SANDBOX_MAX_IN_FLIGHT && !this.#ended)
+      this.#forward(held[this.#heldHead++]!);
+    if (this.#heldHead === held.length) {
+      this.#held = [];
+      this.#heldHead = 0;
+    } else if (this.#heldHead > 1024 && this.#heldHead * 2 > held.length) {
+      this.#held = held.slice(this.#heldHead);
+      this.#heldHead = 0;
+    }
   }
 
   #notify(): void {
@@ -594,9 +604,10 @@ class ProcessState implements HostClient {
     this.#ended = true;
     this.#link.close(this.#id);
     this.#link.send([error === undefined && !this.#paused ? 'x' : 'd', this.#id], false);
-    const rest: Sent[] = [...this.#sent.slice(this.#head), ...this.#held];
+    const rest: Sent[] = [...this.#sent.slice(this.#head), ...this.#held.slice(this.#heldHead)];
     this.#sent = [];
-    this.#held.length = 0;
+    this.#held = [];
+    this.#heldHead = 0;
     this.#arrived = [];
     this.#head = this.#assigned = 0;
     for (const s of rest) {
