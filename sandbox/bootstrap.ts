@@ -51,6 +51,21 @@ export const BOOTSTRAP = String.raw`(function () {
   delete g.SharedArrayBuffer;
   delete g.Atomics;
   delete g.WebAssembly;
+  // their callbacks run after a call, outside every limit (on isolated-vm's threads)
+  delete g.FinalizationRegistry;
+  delete g.WeakRef;
+
+  // resizable ArrayBuffers reserve memory the isolate's memory limit does not count: the
+  // constructor takes a length only
+  const RealArrayBuffer = ArrayBuffer;
+  function SafeArrayBuffer(length) {
+    if (new.target === undefined) throw new TypeErr("Constructor ArrayBuffer requires 'new'");
+    return construct(RealArrayBuffer, [length], new.target);
+  }
+  SafeArrayBuffer.isView = RealArrayBuffer.isView;
+  SafeArrayBuffer.prototype = RealArrayBuffer.prototype;
+  defineProperty(RealArrayBuffer.prototype, 'constructor', { value: SafeArrayBuffer, writable: true, configurable: true });
+  defineProperty(g, 'ArrayBuffer', { value: SafeArrayBuffer, writable: true, configurable: true });
 
   // ---- the clock ----
   let now = 0;
@@ -70,11 +85,11 @@ export const BOOTSTRAP = String.raw`(function () {
   if (typeof Intl === 'object' && Intl !== null) {
     const proto = Intl.DateTimeFormat.prototype;
     const formatGetter = getDescriptor(proto, 'format').get;
-    const formatToParts = proto.formatToParts;
+    const realFormatToParts = proto.formatToParts;
     defineProperty(proto, 'format', {
       configurable: true,
       get() {
-        const f = formatGetter.call(this);
+        const f = apply(formatGetter, this, []);
         return (d) => f(d === undefined ? at() : d);
       },
     });
@@ -82,7 +97,7 @@ export const BOOTSTRAP = String.raw`(function () {
       configurable: true,
       writable: true,
       value: function formatToParts(d) {
-        return formatToParts.call(this, d === undefined ? at() : d);
+        return apply(realFormatToParts, this, [d === undefined ? at() : d]);
       },
     });
   }
@@ -97,6 +112,12 @@ export const BOOTSTRAP = String.raw`(function () {
   let live = false;
 
   function json(v, what) {
+    // JSON.stringify cannot be interrupted by the CPU limit: a string over the limit is
+    // refused before it is stringified
+    if (typeof v === 'string' && v.length > copyLimit) {
+      if (fault === '') fault = '!copy ' + v.length;
+      throw new RangeErr(what + ' is over the copy limit');
+    }
     let s;
     try {
       s = stringify(v);
