@@ -41,7 +41,12 @@ export type DeadLetterReason =
    * message made the sandbox fail: what it asked for did not happen (it never ran, or ran in
    * the isolate that was being disposed).
    */
-  | 'sandbox-failed';
+  | 'sandbox-failed'
+  /**
+   * For an actor of another node (runtime/nodes) with no link up to it, or whose link's
+   * socket holds more than it may (backpressure).
+   */
+  | 'node-unreachable';
 
 export interface DeadLetter {
   readonly message: unknown;

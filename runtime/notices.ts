@@ -12,8 +12,11 @@ export type StopReason = 'normal' | 'failed' | 'shutdown';
 export interface Terminated {
   readonly type: 'troupe.terminated';
   readonly ref: ActorRef<unknown>;
-  /** `shard-lost`: it lived on a worker shard whose thread died (runtime/shards). */
-  readonly reason: StopReason | 'unknown-actor' | 'shard-lost';
+  /**
+   * `shard-lost`: it lived on a worker shard whose thread died (runtime/shards); `node-down`:
+   * it lives on another node, which is down or unreachable (runtime/nodes).
+   */
+  readonly reason: StopReason | 'unknown-actor' | 'shard-lost' | 'node-down';
   readonly error?: unknown;
 }
 

@@ -3,6 +3,8 @@
  * field. A bad option throws InvalidOptionError naming its path (`options.mailbox.capacity`)
  * and the value given; an unknown option is refused the same way (a typo must not be ignored).
  */
+import { resolveNodesOptions, type NodesOptions } from './nodes/options.ts';
+import type { NetOptions } from './nodes/net.ts';
 import { InvalidOptionError } from './error.ts';
 import {
   DEFAULT_MAILBOX_CAPACITY,
@@ -75,6 +77,16 @@ export interface SystemOptions {
     readonly maxOldGenerationSizeMb?: number;
     readonly maxYoungGenerationSizeMb?: number;
   };
+  /**
+   * This node among nodes (runtime/nodes): its name (the node id) and where it listens; with
+   * `peers` (the nodes it dials), the cluster's `secret`, `tls` and `link` tuning. See
+   * runtime/nodes/options.ts.
+   */
+  readonly node?: NodesOptions['node'];
+  readonly peers?: NodesOptions['peers'];
+  readonly secret?: NodesOptions['secret'];
+  readonly tls?: NodesOptions['tls'];
+  readonly link?: NodesOptions['link'];
 }
 
 export interface SpawnOptions {
@@ -120,6 +132,8 @@ export interface ResolvedSystemOptions {
   readonly shards: number;
   readonly shardSetup: string | undefined;
   readonly shardLimits: ShardLimits | undefined;
+  /** The node's links (null: a node alone). */
+  readonly nodes: NetOptions | null;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -268,10 +282,16 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'shards',
     'shardSetup',
     'shardLimits',
+    'node',
+    'peers',
+    'secret',
+    'tls',
+    'link',
   ]);
+  const nodes = resolveNodesOptions(o, o.nodeId as string | undefined);
   let nodeId: NodeId;
   try {
-    nodeId = validateNodeId(o.nodeId === undefined ? 'local' : o.nodeId);
+    nodeId = validateNodeId(nodes?.link.node ?? (o.nodeId === undefined ? 'local' : o.nodeId));
   } catch {
     throw new InvalidOptionError(
       'options.nodeId',
@@ -286,6 +306,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     withMethods('options.tracerProvider', o.tracerProvider, ['getTracer']);
   return {
     nodeId,
+    nodes,
     clock: o.clock as Clock | undefined,
     throughput:
       o.throughput === undefined

@@ -146,7 +146,11 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
    * every ref, 8 bytes each.
    */
   private resolveTarget(): Target | null {
-    if (this.#foreign) return null;
+    if (this.#foreign) {
+      const f = this.#system.foreignTarget(this.address);
+      if (f !== null) this.#target = f;
+      return f;
+    }
     const t = this.#system.lookup(this.path);
     if (t !== null) this.#target = t;
     return t;

@@ -20,6 +20,8 @@ export interface SystemCore {
   readonly tempPrefix: string;
   addressOf(path: ActorPath): Address;
   lookup(path: ActorPath): Target | null;
+  /** The target of an actor on another node (runtime/nodes), or null without nodes. */
+  foreignTarget(address: Address): Target | null;
   /** A user message for no live target: dead letters. */
   undeliverable(ref: LocalRef, msg: unknown, meta: unknown): Delivery;
   /** A system message for no target at all (never spawned, or long gone). */

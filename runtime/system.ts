@@ -55,6 +55,7 @@ import { ShardNode } from './shards/node.ts';
 import { ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
 import { detachedCell, RemoteParent } from './shards/remote.ts';
 import { loadPortable } from './shards/portable.ts';
+import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
 import type { ShardFrame } from './shards/protocol.ts';
 
 /** A worker shard's place in its node (runtime/shards/host.ts). */
@@ -161,6 +162,10 @@ export class ActorSystem implements SystemCore {
   private resolveTerminated!: (r: TerminationReport) => void;
   /** Resolves once every actor has stopped, with why. */
   readonly whenTerminated: Promise<TerminationReport>;
+  /** This node's links to other nodes (runtime/nodes), or null for a node alone. */
+  readonly nodes: NodeRuntime | null = null;
+  /** Resolves when the node listens for links (at once for a node alone); rejects if it cannot. */
+  readonly nodeReady: Promise<void>;
 
   constructor(options?: SystemOptions, shardContext?: ShardContext) {
     const o = resolveSystemOptions(options);
@@ -227,6 +232,14 @@ export class ActorSystem implements SystemCore {
       });
       this.router = this.shards.router;
     }
+    if (o.nodes !== null) {
+      this.nodes = new NodeRuntime(this, o.nodes);
+      this.nodeReady = this.nodes.net.start();
+      // a failure to listen is the caller's to see (await system.nodeReady); not unhandled
+      this.nodeReady.catch((e: unknown) =>
+        this.logger.error('troupe: the node could not listen', e),
+      );
+    } else this.nodeReady = Promise.resolve();
     this.user.process();
     this.sys.process();
   }
@@ -521,6 +534,14 @@ export class ActorSystem implements SystemCore {
     return formatAddress(this.nodeId, path);
   }
 
+  foreignTarget(address: Address): Target | null {
+    const nodes = this.nodes;
+    if (nodes === null) return null;
+    const parsed = parseAddress(address);
+    if (parsed.type !== 'actor' || parsed.node === this.nodeId) return null;
+    return nodes.targetFor(address, parsed.path, parsed.node);
+  }
+
   /**
    * The live target at a path: a temporary receiver, a guardian, an actor found from its
    * guardian, or (with shards) the route to an actor on another shard.
@@ -652,16 +673,28 @@ export class ActorSystem implements SystemCore {
         (reply) => {
           rcv.close();
           if (entry !== null) this.timers.cancel(entry);
+          forget?.();
           if (reply instanceof ReplyFailure) reject(reply.error);
           else resolve(reply);
         },
         (error) => {
           if (entry !== null) this.timers.cancel(entry);
+          forget?.();
           reject(error);
         },
       );
+      // an ask to another node fails at once when that node goes down
+      let forget: (() => void) | null = null;
+      const foreign = this.nodes === null ? null : this.foreignTarget(ref.address);
+      if (foreign instanceof NodeTarget)
+        forget = this.nodes!.askWaiting(foreign.node, (why) => {
+          rcv.close();
+          if (entry !== null) this.timers.cancel(entry);
+          reject(new NodeDownError(foreign.node, ref.path, why));
+        });
       if (timeout !== Infinity)
         entry = this.timers.schedule(() => {
+          forget?.();
           rcv.close();
           this.tombstone(rcv.path);
           reject(new AskTimeoutError(ref.path, timeout));
@@ -733,14 +766,14 @@ export class ActorSystem implements SystemCore {
       }
     }
     const report = this.report ?? { reason: 'shutdown' };
-    if (!this.offloads.started && this.shards === null) {
+    if (!this.offloads.started && this.shards === null && this.nodes === null) {
       void this.offloads.close();
       this.resolveTerminated(report);
       return;
     }
     // this thread's actors are gone: the shards stop theirs, the offload pool's threads end,
     // then the report
-    Promise.all([this.offloads.close(), this.shards?.close()]).then(
+    Promise.all([this.offloads.close(), this.shards?.close(), this.nodes?.net.close()]).then(
       () => this.resolveTerminated(report),
       (error: unknown) => {
         this.logger.error('troupe: the offload pool did not close cleanly', error);

@@ -64,6 +64,7 @@ describe('resolveSystemOptions', () => {
         idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
       },
       shards: 1,
+      nodes: null,
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -110,6 +111,7 @@ describe('resolveSystemOptions', () => {
       tracerProvider,
       offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
       shards: 3,
+      nodes: null,
     });
   });
 

@@ -43,7 +43,10 @@ describe('the router, frame by frame', () => {
     async (_, origin) => {
       // m1 comes from shard 1 before the main thread's spawn frame: shard 2 asks where it goes
       shards.tell(1, '/user/rec', 'm1');
-      await tick();
+      // the frame crosses a real MessagePort: wait for it rather than a fixed tick (5 ms was
+      // at the edge on a loaded machine)
+      const t0 = performance.now();
+      while (shards.sent(0).frames.length === 0 && performance.now() - t0 < 2_000) await tick(1);
       expect(shards.sent(0).frames).toMatchObject([{ k: 'where', path: '/user/rec' }]);
       shards.control(0, spawnFrame('/user/rec', origin()));
       shards.control(0, { k: 'placed', path: '/user/rec', shard: 2 });

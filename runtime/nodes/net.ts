@@ -1,0 +1,252 @@
+/**
+ * A node's links to its peers (runtime/nodes/link.ts): its server, the dialling of the peers
+ * it is given, reconnection, and one live link per peer.
+ *
+ * - The server: HTTP, or HTTPS when a certificate and key are given, with `ws` in `noServer`
+ *   mode: only upgrades on LINK_PATH become links (anything else: 404, the socket destroyed).
+ *   `maxHeaderSize` is set on the server; `maxPayload` and per-message deflate (off) on both
+ *   ends.
+ * - Dialling: each peer of the static list is dialled, and dialled again after a link closes,
+ *   with exponential backoff (RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS) and ±50% jitter.
+ * - One link per peer: when both nodes dialled each other, two links come up; both ends keep
+ *   the one dialled by the node whose id sorts first and close the other (4008, `replaced`).
+ * - A peer is up from its first ready link until its last one closes: then `peerDown`
+ *   (`heartbeat` when heartbeats were missed, else the close's reason).
+ */
+import { createServer as createHttpServer, type Server, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Envelope } from '../envelope.ts';
+import { CLOSE } from '../../protocol/node-link.ts';
+import {
+  acceptLink,
+  dialLink,
+  LINK_PATH,
+  type LinkHandlers,
+  type LinkOptions,
+  type NodeLink,
+} from './link.ts';
+
+export const RECONNECT_MIN_MS = 100;
+export const RECONNECT_MAX_MS = 5_000;
+/** Bytes of the HTTP headers of an upgrade. */
+export const LINK_MAX_HEADER_BYTES = 8 * 1024;
+
+export interface PeerSpec {
+  /** The peer's node id. */
+  readonly name: string;
+  /** Where it listens: `ws://host:port` or `wss://host:port` (LINK_PATH is added). */
+  readonly url: string;
+}
+
+export interface NetOptions {
+  readonly link: LinkOptions;
+  /** Where this node listens (port 0: any free port). */
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly peers: readonly PeerSpec[];
+  /** TLS for the server (wss), and what a dialler trusts. */
+  readonly tls?: {
+    readonly cert: string | Buffer;
+    readonly key: string | Buffer;
+    readonly ca?: string | Buffer;
+  };
+}
+
+export interface NetHandlers {
+  envelopes(from: string, envelopes: readonly Envelope[]): void;
+  peerUp(peer: string): void;
+  peerDown(peer: string, reason: string): void;
+  log(message: string): void;
+}
+
+export type SendResult = 'sent' | 'no-link' | 'backpressure';
+
+export class NodeNet {
+  readonly #options: NetOptions;
+  readonly #handlers: NetHandlers;
+  readonly #server: Server;
+  readonly #wss: WebSocketServer;
+  /** Ready links by peer (one kept per peer). */
+  readonly #links = new Map<string, NodeLink>();
+  /** Every link not closed yet (ready or not). */
+  readonly #all = new Set<NodeLink>();
+  readonly #sockets = new Set<Duplex>();
+  /** Per peer of the list: its dialled link (not closed yet) or the timer of the next dial. */
+  readonly #dialling = new Map<
+    string,
+    { link: NodeLink | null; delay: number; timer: NodeJS.Timeout | null }
+  >();
+  #closing = false;
+
+  constructor(options: NetOptions, handlers: NetHandlers) {
+    this.#options = options;
+    this.#handlers = handlers;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: options.link.limits.maxFrameBytes,
+    });
+    const serverOptions = { maxHeaderSize: LINK_MAX_HEADER_BYTES };
+    this.#server =
+      options.tls === undefined
+        ? createHttpServer(serverOptions, notFound)
+        : createHttpsServer(
+            { ...serverOptions, cert: options.tls.cert, key: options.tls.key },
+            notFound,
+          );
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+  }
+
+  /** Listens, then dials the peers; resolves when it listens. */
+  async start(): Promise<void> {
+    const { host, port } = this.#options.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    for (const p of this.#options.peers) this.#dial(p, RECONNECT_MIN_MS);
+  }
+
+  /** The port it listens on. */
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  isUp(peer: string): boolean {
+    return this.#links.has(peer);
+  }
+
+  get peersUp(): readonly string[] {
+    return [...this.#links.keys()];
+  }
+
+  send(peer: string, envelope: Envelope): SendResult {
+    const link = this.#links.get(peer);
+    if (link === undefined) return 'no-link';
+    return link.send(envelope) ? 'sent' : 'backpressure';
+  }
+
+  /** Says bye on every link, stops dialling, closes the server. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const d of this.#dialling.values()) if (d.timer !== null) clearTimeout(d.timer);
+    for (const l of this.#all) l.close(CLOSE.shutdown, 'the node is shutting down');
+    this.#wss.close();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      // links that do not close in time go with their sockets
+      setTimeout(() => {
+        for (const s of this.#sockets) s.destroy();
+        this.#server.closeAllConnections();
+      }, 500).unref();
+    });
+  }
+
+  // ---- inside ---------------------------------------------------------------------------
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing || req.url !== LINK_PATH) {
+      socket.write('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#all.add(acceptLink(ws, this.#options.link, this.#linkHandlers));
+    });
+  }
+
+  #dial(peer: PeerSpec, delay: number): void {
+    if (this.#closing || this.#links.has(peer.name)) {
+      this.#dialling.set(peer.name, { link: null, delay: RECONNECT_MIN_MS, timer: null });
+      return;
+    }
+    const url = peer.url.replace(/\/+$/, '') + LINK_PATH;
+    const state = { link: null as NodeLink | null, delay, timer: null as NodeJS.Timeout | null };
+    this.#dialling.set(peer.name, state);
+    const tls = this.#options.tls;
+    state.link = dialLink(
+      url,
+      peer.name,
+      this.#options.link,
+      this.#linkHandlers,
+      tls?.ca === undefined ? undefined : { ca: tls.ca },
+    );
+    this.#all.add(state.link);
+  }
+
+  /** The dialled link to `peer` closed: dial again after the backoff (with jitter). */
+  #redial(peer: PeerSpec, wasReady: boolean): void {
+    if (this.#closing) return;
+    const state = this.#dialling.get(peer.name);
+    const delay = wasReady
+      ? RECONNECT_MIN_MS
+      : Math.min(RECONNECT_MAX_MS, (state?.delay ?? RECONNECT_MIN_MS) * 2);
+    const jittered = delay * (0.5 + Math.random());
+    const timer = setTimeout(() => this.#dial(peer, delay), jittered);
+    timer.unref();
+    this.#dialling.set(peer.name, { link: null, delay, timer });
+  }
+
+  readonly #linkHandlers: LinkHandlers = {
+    ready: (link) => {
+      const peer = link.peer!;
+      const have = this.#links.get(peer);
+      if (have !== undefined && have !== link) {
+        // both dialled: keep the link dialled by the node whose id sorts first
+        const me = this.#options.link.node;
+        const keepDialled = me < peer;
+        const keep = (link.role === 'dialler') === keepDialled ? link : have;
+        const drop = keep === link ? have : link;
+        this.#links.set(peer, keep);
+        drop.close(CLOSE.replaced, 'another link to the same node');
+        return;
+      }
+      this.#links.set(peer, link);
+      const d = this.#dialling.get(peer);
+      if (d !== undefined) d.delay = RECONNECT_MIN_MS;
+      this.#handlers.peerUp(peer);
+    },
+    envelopes: (link, envelopes) => {
+      // only the kept link's envelopes count (a replaced one may flush its last batch)
+      if (this.#links.get(link.peer!) === link || !this.#links.has(link.peer!))
+        this.#handlers.envelopes(link.peer!, envelopes);
+    },
+    closed: (link, code, reason) => {
+      this.#all.delete(link);
+      const peer = link.peer;
+      const wasKept = peer !== null && this.#links.get(peer) === link;
+      if (wasKept) {
+        this.#links.delete(peer);
+        this.#handlers.peerDown(
+          peer,
+          code === CLOSE.heartbeat ? 'heartbeat' : reason || `closed (${code})`,
+        );
+      }
+      const state = peer === null ? undefined : this.#dialling.get(peer);
+      if (state?.link === link) state.link = null;
+      // dial again when the peer is down and no dial is under way (a replaced link: it is up)
+      const spec = this.#options.peers.find((p) => p.name === peer);
+      if (
+        spec !== undefined &&
+        !this.#links.has(spec.name) &&
+        state?.link == null &&
+        state?.timer == null
+      )
+        this.#redial(spec, wasKept);
+    },
+    log: (m) => this.#handlers.log(m),
+  };
+}
+
+function notFound(_req: IncomingMessage, res: import('node:http').ServerResponse): void {
+  res.writeHead(404).end();
+}

@@ -1,0 +1,177 @@
+/**
+ * The options of a node among nodes, checked at `createSystem`, naming the field:
+ *
+ *   createSystem({
+ *     node: { name: 'a', listen: { host: '0.0.0.0', port: 7400 } },
+ *     peers: [{ name: 'b', url: 'ws://10.0.0.2:7400' }],
+ *     secret: process.env.TROUPE_SECRET,          // the same on every node, ≥ 16 characters
+ *     tls: { cert, key, ca },                      // optional: wss
+ *     link: { heartbeatMs: 1_000, heartbeatMisses: 3, handshakeMs: 5_000,
+ *             maxBufferedBytes: 16 MiB, maxFrameBytes: 8 MiB },
+ *   });
+ *
+ * `node.name` is this node's id (the host part of its actors' addresses); `listen` where its
+ * link server listens (port 0: any free port, read back from `system.nodeNet.port`).
+ */
+import { InvalidOptionError } from '../error.ts';
+import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
+import { DEFAULT_LINK_OPTIONS, type LinkOptions } from './link.ts';
+import type { NetOptions, PeerSpec } from './net.ts';
+
+export const MIN_SECRET_LENGTH = 16;
+
+export interface NodeOptions {
+  readonly name: string;
+  readonly listen?: { readonly host?: string; readonly port?: number } | number;
+}
+
+export interface LinkTuning {
+  readonly heartbeatMs?: number;
+  readonly heartbeatMisses?: number;
+  readonly handshakeMs?: number;
+  readonly maxBufferedBytes?: number;
+  readonly maxFrameBytes?: number;
+}
+
+export interface NodesOptions {
+  readonly node?: NodeOptions;
+  readonly peers?: readonly PeerSpec[];
+  readonly secret?: string;
+  readonly tls?: NetOptions['tls'];
+  readonly link?: LinkTuning;
+}
+
+const NODE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+function plain(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidOptionError(field, v, 'an object');
+  return v as Record<string, unknown>;
+}
+
+function known(field: string, o: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of Object.keys(o))
+    if (!keys.includes(k))
+      throw new InvalidOptionError(`${field}.${k}`, o[k], `absent (known: ${keys.join(', ')})`);
+}
+
+function positive(field: string, v: unknown, d: number, integer = false): number {
+  if (v === undefined) return d;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v)))
+    throw new InvalidOptionError(field, v, integer ? 'an integer > 0' : 'a number > 0');
+  return v;
+}
+
+/** The net's options, or null without `node`; `nodeId` is the system's own option, if given. */
+export function resolveNodesOptions(
+  o: Record<string, unknown>,
+  nodeId: string | undefined,
+): NetOptions | null {
+  if (o.node === undefined) {
+    for (const k of ['peers', 'secret', 'tls', 'link'])
+      if (o[k] !== undefined)
+        throw new InvalidOptionError(`options.${k}`, o[k], 'given only with options.node');
+    return null;
+  }
+  const node = plain('options.node', o.node);
+  known('options.node', node, ['name', 'listen']);
+  if (typeof node.name !== 'string' || !NODE_ID.test(node.name))
+    throw new InvalidOptionError(
+      'options.node.name',
+      node.name,
+      'letters, digits, "-", "_", "." or ":"',
+    );
+  if (nodeId !== undefined && nodeId !== node.name)
+    throw new InvalidOptionError(
+      'options.nodeId',
+      nodeId,
+      `absent or equal to options.node.name (${node.name})`,
+    );
+  let host = '127.0.0.1';
+  let port = 0;
+  if (typeof node.listen === 'number') port = node.listen;
+  else if (node.listen !== undefined) {
+    const l = plain('options.node.listen', node.listen);
+    known('options.node.listen', l, ['host', 'port']);
+    if (l.host !== undefined) {
+      if (typeof l.host !== 'string' || l.host.length === 0)
+        throw new InvalidOptionError('options.node.listen.host', l.host, 'a host name or address');
+      host = l.host;
+    }
+    if (l.port !== undefined) port = l.port as number;
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new InvalidOptionError(
+      'options.node.listen.port',
+      port,
+      'a port number (0: any free port)',
+    );
+  if (typeof o.secret !== 'string' || o.secret.length < MIN_SECRET_LENGTH)
+    throw new InvalidOptionError(
+      'options.secret',
+      typeof o.secret === 'string' ? `${o.secret.length} characters` : o.secret,
+      `the cluster's secret, the same on every node, at least ${MIN_SECRET_LENGTH} characters`,
+    );
+  const peers: PeerSpec[] = [];
+  if (o.peers !== undefined) {
+    if (!Array.isArray(o.peers)) throw new InvalidOptionError('options.peers', o.peers, 'an array');
+    (o.peers as unknown[]).forEach((p, i) => {
+      const f = `options.peers[${i}]`;
+      const r = plain(f, p);
+      known(f, r, ['name', 'url']);
+      if (typeof r.name !== 'string' || !NODE_ID.test(r.name))
+        throw new InvalidOptionError(`${f}.name`, r.name, 'a node id');
+      if (r.name === node.name)
+        throw new InvalidOptionError(`${f}.name`, r.name, 'another node than this one');
+      if (typeof r.url !== 'string' || !/^wss?:\/\/[^/]+\/?$/.test(r.url))
+        throw new InvalidOptionError(`${f}.url`, r.url, 'ws://host:port or wss://host:port');
+      peers.push({ name: r.name, url: r.url });
+    });
+  }
+  let tls: NetOptions['tls'];
+  if (o.tls !== undefined) {
+    const t = plain('options.tls', o.tls);
+    known('options.tls', t, ['cert', 'key', 'ca']);
+    for (const k of ['cert', 'key'])
+      if (typeof t[k] !== 'string' && !Buffer.isBuffer(t[k]))
+        throw new InvalidOptionError(`options.tls.${k}`, t[k], 'PEM text or a Buffer');
+    tls = t as unknown as NetOptions['tls'];
+  }
+  const l = o.link === undefined ? {} : plain('options.link', o.link);
+  known('options.link', l, [
+    'heartbeatMs',
+    'heartbeatMisses',
+    'handshakeMs',
+    'maxBufferedBytes',
+    'maxFrameBytes',
+  ]);
+  const d = DEFAULT_LINK_OPTIONS;
+  const link: LinkOptions = {
+    node: node.name,
+    secret: o.secret,
+    heartbeatMs: positive('options.link.heartbeatMs', l.heartbeatMs, d.heartbeatMs),
+    heartbeatMisses: positive(
+      'options.link.heartbeatMisses',
+      l.heartbeatMisses,
+      d.heartbeatMisses,
+      true,
+    ),
+    handshakeMs: positive('options.link.handshakeMs', l.handshakeMs, d.handshakeMs),
+    maxBufferedBytes: positive(
+      'options.link.maxBufferedBytes',
+      l.maxBufferedBytes,
+      d.maxBufferedBytes,
+      true,
+    ),
+    limits: {
+      ...DEFAULT_DECODE_LIMITS,
+      maxFrameBytes: positive(
+        'options.link.maxFrameBytes',
+        l.maxFrameBytes,
+        DEFAULT_DECODE_LIMITS.maxFrameBytes,
+        true,
+      ),
+    },
+  };
+  return { link, listen: { host, port }, peers, ...(tls === undefined ? {} : { tls }) };
+}

@@ -1,0 +1,208 @@
+/**
+ * One node link over a real WebSocket on loopback: the handshake (and each way it fails),
+ * batches in order, heartbeats, and a hostile peer closed with its code while another link of
+ * the same server goes on.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Packr } from 'msgpackr';
+import {
+  acceptLink,
+  DEFAULT_LINK_OPTIONS,
+  dialLink,
+  LINK_PATH,
+  type LinkHandlers,
+  type LinkOptions,
+  type NodeLink,
+} from '../../runtime/nodes/link.ts';
+import { CLOSE, LinkCodec, nonce, proofOf } from '../../protocol/node-link.ts';
+import type { Envelope } from '../../runtime/envelope.ts';
+
+const SECRET = 'cluster-secret';
+
+interface Seen {
+  ready: NodeLink[];
+  envelopes: Envelope[];
+  closed: { code: number; reason: string }[];
+  log: string[];
+}
+
+function recorder(): { handlers: LinkHandlers; seen: Seen } {
+  const seen: Seen = { ready: [], envelopes: [], closed: [], log: [] };
+  return {
+    seen,
+    handlers: {
+      ready: (l) => seen.ready.push(l),
+      envelopes: (_l, es) => seen.envelopes.push(...es),
+      closed: (_l, code, reason) => seen.closed.push({ code, reason }),
+      log: (m) => seen.log.push(m),
+    },
+  };
+}
+
+const options = (node: string, over: Partial<LinkOptions> = {}): LinkOptions => ({
+  ...DEFAULT_LINK_OPTIONS,
+  node,
+  secret: SECRET,
+  ...over,
+});
+
+const servers: Server[] = [];
+const sockets: Duplex[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+/** A node's server: every upgrade on LINK_PATH becomes a link with `opts`. */
+async function listen(opts: LinkOptions): Promise<{ url: string; seen: Seen; links: NodeLink[] }> {
+  const { handlers, seen } = recorder();
+  const links: NodeLink[] = [];
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: opts.limits.maxFrameBytes,
+  });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket, head) => {
+    sockets.push(socket);
+    if (req.url !== LINK_PATH) return socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => links.push(acceptLink(ws, opts, handlers)));
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `ws://127.0.0.1:${port}${LINK_PATH}`, seen, links };
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const env = (n: number): Envelope => ({
+  v: 1,
+  to: 'troupe://b/user/counter' as Envelope['to'],
+  kind: 'user',
+  body: { n },
+});
+
+describe('a node link', () => {
+  it('proves the secret both ways, then carries batches in order both ways', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    const link = dialLink(b.url, 'b', options('a'), a.handlers);
+    await until(() => a.seen.ready.length === 1 && b.seen.ready.length === 1);
+    expect(link.peer).toBe('b');
+    expect(b.links[0]!.peer).toBe('a');
+    for (let i = 0; i < 1_000; i++) expect(link.send(env(i))).toBe(true);
+    await until(() => b.seen.envelopes.length === 1_000);
+    expect(b.seen.envelopes.map((e) => (e.body as { n: number }).n)).toEqual(
+      Array.from({ length: 1_000 }, (_, i) => i),
+    );
+    b.links[0]!.send(env(-1));
+    await until(() => a.seen.envelopes.length === 1);
+    link.close(1000, 'done');
+    await until(() => b.seen.closed.length === 1 && a.seen.closed.length === 1);
+  });
+
+  it('refuses a wrong secret (4004) without sending the secret, either way', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    dialLink(b.url, 'b', options('a', { secret: 'wrong' }), a.handlers);
+    await until(() => a.seen.closed.length === 1);
+    expect(a.seen.closed[0]!.code).toBe(CLOSE.auth);
+    expect(a.seen.ready).toEqual([]);
+    expect(b.seen.ready).toEqual([]);
+  });
+
+  it('refuses a peer that is not the node dialled (4004)', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    dialLink(b.url, 'c', options('a'), a.handlers);
+    await until(() => a.seen.closed.length === 1);
+    expect(a.seen.closed[0]!.code).toBe(CLOSE.auth);
+  });
+
+  it('closes a raw socket sending garbage, an old version or a __proto__ payload, each with its code, and serves the others', async () => {
+    const b = await listen(options('b'));
+    const good = recorder();
+    const link = dialLink(b.url, 'b', options('a'), good.handlers);
+    await until(() => good.seen.ready.length === 1);
+    const raw = new Packr({ structuredClone: false, useRecords: false, mapsAsObjects: true });
+    const cases: [Buffer | string, number][] = [
+      [Buffer.from([0xc1, 0xff, 0x00]), CLOSE.badFrame],
+      ['not binary', CLOSE.badFrame],
+      [raw.pack([0, 'hello', 'x', nonce()]), CLOSE.version],
+      [raw.pack(JSON.parse(`[1,"hello",{"__proto__":{"x":1}},"${nonce()}"]`)), CLOSE.badFrame],
+      [raw.pack([1, 'batch', []]), CLOSE.unexpected],
+    ];
+    for (const [bytes, code] of cases) {
+      const ws = new WebSocket(b.url, { perMessageDeflate: false });
+      const closed = new Promise<number>((r) => ws.on('close', (c) => r(c)));
+      await new Promise((r) => ws.on('open', r));
+      ws.send(bytes);
+      expect(await closed).toBe(code);
+    }
+    // the good link still carries
+    link.send(env(7));
+    await until(() => b.seen.envelopes.length === 1);
+    expect(b.seen.envelopes[0]!.body).toEqual({ n: 7 });
+  });
+
+  it('refuses a frame over maxPayload at the socket (1009) and a handshake that never ends (4005)', async () => {
+    const b = await listen(options('b', { handshakeMs: 200 }));
+    const big = new WebSocket(b.url, { perMessageDeflate: false });
+    await new Promise((r) => big.on('open', r));
+    const closedBig = new Promise<number>((r) => big.on('close', (c) => r(c)));
+    big.send(Buffer.alloc(DEFAULT_LINK_OPTIONS.limits.maxFrameBytes + 1));
+    expect(await closedBig).toBe(1009);
+    const silent = new WebSocket(b.url, { perMessageDeflate: false });
+    const closedSilent = new Promise<number>((r) => silent.on('close', (c) => r(c)));
+    expect(await closedSilent).toBe(CLOSE.handshakeTimeout);
+  });
+
+  it('closes a link whose peer stops answering (4006), within heartbeatMs × misses', async () => {
+    const b = await listen(options('b', { heartbeatMs: 50, heartbeatMisses: 3 }));
+    // a peer that does the handshake by hand, then says nothing more
+    const ws = new WebSocket(b.url, { perMessageDeflate: false });
+    const codec = new LinkCodec();
+    const ours = nonce();
+    await new Promise((r) => ws.on('open', r));
+    ws.send(codec.encode([1, 'hello', 'mute', ours]));
+    const welcome = await new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
+    const w = codec.decode(welcome);
+    if (w[1] !== 'welcome') throw new Error('no welcome');
+    ws.send(codec.encode([1, 'proof', proofOf(SECRET, 'client', 'mute', w[3], ours)]));
+    await until(() => b.seen.ready.length === 1);
+    const t0 = performance.now();
+    await until(() => b.seen.closed.length === 1);
+    expect(b.seen.closed[0]!.code).toBe(CLOSE.heartbeat);
+    expect(performance.now() - t0).toBeLessThan(50 * 3 + 200);
+    ws.terminate();
+  });
+
+  it('refuses to queue while the socket holds more than maxBufferedBytes', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    const link = dialLink(b.url, 'b', options('a', { maxBufferedBytes: 64 * 1024 }), a.handlers);
+    await until(() => a.seen.ready.length === 1);
+    const big: Envelope = { ...env(0), body: 'x'.repeat(256 * 1024) };
+    let refused = false;
+    for (let i = 0; i < 200 && !refused; i++) {
+      refused = !link.send(big);
+      if (!refused) await Promise.resolve(); // let the batch go to the socket
+    }
+    expect(refused).toBe(true);
+    expect(link.isReady).toBe(true);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * A node's links to its peers: one link per pair even when both dial, up and down reported,
+ * and reconnection after the peer comes back on the same address.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LINK_OPTIONS } from '../../runtime/nodes/link.ts';
+import { NodeNet, type NetHandlers, type PeerSpec } from '../../runtime/nodes/net.ts';
+import type { Envelope } from '../../runtime/envelope.ts';
+
+const SECRET = 'net-secret';
+
+interface Seen {
+  envelopes: { from: string; n: number }[];
+  up: string[];
+  down: { peer: string; reason: string }[];
+}
+
+const nets: NodeNet[] = [];
+afterEach(async () => {
+  await Promise.all(nets.splice(0).map((n) => n.close()));
+});
+
+function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000) {
+  const seen: Seen = { envelopes: [], up: [], down: [] };
+  const handlers: NetHandlers = {
+    envelopes: (from, es) =>
+      seen.envelopes.push(...es.map((e) => ({ from, n: (e.body as { n: number }).n }))),
+    peerUp: (p) => seen.up.push(p),
+    peerDown: (p, reason) => seen.down.push({ peer: p, reason }),
+    log: () => undefined,
+  };
+  const n = new NodeNet(
+    {
+      link: { ...DEFAULT_LINK_OPTIONS, node: name, secret: SECRET, heartbeatMs },
+      listen: { host: '127.0.0.1', port },
+      peers,
+    },
+    handlers,
+  );
+  nets.push(n);
+  return { n, seen };
+}
+
+/** Ports free now (listened on, then closed). */
+async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    ports.push((server.address() as AddressInfo).port);
+    await new Promise((r) => server.close(r));
+  }
+  return ports;
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const env = (n: number): Envelope => ({
+  v: 1,
+  to: 'troupe://x/user/y' as Envelope['to'],
+  kind: 'user',
+  body: { n },
+});
+
+describe('a node and its peers', () => {
+  it('carries envelopes both ways over the link one node dialled', async () => {
+    const b = net('b', 0, []);
+    await b.n.start();
+    const a = net('a', 0, [{ name: 'b', url: `ws://127.0.0.1:${b.n.port}` }]);
+    await a.n.start();
+    await until(() => a.seen.up.length === 1 && b.seen.up.length === 1);
+    expect(a.n.send('b', env(1))).toBe('sent');
+    expect(b.n.send('a', env(2))).toBe('sent');
+    await until(() => b.seen.envelopes.length === 1 && a.seen.envelopes.length === 1);
+    expect(b.seen.envelopes).toEqual([{ from: 'a', n: 1 }]);
+    expect(a.seen.envelopes).toEqual([{ from: 'b', n: 2 }]);
+    expect(a.n.send('nobody', env(3))).toBe('no-link');
+  });
+
+  it('both dialling each other: one link stays, the other is replaced, no dialling in a loop', async () => {
+    const [portA, portB] = await freePorts(2);
+    const a = net('a', portA!, [{ name: 'b', url: `ws://127.0.0.1:${portB}` }]);
+    const b = net('b', portB!, [{ name: 'a', url: `ws://127.0.0.1:${portA}` }]);
+    await Promise.all([a.n.start(), b.n.start()]);
+    await until(() => a.seen.up.length === 1 && b.seen.up.length === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.seen.up).toEqual(['b']);
+    expect(b.seen.up).toEqual(['a']);
+    expect(a.seen.down).toEqual([]);
+    expect(b.seen.down).toEqual([]);
+    for (let i = 0; i < 100; i++) expect(a.n.send('b', env(i))).toBe('sent');
+    await until(() => b.seen.envelopes.length === 100);
+    expect(b.seen.envelopes.map((e) => e.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('reports a peer down when it goes, and reconnects when it is back on its address', async () => {
+    const b = net('b', 0, []);
+    await b.n.start();
+    const port = b.n.port;
+    const a = net('a', 0, [{ name: 'b', url: `ws://127.0.0.1:${port}` }]);
+    await a.n.start();
+    await until(() => a.seen.up.length === 1);
+    await b.n.close();
+    await until(() => a.seen.down.length === 1);
+    expect(a.seen.down[0]!.peer).toBe('b');
+    expect(a.n.send('b', env(1))).toBe('no-link');
+    const again = net('b', port, []);
+    await again.n.start();
+    await until(() => a.seen.up.length === 2, 10_000);
+    expect(a.n.send('b', env(2))).toBe('sent');
+    await until(() => again.seen.envelopes.length === 1);
+    expect(again.seen.envelopes[0]).toEqual({ from: 'a', n: 2 });
+  });
+});
