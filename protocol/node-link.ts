@@ -141,7 +141,8 @@ const CODEC_OPTIONS = {
 /**
  * One link's codec: frames are packed without records until `trust()` (after the handshake),
  * then with records for speed, one Packr/Unpackr pair per link (made anew for each
- * connection: records are numbered per pair).
+ * connection). Each frame carries its own record definitions (no `sequential` state shared
+ * between frames): a frame packed and then not sent (split for size) leaves nothing behind.
  */
 export class LinkCodec {
   readonly limits: DecodeLimits;
@@ -164,8 +165,8 @@ export class LinkCodec {
   trust(): void {
     if (this.#trusted) return;
     this.#trusted = true;
-    this.#packr = new Packr({ ...CODEC_OPTIONS, useRecords: true, sequential: true });
-    this.#unpackr = new SafeUnpackr({ ...CODEC_OPTIONS, useRecords: true, sequential: true });
+    this.#packr = new Packr({ ...CODEC_OPTIONS, useRecords: true });
+    this.#unpackr = new SafeUnpackr({ ...CODEC_OPTIONS, useRecords: true });
   }
 
   encode(frame: NodeFrame): Buffer {

@@ -10,8 +10,12 @@
  *   the event loop (a microtask after the first send of the turn).
  * - Heartbeats: a `ping` every `heartbeatMs`; a link that hears nothing for
  *   `heartbeatMs × heartbeatMisses` is closed (4006) and reported down.
- * - Backpressure: while the socket's `bufferedAmount` is over `maxBufferedBytes`, `send`
- *   refuses (returns false) and the caller dead-letters; the link itself stays up.
+ * - Batches hold at most LINK_BATCH_ENVELOPES envelopes and stay under the frame cap (a batch
+ *   that packs bigger is split; one envelope bigger than the cap alone is refused).
+ * - Backpressure: while the socket's `bufferedAmount` is over `maxBufferedBytes`, envelopes
+ *   wait in the link's queue (the senders are slowed: their messages go out as the socket
+ *   drains); past `maxQueued` waiting, `send` refuses (returns false) and the caller
+ *   dead-letters. The link itself stays up.
  * - A frame that fails decoding closes this link with the error's close code (4000–4999) and
  *   a logged reason; nothing else is touched.
  *
@@ -37,6 +41,10 @@ export const LINK_HEARTBEAT_MS = 1_000;
 export const LINK_HEARTBEAT_MISSES = 3;
 export const LINK_HANDSHAKE_MS = 5_000;
 export const LINK_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Envelopes waiting in a link's queue at most (beyond: dead letters). */
+export const LINK_MAX_QUEUED = 1_000_000;
+/** Envelopes in one batch frame at most. */
+export const LINK_BATCH_ENVELOPES = 4_096;
 /** The URL path nodes link on. */
 export const LINK_PATH = '/troupe/link';
 
@@ -48,6 +56,7 @@ export interface LinkOptions {
   readonly heartbeatMisses: number;
   readonly handshakeMs: number;
   readonly maxBufferedBytes: number;
+  readonly maxQueued: number;
   readonly limits: DecodeLimits;
 }
 
@@ -56,6 +65,7 @@ export const DEFAULT_LINK_OPTIONS: Omit<LinkOptions, 'node' | 'secret'> = Object
   heartbeatMisses: LINK_HEARTBEAT_MISSES,
   handshakeMs: LINK_HANDSHAKE_MS,
   maxBufferedBytes: LINK_MAX_BUFFERED_BYTES,
+  maxQueued: LINK_MAX_QUEUED,
   limits: DEFAULT_DECODE_LIMITS,
 });
 
@@ -68,6 +78,8 @@ export interface LinkHandlers {
   closed(link: NodeLink, code: number, reason: string): void;
   /** A line for the node's log (a refused frame, a failed handshake). */
   log(message: string): void;
+  /** Envelopes that were accepted by `send` but cannot go (one over the frame cap). */
+  refused(link: NodeLink, envelopes: readonly Envelope[], why: string): void;
 }
 
 type State = 'handshake' | 'ready' | 'closed';
@@ -83,7 +95,10 @@ export class NodeLink {
   #peer: string | null;
   #state: State = 'handshake';
   #queue: Envelope[] = [];
+  #head = 0;
   #flushing = false;
+  /** A frame's write is awaited before more go (the socket is over maxBufferedBytes). */
+  #draining = false;
   #lastHeard = performance.now();
   #heartbeat: NodeJS.Timeout | null = null;
   readonly #handshakeTimer: NodeJS.Timeout;
@@ -140,9 +155,9 @@ export class NodeLink {
    */
   send(envelope: Envelope): boolean {
     if (this.#state !== 'ready') return false;
-    if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes) return false;
+    if (this.#queue.length - this.#head >= this.#options.maxQueued) return false;
     this.#queue.push(envelope);
-    if (!this.#flushing) {
+    if (!this.#flushing && !this.#draining) {
       this.#flushing = true;
       queueMicrotask(this.#flush);
     }
@@ -164,13 +179,64 @@ export class NodeLink {
 
   // ---- inside ---------------------------------------------------------------------------
 
+  /** Queued envelopes waiting (backpressure). */
+  get queued(): number {
+    return this.#queue.length - this.#head;
+  }
+
   readonly #flush = (): void => {
     this.#flushing = false;
-    if (this.#queue.length === 0 || this.#state !== 'ready') return;
-    const batch = this.#queue;
+    if (this.#state !== 'ready') return;
+    const q = this.#queue;
+    const max = this.#options.maxBufferedBytes;
+    while (this.#head < q.length) {
+      if (this.#socket.bufferedAmount > max) {
+        // wait for the socket to take what it has: the last write's callback goes on
+        this.#draining = true;
+        this.#awaitDrain();
+        return;
+      }
+      const end = Math.min(q.length, this.#head + LINK_BATCH_ENVELOPES);
+      this.#sendBatch(q.slice(this.#head, end));
+      this.#head = end;
+    }
     this.#queue = [];
-    this.#write([NODE_PROTOCOL_VERSION, 'batch', batch]);
+    this.#head = 0;
   };
+
+  /** Polls the socket until it is under half its cap, then flushes on. */
+  #awaitDrain(): void {
+    const check = (): void => {
+      if (this.#state !== 'ready') return;
+      if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes / 2) {
+        setTimeout(check, 1);
+        return;
+      }
+      this.#draining = false;
+      this.#flush();
+    };
+    setTimeout(check, 1);
+  }
+
+  /** One batch frame, split while it packs over the frame cap. */
+  #sendBatch(batch: Envelope[]): void {
+    const bytes = this.#codec.encode([NODE_PROTOCOL_VERSION, 'batch', batch]);
+    if (bytes.byteLength <= this.#options.limits.maxFrameBytes) {
+      this.#socket.send(bytes, { binary: true });
+      return;
+    }
+    if (batch.length === 1) {
+      this.#handlers.refused(
+        this,
+        batch,
+        `an envelope of ${bytes.byteLength} bytes (the frame cap is ${this.#options.limits.maxFrameBytes})`,
+      );
+      return;
+    }
+    const half = batch.length >> 1;
+    this.#sendBatch(batch.slice(0, half));
+    this.#sendBatch(batch.slice(half));
+  }
 
   #write(frame: NodeFrame): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;

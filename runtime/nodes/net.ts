@@ -59,6 +59,8 @@ export interface NetHandlers {
   peerUp(peer: string): void;
   peerDown(peer: string, reason: string): void;
   log(message: string): void;
+  /** Envelopes a link took but could not send (one over the frame cap). */
+  refused(peer: string, envelopes: readonly Envelope[], why: string): void;
 }
 
 export type SendResult = 'sent' | 'no-link' | 'backpressure';
@@ -244,6 +246,7 @@ export class NodeNet {
         this.#redial(spec, wasKept);
     },
     log: (m) => this.#handlers.log(m),
+    refused: (link, envelopes, why) => this.#handlers.refused(link.peer!, envelopes, why),
   };
 }
 

@@ -60,6 +60,16 @@ export class NodeRuntime {
       peerUp: () => undefined,
       peerDown: (peer, reason) => this.#down(peer, reason),
       log: (m) => system.logger.warn(m),
+      refused: (peer, envelopes, why) => {
+        for (const e of envelopes)
+          system.deadLetters.publish({
+            message: e.body,
+            recipient: e.to,
+            ...(e.from === undefined ? {} : { sender: e.from }),
+            reason: 'node-unreachable',
+            error: new TroupeError('ERR_ENVELOPE_TOO_BIG', `not sent to node ${peer}: ${why}`),
+          });
+      },
     });
   }
 

@@ -7,7 +7,7 @@
  *     secret: process.env.TROUPE_SECRET,          // the same on every node, ≥ 16 characters
  *     tls: { cert, key, ca },                      // optional: wss
  *     link: { heartbeatMs: 1_000, heartbeatMisses: 3, handshakeMs: 5_000,
- *             maxBufferedBytes: 16 MiB, maxFrameBytes: 8 MiB },
+ *             maxBufferedBytes: 16 MiB, maxQueued: 1,000,000, maxFrameBytes: 8 MiB },
  *   });
  *
  * `node.name` is this node's id (the host part of its actors' addresses); `listen` where its
@@ -30,6 +30,7 @@ export interface LinkTuning {
   readonly heartbeatMisses?: number;
   readonly handshakeMs?: number;
   readonly maxBufferedBytes?: number;
+  readonly maxQueued?: number;
   readonly maxFrameBytes?: number;
 }
 
@@ -143,6 +144,7 @@ export function resolveNodesOptions(
     'heartbeatMisses',
     'handshakeMs',
     'maxBufferedBytes',
+    'maxQueued',
     'maxFrameBytes',
   ]);
   const d = DEFAULT_LINK_OPTIONS;
@@ -163,6 +165,7 @@ export function resolveNodesOptions(
       d.maxBufferedBytes,
       true,
     ),
+    maxQueued: positive('options.link.maxQueued', l.maxQueued, d.maxQueued, true),
     limits: {
       ...DEFAULT_DECODE_LIMITS,
       maxFrameBytes: positive(

@@ -39,6 +39,7 @@ function recorder(): { handlers: LinkHandlers; seen: Seen } {
       envelopes: (_l, es) => seen.envelopes.push(...es),
       closed: (_l, code, reason) => seen.closed.push({ code, reason }),
       log: (m) => seen.log.push(m),
+      refused: () => undefined,
     },
   };
 }
@@ -191,18 +192,51 @@ describe('a node link', () => {
     ws.terminate();
   });
 
-  it('refuses to queue while the socket holds more than maxBufferedBytes', async () => {
+  it('slows senders under backpressure: waits while the socket is full, refuses past maxQueued, loses nothing it took', async () => {
     const b = await listen(options('b'));
     const a = recorder();
-    const link = dialLink(b.url, 'b', options('a', { maxBufferedBytes: 64 * 1024 }), a.handlers);
+    const link = dialLink(
+      b.url,
+      'b',
+      options('a', { maxBufferedBytes: 64 * 1024, maxQueued: 50 }),
+      a.handlers,
+    );
     await until(() => a.seen.ready.length === 1);
-    const big: Envelope = { ...env(0), body: 'x'.repeat(256 * 1024) };
-    let refused = false;
-    for (let i = 0; i < 200 && !refused; i++) {
-      refused = !link.send(big);
-      if (!refused) await Promise.resolve(); // let the batch go to the socket
-    }
-    expect(refused).toBe(true);
+    const big = (n: number): Envelope => ({ ...env(n), body: { n, pad: 'x'.repeat(64 * 1024) } });
+    let taken = 0;
+    for (let i = 0; i < 200; i++) if (link.send(big(i))) taken++;
+    // the first batch goes at once; the socket then holds more than 64 KiB: the rest wait
+    expect(taken).toBeLessThan(200);
+    expect(taken).toBeGreaterThanOrEqual(50);
+    await until(() => b.seen.envelopes.length === taken, 10_000);
+    expect(b.seen.envelopes.map((e) => (e.body as { n: number }).n)).toEqual(
+      Array.from({ length: taken }, (_, i) => i),
+    );
+    expect(link.isReady).toBe(true);
+  });
+
+  it('splits a batch that packs over the frame cap, and refuses one envelope over it alone', async () => {
+    const limits = { ...DEFAULT_LINK_OPTIONS.limits, maxFrameBytes: 100_000 };
+    const b = await listen(options('b', { limits }));
+    const a = recorder();
+    const refused: Envelope[] = [];
+    const link = dialLink(b.url, 'b', options('a', { limits }), {
+      ...a.handlers,
+      refused: (_l, es) => refused.push(...es),
+    });
+    await until(() => a.seen.ready.length === 1);
+    const sized = (n: number, bytes: number): Envelope => ({
+      ...env(n),
+      body: { n, pad: 'y'.repeat(bytes) },
+    });
+    link.send(sized(0, 30_000));
+    link.send(sized(1, 30_000));
+    link.send(sized(2, 200_000)); // alone over the cap
+    link.send(sized(3, 30_000));
+    link.send(sized(4, 30_000));
+    await until(() => b.seen.envelopes.length === 4);
+    expect(b.seen.envelopes.map((e) => (e.body as { n: number }).n)).toEqual([0, 1, 3, 4]);
+    expect(refused.map((e) => (e.body as { n: number }).n)).toEqual([2]);
     expect(link.isReady).toBe(true);
   });
 });

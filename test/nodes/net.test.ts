@@ -29,6 +29,7 @@ function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000)
     peerUp: (p) => seen.up.push(p),
     peerDown: (p, reason) => seen.down.push({ peer: p, reason }),
     log: () => undefined,
+    refused: () => undefined,
   };
   const n = new NodeNet(
     {
