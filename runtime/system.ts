@@ -56,6 +56,7 @@ import { ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
 import { detachedCell, RemoteParent } from './shards/remote.ts';
 import { loadPortable } from './shards/portable.ts';
 import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
+import { Topics } from './nodes/topics.ts';
 import type { ShardFrame } from './shards/protocol.ts';
 
 /** A worker shard's place in its node (runtime/shards/host.ts). */
@@ -162,6 +163,8 @@ export class ActorSystem implements SystemCore {
   private resolveTerminated!: (r: TerminationReport) => void;
   /** Resolves once every actor has stopped, with why. */
   readonly whenTerminated: Promise<TerminationReport>;
+  /** Publish and subscribe by topic, here and across linked nodes (runtime/nodes/topics.ts). */
+  readonly topics: Topics = new Topics(this);
   /** This node's links to other nodes (runtime/nodes), or null for a node alone. */
   readonly nodes: NodeRuntime | null = null;
   /** Resolves when the node listens for links (at once for a node alone); rejects if it cannot. */
@@ -233,7 +236,11 @@ export class ActorSystem implements SystemCore {
       this.router = this.shards.router;
     }
     if (o.nodes !== null) {
-      this.nodes = new NodeRuntime(this, o.nodes);
+      const nodes = (this.nodes = new NodeRuntime(this, o.nodes));
+      this.topics.link({
+        peers: () => nodes.net.peersUp,
+        send: (node, body) => nodes.sendTopics(node, body),
+      });
       this.nodeReady = this.nodes.net.start();
       // a failure to listen is the caller's to see (await system.nodeReady); not unhandled
       this.nodeReady.catch((e: unknown) =>

@@ -25,6 +25,7 @@ import type { Envelope } from '../envelope.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
+import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
 
 /** An ask waited on a node that went down. */
 export class NodeDownError extends TroupeError {
@@ -57,7 +58,7 @@ export class NodeRuntime {
     this.#system = system;
     this.net = new NodeNet(options, {
       envelopes: (from, envelopes) => this.#arrived(from, envelopes),
-      peerUp: () => undefined,
+      peerUp: (peer) => system.topics.peerUp(peer),
       peerDown: (peer, reason) => this.#down(peer, reason),
       log: (m) => system.logger.warn(m),
       refused: (peer, envelopes, why) => {
@@ -71,6 +72,16 @@ export class NodeRuntime {
           });
       },
     });
+  }
+
+  /** Topics between nodes: an envelope to `node`'s TOPICS_PATH, from the running actor. */
+  sendTopics(node: string, body: TopicsEnvelopeBody): void {
+    const sys = this.#system;
+    const cur = sys.current;
+    const to = { address: `troupe://${node}${TOPICS_PATH}` } as unknown as LocalRef;
+    const envelope = seal('user', to, body, sys.tracing ? sys.traceMeta(cur) : cur);
+    if (this.net.send(node, envelope) !== 'sent')
+      sys.deadLetter(body, to, cur, 'node-unreachable', undefined);
   }
 
   /** The target of an address on another node (null for this node's). */
@@ -153,6 +164,10 @@ export class NodeRuntime {
         sys.logger.warn(`troupe: an envelope from node ${from} for ${to.address} was dropped`);
         continue;
       }
+      if (where.path === TOPICS_PATH) {
+        this.#topics(from, opened.body, opened.meta);
+        continue;
+      }
       switch (opened.kind) {
         case 'user': {
           const body = opened.body as Partial<Terminated> | null;
@@ -189,7 +204,16 @@ export class NodeRuntime {
     }
   }
 
+  #topics(from: string, body: unknown, meta: unknown): void {
+    const b = body as Partial<{ topic: unknown; msg: unknown; interest: unknown }> | null;
+    if (b === null || typeof b !== 'object') return;
+    if (typeof b.topic === 'string') this.#system.topics.deliverHere(b.topic, b.msg, meta);
+    else if (Array.isArray(b.interest))
+      this.#system.topics.interest(from, b.interest as readonly string[]);
+  }
+
   #down(node: string, why: string): void {
+    this.#system.topics.peerDown(node);
     const watches = this.#watches.get(node);
     this.#watches.delete(node);
     for (const { watcher, watched } of watches?.values() ?? [])
