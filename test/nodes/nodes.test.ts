@@ -297,3 +297,129 @@ describe('nodes', () => {
     }
   });
 });
+
+/** A TCP proxy on loopback whose connections can be cut, and refused until restored. */
+async function cuttableProxy(targetPort: number) {
+  const { createServer, connect } = await import('node:net');
+  const open = new Set<import('node:net').Socket>();
+  let cut = false;
+  const server = createServer((client) => {
+    if (cut) return client.destroy();
+    const upstream = connect(targetPort, '127.0.0.1');
+    open.add(client);
+    open.add(upstream);
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as import('node:net').AddressInfo).port,
+    cut() {
+      cut = true;
+      for (const s of open) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () =>
+      new Promise((r) => {
+        cut = true;
+        for (const s of open) s.destroy();
+        server.close(r);
+      }),
+  };
+}
+
+describe('nodes: a link cut and restored', () => {
+  it('reconnects and delivers again; what was sent during the cut is in dead letters with its reason', async () => {
+    const a = createSystem({ node: { name: 'a' }, secret: SECRET });
+    systems.push(a);
+    await a.nodeReady;
+    const proxy = await cuttableProxy(a.nodes!.net.port);
+    const b = createSystem({
+      node: { name: 'b' },
+      peers: [{ name: 'a', url: `ws://127.0.0.1:${proxy.port}` }],
+      secret: SECRET,
+    });
+    systems.push(b);
+    await b.nodeReady;
+    try {
+      a.spawn(counter, { name: 'c' });
+      await until(() => b.nodes!.net.isUp('a'));
+      const remote = b.refOf('troupe://a/user/c' as never) as ActorRef<CounterMsg, number>;
+      remote.tell({ type: 'inc' });
+      await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(1);
+      const dead: DeadLetter[] = [];
+      b.deadLetters.subscribe((d) => dead.push(d));
+      proxy.cut();
+      await until(() => !b.nodes!.net.isUp('a'));
+      remote.tell({ type: 'inc', by: 100 });
+      expect(dead.map((d) => [d.reason, d.message])).toEqual([
+        ['node-unreachable', { type: 'inc', by: 100 }],
+      ]);
+      proxy.restore();
+      await until(() => b.nodes!.net.isUp('a'), 10_000);
+      remote.tell({ type: 'inc' });
+      await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('nodes: hostile sockets', () => {
+  it('closes a socket declaring a 100 MB frame and one flooding tiny fragments; the node keeps serving its peers', async () => {
+    const [a, b] = await pair();
+    a.spawn(counter, { name: 'c' });
+    const { connect } = await import('node:net');
+    const port = a.nodes!.net.port;
+    const handshake = (s: import('node:net').Socket) =>
+      s.write(
+        'GET /troupe/link HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+    const closed = (s: import('node:net').Socket) =>
+      new Promise<string>((resolve) => {
+        let data = '';
+        s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+        s.on('close', () => resolve(data));
+      });
+    // a binary frame (masked, as from a client) declaring 100 MB: 127 → 64-bit length
+    const big = connect(port, '127.0.0.1');
+    const bigDone = closed(big);
+    await new Promise((r) => big.on('connect', r));
+    handshake(big);
+    const header = Buffer.alloc(14);
+    header[0] = 0x82;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(100n * 1024n * 1024n, 2);
+    big.write(header);
+    const bigReply = await bigDone;
+    expect(bigReply).toContain('101 Switching Protocols');
+    // ws answers with a close frame of code 1009 (message too big) before it ends the socket
+    expect(bigReply).toContain('\u0003\u00f1');
+    // a flood of empty continuation fragments, never finished
+    const flood = connect(port, '127.0.0.1');
+    const floodDone = closed(flood);
+    await new Promise((r) => flood.on('connect', r));
+    handshake(flood);
+    const first = Buffer.from([0x02, 0x80, 0, 0, 0, 0]); // binary, not final, masked, empty
+    const more = Buffer.from([0x00, 0x80, 0, 0, 0, 0]); // continuation, not final
+    flood.write(first);
+    const chunk = Buffer.concat(Array.from({ length: 4_096 }, () => more));
+    for (let i = 0; i < 8 && !flood.destroyed; i++) flood.write(chunk);
+    flood.end();
+    await floodDone;
+    // the peer link still carries
+    const remote = b.refOf('troupe://a/user/c' as never) as ActorRef<CounterMsg, number>;
+    remote.tell({ type: 'inc' });
+    await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(1);
+  });
+});
