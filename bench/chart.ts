@@ -22,6 +22,7 @@ const COLOURS: Readonly<Record<ImplId, string>> = {
   'troupe:sandboxed@process': '#d9b44a',
   'troupe:pooled': '#6c71c4',
   'troupe:cold': '#a9acdf',
+  'troupe:receive@2nodes': '#d33682',
 };
 
 const LEGEND: Readonly<Record<ImplId, string>> = {
@@ -38,6 +39,7 @@ const LEGEND: Readonly<Record<ImplId, string>> = {
   'troupe:sandboxed@process': 'troupe:sandboxed@process: the isolate in a sandbox host process',
   'troupe:pooled': 'troupe:pooled: a ready sandbox from the pool',
   'troupe:cold': 'troupe:cold: a sandbox from a new isolate',
+  'troupe:receive@2nodes': 'troupe:receive@2nodes: across two node processes',
 };
 
 const W = 1280;

@@ -37,7 +37,8 @@ export type ImplId =
   | 'troupe:sandboxed'
   | 'troupe:sandboxed@process'
   | 'troupe:pooled'
-  | 'troupe:cold';
+  | 'troupe:cold'
+  | 'troupe:receive@2nodes';
 /** The order implementations run in, and are listed in. */
 export const IMPLS: readonly ImplId[] = [
   'raw',
@@ -52,6 +53,7 @@ export const IMPLS: readonly ImplId[] = [
   'troupe:sandboxed@process',
   'troupe:pooled',
   'troupe:cold',
+  'troupe:receive@2nodes',
 ];
 
 /** Implementations that are not troupe and are not the `raw` ceiling: the runtimes compared against. */

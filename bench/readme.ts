@@ -61,6 +61,7 @@ function ratio(r: number): string {
 const LATENCY: Readonly<Record<string, string>> = {
   restart: "latency from the failing message to the restarted child's next",
   'sandbox-acquire': 'time to acquire a ready sandbox',
+  'ask-rtt': 'round trip of an ask to another node at 10,000 asks/s',
 };
 
 /** The section's Markdown. */
@@ -76,7 +77,7 @@ export function figuresSection(report: Report, chartPath: string): string {
     '',
     `![troupe against its peers, msgs/s per benchmark](${chartPath})`,
     '',
-    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart, acquires/s for sandbox-acquire); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
+    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart, acquires/s for sandbox-acquire, asks/s for ask-rtt); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
     '',
     `| benchmark | ${impls.map((id) => `\`${id}\``).join(' | ')} | troupe:receive vs best peer |`,
     `| --- | ${impls.map(() => '---:').join(' | ')} | ---: |`,

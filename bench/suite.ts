@@ -17,6 +17,7 @@ import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
+import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -29,18 +30,27 @@ import {
 
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
-  withScale(withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded), (p, f) => ({
-    hops: scaleCount(p.hops, f),
-  })),
+  withScale(
+    withImpl(
+      withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded),
+      'troupe:receive@2nodes',
+      pingpongTwoNodes,
+    ),
+    (p, f) => ({ hops: scaleCount(p.hops, f) }),
+  ),
   withScale(
     withImpl(
       withImpl(
-        withImpl(counting, 'troupe:receive@2shards', countingSharded),
-        'troupe:sandboxed',
-        countingSandboxed('thread'),
+        withImpl(
+          withImpl(counting, 'troupe:receive@2shards', countingSharded),
+          'troupe:sandboxed',
+          countingSandboxed('thread'),
+        ),
+        'troupe:sandboxed@process',
+        countingSandboxed('process'),
       ),
-      'troupe:sandboxed@process',
-      countingSandboxed('process'),
+      'troupe:receive@2nodes',
+      countingTwoNodes,
     ),
     (p, f) => ({ messages: scaleCount(p.messages, f) }),
   ),
@@ -66,6 +76,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   withScale(spawnMemory, (p, f) => ({ actors: scaleCount(p.actors, f) })),
   restart,
   sandboxAcquire,
+  askRtt,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
