@@ -23,14 +23,15 @@
  * Decoding (decodeFrame): the frame's byte length is capped first (the transport's
  * `maxPayload` too); msgpack is read with msgpackr's no-eval build, maps as plain objects,
  * no structured-clone extension, 64-bit integers as numbers, records off until the peer has
- * proved the secret (record definitions are code msgpackr compiles); then the value is
+ * proved the secret (record definitions are code msgpackr compiles: only then does the link
+ * switch to msgpackr's compiling build, for speed); then the value is
  * walked: nesting depth, array lengths, string lengths and key counts are capped, and the keys
  * `__proto__`, `constructor` and `prototype` (and msgpackr's renamed `__proto_`) are refused;
  * then the frame is checked against its kind's shape. Any refusal is a LinkProtocolError with
  * the close code the link closes with (4000–4999) and a reason to log.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Packr } from 'msgpackr';
+import { Packr, Unpackr } from 'msgpackr';
 // the build without `new Function`: record definitions from a peer are not compiled
 import { Unpackr as SafeUnpackr } from 'msgpackr/unpack-no-eval';
 import { TroupeError } from '../runtime/error.ts';
@@ -147,7 +148,7 @@ const CODEC_OPTIONS = {
 export class LinkCodec {
   readonly limits: DecodeLimits;
   #packr = new Packr(CODEC_OPTIONS);
-  #unpackr = new SafeUnpackr(CODEC_OPTIONS);
+  #unpackr: Unpackr = new SafeUnpackr(CODEC_OPTIONS);
   #trusted = false;
 
   constructor(limits: DecodeLimits = DEFAULT_DECODE_LIMITS) {
@@ -166,7 +167,8 @@ export class LinkCodec {
     if (this.#trusted) return;
     this.#trusted = true;
     this.#packr = new Packr({ ...CODEC_OPTIONS, useRecords: true });
-    this.#unpackr = new SafeUnpackr({ ...CODEC_OPTIONS, useRecords: true });
+    // the peer proved the secret: msgpackr may compile its record definitions (its fast path)
+    this.#unpackr = new Unpackr({ ...CODEC_OPTIONS, useRecords: true });
   }
 
   encode(frame: NodeFrame): Buffer {

@@ -15,7 +15,7 @@
  *   with NodeDownError; later messages to it are dead letters until it is back.
  */
 import { TroupeError } from '../error.ts';
-import { parseAddress, type ActorPath, type Address } from '../address.ts';
+import type { ActorPath, Address } from '../address.ts';
 import { open, seal } from '../boundary.ts';
 import { ReplyFailure } from '../ask.ts';
 import { encodeValue, decodeValue } from '../refcodec.ts';
@@ -53,9 +53,14 @@ export class NodeRuntime {
   /** Asks waiting on each node: what fails them. */
   readonly #asks = new Map<string, Set<(why: string) => void>>();
   readonly #refs = new Map<unknown, ReturnType<ActorSystem['refOf']>>();
+  /** `troupe://<this node>/`: an envelope's `to` must start with it. */
+  readonly #ownPrefix: string;
+  readonly #topicsAddress: string;
 
   constructor(system: ActorSystem, options: NetOptions) {
     this.#system = system;
+    this.#ownPrefix = `troupe://${system.nodeId}/`;
+    this.#topicsAddress = `troupe://${system.nodeId}${TOPICS_PATH}`;
     this.net = new NodeNet(options, {
       envelopes: (from, envelopes) => this.#arrived(from, envelopes),
       peerUp: (peer) => system.topics.peerUp(peer),
@@ -158,13 +163,15 @@ export class NodeRuntime {
         continue;
       }
       const to = opened.to as LocalRef;
-      const where = parseAddress(to.address);
-      if (where.type !== 'actor' || where.node !== sys.nodeId) {
+      // open() has checked the address; only its node is read here (a string compare: this
+      // runs for every envelope)
+      const address = to.address;
+      if (!address.startsWith(this.#ownPrefix)) {
         // a node delivers only to its own actors: it never forwards for a peer
         sys.logger.warn(`troupe: an envelope from node ${from} for ${to.address} was dropped`);
         continue;
       }
-      if (where.path === TOPICS_PATH) {
+      if (address.length === this.#topicsAddress.length && address === this.#topicsAddress) {
         this.#topics(from, opened.body, opened.meta);
         continue;
       }
