@@ -423,3 +423,35 @@ describe('nodes: hostile sockets', () => {
     await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(1);
   });
 });
+
+describe('nodes over TLS', () => {
+  it('links over wss when a certificate and key are given, and refuses a dialler that does not trust it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const cert = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url));
+    const key = readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url));
+    const a = createSystem({ node: { name: 'a' }, secret: SECRET, tls: { cert, key } });
+    systems.push(a);
+    await a.nodeReady;
+    a.spawn(counter, { name: 'c' });
+    const url = `wss://127.0.0.1:${a.nodes!.net.port}`;
+    const b = createSystem({
+      node: { name: 'b' },
+      peers: [{ name: 'a', url }],
+      secret: SECRET,
+      tls: { cert, key, ca: cert },
+    });
+    systems.push(b);
+    await b.nodeReady;
+    await until(() => b.nodes!.net.isUp('a'));
+    const remote = b.refOf('troupe://a/user/c' as never) as ActorRef<CounterMsg, number>;
+    remote.tell({ type: 'inc' });
+    await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(1);
+    // a dialler without the CA: the TLS handshake fails, no link
+    const c = createSystem({ node: { name: 'c' }, peers: [{ name: 'a', url }], secret: SECRET });
+    systems.push(c);
+    await c.nodeReady;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.nodes!.net.isUp('a')).toBe(false);
+    expect(a.nodes!.net.isUp('c')).toBe(false);
+  });
+});
