@@ -17,7 +17,10 @@ import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
-import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
+// ask-rtt runs last: a run across two nodes left the threads of later @2shards runs 1.7-2.7×
+// slower in the same process (not understood yet), so counting and pingpong @2nodes
+// (bench/nodes.ts) are not in the suite until they run in processes of their own
+import { askRtt } from './nodes.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -30,27 +33,18 @@ import {
 
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
-  withScale(
-    withImpl(
-      withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded),
-      'troupe:receive@2nodes',
-      pingpongTwoNodes,
-    ),
-    (p, f) => ({ hops: scaleCount(p.hops, f) }),
-  ),
+  withScale(withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded), (p, f) => ({
+    hops: scaleCount(p.hops, f),
+  })),
   withScale(
     withImpl(
       withImpl(
-        withImpl(
-          withImpl(counting, 'troupe:receive@2shards', countingSharded),
-          'troupe:sandboxed',
-          countingSandboxed('thread'),
-        ),
-        'troupe:sandboxed@process',
-        countingSandboxed('process'),
+        withImpl(counting, 'troupe:receive@2shards', countingSharded),
+        'troupe:sandboxed',
+        countingSandboxed('thread'),
       ),
-      'troupe:receive@2nodes',
-      countingTwoNodes,
+      'troupe:sandboxed@process',
+      countingSandboxed('process'),
     ),
     (p, f) => ({ messages: scaleCount(p.messages, f) }),
   ),
