@@ -20,6 +20,7 @@ import {
 } from '../../runtime/nodes/link.ts';
 import { CLOSE, LinkCodec, nonce, proofOf } from '../../protocol/node-link.ts';
 import type { Envelope } from '../../runtime/envelope.ts';
+import { until } from '../support/until.ts';
 
 const SECRET = 'cluster-secret';
 
@@ -80,14 +81,6 @@ async function listen(opts: LinkOptions): Promise<{ url: string; seen: Seen; lin
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return { url: `ws://127.0.0.1:${port}${LINK_PATH}`, seen, links };
-}
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const env = (n: number): Envelope => ({

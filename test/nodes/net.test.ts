@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LINK_OPTIONS } from '../../runtime/nodes/link.ts';
 import { NodeNet, type NetHandlers, type PeerSpec } from '../../runtime/nodes/net.ts';
 import type { Envelope } from '../../runtime/envelope.ts';
+import { until } from '../support/until.ts';
 
 const SECRET = 'net-secret';
 
@@ -53,14 +54,6 @@ async function freePorts(n: number): Promise<number[]> {
     await new Promise((r) => server.close(r));
   }
   return ports;
-}
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const env = (n: number): Envelope => ({

@@ -18,20 +18,13 @@ import {
   type Terminated,
 } from '../../index.ts';
 import { NodeDownError } from '../../runtime/nodes/node.ts';
+import { until } from '../support/until.ts';
 
 const SECRET = 'a-secret-of-16-chars-or-more';
 const systems: ActorSystem[] = [];
 afterEach(async () => {
   await Promise.all(systems.splice(0).map((s) => s.shutdown()));
 });
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Node `a` listening, node `b` dialling it; resolves when they are linked. */
 async function pair(link: Record<string, number> = {}): Promise<[ActorSystem, ActorSystem]> {

@@ -11,20 +11,13 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { createSystem, fromReceive, type ActorRef, type ActorSystem } from '../../index.ts';
+import { until } from '../support/until.ts';
 
 const SECRET = 'a-secret-of-16-chars-or-more';
 const systems: ActorSystem[] = [];
 afterEach(async () => {
   await Promise.all(systems.splice(0).map((s) => s.shutdown()));
 });
-
-async function until(check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Nodes n0..n(k-1), each dialling those before it (a full mesh). */
 async function mesh(k: number, extra: Record<string, unknown> = {}): Promise<ActorSystem[]> {

@@ -30,6 +30,7 @@ import {
   type SandboxMode,
 } from '../../index.ts';
 import { sandboxHost } from '../../sandbox/host-link.ts';
+import { until } from '../support/until.ts';
 
 const COUNTER = `
   function init(input) { return { n: input.start } }
@@ -53,14 +54,6 @@ function recorder(system: ActorSystem, name: string) {
     { name },
   );
   return { ref, got };
-}
-
-async function until(check: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A supervised child's ref, once its supervisor has started it. */
