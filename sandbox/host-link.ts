@@ -35,6 +35,7 @@ import {
 } from './limits.ts';
 import { sandboxPoolOptions } from './config.ts';
 import { SandboxPoolExhaustedError, type PoolStats } from './pool.ts';
+import { allowedOf } from './engine.ts';
 
 export type HostFrame =
   | readonly ['n', number, string, string, ResolvedSandboxLimits, string, string, string, string]
@@ -83,15 +84,7 @@ export interface HostClient {
 export function failureError(f: FailureData, path: string, limits: ResolvedSandboxLimits): Error {
   switch (f.kind) {
     case 'limit': {
-      const allowed =
-        f.limit === 'cpu'
-          ? limits.cpuMs
-          : f.limit === 'wall'
-            ? limits.wallMs
-            : f.limit === 'memory'
-              ? limits.memoryMb
-              : limits.copyBytes;
-      return new SandboxLimitError(f.limit, f.value, path, allowed);
+      return new SandboxLimitError(f.limit, f.value, path, allowedOf(limits, f.limit));
     }
     case 'code': {
       const e = new SandboxCodeError(path, f.thrown, '');
