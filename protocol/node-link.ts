@@ -11,10 +11,31 @@
  *                                               the dialler's nonce ‖ its nonce)
  *   [v, 'proof',   proof]                       the dialler: HMAC(secret, 'troupe-link/client'
  *                                               ‖ its node ‖ the listener's nonce ‖ its nonce)
- *   [v, 'ready']                                the listener accepts: envelopes may flow
- *   [v, 'batch',   envelopes]                   envelopes (runtime/envelope.ts) in send order
+ *   [v, 'ready']                                the listener accepts: batches may flow
+ *   [v, 'batch',   entry, entry, …]             messages in send order (below)
  *   [v, 'ping',    t] / [v, 'pong', t]          heartbeats (t: the pinger's clock, echoed)
  *   [v, 'bye',     reason]                      a graceful end
+ *
+ * A batch carries the fields of the boundary envelope (runtime/envelope.ts) in a flat form,
+ * each entry one after the other in the frame's array:
+ *
+ *   flags, to, [from], [replyTo, corr], [trace], body
+ *
+ * - flags: bits 0–1 the kind (0 user, 1 system, 2 reply: an ask's failure), then which
+ *   optional fields follow: 4 from, 8 replyTo and corr, 16 trace; 32 says the body is in the
+ *   form of runtime/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack alone cannot carry);
+ * - to, from, replyTo are addresses (runtime/address.ts), numbered per connection: the first
+ *   time an address is sent it goes as its string and the reader gives it the next number
+ *   (0, 1, 2… in the order first seen), after that as that number; an address the writer
+ *   does not number (one used once, as an ask's reply address; or any new one past
+ *   INTERNED_ADDRESSES numbered) goes as `[address]` each time;
+ * - corr: an integer; trace: W3C trace context headers (string values);
+ * - body: msgpack, with a ref anywhere inside it as extension 0x54 holding its address
+ *   (runtime/wire-ref.ts).
+ *
+ * Batches use msgpack records (after the handshake only); each frame carries the definitions
+ * of the records it uses, so a frame is read without any earlier one, except for the address
+ * numbering, which runs over the whole connection.
  *
  * The secret never crosses: each side proves it knows it by an HMAC-SHA256 over the other's
  * fresh nonce, compared in constant time. A node that fails the handshake gets close code
@@ -27,17 +48,24 @@
  * switch to msgpackr's compiling build, for speed); then the value is
  * walked: nesting depth, array lengths, string lengths and key counts are capped, and the keys
  * `__proto__`, `constructor` and `prototype` (and msgpackr's renamed `__proto_`) are refused;
- * then the frame is checked against its kind's shape. Any refusal is a LinkProtocolError with
- * the close code the link closes with (4000–4999) and a reason to log.
+ * then the frame is checked against its kind's shape. A batch is checked entry by entry as it
+ * is read (readBatch): the flags, each address (parsed the first time), corr, trace, and each
+ * body walked as above. Any refusal is a LinkProtocolError with the close code the link closes
+ * with (4000–4999) and a reason to log: the whole link, as the numbering of addresses cannot
+ * be trusted after a bad frame.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
 // the build without `new Function`: record definitions from a peer are not compiled
 import { Unpackr as SafeUnpackr } from 'msgpackr/unpack-no-eval';
 import { TroupeError } from '../runtime/error.ts';
-import type { Envelope } from '../runtime/envelope.ts';
+import { parseAddress, type Address } from '../runtime/address.ts';
+import type { EnvelopeKind } from '../runtime/envelope.ts';
+import { unpackWithRefs } from '../runtime/wire-ref.ts';
 
-export const NODE_PROTOCOL_VERSION = 1;
+/** 2: batches of flat entries with numbered addresses (1 carried envelope objects). */
+export const NODE_PROTOCOL_VERSION = 2;
+type V = typeof NODE_PROTOCOL_VERSION;
 
 /** Close codes of a node link (WebSocket application range). */
 export const CLOSE = {
@@ -97,14 +125,17 @@ export class LinkProtocolError extends TroupeError {
 }
 
 export type NodeFrame =
-  | readonly [1, 'hello', string, string]
-  | readonly [1, 'welcome', string, string, string]
-  | readonly [1, 'proof', string]
-  | readonly [1, 'ready']
-  | readonly [1, 'batch', readonly Envelope[]]
-  | readonly [1, 'ping', number]
-  | readonly [1, 'pong', number]
-  | readonly [1, 'bye', string];
+  | readonly [V, 'hello', string, string]
+  | readonly [V, 'welcome', string, string, string]
+  | readonly [V, 'proof', string]
+  | readonly [V, 'ready']
+  | BatchFrame
+  | readonly [V, 'ping', number]
+  | readonly [V, 'pong', number]
+  | readonly [V, 'bye', string];
+
+/** A batch as decoded: its entries are checked as readBatch reads them. */
+export type BatchFrame = readonly [V, 'batch', ...unknown[]];
 
 export type NodeFrameKind = NodeFrame[1];
 
@@ -140,16 +171,17 @@ const CODEC_OPTIONS = {
 } as const;
 
 /**
- * One link's codec: frames are packed without records until `trust()` (after the handshake),
- * then with records for speed, one Packr/Unpackr pair per link (made anew for each
- * connection). Each frame carries its own record definitions (no `sequential` state shared
- * between frames): a frame packed and then not sent (split for size) leaves nothing behind.
+ * One link's codec for its frames: control frames are packed without records; batches are
+ * packed by the link's BatchWriter. Frames are read without records until `trust()` (after
+ * the handshake), then with records, by one Unpackr per link (made anew for each connection).
  */
 export class LinkCodec {
   readonly limits: DecodeLimits;
-  #packr = new Packr(CODEC_OPTIONS);
+  readonly #packr = new Packr(CODEC_OPTIONS);
   #unpackr: Unpackr = new SafeUnpackr(CODEC_OPTIONS);
   #trusted = false;
+  /** Revives a ref found in a batch (after trust). */
+  #revive: (address: Address) => unknown = refusedRef;
 
   constructor(limits: DecodeLimits = DEFAULT_DECODE_LIMITS) {
     this.limits = limits;
@@ -160,22 +192,26 @@ export class LinkCodec {
   }
 
   /**
-   * The peer proved the secret: records on, both ways. Each side calls it at the same point
-   * of the handshake (after sending, resp. reading, `ready`).
+   * The peer proved the secret: batches (with records, and refs revived by `revive`) may be
+   * read. Each side calls it at the same point of the handshake (after sending, resp. reading,
+   * `ready`).
    */
-  trust(): void {
+  trust(revive: (address: Address) => unknown): void {
     if (this.#trusted) return;
     this.#trusted = true;
-    this.#packr = new Packr({ ...CODEC_OPTIONS, useRecords: true });
+    this.#revive = (a) => revive(checkedAddress(a));
     // the peer proved the secret: msgpackr may compile its record definitions (its fast path)
     this.#unpackr = new Unpackr({ ...CODEC_OPTIONS, useRecords: true });
   }
 
-  encode(frame: NodeFrame): Buffer {
+  encode(frame: Exclude<NodeFrame, BatchFrame>): Buffer {
     return this.#packr.pack(frame);
   }
 
-  /** The frame in `bytes`, checked; throws LinkProtocolError with the close code. */
+  /**
+   * The frame in `bytes`, checked; throws LinkProtocolError with the close code. A batch is
+   * returned with its entries unread: readBatch checks them.
+   */
   decode(bytes: Uint8Array): NodeFrame {
     if (bytes.byteLength > this.limits.maxFrameBytes)
       throw new LinkProtocolError(
@@ -184,20 +220,397 @@ export class LinkCodec {
       );
     let value: unknown;
     try {
-      value = this.#unpackr.unpack(bytes);
+      value = this.#trusted
+        ? unpackWithRefs(this.#unpackr, bytes, this.#revive)
+        : this.#unpackr.unpack(bytes);
     } catch (e) {
+      if (e instanceof LinkProtocolError) throw e;
       throw new LinkProtocolError(
         CLOSE.badFrame,
         `a frame that is not msgpack: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
-    checkValue(value, this.limits, 0);
+    if (
+      this.#trusted &&
+      Array.isArray(value) &&
+      value[1] === 'batch' &&
+      value[0] === NODE_PROTOCOL_VERSION
+    ) {
+      if (value.length > this.limits.maxArrayLength)
+        throw new LinkProtocolError(CLOSE.badFrame, `a batch of ${value.length} items`);
+      return value as unknown as BatchFrame;
+    }
+    checkValue(value, this.limits, 0, null);
     return checkFrame(value);
   }
 }
 
-/** Walks a decoded value, refusing what is over the caps or a forbidden key. */
-function checkValue(v: unknown, limits: DecodeLimits, depth: number): void {
+const refusedRef = (): never => {
+  throw new LinkProtocolError(CLOSE.badFrame, 'a ref before the handshake');
+};
+
+function checkedAddress(a: unknown): Address {
+  try {
+    parseAddress(a);
+  } catch (e) {
+    throw new LinkProtocolError(CLOSE.badFrame, `a bad address: ${(e as Error).message}`);
+  }
+  return a as Address;
+}
+
+// ---- batches ------------------------------------------------------------------------------
+
+export const KIND_USER = 0;
+export const KIND_SYSTEM = 1;
+export const KIND_REPLY = 2;
+const KIND_MASK = 3;
+const HAS_FROM = 4;
+const HAS_REPLY_TO = 8;
+const HAS_TRACE = 16;
+/** The body is in the form of runtime/refcodec.ts. */
+export const ENCODED = 32;
+const FLAGS_KNOWN = KIND_MASK | HAS_FROM | HAS_REPLY_TO | HAS_TRACE | ENCODED;
+
+const ENTRY_KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
+export const kindCode = (k: EnvelopeKind): number =>
+  k === 'user' ? KIND_USER : k === 'system' ? KIND_SYSTEM : KIND_REPLY;
+
+/** Addresses a connection numbers; more go as `[address]` each time. */
+export const INTERNED_ADDRESSES = 65_536;
+/** Array items one entry takes at most (flags, to, from, replyTo, corr, trace, body). */
+export const ENTRY_ITEMS_MAX = 7;
+
+/** An entry of a batch, as given to the writer (or read back from a frame not sent). */
+export interface BatchEntry {
+  readonly kind: EnvelopeKind;
+  readonly to: Address;
+  readonly from: Address | undefined;
+  readonly replyTo: Address | undefined;
+  readonly corr: number;
+  readonly trace: Readonly<Record<string, string>> | undefined;
+  /** As it goes on the wire: as given, or in the ref codec's form when `encoded`. */
+  readonly body: unknown;
+  readonly encoded: boolean;
+}
+
+/** A frame that could not go, with the entries in it. */
+export interface Unsent {
+  readonly entries: readonly BatchEntry[];
+  readonly why: string;
+}
+
+/**
+ * The writing half of a connection's batches: entries are added as messages are sent, and
+ * `take` packs what waits into frames under the frame cap (one per call, split as needed).
+ * One per connection: the numbering of addresses starts again with it.
+ */
+export class BatchWriter {
+  readonly #packr = new Packr({ ...CODEC_OPTIONS, useRecords: true });
+  readonly #maxFrameBytes: number;
+  readonly #numbered: (address: string) => boolean;
+  readonly #ids = new Map<string, number>();
+  readonly #names: string[] = [];
+  /** The numbering of the frame being filled starts here (undone if it is not sent). */
+  #idsAtFrame = 0;
+  #values: unknown[] = [NODE_PROTOCOL_VERSION, 'batch'];
+  #count = 0;
+
+  /** `numbered` says which addresses to number (not those used once, as ask replies'). */
+  constructor(maxFrameBytes: number, numbered: (address: string) => boolean = () => true) {
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#numbered = numbered;
+  }
+
+  /** Entries waiting for the next frame. */
+  get count(): number {
+    return this.#count;
+  }
+
+  #address(a: string): unknown {
+    const id = this.#ids.get(a);
+    if (id !== undefined) return id;
+    if (this.#names.length >= INTERNED_ADDRESSES || !this.#numbered(a)) return [a];
+    this.#ids.set(a, this.#names.length);
+    this.#names.push(a);
+    return a;
+  }
+
+  /** Adds an entry; returns the entries now waiting. */
+  push(
+    kind: number,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+    encoded: boolean,
+  ): number {
+    let flags = kind | (encoded ? ENCODED : 0);
+    const v = this.#values;
+    const at = v.length;
+    v.push(0, this.#address(to));
+    if (from !== undefined) {
+      flags |= HAS_FROM;
+      v.push(this.#address(from));
+    }
+    if (replyTo !== undefined) {
+      flags |= HAS_REPLY_TO;
+      v.push(this.#address(replyTo), corr);
+    }
+    if (trace !== undefined) {
+      flags |= HAS_TRACE;
+      v.push(trace);
+    }
+    v.push(body);
+    v[at] = flags;
+    return ++this.#count;
+  }
+
+  /** A user message as it is, from an actor (or nobody): the common case. */
+  pushTell(to: Address, from: Address | undefined, body: unknown): number {
+    const v = this.#values;
+    if (from === undefined) v.push(KIND_USER, this.#address(to), body);
+    else v.push(KIND_USER | HAS_FROM, this.#address(to), this.#address(from), body);
+    return ++this.#count;
+  }
+
+  /**
+   * Packs what waits into frames, in order, each under the frame cap. Bodies are checked when
+   * they are sent but packed here: one changed meanwhile may no longer pack. A frame that does
+   * not pack, or packs over the cap, is made again in halves; an entry that alone does not
+   * pack or fit goes to `unsent` with the reason. `counts` gets each frame's entry count.
+   */
+  take(frames: Uint8Array[], counts: number[], unsent: Unsent[]): void {
+    if (this.#count === 0) return;
+    const values = this.#values;
+    const count = this.#count;
+    this.#values = [NODE_PROTOCOL_VERSION, 'batch'];
+    this.#count = 0;
+    const bytes = this.#pack(values);
+    if (typeof bytes !== 'string') {
+      this.#idsAtFrame = this.#names.length;
+      frames.push(bytes);
+      counts.push(count);
+      return;
+    }
+    const entries = this.#entries(values);
+    this.#undoNumbering();
+    this.#halves(entries, frames, counts, unsent);
+  }
+
+  /** The frame, or why it cannot go. */
+  #pack(values: unknown[]): Uint8Array | string {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#packr.pack(values);
+    } catch (e) {
+      return `it does not pack: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (bytes.byteLength > this.#maxFrameBytes)
+      return `an entry of ${bytes.byteLength} bytes (the frame cap is ${this.#maxFrameBytes})`;
+    return bytes;
+  }
+
+  #halves(entries: BatchEntry[], frames: Uint8Array[], counts: number[], unsent: Unsent[]): void {
+    for (const e of entries)
+      this.push(kindCode(e.kind), e.to, e.from, e.replyTo, e.corr, e.trace, e.body, e.encoded);
+    const values = this.#values;
+    this.#values = [NODE_PROTOCOL_VERSION, 'batch'];
+    this.#count = 0;
+    const bytes = this.#pack(values);
+    if (typeof bytes !== 'string') {
+      this.#idsAtFrame = this.#names.length;
+      frames.push(bytes);
+      counts.push(entries.length);
+      return;
+    }
+    this.#undoNumbering();
+    if (entries.length === 1) {
+      unsent.push({ entries, why: bytes });
+      return;
+    }
+    const half = entries.length >> 1;
+    this.#halves(entries.slice(0, half), frames, counts, unsent);
+    this.#halves(entries.slice(half), frames, counts, unsent);
+  }
+
+  #undoNumbering(): void {
+    const names = this.#names;
+    for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
+    names.length = this.#idsAtFrame;
+  }
+
+  /** The entries of values not packed yet (numbers are this writer's). */
+  #entries(values: unknown[]): BatchEntry[] {
+    const out: BatchEntry[] = [];
+    readEntries(values, this.#names, (kind, to, from, replyTo, corr, trace, body, encoded) =>
+      out.push({ kind, to, from, replyTo, corr, trace, body, encoded }),
+    );
+    return out;
+  }
+
+  /** The entries waiting, taken out (the link closed before they went). */
+  drain(): BatchEntry[] {
+    const out = this.#entries(this.#values);
+    this.#values = [NODE_PROTOCOL_VERSION, 'batch'];
+    this.#count = 0;
+    return out;
+  }
+
+  /**
+   * The entries of frames this writer packed and that were not sent (the link closed while
+   * they waited for the socket to drain), read back with `revive` for refs.
+   */
+  unpackUnsent(frames: readonly Uint8Array[], revive: (address: Address) => unknown): BatchEntry[] {
+    const out: BatchEntry[] = [];
+    const unpackr = new Unpackr({ ...CODEC_OPTIONS, useRecords: true });
+    const names = this.#names;
+    for (const f of frames)
+      readEntries(
+        unpackWithRefs(unpackr, f, revive) as unknown[],
+        names,
+        (kind, to, from, replyTo, corr, trace, body, encoded) =>
+          out.push({ kind, to, from, replyTo, corr, trace, body, encoded }),
+      );
+    return out;
+  }
+}
+
+type EachEntry = (
+  kind: EnvelopeKind,
+  to: Address,
+  from: Address | undefined,
+  replyTo: Address | undefined,
+  corr: number,
+  trace: Readonly<Record<string, string>> | undefined,
+  body: unknown,
+  encoded: boolean,
+) => void;
+
+/** The entries of a batch this side wrote (trusted: no checks), addresses by `names`. */
+function readEntries(v: readonly unknown[], names: readonly string[], each: EachEntry): void {
+  const address = (x: unknown): Address =>
+    (typeof x === 'number' ? names[x] : Array.isArray(x) ? x[0] : x) as Address;
+  let i = 2;
+  while (i < v.length) {
+    const flags = v[i++] as number;
+    const to = address(v[i++]);
+    const from = (flags & HAS_FROM) !== 0 ? address(v[i++]) : undefined;
+    let replyTo: Address | undefined;
+    let corr = 0;
+    if ((flags & HAS_REPLY_TO) !== 0) {
+      replyTo = address(v[i++]);
+      corr = v[i++] as number;
+    }
+    const trace =
+      (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+    each(
+      ENTRY_KINDS[flags & KIND_MASK]!,
+      to,
+      from,
+      replyTo,
+      corr,
+      trace,
+      v[i++],
+      (flags & ENCODED) !== 0,
+    );
+  }
+}
+
+/**
+ * The reading half of a connection's batches: the numbering of addresses, and the checks.
+ * One per connection.
+ */
+export class BatchReader {
+  readonly #names: string[] = [];
+  readonly #limits: DecodeLimits;
+  readonly #isRef: (v: object) => boolean;
+
+  /** `isRef` tells a revived ref (allowed in bodies) from other class instances. */
+  constructor(limits: DecodeLimits, isRef: (v: object) => boolean) {
+    this.#limits = limits;
+    this.#isRef = isRef;
+  }
+
+  #address(v: unknown): Address {
+    if (typeof v === 'number') {
+      const a = this.#names[v];
+      if (a === undefined) throw new LinkProtocolError(CLOSE.badFrame, `address number ${v}`);
+      return a as Address;
+    }
+    if (typeof v === 'string') {
+      const a = checkedAddress(v);
+      // the numbering stops where the writer's does: past it, none is numbered
+      if (this.#names.length < INTERNED_ADDRESSES) this.#names.push(a);
+      return a;
+    }
+    if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'string') return checkedAddress(v[0]);
+    throw new LinkProtocolError(CLOSE.badFrame, 'a batch entry with a bad address');
+  }
+
+  /**
+   * Reads a batch from the network, calling `each` per entry in order; throws
+   * LinkProtocolError at the first thing wrong (entries before it have been given).
+   */
+  read(frame: BatchFrame, each: EachEntry): void {
+    const v = frame as readonly unknown[];
+    const limits = this.#limits;
+    const isRef = this.#isRef;
+    const bad = (what: string): LinkProtocolError =>
+      new LinkProtocolError(CLOSE.badFrame, `a batch entry with ${what}`);
+    let i = 2;
+    while (i < v.length) {
+      const flags = v[i++];
+      if (typeof flags !== 'number' || (flags & ~FLAGS_KNOWN) !== 0 || (flags & KIND_MASK) > 2)
+        throw bad('bad flags');
+      const to = this.#address(v[i++]);
+      const from = (flags & HAS_FROM) !== 0 ? this.#address(v[i++]) : undefined;
+      let replyTo: Address | undefined;
+      let corr = 0;
+      if ((flags & HAS_REPLY_TO) !== 0) {
+        replyTo = this.#address(v[i++]);
+        const c = v[i++];
+        if (typeof c !== 'number' || !Number.isSafeInteger(c)) throw bad('a bad corr');
+        corr = c;
+      }
+      let trace: Record<string, string> | undefined;
+      if ((flags & HAS_TRACE) !== 0) {
+        const t = v[i++];
+        checkValue(t, limits, 1, null);
+        if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad('a bad trace');
+        for (const k in t)
+          if (typeof (t as Record<string, unknown>)[k] !== 'string') throw bad('a bad trace');
+        trace = t as Record<string, string>;
+      }
+      if (i >= v.length) throw bad('no body');
+      const body = v[i++];
+      checkValue(body, limits, 1, isRef);
+      each(
+        ENTRY_KINDS[flags & KIND_MASK]!,
+        to,
+        from,
+        replyTo,
+        corr,
+        trace,
+        body,
+        (flags & ENCODED) !== 0,
+      );
+    }
+  }
+}
+
+/**
+ * Walks a decoded value, refusing what is over the caps or a forbidden key. Plain objects,
+ * arrays, strings, numbers, booleans, null, binary data and dates pass; another object only
+ * when `isRef` says it is a revived ref.
+ */
+function checkValue(
+  v: unknown,
+  limits: DecodeLimits,
+  depth: number,
+  isRef: ((v: object) => boolean) | null,
+): void {
   if (typeof v === 'string') {
     if (v.length > limits.maxStringLength)
       throw new LinkProtocolError(CLOSE.badFrame, `a string of ${v.length} characters`);
@@ -213,7 +626,21 @@ function checkValue(v: unknown, limits: DecodeLimits, depth: number): void {
   if (Array.isArray(v)) {
     if (v.length > limits.maxArrayLength)
       throw new LinkProtocolError(CLOSE.badFrame, `an array of ${v.length} items`);
-    for (const x of v) checkValue(x, limits, depth + 1);
+    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1, isRef);
+    return;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    let keys = 0;
+    for (const k in v) {
+      if (++keys > limits.maxKeys)
+        throw new LinkProtocolError(
+          CLOSE.badFrame,
+          `an object of more than ${limits.maxKeys} keys`,
+        );
+      if (FORBIDDEN_KEYS.has(k)) throw new LinkProtocolError(CLOSE.badFrame, `a "${k}" key`);
+      checkValue((v as Record<string, unknown>)[k], limits, depth + 1, isRef);
+    }
     return;
   }
   if (v instanceof Uint8Array) {
@@ -221,16 +648,8 @@ function checkValue(v: unknown, limits: DecodeLimits, depth: number): void {
       throw new LinkProtocolError(CLOSE.badFrame, `binary data of ${v.byteLength} bytes`);
     return;
   }
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (proto !== Object.prototype && proto !== null)
-    throw new LinkProtocolError(CLOSE.badFrame, 'an object that is not plain data');
-  const keys = Object.keys(v);
-  if (keys.length > limits.maxKeys)
-    throw new LinkProtocolError(CLOSE.badFrame, `an object of ${keys.length} keys`);
-  for (const k of keys) {
-    if (FORBIDDEN_KEYS.has(k)) throw new LinkProtocolError(CLOSE.badFrame, `a "${k}" key`);
-    checkValue((v as Record<string, unknown>)[k], limits, depth + 1);
-  }
+  if (v instanceof Date || (isRef !== null && isRef(v))) return;
+  throw new LinkProtocolError(CLOSE.badFrame, 'an object that is not plain data');
 }
 
 function checkFrame(v: unknown): NodeFrame {
@@ -261,10 +680,8 @@ function checkFrame(v: unknown): NodeFrame {
       if (v.length !== 2) throw bad('extra fields');
       break;
     case 'batch':
-      if (v.length !== 3 || !Array.isArray(v[2])) throw bad('no envelope list');
-      for (const e of v[2] as unknown[])
-        if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad('a non-envelope');
-      break;
+      // a trusted link's batches are read by BatchReader: here it is one before the handshake
+      throw new LinkProtocolError(CLOSE.unexpected, 'a batch frame before the handshake');
     case 'ping':
     case 'pong':
       if (v.length !== 3 || typeof v[2] !== 'number' || !Number.isFinite(v[2]))

@@ -14,6 +14,15 @@ import type { SystemCore } from './system-core.ts';
 
 export const TEMP_PATH = '/temp' as ActorPath;
 
+/**
+ * Whether `address` (`troupe://<node>/<path>`) is a temporary receiver's: used once, so a
+ * link neither numbers it nor remembers its ref.
+ */
+export function isTempAddress(address: string): boolean {
+  const slash = address.indexOf('/', 9);
+  return slash > 0 && address.startsWith('/temp/', slash);
+}
+
 export class TempReceiver implements Target {
   readonly path: ActorPath;
   readonly ref: LocalRef;

@@ -5,33 +5,51 @@
  *   server's `upgrade`). The handshake proves on both sides that the peer knows the cluster
  *   secret (HMAC over fresh nonces; the secret never crosses) and, for the dialler, that the
  *   peer is the node it meant to reach. Until then frames are decoded with records off; after
- *   `ready`, with records, one Packr/Unpackr pair per connection.
- * - Envelopes are batched: `send` queues, and one `batch` frame per link goes out per turn of
- *   the event loop (a microtask after the first send of the turn).
+ *   `ready`, batches go with records, and a BatchWriter and a BatchReader (the numbering of
+ *   addresses) are made for this connection.
+ * - Messages are batched: `push`/`tell` add an entry to the batch being filled; it goes out as
+ *   one `batch` frame at the end of the turn (a microtask after the first entry), or as soon as
+ *   it holds `batchEntries` (LINK_BATCH_ENVELOPES at most), so a long burst is on its way
+ *   while the burst goes on. A batch that packs over the frame cap is split; one entry bigger
+ *   than the cap alone, or that no longer packs (changed after it was sent), is given back to
+ *   `unsent`.
  * - Heartbeats: a `ping` every `heartbeatMs`; a link that hears nothing for
  *   `heartbeatMs × heartbeatMisses` is closed (4006) and reported down.
- * - Batches hold at most LINK_BATCH_ENVELOPES envelopes and stay under the frame cap (a batch
- *   that packs bigger is split; one envelope bigger than the cap alone is refused).
- * - Backpressure: while the socket's `bufferedAmount` is over `maxBufferedBytes`, envelopes
- *   wait in the link's queue (the senders are slowed: their messages go out as the socket
- *   drains); past `maxQueued` waiting, `send` refuses (returns false) and the caller
- *   dead-letters. The link itself stays up.
+ * - Backpressure: while the socket holds more than `maxBufferedBytes`, packed frames wait in
+ *   the link (the senders are slowed: their messages go out as the socket drains, which each
+ *   frame's write callback tells); past `maxQueued` entries waiting, `push` refuses (returns
+ *   false) and the caller dead-letters. The link itself stays up.
+ * - When the link closes, what it still held (entries not packed, frames waiting for the
+ *   socket) goes to `unsent`: nothing leaves silently. What the socket had taken is gone with
+ *   the connection.
  * - A frame that fails decoding closes this link with the error's close code (4000–4999) and
  *   a logged reason; nothing else is touched.
+ * - The dialler's frames are not masked (a zero mask: `ws` then skips the XOR on both ends).
+ *   Masking keeps a browser's script from steering what a proxy between it and a server reads
+ *   (RFC 6455 §10.3); between two nodes no script chooses the bytes' layout, and it cost a
+ *   tenth of each side's time in cross-node counting.
  *
- * Reconnection is the caller's (runtime/nodes/peers.ts): a link is one connection.
+ * Reconnection is the caller's (runtime/nodes/net.ts): a link is one connection.
  */
 import WebSocket from 'ws';
-import type { Envelope } from '../envelope.ts';
+import type { Address } from '../address.ts';
+import { isTempAddress } from '../temp.ts';
+import type { Envelope, EnvelopeKind } from '../envelope.ts';
 import {
+  BatchReader,
+  BatchWriter,
   CLOSE,
   DEFAULT_DECODE_LIMITS,
+  ENTRY_ITEMS_MAX,
+  kindCode,
   LinkCodec,
   LinkProtocolError,
   NODE_PROTOCOL_VERSION,
   nonce,
   proofMatches,
   proofOf,
+  type BatchEntry,
+  type BatchFrame,
   type CloseCode,
   type DecodeLimits,
   type NodeFrame,
@@ -41,9 +59,9 @@ export const LINK_HEARTBEAT_MS = 1_000;
 export const LINK_HEARTBEAT_MISSES = 3;
 export const LINK_HANDSHAKE_MS = 5_000;
 export const LINK_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-/** Envelopes waiting in a link's queue at most (beyond: dead letters). */
+/** Entries waiting in a link at most (beyond: dead letters). */
 export const LINK_MAX_QUEUED = 1_000_000;
-/** Envelopes in one batch frame at most. */
+/** Entries in one batch frame at most. */
 export const LINK_BATCH_ENVELOPES = 4_096;
 /** The URL path nodes link on. */
 export const LINK_PATH = '/troupe/link';
@@ -72,14 +90,34 @@ export const DEFAULT_LINK_OPTIONS: Omit<LinkOptions, 'node' | 'secret'> = Object
 export interface LinkHandlers {
   /** The handshake is done: the peer is `link.peer`. */
   ready(link: NodeLink): void;
-  /** Envelopes from the peer, in its send order. */
-  envelopes(link: NodeLink, envelopes: readonly Envelope[]): void;
+  /**
+   * A message from the peer, in its send order, checked (protocol/node-link.ts). `body` is as
+   * it came: in the ref codec's form when `encoded`.
+   */
+  entry(
+    link: NodeLink,
+    kind: EnvelopeKind,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+    encoded: boolean,
+  ): void;
+  /** The ref for an address found in a body (already parsed). */
+  revive(address: Address): unknown;
+  /** Whether a value in a body is a ref `revive` made. */
+  isRef(value: object): boolean;
   /** The link is closed (after `ready` or not); `code` is the WebSocket close code. */
   closed(link: NodeLink, code: number, reason: string): void;
   /** A line for the node's log (a refused frame, a failed handshake). */
   log(message: string): void;
-  /** Envelopes that were accepted by `send` but cannot go (one over the frame cap). */
-  refused(link: NodeLink, envelopes: readonly Envelope[], why: string): void;
+  /**
+   * Entries the link took but that did not go: one over the frame cap or that no longer
+   * packs, or what it still held when it closed.
+   */
+  unsent(link: NodeLink, entries: readonly BatchEntry[], why: string): void;
 }
 
 type State = 'handshake' | 'ready' | 'closed';
@@ -94,11 +132,17 @@ export class NodeLink {
   #theirNonce = '';
   #peer: string | null;
   #state: State = 'handshake';
-  #queue: Envelope[] = [];
-  #head = 0;
+  /** This connection's batches (after the handshake). */
+  #writer: BatchWriter | null = null;
+  #reader: BatchReader | null = null;
+  /** Entries per batch frame at most: LINK_BATCH_ENVELOPES, fewer when arrays are capped lower. */
+  readonly #batchEntries: number;
   #flushing = false;
-  /** A frame's write is awaited before more go (the socket is over maxBufferedBytes). */
+  /** The socket holds more than maxBufferedBytes: packed frames wait here. */
   #draining = false;
+  readonly #waiting: Uint8Array[] = [];
+  readonly #waitingCounts: number[] = [];
+  #waitingEntries = 0;
   #lastHeard = performance.now();
   #heartbeat: NodeJS.Timeout | null = null;
   readonly #handshakeTimer: NodeJS.Timeout;
@@ -116,6 +160,13 @@ export class NodeLink {
     this.#handlers = handlers;
     this.#peer = expectedPeer;
     this.#codec = new LinkCodec(options.limits);
+    this.#batchEntries = Math.max(
+      1,
+      Math.min(
+        LINK_BATCH_ENVELOPES,
+        Math.floor((options.limits.maxArrayLength - 2) / ENTRY_ITEMS_MAX),
+      ),
+    );
     socket.binaryType = 'nodebuffer';
     this.#handshakeTimer = setTimeout(
       () => this.close(CLOSE.handshakeTimeout, 'the handshake took too long'),
@@ -149,26 +200,55 @@ export class NodeLink {
     return this.#socket.bufferedAmount;
   }
 
+  /** Entries waiting in the link (the batch being filled, frames waiting for the socket). */
+  get queued(): number {
+    return (this.#writer?.count ?? 0) + this.#waitingEntries;
+  }
+
   /**
-   * Queues an envelope for the next batch. False (nothing queued) when the link is not ready
-   * or its socket holds more than `maxBufferedBytes`: the caller dead-letters it.
+   * Adds a message to the next batch. False (nothing taken) when the link is not ready or
+   * holds `maxQueued` entries: the caller dead-letters it. `body` goes as it is (it must pack:
+   * runtime/shards/link.ts `crossing`), or in the ref codec's form when `encoded`.
    */
-  send(envelope: Envelope): boolean {
-    if (this.#state !== 'ready') return false;
-    if (this.#queue.length - this.#head >= this.#options.maxQueued) return false;
-    this.#queue.push(envelope);
-    if (!this.#flushing && !this.#draining) {
-      this.#flushing = true;
-      queueMicrotask(this.#flush);
-    }
+  push(
+    kind: EnvelopeKind,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+    encoded: boolean,
+  ): boolean {
+    const w = this.#writer;
+    if (w === null || this.#state !== 'ready') return false;
+    if (w.count + this.#waitingEntries >= this.#options.maxQueued) return false;
+    this.#added(w.push(kindCode(kind), to, from, replyTo, corr, trace, body, encoded));
     return true;
+  }
+
+  /** A user message as it is (it must pack), from an actor (or nobody): the common case. */
+  tell(to: Address, from: Address | undefined, body: unknown): boolean {
+    const w = this.#writer;
+    if (w === null || this.#state !== 'ready') return false;
+    if (w.count + this.#waitingEntries >= this.#options.maxQueued) return false;
+    this.#added(w.pushTell(to, from, body));
+    return true;
+  }
+
+  /** An envelope (its body in the ref codec's form), as `push`. */
+  send(e: Envelope): boolean {
+    return this.push(e.kind, e.to, e.from, e.replyTo, e.corr ?? 0, e.trace, e.body, true);
   }
 
   /** Closes the link (a `bye` first when it is ready and the close is graceful). */
   close(code: CloseCode | 1000, reason: string): void {
     if (this.#state === 'closed') return;
     if (this.#state === 'ready' && (code === 1000 || code === CLOSE.shutdown)) {
-      this.#flush();
+      // what waits goes before the bye, whatever the socket holds
+      this.#take();
+      this.#draining = false;
+      this.#sendWaiting(Infinity);
       this.#write([NODE_PROTOCOL_VERSION, 'bye', reason.slice(0, 1024)]);
     }
     this.#stop();
@@ -179,88 +259,82 @@ export class NodeLink {
 
   // ---- inside ---------------------------------------------------------------------------
 
-  /** Queued envelopes waiting (backpressure). */
-  get queued(): number {
-    return this.#queue.length - this.#head;
+  #added(waiting: number): void {
+    if (waiting >= this.#batchEntries) this.#take();
+    else if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(this.#flush);
+    }
   }
 
   readonly #flush = (): void => {
     this.#flushing = false;
-    if (this.#state !== 'ready') return;
-    const q = this.#queue;
-    const max = this.#options.maxBufferedBytes;
-    while (this.#head < q.length) {
-      if (this.#socket.bufferedAmount > max) {
-        // wait for the socket to take what it has: the last write's callback goes on
-        this.#draining = true;
-        this.#awaitDrain();
-        return;
-      }
-      const end = Math.min(q.length, this.#head + LINK_BATCH_ENVELOPES);
-      this.#sendBatch(q.slice(this.#head, end));
-      this.#head = end;
-    }
-    this.#queue = [];
-    this.#head = 0;
+    if (this.#state === 'ready') this.#take();
   };
 
-  /** Polls the socket until it is under half its cap, then flushes on. */
-  #awaitDrain(): void {
-    const check = (): void => {
-      if (this.#state !== 'ready') return;
-      if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes / 2) {
-        setTimeout(check, 1);
-        return;
-      }
-      this.#draining = false;
-      this.#flush();
-    };
-    setTimeout(check, 1);
+  /** Packs the batch being filled into frames and sends them (or keeps them while draining). */
+  #take(): void {
+    const w = this.#writer;
+    if (w === null || w.count === 0) return;
+    const frames: Uint8Array[] = [];
+    const counts: number[] = [];
+    const unsent: { entries: readonly BatchEntry[]; why: string }[] = [];
+    w.take(frames, counts, unsent);
+    for (let i = 0; i < frames.length; i++) {
+      if (this.#draining) {
+        this.#waiting.push(frames[i]!);
+        this.#waitingCounts.push(counts[i]!);
+        this.#waitingEntries += counts[i]!;
+      } else this.#sendBatch(frames[i]!);
+    }
+    for (const u of unsent) this.#handlers.unsent(this, u.entries, u.why);
   }
 
-  /** One batch frame, split while it packs over the frame cap. */
-  #sendBatch(batch: Envelope[]): void {
-    const bytes = this.#codec.encode([NODE_PROTOCOL_VERSION, 'batch', batch]);
-    if (bytes.byteLength <= this.#options.limits.maxFrameBytes) {
-      this.#socket.send(bytes, { binary: true });
-      return;
-    }
-    if (batch.length === 1) {
-      this.#handlers.refused(
-        this,
-        batch,
-        `an envelope of ${bytes.byteLength} bytes (the frame cap is ${this.#options.limits.maxFrameBytes})`,
-      );
-      return;
-    }
-    const half = batch.length >> 1;
-    this.#sendBatch(batch.slice(0, half));
-    this.#sendBatch(batch.slice(half));
+  #sendBatch(bytes: Uint8Array): void {
+    this.#socket.send(bytes, { binary: true }, this.#written);
+    if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes) this.#draining = true;
   }
 
-  #write(frame: NodeFrame): void {
+  /** A batch frame's write is done: while draining, the waiting frames go once under half the cap. */
+  readonly #written = (): void => {
+    if (!this.#draining || this.#state !== 'ready') return;
+    if (this.#socket.bufferedAmount > this.#options.maxBufferedBytes / 2) return;
+    this.#draining = false;
+    this.#sendWaiting(this.#options.maxBufferedBytes);
+  };
+
+  /** Sends waiting frames until the socket holds more than `cap`. */
+  #sendWaiting(cap: number): void {
+    const q = this.#waiting;
+    let n = 0;
+    while (n < q.length && !this.#draining) {
+      this.#socket.send(q[n]!, { binary: true }, this.#written);
+      this.#waitingEntries -= this.#waitingCounts[n]!;
+      n++;
+      if (this.#socket.bufferedAmount > cap) this.#draining = true;
+    }
+    q.splice(0, n);
+    this.#waitingCounts.splice(0, n);
+  }
+
+  #write(frame: Exclude<NodeFrame, BatchFrame>): void {
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     this.#socket.send(this.#codec.encode(frame), { binary: true });
   }
 
   #received(data: Buffer, isBinary: boolean): void {
     if (this.#state === 'closed') return;
-    let frame: NodeFrame;
     try {
       if (!isBinary) throw new LinkProtocolError(CLOSE.badFrame, 'a text frame');
-      frame = this.#codec.decode(data);
+      const frame = this.#codec.decode(data);
+      this.#lastHeard = performance.now();
+      if (this.#state === 'handshake') this.#handshake(frame);
+      else this.#ready(frame);
     } catch (e) {
-      const err =
-        e instanceof LinkProtocolError ? e : new LinkProtocolError(CLOSE.badFrame, String(e));
-      this.#handlers.log(
-        `troupe: link ${this.#describe()} closed (${err.closeCode}): ${err.message}`,
-      );
-      this.close(err.closeCode, err.message);
-      return;
+      if (!(e instanceof LinkProtocolError)) throw e;
+      this.#handlers.log(`troupe: link ${this.#describe()} closed (${e.closeCode}): ${e.message}`);
+      this.close(e.closeCode, e.message);
     }
-    this.#lastHeard = performance.now();
-    if (this.#state === 'handshake') this.#handshake(frame);
-    else this.#ready(frame);
   }
 
   #handshake(frame: NodeFrame): void {
@@ -282,7 +356,6 @@ export class NodeLink {
         const expected = proofOf(o.secret, 'client', this.#peer!, this.#ourNonce, this.#theirNonce);
         if (!proofMatches(frame[2], expected)) return refuse(CLOSE.auth, 'a wrong proof');
         this.#write([NODE_PROTOCOL_VERSION, 'ready']);
-        this.#codec.trust();
         this.#becomeReady();
         return;
       }
@@ -300,7 +373,6 @@ export class NodeLink {
       return;
     }
     if (frame[1] === 'ready' && this.#theirNonce !== '') {
-      this.#codec.trust();
       this.#becomeReady();
       return;
     }
@@ -309,8 +381,11 @@ export class NodeLink {
 
   #becomeReady(): void {
     clearTimeout(this.#handshakeTimer);
-    this.#state = 'ready';
     const o = this.#options;
+    this.#codec.trust(this.#handlers.revive);
+    this.#writer = new BatchWriter(o.limits.maxFrameBytes, (a) => !isTempAddress(a));
+    this.#reader = new BatchReader(o.limits, this.#handlers.isRef);
+    this.#state = 'ready';
     this.#heartbeat = setInterval(() => {
       if (performance.now() - this.#lastHeard > o.heartbeatMs * o.heartbeatMisses) {
         this.#handlers.log(
@@ -325,10 +400,24 @@ export class NodeLink {
     this.#handlers.ready(this);
   }
 
+  readonly #entry = (
+    kind: EnvelopeKind,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+    encoded: boolean,
+  ): void => {
+    if (this.#state === 'ready')
+      this.#handlers.entry(this, kind, to, from, replyTo, corr, trace, body, encoded);
+  };
+
   #ready(frame: NodeFrame): void {
     switch (frame[1]) {
       case 'batch':
-        this.#handlers.envelopes(this, frame[2]);
+        this.#reader!.read(frame, this.#entry);
         return;
       case 'ping':
         this.#write([NODE_PROTOCOL_VERSION, 'pong', frame[2]]);
@@ -349,7 +438,14 @@ export class NodeLink {
     this.#state = 'closed';
     clearTimeout(this.#handshakeTimer);
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
-    this.#queue = [];
+    const w = this.#writer;
+    if (w === null) return;
+    // what the link still held: given back, nothing leaves silently
+    const left = [...w.unpackUnsent(this.#waiting, this.#handlers.revive), ...w.drain()];
+    this.#waiting.length = 0;
+    this.#waitingCounts.length = 0;
+    this.#waitingEntries = 0;
+    if (left.length > 0) this.#handlers.unsent(this, left, 'the link closed before it went');
   }
 
   #closed(code: number, reason: string): void {
@@ -378,10 +474,16 @@ export function dialLink(
     perMessageDeflate: false,
     maxPayload: options.limits.maxFrameBytes,
     handshakeTimeout: options.handshakeMs,
+    generateMask: zeroMask,
     ...(tls ?? {}),
   });
   return new NodeLink('dialler', socket, options, handlers, peer);
 }
+
+/** No masking of the dialler's frames (see above): `ws` skips the XOR for a zero mask. */
+const zeroMask = (mask: Buffer): void => {
+  mask.fill(0);
+};
 
 /** Takes a socket a node's server accepted on LINK_PATH. */
 export function acceptLink(

@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Envelope } from '../envelope.ts';
-import { CLOSE } from '../../protocol/node-link.ts';
+import { CLOSE, type BatchEntry } from '../../protocol/node-link.ts';
 import {
   acceptLink,
   dialLink,
@@ -54,13 +54,12 @@ export interface NetOptions {
   };
 }
 
-export interface NetHandlers {
-  envelopes(from: string, envelopes: readonly Envelope[]): void;
+export interface NetHandlers extends Pick<LinkHandlers, 'entry' | 'revive' | 'isRef'> {
   peerUp(peer: string): void;
   peerDown(peer: string, reason: string): void;
   log(message: string): void;
-  /** Envelopes a link took but could not send (one over the frame cap). */
-  refused(peer: string, envelopes: readonly Envelope[], why: string): void;
+  /** Entries a link took but that did not go (see LinkHandlers.unsent). */
+  unsent(peer: string, entries: readonly BatchEntry[], why: string): void;
 }
 
 export type SendResult = 'sent' | 'no-link' | 'backpressure';
@@ -129,6 +128,12 @@ export class NodeNet {
     return [...this.#links.keys()];
   }
 
+  /** The ready link to `peer`, if any. */
+  linkTo(peer: string): NodeLink | undefined {
+    return this.#links.get(peer);
+  }
+
+  /** Sends an envelope (its body in the ref codec's form) to `peer`. */
   send(peer: string, envelope: Envelope): SendResult {
     const link = this.#links.get(peer);
     if (link === undefined) return 'no-link';
@@ -217,11 +222,11 @@ export class NodeNet {
       if (d !== undefined) d.delay = RECONNECT_MIN_MS;
       this.#handlers.peerUp(peer);
     },
-    envelopes: (link, envelopes) => {
-      // only the kept link's envelopes count (a replaced one may flush its last batch)
-      if (this.#links.get(link.peer!) === link || !this.#links.has(link.peer!))
-        this.#handlers.envelopes(link.peer!, envelopes);
-    },
+    // a replaced link's last batches are delivered too: the peer sent them before it knew
+    entry: (link, kind, to, from, replyTo, corr, trace, body, encoded) =>
+      this.#handlers.entry(link, kind, to, from, replyTo, corr, trace, body, encoded),
+    revive: (address) => this.#handlers.revive(address),
+    isRef: (value) => this.#handlers.isRef(value),
     closed: (link, code, reason) => {
       this.#all.delete(link);
       const peer = link.peer;
@@ -246,7 +251,7 @@ export class NodeNet {
         this.#redial(spec, wasKept);
     },
     log: (m) => this.#handlers.log(m),
-    refused: (link, envelopes, why) => this.#handlers.refused(link.peer!, envelopes, why),
+    unsent: (link, entries, why) => this.#handlers.unsent(link.peer!, entries, why),
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * A node among nodes: the ActorSystem's side of runtime/nodes/net.ts. Refs to actors of
- * another node (`troupe://<node>/<path>`) deliver through a NodeTarget: the message is sealed
- * into an envelope (runtime/boundary.ts) and batched onto the link to that node; envelopes that
- * arrive are opened with this system's refs and delivered as if sent here.
+ * another node (`troupe://<node>/<path>`) deliver through a NodeTarget: the message goes onto
+ * the link to that node as a batch entry (protocol/node-link.ts: the envelope's fields, with
+ * the body as it is when it packs, else in the ref codec's form); entries that arrive are
+ * delivered with this system's refs as if sent here.
  *
  * - FIFO per pair of actors across a link: one link per pair of nodes, envelopes in order.
  * - What crosses: user messages (tell, ask, replies and their failures), and the system
@@ -16,13 +17,17 @@
  */
 import { TroupeError } from '../error.ts';
 import type { ActorPath, Address } from '../address.ts';
-import { open, seal } from '../boundary.ts';
 import { ReplyFailure } from '../ask.ts';
 import { encodeValue, decodeValue } from '../refcodec.ts';
-import { LocalRef, type Delivery, type Target } from '../ref.ts';
+import { isActorRef, LocalRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
-import type { Envelope } from '../envelope.ts';
+import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import type { Terminated } from '../notices.ts';
+import { ActorCell, senderOf } from '../cell.ts';
+import { extractTrace, injectTrace } from '../telemetry.ts';
+import { crossing } from '../shards/link.ts';
+import { isTempAddress } from '../temp.ts';
+import type { NodeLink } from './link.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
@@ -38,10 +43,19 @@ export class NodeDownError extends TroupeError {
 
 const CROSSING_SYSTEM = new Set(['watch', 'unwatch', 'subscribe', 'unsubscribe', 'stop']);
 
-/** A body that says a ReplyFailure: the error, encoded. */
-interface FailureBody {
-  readonly failure: unknown;
+/** What this node knows of an address that came over a link. */
+interface Slot {
+  readonly ref: LocalRef;
+  /** Of an actor of this node (a node delivers only to its own). */
+  readonly own: boolean;
+  /** This node's topics address. */
+  readonly topics: boolean;
+  /** The meta of a message whose only meta is this sender (made once, immutable). */
+  sender: MessageMeta | null;
 }
+
+/** Addresses met over links that are remembered (bounded: cleared when full). */
+const SLOTS = 65_536;
 
 export class NodeRuntime {
   readonly #system: ActorSystem;
@@ -52,8 +66,8 @@ export class NodeRuntime {
   readonly #watches = new Map<string, Map<string, { watcher: LocalRef; watched: LocalRef }>>();
   /** Asks waiting on each node: what fails them. */
   readonly #asks = new Map<string, Set<(why: string) => void>>();
-  readonly #refs = new Map<unknown, ReturnType<ActorSystem['refOf']>>();
-  /** `troupe://<this node>/`: an envelope's `to` must start with it. */
+  readonly #slots = new Map<string, Slot>();
+  /** `troupe://<this node>/`: an entry's `to` must start with it. */
   readonly #ownPrefix: string;
   readonly #topicsAddress: string;
 
@@ -62,31 +76,55 @@ export class NodeRuntime {
     this.#ownPrefix = `troupe://${system.nodeId}/`;
     this.#topicsAddress = `troupe://${system.nodeId}${TOPICS_PATH}`;
     this.net = new NodeNet(options, {
-      envelopes: (from, envelopes) => this.#arrived(from, envelopes),
+      entry: this.#entry,
+      revive: (address) => system.refOf(address),
+      isRef: isActorRef,
       peerUp: (peer) => system.topics.peerUp(peer),
       peerDown: (peer, reason) => this.#down(peer, reason),
       log: (m) => system.logger.warn(m),
-      refused: (peer, envelopes, why) => {
-        for (const e of envelopes)
+      unsent: (peer, entries, why) => {
+        for (const e of entries) {
+          let message = e.body;
+          if (e.encoded)
+            try {
+              message = decodeValue(e.body, system.refOf);
+            } catch {
+              // as it was sent
+            }
           system.deadLetters.publish({
-            message: e.body,
+            message,
             recipient: e.to,
             ...(e.from === undefined ? {} : { sender: e.from }),
             reason: 'node-unreachable',
-            error: new TroupeError('ERR_ENVELOPE_TOO_BIG', `not sent to node ${peer}: ${why}`),
+            error: new TroupeError('ERR_NOT_SENT', `not sent to node ${peer}: ${why}`),
           });
+        }
       },
     });
   }
 
-  /** Topics between nodes: an envelope to `node`'s TOPICS_PATH, from the running actor. */
+  /** Topics between nodes: an entry to `node`'s TOPICS_PATH, from the running actor. */
   sendTopics(node: string, body: TopicsEnvelopeBody): void {
     const sys = this.#system;
     const cur = sys.current;
-    const to = { address: `troupe://${node}${TOPICS_PATH}` } as unknown as LocalRef;
-    const envelope = seal('user', to, body, sys.tracing ? sys.traceMeta(cur) : cur);
-    if (this.net.send(node, envelope) !== 'sent')
-      sys.deadLetter(body, to, cur, 'node-unreachable', undefined);
+    const meta = sys.tracing ? sys.traceMeta(cur) : cur;
+    const address = `troupe://${node}${TOPICS_PATH}` as Address;
+    const link = this.net.linkTo(node);
+    const m = meta instanceof MessageMeta ? meta : null;
+    const sent =
+      link !== undefined &&
+      link.push(
+        'user',
+        address,
+        senderOf(meta)?.address,
+        undefined,
+        0,
+        m?.trace ? injectTrace(m.trace) : undefined,
+        encodeValue(body),
+        true,
+      );
+    if (!sent)
+      sys.deadLetter(body, { address } as unknown as LocalRef, cur, 'node-unreachable', undefined);
   }
 
   /** The target of an address on another node (null for this node's). */
@@ -110,15 +148,49 @@ export class NodeRuntime {
 
   // ---- to another node ------------------------------------------------------------------
 
+  /**
+   * A message for an actor of another node. Throws SerializationError (naming the field) for
+   * a body that cannot cross, in the sender's turn.
+   */
   deliver(t: NodeTarget, msg: unknown, meta: unknown): Delivery {
-    let envelope: Envelope;
+    const link = this.net.linkTo(t.node);
+    let sent: boolean;
     if (msg instanceof ReplyFailure) {
-      envelope = {
-        ...seal('reply', t.ref, null, meta),
-        body: { failure: encodeValue(msg.error) } satisfies FailureBody,
-      };
-    } else envelope = seal('user', t.ref, msg, meta);
-    return this.#send(t, envelope, msg, meta);
+      sent =
+        link !== undefined &&
+        link.push(
+          'reply',
+          t.address,
+          senderOf(meta)?.address,
+          undefined,
+          0,
+          undefined,
+          encodeValue(msg.error),
+          true,
+        );
+    } else if ((meta === null || meta instanceof ActorCell) && crossing(msg)) {
+      // the common tell: from an actor (or from outside any), no reply address, no trace
+      sent = link !== undefined && link.tell(t.address, meta?.ref.address, msg);
+    } else {
+      const m = meta instanceof MessageMeta ? meta : null;
+      const plain = crossing(msg);
+      const body = plain ? msg : encodeValue(msg);
+      sent =
+        link !== undefined &&
+        link.push(
+          'user',
+          t.address,
+          senderOf(meta)?.address,
+          m?.replyTo?.address,
+          m?.corr ?? 0,
+          m?.trace ? injectTrace(m.trace) : undefined,
+          body,
+          !plain,
+        );
+    }
+    if (sent) return 'enqueued';
+    this.#system.deadLetter(msg, t.ref, meta, 'node-unreachable', undefined);
+    return 'dead-letter';
   }
 
   sendSystem(t: NodeTarget, msg: SystemMessage): void {
@@ -136,80 +208,108 @@ export class NodeRuntime {
       if (msg.type === 'watch') m.set(key, { watcher, watched: t.ref });
       else m.delete(key);
     }
-    const envelope = seal('system', t.ref, msg, null);
-    const r = this.#send(t, envelope, msg, null);
-    if (r === 'dead-letter' && msg.type === 'watch')
+    const link = this.net.linkTo(t.node);
+    const sent =
+      link !== undefined &&
+      link.push('system', t.address, undefined, undefined, 0, undefined, encodeValue(msg), true);
+    if (sent) return;
+    this.#system.deadLetter(msg, t.ref, null, 'node-unreachable', undefined);
+    if (msg.type === 'watch')
       // the node cannot be reached: the watcher learns it at once
       this.#terminated(msg.watcher as unknown as LocalRef, t.ref, 'node-down');
   }
 
-  #send(t: NodeTarget, envelope: Envelope, msg: unknown, meta: unknown): Delivery {
-    const r = this.net.send(t.node, envelope);
-    if (r === 'sent') return 'enqueued';
-    this.#system.deadLetter(msg, t.ref, meta, 'node-unreachable', undefined);
-    return 'dead-letter';
-  }
-
   // ---- from another node ----------------------------------------------------------------
 
-  #arrived(from: string, envelopes: readonly Envelope[]): void {
-    const sys = this.#system;
-    for (const e of envelopes) {
-      let opened;
-      try {
-        opened = open(e, sys.refOf, this.#refs);
-      } catch (error) {
-        sys.logger.warn(`troupe: an envelope from node ${from} was dropped: ${String(error)}`);
-        continue;
-      }
-      const to = opened.to as LocalRef;
-      // open() has checked the address; only its node is read here (a string compare: this
-      // runs for every envelope)
-      const address = to.address;
-      if (!address.startsWith(this.#ownPrefix)) {
-        // a node delivers only to its own actors: it never forwards for a peer
-        sys.logger.warn(`troupe: an envelope from node ${from} for ${to.address} was dropped`);
-        continue;
-      }
-      if (address.length === this.#topicsAddress.length && address === this.#topicsAddress) {
-        this.#topics(from, opened.body, opened.meta);
-        continue;
-      }
-      switch (opened.kind) {
-        case 'user': {
-          const body = opened.body as Partial<Terminated> | null;
-          // the watched actor's own notice: its watch is over (no node-down after it)
-          if (
-            body !== null &&
-            typeof body === 'object' &&
-            body.type === 'troupe.terminated' &&
-            body.ref !== undefined
-          )
-            this.#watches.get(from)?.delete(`${to.address} ${body.ref.address}`);
-          to.deliverWithMeta(opened.body, opened.meta);
-          break;
-        }
-        case 'reply': {
-          const body = opened.body as FailureBody | null;
-          const error =
-            body !== null && typeof body === 'object' && 'failure' in body
-              ? decodeValue(body.failure, sys.refOf)
-              : new Error('a failed reply');
-          to.deliverWithMeta(new ReplyFailure(error), opened.meta);
-          break;
-        }
-        case 'system': {
-          const m = opened.body as SystemMessage;
-          if (typeof m !== 'object' || m === null || !CROSSING_SYSTEM.has(m.type)) {
-            sys.logger.warn(`troupe: a system message from node ${from} was dropped`);
-            break;
-          }
-          to.sendSystem(m);
-          break;
-        }
+  #slot(address: Address): Slot {
+    let s = this.#slots.get(address);
+    if (s === undefined) {
+      s = {
+        ref: this.#system.refOf(address) as LocalRef,
+        own: address.startsWith(this.#ownPrefix),
+        topics: address === this.#topicsAddress,
+        sender: null,
+      };
+      // an ask's reply address is used once: not remembered
+      if (!isTempAddress(address)) {
+        if (this.#slots.size >= SLOTS) this.#slots.clear();
+        this.#slots.set(address, s);
       }
     }
+    return s;
   }
+
+  /** An entry from a link (checked by protocol/node-link.ts: addresses parse). */
+  readonly #entry = (
+    link: NodeLink,
+    kind: EnvelopeKind,
+    to: Address,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+    encoded: boolean,
+  ): void => {
+    const sys = this.#system;
+    const peer = link.peer!;
+    const t = this.#slot(to);
+    if (!t.own) {
+      // a node delivers only to its own actors: it never forwards for a peer
+      sys.logger.warn(`troupe: a message from node ${peer} for ${to} was dropped`);
+      return;
+    }
+    let msg = body;
+    if (encoded)
+      try {
+        msg = decodeValue(body, sys.refOf);
+      } catch (error) {
+        sys.logger.warn(`troupe: a message from node ${peer} was dropped: ${String(error)}`);
+        return;
+      }
+    let meta: MessageMeta | null = null;
+    if (replyTo !== undefined || trace !== undefined)
+      meta = new MessageMeta(
+        from === undefined ? null : this.#slot(from).ref,
+        replyTo === undefined ? null : this.#slot(replyTo).ref,
+        corr,
+        trace === undefined ? null : extractTrace(trace),
+      );
+    else if (from !== undefined) {
+      const f = this.#slot(from);
+      meta = f.sender ??= new MessageMeta(f.ref, null, 0, null);
+    }
+    if (t.topics) {
+      this.#topics(peer, msg, meta);
+      return;
+    }
+    switch (kind) {
+      case 'user': {
+        const b = msg as Partial<Terminated> | null;
+        // the watched actor's own notice: its watch is over (no node-down after it)
+        if (
+          b !== null &&
+          typeof b === 'object' &&
+          b.type === 'troupe.terminated' &&
+          b.ref !== undefined
+        )
+          this.#watches.get(peer)?.delete(`${to} ${b.ref.address}`);
+        t.ref.deliverWithMeta(msg, meta);
+        return;
+      }
+      case 'reply':
+        t.ref.deliverWithMeta(new ReplyFailure(msg), meta);
+        return;
+      case 'system': {
+        const m = msg as SystemMessage;
+        if (typeof m !== 'object' || m === null || !CROSSING_SYSTEM.has(m.type)) {
+          sys.logger.warn(`troupe: a system message from node ${peer} was dropped`);
+          return;
+        }
+        t.ref.sendSystem(m);
+      }
+    }
+  };
 
   #topics(from: string, body: unknown, meta: unknown): void {
     const b = body as Partial<{ topic: unknown; msg: unknown; interest: unknown }> | null;

@@ -16,8 +16,8 @@
  * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
  * - addresses are interned per link: the first time as a string (the reader numbers it in
  *   the same order), then as that number; past INTERNED_ADDRESSES, as `[address]`;
- * - refs inside a body travel as a msgpack extension (their address) and are revived by the
- *   reading system; a body holding an Error (or anything else the ref codec must handle) is
+ * - refs inside a body travel as a msgpack extension (their address, runtime/wire-ref.ts) and
+ *   are revived by the reading system; a body holding an Error (or anything else the ref codec must handle) is
  *   encoded by runtime/refcodec.ts first, and flagged;
  * - trace context as W3C headers.
  *
@@ -31,8 +31,9 @@
  * handled is known, and becomes dead letters. Frames are acknowledged one by one, so a
  * message waiting in one actor's mailbox does not keep back the frames that did not carry it.
  */
-import { Packr, Unpackr, addExtension } from 'msgpackr';
-import { LocalRef, isActorRef, type ActorRef } from '../ref.ts';
+import { Packr, Unpackr } from 'msgpackr';
+import { isActorRef, type ActorRef } from '../ref.ts';
+import { unpackWithRefs } from '../wire-ref.ts';
 import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
 import type { Address } from '../address.ts';
 import type { EnvelopeKind } from '../envelope.ts';
@@ -57,19 +58,6 @@ export const ENCODED = 32;
 const KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
 export const kindCode = (k: EnvelopeKind): number =>
   k === 'user' ? KIND_USER : k === 'system' ? KIND_SYSTEM : KIND_REPLY;
-
-/** The ref extension: a ref is its address on the wire, revived by the reading system. */
-const REF_EXTENSION = 0x54;
-let reviving: ((address: Address) => ActorRef<unknown>) | null = null;
-addExtension({
-  Class: LocalRef,
-  type: REF_EXTENSION,
-  write: (ref: LocalRef) => ref.address,
-  read: (address: Address) => {
-    if (reviving === null) throw new Error('a troupe ref outside a shard link');
-    return reviving(address);
-  },
-});
 
 /**
  * Whether a body can go as it is (true) or must go through the ref codec (false): checks the
@@ -432,13 +420,7 @@ export class LinkReader {
    * Throws on a frame that does not decode (the link is broken: nothing to do but log it).
    */
   read(bytes: Uint8Array, refOf: (address: Address) => ActorRef<unknown>, each: EachEntry): number {
-    reviving = refOf;
-    let v: unknown[];
-    try {
-      v = this.#unpackr.unpack(bytes) as unknown[];
-    } finally {
-      reviving = null;
-    }
+    const v = unpackWithRefs(this.#unpackr, bytes, refOf) as unknown[];
     this.acks = v[1] as readonly number[] | 0;
     let i = 2;
     while (i < v.length) {

@@ -18,7 +18,14 @@ import {
   type LinkOptions,
   type NodeLink,
 } from '../../runtime/nodes/link.ts';
-import { CLOSE, LinkCodec, nonce, proofOf } from '../../protocol/node-link.ts';
+import {
+  CLOSE,
+  LinkCodec,
+  NODE_PROTOCOL_VERSION as V,
+  nonce,
+  proofOf,
+  type BatchEntry,
+} from '../../protocol/node-link.ts';
 import type { Envelope } from '../../runtime/envelope.ts';
 import { until } from '../support/until.ts';
 
@@ -37,10 +44,13 @@ function recorder(): { handlers: LinkHandlers; seen: Seen } {
     seen,
     handlers: {
       ready: (l) => seen.ready.push(l),
-      envelopes: (_l, es) => seen.envelopes.push(...es),
+      entry: (_l, kind, to, from, replyTo, corr, trace, body) =>
+        seen.envelopes.push({ v: 1, kind, to, body }),
+      revive: (address) => ({ $ref: address }),
+      isRef: () => false,
       closed: (_l, code, reason) => seen.closed.push({ code, reason }),
       log: (m) => seen.log.push(m),
-      refused: () => undefined,
+      unsent: () => undefined,
     },
   };
 }
@@ -137,8 +147,8 @@ describe('a node link', () => {
       [Buffer.from([0xc1, 0xff, 0x00]), CLOSE.badFrame],
       ['not binary', CLOSE.badFrame],
       [raw.pack([0, 'hello', 'x', nonce()]), CLOSE.version],
-      [raw.pack(JSON.parse(`[1,"hello",{"__proto__":{"x":1}},"${nonce()}"]`)), CLOSE.badFrame],
-      [raw.pack([1, 'batch', []]), CLOSE.unexpected],
+      [raw.pack(JSON.parse(`[${V},"hello",{"__proto__":{"x":1}},"${nonce()}"]`)), CLOSE.badFrame],
+      [raw.pack([V, 'batch', 0, 'troupe://b/user/x', 1]), CLOSE.unexpected],
     ];
     for (const [bytes, code] of cases) {
       const ws = new WebSocket(b.url, { perMessageDeflate: false });
@@ -172,11 +182,11 @@ describe('a node link', () => {
     const codec = new LinkCodec();
     const ours = nonce();
     await new Promise((r) => ws.on('open', r));
-    ws.send(codec.encode([1, 'hello', 'mute', ours]));
+    ws.send(codec.encode([V, 'hello', 'mute', ours]));
     const welcome = await new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
     const w = codec.decode(welcome);
     if (w[1] !== 'welcome') throw new Error('no welcome');
-    ws.send(codec.encode([1, 'proof', proofOf(SECRET, 'client', 'mute', w[3], ours)]));
+    ws.send(codec.encode([V, 'proof', proofOf(SECRET, 'client', 'mute', w[3], ours)]));
     await until(() => b.seen.ready.length === 1);
     const t0 = performance.now();
     await until(() => b.seen.closed.length === 1);
@@ -198,7 +208,7 @@ describe('a node link', () => {
     const big = (n: number): Envelope => ({ ...env(n), body: { n, pad: 'x'.repeat(64 * 1024) } });
     let taken = 0;
     for (let i = 0; i < 200; i++) if (link.send(big(i))) taken++;
-    // the first batch goes at once; the socket then holds more than 64 KiB: the rest wait
+    // past maxQueued entries waiting, the link takes no more
     expect(taken).toBeLessThan(200);
     expect(taken).toBeGreaterThanOrEqual(50);
     await until(() => b.seen.envelopes.length === taken, 10_000);
@@ -208,14 +218,40 @@ describe('a node link', () => {
     expect(link.isReady).toBe(true);
   });
 
+  it('gives back what it still held when it closes: nothing leaves silently', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    const unsent: { entries: BatchEntry[]; why: string }[] = [];
+    const link = dialLink(b.url, 'b', options('a', { maxBufferedBytes: 64 * 1024 }), {
+      ...a.handlers,
+      unsent: (_l, entries, why) => unsent.push({ entries: [...entries], why }),
+    });
+    await until(() => a.seen.ready.length === 1);
+    const big = (n: number): Envelope => ({ ...env(n), body: { n, pad: 'x'.repeat(64 * 1024) } });
+    // 200 × 64 KiB: split under the 8 MiB frame cap; the first frame fills the socket, the
+    // others wait for it to drain
+    for (let i = 0; i < 200; i++) expect(link.send(big(i))).toBe(true);
+    await Promise.resolve();
+    expect(link.queued).toBeGreaterThan(0);
+    const waiting = link.queued;
+    link.send(big(200)); // not packed yet
+    link.close(CLOSE.badFrame, 'cut');
+    expect(unsent).toHaveLength(1);
+    expect(unsent[0]!.why).toMatch(/closed/);
+    const back = unsent[0]!.entries.map((e) => (e.body as { n: number }).n);
+    expect(back).toHaveLength(waiting + 1);
+    // the last ones, in order: those the socket had not been given
+    expect(back).toEqual(Array.from({ length: waiting + 1 }, (_, i) => 200 - waiting + i));
+  });
+
   it('splits a batch that packs over the frame cap, and refuses one envelope over it alone', async () => {
     const limits = { ...DEFAULT_LINK_OPTIONS.limits, maxFrameBytes: 100_000 };
     const b = await listen(options('b', { limits }));
     const a = recorder();
-    const refused: Envelope[] = [];
+    const refused: BatchEntry[] = [];
     const link = dialLink(b.url, 'b', options('a', { limits }), {
       ...a.handlers,
-      refused: (_l, es) => refused.push(...es),
+      unsent: (_l, es) => refused.push(...es),
     });
     await until(() => a.seen.ready.length === 1);
     const sized = (n: number, bytes: number): Envelope => ({

@@ -25,12 +25,14 @@ afterEach(async () => {
 function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000) {
   const seen: Seen = { envelopes: [], up: [], down: [] };
   const handlers: NetHandlers = {
-    envelopes: (from, es) =>
-      seen.envelopes.push(...es.map((e) => ({ from, n: (e.body as { n: number }).n }))),
+    entry: (link, _kind, _to, _from, _replyTo, _corr, _trace, body) =>
+      seen.envelopes.push({ from: link.peer!, n: (body as { n: number }).n }),
+    revive: (address) => ({ $ref: address }),
+    isRef: () => false,
     peerUp: (p) => seen.up.push(p),
     peerDown: (p, reason) => seen.down.push({ peer: p, reason }),
     log: () => undefined,
-    refused: () => undefined,
+    unsent: () => undefined,
   };
   const n = new NodeNet(
     {
