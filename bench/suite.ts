@@ -17,10 +17,7 @@ import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
-// ask-rtt runs last: a run across two nodes left the threads of later @2shards runs 1.7-2.7×
-// slower in the same process (not understood yet), so counting and pingpong @2nodes
-// (bench/nodes.ts) are not in the suite until they run in processes of their own
-import { askRtt } from './nodes.ts';
+import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -33,13 +30,22 @@ import {
 
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
-  withScale(withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded), (p, f) => ({
-    hops: scaleCount(p.hops, f),
-  })),
+  withScale(
+    withImpl(
+      withImpl(pingpong, 'troupe:receive@2shards', pingpongSharded),
+      'troupe:receive@2nodes',
+      pingpongTwoNodes,
+    ),
+    (p, f) => ({ hops: scaleCount(p.hops, f) }),
+  ),
   withScale(
     withImpl(
       withImpl(
-        withImpl(counting, 'troupe:receive@2shards', countingSharded),
+        withImpl(
+          withImpl(counting, 'troupe:receive@2shards', countingSharded),
+          'troupe:receive@2nodes',
+          countingTwoNodes,
+        ),
         'troupe:sandboxed',
         countingSandboxed('thread'),
       ),

@@ -1,5 +1,5 @@
 /**
- * The other node of the @2nodes benchmarks (bench/nodes.ts starts it as a child process):
+ * Node `b` of the @2nodes benchmarks (bench/nodes.ts starts it as a child process):
  * node `b` with a counter (counting), a ponger (pingpong) and an echo (ask-rtt). It prints
  * `{"port": …}` once it listens and runs until it is killed.
  */
@@ -15,8 +15,9 @@ type CounterMsg = { type: 'inc' } | { type: 'get' };
 system.spawn(
   fromReceive<number, CounterMsg, { type: 'total'; count: number }>(0, (n, m, ctx) => {
     if (m.type === 'inc') return n + 1;
+    // the count since the last get (the warm-up pass counts apart from the measured one)
     ctx.reply({ type: 'total', count: n });
-    return n;
+    return 0;
   }),
   { name: 'counter', mailbox: { capacity: Infinity } },
 );
