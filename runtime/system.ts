@@ -52,7 +52,7 @@ import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SnapshotUpdate, Terminated } from './notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
-import { ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
+import { RelayTarget, ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
 import { detachedCell, RemoteParent } from './shards/remote.ts';
 import { loadPortable } from './shards/portable.ts';
 import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
@@ -541,12 +541,19 @@ export class ActorSystem implements SystemCore {
     return formatAddress(this.nodeId, path);
   }
 
+  /**
+   * The target of an actor of another node: its node's link (runtime/nodes) on the thread
+   * that holds the links, a relay to that thread (shard 0) on a worker shard; null when this
+   * node has no links.
+   */
   foreignTarget(address: Address): Target | null {
     const nodes = this.nodes;
-    if (nodes === null) return null;
+    const router = this.router;
+    if (nodes === null && (router === null || router.shard === 0)) return null;
     const parsed = parseAddress(address);
     if (parsed.type !== 'actor' || parsed.node === this.nodeId) return null;
-    return nodes.targetFor(address, parsed.path, parsed.node);
+    if (nodes !== null) return nodes.targetFor(address, parsed.path, parsed.node);
+    return new RelayTarget(router!, address, parsed.path);
   }
 
   /**

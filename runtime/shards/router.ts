@@ -28,7 +28,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { describe } from '../error.ts';
-import { childPath, type ActorPath, type Address } from '../address.ts';
+import { childPath, ENTITY_SCHEME, type ActorPath, type Address } from '../address.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
@@ -108,6 +108,31 @@ export class RemoteTarget implements Target {
   }
 }
 
+/**
+ * An actor of another node, as a worker shard's ref's target: the main thread (shard 0) holds
+ * the node links, so its messages go there, which sends them on (runtime/nodes).
+ */
+export class RelayTarget implements Target {
+  readonly path: ActorPath;
+  readonly address: Address;
+  readonly remote = true;
+  readonly #router: ShardRouter;
+  constructor(router: ShardRouter, address: Address, path: ActorPath) {
+    this.#router = router;
+    this.address = address;
+    this.path = path;
+  }
+  get gone(): boolean {
+    return false;
+  }
+  deliver(msg: unknown, meta: unknown): Delivery {
+    return this.#router.relay(this, msg instanceof ReplyFailure ? 'reply' : 'user', msg, meta);
+  }
+  sendSystem(msg: SystemMessage): void {
+    this.#router.relay(this, 'system', msg, null);
+  }
+}
+
 /** A message waiting for a route: sent from here (to `to`), or arrived here (`to` null). */
 interface Held {
   readonly to: RemoteTarget | null;
@@ -127,9 +152,13 @@ interface Slot {
   readonly path: ActorPath;
   readonly ref: LocalRef;
   target: Target | null;
+  /** Of an actor of another node (a worker relayed it to the main thread). */
+  readonly foreign: boolean;
 }
 
 export class ShardRouter {
+  /** `troupe://<this node>/`: an address that does not start with it is another node's. */
+  readonly #ownPrefix: string;
   readonly shard: number;
   readonly count: number;
   readonly system: ActorSystem;
@@ -163,6 +192,7 @@ export class ShardRouter {
 
   constructor(system: ActorSystem, shard: number, ports: (MessagePort | null)[]) {
     this.system = system;
+    this.#ownPrefix = `troupe://${system.nodeId}/`;
     this.shard = shard;
     this.count = ports.length;
     this.#ports = ports;
@@ -338,6 +368,29 @@ export class ShardRouter {
       return 'dead-letter';
     }
     this.#push(r, entry);
+    return 'enqueued';
+  }
+
+  /**
+   * A message for an actor of another node, from a worker shard: to the main thread, which
+   * holds the node links and sends it on. Throws SerializationError for a user message that
+   * cannot cross; with the main thread gone it is a dead letter (`node-unreachable`).
+   */
+  relay(to: RelayTarget, kind: EnvelopeKind, msg: unknown, meta: unknown): Delivery {
+    const w = this.#writers[0];
+    if (this.shard === 0 || w === null || w === undefined || !this.isLive(0)) {
+      this.system.deadLetter(
+        msg,
+        this.system.refOf(to.address),
+        meta,
+        'node-unreachable',
+        undefined,
+      );
+      return 'dead-letter';
+    }
+    const entry = this.#entry(kind, to, msg, meta);
+    if (entry === null) return 'dead-letter';
+    this.#scheduleFlush(0, w.push(entry));
     return 'enqueued';
   }
 
@@ -565,6 +618,11 @@ export class ShardRouter {
   ): void => {
     let slot = this.#slots.get(to);
     if (slot === undefined) slot = this.#slot(to);
+    if (slot.foreign) {
+      // relayed by a worker shard for an actor of another node: on over the node link
+      this.#relayOn(kind, slot.ref, from, replyTo, corr, trace, body);
+      return;
+    }
     if (this.#spawning.size > 0 && this.#spawning.has(slot.path)) {
       this.#arrive({ kind, to, from, replyTo, corr, trace, body });
       return;
@@ -605,9 +663,48 @@ export class ShardRouter {
     } else if (meta instanceof MessageMeta) this.#answerUndelivered(slot.path, d, meta);
   };
 
+  /** A message a worker relayed for another node (this is the main thread): sent on. */
+  #relayOn(
+    kind: EnvelopeKind,
+    to: LocalRef,
+    from: Address | undefined,
+    replyTo: Address | undefined,
+    corr: number,
+    trace: Readonly<Record<string, string>> | undefined,
+    body: unknown,
+  ): void {
+    if (kind === 'system') {
+      to.sendSystem(body as SystemMessage);
+      return;
+    }
+    const meta =
+      from === undefined && replyTo === undefined && trace === undefined
+        ? null
+        : new MessageMeta(
+            from === undefined ? null : this.#ref(from),
+            replyTo === undefined ? null : this.#ref(replyTo),
+            corr,
+            trace === undefined ? null : extractTrace(trace),
+          );
+    try {
+      to.deliverWithMeta(
+        kind === 'reply' ? new ReplyFailure(new RemoteError(body as CrossedError)) : body,
+        meta,
+      );
+    } catch (error) {
+      // it crossed between threads, so it packs: a failure here is a node-link refusal
+      this.system.deadLetter(body, to, meta, 'node-unreachable', error);
+    }
+  }
+
   #slot(to: Address): Slot {
     const path = pathOf(to) as ActorPath;
-    const slot: Slot = { path, ref: this.#ref(to), target: null };
+    const slot: Slot = {
+      path,
+      ref: this.#ref(to),
+      target: null,
+      foreign: !to.startsWith(this.#ownPrefix) && !to.startsWith(ENTITY_SCHEME),
+    };
     if (this.#slots.size >= ARRIVAL_REFS) this.#slots.clear();
     this.#slots.set(to, slot);
     return slot;

@@ -18,6 +18,14 @@ import {
   type Terminated,
 } from '../../index.ts';
 import { NodeDownError } from '../../runtime/nodes/node.ts';
+import {
+  counter as shardCounter,
+  makeRecorder,
+  sender,
+  type CounterMsg as ShardCounterMsg,
+  type RecorderMsg,
+  type SenderMsg,
+} from '../fixtures/shard-behaviours.ts';
 import { until } from '../support/until.ts';
 
 const SECRET = 'a-secret-of-16-chars-or-more';
@@ -27,8 +35,11 @@ afterEach(async () => {
 });
 
 /** Node `a` listening, node `b` dialling it; resolves when they are linked. */
-async function pair(link: Record<string, number> = {}): Promise<[ActorSystem, ActorSystem]> {
-  const a = createSystem({ node: { name: 'a' }, secret: SECRET, link });
+async function pair(
+  link: Record<string, number> = {},
+  shardsOfA = 1,
+): Promise<[ActorSystem, ActorSystem]> {
+  const a = createSystem({ node: { name: 'a' }, secret: SECRET, link, shards: shardsOfA });
   systems.push(a);
   await a.nodeReady;
   const b = createSystem({
@@ -219,6 +230,36 @@ describe('nodes', () => {
     await until(() => !b.nodes!.net.isUp('a'));
     await new Promise((r) => setTimeout(r, 50));
     expect(notices.map((n) => n.reason)).toEqual(['shutdown']);
+  });
+
+  it('reaches other nodes from actors on worker shards, and is reached there (through the main thread)', async () => {
+    const [a, b] = await pair({}, 2);
+    // an actor on a's worker shard tells b's recorder, in order
+    const rec = b.spawn(makeRecorder(), { name: 'rec' });
+    const s = a.spawn(sender, { shard: 1 }) as ActorRef<SenderMsg, number>;
+    const recOfA = a.refOf('troupe://b/user/rec' as never) as ActorRef<RecorderMsg>;
+    expect(await s.ask({ type: 'send', to: recOfA, name: 'w', count: 200 })).toBe(200);
+    let items: { from: string; seq: number }[] = [];
+    for (let t0 = Date.now(); items.length < 200 && Date.now() - t0 < 5_000;) {
+      await new Promise((r) => setTimeout(r, 10)); // a turn for the sockets
+      items = (await rec.ask({ type: 'dump' })) as { from: string; seq: number }[];
+    }
+    expect(items.map((x) => x.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // it asks b's counter from the worker: the reply finds its way back to the worker
+    b.spawn(counter, { name: 'counter' }).tell({ type: 'inc', by: 41 });
+    const counterOfA = a.refOf('troupe://b/user/counter' as never) as ActorRef<
+      ShardCounterMsg,
+      number
+    >;
+    expect(await s.ask({ type: 'ask', to: counterOfA }, { timeout: 5_000 })).toBe(41);
+    // b reaches an actor of a's worker shard by its address
+    a.spawn(shardCounter, { shard: 1, name: 'wc' });
+    const wc = b.refOf('troupe://a/user/wc' as never) as ActorRef<ShardCounterMsg, number>;
+    wc.tell({ type: 'inc' });
+    wc.tell({ type: 'inc' });
+    expect(await wc.ask({ type: 'get' }, { timeout: 5_000 })).toBe(2);
+    const where = await wc.ask({ type: 'where' }, { timeout: 5_000 });
+    expect(where).not.toBe(0); // a worker thread's id, not the main thread's
   });
 
   it('refuses bad node options at start, naming the field', () => {
