@@ -46,6 +46,13 @@ export type {
   TroupeNotice,
 } from './runtime/notices.ts';
 export { InMemoryStore, PersistenceConflictError, MigrationError } from './runtime/persistence.ts';
+export {
+  DEFAULT_PASSIVATE_AFTER_MS,
+  EntityNotDefinedError,
+  type EntityOptions,
+} from './runtime/cluster/entities.ts';
+export { RedisSnapshotStore, EntityLostError } from './runtime/cluster/redis-store.ts';
+export type { ClusterOptions } from './runtime/cluster/options.ts';
 export type {
   PersistenceStore,
   StoredSnapshot,

@@ -4,6 +4,11 @@
  * and the value given; an unknown option is refused the same way (a typo must not be ignored).
  */
 import { resolveNodesOptions, type NodesOptions } from './nodes/options.ts';
+import {
+  resolveClusterOptions,
+  type ClusterOptions,
+  type ResolvedCluster,
+} from './cluster/options.ts';
 import type { NetOptions } from './nodes/net.ts';
 import { InvalidOptionError } from './error.ts';
 import {
@@ -87,6 +92,11 @@ export interface SystemOptions {
   readonly secret?: NodesOptions['secret'];
   readonly tls?: NodesOptions['tls'];
   readonly link?: NodesOptions['link'];
+  /**
+   * A cluster on Redis (runtime/cluster): membership, the entities' directory and snapshots.
+   * Needs `node` and `secret`. See runtime/cluster/options.ts.
+   */
+  readonly cluster?: ClusterOptions;
 }
 
 export interface SpawnOptions {
@@ -134,6 +144,8 @@ export interface ResolvedSystemOptions {
   readonly shardLimits: ShardLimits | undefined;
   /** The node's links (null: a node alone). */
   readonly nodes: NetOptions | null;
+  /** The cluster on Redis (null: none; entities on this node alone). */
+  readonly cluster: ResolvedCluster | null;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -287,8 +299,10 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'secret',
     'tls',
     'link',
+    'cluster',
   ]);
   const nodes = resolveNodesOptions(o, o.nodeId as string | undefined);
+  const cluster = resolveClusterOptions(o.cluster, nodes !== null);
   let nodeId: NodeId;
   try {
     nodeId = validateNodeId(nodes?.link.node ?? (o.nodeId === undefined ? 'local' : o.nodeId));
@@ -307,6 +321,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
   return {
     nodeId,
     nodes,
+    cluster,
     clock: o.clock as Clock | undefined,
     throughput:
       o.throughput === undefined

@@ -14,6 +14,7 @@
  */
 import { TroupeError, InvalidOptionError } from './error.ts';
 import {
+  ENTITY_SCHEME,
   formatAddress,
   parseAddress,
   type ActorPath,
@@ -56,6 +57,9 @@ import { RelayTarget, ShardLostError, ShardRouter, tempPrefix } from './shards/r
 import { detachedCell, RemoteParent } from './shards/remote.ts';
 import { loadPortable } from './shards/portable.ts';
 import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
+import { Entities, type EntityOptions } from './cluster/entities.ts';
+import { LocalDirectory } from './cluster/directory.ts';
+import { ClusterRuntime } from './cluster/cluster.ts';
 import { Topics } from './nodes/topics.ts';
 import type { ShardFrame } from './shards/protocol.ts';
 
@@ -169,6 +173,11 @@ export class ActorSystem implements SystemCore {
   readonly nodes: NodeRuntime | null = null;
   /** Resolves when the node listens for links (at once for a node alone); rejects if it cannot. */
   readonly nodeReady: Promise<void>;
+  /** Virtual actors: `define` and `entity` (runtime/cluster/entities.ts). */
+  readonly entities: Entities;
+  /** The cluster on Redis this node is a member of (runtime/cluster), or null. */
+  readonly cluster: ClusterRuntime | null = null;
+  private readonly onSigterm: (() => void) | null = null;
 
   constructor(options?: SystemOptions, shardContext?: ShardContext) {
     const o = resolveSystemOptions(options);
@@ -247,6 +256,61 @@ export class ActorSystem implements SystemCore {
         this.logger.error('troupe: the node could not listen', e),
       );
     } else this.nodeReady = Promise.resolve();
+    if (o.cluster !== null) {
+      const nodes = this.nodes!;
+      const cluster = (this.cluster = new ClusterRuntime(
+        this.nodeId,
+        () => nodes.net.advertise,
+        o.cluster,
+        {
+          joined: (m) => {
+            // one dialler per pair: the node whose id sorts first
+            if (this.nodeId < m.node) nodes.net.addPeer({ name: m.node, url: m.url });
+          },
+          left: (node, why) => {
+            nodes.net.removePeer(node, `it left the cluster (${why})`);
+            this.entities.nodeLeft(node);
+          },
+          lost: () => this.entities.lostAll(),
+          log: (m, e) => (e === undefined ? this.logger.warn(m) : this.logger.error(m, e)),
+          load: () => this.entities.activeCount,
+        },
+      ));
+      this.nodeReady = this.nodeReady.then(() => cluster.start());
+      this.nodeReady.catch((e: unknown) =>
+        this.logger.error(`troupe: the node could not join cluster ${o.cluster!.name}`, e),
+      );
+      if (o.cluster.leaveOnSigterm) {
+        // a graceful leave: entities passivated, membership left, then the process exits
+        this.onSigterm = () => void this.shutdown().then(() => process.exit(0));
+        process.once('SIGTERM', this.onSigterm);
+      }
+    }
+    const directory = this.cluster?.directory ?? new LocalDirectory(this.nodeId);
+    this.entities = new Entities(
+      {
+        nodeId: this.nodeId,
+        now: () => this.clock.now(),
+        spawnEntity: (behaviour, name, store, key, mailbox) =>
+          this.sys.spawnChild(
+            behaviour,
+            this.resolveSpawn(behaviour, {
+              name,
+              persistence: { store, key },
+              ...(mailbox === undefined ? {} : { mailbox }),
+            }),
+          ),
+        stop: (ref) => this.stop(ref),
+        watch: (ref, listener) => this.watch(ref, listener),
+        forward: (node, address, kind, msg, meta) =>
+          this.nodes?.forward(node, address, kind, msg, meta) ?? false,
+        deadLetter: (address, msg, meta, reason, error) =>
+          this.deadLetter(msg, this.refOf(address), meta, reason, error),
+        logError: (m, e) => this.logger.error(m, e),
+      },
+      directory,
+    );
+    if (directory instanceof LocalDirectory) directory.countActive(() => this.entities.activeCount);
     this.user.process();
     this.sys.process();
   }
@@ -318,6 +382,22 @@ export class ActorSystem implements SystemCore {
     // every shard learns where a top-level actor of the main thread lives
     if (ref.lastTarget instanceof ActorCell) router.announce(ref.path, 0);
     return ref;
+  }
+
+  /**
+   * Defines a kind of virtual actor (runtime/cluster/entities.ts): `entity(kind, id)` refs
+   * reach one activation of `behaviour` per id, activated on its first message, passivated
+   * when idle, its state kept in its snapshots. Define each kind on every node of a cluster.
+   * Throws InvalidOptionError on a bad kind, behaviour or option.
+   */
+  define(kind: string, behaviour: Behaviour<any, any, any>, options?: EntityOptions): void {
+    if (this.shard !== 0) throw new ShardPlacementError();
+    this.entities.define(kind, behaviour, options);
+  }
+
+  /** A ref to the entity `id` of `kind` (`troupe:entity/<kind>/<id>`), wherever it lives. */
+  entity<In = unknown, Reply = unknown>(kind: string, id: string): ActorRef<In, Reply> {
+    return this.refOf(this.entities.address(kind, id)) as ActorRef<In, Reply>;
   }
 
   /** `/user`: the parent of top-level actors. */
@@ -530,7 +610,16 @@ export class ActorSystem implements SystemCore {
     if (this.stateValue === 'running') {
       this.stateValue = 'terminating';
       this.report ??= { reason: 'shutdown' };
-      this.user.sendSystem(STOP_SHUTDOWN);
+      const cluster = this.cluster;
+      if (cluster === null) this.user.sendSystem(STOP_SHUTDOWN);
+      else
+        // a graceful leave: no new activations here, entities passivated (snapshots saved,
+        // claims released), membership left; then the actors stop
+        void this.entities
+          .drain()
+          .then(() => cluster.leave())
+          .catch((e: unknown) => this.logger.error('troupe: the cluster was not left cleanly', e))
+          .finally(() => this.user.sendSystem(STOP_SHUTDOWN));
     }
     return this.whenTerminated;
   }
@@ -549,6 +638,10 @@ export class ActorSystem implements SystemCore {
   foreignTarget(address: Address): Target | null {
     const nodes = this.nodes;
     const router = this.router;
+    if (address.startsWith(ENTITY_SCHEME))
+      return router !== null && router.shard !== 0
+        ? new RelayTarget(router, address, address as string as ActorPath)
+        : this.entities.targetFor(address);
     if (nodes === null && (router === null || router.shard === 0)) return null;
     const parsed = parseAddress(address);
     if (parsed.type !== 'actor' || parsed.node === this.nodeId) return null;
@@ -780,6 +873,8 @@ export class ActorSystem implements SystemCore {
       }
     }
     const report = this.report ?? { reason: 'shutdown' };
+    this.entities.close();
+    if (this.onSigterm !== null) process.off('SIGTERM', this.onSigterm);
     if (!this.offloads.started && this.shards === null && this.nodes === null) {
       void this.offloads.close();
       this.resolveTerminated(report);
@@ -787,7 +882,11 @@ export class ActorSystem implements SystemCore {
     }
     // this thread's actors are gone: the shards stop theirs, the offload pool's threads end,
     // then the report
-    Promise.all([this.offloads.close(), this.shards?.close(), this.nodes?.net.close()]).then(
+    Promise.all([
+      this.offloads.close(),
+      this.shards?.close(),
+      this.nodes?.net.close().then(() => this.cluster?.close()),
+    ]).then(
       () => this.resolveTerminated(report),
       (error: unknown) => {
         this.logger.error('troupe: the offload pool did not close cleanly', error);

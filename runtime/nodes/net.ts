@@ -46,6 +46,8 @@ export interface NetOptions {
   /** Where this node listens (port 0: any free port). */
   readonly listen: { readonly host: string; readonly port: number };
   readonly peers: readonly PeerSpec[];
+  /** The URL others dial to reach this node (default: from `listen`). */
+  readonly advertise?: string;
   /** TLS for the server (wss), and what a dialler trusts. */
   readonly tls?: {
     readonly cert: string | Buffer;
@@ -80,9 +82,12 @@ export class NodeNet {
     { link: NodeLink | null; delay: number; timer: NodeJS.Timeout | null }
   >();
   #closing = false;
+  /** The peers this node dials: the static list, and members added (runtime/cluster). */
+  readonly #peers = new Map<string, PeerSpec>();
 
   constructor(options: NetOptions, handlers: NetHandlers) {
     this.#options = options;
+    for (const p of options.peers) this.#peers.set(p.name, p);
     this.#handlers = handlers;
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -112,7 +117,33 @@ export class NodeNet {
         resolve();
       });
     });
-    for (const p of this.#options.peers) this.#dial(p, RECONNECT_MIN_MS);
+    for (const p of this.#peers.values()) this.#dial(p, RECONNECT_MIN_MS);
+  }
+
+  /** The URL other nodes dial to reach this one. */
+  get advertise(): string {
+    if (this.#options.advertise !== undefined) return this.#options.advertise;
+    const h = this.#options.listen.host;
+    const host = h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h;
+    return `${this.#options.tls === undefined ? 'ws' : 'wss'}://${host}:${this.port}`;
+  }
+
+  /** Dials `peer` from now on (and again after each close), unless it is already known. */
+  addPeer(peer: PeerSpec): void {
+    const had = this.#peers.get(peer.name);
+    if (had !== undefined && had.url === peer.url) return;
+    this.#peers.set(peer.name, peer);
+    if (this.#closing || this.#dialling.get(peer.name)?.link != null) return;
+    this.#dial(peer, RECONNECT_MIN_MS);
+  }
+
+  /** Stops dialling `peer` and closes the links to it (it left the cluster). */
+  removePeer(name: string, reason: string): void {
+    this.#peers.delete(name);
+    const d = this.#dialling.get(name);
+    if (d?.timer != null) clearTimeout(d.timer);
+    this.#dialling.delete(name);
+    for (const l of [...this.#all]) if (l.peer === name) l.close(CLOSE.shutdown, reason);
   }
 
   /** The port it listens on. */
@@ -241,7 +272,7 @@ export class NodeNet {
       const state = peer === null ? undefined : this.#dialling.get(peer);
       if (state?.link === link) state.link = null;
       // dial again when the peer is down and no dial is under way (a replaced link: it is up)
-      const spec = this.#options.peers.find((p) => p.name === peer);
+      const spec = peer === null ? undefined : this.#peers.get(peer);
       if (
         spec !== undefined &&
         !this.#links.has(spec.name) &&

@@ -16,7 +16,7 @@
  *   with NodeDownError; later messages to it are dead letters until it is back.
  */
 import { TroupeError } from '../error.ts';
-import type { ActorPath, Address } from '../address.ts';
+import { ENTITY_SCHEME, type ActorPath, type Address } from '../address.ts';
 import { ReplyFailure } from '../ask.ts';
 import { encodeValue, decodeValue } from '../refcodec.ts';
 import { isActorRef, LocalRef, type Delivery, type Target } from '../ref.ts';
@@ -48,6 +48,8 @@ interface Slot {
   readonly ref: LocalRef;
   /** Of an actor of this node (a node delivers only to its own). */
   readonly own: boolean;
+  /** An entity's (runtime/cluster/entities.ts): for the entities of this node. */
+  readonly entity: boolean;
   /** This node's topics address. */
   readonly topics: boolean;
   /** The meta of a message whose only meta is this sender (made once, immutable). */
@@ -91,6 +93,20 @@ export class NodeRuntime {
             } catch {
               // as it was sent
             }
+          if (e.to.startsWith(ENTITY_SCHEME) && e.kind !== 'reply') {
+            // an entity's message: looked up again (its node may be gone; another takes it)
+            const meta =
+              e.from === undefined && e.replyTo === undefined && e.trace === undefined
+                ? null
+                : new MessageMeta(
+                    e.from === undefined ? null : system.refOf(e.from),
+                    e.replyTo === undefined ? null : system.refOf(e.replyTo),
+                    e.corr,
+                    e.trace === undefined ? null : extractTrace(e.trace),
+                  );
+            system.entities.rerouted(e.to, e.kind, message, meta);
+            continue;
+          }
           system.deadLetters.publish({
             message,
             recipient: e.to,
@@ -193,6 +209,56 @@ export class NodeRuntime {
     return 'dead-letter';
   }
 
+  /**
+   * Sends to `address` (an entity's) on `node`: false when no link to it is up or it takes no
+   * more (the caller looks again). Throws SerializationError for a user message that cannot
+   * cross.
+   */
+  forward(
+    node: string,
+    address: Address,
+    kind: 'user' | 'system',
+    msg: unknown,
+    meta: unknown,
+  ): boolean {
+    const link = this.net.linkTo(node);
+    if (link === undefined) return false;
+    if (kind === 'system')
+      return link.push(
+        'system',
+        address,
+        undefined,
+        undefined,
+        0,
+        undefined,
+        encodeValue(msg),
+        true,
+      );
+    if (msg instanceof ReplyFailure)
+      return link.push(
+        'reply',
+        address,
+        senderOf(meta)?.address,
+        undefined,
+        0,
+        undefined,
+        encodeValue(msg.error),
+        true,
+      );
+    const m = meta instanceof MessageMeta ? meta : null;
+    const plain = crossing(msg);
+    return link.push(
+      'user',
+      address,
+      senderOf(meta)?.address,
+      m?.replyTo?.address,
+      m?.corr ?? 0,
+      m?.trace ? injectTrace(m.trace) : undefined,
+      plain ? msg : encodeValue(msg),
+      !plain,
+    );
+  }
+
   sendSystem(t: NodeTarget, msg: SystemMessage): void {
     if (!CROSSING_SYSTEM.has(msg.type)) {
       this.#system.logger.warn(
@@ -227,6 +293,7 @@ export class NodeRuntime {
       s = {
         ref: this.#system.refOf(address) as LocalRef,
         own: address.startsWith(this.#ownPrefix),
+        entity: address.startsWith(ENTITY_SCHEME),
         topics: address === this.#topicsAddress,
         sender: null,
       };
@@ -254,7 +321,7 @@ export class NodeRuntime {
     const sys = this.#system;
     const peer = link.peer!;
     const t = this.#slot(to);
-    if (!t.own) {
+    if (!t.own && !t.entity) {
       // a node delivers only to its own actors: it never forwards for a peer
       sys.logger.warn(`troupe: a message from node ${peer} for ${to} was dropped`);
       return;
@@ -281,6 +348,20 @@ export class NodeRuntime {
     }
     if (t.topics) {
       this.#topics(peer, msg, meta);
+      return;
+    }
+    if (t.entity) {
+      if (kind === 'reply') msg = new ReplyFailure(msg);
+      else if (
+        kind === 'system' &&
+        (typeof msg !== 'object' ||
+          msg === null ||
+          !CROSSING_SYSTEM.has((msg as SystemMessage).type))
+      ) {
+        sys.logger.warn(`troupe: a system message from node ${peer} was dropped`);
+        return;
+      }
+      sys.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
       return;
     }
     switch (kind) {

@@ -11,7 +11,8 @@
  *   });
  *
  * `node.name` is this node's id (the host part of its actors' addresses); `listen` where its
- * link server listens (port 0: any free port, read back from `system.nodeNet.port`).
+ * link server listens (port 0: any free port, read back from `system.nodes.net.port`);
+ * `advertise` the URL others dial to reach it (a cluster's members are told it).
  */
 import { InvalidOptionError } from '../error.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
@@ -23,6 +24,11 @@ export const MIN_SECRET_LENGTH = 16;
 export interface NodeOptions {
   readonly name: string;
   readonly listen?: { readonly host?: string; readonly port?: number } | number;
+  /**
+   * The URL other nodes dial to reach this one (`ws://host:port` or `wss://…`): what a
+   * cluster's members are told. Default: the listen address (127.0.0.1 for 0.0.0.0/::).
+   */
+  readonly advertise?: string;
 }
 
 export interface LinkTuning {
@@ -69,13 +75,22 @@ export function resolveNodesOptions(
   nodeId: string | undefined,
 ): NetOptions | null {
   if (o.node === undefined) {
-    for (const k of ['peers', 'secret', 'tls', 'link'])
+    for (const k of ['peers', 'secret', 'tls', 'link', 'cluster'])
       if (o[k] !== undefined)
         throw new InvalidOptionError(`options.${k}`, o[k], 'given only with options.node');
     return null;
   }
   const node = plain('options.node', o.node);
-  known('options.node', node, ['name', 'listen']);
+  known('options.node', node, ['name', 'listen', 'advertise']);
+  if (
+    node.advertise !== undefined &&
+    (typeof node.advertise !== 'string' || !/^wss?:\/\/[^/]+\/?$/.test(node.advertise))
+  )
+    throw new InvalidOptionError(
+      'options.node.advertise',
+      node.advertise,
+      'ws://host:port or wss://host:port',
+    );
   if (typeof node.name !== 'string' || !NODE_ID.test(node.name))
     throw new InvalidOptionError(
       'options.node.name',
@@ -176,5 +191,11 @@ export function resolveNodesOptions(
       ),
     },
   };
-  return { link, listen: { host, port }, peers, ...(tls === undefined ? {} : { tls }) };
+  return {
+    link,
+    listen: { host, port },
+    peers,
+    ...(tls === undefined ? {} : { tls }),
+    ...(node.advertise === undefined ? {} : { advertise: node.advertise as string }),
+  };
 }

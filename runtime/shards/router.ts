@@ -28,7 +28,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { describe } from '../error.ts';
-import { childPath, ENTITY_SCHEME, type ActorPath, type Address } from '../address.ts';
+import { childPath, type ActorPath, type Address } from '../address.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
@@ -109,8 +109,9 @@ export class RemoteTarget implements Target {
 }
 
 /**
- * An actor of another node, as a worker shard's ref's target: the main thread (shard 0) holds
- * the node links, so its messages go there, which sends them on (runtime/nodes).
+ * An actor of another node (or an entity), as a worker shard's ref's target: the main thread
+ * (shard 0) holds the node links and the entities, so its messages go there, which sends
+ * them on (runtime/nodes, runtime/cluster/entities.ts).
  */
 export class RelayTarget implements Target {
   readonly path: ActorPath;
@@ -703,7 +704,7 @@ export class ShardRouter {
       path,
       ref: this.#ref(to),
       target: null,
-      foreign: !to.startsWith(this.#ownPrefix) && !to.startsWith(ENTITY_SCHEME),
+      foreign: !to.startsWith(this.#ownPrefix),
     };
     if (this.#slots.size >= ARRIVAL_REFS) this.#slots.clear();
     this.#slots.set(to, slot);

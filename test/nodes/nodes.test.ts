@@ -262,6 +262,18 @@ describe('nodes', () => {
     expect(where).not.toBe(0); // a worker thread's id, not the main thread's
   });
 
+  it('advertises its listen address, or the URL it is given', async () => {
+    const [a] = await pair();
+    expect(a.nodes!.net.advertise).toBe(`ws://127.0.0.1:${a.nodes!.net.port}`);
+    const c = createSystem({
+      node: { name: 'c', advertise: 'wss://c.example:7400' },
+      secret: SECRET,
+    });
+    systems.push(c);
+    await c.nodeReady;
+    expect(c.nodes!.net.advertise).toBe('wss://c.example:7400');
+  });
+
   it('refuses bad node options at start, naming the field', () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ node: { name: 'a' } }, 'options.secret'],
@@ -285,6 +297,28 @@ describe('nodes', () => {
         'options.link.heartbeatMs',
       ],
       [{ node: { name: 'a' }, secret: SECRET, nodeId: 'b' }, 'options.nodeId'],
+      [{ node: { name: 'a', advertise: 'http://x:1' }, secret: SECRET }, 'options.node.advertise'],
+      [{ cluster: { redis: 'redis://x', name: 'c' } }, 'options.cluster'],
+      [
+        { node: { name: 'a' }, secret: SECRET, cluster: { redis: 'nope', name: 'c' } },
+        'options.cluster.redis',
+      ],
+      [
+        { node: { name: 'a' }, secret: SECRET, cluster: { redis: 'redis://x', name: '{c}' } },
+        'options.cluster.name',
+      ],
+      [
+        {
+          node: { name: 'a' },
+          secret: SECRET,
+          cluster: { redis: 'redis://x', name: 'c', heartbeatMs: 1_000, ttlMs: 1_500 },
+        },
+        'options.cluster.ttlMs',
+      ],
+      [
+        { node: { name: 'a' }, secret: SECRET, cluster: { redis: 'redis://x', name: 'c', x: 1 } },
+        'options.cluster.x',
+      ],
     ];
     for (const [o, field] of bad) {
       let e: unknown;

@@ -65,6 +65,7 @@ describe('resolveSystemOptions', () => {
       },
       shards: 1,
       nodes: null,
+      cluster: null,
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -112,6 +113,7 @@ describe('resolveSystemOptions', () => {
       offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
       shards: 3,
       nodes: null,
+      cluster: null,
     });
   });
 

@@ -1,0 +1,102 @@
+/**
+ * Entities on one node (no Redis: the embedded directory and in-memory snapshots): the first
+ * message activates, an idle entity is passivated and comes back from its snapshot, bad kinds
+ * and ids are refused naming the field, and a kind nobody defined is a dead letter with a
+ * typed error.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createSystem,
+  fromReceive,
+  InvalidOptionError,
+  type ActorRef,
+  type ActorSystem,
+  type DeadLetter,
+} from '../../index.ts';
+import { EntityNotDefinedError } from '../../runtime/cluster/entities.ts';
+import type { LocalDirectory } from '../../runtime/cluster/directory.ts';
+import { until } from '../support/until.ts';
+
+const systems: ActorSystem[] = [];
+afterEach(async () => {
+  await Promise.all(systems.splice(0).map((s) => s.shutdown()));
+});
+
+function system(): ActorSystem {
+  const s = createSystem();
+  systems.push(s);
+  return s;
+}
+
+type Msg = { type: 'add'; n: number } | { type: 'get' } | { type: 'who' };
+
+/** A persistent tally: its state is its snapshot. */
+const tally = fromReceive<number, Msg, number | string>(
+  0,
+  (sum, m, ctx) => {
+    if (m.type === 'add') return sum + m.n;
+    ctx.reply(m.type === 'get' ? sum : ctx.self.path);
+    return sum;
+  },
+  { persist: (s) => s, restore: (s) => s as number },
+);
+
+describe('entities on one node', () => {
+  it('activates an entity on its first message, once, and answers by kind and id', async () => {
+    const s = system();
+    s.define('tally', tally);
+    const a = s.entity('tally', 'alice') as ActorRef<Msg, number>;
+    expect(a.address).toBe('troupe:entity/tally/alice');
+    a.tell({ type: 'add', n: 2 });
+    a.tell({ type: 'add', n: 3 });
+    expect(await a.ask({ type: 'get' })).toBe(5);
+    // another ref to the same entity reaches the same activation
+    expect(await s.entity('tally', 'alice').ask({ type: 'get' })).toBe(5);
+    expect(await s.entity('tally', 'bob').ask({ type: 'get' })).toBe(0);
+    const dir = s.entities.directory as LocalDirectory;
+    expect(dir.activations.get('tally/alice')).toBe(1);
+    expect(dir.activations.get('tally/bob')).toBe(1);
+    // ids of any characters
+    const odd = s.entity('tally', 'a/b c:é');
+    odd.tell({ type: 'add', n: 1 });
+    expect(await odd.ask({ type: 'get' })).toBe(1);
+  });
+
+  it('passivates an idle entity and reactivates it from its snapshot on its next message', async () => {
+    const s = system();
+    s.define('tally', tally, { passivateAfterMs: 50 });
+    const a = s.entity('tally', 'x') as ActorRef<Msg, number>;
+    a.tell({ type: 'add', n: 7 });
+    expect(await a.ask({ type: 'get' })).toBe(7);
+    expect(s.entities.activeCount).toBe(1);
+    await until(() => s.entities.activeCount === 0, 2_000);
+    // its next message brings it back, from the snapshot
+    a.tell({ type: 'add', n: 1 });
+    expect(await a.ask({ type: 'get' })).toBe(8);
+    expect((s.entities.directory as LocalDirectory).activations.get('tally/x')).toBe(2);
+  });
+
+  it('refuses bad kinds, ids and options, naming the field', () => {
+    const s = system();
+    expect(() => s.define('bad kind', tally)).toThrow(InvalidOptionError);
+    expect(() => s.define('k', {} as never)).toThrow(/behaviour/);
+    expect(() => s.define('k', tally, { passivateAfterMs: -1 })).toThrow(/passivateAfterMs/);
+    expect(() => s.define('k', tally, { placement: 'random' as never })).toThrow(/placement/);
+    expect(() => s.define('k', tally, { nope: 1 } as never)).toThrow(/options\.nope/);
+    s.define('k', tally);
+    expect(() => s.define('k', tally)).toThrow(/not defined yet/);
+    expect(() => s.entity('k', '')).toThrow(/id/);
+    expect(() => s.entity('no/kind', 'x')).toThrow(/kind/);
+  });
+
+  it('sends a message for a kind nobody defined to dead letters, with EntityNotDefinedError', async () => {
+    const s = system();
+    const dead: DeadLetter[] = [];
+    s.deadLetters.subscribe((d) => dead.push(d));
+    s.entity('ghost', '1').tell('boo');
+    await until(() => dead.length === 1);
+    expect(dead[0]!.reason).toBe('unknown-actor');
+    expect(dead[0]!.error).toBeInstanceOf(EntityNotDefinedError);
+    expect(dead[0]!.message).toBe('boo');
+  });
+});
