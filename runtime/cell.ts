@@ -1329,6 +1329,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     return this.system.offloadFor(this.ref, task, input, options);
   }
 
+  remindAt(time: number | Date, msg: In): void {
+    this.system.remindAt(this.ref, time, msg);
+  }
+
   child(name: string): ActorRef<unknown> | undefined {
     return this.kid(name)?.ref;
   }

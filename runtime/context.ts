@@ -59,4 +59,11 @@ export interface ActorContext<In = unknown, Reply = unknown> {
    * stops first.
    */
   offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): number;
+  /**
+   * A durable reminder (entities only, runtime/cluster/reminders.ts): `msg` is sent to this
+   * entity at `time` (epoch milliseconds or a Date), activating it if it was passivated; in a
+   * cluster it is kept in Redis and outlives this node. Throws TroupeError (ERR_NOT_AN_ENTITY)
+   * in an actor that is not an entity.
+   */
+  remindAt(time: number | Date, msg: In): void;
 }

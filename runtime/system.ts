@@ -59,6 +59,8 @@ import { loadPortable } from './shards/portable.ts';
 import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
 import { Entities, type EntityOptions } from './cluster/entities.ts';
 import { LocalDirectory } from './cluster/directory.ts';
+import { LocalReminders } from './cluster/reminders.ts';
+import { decodeValue } from './refcodec.ts';
 import { ClusterRuntime } from './cluster/cluster.ts';
 import { Topics } from './nodes/topics.ts';
 import type { ShardFrame } from './shards/protocol.ts';
@@ -276,7 +278,10 @@ export class ActorSystem implements SystemCore {
           load: () => this.entities.activeCount,
         },
       ));
-      this.nodeReady = this.nodeReady.then(() => cluster.start());
+      this.nodeReady = this.nodeReady.then(async () => {
+        await cluster.start();
+        this.entities.startReminders();
+      });
       this.nodeReady.catch((e: unknown) =>
         this.logger.error(`troupe: the node could not join cluster ${o.cluster!.name}`, e),
       );
@@ -307,10 +312,21 @@ export class ActorSystem implements SystemCore {
         deadLetter: (address, msg, meta, reason, error) =>
           this.deadLetter(msg, this.refOf(address), meta, reason, error),
         logError: (m, e) => this.logger.error(m, e),
+        remind: (address, body) => {
+          try {
+            this.refOf(address).tell(decodeValue(body, this.refOf));
+          } catch (e) {
+            this.logger.error(`troupe: a reminder of ${address} could not be sent`, e);
+          }
+        },
       },
       directory,
+      this.cluster?.reminders ?? new LocalReminders(),
     );
-    if (directory instanceof LocalDirectory) directory.countActive(() => this.entities.activeCount);
+    if (directory instanceof LocalDirectory) {
+      directory.countActive(() => this.entities.activeCount);
+      this.entities.startReminders();
+    }
     this.user.process();
     this.sys.process();
   }
@@ -393,6 +409,11 @@ export class ActorSystem implements SystemCore {
   define(kind: string, behaviour: Behaviour<any, any, any>, options?: EntityOptions): void {
     if (this.shard !== 0) throw new ShardPlacementError();
     this.entities.define(kind, behaviour, options);
+  }
+
+  /** `ctx.remindAt` of the actor at `ref` (an entity's activation): runtime/cluster/entities.ts. */
+  remindAt(ref: ActorRef<unknown>, time: number | Date, msg: unknown): void {
+    this.entities.remindAt(ref.path, time, msg);
   }
 
   /** A ref to the entity `id` of `kind` (`troupe:entity/<kind>/<id>`), wherever it lives. */

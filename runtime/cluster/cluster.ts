@@ -15,6 +15,7 @@ import { clusterKeys, type ClusterKeys } from './keys.ts';
 import { Membership, type MemberRecord } from './membership.ts';
 import { RedisDirectory } from './directory.ts';
 import { RedisSnapshotStore } from './redis-store.ts';
+import { RedisReminders } from './reminders.ts';
 
 export interface ClusterSettings {
   /** A Redis URL (`redis://host:port/db`) or ioredis options. */
@@ -45,6 +46,7 @@ export class ClusterRuntime {
   readonly membership: Membership;
   readonly store: RedisSnapshotStore;
   readonly directory: RedisDirectory;
+  readonly reminders: RedisReminders;
 
   /** `url`: where this node is dialled (known once it listens). */
   constructor(node: string, url: () => string, settings: ClusterSettings, hooks: ClusterHooks) {
@@ -78,6 +80,12 @@ export class ClusterRuntime {
       hooks,
     );
     this.directory = new RedisDirectory(this.redis, this.keys, this.membership, this.store);
+    this.reminders = new RedisReminders(
+      this.redis,
+      this.keys,
+      Math.min(settings.heartbeatMs, 250),
+      (m, e) => hooks.log(m, e),
+    );
   }
 
   /** Connects and joins. */

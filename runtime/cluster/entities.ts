@@ -33,6 +33,8 @@ import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';
 import type { DeadLetterReason } from '../dead-letters.ts';
 import type { Directory } from './directory.ts';
+import type { Reminders } from './reminders.ts';
+import { encodeValue } from '../refcodec.ts';
 
 /** Idle milliseconds before an entity is passivated, by default. */
 export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
@@ -97,6 +99,8 @@ export interface EntityHostSystem {
   stop(ref: ActorRef<any, any>): Promise<void>;
   watch(ref: ActorRef<any, any>, listener: (t: Terminated) => void): () => void;
   /** Sends to the entity's activation on `node` (over its link); false when no link is up. */
+  /** Sends a reminder's message (ref-codec form) to the entity at `address`. */
+  remind(address: Address, body: unknown): void;
   forward(
     node: string,
     address: Address,
@@ -117,6 +121,9 @@ export interface EntityHostSystem {
 export class Entities {
   readonly #system: EntityHostSystem;
   readonly #directory: Directory;
+  readonly #reminders: Reminders;
+  /** Entity addresses by their activation's path (for `ctx.remindAt`). */
+  readonly #byPath = new Map<string, Address>();
   readonly #kinds = new Map<string, Kind>();
   readonly #active = new Map<Address, Activation>();
   /** Messages waiting for an entity's owner to be found (or its passivation to end). */
@@ -131,9 +138,39 @@ export class Entities {
   #draining = false;
   #closed = false;
 
-  constructor(system: EntityHostSystem, directory: Directory) {
+  constructor(system: EntityHostSystem, directory: Directory, reminders: Reminders) {
     this.#system = system;
     this.#directory = directory;
+    this.#reminders = reminders;
+  }
+
+  /** Starts sending due reminders (once the directory's store is reachable). */
+  startReminders(): void {
+    this.#reminders.start((address, body) => this.#system.remind(address, body));
+  }
+
+  /**
+   * `ctx.remindAt(time, msg)` of the activation at `path`: `msg` is sent to the entity at
+   * `time` (epoch milliseconds or a Date), activating it if it was passivated. Throws
+   * TroupeError (ERR_NOT_AN_ENTITY) for an actor that is not an entity's activation,
+   * InvalidOptionError for a bad time, SerializationError for a message that cannot be kept.
+   */
+  remindAt(path: string, time: number | Date, msg: unknown): void {
+    const address = this.#byPath.get(path);
+    if (address === undefined)
+      throw new TroupeError(
+        'ERR_NOT_AN_ENTITY',
+        `${path} is not an entity: only entities have durable reminders`,
+      );
+    const due = time instanceof Date ? time.getTime() : time;
+    if (typeof due !== 'number' || !Number.isFinite(due))
+      throw new InvalidOptionError('time', time, 'epoch milliseconds or a valid Date');
+    const body = encodeValue(msg);
+    this.#reminders
+      .add(address, due, body)
+      .catch((e: unknown) =>
+        this.#system.logError(`troupe: a reminder of ${address} could not be kept`, e),
+      );
   }
 
   get directory(): Directory {
@@ -389,6 +426,7 @@ export class Entities {
       unwatch: sys.watch(ref, () => this.#ended(t.address, a)),
     };
     this.#active.set(t.address, a);
+    this.#byPath.set(ref.path, t.address);
     const q = this.#waiting.get(t.address) ?? [];
     this.#waiting.delete(t.address);
     for (const w of q) this.deliver(t, w.kind, w.msg, w.meta);
@@ -396,6 +434,7 @@ export class Entities {
 
   /** The activation stopped (passivated, failed, lost its claim): forgotten here. */
   #ended(address: Address, a: Activation): void {
+    this.#byPath.delete(a.ref.path);
     if (this.#active.get(address) !== a) return;
     this.#active.delete(address);
     if (!this.#passivating.has(address)) void this.#directory.release(a.kind, a.id, a.epoch);
@@ -419,6 +458,7 @@ export class Entities {
     const a = this.#active.get(address);
     if (a === undefined) return this.#passivating.get(address) ?? Promise.resolve();
     this.#active.delete(address);
+    this.#byPath.delete(a.ref.path);
     a.unwatch();
     const done = (async () => {
       try {
@@ -449,6 +489,7 @@ export class Entities {
   lostAll(): void {
     for (const [address, a] of [...this.#active]) {
       this.#active.delete(address);
+      this.#byPath.delete(a.ref.path);
       a.unwatch();
       void this.#system.stop(a.ref);
     }
@@ -456,6 +497,7 @@ export class Entities {
 
   close(): void {
     this.#closed = true;
+    this.#reminders.close();
     if (this.#sweep !== null) clearInterval(this.#sweep);
     for (const t of [...this.#waiting.keys()])
       this.#fail(

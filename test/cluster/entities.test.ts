@@ -28,13 +28,21 @@ function system(): ActorSystem {
   return s;
 }
 
-type Msg = { type: 'add'; n: number } | { type: 'get' } | { type: 'who' };
+type Msg =
+  | { type: 'add'; n: number }
+  | { type: 'get' }
+  | { type: 'who' }
+  | { type: 'remind'; inMs: number; n: number };
 
 /** A persistent tally: its state is its snapshot. */
 const tally = fromReceive<number, Msg, number | string>(
   0,
   (sum, m, ctx) => {
     if (m.type === 'add') return sum + m.n;
+    if (m.type === 'remind') {
+      ctx.remindAt(Date.now() + m.inMs, { type: 'add', n: m.n });
+      return sum;
+    }
     ctx.reply(m.type === 'get' ? sum : ctx.self.path);
     return sum;
   },
@@ -74,6 +82,45 @@ describe('entities on one node', () => {
     a.tell({ type: 'add', n: 1 });
     expect(await a.ask({ type: 'get' })).toBe(8);
     expect((s.entities.directory as LocalDirectory).activations.get('tally/x')).toBe(2);
+  });
+
+  it('wakes a passivated entity with its reminder, from its snapshot', async () => {
+    const s = system();
+    s.define('tally', tally, { passivateAfterMs: 30 });
+    const a = s.entity('tally', 'sleepy') as ActorRef<Msg, number>;
+    a.tell({ type: 'add', n: 1 });
+    a.tell({ type: 'remind', inMs: 300, n: 10 });
+    expect(await a.ask({ type: 'get' })).toBe(1);
+    await until(() => s.entities.activeCount === 0, 2_000);
+    const dir = s.entities.directory as LocalDirectory;
+    expect(dir.activations.get('tally/sleepy')).toBe(1);
+    // the reminder brings it back and is handled
+    await until(() => dir.activations.get('tally/sleepy') === 2, 3_000);
+    expect(await a.ask({ type: 'get' })).toBe(11);
+  });
+
+  it('refuses a reminder outside an entity, and a bad time', async () => {
+    const s = system();
+    s.define('tally', tally);
+    const codes = s.spawn(
+      fromReceive<null, number | Date, string>(null, (st, time, ctx) => {
+        try {
+          ctx.remindAt(time, 'x' as never);
+          ctx.reply('ok');
+        } catch (e) {
+          ctx.reply((e as { code?: string }).code ?? String(e));
+        }
+        return st;
+      }),
+    );
+    expect(await codes.ask(Date.now())).toBe('ERR_NOT_AN_ENTITY');
+    const bad = s.entity('tally', 'b') as ActorRef<Msg, number>;
+    const dead: DeadLetter[] = [];
+    s.deadLetters.subscribe((d) => dead.push(d));
+    bad.tell({ type: 'remind', inMs: Number.NaN, n: 1 });
+    await until(() => dead.length > 0);
+    expect(dead[0]!.reason).toBe('failed');
+    expect(String(dead[0]!.error)).toMatch(/time/);
   });
 
   it('refuses bad kinds, ids and options, naming the field', () => {
