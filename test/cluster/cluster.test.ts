@@ -4,81 +4,16 @@
  * node killed with SIGKILL is declared down within its TTL and its entities answer from
  * another node, from their snapshots.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clusterKeys } from '../../runtime/cluster/keys.ts';
-import { client, clusterName, dropCluster, REDIS_URL } from '../support/redis.ts';
+import { client, clusterName } from '../support/redis.ts';
+import { askUntil, cleanup, startNode as start } from '../support/cluster-nodes.ts';
 
-const NODE = new URL('../fixtures/cluster-node.ts', import.meta.url).pathname;
-const SECRET = 'cluster-test-secret-16+';
-
-interface Node {
-  readonly name: string;
-  readonly child: ChildProcess;
-  ask(key: string, msg: unknown, timeoutMs?: number): Promise<{ sum: number; node: string }>;
-}
-
-const children: ChildProcess[] = [];
-const clusters: string[] = [];
-afterEach(async () => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
-  for (const n of clusters.splice(0)) await dropCluster(n);
-});
-
-/** Asks again after each failure (2 s timeouts) until `withinMs` has passed. */
-async function askUntil(
-  n: Node,
-  key: string,
-  msg: unknown,
-  withinMs: number,
-): Promise<{ sum: number; node: string }> {
-  const t0 = performance.now();
-  for (;;) {
-    try {
-      return await n.ask(key, msg, 2_000);
-    } catch (e) {
-      if (performance.now() - t0 > withinMs) throw e;
-    }
-  }
-}
-
-async function start(name: string, cluster: string, ttlMs = 3_000): Promise<Node> {
-  const child = fork(
-    NODE,
-    [JSON.stringify({ name, cluster, secret: SECRET, redis: REDIS_URL, heartbeatMs: 500, ttlMs })],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-  );
-  children.push(child);
-  let seq = 0;
-  const waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
-  child.on('message', (m: { id?: number; ok?: boolean; value?: never; error?: string }) => {
-    if (m.id === undefined) return;
-    const w = waiting.get(m.id);
-    waiting.delete(m.id);
-    if (m.ok) w?.resolve(m.value!);
-    else w?.reject(new Error(m.error));
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`node ${name} exited (${code})`)));
-  });
-  return {
-    name,
-    child,
-    ask: (key, msg, timeoutMs = 15_000) =>
-      new Promise((resolve, reject) => {
-        const id = ++seq;
-        waiting.set(id, { resolve, reject });
-        child.send({ id, op: 'ask', kind: 'tally', key, msg, timeoutMs });
-      }),
-  };
-}
+afterEach(() => cleanup());
 
 describe('a cluster on Redis', () => {
   it('activates each entity once cluster-wide when three nodes send its first message at once', async () => {
     const cluster = clusterName();
-    clusters.push(cluster);
     const nodes = await Promise.all(['n1', 'n2', 'n3'].map((n) => start(n, cluster)));
     const redis = client();
     try {
@@ -98,9 +33,10 @@ describe('a cluster on Redis', () => {
 
   it('fails over: a node killed with SIGKILL is down within its TTL, its entities answer elsewhere from their snapshots, its reminders fire', async () => {
     const cluster = clusterName();
-    clusters.push(cluster);
     const ttlMs = 3_000;
-    const [a, b, c] = await Promise.all(['n1', 'n2', 'n3'].map((n) => start(n, cluster, ttlMs)));
+    const [a, b, c] = await Promise.all(
+      ['n1', 'n2', 'n3'].map((n) => start(n, cluster, { ttlMs })),
+    );
     const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
     const where = new Map<string, string>();
     for (const k of keys) {
