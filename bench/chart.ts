@@ -23,6 +23,7 @@ const COLOURS: Readonly<Record<ImplId, string>> = {
   'troupe:pooled': '#6c71c4',
   'troupe:cold': '#a9acdf',
   'troupe:receive@2nodes': '#d33682',
+  'troupe:receive@3nodes': '#e377c2',
 };
 
 const LEGEND: Readonly<Record<ImplId, string>> = {
@@ -40,6 +41,7 @@ const LEGEND: Readonly<Record<ImplId, string>> = {
   'troupe:pooled': 'troupe:pooled: a ready sandbox from the pool',
   'troupe:cold': 'troupe:cold: a sandbox from a new isolate',
   'troupe:receive@2nodes': 'troupe:receive@2nodes: across two node processes',
+  'troupe:receive@3nodes': 'troupe:receive@3nodes: a cluster of three node processes on Redis',
 };
 
 const W = 1280;

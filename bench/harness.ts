@@ -38,7 +38,8 @@ export type ImplId =
   | 'troupe:sandboxed@process'
   | 'troupe:pooled'
   | 'troupe:cold'
-  | 'troupe:receive@2nodes';
+  | 'troupe:receive@2nodes'
+  | 'troupe:receive@3nodes';
 /** The order implementations run in, and are listed in. */
 export const IMPLS: readonly ImplId[] = [
   'raw',
@@ -54,6 +55,7 @@ export const IMPLS: readonly ImplId[] = [
   'troupe:pooled',
   'troupe:cold',
   'troupe:receive@2nodes',
+  'troupe:receive@3nodes',
 ];
 
 /** Implementations that are not troupe and are not the `raw` ceiling: the runtimes compared against. */

@@ -20,6 +20,8 @@ import {
   type Result,
 } from './harness.ts';
 import { BENCHMARKS, withErlang } from './suite.ts';
+import { CLUSTER_BENCHMARKS } from './cluster.ts';
+import { redisReachable, REDIS_URL } from './cluster/redis.ts';
 import { erlangInfo } from './peers/erlang.ts';
 
 /** Measured runs per implementation: full suite, and `--quick`. */
@@ -127,7 +129,14 @@ async function main(): Promise<number> {
     console.error(
       'erlang, erlang@1: not run, there is no `erl` on the PATH (apt-get install -y erlang-base; the bench installs nothing)',
     );
-  const benchmarks = cli.benchmarks.map(withErlang);
+  const redisUp = await redisReachable();
+  if (!redisUp && cli.benchmarks.some((b) => CLUSTER_BENCHMARKS.includes(b.name)))
+    console.error(
+      `${CLUSTER_BENCHMARKS.join(', ')}: not run, no Redis answers at ${REDIS_URL} (set REDIS_URL)`,
+    );
+  const benchmarks = cli.benchmarks
+    .filter((b) => redisUp || !CLUSTER_BENCHMARKS.includes(b.name))
+    .map(withErlang);
   if (cli.quick) {
     const left = NOT_IN_QUICK.filter((id) => benchmarks.some((b) => b.impls[id] !== undefined));
     if (left.length > 0)

@@ -18,6 +18,7 @@ import { restart } from './savina/restart.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
+import { entityActivateBench, failoverBench } from './cluster.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -77,6 +78,8 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   restart,
   sandboxAcquire,
   askRtt,
+  entityActivateBench,
+  failoverBench,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

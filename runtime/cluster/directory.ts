@@ -27,14 +27,15 @@ export interface Claim {
 export interface Directory {
   /** The live node holding the entity, or null. */
   owner(kind: string, id: string): Promise<string | null>;
-  /** Takes the entity for this node if nobody live holds it. */
+  /**
+   * Takes the entity for this node if nobody live holds it (a new claim is counted in the
+   * activations, for tests and tools).
+   */
   claim(kind: string, id: string): Promise<Claim>;
   /** Lets it go (if still held at `epoch`). */
   release(kind: string, id: string, epoch: number): Promise<void>;
   /** Where its snapshots go, fenced by `epoch` in a cluster. */
   store(kind: string, id: string, epoch: number): PersistenceStore;
-  /** An activation happened (counted, for tests and tools). */
-  activated(kind: string, id: string): Promise<void>;
   /** The live nodes, sorted (placement). */
   members(): readonly string[];
   /** A node's active entities as it last said (least-loaded placement). */
@@ -65,7 +66,10 @@ export class LocalDirectory implements Directory {
   claim(kind: string, id: string): Promise<Claim> {
     const key = `${kind}/${id}`;
     let epoch = this.#held.get(key);
-    if (epoch === undefined) this.#held.set(key, (epoch = ++this.#epoch));
+    if (epoch === undefined) {
+      this.#held.set(key, (epoch = ++this.#epoch));
+      this.activations.set(key, (this.activations.get(key) ?? 0) + 1);
+    }
     return Promise.resolve({ mine: true, owner: this.#node, epoch });
   }
   release(kind: string, id: string, epoch: number): Promise<void> {
@@ -76,11 +80,6 @@ export class LocalDirectory implements Directory {
   store(): PersistenceStore {
     return this.#store;
   }
-  activated(kind: string, id: string): Promise<void> {
-    const key = `${kind}/${id}`;
-    this.activations.set(key, (this.activations.get(key) ?? 0) + 1);
-    return Promise.resolve();
-  }
   members(): readonly string[] {
     return [this.#node];
   }
@@ -89,7 +88,7 @@ export class LocalDirectory implements Directory {
   }
 }
 
-// KEYS[1] claim; ARGV: node, incarnation, heartbeat key prefix
+// KEYS[1] claim, KEYS[2] activations; ARGV: node, incarnation, heartbeat key prefix, kind/id
 const CLAIM = `
 local c = redis.call('HMGET', KEYS[1], 'node', 'inc', 'epoch')
 if c[1] and c[1] ~= '' then
@@ -99,6 +98,7 @@ end
 if redis.call('GET', ARGV[3] .. ARGV[1]) ~= ARGV[2] then return {-1, '', 0} end
 local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'inc', ARGV[2])
+redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
 return {1, ARGV[1], e}
 `;
 
@@ -122,9 +122,11 @@ return ''
 interface Scripts {
   troupeClaim(
     key: string,
+    activations: string,
     node: string,
     inc: string,
     hb: string,
+    field: string,
   ): Promise<[number, string, number]>;
   troupeRelease(key: string, node: string, inc: string, epoch: string): Promise<number>;
   troupeOwner(key: string, hb: string): Promise<string>;
@@ -157,7 +159,7 @@ export class RedisDirectory implements Directory {
   constructor(redis: Redis, keys: ClusterKeys, standing: Standing, store: RedisSnapshotStore) {
     const r = redis as Redis & Partial<Scripts>;
     if (r.troupeClaim === undefined) {
-      redis.defineCommand('troupeClaim', { numberOfKeys: 1, lua: CLAIM });
+      redis.defineCommand('troupeClaim', { numberOfKeys: 2, lua: CLAIM });
       redis.defineCommand('troupeRelease', { numberOfKeys: 1, lua: RELEASE });
       redis.defineCommand('troupeOwner', { numberOfKeys: 1, lua: OWNER });
     }
@@ -177,9 +179,11 @@ export class RedisDirectory implements Directory {
     const s = this.#standing;
     const [r, owner, epoch] = await this.#redis.troupeClaim(
       this.#keys.claim(kind, id),
+      this.#keys.activations,
       s.node,
       s.incarnation(),
       this.#hb,
+      `${kind}/${id}`,
     );
     if (r === -1) throw new NotAMemberError(s.node);
     return { mine: r === 1, owner, epoch };
@@ -203,10 +207,6 @@ export class RedisDirectory implements Directory {
       node: s.node,
       incarnation: s.incarnation(),
     });
-  }
-
-  async activated(kind: string, id: string): Promise<void> {
-    await this.#redis.hincrby(this.#keys.activations, `${kind}/${id}`, 1);
   }
 
   members(): readonly string[] {

@@ -294,7 +294,7 @@ export class Entities {
       this.#system.deadLetter(t.address, msg, meta, 'unknown-actor');
       return 'dead-letter';
     }
-    let q = this.#waiting.get(t.address);
+    const q = this.#waiting.get(t.address);
     if (q === undefined) {
       if (!this.#kinds.has(t.kind) && here) {
         this.#system.deadLetter(
@@ -306,8 +306,10 @@ export class Entities {
         );
         return 'dead-letter';
       }
-      this.#waiting.set(t.address, (q = []));
+      // the message waits first: the lookup may send what waits before it returns
+      this.#waiting.set(t.address, [{ kind, msg, meta }]);
       void this.#resolve(t, here, 0);
+      return 'enqueued';
     }
     if (q.length >= PENDING_PER_ENTITY) {
       this.#system.deadLetter(t.address, msg, meta, 'mailbox-full');
@@ -323,13 +325,14 @@ export class Entities {
     try {
       const passivating = this.#passivating.get(t.address);
       if (passivating !== undefined) await passivating;
-      let owner = await this.#directory.owner(t.kind, t.id);
-      // nobody holds it: here when another node chose this one, else where placement says
-      if (owner === null)
-        owner =
-          here && !this.#draining
-            ? sys.nodeId
-            : this.#place(t, this.#draining ? sys.nodeId : undefined);
+      // here when another node sent it here, else where placement says: the claim made there
+      // finds out whether another node holds it (no lookup first: one Redis call less for a
+      // first message); after a failed try, the directory is asked who holds it
+      let owner =
+        here && !this.#draining
+          ? sys.nodeId
+          : this.#place(t, this.#draining ? sys.nodeId : undefined);
+      if (attempt > 0) owner = (await this.#directory.owner(t.kind, t.id)) ?? owner;
       if (owner === sys.nodeId) {
         if (this.#draining) owner = this.#place(t, sys.nodeId);
         else {
@@ -416,7 +419,6 @@ export class Entities {
       this.#fail(t, error);
       return;
     }
-    void this.#directory.activated(t.kind, t.id);
     const a: Activation = {
       kind: t.kind,
       id: t.id,

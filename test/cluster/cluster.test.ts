@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { clusterKeys } from '../../runtime/cluster/keys.ts';
-import { client, clusterName } from '../support/redis.ts';
-import { askUntil, cleanup, startNode as start } from '../support/cluster-nodes.ts';
+import { client, clusterName } from '../../bench/cluster/redis.ts';
+import { askUntil, cleanup, startNode as start } from '../../bench/cluster/nodes.ts';
 
 afterEach(() => cleanup());
 

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { clusterName } from '../support/redis.ts';
-import { askUntil, cleanup, startNode, type ClusterNode } from '../support/cluster-nodes.ts';
+import { clusterName } from '../../bench/cluster/redis.ts';
+import { askUntil, cleanup, startNode, type ClusterNode } from '../../bench/cluster/nodes.ts';
 
 afterEach(() => cleanup());
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PersistenceConflictError } from '../../runtime/persistence.ts';
 import { RedisSnapshotStore, EntityLostError } from '../../runtime/cluster/redis-store.ts';
 import { clusterKeys } from '../../runtime/cluster/keys.ts';
-import { client, clusterName, dropCluster } from '../support/redis.ts';
+import { client, clusterName, dropCluster } from '../../bench/cluster/redis.ts';
 
 const redis = client();
 const names: string[] = [];

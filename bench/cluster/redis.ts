@@ -1,7 +1,7 @@
 /**
- * Redis for tests: the machine's (REDIS_URL, default redis://127.0.0.1:6379), a cluster name
- * unique to the test so keys never collide, and a sweep of that cluster's keys afterwards
- * (tests leave nothing behind).
+ * Redis for the cluster tests and benchmarks: the machine's (REDIS_URL, default
+ * redis://127.0.0.1:6379), a cluster name unique to each test or run so keys never collide,
+ * and a sweep of that cluster's keys afterwards (nothing is left behind).
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -34,4 +34,23 @@ export async function dropCluster(name: string, url = REDIS_URL): Promise<number
 /** A client for a test's own reads. */
 export function client(url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1 });
+}
+
+/** Whether Redis answers at `url` within `ms`. */
+export async function redisReachable(url = REDIS_URL, ms = 1_000): Promise<boolean> {
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: ms,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
 }

@@ -1,12 +1,12 @@
 /**
- * Cluster nodes in processes of their own for tests (test/fixtures/cluster-node.ts, forked
- * with IPC): start them, ask their entities, and clean up (every process killed, every
- * cluster's keys swept) with `cleanup()` in `afterEach`.
+ * Cluster nodes in processes of their own (bench/cluster/node.ts, forked with IPC), for the
+ * tests and the cluster benchmarks: start them, ask their entities, and clean up (every
+ * process killed, every cluster's keys swept) with `cleanup()`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { dropCluster, REDIS_URL } from './redis.ts';
 
-const NODE = new URL('../fixtures/cluster-node.ts', import.meta.url).pathname;
+const NODE = new URL('./node.ts', import.meta.url).pathname;
 export const CLUSTER_SECRET = 'cluster-test-secret-16+';
 
 export interface Answer {
@@ -18,6 +18,8 @@ export interface ClusterNode {
   readonly name: string;
   readonly child: ChildProcess;
   ask(key: string, msg: unknown, timeoutMs?: number): Promise<Answer>;
+  /** First messages to these entities, `window` at a time: the seconds it took. */
+  activate(keys: string[], window: number): Promise<number>;
   /** Resolves with the exit code when the process ends. */
   readonly exited: Promise<number | null>;
 }
@@ -53,8 +55,8 @@ export async function startNode(
   children.push(child);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let seq = 0;
-  const waiting = new Map<number, { resolve: (v: Answer) => void; reject: (e: Error) => void }>();
-  child.on('message', (m: { id?: number; ok?: boolean; value?: Answer; error?: string }) => {
+  const waiting = new Map<number, { resolve: (v: never) => void; reject: (e: Error) => void }>();
+  child.on('message', (m: { id?: number; ok?: boolean; value?: never; error?: string }) => {
     if (m.id === undefined) return;
     const w = waiting.get(m.id);
     waiting.delete(m.id);
@@ -65,20 +67,23 @@ export async function startNode(
     child.once('message', () => resolve());
     void exited.then((code) => reject(new Error(`node ${name} exited (${code})`)));
   });
+  const call = <T>(command: Record<string, unknown>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (!child.connected) {
+        reject(new Error(`node ${name} is gone`));
+        return;
+      }
+      const id = ++seq;
+      waiting.set(id, { resolve: resolve as (v: never) => void, reject });
+      child.send({ id, ...command });
+    });
   return {
     name,
     child,
     exited,
     ask: (key, msg, timeoutMs = 15_000) =>
-      new Promise((resolve, reject) => {
-        if (!child.connected) {
-          reject(new Error(`node ${name} is gone`));
-          return;
-        }
-        const id = ++seq;
-        waiting.set(id, { resolve, reject });
-        child.send({ id, op: 'ask', kind: 'tally', key, msg, timeoutMs });
-      }),
+      call<Answer>({ op: 'ask', kind: 'tally', key, msg, timeoutMs }),
+    activate: (keys, window) => call<number>({ op: 'activate', keys, window }),
   };
 }
 
