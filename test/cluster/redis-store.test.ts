@@ -4,6 +4,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PersistenceConflictError } from '../../runtime/persistence.ts';
+import { createSystem, fromReceive, type ActorRef } from '../../index.ts';
 import { RedisSnapshotStore, EntityLostError } from '../../runtime/cluster/redis-store.ts';
 import { clusterKeys } from '../../runtime/cluster/keys.ts';
 import { client, clusterName, dropCluster } from '../../bench/cluster/redis.ts';
@@ -78,6 +79,35 @@ describe('RedisSnapshotStore', () => {
     const b = s.fenced({ claimKey, epoch: 2, node: 'b', incarnation: 'i2' });
     expect(await b.save('e', { schemaVersion: 1, data: 'by b' }, { expectedVersion: 1 })).toBe(2);
     expect((await s.load('e'))!.snapshot.data).toBe('by b');
+  });
+
+  it('keeps the snapshots of any persistent actor: a new system starts it from them', async () => {
+    const { s } = store();
+    const counter = fromReceive<number, 'inc' | 'get', number>(
+      0,
+      (n, m, ctx) => {
+        if (m === 'inc') return n + 1;
+        ctx.reply(n);
+        return n;
+      },
+      { persist: (n) => n, restore: (x) => x as number },
+    );
+    const one = createSystem();
+    const a = one.spawn(counter, { name: 'c', persistence: { store: s } }) as ActorRef<
+      'inc' | 'get',
+      number
+    >;
+    a.tell('inc');
+    a.tell('inc');
+    expect(await a.ask('get')).toBe(2);
+    await one.shutdown();
+    const two = createSystem();
+    const b = two.spawn(counter, { name: 'c', persistence: { store: s } }) as ActorRef<
+      'inc' | 'get',
+      number
+    >;
+    expect(await b.ask('get')).toBe(2);
+    await two.shutdown();
   });
 
   it('leaves no keys behind', async () => {
