@@ -477,7 +477,8 @@ export class BatchWriter {
   }
 }
 
-type EachEntry = (
+/** One entry of a batch, handed over as arguments (no object per message). */
+export type EachEntry = (
   kind: EnvelopeKind,
   to: Address,
   from: Address | undefined,

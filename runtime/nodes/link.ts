@@ -50,6 +50,7 @@ import {
   proofOf,
   type BatchEntry,
   type BatchFrame,
+  type EachEntry,
   type CloseCode,
   type DecodeLimits,
   type NodeFrame,
@@ -94,17 +95,7 @@ export interface LinkHandlers {
    * A message from the peer, in its send order, checked (protocol/node-link.ts). `body` is as
    * it came: in the ref codec's form when `encoded`.
    */
-  entry(
-    link: NodeLink,
-    kind: EnvelopeKind,
-    to: Address,
-    from: Address | undefined,
-    replyTo: Address | undefined,
-    corr: number,
-    trace: Readonly<Record<string, string>> | undefined,
-    body: unknown,
-    encoded: boolean,
-  ): void;
+  entry(link: NodeLink, ...entry: Parameters<EachEntry>): void;
   /** The ref for an address found in a body (already parsed). */
   revive(address: Address): unknown;
   /** Whether a value in a body is a ref `revive` made. */
@@ -400,16 +391,7 @@ export class NodeLink {
     this.#handlers.ready(this);
   }
 
-  readonly #entry = (
-    kind: EnvelopeKind,
-    to: Address,
-    from: Address | undefined,
-    replyTo: Address | undefined,
-    corr: number,
-    trace: Readonly<Record<string, string>> | undefined,
-    body: unknown,
-    encoded: boolean,
-  ): void => {
+  readonly #entry: EachEntry = (kind, to, from, replyTo, corr, trace, body, encoded) => {
     if (this.#state === 'ready')
       this.#handlers.entry(this, kind, to, from, replyTo, corr, trace, body, encoded);
   };

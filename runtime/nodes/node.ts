@@ -21,13 +21,14 @@ import { ReplyFailure } from '../ask.ts';
 import { encodeValue, decodeValue } from '../refcodec.ts';
 import { isActorRef, LocalRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
-import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
+import { MessageMeta } from '../envelope.ts';
 import type { Terminated } from '../notices.ts';
 import { ActorCell, senderOf } from '../cell.ts';
 import { extractTrace, injectTrace } from '../telemetry.ts';
 import { crossing } from '../shards/link.ts';
 import { isTempAddress } from '../temp.ts';
 import type { NodeLink } from './link.ts';
+import type { EachEntry } from '../../protocol/node-link.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
@@ -307,17 +308,17 @@ export class NodeRuntime {
   }
 
   /** An entry from a link (checked by protocol/node-link.ts: addresses parse). */
-  readonly #entry = (
-    link: NodeLink,
-    kind: EnvelopeKind,
-    to: Address,
-    from: Address | undefined,
-    replyTo: Address | undefined,
-    corr: number,
-    trace: Readonly<Record<string, string>> | undefined,
-    body: unknown,
-    encoded: boolean,
-  ): void => {
+  readonly #entry: (link: NodeLink, ...entry: Parameters<EachEntry>) => void = (
+    link,
+    kind,
+    to,
+    from,
+    replyTo,
+    corr,
+    trace,
+    body,
+    encoded,
+  ) => {
     const sys = this.#system;
     const peer = link.peer!;
     const t = this.#slot(to);
