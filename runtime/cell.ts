@@ -257,6 +257,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     return this.capacity;
   }
 
+  /** Nothing queued, no turn scheduled, no async step (a load, a save) under way. */
+  get quiet(): boolean {
+    return this.size === 0 && !this.scheduled && !this.waiting;
+  }
+
   /** This actor's mailbox: the cell itself. */
   get mailbox(): Mailbox {
     return this;

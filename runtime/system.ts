@@ -270,7 +270,7 @@ export class ActorSystem implements SystemCore {
             if (this.nodeId < m.node) nodes.net.addPeer({ name: m.node, url: m.url });
           },
           left: (node, why) => {
-            nodes.net.removePeer(node, `it left the cluster (${why})`);
+            nodes.net.removePeer(node, `it left the cluster (${why})`, why === 'left');
             this.entities.nodeLeft(node);
           },
           lost: () => this.entities.lostAll(),
@@ -306,6 +306,7 @@ export class ActorSystem implements SystemCore {
             }),
           ),
         stop: (ref) => this.stop(ref),
+        quiet: (ref) => this.cellAt(ref.path)?.quiet ?? true,
         watch: (ref, listener) => this.watch(ref, listener),
         forward: (node, address, kind, msg, meta) =>
           this.nodes?.forward(node, address, kind, msg, meta) ?? false,

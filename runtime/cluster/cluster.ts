@@ -7,8 +7,9 @@
  * Redis clients: one for commands, with a short command timeout and one retry (heartbeats and
  * claims must fail fast in an outage, not wait ioredis's ~70 s), and its duplicate for pub/sub.
  * Both reconnect on their own (backoff up to 2 s); while Redis is away, heartbeats fail and
- * are logged, entities already active keep running, and new activations fail (their messages
- * go to dead letters with the error).
+ * are logged, an active entity runs until its next snapshot save fails (it then stops, and
+ * its messages wait for Redis), and new activations fail (their messages go to dead letters
+ * with the error).
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
@@ -106,8 +107,9 @@ export class ClusterRuntime {
     await this.membership.leave();
   }
 
-  /** Closes the Redis clients. */
+  /** Closes the Redis clients (membership stops beating first). */
   async close(): Promise<void> {
+    this.membership.stop();
     await Promise.all(
       [this.redis, this.#sub].map(async (c) => {
         if (c.status === 'end') return;

@@ -22,6 +22,7 @@
  * Activations run on the main thread, as children of `/system` named `e.<kind>.<id in
  * base64url>`.
  */
+import { createHash } from 'node:crypto';
 import { TroupeError, InvalidOptionError, describe } from '../error.ts';
 import { entityAddress, parseAddress, type Address } from '../address.ts';
 import type { ActorRef, Delivery, Target } from '../ref.ts';
@@ -43,6 +44,8 @@ export const PENDING_PER_ENTITY = 10_000;
 /** Lookups of an entity's owner that found no link to it, before its messages go to dead letters. */
 export const FORWARD_RETRIES = 40;
 export const FORWARD_RETRY_MS = 250;
+/** How long a passivation waits for its actor's mailbox to empty before stopping it. */
+export const PASSIVATE_WAIT_MS = 10_000;
 
 const KIND = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -97,6 +100,8 @@ export interface EntityHostSystem {
     mailbox: MailboxOptions | undefined,
   ): ActorRef<unknown>;
   stop(ref: ActorRef<any, any>): Promise<void>;
+  /** The actor has nothing queued and is not in a turn or a save. */
+  quiet(ref: ActorRef<any, any>): boolean;
   watch(ref: ActorRef<any, any>, listener: (t: Terminated) => void): () => void;
   /** Sends to the entity's activation on `node` (over its link); false when no link is up. */
   /** Sends a reminder's message (ref-codec form) to the entity at `address`. */
@@ -234,9 +239,16 @@ export class Entities {
     if (t === undefined) {
       const parsed = parseAddress(address);
       if (parsed.type !== 'entity') throw new Error(`not an entity address: ${address}`);
-      if (this.#targets.size >= 100_000) this.#targets.clear();
-      t = new EntityTarget(this, address, parsed.kind, parsed.id);
-      this.#targets.set(address, t);
+      // one spelling per entity (`%61` and `a` are the same id): the one address() makes,
+      // checked as address() checks it
+      const canonical = this.address(parsed.kind, parsed.id);
+      t = this.#targets.get(canonical);
+      if (t === undefined) {
+        t = new EntityTarget(this, canonical, parsed.kind, parsed.id);
+        if (this.#targets.size >= 100_000) this.#targets.clear();
+        this.#targets.set(canonical, t);
+      }
+      if (canonical !== address) this.#targets.set(address, t);
     }
     return t;
   }
@@ -268,7 +280,7 @@ export class Entities {
    */
   arrived(address: Address, kind: 'user' | 'system', msg: unknown, meta: unknown): void {
     const t = this.targetFor(address) as EntityTarget;
-    if (this.#active.has(address)) {
+    if (this.#active.has(t.address)) {
       this.deliver(t, kind, msg, meta);
       return;
     }
@@ -277,9 +289,9 @@ export class Entities {
 
   /** A message a link gave back (it closed before sending it): looked up again. */
   rerouted(address: Address, kind: 'user' | 'system', msg: unknown, meta: unknown): void {
-    this.#owners.delete(address);
     const t = this.targetFor(address) as EntityTarget;
-    if (this.#active.has(address)) this.deliver(t, kind, msg, meta);
+    this.#owners.delete(t.address);
+    if (this.#active.has(t.address)) this.deliver(t, kind, msg, meta);
     else this.#wait(t, kind, msg, meta, false);
   }
 
@@ -400,11 +412,16 @@ export class Entities {
     const sys = this.#system;
     const k = this.#kinds.get(t.kind);
     if (k === undefined) {
-      void this.#directory.release(t.kind, t.id, epoch);
+      this.#release(t.kind, t.id, epoch);
       this.#fail(t, new EntityNotDefinedError(t.kind), 'unknown-actor');
       return;
     }
-    const name = `e.${t.kind}.${Buffer.from(t.id).toString('base64url')}`;
+    // the actor's name: the id in base64url, or (too long for a name) its SHA-256
+    const b64 = Buffer.from(t.id).toString('base64url');
+    const name =
+      b64.length <= 96
+        ? `e.${t.kind}.${b64}`
+        : `e.${t.kind}.h.${createHash('sha256').update(t.id).digest('base64url')}`;
     let ref: ActorRef<unknown>;
     try {
       ref = sys.spawnEntity(
@@ -415,7 +432,7 @@ export class Entities {
         k.mailbox,
       );
     } catch (error) {
-      void this.#directory.release(t.kind, t.id, epoch);
+      this.#release(t.kind, t.id, epoch);
       this.#fail(t, error);
       return;
     }
@@ -439,7 +456,7 @@ export class Entities {
     this.#byPath.delete(a.ref.path);
     if (this.#active.get(address) !== a) return;
     this.#active.delete(address);
-    if (!this.#passivating.has(address)) void this.#directory.release(a.kind, a.id, a.epoch);
+    if (!this.#passivating.has(address)) this.#release(a.kind, a.id, a.epoch);
   }
 
   #fail(t: EntityTarget, error: unknown, reason: DeadLetterReason = 'unknown-actor'): void {
@@ -455,6 +472,15 @@ export class Entities {
     for (const [address, n] of this.#owners) if (n === node) this.#owners.delete(address);
   }
 
+  /** Lets a claim go; a failure (Redis away) is logged: the claim ends with its node anyway. */
+  #release(kind: string, id: string, epoch: number): void {
+    this.#directory
+      .release(kind, id, epoch)
+      .catch((e: unknown) =>
+        this.#system.logError(`troupe: entity ${kind}/${id}: its claim was not released`, e),
+      );
+  }
+
   /** Passivates `address` (stopped, claim released); resolves when done. */
   passivate(address: Address): Promise<void> {
     const a = this.#active.get(address);
@@ -464,6 +490,11 @@ export class Entities {
     a.unwatch();
     const done = (async () => {
       try {
+        // what its mailbox holds is handled first (a stop would drop it); new messages wait
+        // for the passivation to end, then go where the directory says
+        const t0 = this.#system.now();
+        while (!this.#system.quiet(a.ref) && this.#system.now() - t0 < PASSIVATE_WAIT_MS)
+          await new Promise((r) => setTimeout(r, 5));
         await this.#system.stop(a.ref);
       } finally {
         await this.#directory
@@ -523,7 +554,8 @@ export class Entities {
     const now = this.#system.now();
     for (const [address, a] of this.#active) {
       const k = this.#kinds.get(a.kind)!;
-      if (now - a.last >= k.passivateAfterMs) void this.passivate(address);
+      if (now - a.last >= k.passivateAfterMs && this.#system.quiet(a.ref))
+        void this.passivate(address);
     }
   }
 }

@@ -157,7 +157,17 @@ export class Membership {
       if (channel === this.#keys.events) this.#event(text);
     });
     await this.#sub.subscribe(this.#keys.events);
-    await this.#register();
+    // a node of this name that died may still hold its heartbeat: wait it out, once
+    const until = Date.now() + this.#options.ttlMs + this.#options.heartbeatMs;
+    for (;;) {
+      try {
+        await this.#register();
+        break;
+      } catch (e) {
+        if (!(e instanceof NameTakenError) || Date.now() > until) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
     this.#timer = setInterval(() => void this.#tick(), this.#options.heartbeatMs);
     this.#timer.unref();
   }
@@ -173,7 +183,7 @@ export class Membership {
       'NX',
     );
     if (busy === null)
-      throw new Error(
+      throw new NameTakenError(
         `a live node named ${this.node} is already a member of cluster ${k.name} (its heartbeat holds); pick another name or wait ${this.#options.ttlMs} ms`,
       );
     await this.#redis.hset(k.members, this.node, JSON.stringify(me));
@@ -181,6 +191,12 @@ export class Membership {
     this.#joined = true;
     await this.#redis.publish(k.events, JSON.stringify({ t: 'join', m: me } satisfies Event));
     await this.#sweep();
+  }
+
+  /** Stops beating (the node ends without leaving: its heartbeat expires). */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
   }
 
   /** Leaves: no heartbeat, no record; the others are told. */
@@ -230,8 +246,12 @@ export class Membership {
         );
         this.#handlers.lost();
         this.#incarnation = newIncarnation();
+        const before = [...this.#members.keys()];
         this.#members.clear();
         await this.#register();
+        // who went while this node could not see: gone for it too
+        for (const node of before)
+          if (node !== this.node && !this.#members.has(node)) this.#handlers.left(node, 'expired');
         return;
       }
       this.#members.set(this.node, me);
@@ -246,6 +266,9 @@ export class Membership {
   /** Reads the members: new ones joined; expired ones are removed (and their leave published). */
   async #sweep(): Promise<void> {
     const k = this.#keys;
+    // only members known before this sweep's reads may be found gone by it (one that joins
+    // meanwhile is not in what it read)
+    const before = new Map([...this.#members].map(([n, m]) => [n, m.incarnation]));
     const all = await this.#redis.hgetall(k.members);
     const seen = new Set<string>();
     const records: MemberRecord[] = [];
@@ -288,8 +311,9 @@ export class Membership {
           } satisfies Event),
         );
     }
-    for (const node of [...this.#members.keys()])
-      if (!seen.has(node) && node !== this.node) this.#gone(node, 'expired');
+    for (const [node, m] of [...this.#members])
+      if (!seen.has(node) && node !== this.node && before.get(node) === m.incarnation)
+        this.#gone(node, 'expired');
   }
 
   #event(text: string): void {
@@ -299,6 +323,7 @@ export class Membership {
     } catch {
       return;
     }
+    if (!validEvent(e)) return;
     if (this.#stopped) return;
     if (e.t === 'join' && e.m.node !== this.node) {
       const had = this.#members.get(e.m.node);
@@ -313,6 +338,31 @@ export class Membership {
     if (!this.#members.delete(node)) return;
     this.#handlers.left(node, why);
   }
+}
+
+/** A node of this name holds its heartbeat (alive, or dead less than its TTL ago). */
+export class NameTakenError extends Error {}
+
+function validEvent(e: unknown): e is Event {
+  if (typeof e !== 'object' || e === null) return false;
+  const x = e as Record<string, unknown>;
+  if (x.t === 'join') {
+    const m = x.m as Record<string, unknown> | null;
+    return (
+      typeof m === 'object' &&
+      m !== null &&
+      typeof m.node === 'string' &&
+      typeof m.url === 'string' &&
+      typeof m.incarnation === 'string' &&
+      typeof m.load === 'number'
+    );
+  }
+  return (
+    x.t === 'leave' &&
+    typeof x.node === 'string' &&
+    typeof x.incarnation === 'string' &&
+    (x.why === 'left' || x.why === 'expired')
+  );
 }
 
 function newIncarnation(): string {

@@ -73,8 +73,8 @@ export function resolveClusterOptions(v: unknown, hasNode: boolean): ResolvedClu
     );
   const ms = (k: string, d: number): number => {
     const x = o[k] ?? d;
-    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0)
-      throw new InvalidOptionError(`options.cluster.${k}`, x, 'a number of milliseconds > 0');
+    if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0)
+      throw new InvalidOptionError(`options.cluster.${k}`, x, 'a whole number of milliseconds > 0');
     return x;
   };
   const heartbeatMs = ms('heartbeatMs', DEFAULT_CLUSTER_HEARTBEAT_MS);

@@ -17,6 +17,8 @@ import type { Redis } from 'ioredis';
 import type { Address } from '../address.ts';
 import type { ClusterKeys } from './keys.ts';
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Due reminders a node takes per poll at most. */
 export const REMINDERS_PER_POLL = 256;
 
@@ -33,13 +35,13 @@ export class LocalReminders implements Reminders {
   #deliver: ((address: Address, body: unknown) => void) | null = null;
 
   add(address: Address, dueMs: number, body: unknown): Promise<void> {
-    const t = setTimeout(
-      () => {
-        this.#timers.delete(t);
-        this.#deliver?.(address, body);
-      },
-      Math.max(0, dueMs - Date.now()),
-    );
+    // a timer waits at most 2^31-1 ms: a later one is armed again in steps
+    const wait = Math.min(Math.max(0, dueMs - Date.now()), MAX_TIMER_MS);
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      if (Date.now() < dueMs) void this.add(address, dueMs, body);
+      else this.#deliver?.(address, body);
+    }, wait);
     t.unref();
     this.#timers.add(t);
     return Promise.resolve();

@@ -64,6 +64,8 @@ export const LINK_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export const LINK_MAX_QUEUED = 1_000_000;
 /** Entries in one batch frame at most. */
 export const LINK_BATCH_ENVELOPES = 4_096;
+/** The reason `unsent` gives for what a link still held when it closed. */
+export const LINK_CLOSED = 'the link closed before it went';
 /** The URL path nodes link on. */
 export const LINK_PATH = '/troupe/link';
 
@@ -427,7 +429,7 @@ export class NodeLink {
     this.#waiting.length = 0;
     this.#waitingCounts.length = 0;
     this.#waitingEntries = 0;
-    if (left.length > 0) this.#handlers.unsent(this, left, 'the link closed before it went');
+    if (left.length > 0) this.#handlers.unsent(this, left, LINK_CLOSED);
   }
 
   #closed(code: number, reason: string): void {

@@ -137,13 +137,18 @@ export class NodeNet {
     this.#dial(peer, RECONNECT_MIN_MS);
   }
 
-  /** Stops dialling `peer` and closes the links to it (it left the cluster). */
-  removePeer(name: string, reason: string): void {
+  /**
+   * Stops dialling `peer` and closes the links to it (it left the cluster): gracefully when it
+   * left, else at once (what the links held is given back rather than flushed into a socket
+   * nobody reads).
+   */
+  removePeer(name: string, reason: string, graceful = true): void {
     this.#peers.delete(name);
     const d = this.#dialling.get(name);
     if (d?.timer != null) clearTimeout(d.timer);
     this.#dialling.delete(name);
-    for (const l of [...this.#all]) if (l.peer === name) l.close(CLOSE.shutdown, reason);
+    for (const l of [...this.#all])
+      if (l.peer === name) l.close(graceful ? CLOSE.shutdown : CLOSE.heartbeat, reason);
   }
 
   /** The port it listens on. */

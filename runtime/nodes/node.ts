@@ -27,7 +27,7 @@ import { ActorCell, senderOf } from '../cell.ts';
 import { extractTrace, injectTrace } from '../telemetry.ts';
 import { crossing } from '../shards/link.ts';
 import { isTempAddress } from '../temp.ts';
-import type { NodeLink } from './link.ts';
+import { LINK_CLOSED, type NodeLink } from './link.ts';
 import type { EachEntry } from '../../protocol/node-link.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
@@ -94,8 +94,9 @@ export class NodeRuntime {
             } catch {
               // as it was sent
             }
-          if (e.to.startsWith(ENTITY_SCHEME) && e.kind !== 'reply') {
-            // an entity's message: looked up again (its node may be gone; another takes it)
+          if (why === LINK_CLOSED && e.to.startsWith(ENTITY_SCHEME) && e.kind !== 'reply') {
+            // an entity's message the link held when it closed: looked up again (its node may
+            // be gone; another takes it). One too big or that no longer packs is a dead letter
             const meta =
               e.from === undefined && e.replyTo === undefined && e.trace === undefined
                 ? null
@@ -362,7 +363,14 @@ export class NodeRuntime {
         sys.logger.warn(`troupe: a system message from node ${peer} was dropped`);
         return;
       }
-      sys.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
+      try {
+        sys.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
+      } catch (error) {
+        // a kind or id this node refuses
+        sys.logger.warn(
+          `troupe: a message from node ${peer} for ${to} was dropped: ${String(error)}`,
+        );
+      }
       return;
     }
     switch (kind) {

@@ -70,6 +70,18 @@ describe('entities on one node', () => {
     expect(await odd.ask({ type: 'get' })).toBe(1);
   });
 
+  it('takes ids of any length, and one entity whatever the spelling of its address', async () => {
+    const s = system();
+    s.define('tally', tally);
+    const long = s.entity('tally', 'x'.repeat(1_000)) as ActorRef<Msg, number>;
+    long.tell({ type: 'add', n: 4 });
+    expect(await long.ask({ type: 'get' })).toBe(4);
+    s.entity('tally', 'a').tell({ type: 'add', n: 1 });
+    const spelt = s.refOf('troupe:entity/tally/%61' as never) as ActorRef<Msg, number>;
+    expect(await spelt.ask({ type: 'get' })).toBe(1);
+    expect((s.entities.directory as LocalDirectory).activations.get('tally/a')).toBe(1);
+  });
+
   it('passivates an idle entity and reactivates it from its snapshot on its next message', async () => {
     const s = system();
     s.define('tally', tally, { passivateAfterMs: 50 });
