@@ -1,7 +1,8 @@
 /**
  * The Redis keys of one cluster. Every key carries the cluster's name as a hash tag
  * (`troupe:{<name>}:…`), so a cluster's keys share one slot: Lua scripts may touch several,
- * and Redis Cluster and Valkey work unchanged. Names of entities and snapshot keys are
+ * as Redis Cluster and Valkey require. (Tested on a single Redis only; the scripts also read
+ * heartbeat keys they are not passed in KEYS, which a cluster allows within one slot.) Names of entities and snapshot keys are
  * put in as they are (a key is binary-safe); only the tag must not contain `{` or `}`.
  */
 export interface ClusterKeys {
