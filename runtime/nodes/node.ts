@@ -127,21 +127,7 @@ export class NodeRuntime {
     const cur = sys.current;
     const meta = sys.tracing ? sys.traceMeta(cur) : cur;
     const address = `troupe://${node}${TOPICS_PATH}` as Address;
-    const link = this.net.linkTo(node);
-    const m = meta instanceof MessageMeta ? meta : null;
-    const sent =
-      link !== undefined &&
-      link.push(
-        'user',
-        address,
-        senderOf(meta)?.address,
-        undefined,
-        0,
-        m?.trace ? injectTrace(m.trace) : undefined,
-        encodeValue(body),
-        true,
-      );
-    if (!sent)
+    if (!this.forward(node, address, 'user', body, meta))
       sys.deadLetter(body, { address } as unknown as LocalRef, cur, 'node-unreachable', undefined);
   }
 
@@ -171,50 +157,23 @@ export class NodeRuntime {
    * a body that cannot cross, in the sender's turn.
    */
   deliver(t: NodeTarget, msg: unknown, meta: unknown): Delivery {
-    const link = this.net.linkTo(t.node);
     let sent: boolean;
-    if (msg instanceof ReplyFailure) {
-      sent =
-        link !== undefined &&
-        link.push(
-          'reply',
-          t.address,
-          senderOf(meta)?.address,
-          undefined,
-          0,
-          undefined,
-          encodeValue(msg.error),
-          true,
-        );
-    } else if ((meta === null || meta instanceof ActorCell) && crossing(msg)) {
-      // the common tell: from an actor (or from outside any), no reply address, no trace
+    if ((meta === null || meta instanceof ActorCell) && crossing(msg)) {
+      // the common tell: from an actor (or from outside any), no reply address, no trace (a
+      // ReplyFailure does not pass `crossing`)
+      const link = this.net.linkTo(t.node);
       sent = link !== undefined && link.tell(t.address, meta?.ref.address, msg);
-    } else {
-      const m = meta instanceof MessageMeta ? meta : null;
-      const plain = crossing(msg);
-      const body = plain ? msg : encodeValue(msg);
-      sent =
-        link !== undefined &&
-        link.push(
-          'user',
-          t.address,
-          senderOf(meta)?.address,
-          m?.replyTo?.address,
-          m?.corr ?? 0,
-          m?.trace ? injectTrace(m.trace) : undefined,
-          body,
-          !plain,
-        );
-    }
+    } else sent = this.forward(t.node, t.address, 'user', msg, meta);
     if (sent) return 'enqueued';
     this.#system.deadLetter(msg, t.ref, meta, 'node-unreachable', undefined);
     return 'dead-letter';
   }
 
   /**
-   * Sends to `address` (an entity's) on `node`: false when no link to it is up or it takes no
-   * more (the caller looks again). Throws SerializationError for a user message that cannot
-   * cross.
+   * Sends to `address` on `node` (an actor's, an entity's, the topics'): a system message, a
+   * reply failure, or a user message with its sender, reply address and trace. False when no
+   * link to it is up or it takes no more. Throws SerializationError for a user message that
+   * cannot cross.
    */
   forward(
     node: string,
@@ -276,11 +235,7 @@ export class NodeRuntime {
       if (msg.type === 'watch') m.set(key, { watcher, watched: t.ref });
       else m.delete(key);
     }
-    const link = this.net.linkTo(t.node);
-    const sent =
-      link !== undefined &&
-      link.push('system', t.address, undefined, undefined, 0, undefined, encodeValue(msg), true);
-    if (sent) return;
+    if (this.forward(t.node, t.address, 'system', msg, null)) return;
     this.#system.deadLetter(msg, t.ref, null, 'node-unreachable', undefined);
     if (msg.type === 'watch')
       // the node cannot be reached: the watcher learns it at once
