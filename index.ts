@@ -42,6 +42,7 @@ export type {
   Terminated,
   DeliveryFailed,
   SnapshotUpdate,
+  EmittedEvent,
   StopReason,
   TroupeNotice,
 } from './runtime/notices.ts';
@@ -160,3 +161,18 @@ export {
   CLOSE as LINK_CLOSE_CODES,
   LinkProtocolError,
 } from './protocol/node-link.ts';
+export { Gateway, CLIENT_BUNDLE_URL } from './runtime/gateway/gateway.ts';
+export type { GatewayStats } from './runtime/gateway/gateway.ts';
+export { DEFAULT_GATEWAY_LIMITS, DEFAULT_SNAPSHOT_TUNING } from './runtime/gateway/options.ts';
+export type {
+  GatewayOptions,
+  GatewayLimits,
+  SnapshotTuning,
+  Principal,
+  GatewayOp,
+  OpDetail,
+  Authenticate,
+  Authorize,
+} from './runtime/gateway/options.ts';
+export { CLIENT_CLOSE, CLIENT_PROTOCOL_VERSION, SUBPROTOCOL } from './protocol/client-protocol.ts';
+export type { ClientCloseCode, ErrorCode as ClientErrorCode } from './protocol/client-protocol.ts';

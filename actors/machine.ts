@@ -170,6 +170,8 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
       lastView: undefined,
     };
     actor.subscribe(QUIET);
+    // XState's `emit` action: to the actor's event subscribers (it runs inside a `send`, in the turn)
+    actor.on('*', (event) => actorContext('emit').emit(event));
     const saved = enterActorContext(ctx);
     try {
       actor.start();

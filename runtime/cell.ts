@@ -47,7 +47,13 @@ import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
 import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
-import type { StopReason, Terminated, SnapshotUpdate, DeliveryFailed } from './notices.ts';
+import type {
+  StopReason,
+  Terminated,
+  SnapshotUpdate,
+  DeliveryFailed,
+  EmittedEvent,
+} from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
 import type { TimerEntry } from './timers.ts';
@@ -167,6 +173,8 @@ class Ending {
 /** Who subscribed to an actor's snapshots, and the last view they were sent. */
 class Snapshots {
   subscribers: Set<ActorRef<unknown>> | null = null;
+  /** Subscribers to what it emits (`ctx.emit`). */
+  eventSubscribers: Set<ActorRef<unknown>> | null = null;
   last: unknown = undefined;
   /** +1 at each view sent; kept across unsubscribing, so versions never repeat. */
   version = 0;
@@ -736,6 +744,10 @@ export class ActorCell<In = any, Reply = any, State = any>
         this.restartFromHalt();
         return;
       case 'subscribe': {
+        if (m.events === true) {
+          ((this.snapshots ??= new Snapshots()).eventSubscribers ??= new Set()).add(m.subscriber);
+          return;
+        }
         const s = (this.snapshots ??= new Snapshots());
         (s.subscribers ??= new Set()).add(m.subscriber);
         this.slow = true;
@@ -747,6 +759,11 @@ export class ActorCell<In = any, Reply = any, State = any>
       }
       case 'unsubscribe': {
         const s = this.snapshots;
+        if (m.events === true) {
+          s?.eventSubscribers?.delete(m.subscriber);
+          if (s?.eventSubscribers?.size === 0) s.eventSubscribers = null;
+          return;
+        }
         if (s === null || s.subscribers === null) return;
         s.subscribers.delete(m.subscriber);
         if (s.subscribers.size === 0) {
@@ -1197,14 +1214,15 @@ export class ActorCell<In = any, Reply = any, State = any>
     const watchers = this.watchers;
     const snapshots = this.snapshots;
     const subscribers = snapshots === null ? null : snapshots.subscribers;
+    const eventSubscribers = snapshots === null ? null : snapshots.eventSubscribers;
     this.watchers = null;
-    if (snapshots !== null) snapshots.subscribers = null;
+    if (snapshots !== null) snapshots.subscribers = snapshots.eventSubscribers = null;
     this.slow = false;
     const parent = this.parent;
     // a parent on another shard hears first: its name there is free before any watcher knows
     if (parent !== null && !(parent instanceof ActorCell))
       parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
-    if (watchers !== null || subscribers !== null) {
+    if (watchers !== null || subscribers !== null || eventSubscribers !== null) {
       const terminated: Terminated = {
         type: 'troupe.terminated',
         ref: this.ref,
@@ -1214,6 +1232,13 @@ export class ActorCell<In = any, Reply = any, State = any>
       if (watchers !== null) for (const w of watchers) w.tell(terminated);
       if (subscribers !== null)
         for (const s of subscribers) if (watchers === null || !watchers.has(s)) s.tell(terminated);
+      if (eventSubscribers !== null)
+        for (const s of eventSubscribers)
+          if (
+            (watchers === null || !watchers.has(s)) &&
+            (subscribers === null || !subscribers.has(s))
+          )
+            s.tell(terminated);
     }
     // leftover system messages: answer watchers and subscribers as a stopped actor does
     const q = this.sysq;
@@ -1332,6 +1357,13 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): number {
     return this.system.offloadFor(this.ref, task, input, options);
+  }
+
+  emit(event: unknown): void {
+    const subs = this.snapshots?.eventSubscribers;
+    if (subs === null || subs === undefined) return;
+    const e: EmittedEvent = { type: 'troupe.event', ref: this.ref, event };
+    for (const r of subs) r.tell(e);
   }
 
   remindAt(time: number | Date, msg: In): void {

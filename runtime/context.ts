@@ -66,4 +66,10 @@ export interface ActorContext<In = unknown, Reply = unknown> {
    * in an actor that is not an entity.
    */
   remindAt(time: number | Date, msg: In): void;
+  /**
+   * Emits an event to this actor's event subscribers (`system.subscribeEvents`, gateway
+   * clients): each gets `troupe.event` with it. Nothing happens when there are none. Events
+   * are not kept: a subscriber sees those emitted while it is subscribed.
+   */
+  emit(event: unknown): void;
 }

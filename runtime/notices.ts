@@ -36,4 +36,11 @@ export interface SnapshotUpdate<S = unknown> {
   readonly snapshot: S;
 }
 
-export type TroupeNotice = Terminated | DeliveryFailed | SnapshotUpdate;
+/** Sent to event subscribers: what the actor emitted (`ctx.emit`, XState's `emit` action). */
+export interface EmittedEvent<E = unknown> {
+  readonly type: 'troupe.event';
+  readonly ref: ActorRef<unknown>;
+  readonly event: E;
+}
+
+export type TroupeNotice = Terminated | DeliveryFailed | SnapshotUpdate | EmittedEvent;

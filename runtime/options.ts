@@ -5,6 +5,11 @@
  */
 import { resolveNodesOptions, type NodesOptions } from './nodes/options.ts';
 import {
+  resolveGatewayOptions,
+  type GatewayOptions,
+  type ResolvedGatewayOptions,
+} from './gateway/options.ts';
+import {
   resolveClusterOptions,
   type ClusterOptions,
   type ResolvedCluster,
@@ -97,6 +102,12 @@ export interface SystemOptions {
    * Needs `node` and `secret`. See runtime/cluster/options.ts.
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * The client gateway (runtime/gateway): a WebSocket endpoint where browser and server apps
+   * watch actors and talk to them. Needs `authenticate` and `authorize`. See
+   * runtime/gateway/options.ts.
+   */
+  readonly gateway?: GatewayOptions;
 }
 
 export interface SpawnOptions {
@@ -146,6 +157,8 @@ export interface ResolvedSystemOptions {
   readonly nodes: NetOptions | null;
   /** The cluster on Redis (null: none; entities on this node alone). */
   readonly cluster: ResolvedCluster | null;
+  /** The client gateway (null: none). */
+  readonly gateway: ResolvedGatewayOptions | null;
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -300,6 +313,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'tls',
     'link',
     'cluster',
+    'gateway',
   ]);
   const nodes = resolveNodesOptions(o, o.nodeId as string | undefined);
   const cluster = resolveClusterOptions(o.cluster, nodes !== null);
@@ -322,6 +336,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     nodeId,
     nodes,
     cluster,
+    gateway: o.gateway === undefined ? null : resolveGatewayOptions(o.gateway),
     clock: o.clock as Clock | undefined,
     throughput:
       o.throughput === undefined

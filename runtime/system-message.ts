@@ -35,8 +35,13 @@ export type SystemMessage =
   | { readonly type: 'child-halted'; readonly child: ActorRef<unknown>; readonly spawn?: number }
   /** Parent → child: stop at once, children killed first, no stop hook (a parent's brutal stop). */
   | { readonly type: 'kill' }
-  | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown> }
-  | { readonly type: 'unsubscribe'; readonly subscriber: ActorRef<unknown> };
+  /** To its snapshots (`troupe.snapshot`), or with `events` to what it emits (`troupe.event`). */
+  | { readonly type: 'subscribe'; readonly subscriber: ActorRef<unknown>; readonly events?: true }
+  | {
+      readonly type: 'unsubscribe';
+      readonly subscriber: ActorRef<unknown>;
+      readonly events?: true;
+    };
 
 /** The two stop messages without an error, shared (system messages are never mutated). */
 export const STOP_NORMAL: SystemMessage = Object.freeze({ type: 'stop', reason: 'normal' });

@@ -50,7 +50,7 @@ import {
 import type { SystemCore } from './system-core.ts';
 import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
-import type { SnapshotUpdate, Terminated } from './notices.ts';
+import type { EmittedEvent, SnapshotUpdate, Terminated } from './notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
 import { RelayTarget, ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
@@ -63,6 +63,7 @@ import { LocalReminders } from './cluster/reminders.ts';
 import { decodeValue } from './refcodec.ts';
 import { ClusterRuntime } from './cluster/cluster.ts';
 import { Topics } from './nodes/topics.ts';
+import { Gateway } from './gateway/gateway.ts';
 import type { ShardFrame } from './shards/protocol.ts';
 
 /** A worker shard's place in its node (runtime/shards/host.ts). */
@@ -177,6 +178,8 @@ export class ActorSystem implements SystemCore {
   readonly nodeReady: Promise<void>;
   /** Virtual actors: `define` and `entity` (runtime/cluster/entities.ts). */
   readonly entities: Entities;
+  /** The client gateway (runtime/gateway), or null; `gateway.ready` resolves when it listens. */
+  readonly gateway: Gateway | null = null;
   /** The cluster on Redis this node is a member of (runtime/cluster), or null. */
   readonly cluster: ClusterRuntime | null = null;
   private readonly onSigterm: (() => void) | null = null;
@@ -290,6 +293,13 @@ export class ActorSystem implements SystemCore {
         this.onSigterm = () => void this.shutdown().then(() => process.exit(0));
         process.once('SIGTERM', this.onSigterm);
       }
+    }
+    if (o.gateway !== null && shardContext === undefined) {
+      const gateway = (this.gateway = new Gateway(this, o.gateway));
+      // a failure to listen is the caller's to see (await system.gateway.ready); not unhandled
+      gateway.ready.catch((e: unknown) =>
+        this.logger.error('troupe: the gateway could not listen', e),
+      );
     }
     const directory = this.cluster?.directory ?? new LocalDirectory(this.nodeId);
     this.entities = new Entities(
@@ -534,6 +544,28 @@ export class ActorSystem implements SystemCore {
     };
   }
 
+  /**
+   * Subscribes to what an actor emits (`ctx.emit`, XState's `emit` action): `listener` gets
+   * `troupe.event` for each, and `troupe.terminated` when it stops. Returns an unsubscribe
+   * function.
+   */
+  subscribeEvents<E = unknown>(
+    ref: ActorRef<any, any>,
+    listener: (event: EmittedEvent<E> | Terminated) => void,
+  ): () => void {
+    const target = ref as LocalRef;
+    const s = new TempReceiver(this, 'ev-' + ++this.seq, (msg) => {
+      listener(msg as EmittedEvent<E> | Terminated);
+      if ((msg as Terminated).type === 'troupe.terminated') s.close();
+    });
+    target.sendSystem({ type: 'subscribe', subscriber: s.ref, events: true });
+    return () => {
+      if (s.gone) return;
+      s.close();
+      target.sendSystem({ type: 'unsubscribe', subscriber: s.ref, events: true });
+    };
+  }
+
   /** A ref for an address (revived refs). Throws InvalidAddressError on a malformed one. */
   refOf = (address: Address): ActorRef<unknown> => {
     const parsed = parseAddress(address);
@@ -632,6 +664,8 @@ export class ActorSystem implements SystemCore {
     if (this.stateValue === 'running') {
       this.stateValue = 'terminating';
       this.report ??= { reason: 'shutdown' };
+      // clients first: they are told (1001) before the actors they watch stop
+      void this.gateway?.close();
       const cluster = this.cluster;
       if (cluster === null) this.user.sendSystem(STOP_SHUTDOWN);
       else
@@ -897,7 +931,12 @@ export class ActorSystem implements SystemCore {
     const report = this.report ?? { reason: 'shutdown' };
     this.entities.close();
     if (this.onSigterm !== null) process.off('SIGTERM', this.onSigterm);
-    if (!this.offloads.started && this.shards === null && this.nodes === null) {
+    if (
+      !this.offloads.started &&
+      this.shards === null &&
+      this.nodes === null &&
+      this.gateway === null
+    ) {
       void this.offloads.close();
       this.resolveTerminated(report);
       return;
@@ -908,6 +947,7 @@ export class ActorSystem implements SystemCore {
       this.offloads.close(),
       this.shards?.close(),
       this.nodes?.net.close().then(() => this.cluster?.close()),
+      this.gateway?.close(),
     ]).then(
       () => this.resolveTerminated(report),
       (error: unknown) => {

@@ -51,6 +51,11 @@ export class Telemetry {
     return active;
   }
 
+  /** The tracer while a provider is registered, else null (the gateway's spans). */
+  get currentTracer(): Tracer | null {
+    return this.active ? this.tracer : null;
+  }
+
   /** The caller's active context, for messages sent from outside any actor. */
   callerContext(): Context | null {
     const c = context.active();

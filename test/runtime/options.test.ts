@@ -66,6 +66,7 @@ describe('resolveSystemOptions', () => {
       shards: 1,
       nodes: null,
       cluster: null,
+      gateway: null,
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -114,6 +115,7 @@ describe('resolveSystemOptions', () => {
       shards: 3,
       nodes: null,
       cluster: null,
+      gateway: null,
     });
   });
 

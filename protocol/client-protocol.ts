@@ -1,0 +1,455 @@
+/**
+ * The client protocol, version 1: what a browser or server app and a node's gateway say to
+ * each other over one WebSocket (runtime/gateway on the node, protocol/client in the app).
+ * The full specification, for writing a client in another language, is
+ * protocol/CLIENT-PROTOCOL.md; this module is its code, shared by both ends, and runs in
+ * browsers (it imports nothing of Node's and nothing of the runtime).
+ *
+ * Every frame is one binary WebSocket message holding one msgpack map with an `op`. Values an
+ * app sends or receives (messages, snapshots, events, replies) are plain data in the ref
+ * codec's data form (`{ $ref }`, `{ $date }`, `{ $error }`, `{ $esc }`; runtime/refcodec.ts).
+ *
+ * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is
+ * capped first, msgpack is read by msgpackr's no-eval build with records off, maps as plain
+ * objects, no extension types; then the value is walked (depth, array lengths, string
+ * lengths, key counts; `__proto__`, `constructor`, `prototype` refused); then the frame is
+ * checked against its op's shape. A refusal is a ClientProtocolError carrying the close code.
+ */
+import { Packr } from 'msgpackr';
+// the build without `new Function`: nothing from a peer is compiled, and pages need no unsafe-eval
+import { Unpackr } from 'msgpackr/unpack-no-eval';
+
+export const CLIENT_PROTOCOL_VERSION = 1;
+/** The WebSocket subprotocol a client offers (and the gateway selects) for version 1. */
+export const SUBPROTOCOL = 'troupe.v1';
+/** Prefix of the subprotocol that carries a browser's token: `troupe.auth.<base64url(token)>`. */
+export const AUTH_SUBPROTOCOL_PREFIX = 'troupe.auth.';
+
+/** Close codes (the WebSocket application range, plus the two standard ones `ws` uses). */
+export const CLIENT_CLOSE = {
+  /** The gateway is shutting down. */
+  goingAway: 1001,
+  /** A message in more fragments than allowed (sent by `ws`). */
+  tooManyFragments: 1008,
+  /** A frame over the byte cap (sent by `ws`). */
+  tooBig: 1009,
+  /** A frame that is not msgpack, not a map, a text frame, an unknown op or a bad field. */
+  badFrame: 4000,
+  /** Frames faster than the rate limit allows (token bucket per connection). */
+  rateLimited: 4002,
+  /** More subscriptions than allowed on one connection. */
+  tooManySubscriptions: 4003,
+  /** More connections than allowed for one principal. */
+  tooManyConnections: 4004,
+  /** No frame, subscription or pending ask for the idle time. */
+  idle: 4005,
+  /** The connection's send buffer went over its cap (a client that does not read). */
+  slowConsumer: 4006,
+  /** More asks in flight than allowed on one connection. */
+  tooManyAsks: 4007,
+} as const;
+
+export type ClientCloseCode = (typeof CLIENT_CLOSE)[keyof typeof CLIENT_CLOSE];
+
+/** Error codes of `error` frames: a refused or failed request (the connection stays open). */
+export type ErrorCode =
+  /** `authorize` said no. */
+  | 'forbidden'
+  /** A target that is not an actor address or path, a temp address, or a bad topic. */
+  | 'bad-target'
+  /** An id already used by a subscription or an ask in flight on this connection. */
+  | 'duplicate-id'
+  /** The ask had no reply in time. */
+  | 'timeout'
+  /** The actor failed while handling the ask, or the message could not be delivered. */
+  | 'failed'
+  /** A value that cannot be carried (a reply or snapshot that is not data). */
+  | 'not-serializable'
+  /** `authorize` threw, or something else went wrong on the node: its log says what. */
+  | 'internal';
+
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'forbidden',
+  'bad-target',
+  'duplicate-id',
+  'timeout',
+  'failed',
+  'not-serializable',
+  'internal',
+];
+
+/** W3C trace context of the request, continued into the actors. */
+export interface TraceCarrier {
+  readonly traceparent: string;
+  readonly tracestate?: string;
+}
+
+export type SubscriptionKind = 'snapshot' | 'events' | 'topic';
+
+/** Where a resumed snapshot subscription left off. */
+export interface Since {
+  readonly epoch: string;
+  readonly version: number;
+}
+
+export type ClientFrame =
+  | {
+      readonly op: 'subscribe';
+      readonly id: number;
+      readonly kind: SubscriptionKind;
+      readonly target: string;
+      readonly since?: Since;
+    }
+  | { readonly op: 'unsubscribe'; readonly id: number }
+  | {
+      readonly op: 'send';
+      readonly id: number;
+      readonly target: string;
+      readonly message: unknown;
+      readonly trace?: TraceCarrier;
+    }
+  | {
+      readonly op: 'ask';
+      readonly id: number;
+      readonly target: string;
+      readonly message: unknown;
+      readonly timeoutMs?: number;
+      readonly trace?: TraceCarrier;
+    }
+  | { readonly op: 'ping'; readonly id: number };
+
+/** A JSON Patch operation (RFC 6902). */
+export interface PatchOperation {
+  readonly op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
+  readonly path: string;
+  readonly value?: unknown;
+  readonly from?: string;
+}
+
+export interface ServerLimits {
+  readonly maxFrameBytes: number;
+  readonly messagesPerSecond: number;
+  readonly burst: number;
+  readonly maxSubscriptions: number;
+  readonly maxPendingAsks: number;
+  readonly maxAskTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly coalesceMs: number;
+}
+
+export type ServerFrame =
+  | {
+      readonly op: 'welcome';
+      readonly protocol: number;
+      readonly session: string;
+      readonly node: string;
+      readonly limits: ServerLimits;
+    }
+  | { readonly op: 'ok'; readonly id: number }
+  | {
+      readonly op: 'state';
+      readonly id: number;
+      readonly epoch: string;
+      readonly version: number;
+      readonly snapshot: unknown;
+    }
+  | {
+      readonly op: 'patch';
+      readonly id: number;
+      readonly epoch: string;
+      readonly base: number;
+      readonly version: number;
+      readonly patch: readonly PatchOperation[];
+    }
+  | { readonly op: 'event'; readonly id: number; readonly event: unknown }
+  | { readonly op: 'ended'; readonly id: number; readonly reason: string }
+  | { readonly op: 'reply'; readonly id: number; readonly value: unknown }
+  | {
+      readonly op: 'error';
+      readonly id: number;
+      readonly code: ErrorCode;
+      readonly message: string;
+    }
+  | { readonly op: 'pong'; readonly id: number };
+
+/** Caps on what a client frame may hold (the gateway's options set maxFrameBytes). */
+export interface ClientDecodeLimits {
+  readonly maxFrameBytes: number;
+  readonly maxDepth: number;
+  readonly maxArrayLength: number;
+  readonly maxStringLength: number;
+  readonly maxKeys: number;
+}
+
+export const DEFAULT_CLIENT_DECODE_LIMITS: ClientDecodeLimits = Object.freeze({
+  maxFrameBytes: 64 * 1024,
+  maxDepth: 32,
+  maxArrayLength: 4_096,
+  maxStringLength: 64 * 1024,
+  maxKeys: 1_024,
+});
+
+/** Longest target (address, path or topic) and trace header accepted. */
+export const MAX_TARGET_LENGTH = 1_024;
+export const MAX_TRACESTATE_LENGTH = 512;
+/** Largest id: ids are unsigned integers a client numbers as it likes (exact in a double). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+export class ClientProtocolError extends Error {
+  readonly code = 'ERR_CLIENT_PROTOCOL';
+  /** The close code the connection closes with. */
+  readonly closeCode: ClientCloseCode;
+  constructor(closeCode: ClientCloseCode, why: string) {
+    super(why);
+    this.name = 'ClientProtocolError';
+    this.closeCode = closeCode;
+  }
+}
+
+const CODEC_OPTIONS = {
+  mapsAsObjects: true,
+  structuredClone: false,
+  int64AsType: 'number',
+  useRecords: false,
+  moreTypes: false,
+} as const;
+
+const packr = new Packr(CODEC_OPTIONS);
+const unpackr = new Unpackr(CODEC_OPTIONS);
+
+/** One frame as bytes. */
+export function encodeFrame(frame: ClientFrame | ServerFrame): Uint8Array {
+  return packr.pack(frame);
+}
+
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  '__proto_',
+  'constructor',
+  'prototype',
+]);
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+function bad(why: string): ClientProtocolError {
+  return new ClientProtocolError(CLIENT_CLOSE.badFrame, why);
+}
+
+/** The msgpack value in `bytes`, walked against `limits`; throws ClientProtocolError. */
+function unpackChecked(bytes: Uint8Array, limits: ClientDecodeLimits): Record<string, unknown> {
+  if (bytes.byteLength > limits.maxFrameBytes)
+    throw new ClientProtocolError(
+      CLIENT_CLOSE.tooBig,
+      `a frame of ${bytes.byteLength} bytes (at most ${limits.maxFrameBytes})`,
+    );
+  let value: unknown;
+  try {
+    // one value per frame: trailing bytes are refused
+    const values = unpackr.unpackMultiple(bytes);
+    if (values === undefined || values.length !== 1)
+      throw new Error(`${values?.length ?? 0} values`);
+    value = values[0];
+  } catch (e) {
+    throw bad(
+      `a frame that is not one msgpack value: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  checkValue(value, limits, 0);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw bad('a frame that is not a map');
+  return value as Record<string, unknown>;
+}
+
+function checkValue(v: unknown, limits: ClientDecodeLimits, depth: number): void {
+  switch (typeof v) {
+    case 'string':
+      if (v.length > limits.maxStringLength) throw bad(`a string of ${v.length} characters`);
+      return;
+    case 'number':
+      if (!Number.isFinite(v)) throw bad('a number that is not finite');
+      return;
+    case 'boolean':
+      return;
+    case 'object':
+      break;
+    default:
+      throw bad(`a ${typeof v} in a frame`);
+  }
+  if (v === null) return;
+  if (depth >= limits.maxDepth) throw bad(`nested deeper than ${limits.maxDepth}`);
+  if (Array.isArray(v)) {
+    if (v.length > limits.maxArrayLength) throw bad(`an array of ${v.length} items`);
+    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1);
+    return;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null)
+    // binary data, dates (msgpack timestamps) and extension values are not in this protocol
+    throw bad('a value that is not plain data (binary, a timestamp or an extension type)');
+  let keys = 0;
+  for (const k in v) {
+    if (++keys > limits.maxKeys) throw bad(`a map of more than ${limits.maxKeys} keys`);
+    if (FORBIDDEN_KEYS.has(k)) throw bad(`a "${k}" key`);
+    checkValue((v as Record<string, unknown>)[k], limits, depth + 1);
+  }
+}
+
+const isId = (x: unknown): x is number =>
+  typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_ID;
+
+const isTarget = (x: unknown): x is string =>
+  typeof x === 'string' && x.length > 0 && x.length <= MAX_TARGET_LENGTH;
+
+function only(f: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of Object.keys(f))
+    if (!keys.includes(k)) throw bad(`a ${String(f.op)} frame with an unknown field "${k}"`);
+}
+
+function checkTrace(op: string, t: unknown): void {
+  if (t === undefined) return;
+  if (typeof t !== 'object' || t === null || Array.isArray(t))
+    throw bad(`a ${op} frame whose trace is not a map`);
+  const c = t as Record<string, unknown>;
+  only({ ...c, op: `${op} trace` }, ['op', 'traceparent', 'tracestate']);
+  if (typeof c.traceparent !== 'string' || !TRACEPARENT.test(c.traceparent))
+    throw bad(`a ${op} frame with a bad traceparent`);
+  if (
+    c.tracestate !== undefined &&
+    (typeof c.tracestate !== 'string' || c.tracestate.length > MAX_TRACESTATE_LENGTH)
+  )
+    throw bad(`a ${op} frame with a bad tracestate`);
+}
+
+/** A client's frame, checked (the gateway's side). Throws ClientProtocolError. */
+export function decodeClientFrame(
+  bytes: Uint8Array,
+  limits: ClientDecodeLimits = DEFAULT_CLIENT_DECODE_LIMITS,
+): ClientFrame {
+  const f = unpackChecked(bytes, limits);
+  const op = f.op;
+  if (!isId(f.id)) throw bad(`a frame without a valid id (op ${String(op)})`);
+  switch (op) {
+    case 'subscribe': {
+      only(f, ['op', 'id', 'kind', 'target', 'since']);
+      if (f.kind !== 'snapshot' && f.kind !== 'events' && f.kind !== 'topic')
+        throw bad('a subscribe frame with an unknown kind');
+      if (!isTarget(f.target)) throw bad('a subscribe frame with a bad target');
+      if (f.since !== undefined) {
+        const s = f.since as Record<string, unknown> | null;
+        if (
+          f.kind !== 'snapshot' ||
+          typeof s !== 'object' ||
+          s === null ||
+          Array.isArray(s) ||
+          typeof s.epoch !== 'string' ||
+          s.epoch.length > 64 ||
+          !isId(s.version)
+        )
+          throw bad('a subscribe frame with a bad since');
+      }
+      break;
+    }
+    case 'unsubscribe':
+    case 'ping':
+      only(f, ['op', 'id']);
+      break;
+    case 'send':
+      only(f, ['op', 'id', 'target', 'message', 'trace']);
+      if (!isTarget(f.target)) throw bad('a send frame with a bad target');
+      if (!('message' in f)) throw bad('a send frame without a message');
+      checkTrace(op, f.trace);
+      break;
+    case 'ask':
+      only(f, ['op', 'id', 'target', 'message', 'timeoutMs', 'trace']);
+      if (!isTarget(f.target)) throw bad('an ask frame with a bad target');
+      if (!('message' in f)) throw bad('an ask frame without a message');
+      if (f.timeoutMs !== undefined && !(isId(f.timeoutMs) && f.timeoutMs > 0))
+        throw bad('an ask frame with a bad timeoutMs');
+      checkTrace(op, f.trace);
+      break;
+    default:
+      throw bad(`an unknown op ${typeof op === 'string' ? JSON.stringify(op.slice(0, 40)) : ''}`);
+  }
+  return f as unknown as ClientFrame;
+}
+
+/** Server frames are bigger (snapshots): the client's caps. */
+export const DEFAULT_SERVER_DECODE_LIMITS: ClientDecodeLimits = Object.freeze({
+  maxFrameBytes: 16 * 1024 * 1024,
+  maxDepth: 128,
+  maxArrayLength: 1_000_000,
+  maxStringLength: 16 * 1024 * 1024,
+  maxKeys: 100_000,
+});
+
+/** A gateway's frame, checked (the client's side). Throws ClientProtocolError. */
+export function decodeServerFrame(
+  bytes: Uint8Array,
+  limits: ClientDecodeLimits = DEFAULT_SERVER_DECODE_LIMITS,
+): ServerFrame {
+  const f = unpackChecked(bytes, limits);
+  const op = f.op;
+  const ok = ((): boolean => {
+    switch (op) {
+      case 'welcome':
+        return (
+          typeof f.protocol === 'number' &&
+          typeof f.session === 'string' &&
+          typeof f.node === 'string' &&
+          typeof f.limits === 'object' &&
+          f.limits !== null
+        );
+      case 'ok':
+      case 'pong':
+        return isId(f.id);
+      case 'state':
+        return isId(f.id) && typeof f.epoch === 'string' && isId(f.version) && 'snapshot' in f;
+      case 'patch':
+        return (
+          isId(f.id) &&
+          typeof f.epoch === 'string' &&
+          isId(f.base) &&
+          isId(f.version) &&
+          Array.isArray(f.patch)
+        );
+      case 'event':
+        return isId(f.id) && 'event' in f;
+      case 'ended':
+        return isId(f.id) && typeof f.reason === 'string';
+      case 'reply':
+        return isId(f.id) && 'value' in f;
+      case 'error':
+        return isId(f.id) && typeof f.code === 'string' && typeof f.message === 'string';
+      default:
+        return false;
+    }
+  })();
+  if (!ok) throw bad(`a server frame that is not of protocol ${CLIENT_PROTOCOL_VERSION}`);
+  return f as unknown as ServerFrame;
+}
+
+// ---- the token in a subprotocol -------------------------------------------------------------
+
+/** `troupe.auth.<base64url of the token's UTF-8>`: a valid subprotocol for any token. */
+export function authSubprotocol(token: string): string {
+  const bytes = new TextEncoder().encode(token);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return (
+    AUTH_SUBPROTOCOL_PREFIX + btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+  );
+}
+
+/** The token an auth subprotocol carries, or null for a malformed one. */
+export function tokenOfSubprotocol(protocol: string): string | null {
+  if (!protocol.startsWith(AUTH_SUBPROTOCOL_PREFIX)) return null;
+  const b64 = protocol.slice(AUTH_SUBPROTOCOL_PREFIX.length);
+  if (b64.length === 0 || !/^[A-Za-z0-9_-]+$/.test(b64)) return null;
+  try {
+    const bin = atob(b64.replace(/-/g, '+').replace(/_/g, '/'));
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}

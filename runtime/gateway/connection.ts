@@ -1,0 +1,367 @@
+/**
+ * One client's connection to the gateway: its frames are decoded defensively, rate-limited
+ * (token bucket), authorized one by one in the order they came (an `authorize` that returns a
+ * promise holds the frames behind it), and served: subscriptions through the gateway's hubs,
+ * sends and asks to the actors, with the client's trace context continued. A bad frame or a
+ * limit closes this connection only, with its close code (protocol/client-protocol.ts).
+ */
+import type { WebSocket } from 'ws';
+import { context, trace, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
+import {
+  CLIENT_CLOSE,
+  ClientProtocolError,
+  decodeClientFrame,
+  encodeFrame,
+  type ClientCloseCode,
+  type ClientFrame,
+  type ErrorCode,
+  type PatchOperation,
+  type ServerFrame,
+  type TraceCarrier,
+} from '../../protocol/client-protocol.ts';
+import { encodeValue } from '../refcodec.ts';
+import { extractTrace } from '../telemetry.ts';
+import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
+import type { GatewayOp, Principal } from './options.ts';
+import type { GatewayCore, Target } from './gateway.ts';
+
+class Subscription implements HubSubscriber {
+  readonly id: number;
+  sent = 0;
+  readonly conn: Connection;
+  hub: SnapshotHub | EventHub | null = null;
+
+  constructor(conn: Connection, id: number) {
+    this.conn = conn;
+    this.id = id;
+  }
+
+  state(epoch: string, version: number, snapshot: unknown): void {
+    this.conn.frame({ op: 'state', id: this.id, epoch, version, snapshot });
+  }
+
+  patch(epoch: string, base: number, version: number, patch: readonly PatchOperation[]): void {
+    this.conn.frame({ op: 'patch', id: this.id, epoch, base, version, patch });
+  }
+
+  event(event: unknown): void {
+    this.conn.frame({ op: 'event', id: this.id, event });
+  }
+
+  ended(reason: string): void {
+    if (this.conn.subs.get(this.id) !== this) return;
+    this.conn.subs.delete(this.id);
+    this.conn.frame({ op: 'ended', id: this.id, reason });
+    this.conn.activity();
+  }
+}
+
+export class Connection {
+  readonly principal: Principal;
+  readonly session: string;
+  readonly subs = new Map<number, Subscription>();
+  /** Ids of asks in flight. */
+  readonly asks = new Set<number>();
+  private readonly ws: WebSocket;
+  private readonly core: GatewayCore;
+  private tokens: number;
+  private refilledAt = performance.now();
+  /** Frames held behind an `authorize` that has not answered yet (FIFO). */
+  private held: ClientFrame[] | null = null;
+  private lastActivityAt = performance.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** A ping went out and no pong came back yet. */
+  awaitingPong = false;
+  closed = false;
+
+  constructor(core: GatewayCore, ws: WebSocket, principal: Principal, session: string) {
+    this.core = core;
+    this.ws = ws;
+    this.principal = principal;
+    this.session = session;
+    this.tokens = core.limits.burst;
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => (this.awaitingPong = false));
+    this.armIdle();
+  }
+
+  /** Sends a frame; false when it was not sent (closed, or closed now for a full buffer). */
+  frame(f: ServerFrame): boolean {
+    if (this.closed) {
+      this.core.count('dropped');
+      return false;
+    }
+    if (this.ws.bufferedAmount > this.core.limits.maxBufferedBytes) {
+      this.core.count('dropped');
+      this.close(
+        CLIENT_CLOSE.slowConsumer,
+        `more than ${this.core.limits.maxBufferedBytes} bytes waiting to be sent`,
+      );
+      return false;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(f);
+    } catch (error) {
+      this.core.logError(`troupe: a ${f.op} frame for a client could not be encoded`, error);
+      return false;
+    }
+    this.ws.send(bytes);
+    this.core.count('framesOut');
+    return true;
+  }
+
+  close(code: ClientCloseCode | 1000, reason: string): void {
+    if (this.closed) return;
+    this.ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    this.closed$(code);
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.ws.terminate();
+    this.closed$(1006);
+  }
+
+  /** The socket closed (either side): subscriptions leave their hubs; replies are dropped. */
+  closed$(code: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    for (const s of this.subs.values()) s.hub?.remove(s);
+    this.subs.clear();
+    this.held = null;
+    this.core.connectionClosed(this, code);
+  }
+
+  /** Something happened on the connection: it is not idle. */
+  activity(): void {
+    this.lastActivityAt = performance.now();
+  }
+
+  private armIdle(): void {
+    const ms = this.core.limits.idleTimeoutMs;
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = null;
+        if (this.closed) return;
+        const quiet = performance.now() - this.lastActivityAt;
+        if (this.subs.size === 0 && this.asks.size === 0 && quiet >= ms)
+          return this.close(CLIENT_CLOSE.idle, `idle for ${ms} ms`);
+        if (this.subs.size > 0 || this.asks.size > 0) this.activity();
+        this.armIdle();
+      },
+      ms - Math.min(ms, performance.now() - this.lastActivityAt),
+    );
+    this.idleTimer.unref();
+  }
+
+  // ---- frames from the client ---------------------------------------------------------------
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.core.count('framesIn');
+    this.activity();
+    // the token bucket
+    const now = performance.now();
+    const l = this.core.limits;
+    this.tokens = Math.min(
+      l.burst,
+      this.tokens + ((now - this.refilledAt) * l.messagesPerSecond) / 1000,
+    );
+    this.refilledAt = now;
+    if (this.tokens < 1)
+      return this.close(
+        CLIENT_CLOSE.rateLimited,
+        `more than ${l.messagesPerSecond} frames per second`,
+      );
+    this.tokens -= 1;
+    if (!isBinary)
+      return this.close(CLIENT_CLOSE.badFrame, 'a text frame (frames are binary msgpack)');
+    let f: ClientFrame;
+    try {
+      f = decodeClientFrame(data, this.core.decodeLimits);
+    } catch (e) {
+      if (e instanceof ClientProtocolError) return this.close(e.closeCode, e.message);
+      throw e;
+    }
+    if (this.held !== null) this.held.push(f);
+    else this.handle(f);
+  }
+
+  private handle(f: ClientFrame): void {
+    switch (f.op) {
+      case 'ping':
+        this.frame({ op: 'pong', id: f.id });
+        return;
+      case 'unsubscribe': {
+        const s = this.subs.get(f.id);
+        if (s !== undefined) {
+          this.subs.delete(f.id);
+          s.hub?.remove(s);
+        }
+        this.frame({ op: 'ok', id: f.id });
+        return;
+      }
+      default:
+        break;
+    }
+    if (this.subs.has(f.id) || this.asks.has(f.id))
+      return this.error(f.id, 'duplicate-id', `id ${f.id} is in use on this connection`);
+    const l = this.core.limits;
+    if (f.op === 'subscribe' && this.subs.size >= l.maxSubscriptions)
+      return this.close(
+        CLIENT_CLOSE.tooManySubscriptions,
+        `more than ${l.maxSubscriptions} subscriptions`,
+      );
+    if (f.op === 'ask' && this.asks.size >= l.maxPendingAsks)
+      return this.close(CLIENT_CLOSE.tooManyAsks, `more than ${l.maxPendingAsks} asks in flight`);
+    const op: GatewayOp = f.op === 'subscribe' ? f.kind : f.op;
+    const target = this.core.resolve(op, f.target);
+    if (typeof target === 'string') return this.error(f.id, 'bad-target', target);
+    let allowed: boolean | Promise<boolean>;
+    try {
+      allowed = this.core.authorize(
+        this.principal,
+        op,
+        target.name,
+        f.op === 'send' || f.op === 'ask' ? { message: f.message } : {},
+      );
+    } catch (error) {
+      this.core.logError('troupe: the gateway’s authorize threw', error);
+      return this.error(f.id, 'internal', 'authorization failed');
+    }
+    if (typeof allowed === 'boolean') return this.perform(f, target, allowed);
+    // hold what comes next until this answer: a connection's requests keep their order
+    this.held = [];
+    void Promise.resolve(allowed).then(
+      (ok) => this.resume(f, target, ok === true),
+      (error: unknown) => {
+        this.core.logError('troupe: the gateway’s authorize threw', error);
+        if (!this.closed) this.error(f.id, 'internal', 'authorization failed');
+        this.resume(null, target, false);
+      },
+    );
+  }
+
+  private resume(f: ClientFrame | null, target: Target, ok: boolean): void {
+    if (this.closed) return;
+    const held = this.held ?? [];
+    this.held = null;
+    if (f !== null) this.perform(f, target, ok);
+    for (let i = 0; i < held.length; i++) {
+      if (this.closed) return;
+      const later = this.held as ClientFrame[] | null;
+      if (later !== null) {
+        // another authorize is pending: the rest waits behind it
+        later.push(...held.slice(i));
+        return;
+      }
+      this.handle(held[i]!);
+    }
+  }
+
+  private perform(f: ClientFrame, target: Target, allowed: boolean): void {
+    if (this.closed) return;
+    if (f.op === 'ping' || f.op === 'unsubscribe') return;
+    if (!allowed)
+      return this.error(
+        f.id,
+        'forbidden',
+        `${f.op === 'subscribe' ? `subscribe (${f.kind})` : f.op} ${target.name} is not allowed`,
+      );
+    switch (f.op) {
+      case 'subscribe': {
+        const s = new Subscription(this, f.id);
+        this.subs.set(f.id, s);
+        this.frame({ op: 'ok', id: f.id });
+        s.hub = this.core.join(f.kind, target, s, f.since);
+        return;
+      }
+      case 'send':
+        this.traced('send', target, f.trace, () => target.ref!.tell(f.message));
+        this.frame({ op: 'ok', id: f.id });
+        return;
+      case 'ask': {
+        const l = this.core.limits;
+        const timeout = Math.min(f.timeoutMs ?? l.askTimeoutMs, l.maxAskTimeoutMs);
+        const id = f.id;
+        this.asks.add(id);
+        const reply = this.traced('ask', target, f.trace, () =>
+          target.ref!.ask(f.message, { timeout }),
+        );
+        reply.then(
+          (value) => {
+            this.asks.delete(id);
+            this.activity();
+            let data: unknown;
+            try {
+              data = encodeValue(value);
+            } catch (error) {
+              return this.error(id, 'not-serializable', (error as Error).message);
+            }
+            this.frame({ op: 'reply', id, value: data });
+          },
+          (error: unknown) => {
+            this.asks.delete(id);
+            this.activity();
+            const code = (error as { code?: unknown } | null)?.code;
+            this.error(
+              id,
+              code === 'ERR_ASK_TIMEOUT' ? 'timeout' : 'failed',
+              error instanceof Error ? error.message : String(error),
+            );
+          },
+        );
+        return;
+      }
+    }
+  }
+
+  /** Runs `fn` (a tell or an ask) in the client's trace, under a span when tracing is on. */
+  private traced<T>(
+    op: 'send' | 'ask',
+    target: Target,
+    carrier: TraceCarrier | undefined,
+    fn: () => T,
+  ): T {
+    const parent: Context | null =
+      carrier === undefined ? null : extractTrace(carrier as unknown as Record<string, string>);
+    const tracer = this.core.tracer;
+    if (tracer === null) return parent === null ? fn() : context.with(parent, fn);
+    const span = tracer.startSpan(
+      `gateway ${op} ${target.name}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'troupe.gateway.op': op, 'troupe.gateway.principal': this.principal.id },
+      },
+      parent ?? context.active(),
+    );
+    try {
+      const out = context.with(trace.setSpan(parent ?? context.active(), span), fn);
+      if (out instanceof Promise)
+        out.then(
+          () => span.end(),
+          (e: unknown) => {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: String(e) });
+            span.end();
+          },
+        );
+      else span.end();
+      return out;
+    } catch (e) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(e) });
+      span.end();
+      throw e;
+    }
+  }
+
+  private error(id: number, code: ErrorCode, message: string): void {
+    this.frame({ op: 'error', id, code, message });
+  }
+}
