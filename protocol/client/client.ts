@@ -99,6 +99,8 @@ export interface SubscribeOptions {
 export interface SnapshotInfo {
   readonly version: number;
   readonly epoch: string;
+  /** A full state (the first, or after a resume the gateway could not patch), not a patch. */
+  readonly full: boolean;
 }
 
 /** Stops the subscription; `ready` settles when the gateway has accepted (or refused) it. */
@@ -481,7 +483,9 @@ export class TroupeClient {
         s.epoch = frame.epoch;
         s.version = frame.version;
         s.snapshot = frame.snapshot;
-        this.#call(() => s.listener(s.snapshot, { version: s.version, epoch: frame.epoch }));
+        this.#call(() =>
+          s.listener(s.snapshot, { version: s.version, epoch: frame.epoch, full: true }),
+        );
         return;
       }
       case 'patch': {
@@ -503,7 +507,7 @@ export class TroupeClient {
         s.snapshot = next;
         s.version = frame.version;
         if (frame.patch.length === 0) return;
-        this.#call(() => s.listener(next, { version: s.version, epoch: frame.epoch }));
+        this.#call(() => s.listener(next, { version: s.version, epoch: frame.epoch, full: false }));
         return;
       }
       case 'event': {

@@ -263,17 +263,34 @@ export class Gateway implements GatewayCore, HubHost {
     const route = this.routes.get(path);
     if (route !== undefined && (req.method === 'GET' || req.method === 'HEAD'))
       return route(req, res);
-    if (path === `${this.options.path}/client.js` && req.method === 'GET') {
-      void readFile(CLIENT_BUNDLE_URL).then(
-        (js) => {
+    const file =
+      path === `${this.options.path}/client.js`
+        ? CLIENT_BUNDLE_URL
+        : path === `${this.options.path}/troupe-client.js.map`
+          ? new URL('troupe-client.js.map', CLIENT_BUNDLE_URL)
+          : null;
+    if (file !== null && (req.method === 'GET' || req.method === 'HEAD')) {
+      // a page on an allowed origin may load the bundle as a module script (CORS)
+      const origin = req.headers.origin;
+      const cors: Record<string, string> =
+        origin !== undefined && this.originAllowed(req)
+          ? { 'access-control-allow-origin': origin, vary: 'Origin' }
+          : {};
+      void readFile(file).then(
+        (body) => {
           res.writeHead(200, {
-            'content-type': 'text/javascript; charset=utf-8',
+            'content-type':
+              file === CLIENT_BUNDLE_URL
+                ? 'text/javascript; charset=utf-8'
+                : 'application/json; charset=utf-8',
+            'content-length': body.byteLength,
             'cache-control': 'no-cache',
+            ...cors,
           });
-          res.end(js);
+          res.end(req.method === 'HEAD' ? undefined : body);
         },
         () => {
-          res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+          res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...cors });
           res.end('the client bundle is not built: run `npm run build:client`\n');
         },
       );
