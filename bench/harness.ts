@@ -90,9 +90,14 @@ export interface Sample {
   readonly seconds: number;
   /** Heap bytes per actor (spawn-memory). */
   readonly bytesPerActor?: number;
-  /** Latency percentiles of the run, in microseconds (restart); see `percentile`. */
+  /** Latency percentiles of the run, in microseconds (restart, ask-rtt, gateway-fanout); see `percentile`. */
   readonly p50Us?: number;
   readonly p99Us?: number;
+  /**
+   * Counts a benchmark reports beside its rate (gateway-fanout: coalesced, dropped…): each
+   * goes into `extra` as the median over the runs, and per run as `<name>Runs`.
+   */
+  readonly counts?: Readonly<Record<string, number>>;
 }
 
 export type Impl<P> = (params: P) => Sample | Promise<Sample>;
@@ -326,6 +331,11 @@ function summarise(
   if (bytes.length > 0) {
     extra.bytesPerActorMin = Math.round(Math.min(...bytes));
     extra.bytesPerActorMax = Math.round(Math.max(...bytes));
+  }
+  for (const key of Object.keys(samples[0]!.counts ?? {})) {
+    const runs = samples.map((s) => s.counts?.[key] ?? 0);
+    extra[key] = median(runs);
+    extra[`${key}Runs`] = runs;
   }
   if (p50s.length > 0) extra.p50UsRuns = p50s.map(roundUs);
   if (p99s.length > 0) extra.p99UsRuns = p99s.map(roundUs);

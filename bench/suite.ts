@@ -19,6 +19,7 @@ import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
 import { entityActivateBench, failoverBench } from './cluster.ts';
+import { gatewayFanoutBench } from './gateway.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -80,6 +81,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   askRtt,
   entityActivateBench,
   failoverBench,
+  gatewayFanoutBench,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
