@@ -8,7 +8,7 @@
  * effect (`enq.effect`) `actorContext()` gives the actor's context, e.g. to reply.
  */
 import { createStore, type AnyStoreConfig, type EventFromStoreConfig } from '@xstate/store';
-import { enterActorContext, leaveActorContext } from './current.ts';
+import { actorContext, enterActorContext, leaveActorContext } from './current.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';
 
@@ -20,14 +20,19 @@ export interface StoreBehaviourOptions {
 interface StoreLike {
   send(event: unknown): void;
   getSnapshot(): { context: unknown };
+  on(type: '*', listener: (event: unknown) => void): unknown;
 }
 
 export function fromStore<const C extends AnyStoreConfig, Reply = unknown>(
   config: C,
   options: StoreBehaviourOptions = {},
 ): Behaviour<EventFromStoreConfig<C>, Reply, StoreLike> {
-  const make = (context: unknown): StoreLike =>
-    createStore({ ...config, context } as AnyStoreConfig);
+  const make = (context: unknown): StoreLike => {
+    const store = createStore({ ...config, context } as AnyStoreConfig) as unknown as StoreLike;
+    // what its transitions emit (`enq.emit`) goes to the actor's event subscribers
+    store.on('*', (event) => actorContext('emit').emit(event));
+    return store;
+  };
   return {
     kind: 'store',
     ...(options.schemaVersion === undefined ? {} : { schemaVersion: options.schemaVersion }),
