@@ -6,8 +6,9 @@
  * browsers (it imports nothing of Node's and nothing of the runtime).
  *
  * Every frame is one binary WebSocket message holding one msgpack map with an `op`. Values an
- * app sends or receives (messages, snapshots, events, replies) are plain data in the ref
- * codec's data form (`{ $ref }`, `{ $date }`, `{ $error }`, `{ $esc }`; runtime/refcodec.ts).
+ * app receives (snapshots, events, replies) are plain data in the ref codec's data form
+ * (`{ $ref }`, `{ $date }`, `{ $error }`, `{ $esc }`; runtime/refcodec.ts); what an app sends
+ * reaches the actor as plain data as decoded (tags are not revived: a client hands no refs).
  *
  * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is
  * capped first, msgpack is read by msgpackr's no-eval build with records off, maps as plain
@@ -300,9 +301,15 @@ const isId = (x: unknown): x is number =>
 const isTarget = (x: unknown): x is string =>
   typeof x === 'string' && x.length > 0 && x.length <= MAX_TARGET_LENGTH;
 
+/** A short description of a value from a peer, that cannot throw (no toString of its own is called). */
+function described(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v;
+}
+
 function only(f: Record<string, unknown>, keys: readonly string[]): void {
   for (const k of Object.keys(f))
-    if (!keys.includes(k)) throw bad(`a ${String(f.op)} frame with an unknown field "${k}"`);
+    if (!keys.includes(k))
+      throw bad(`a ${described(f.op)} frame with an unknown field ${described(k)}`);
 }
 
 function checkTrace(op: string, t: unknown): void {
@@ -327,7 +334,7 @@ export function decodeClientFrame(
 ): ClientFrame {
   const f = unpackChecked(bytes, limits);
   const op = f.op;
-  if (!isId(f.id)) throw bad(`a frame without a valid id (op ${String(op)})`);
+  if (!isId(f.id)) throw bad(`a frame without a valid id (op ${described(op)})`);
   switch (op) {
     case 'subscribe': {
       only(f, ['op', 'id', 'kind', 'target', 'since']);
@@ -368,7 +375,7 @@ export function decodeClientFrame(
       checkTrace(op, f.trace);
       break;
     default:
-      throw bad(`an unknown op ${typeof op === 'string' ? JSON.stringify(op.slice(0, 40)) : ''}`);
+      throw bad(`an unknown op ${described(op)}`);
   }
   return f as unknown as ClientFrame;
 }

@@ -187,6 +187,11 @@ export class Entities {
     return this.#active.size;
   }
 
+  /** Whether `kind` is defined on this node (`system.define`). */
+  defines(kind: string): boolean {
+    return this.#kinds.has(kind);
+  }
+
   define(kind: string, behaviour: Behaviour<any, any, any>, options: EntityOptions = {}): void {
     if (typeof kind !== 'string' || !KIND.test(kind))
       throw new InvalidOptionError('kind', kind, 'letters, digits, _ and -, 1 to 64 of them');

@@ -188,7 +188,9 @@ export class Connection {
       f = decodeClientFrame(data, this.core.decodeLimits);
     } catch (e) {
       if (e instanceof ClientProtocolError) return this.close(e.closeCode, e.message);
-      throw e;
+      // a decoder bug must not take the node down: this connection goes, with the reason logged
+      this.core.logError('troupe: a client frame could not be decoded', e);
+      return this.close(CLIENT_CLOSE.badFrame, 'a frame that could not be decoded');
     }
     if (this.held !== null) this.held.push(f);
     else this.handle(f);

@@ -109,6 +109,21 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The close code `ws` sends for one of its errors (its receiver's codes). */
+function closeCodeOf(code: string | undefined): number {
+  switch (code) {
+    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+    case 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH':
+      return CLIENT_CLOSE.tooBig;
+    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
+      return CLIENT_CLOSE.tooManyFragments;
+    case 'WS_ERR_INVALID_UTF8':
+      return 1007;
+    default:
+      return 1002;
+  }
+}
+
 /** Where the browser bundle is written by `npm run build:client`. */
 export const CLIENT_BUNDLE_URL = new URL('../../dist/troupe-client.js', import.meta.url);
 
@@ -403,8 +418,11 @@ export class Gateway implements GatewayCore, HubHost {
     const session = randomBytes(12).toString('base64url');
     const conn = new Connection(this, ws, principal, session);
     this.connections.add(conn);
-    ws.on('close', (code) => conn.closed$(code));
-    ws.on('error', () => conn.terminate());
+    // on a framing error `ws` sends its close frame (1002, 1007, 1008, 1009) and closes by
+    // itself: the code is counted here, the socket is left to finish sending it
+    let wsCode: number | null = null;
+    ws.on('error', (e: Error & { code?: string }) => (wsCode ??= closeCodeOf(e.code)));
+    ws.on('close', (code) => conn.closed$(wsCode ?? code));
     const n = (this.perPrincipal.get(principal.id) ?? 0) + 1;
     this.perPrincipal.set(principal.id, n);
     if (n > this.limits.maxConnectionsPerPrincipal)
@@ -457,6 +475,9 @@ export class Gateway implements GatewayCore, HubHost {
       return `not an actor address or path: ${(e as Error).message}`;
     }
     if (isTempAddress(address)) return 'a temporary address cannot be reached from a client';
+    const parsed = parseAddress(address);
+    if (parsed.type === 'entity' && !this.system.entities.defines(parsed.kind))
+      return `no entity kind ${JSON.stringify(parsed.kind.slice(0, 40))} is defined`;
     let ref: ActorRef<unknown>;
     try {
       ref = this.system.refOf(address as Address);
