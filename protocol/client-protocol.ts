@@ -230,6 +230,8 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
   'prototype',
 ]);
 
+const PROTO_KEYS: ReadonlySet<string> = new Set(['__proto__', '__proto_']);
+
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 function bad(why: string): ClientProtocolError {
@@ -237,7 +239,11 @@ function bad(why: string): ClientProtocolError {
 }
 
 /** The msgpack value in `bytes`, walked against `limits`; throws ClientProtocolError. */
-function unpackChecked(bytes: Uint8Array, limits: ClientDecodeLimits): Record<string, unknown> {
+function unpackChecked(
+  bytes: Uint8Array,
+  limits: ClientDecodeLimits,
+  forbidden: ReadonlySet<string> = FORBIDDEN_KEYS,
+): Record<string, unknown> {
   if (bytes.byteLength > limits.maxFrameBytes)
     throw new ClientProtocolError(
       CLIENT_CLOSE.tooBig,
@@ -255,13 +261,18 @@ function unpackChecked(bytes: Uint8Array, limits: ClientDecodeLimits): Record<st
       `a frame that is not one msgpack value: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  checkValue(value, limits, 0);
+  checkValue(value, limits, 0, forbidden);
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw bad('a frame that is not a map');
   return value as Record<string, unknown>;
 }
 
-function checkValue(v: unknown, limits: ClientDecodeLimits, depth: number): void {
+function checkValue(
+  v: unknown,
+  limits: ClientDecodeLimits,
+  depth: number,
+  forbidden: ReadonlySet<string>,
+): void {
   switch (typeof v) {
     case 'string':
       if (v.length > limits.maxStringLength) throw bad(`a string of ${v.length} characters`);
@@ -280,7 +291,7 @@ function checkValue(v: unknown, limits: ClientDecodeLimits, depth: number): void
   if (depth >= limits.maxDepth) throw bad(`nested deeper than ${limits.maxDepth}`);
   if (Array.isArray(v)) {
     if (v.length > limits.maxArrayLength) throw bad(`an array of ${v.length} items`);
-    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1);
+    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1, forbidden);
     return;
   }
   const proto = Object.getPrototypeOf(v) as unknown;
@@ -290,8 +301,8 @@ function checkValue(v: unknown, limits: ClientDecodeLimits, depth: number): void
   let keys = 0;
   for (const k in v) {
     if (++keys > limits.maxKeys) throw bad(`a map of more than ${limits.maxKeys} keys`);
-    if (FORBIDDEN_KEYS.has(k)) throw bad(`a "${k}" key`);
-    checkValue((v as Record<string, unknown>)[k], limits, depth + 1);
+    if (forbidden.has(k)) throw bad(`a "${k}" key`);
+    checkValue((v as Record<string, unknown>)[k], limits, depth + 1, forbidden);
   }
 }
 
@@ -394,7 +405,8 @@ export function decodeServerFrame(
   bytes: Uint8Array,
   limits: ClientDecodeLimits = DEFAULT_SERVER_DECODE_LIMITS,
 ): ServerFrame {
-  const f = unpackChecked(bytes, limits);
+  // an app's data may have keys named `constructor` or `prototype`; only `__proto__` is refused
+  const f = unpackChecked(bytes, limits, PROTO_KEYS);
   const op = f.op;
   const ok = ((): boolean => {
     switch (op) {
@@ -459,4 +471,65 @@ export function tokenOfSubprotocol(protocol: string): string | null {
   } catch {
     return null;
   }
+}
+
+// ---- what a client sends --------------------------------------------------------------------
+
+/** A request the SDK refuses to send (it would close the connection): the field and why. */
+export class InvalidRequestError extends TypeError {
+  readonly code = 'invalid-request';
+  constructor(what: string) {
+    super(what);
+    this.name = 'InvalidRequestError';
+  }
+}
+
+/** Checks a target as the gateway will; throws InvalidRequestError. */
+export function checkTarget(target: unknown): asserts target is string {
+  if (typeof target !== 'string' || target.length === 0 || target.length > MAX_TARGET_LENGTH)
+    throw new InvalidRequestError(`a target must be 1 to ${MAX_TARGET_LENGTH} characters`);
+}
+
+/**
+ * A value in data form, for a message: dates become `{ $date }`, `undefined` properties are
+ * left out (and an `undefined` value is nil); what has no data form (functions, symbols,
+ * bigints, non-finite numbers, class instances, cycles) throws InvalidRequestError naming where.
+ */
+export function toData(value: unknown, at = '$', depth = 0, seen = new Set<object>()): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidRequestError(`${at} is not a finite number`);
+      return value;
+    case 'undefined':
+      return null;
+    case 'object':
+      break;
+    default:
+      throw new InvalidRequestError(`${at} is a ${typeof value}, which has no data form`);
+  }
+  if (value === null) return null;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new InvalidRequestError(`${at} is an invalid date`);
+    return { $date: value.toISOString() };
+  }
+  if (depth >= DEFAULT_CLIENT_DECODE_LIMITS.maxDepth - 2)
+    throw new InvalidRequestError(`${at} is nested too deep`);
+  if (seen.has(value)) throw new InvalidRequestError(`${at} is a cycle`);
+  seen.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) out = value.map((v, i) => toData(v, `${at}[${i}]`, depth + 1, seen));
+  else {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null)
+      throw new InvalidRequestError(`${at} is not plain data (a class instance)`);
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      if (v !== undefined) o[k] = toData(v, `${at}.${k}`, depth + 1, seen);
+    out = o;
+  }
+  seen.delete(value);
+  return out;
 }

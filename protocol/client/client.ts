@@ -24,6 +24,9 @@ import {
   CLIENT_PROTOCOL_VERSION,
   SUBPROTOCOL,
   ClientProtocolError,
+  InvalidRequestError,
+  checkTarget,
+  toData,
   decodeServerFrame,
   encodeFrame,
   type ClientFrame,
@@ -139,6 +142,9 @@ interface Pending {
   readonly frame: ClientFrame;
 }
 
+/** A connection up this long counts as a success: the next reconnect starts from the first delay. */
+const STABLE_MS = 5_000;
+
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   initialDelayMs: 250,
   maxDelayMs: 10_000,
@@ -161,6 +167,8 @@ export class TroupeClient {
   #open = false;
   #nextId = 1;
   #attempt = 0;
+  /** When the current connection opened: only one that stays up resets the backoff. */
+  #openedAt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #subs = new Map<number, Sub>();
   readonly #pending = new Map<number, Pending>();
@@ -222,13 +230,20 @@ export class TroupeClient {
 
   /** Tells the actor `message`; resolves when the gateway has accepted it. */
   send(target: string, message: unknown, options: RequestOptions = {}): Promise<void> {
+    let data: unknown;
+    try {
+      checkTarget(target);
+      data = toData(message);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     const id = this.#nextId++;
     return this.#request(
       {
         op: 'send',
         id,
         target,
-        message,
+        message: data,
         ...(options.trace === undefined ? {} : { trace: options.trace }),
       },
       target,
@@ -238,14 +253,23 @@ export class TroupeClient {
 
   /** Asks the actor; resolves with its reply. */
   ask<R = unknown>(target: string, message: unknown, options: RequestOptions = {}): Promise<R> {
-    const id = this.#nextId++;
     const timeoutMs = options.timeoutMs ?? this.#options.askTimeoutMs ?? 5_000;
+    let data: unknown;
+    try {
+      checkTarget(target);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+        throw new InvalidRequestError('timeoutMs must be an integer > 0');
+      data = toData(message);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    const id = this.#nextId++;
     return this.#request(
       {
         op: 'ask',
         id,
         target,
-        message,
+        message: data,
         timeoutMs,
         ...(options.trace === undefined ? {} : { trace: options.trace }),
       },
@@ -332,9 +356,15 @@ export class TroupeClient {
       resolve,
       reject,
     };
-    if (this.#state === 'closed') {
+    let invalid: Error | null = null;
+    try {
+      checkTarget(target);
+    } catch (e) {
+      invalid = e as Error;
+    }
+    if (this.#state === 'closed' || invalid !== null) {
       sub.settled = true;
-      reject(new ClientClosedError());
+      reject(invalid ?? new ClientClosedError());
     } else {
       this.#subs.set(sub.id, sub);
       if (this.#open) this.#sendSubscribe(sub);
@@ -410,7 +440,9 @@ export class TroupeClient {
       if (this.#socket !== socket) return;
       this.#socket = null;
       const status = socket.refusedStatus;
-      if (status === 401 || status === 403) return this.#shut(new ConnectionRefusedError(status));
+      // refusals that a retry would only repeat: end (a browser cannot see the status)
+      if (status === 400 || status === 401 || status === 403)
+        return this.#shut(new ConnectionRefusedError(status));
       this.#lost(ev.code, ev.reason);
     };
     socket.onerror = () => undefined;
@@ -538,7 +570,7 @@ export class TroupeClient {
     this.limits = frame.limits;
     this.session = frame.session;
     this.#open = true;
-    this.#attempt = 0;
+    this.#openedAt = Date.now();
     for (const s of this.#subs.values()) this.#sendSubscribe(s);
     for (const p of this.#pending.values()) if (!p.sent) this.#write(p);
     this.#setState({ state: 'open' });
@@ -568,6 +600,10 @@ export class TroupeClient {
     const r = this.#reconnect;
     if (r === null)
       return this.#shut(new ConnectionLostError(`the connection closed (${code} ${reason})`));
+    // a connection that stayed up a while resets the backoff; one closed at once does not, so a
+    // gateway that closes every connection is not hammered
+    if (this.#openedAt > 0 && Date.now() - this.#openedAt >= STABLE_MS) this.#attempt = 0;
+    this.#openedAt = 0;
     const d = Math.min(r.maxDelayMs, r.initialDelayMs * r.factor ** this.#attempt);
     // "equal jitter": half fixed, half random, so clients cut off together do not return together
     const delayMs = Math.round(d / 2 + Math.random() * (d / 2));

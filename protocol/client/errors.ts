@@ -1,6 +1,8 @@
 /** The client SDK's typed errors (browser-safe: plain Errors with a `code`). */
 import type { ErrorCode } from '../client-protocol.ts';
 
+export { InvalidRequestError } from '../client-protocol.ts';
+
 export class TroupeClientError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {

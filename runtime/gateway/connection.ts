@@ -25,6 +25,9 @@ import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
 import type { GatewayOp, Principal } from './options.ts';
 import type { GatewayCore, Target } from './gateway.ts';
 
+/** How long a closed connection's peer gets to answer the close frame before it is cut off. */
+export const CLOSE_GRACE_MS = 1_000;
+
 class Subscription implements HubSubscriber {
   readonly id: number;
   sent = 0;
@@ -73,6 +76,8 @@ export class Connection {
   /** A ping went out and no pong came back yet. */
   awaitingPong = false;
   closed = false;
+  /** Resolves when the socket is closed (both sides, or cut off). */
+  readonly socketClosed: Promise<void>;
 
   constructor(core: GatewayCore, ws: WebSocket, principal: Principal, session: string) {
     this.core = core;
@@ -82,6 +87,7 @@ export class Connection {
     this.tokens = core.limits.burst;
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.awaitingPong = false));
+    this.socketClosed = new Promise((resolve) => ws.once('close', () => resolve()));
     this.armIdle();
   }
 
@@ -113,7 +119,12 @@ export class Connection {
 
   close(code: ClientCloseCode | 1000, reason: string): void {
     if (this.closed) return;
-    this.ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    const ws = this.ws;
+    ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    // a peer that never answers the close frame is cut off (ws itself would wait 30 s)
+    setTimeout(() => {
+      if (ws.readyState !== ws.CLOSED) ws.terminate();
+    }, CLOSE_GRACE_MS).unref();
     this.closed$(code);
   }
 
@@ -192,8 +203,13 @@ export class Connection {
       this.core.logError('troupe: a client frame could not be decoded', e);
       return this.close(CLIENT_CLOSE.badFrame, 'a frame that could not be decoded');
     }
-    if (this.held !== null) this.held.push(f);
-    else this.handle(f);
+    if (this.held === null) return this.handle(f);
+    if (this.held.length >= l.burst)
+      return this.close(
+        CLIENT_CLOSE.rateLimited,
+        `more than ${l.burst} frames waiting for authorize to answer`,
+      );
+    this.held.push(f);
   }
 
   private handle(f: ClientFrame): void {
@@ -241,7 +257,17 @@ export class Connection {
     if (typeof allowed === 'boolean') return this.perform(f, target, allowed);
     // hold what comes next until this answer: a connection's requests keep their order
     this.held = [];
-    void Promise.resolve(allowed).then(
+    let timer: NodeJS.Timeout | undefined;
+    const answer = Promise.race([
+      allowed,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`authorize did not answer in ${l.authorizeTimeoutMs} ms`)),
+          l.authorizeTimeoutMs,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    void answer.then(
       (ok) => this.resume(f, target, ok === true),
       (error: unknown) => {
         this.core.logError('troupe: the gateway’s authorize threw', error);
@@ -303,7 +329,8 @@ export class Connection {
             this.activity();
             let data: unknown;
             try {
-              data = encodeValue(value);
+              // a void reply is nil on the wire
+              data = encodeValue(value) ?? null;
             } catch (error) {
               return this.error(id, 'not-serializable', (error as Error).message);
             }

@@ -42,6 +42,7 @@ import { parseAddress, type Address } from '../address.ts';
 import { isTempAddress, TempReceiver } from '../temp.ts';
 import { MAX_TOPIC_LENGTH } from '../nodes/topics.ts';
 import type { ActorRef } from '../ref.ts';
+import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { Connection } from './connection.ts';
 import { EventHub, SnapshotHub, type HubHost, type HubSubscriber } from './hubs.ts';
@@ -145,6 +146,8 @@ export class Gateway implements GatewayCore, HubHost {
   private readonly perPrincipal = new Map<string, number>();
   private readonly snapshotHubs = new Map<string, SnapshotHub>();
   private readonly eventHubs = new Map<string, EventHub>();
+  /** Snapshot hubs with no subscriber, waiting for resumes, oldest first. */
+  private readonly lingeringHubs = new Set<SnapshotHub>();
   private readonly routes = new Map<string, HttpHandler>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly counters = {
@@ -256,11 +259,13 @@ export class Gateway implements GatewayCore, HubHost {
     return (this.closing ??= (async () => {
       clearInterval(this.heartbeat);
       this.server.off('upgrade', this.onUpgrade);
-      for (const c of [...this.connections])
-        c.close(CLIENT_CLOSE.goingAway, 'the node is shutting down');
+      const closing = [...this.connections];
+      for (const c of closing) c.close(CLIENT_CLOSE.goingAway, 'the node is shutting down');
       for (const h of [...this.snapshotHubs.values()]) h.close();
       for (const h of [...this.eventHubs.values()]) h.close();
       this.wss.close();
+      // every socket closed or cut off (CLOSE_GRACE_MS) before the server stops
+      await Promise.all(closing.map((c) => c.socketClosed));
       if (this.ownServer) {
         await this.ready.catch(() => undefined);
         await new Promise<void>((resolve) => {
@@ -410,7 +415,8 @@ export class Gateway implements GatewayCore, HubHost {
     if (o === '*') return true;
     const lower = origin.toLowerCase();
     if (o !== 'same-origin') return o.has(lower);
-    const scheme = this.options.tls !== null ? 'https' : 'http';
+    // the server's own TLS, or that of a server of yours
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     return lower === `${scheme}://${String(req.headers.host).toLowerCase()}`;
   }
 
@@ -497,7 +503,8 @@ export class Gateway implements GatewayCore, HubHost {
       let hub = this.snapshotHubs.get(target.name);
       if (hub === undefined || hub.ended) {
         hub = new SnapshotHub(this, target.name, target.ref!);
-        this.snapshotHubs.set(target.name, hub);
+        // one that ended at once (an unknown actor) is not kept
+        if (!hub.ended) this.snapshotHubs.set(target.name, hub);
       }
       hub.add(sub, since);
       return hub;
@@ -510,7 +517,7 @@ export class Gateway implements GatewayCore, HubHost {
         key,
         kind === 'events' ? { ref: target.ref! } : { topic: target.name },
       );
-      this.eventHubs.set(key, hub);
+      if (!hub.ended) this.eventHubs.set(key, hub);
     }
     hub.add(sub);
     return hub;
@@ -540,10 +547,46 @@ export class Gateway implements GatewayCore, HubHost {
 
   // ---- HubHost ------------------------------------------------------------------------------
 
-  subscribe: HubHost['subscribe'] = (ref, listener) => this.system.subscribe(ref, listener);
+  subscribe: HubHost['subscribe'] = (ref, listener) =>
+    this.alsoWatched(ref, this.system.subscribe(ref, listener), listener);
 
   subscribeEvents: HubHost['subscribeEvents'] = (ref, listener) =>
-    this.system.subscribeEvents(ref, listener);
+    this.alsoWatched(ref, this.system.subscribeEvents(ref, listener), listener);
+
+  /**
+   * An actor of another node is watched too: when its node goes down no subscription answers,
+   * its watch does (`node-down`), and the hub ends.
+   */
+  private alsoWatched(
+    ref: ActorRef<unknown>,
+    stop: () => void,
+    listener: (t: Terminated) => void,
+  ): () => void {
+    if (!ref.address.startsWith('troupe://') || ref.address.startsWith(this.localPrefix))
+      return stop;
+    const unwatch = this.system.watch(ref, listener);
+    return () => {
+      stop();
+      unwatch();
+    };
+  }
+
+  private get localPrefix(): string {
+    return `troupe://${this.system.nodeId}/`;
+  }
+
+  lingering(hub: SnapshotHub, on: boolean): void {
+    if (!on) {
+      this.lingeringHubs.delete(hub);
+      return;
+    }
+    this.lingeringHubs.add(hub);
+    // over the cap, the hub waiting longest goes
+    if (this.lingeringHubs.size > this.limits.maxLingeringHubs) {
+      const oldest = this.lingeringHubs.values().next().value!;
+      oldest.close();
+    }
+  }
 
   subscribeTopic(topic: string, listener: (msg: unknown) => void): () => void {
     const r = new TempReceiver(

@@ -47,6 +47,8 @@ export interface HubHost {
   subscribeTopic(topic: string, listener: (msg: unknown) => void): () => void;
   /** The hub has no subscriber left and is gone. */
   dropped(hub: SnapshotHub | EventHub): void;
+  /** A snapshot hub starts (true) or stops (false) waiting for resumes with no subscriber. */
+  lingering(hub: SnapshotHub, on: boolean): void;
   logError(message: string, error: unknown): void;
   readonly coalesceMs: number;
   readonly historyVersions: number;
@@ -93,6 +95,7 @@ export class SnapshotHub {
     if (this.linger !== null) {
       clearTimeout(this.linger);
       this.linger = null;
+      this.host.lingering(this, false);
     }
     this.subscribers.add(sub);
     sub.sent =
@@ -111,6 +114,7 @@ export class SnapshotHub {
     if (wait === 0) return this.close();
     this.linger = setTimeout(() => this.close(), wait);
     this.linger.unref();
+    this.host.lingering(this, true);
   }
 
   /** Ends the core subscription (the gateway closes, or nobody came back). */
@@ -118,7 +122,10 @@ export class SnapshotHub {
     if (this.gone) return;
     this.gone = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    if (this.linger !== null) clearTimeout(this.linger);
+    if (this.linger !== null) {
+      clearTimeout(this.linger);
+      this.host.lingering(this, false);
+    }
     this.timer = this.linger = null;
     this.stopCore?.();
     this.stopCore = null;
@@ -140,7 +147,7 @@ export class SnapshotHub {
     }
     let data: unknown;
     try {
-      data = encodeValue(u.snapshot);
+      data = encodeValue(u.snapshot) ?? null;
     } catch (error) {
       this.host.logError(
         `troupe: a snapshot of ${this.key} is not data; its subscribers end`,
@@ -246,7 +253,7 @@ export class EventHub {
     if (this.gone) return;
     let data: unknown;
     try {
-      data = encodeValue(event);
+      data = encodeValue(event) ?? null;
     } catch (error) {
       this.host.logError(
         `troupe: an event of ${this.key} is not data; it was not passed on`,

@@ -66,8 +66,15 @@ export interface GatewayLimits {
   /** Longest ask timeout a client may ask for; its default when it gives none is askTimeoutMs. */
   readonly maxAskTimeoutMs?: number;
   readonly askTimeoutMs?: number;
-  /** From TCP connect to the 101, `authenticate` included (HTTP 408 over it). */
+  /**
+   * The upgrade request's headers (the HTTP server's headersTimeout, on the gateway's own
+   * server), then `authenticate`, each within this (HTTP 408 over it).
+   */
   readonly handshakeTimeoutMs?: number;
+  /** An `authorize` that has not answered in this time refuses the request (`internal`). */
+  readonly authorizeTimeoutMs?: number;
+  /** Snapshot hubs kept for resumes after their last subscriber left, at most (oldest go first). */
+  readonly maxLingeringHubs?: number;
   /** A connection with no frame, no subscription and no ask for this long is closed (4005). */
   readonly idleTimeoutMs?: number;
   /** Ping interval; a connection that has not answered the last ping is terminated. */
@@ -120,6 +127,8 @@ export const DEFAULT_GATEWAY_LIMITS: Required<GatewayLimits> = Object.freeze({
   maxAskTimeoutMs: 60_000,
   askTimeoutMs: 5_000,
   handshakeTimeoutMs: 5_000,
+  authorizeTimeoutMs: 5_000,
+  maxLingeringHubs: 10_000,
   idleTimeoutMs: 300_000,
   heartbeatMs: 30_000,
   maxBufferedBytes: 1024 * 1024,
@@ -269,6 +278,18 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
       l.handshakeTimeoutMs,
       d.handshakeTimeoutMs,
       1,
+    ),
+    authorizeTimeoutMs: count(
+      `${f}.limits.authorizeTimeoutMs`,
+      l.authorizeTimeoutMs,
+      d.authorizeTimeoutMs,
+      1,
+    ),
+    maxLingeringHubs: count(
+      `${f}.limits.maxLingeringHubs`,
+      l.maxLingeringHubs,
+      d.maxLingeringHubs,
+      0,
     ),
     idleTimeoutMs: count(`${f}.limits.idleTimeoutMs`, l.idleTimeoutMs, d.idleTimeoutMs, 1),
     heartbeatMs: count(`${f}.limits.heartbeatMs`, l.heartbeatMs, d.heartbeatMs, 1),
