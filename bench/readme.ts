@@ -62,6 +62,13 @@ const LATENCY: Readonly<Record<string, string>> = {
   restart: "latency from the failing message to the restarted child's next",
   'sandbox-acquire': 'time to acquire a ready sandbox',
   'ask-rtt': 'round trip of an ask to another node at 10,000 asks/s',
+  failover: 'time until a killed node’s entity answers from another node',
+  'gateway-fanout': 'update made in a machine → applied by its WebSocket client',
+};
+
+/** Counts a benchmark reports in `extra` (Sample.counts), shown beside its latencies. */
+const COUNTS: Readonly<Record<string, readonly string[]>> = {
+  'gateway-fanout': ['made', 'applied', 'coalesced', 'dropped'],
 };
 
 /** The section's Markdown. */
@@ -77,7 +84,7 @@ export function figuresSection(report: Report, chartPath: string): string {
     '',
     `![troupe against its peers, msgs/s per benchmark](${chartPath})`,
     '',
-    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart, acquires/s for sandbox-acquire, asks/s for ask-rtt); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
+    'Millions (M) or thousands (k) of messages per second (actors/s for forkjoin-create and spawn-memory, restarts/s for restart, acquires/s for sandbox-acquire, asks/s for ask-rtt, activations/s for entity-activate, kills/s for failover, updates/s for gateway-fanout); the last column is troupe:receive over the fastest peer runtime (xstate, erlang, erlang@1) of that benchmark.',
     '',
     `| benchmark | ${impls.map((id) => `\`${id}\``).join(' | ')} | troupe:receive vs best peer |`,
     `| --- | ${impls.map(() => '---:').join(' | ')} | ---: |`,
@@ -107,6 +114,12 @@ export function figuresSection(report: Report, chartPath: string): string {
       notes.push(
         `- \`${bench}\`, ${LATENCY[bench] ?? 'latency'}, p50 / p99: ${lat.map((r) => `\`${r.impl}\` ${String(r.p50Us)} / ${String(r.p99Us)} µs`).join(', ')}.`,
       );
+    const counts = COUNTS[bench];
+    if (counts !== undefined)
+      for (const r of rs)
+        notes.push(
+          `- \`${bench}\` \`${r.impl}\`, per run (median): ${counts.map((k) => `${k} ${JSON.stringify(r.extra?.[k] ?? null)}`).join(', ')}.`,
+        );
   }
   if (notes.length > 0) lines.push('', ...notes);
   return lines.join('\n');

@@ -82,6 +82,11 @@ const LIFECYCLE: readonly Lifecycle[] = [
   'stopped',
 ];
 
+/** The lifecycle named by one of the status constants above (a Kid's `kidStatus`). */
+export function lifecycleName(status: number): Lifecycle {
+  return LIFECYCLE[status] ?? 'stopped';
+}
+
 /** What to do once the children have stopped and the stop hook has run. */
 const AFTER_NOTHING = 0;
 const AFTER_STOP = 1;
@@ -170,6 +175,11 @@ class Ending {
  * (an allocation and 32 bytes less per actor). Only the cell's own code uses the mailbox,
  * through `this.mailbox`.
  */
+/** What a tap keeps of each message an inspected actor handles. */
+export interface MessageTap {
+  record(msg: unknown, sender: ActorRef<unknown> | undefined, at: number): void;
+}
+
 /** Who subscribed to an actor's snapshots, and the last view they were sent. */
 class Snapshots {
   subscribers: Set<ActorRef<unknown>> | null = null;
@@ -214,6 +224,10 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** Snapshot subscribers and the last view sent: made at the first subscription. */
   private snapshots: Snapshots | null = null;
   incarnation = 0;
+  /** User messages handled so far (counted per turn; the inspector's message rates). */
+  handled = 0;
+  /** Records the messages it handles while someone inspects it (runtime/inspector). */
+  private tapValue: MessageTap | null = null;
   private readonly persistence: Persistence | null;
   /** Failure and wind-down state: made the first time the actor fails or winds down. */
   private end: Ending | null = null;
@@ -283,6 +297,28 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   get lifecycle(): Lifecycle {
     return LIFECYCLE[this.status]!;
+  }
+
+  /** The tap recording its messages, or null (runtime/inspector). */
+  get tap(): MessageTap | null {
+    return this.tapValue;
+  }
+
+  /** Starts or stops recording the messages it handles (the slow path while on). */
+  setTap(tap: MessageTap | null): void {
+    if (this.status === STOPPED) return;
+    this.tapValue = tap;
+    this.slow = this.persistence !== null || this.subscribed || tap !== null;
+  }
+
+  /** Its live children (cells of this thread and stand-ins of ones on other shards), for tools. */
+  kidsForInspection(): IterableIterator<Kid> | readonly Kid[] {
+    return this.kids === null ? [] : this.kids.values();
+  }
+
+  /** What snapshot subscribers see now (its view), for tools; undefined before it starts. */
+  inspectView(): unknown {
+    return this.status === STARTING || this.state === undefined ? undefined : this.currentView();
   }
 
   get kidStatus(): number {
@@ -454,8 +490,12 @@ export class ActorCell<In = any, Reply = any, State = any>
       } while (--n > 0 && mb.size > 0 && this.sysq === null && this.status === RUNNING);
     } catch (error) {
       sys.current = null;
+      this.handled += sys.throughput - n + 1;
       this.fail(error, true, msg, this.handling);
+      this.handling = null;
+      return;
     }
+    this.handled += sys.throughput - n;
     sys.current = null;
     this.handling = null;
   }
@@ -474,6 +514,8 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.traceContext = span === null ? null : contextWithSpan(traceOf(meta), span);
       if (persistent) this.outbox = [];
       this.handling = meta;
+      this.handled++;
+      if (this.tapValue !== null) this.tapValue.record(msg, senderOf(meta), sys.clock.now());
       sys.current = this;
       try {
         this.state = behaviour.receive(this.state as State, msg as In, this);
@@ -768,7 +810,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         s.subscribers.delete(m.subscriber);
         if (s.subscribers.size === 0) {
           s.subscribers = null;
-          this.slow = this.persistence !== null;
+          this.slow = this.persistence !== null || this.tapValue !== null;
         }
         return;
       }

@@ -566,6 +566,11 @@ export class ActorSystem implements SystemCore {
     };
   }
 
+  /** The guardians `/user` and `/system`, the roots of the tree (runtime/inspector reads it). */
+  get guardians(): readonly [ActorCell, ActorCell] {
+    return [this.user, this.sys];
+  }
+
   /** A ref for an address (revived refs). Throws InvalidAddressError on a malformed one. */
   refOf = (address: Address): ActorRef<unknown> => {
     const parsed = parseAddress(address);
