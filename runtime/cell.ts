@@ -299,6 +299,16 @@ export class ActorCell<In = any, Reply = any, State = any>
     return LIFECYCLE[this.status]!;
   }
 
+  /** Messages waiting in its mailbox (tools). */
+  get mailboxDepth(): number {
+    return this.mailbox.size;
+  }
+
+  /** Whether anyone subscribes to its snapshots (tools: the inspector samples only then). */
+  get hasSnapshotSubscribers(): boolean {
+    return this.subscribed;
+  }
+
   /** The tap recording its messages, or null (runtime/inspector). */
   get tap(): MessageTap | null {
     return this.tapValue;

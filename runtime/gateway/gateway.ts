@@ -45,6 +45,8 @@ import type { ActorRef } from '../ref.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { Connection } from './connection.ts';
+import { inspectorBehaviour, INSPECTOR_NAME, type InspectorMsg } from '../inspector/inspector.ts';
+import { serveInspector, sessionToken, type InspectorHost } from './inspect-http.ts';
 import { EventHub, SnapshotHub, type HubHost, type HubSubscriber } from './hubs.ts';
 import type {
   Authorize,
@@ -160,6 +162,16 @@ export class Gateway implements GatewayCore, HubHost {
   private readonly refusedBy: Record<number, number> = {};
   private readonly closedBy: Record<number, number> = {};
   private closing: Promise<void> | null = null;
+  /** `/system/inspector`, when the inspector is on. */
+  readonly inspector: ActorRef<InspectorMsg> | null;
+  private readonly inspectorHost: InspectorHost = {
+    authenticate: (token, req) => this.options.authenticate(token, req),
+    sameOrigin: (req) => this.sameOrigin(req),
+    clientUrl: () => `${this.options.path}/client.js`,
+    endpoint: () => this.options.path,
+    secure: () => this.server instanceof HttpsServer,
+    logError: (m, e) => this.logError(m, e),
+  };
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
     void this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void =>
@@ -212,6 +224,12 @@ export class Gateway implements GatewayCore, HubHost {
     this.server.on('upgrade', this.onUpgrade);
     this.heartbeat = setInterval(() => this.beat(), options.limits.heartbeatMs);
     this.heartbeat.unref();
+    this.inspector =
+      options.inspector === null
+        ? null
+        : system.spawnSystemActor(inspectorBehaviour(options.inspector), {
+            name: INSPECTOR_NAME,
+          });
   }
 
   /** The port it listens on (its own server, or yours once listening). */
@@ -283,6 +301,14 @@ export class Gateway implements GatewayCore, HubHost {
     const route = this.routes.get(path);
     if (route !== undefined && (req.method === 'GET' || req.method === 'HEAD'))
       return route(req, res);
+    if (this.inspector !== null && (path === '/inspect' || path.startsWith('/inspect/'))) {
+      void serveInspector(this.inspectorHost, path, req, res).catch((e: unknown) => {
+        this.logError('troupe: the inspector page failed', e);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+      return;
+    }
     const file =
       path === `${this.options.path}/client.js`
         ? CLIENT_BUNDLE_URL
@@ -377,6 +403,9 @@ export class Gateway implements GatewayCore, HubHost {
       if (token !== null && token !== m[1]) return this.refuse(socket, 400, 'two different tokens');
       token = m[1]!;
     }
+    // the inspector page's session cookie, only from a page of this very origin
+    if (token === null && this.inspector !== null && this.sameOrigin(req))
+      token = sessionToken(req);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -405,6 +434,14 @@ export class Gateway implements GatewayCore, HubHost {
     if (this.closing !== null) return this.refuse(socket, 503, 'the gateway is shutting down');
     const p = principal;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, p));
+  }
+
+  /** The request comes from a page of the gateway's own origin (a browser's Origin says so). */
+  private sameOrigin(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return false;
+    const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    return origin.toLowerCase() === `${scheme}://${String(req.headers.host).toLowerCase()}`;
   }
 
   private originAllowed(req: IncomingMessage): boolean {

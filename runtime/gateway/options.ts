@@ -16,6 +16,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { InvalidOptionError } from '../error.ts';
+import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
 /** Who is on the other end of a connection: what `authenticate` returns. */
 export interface Principal {
@@ -102,6 +103,11 @@ export interface GatewayOptions {
   readonly origins?: readonly string[] | '*';
   readonly limits?: GatewayLimits;
   readonly snapshots?: SnapshotTuning;
+  /**
+   * The live inspector at `/inspect` (runtime/inspector): on by default (`false` turns it
+   * off), with its sampling options.
+   */
+  readonly inspector?: boolean | InspectorOptions;
 }
 
 export interface ResolvedGatewayOptions {
@@ -114,6 +120,7 @@ export interface ResolvedGatewayOptions {
   readonly origins: ReadonlySet<string> | '*' | 'same-origin';
   readonly limits: Required<GatewayLimits>;
   readonly snapshots: Required<SnapshotTuning>;
+  readonly inspector: Required<InspectorOptions> | null;
 }
 
 export const DEFAULT_GATEWAY_LIMITS: Required<GatewayLimits> = Object.freeze({
@@ -172,6 +179,7 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     'origins',
     'limits',
     'snapshots',
+    'inspector',
   ]);
   if (typeof o.authenticate !== 'function')
     throw new InvalidOptionError(
@@ -330,5 +338,7 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     origins,
     limits,
     snapshots,
+    inspector:
+      o.inspector === false ? null : resolveInspectorOptions(o.inspector, `${f}.inspector`),
   };
 }
