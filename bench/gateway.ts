@@ -4,7 +4,8 @@
  * `rate` times a second; this process connects `clients` WebSocket clients with the client
  * SDK (protocol/client/node.ts), each subscribed to one machine's snapshots, for
  * `durationMs`. Each client applies what comes (a patch, or a full state) and takes
- * `context.at` (when the machine handled the tick, on the node) from the time it applied it:
+ * `context.at` (when the machine handled the tick, on the node's clock, brought to this
+ * process's clock by an offset measured over IPC before the run) from the time it applied it:
  * one latency sample per update applied. p50Us/p99Us are percentiles of those; msgs/s is
  * updates applied per second. `extra` has, per run and as the median: `coalesced` (updates
  * the gateway merged into a later one inside its 16 ms window), `dropped` (frames the gateway
@@ -52,6 +53,21 @@ async function gatewayFanout({ clients, rate, durationMs }: GatewayFanoutParams)
   const conns: TroupeClient[] = [];
   try {
     const { url } = await next<{ url: string }>('ready');
+    // Two processes' `performance.timeOrigin + now()` can disagree by seconds (each fixes its
+    // origin at its start; the wall clock moves under a long-running one): the node's clock is
+    // read over IPC, and the offset of the round trip with the least delay is taken.
+    let offset = 0;
+    let best = Infinity;
+    for (let seq = 0; seq < 50; seq++) {
+      const t0 = performance.timeOrigin + performance.now();
+      child.send({ type: 'clock', seq });
+      const { now } = await next<{ now: number }>('clock');
+      const t1 = performance.timeOrigin + performance.now();
+      if (t1 - t0 < best) {
+        best = t1 - t0;
+        offset = now - (t0 + t1) / 2;
+      }
+    }
     const lat = new Float64Array(Math.ceil(clients * rate * (durationMs / 1000) * 1.2) + 1024);
     let samples = 0;
     let applied = 0;
@@ -66,7 +82,7 @@ async function gatewayFanout({ clients, rate, durationMs }: GatewayFanoutParams)
         last[i] = s.context.n;
         if (!measuring || s.context.n === 0) return;
         applied++;
-        if (samples < lat.length) lat[samples++] = (now - s.context.at) * 1000;
+        if (samples < lat.length) lat[samples++] = (now - (s.context.at - offset)) * 1000;
       });
       subscribed.push(stop.ready);
       // connect in waves: a thousand handshakes at once would time out on a small machine

@@ -185,6 +185,8 @@ class Snapshots {
   subscribers: Set<ActorRef<unknown>> | null = null;
   /** Subscribers to what it emits (`ctx.emit`). */
   eventSubscribers: Set<ActorRef<unknown>> | null = null;
+  /** Records the messages it handles while someone inspects it (runtime/inspector). */
+  tap: MessageTap | null = null;
   last: unknown = undefined;
   /** +1 at each view sent; kept across unsubscribing, so versions never repeat. */
   version = 0;
@@ -226,8 +228,6 @@ export class ActorCell<In = any, Reply = any, State = any>
   incarnation = 0;
   /** User messages handled so far (counted per turn; the inspector's message rates). */
   handled = 0;
-  /** Records the messages it handles while someone inspects it (runtime/inspector). */
-  private tapValue: MessageTap | null = null;
   private readonly persistence: Persistence | null;
   /** Failure and wind-down state: made the first time the actor fails or winds down. */
   private end: Ending | null = null;
@@ -311,13 +311,14 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   /** The tap recording its messages, or null (runtime/inspector). */
   get tap(): MessageTap | null {
-    return this.tapValue;
+    return this.snapshots?.tap ?? null;
   }
 
   /** Starts or stops recording the messages it handles (the slow path while on). */
   setTap(tap: MessageTap | null): void {
     if (this.status === STOPPED) return;
-    this.tapValue = tap;
+    // kept beside the snapshot subscribers: no field on every cell for what few actors use
+    if (tap !== null || this.snapshots !== null) (this.snapshots ??= new Snapshots()).tap = tap;
     this.slow = this.persistence !== null || this.subscribed || tap !== null;
   }
 
@@ -525,7 +526,8 @@ export class ActorCell<In = any, Reply = any, State = any>
       if (persistent) this.outbox = [];
       this.handling = meta;
       this.handled++;
-      if (this.tapValue !== null) this.tapValue.record(msg, senderOf(meta), sys.clock.now());
+      const tap = this.snapshots?.tap;
+      if (tap !== null && tap !== undefined) tap.record(msg, senderOf(meta), sys.clock.now());
       sys.current = this;
       try {
         this.state = behaviour.receive(this.state as State, msg as In, this);
@@ -820,7 +822,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         s.subscribers.delete(m.subscriber);
         if (s.subscribers.size === 0) {
           s.subscribers = null;
-          this.slow = this.persistence !== null || this.tapValue !== null;
+          this.slow = this.persistence !== null || s.tap !== null;
         }
         return;
       }

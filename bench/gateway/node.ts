@@ -48,7 +48,10 @@ for (let i = 0; i < config.actors; i++) actors.push(system.spawn(behaviour, { na
 await system.gateway!.ready;
 process.send!({ type: 'ready', url: system.gateway!.url });
 
-process.on('message', (m: { type: string; durationMs?: number }) => {
+process.on('message', (m: { type: string; durationMs?: number; seq?: number }) => {
+  // the driver reads this process's clock to line it up with its own (see bench/gateway.ts)
+  if (m.type === 'clock')
+    process.send!({ type: 'clock', seq: m.seq, now: performance.timeOrigin + performance.now() });
   if (m.type === 'start') run(m.durationMs!);
   if (m.type === 'exit') void system.shutdown().then(() => process.exit(0));
 });

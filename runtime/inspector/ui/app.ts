@@ -256,31 +256,25 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
   let detail: ActorDetail | null = null;
   let result: { ok: boolean; text: string } | null = null;
 
-  const renderDetail = (): void => {
-    const body = detailBody();
-    if (selected === null) return;
-    const parts: HTMLElement[] = [];
-    const a = detail?.info;
-    if (a === null || a === undefined)
-      parts.push(el('p', 'muted', detail === null ? 'loading…' : 'not found here'));
-    else
-      parts.push(
-        el(
-          'p',
-          null,
-          `${a.kind} · ${a.status}${a.state === undefined ? '' : ` · state ${a.state}`} · queued ${a.mailbox} · ${a.rate} msgs/s · restarts ${a.restarts} · dead letters ${a.deadLetters} · children ${a.children}`,
-        ),
-      );
-    parts.push(el('h3', null, 'snapshot (live)'));
-    const pre = el('pre', null, snapshotText);
-    pre.id = 'snapshot';
-    parts.push(pre);
-    parts.push(el('h3', null, 'send or ask (JSON)'));
+  /**
+   * The detail pane is built once per selection (so the form keeps its text, focus and
+   * buttons while samples come in); each sample updates its parts in place.
+   */
+  const parts = {
+    info: el('p', null),
+    snapshot: el('pre', null),
+    result: el('pre', null),
+    messages: el('div', null),
+    events: el('div', null),
+  };
+  parts.snapshot.id = 'snapshot';
+  parts.result.id = 'result';
+
+  const buildDetail = (): void => {
     const form = document.createElement('form');
     const text = document.createElement('textarea');
     text.id = 'message';
-    text.value =
-      (document.getElementById('message') as HTMLTextAreaElement | null)?.value ?? '{ "type": "" }';
+    text.value = '{ "type": "" }';
     const send = el('button', null, 'send') as HTMLButtonElement;
     send.type = 'button';
     send.id = 'send';
@@ -309,15 +303,37 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
     send.onclick = () => void run('send');
     ask.onclick = () => void run('ask');
     form.append(text, send, ask);
-    parts.push(form);
-    if (result !== null) {
-      const r = el('pre', result.ok ? null : 'err', result.text);
-      r.id = 'result';
-      parts.push(r);
-    }
-    parts.push(el('h3', null, 'recent messages'));
+    parts.snapshot.textContent = snapshotText;
+    parts.result.textContent = '';
+    detailBody().replaceChildren(
+      parts.info,
+      el('h3', null, 'snapshot (live)'),
+      parts.snapshot,
+      el('h3', null, 'send or ask (JSON)'),
+      form,
+      parts.result,
+      el('h3', null, 'recent messages'),
+      parts.messages,
+      el('h3', null, 'supervision and dead letters'),
+      parts.events,
+    );
+  };
+
+  const renderDetail = (): void => {
+    if (selected === null) return;
+    const a = detail?.info;
+    parts.info.className = a === null || a === undefined ? 'muted' : '';
+    parts.info.textContent =
+      a === null || a === undefined
+        ? detail === null
+          ? 'loading…'
+          : 'not found here'
+        : `${a.kind} · ${a.status}${a.state === undefined ? '' : ` · state ${a.state}`} · queued ${a.mailbox} · ${a.rate} msgs/s · restarts ${a.restarts} · dead letters ${a.deadLetters} · children ${a.children}`;
+    parts.result.className = result === null || result.ok ? '' : 'err';
+    parts.result.textContent = result?.text ?? '';
     const msgs = detail?.messages ?? [];
-    if (msgs.length === 0) parts.push(el('p', 'muted', 'none yet (recorded while selected)'));
+    if (msgs.length === 0)
+      parts.messages.replaceChildren(el('p', 'muted', 'none yet (recorded while selected)'));
     else {
       const t = el('table', null);
       const head = el('tr', null);
@@ -332,15 +348,12 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
         );
         t.appendChild(tr);
       }
-      parts.push(t);
+      parts.messages.replaceChildren(t);
     }
-    parts.push(el('h3', null, 'supervision and dead letters'));
     const evs = detail?.events ?? [];
-    if (evs.length === 0) parts.push(el('p', 'muted', 'none'));
-    else for (const f of [...evs].reverse()) parts.push(feedLine(f));
-    const focused = document.activeElement?.id === 'message';
-    body.replaceChildren(...parts);
-    if (focused) text.focus();
+    parts.events.replaceChildren(
+      ...(evs.length === 0 ? [el('p', 'muted', 'none')] : [...evs].reverse().map(feedLine)),
+    );
   };
 
   const refreshDetail = async (): Promise<void> => {
@@ -363,21 +376,21 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
     result = null;
     snapshotText = '…';
     $('sel-path').textContent = path;
+    buildDetail();
     stopSelected = client.subscribe(
       path,
       (snapshot) => {
         snapshotText = JSON.stringify(snapshot, null, 2);
-        const pre = document.getElementById('snapshot');
-        if (pre !== null) pre.textContent = snapshotText;
+        parts.snapshot.textContent = snapshotText;
       },
       {
         onEnd: (reason) => {
           snapshotText = `(ended: ${reason})`;
-          renderDetail();
+          parts.snapshot.textContent = snapshotText;
         },
         onError: (e) => {
           snapshotText = `(${e.name}: ${e.message})`;
-          renderDetail();
+          parts.snapshot.textContent = snapshotText;
         },
       },
     );
