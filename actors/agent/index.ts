@@ -1,0 +1,31 @@
+/** The agent toolkit (`troupe/agent`): see actors/agent/README.md. */
+export { createAgent } from './agent.ts';
+export type { AgentConfig, AgentContext, AgentInput, PendingApproval } from './agent.ts';
+export { scriptedModel } from './model.ts';
+export type { ModelProvider, ModelReply, ModelRequest, ScriptStep, ToolSpec } from './model.ts';
+export { openAIModel } from './openai.ts';
+export type { OpenAIModelOptions } from './openai.ts';
+export { mcpTools } from './mcp.ts';
+export type { McpServer, McpToolOptions, McpTools } from './mcp.ts';
+export {
+  defineTool,
+  codeTool,
+  offloadTool,
+  delegateTool,
+  blackboardTool,
+  DEFAULT_TOOL_TIMEOUT_MS,
+} from './tools.ts';
+export type { Tool, ToolContext, ToolDefinition, ApprovalRule } from './tools.ts';
+export { budgetKeeper } from './budget.ts';
+export type { BudgetMsg, BudgetStatus, ReserveReply, Amount } from './budget.ts';
+export { BudgetExceededError, ModelCallError } from './types.ts';
+export type {
+  ChatMessage,
+  Source,
+  ToolCallRecord,
+  Spent,
+  BudgetCaps,
+  BudgetCap,
+  PriceTable,
+  ModelPrice,
+} from './types.ts';

@@ -1,0 +1,232 @@
+/**
+ * Tools an agent may call: `defineTool({ name, description, parameters, run, timeoutMs,
+ * scope, approval })`.
+ *
+ * - `parameters` is a JSON Schema, compiled once by Ajv (a well-kept validator) when the tool
+ *   is defined; arguments that do not match go back to the model as the tool's error and
+ *   never reach `run`.
+ * - `run(args, ctx)` may return a promise; it gets an AbortSignal that fires at `timeoutMs`
+ *   (default 30 s), when the call then fails with a timeout error given to the model.
+ * - `scope`: a permission the agent must hold (its config's `scopes`) to use the tool.
+ * - `approval`: 'never' (default), 'always', or a function of the arguments: when it says so,
+ *   the agent waits for a human's approval of that very call (actors/agent/agent.ts).
+ *
+ * `codeTool()` runs code in the sandbox (`runUntrusted`); `offloadTool(...)` runs a CPU-heavy
+ * task on the node's offload pool.
+ */
+import { Ajv } from 'ajv';
+import type { ActorRef } from '../../runtime/ref.ts';
+import type { Behaviour, InOf, ReplyOf } from '../../runtime/behaviour.ts';
+import type { SpawnOptions } from '../../runtime/options.ts';
+import type { ActorSystem } from '../../runtime/system.ts';
+import type { OffloadTask } from '../../runtime/offload.ts';
+import { InvalidOptionError } from '../../runtime/error.ts';
+import { runUntrusted } from '../../sandbox/run.ts';
+import type { SandboxLimits } from '../../sandbox/limits.ts';
+import type { ToolSpec } from './model.ts';
+
+export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
+
+export interface ToolContext {
+  readonly callId: string;
+  readonly agent: ActorRef<unknown>;
+  readonly system: ActorSystem;
+  readonly signal: AbortSignal;
+  /** Spawns a child of the agent (supervised by it): sub-agents, helpers. */
+  spawn<B extends Behaviour<any, any, any>>(
+    behaviour: B,
+    options?: SpawnOptions,
+  ): ActorRef<InOf<B>, ReplyOf<B>>;
+  /** Stops a child the tool spawned. */
+  stopChild(ref: ActorRef<any, any>): void;
+}
+
+export type ApprovalRule<A> = 'never' | 'always' | ((args: A) => boolean);
+
+export interface ToolDefinition<A, R> {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: Readonly<Record<string, unknown>>;
+  run(args: A, ctx: ToolContext): R | Promise<R>;
+  readonly timeoutMs?: number;
+  readonly scope?: string;
+  readonly approval?: ApprovalRule<A>;
+}
+
+export interface Tool<A = any, R = unknown> extends ToolSpec {
+  readonly timeoutMs: number;
+  readonly scope: string | undefined;
+  readonly approval: ApprovalRule<A>;
+  run(args: A, ctx: ToolContext): R | Promise<R>;
+  /** null when `args` match the schema, else what is wrong (for the model). */
+  check(args: unknown): string | null;
+  needsApproval(args: A): boolean;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function defineTool<A = any, R = unknown>(def: ToolDefinition<A, R>): Tool<A, R> {
+  if (typeof def !== 'object' || def === null)
+    throw new InvalidOptionError('tool', def, 'an object');
+  if (typeof def.name !== 'string' || !NAME.test(def.name))
+    throw new InvalidOptionError('tool.name', def.name, 'letters, digits, "_" or "-", 1 to 64');
+  if (typeof def.description !== 'string' || def.description.length === 0)
+    throw new InvalidOptionError(
+      `tool ${def.name}: description`,
+      def.description,
+      'a sentence for the model',
+    );
+  if (typeof def.run !== 'function')
+    throw new InvalidOptionError(
+      `tool ${def.name}: run`,
+      def.run,
+      'a function (args, ctx) → result',
+    );
+  if (typeof def.parameters !== 'object' || def.parameters === null)
+    throw new InvalidOptionError(
+      `tool ${def.name}: parameters`,
+      def.parameters,
+      'a JSON Schema object',
+    );
+  let validate: ReturnType<typeof ajv.compile>;
+  try {
+    validate = ajv.compile(def.parameters);
+  } catch (e) {
+    throw new InvalidOptionError(
+      `tool ${def.name}: parameters`,
+      def.parameters,
+      `a valid JSON Schema (${(e as Error).message})`,
+    );
+  }
+  const timeoutMs = def.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)
+    throw new InvalidOptionError(`tool ${def.name}: timeoutMs`, def.timeoutMs, 'an integer > 0');
+  const approval = def.approval ?? 'never';
+  if (approval !== 'never' && approval !== 'always' && typeof approval !== 'function')
+    throw new InvalidOptionError(
+      `tool ${def.name}: approval`,
+      approval,
+      "'never', 'always' or a function",
+    );
+  return {
+    name: def.name,
+    description: def.description,
+    parameters: def.parameters,
+    timeoutMs,
+    scope: def.scope,
+    approval,
+    run: def.run,
+    check(args) {
+      if (validate(args)) return null;
+      return (validate.errors ?? [])
+        .map(
+          (e: { instancePath: string; message?: string }) =>
+            `${e.instancePath === '' ? 'arguments' : e.instancePath} ${e.message ?? 'invalid'}`,
+        )
+        .join('; ');
+    },
+    needsApproval(args) {
+      return approval === 'always' || (typeof approval === 'function' && approval(args));
+    },
+  };
+}
+
+/** Runs code in the sandbox (isolated-vm): `{ code, input? }`, the code's `return` is the result. */
+export function codeTool(
+  options: {
+    name?: string;
+    limits?: SandboxLimits;
+    approval?: ApprovalRule<{ code: string }>;
+  } = {},
+): Tool<{ code: string; input?: unknown }> {
+  return defineTool<{ code: string; input?: unknown }>({
+    name: options.name ?? 'run_code',
+    description:
+      'Runs JavaScript in a sandbox: the body of an async function of `input`; `return` the result (JSON). No I/O, no timers.',
+    parameters: {
+      type: 'object',
+      properties: { code: { type: 'string', minLength: 1 }, input: {} },
+      required: ['code'],
+      additionalProperties: false,
+    },
+    approval: options.approval ?? 'never',
+    run: ({ code, input }) => runUntrusted(code, input, options.limits, { domain: 'agent-code' }),
+  });
+}
+
+/** Runs a stateless CPU-heavy task on the node's offload pool (runtime/offload.ts). */
+export function offloadTool<I, O>(def: {
+  name: string;
+  description: string;
+  parameters: Readonly<Record<string, unknown>>;
+  task: OffloadTask<I, O>;
+  timeoutMs?: number;
+}): Tool<I, O> {
+  return defineTool<I, O>({
+    name: def.name,
+    description: def.description,
+    parameters: def.parameters,
+    ...(def.timeoutMs === undefined ? {} : { timeoutMs: def.timeoutMs }),
+    run: (args, ctx) => ctx.system.offload(def.task, args),
+  });
+}
+
+/**
+ * Delegation: a tool that spawns a sub-agent as a child of the calling agent (supervised by
+ * it), gives it `{ task }` and returns its answer; the sub-agent stops when it has answered.
+ * `agent` makes the sub-agent's behaviour (e.g. `() => createAgent({...})`).
+ */
+export function delegateTool(def: {
+  name: string;
+  description: string;
+  agent: () => Behaviour<any, any, any>;
+  timeoutMs?: number;
+}): Tool<{ task: string }, string | null> {
+  return defineTool<{ task: string }, string | null>({
+    name: def.name,
+    description: def.description,
+    parameters: {
+      type: 'object',
+      properties: { task: { type: 'string', minLength: 1 } },
+      required: ['task'],
+      additionalProperties: false,
+    },
+    timeoutMs: def.timeoutMs ?? 5 * 60_000,
+    run: async ({ task }, ctx) => {
+      const child = ctx.spawn(def.agent());
+      try {
+        const done = (await child.ask(
+          { type: 'task', input: task, from: ctx.agent.address },
+          { timeout: def.timeoutMs ?? 5 * 60_000 },
+        )) as { answer: string | null };
+        return done.answer;
+      } finally {
+        ctx.stopChild(child);
+      }
+    },
+  });
+}
+
+/**
+ * A shared blackboard on a topic: `post` publishes `{ type: 'message', from, content }` to it;
+ * agents subscribed to the topic (`system.topics.subscribe(topic, agentRef)`) get each post
+ * as another agent's message (data in their conversation).
+ */
+export function blackboardTool(topic: string, name = 'post'): Tool<{ content: string }> {
+  return defineTool<{ content: string }>({
+    name,
+    description: `Posts a note on the shared blackboard "${topic}" for the other agents`,
+    parameters: {
+      type: 'object',
+      properties: { content: { type: 'string', minLength: 1 } },
+      required: ['content'],
+      additionalProperties: false,
+    },
+    run: ({ content }, ctx) => {
+      ctx.system.topics.publish(topic, { type: 'message', from: ctx.agent.address, content });
+      return 'posted';
+    },
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * The agent toolkit's data: conversation messages with their provenance, tool calls, budgets
+ * spent. Everything here is plain data (it lives in the agent's snapshot, which is persisted
+ * and watched by clients).
+ */
+import { TroupeError } from '../../runtime/error.ts';
+
+/**
+ * Where a message in the conversation came from. `system` and `user` are the agent's
+ * instructions and task; `model` its own output; `tool` a tool's result, `agent` another
+ * agent's message and `human` a person's decision: those three are data to the model, never
+ * instructions that could change its tools, scopes or budgets.
+ */
+export type Source =
+  | { readonly kind: 'system' }
+  | { readonly kind: 'user'; readonly from?: string }
+  | { readonly kind: 'model'; readonly model: string }
+  | { readonly kind: 'tool'; readonly tool: string; readonly callId: string }
+  | { readonly kind: 'agent'; readonly from: string }
+  | { readonly kind: 'human'; readonly principal?: string };
+
+export interface ToolCallRequest {
+  /** The model's id for the call (unique in the conversation). */
+  readonly id: string;
+  readonly name: string;
+  /** The arguments as the model wrote them (JSON text). */
+  readonly arguments: string;
+}
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  readonly content: string;
+  readonly source: Source;
+  /** An assistant message's tool calls. */
+  readonly toolCalls?: readonly ToolCallRequest[];
+  /** A tool message: the call it answers. */
+  readonly toolCallId?: string;
+}
+
+export type CallStatus =
+  'pending' | 'running' | 'awaiting-approval' | 'approved' | 'done' | 'error';
+
+/** One tool call of the current step, as the snapshot shows it. */
+export interface ToolCallRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: string;
+  readonly status: CallStatus;
+  /** The result (done) or what went wrong (error), as given to the model. */
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+export interface Usage {
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+/** What an agent has spent (its snapshot's `spent`). */
+export interface Spent {
+  readonly tokens: number;
+  readonly modelCalls: number;
+  readonly toolCalls: number;
+  /** In the price table's currency. */
+  readonly cost: number;
+}
+
+/** Caps: any may be absent (no cap). */
+export interface BudgetCaps {
+  readonly tokens?: number;
+  readonly modelCalls?: number;
+  readonly toolCalls?: number;
+  readonly wallMs?: number;
+  readonly cost?: number;
+}
+
+export type BudgetCap = keyof BudgetCaps;
+
+/** Price of a model's tokens, per million. */
+export interface ModelPrice {
+  readonly inputPerMillion: number;
+  readonly outputPerMillion: number;
+}
+
+export type PriceTable = Readonly<Record<string, ModelPrice>>;
+
+/** A budget cap was reached: the agent (or its subtree) may not start another call. */
+export class BudgetExceededError extends TroupeError {
+  readonly cap: BudgetCap;
+  readonly limit: number;
+  readonly spent: number;
+  constructor(cap: BudgetCap, limit: number, spent: number, whose: string) {
+    super(
+      'ERR_BUDGET_EXCEEDED',
+      `${whose}'s ${cap} budget (${limit}) cannot cover another call (spent ${Math.round(spent * 1e6) / 1e6})`,
+    );
+    this.name = 'BudgetExceededError';
+    this.cap = cap;
+    this.limit = limit;
+    this.spent = spent;
+  }
+}
+
+/** The model could not be reached (after its retries), or answered with an error. */
+export class ModelCallError extends TroupeError {
+  readonly retryable: boolean;
+  readonly status?: number;
+  constructor(message: string, retryable: boolean, status?: number) {
+    super('ERR_MODEL_CALL', message);
+    this.name = 'ModelCallError';
+    this.retryable = retryable;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+export function costOf(model: string, usage: Usage, prices: PriceTable | undefined): number {
+  const p = prices?.[model];
+  if (p === undefined) return 0;
+  return (usage.inputTokens * p.inputPerMillion + usage.outputTokens * p.outputPerMillion) / 1e6;
+}
