@@ -69,7 +69,9 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   /**
    * Emits an event to this actor's event subscribers (`system.subscribeEvents`, gateway
    * clients): each gets `troupe.event` with it. Nothing happens when there are none. Events
-   * are not kept: a subscriber sees those emitted while it is subscribed.
+   * are not kept: a subscriber sees those emitted while it is subscribed. Unlike the rest of
+   * the context, it may also be called from work the actor started (a stream's callback): it
+   * only tells the subscribers.
    */
   emit(event: unknown): void;
 }

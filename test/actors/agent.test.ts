@@ -3,13 +3,20 @@ import { setTimeout } from 'node:timers/promises';
 import {
   createSystem,
   InMemoryStore,
+  offloadTask,
   type ActorRef,
   type ActorSystem,
   type Terminated,
 } from '../../index.ts';
 import { createAgent, type AgentContext, type AgentInput } from '../../actors/agent/agent.ts';
 import { scriptedModel, type ScriptStep } from '../../actors/agent/model.ts';
-import { blackboardTool, defineTool, delegateTool, type Tool } from '../../actors/agent/tools.ts';
+import {
+  blackboardTool,
+  defineTool,
+  delegateTool,
+  offloadTool,
+  type Tool,
+} from '../../actors/agent/tools.ts';
 import { connect, ForbiddenError } from '../../protocol/client/node.ts';
 import { startGateway } from '../support/gateway.ts';
 import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
@@ -476,6 +483,31 @@ describe('approvals', () => {
     await setTimeout(30);
     expect(f.last()!.value).toBe('awaitingApproval');
     expect(calls.publish).toBe(0);
+  });
+});
+
+describe('tools on the node', () => {
+  it('runs a CPU-heavy tool on the offload pool', async () => {
+    const system = sys();
+    const double = offloadTool<number, number>({
+      name: 'double',
+      description: 'doubles a number',
+      parameters: { type: 'number' },
+      task: offloadTask(new URL('../fixtures/offload-tasks.ts', import.meta.url), 'double'),
+    });
+    const agent = system.spawn(
+      createAgent({
+        model: scriptedModel([
+          { toolCalls: [{ name: 'double', arguments: 21 }] },
+          (req) => ({ content: req.messages.at(-1)!.content }),
+        ]),
+        tools: [double],
+      }),
+    );
+    const f = follow(system, agent);
+    agent.tell(task('double 21'));
+    await until(() => f.last()?.value === 'done', 10_000);
+    expect(f.last()!.context.answer).toBe('42');
   });
 });
 
