@@ -1,5 +1,5 @@
 /**
- * `npm start`: a small troupe system that shows the core at work — actors talking, asking,
+ * `node examples/hello/main.ts`: a small troupe system that shows the core at work — actors talking, asking,
  * failing and being watched — and prints what happens, then exits.
  */
 import { assign, setup } from 'xstate';

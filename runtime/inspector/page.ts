@@ -37,6 +37,7 @@ button { background:#1f3347; color:var(--text); border:1px solid var(--line); fo
 input { background:#0b0f14; color:var(--text); border:1px solid var(--line); font:inherit; padding:2px 6px; }
 .feedrow { display:grid; grid-template-columns: 90px 120px 1fr; gap:8px; padding:1px 0; }
 .feedrow .t { color:var(--dim); } .dl { color:var(--warn); } .sv { color:var(--accent); } .err { color:var(--bad); }
+.approval { border:1px solid var(--warn); padding:6px 10px; margin:6px 0; } .approval h3 { color:var(--warn); margin-top:0; }
 .muted { color:var(--dim); } h3 { font-size:12px; color:var(--dim); margin:10px 0 4px; font-weight:normal; text-transform:uppercase; letter-spacing:.06em; }
 `;
 

@@ -266,6 +266,59 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
     result: el('pre', null),
     messages: el('div', null),
     events: el('div', null),
+    approval: el('div', null),
+  };
+  parts.approval.id = 'approval';
+
+  /** An agent waiting for a human (its snapshot's `context.approval`): approve or reject here. */
+  const renderApproval = (snapshot: unknown): void => {
+    const a = (snapshot as { context?: { approval?: unknown } } | null)?.context?.approval as
+      | { callId: string; token: string; tool: string; arguments: string; expiresAt: number }
+      | null
+      | undefined;
+    if (a === null || a === undefined || typeof a.callId !== 'string') {
+      parts.approval.replaceChildren();
+      return;
+    }
+    const path = selected!;
+    const box = el('div', 'approval');
+    box.append(
+      el('h3', null, 'approval wanted'),
+      el(
+        'p',
+        null,
+        `${a.tool}(${a.arguments.length > 400 ? `${a.arguments.slice(0, 400)}…` : a.arguments})`,
+      ),
+      el('p', 'muted', `expires ${time(a.expiresAt)}`),
+    );
+    const decide = (type: 'approve' | 'reject') => {
+      void client
+        .ask<{ ok: boolean; reason?: string }>(
+          path,
+          { type, callId: a.callId, token: a.token },
+          { timeoutMs: 10_000 },
+        )
+        .then(
+          (r) => {
+            result = { ok: r.ok, text: r.ok ? `${type}d` : `refused: ${r.reason ?? ''}` };
+            renderDetail();
+          },
+          (e: Error) => {
+            result = { ok: false, text: `${e.name}: ${e.message}` };
+            renderDetail();
+          },
+        );
+    };
+    const yes = el('button', null, 'approve') as HTMLButtonElement;
+    yes.type = 'button';
+    yes.id = 'approve';
+    yes.onclick = () => decide('approve');
+    const no = el('button', null, 'reject') as HTMLButtonElement;
+    no.type = 'button';
+    no.id = 'reject';
+    no.onclick = () => decide('reject');
+    box.append(yes, document.createTextNode(' '), no);
+    parts.approval.replaceChildren(box);
   };
   parts.snapshot.id = 'snapshot';
   parts.result.id = 'result';
@@ -305,8 +358,10 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
     form.append(text, send, ask);
     parts.snapshot.textContent = snapshotText;
     parts.result.textContent = '';
+    parts.approval.replaceChildren();
     detailBody().replaceChildren(
       parts.info,
+      parts.approval,
       el('h3', null, 'snapshot (live)'),
       parts.snapshot,
       el('h3', null, 'send or ask (JSON)'),
@@ -382,6 +437,7 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
       (snapshot) => {
         snapshotText = JSON.stringify(snapshot, null, 2);
         parts.snapshot.textContent = snapshotText;
+        renderApproval(snapshot);
       },
       {
         onEnd: (reason) => {
