@@ -677,6 +677,25 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       // an approval when none waits (used, expired, or never asked for) is refused
       approve: { actions: 'answerRefused' },
       reject: { actions: 'answerRefused' },
+      // the task it is working on, asked again (the first ask was lost, or timed out): the
+      // answer goes to the latest asker; another task while busy is refused
+      task: [
+        {
+          guard: ({ context, event }) =>
+            [...context.messages].reverse().find((m) => m.source.kind === 'user')?.content ===
+            String(event.input),
+          actions: assign({
+            replyTo: () => (actorContext('task').replyTo as ActorRef<unknown> | undefined) ?? null,
+          }),
+        },
+        {
+          actions: () => {
+            const c = actorContext('task');
+            if (c.replyTo !== undefined)
+              c.replyTo.tell({ type: 'agent.busy', from: c.self.address });
+          },
+        },
+      ],
       // another agent's message, at any time: data in the conversation
       message: {
         actions: assign({

@@ -30,6 +30,7 @@ import {
   type ModelRequest,
   type ScriptStep,
 } from '../../actors/agent/index.ts';
+import type { Behaviour } from '../../runtime/behaviour.ts';
 
 export const SWARM = '/user/swarm';
 export const WORKERS = ['worker-1', 'worker-2', 'worker-3', 'worker-4'] as const;
@@ -203,19 +204,26 @@ const board = () =>
         published: [...s.published, { title: m.title, text: m.text, at: new Date().toISOString() }],
       };
     },
+    {
+      persist: (s) => s,
+      restore: (s) => s as { published: { title: string; text: string; at: string }[] },
+    },
   );
 
-/** Starts the swarm under `/user/swarm` in `system`. */
-export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swarm {
-  const store = options.store ?? new InMemoryStore();
+/** Every member's behaviour; `ref(name)` reaches a member (a path, or an entity in a cluster). */
+export function swarmMembers(
+  ref: (name: string) => ActorRef<any>,
+  options: SwarmOptions & { readonly sharedBudget?: boolean; readonly autoApprove?: boolean } = {},
+): Record<string, Behaviour<any, any, any>> {
   const modelFor = (script: ScriptStep[]) => options.model ?? scriptedModel(script);
   const modelName = options.modelName ?? 'scripted';
-  const ref = (name: string) => system.refOf(`troupe://${system.nodeId}${SWARM}/${name}` as never);
-  const budgetRef = () => ref('budget') as never;
   const common = (name: string) => ({
     name,
     modelName,
-    budget: { subtree: budgetRef(), wallMs: 30 * 60_000 },
+    budget:
+      options.sharedBudget === false
+        ? { tokens: 200_000, modelCalls: 60, wallMs: 30 * 60_000 }
+        : { subtree: ref('budget') as never, wallMs: 30 * 60_000 },
     prices: { 'gpt-4o-mini': { inputPerMillion: 0.15, outputPerMillion: 0.6 } },
   });
   const searchNotes = defineTool({
@@ -236,10 +244,22 @@ export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swa
       instructions: 'Research your subtask with the tools, post your finding, then answer with it.',
       tools: [searchNotes, post, codeTool()],
     });
-  const askAgent = (name: string, input: string, from: string) =>
-    ref(name).ask({ type: 'task', input, from }, { timeout: 5 * 60_000 }) as Promise<{
-      answer: string | null;
-    }>;
+  /**
+   * A task for another member, asked again every 15 s until it answers (up to 20 times): an
+   * ask lost with a node that died is sent again, and a member busy with the same task answers
+   * the latest asker (actors/agent/agent.ts).
+   */
+  const askAgent = async (name: string, input: string, from: string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await ref(name).ask({ type: 'task', input, from }, { timeout: 15_000 })) as {
+          answer: string | null;
+        };
+      } catch (e) {
+        if (attempt >= 20) throw e;
+      }
+    }
+  };
   const sendBack = defineTool({
     name: 'send_back',
     description:
@@ -291,7 +311,7 @@ export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swa
       properties: { title: { type: 'string' }, text: { type: 'string' } },
       required: ['title', 'text'],
     },
-    approval: 'always',
+    approval: options.autoApprove === true ? 'never' : 'always',
     run: ({ title, text }: { title: string; text: string }) => {
       ref('board').tell({ type: 'publish', title, text });
       return `published "${title}"`;
@@ -304,34 +324,47 @@ export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swa
       'Split the task into four subtasks for worker-1..4, have the critic review, publish.',
     tools: [assign, review, publish],
   });
+  // the critic reads the blackboard: subscribed to its topic from each start
+  const reading: Behaviour<any, any, any> = {
+    ...critic,
+    init: (ctx: Parameters<typeof critic.init>[0]) => {
+      ctx.system.topics.subscribe('findings', ctx.self);
+      return critic.init(ctx);
+    },
+    restore: (snapshot: unknown, ctx: Parameters<typeof critic.init>[0]) => {
+      ctx.system.topics.subscribe('findings', ctx.self);
+      return critic.restore!(snapshot, ctx);
+    },
+  };
+  return {
+    budget: budgetKeeper({ tokens: 500_000, modelCalls: 200 }),
+    board: board(),
+    ...Object.fromEntries(WORKERS.map((w) => [w, worker(w)])),
+    critic: reading,
+    planner,
+  };
+}
+
+/** The members in start order (the supervisor's, and the order they are defined in a cluster). */
+export const MEMBERS = ['budget', 'board', ...WORKERS, 'critic', 'planner'] as const;
+
+/** Starts the swarm under `/user/swarm` in `system`. */
+export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swarm {
+  const store = options.store ?? new InMemoryStore();
+  const ref = (name: string) => system.refOf(`troupe://${system.nodeId}${SWARM}/${name}` as never);
+  const members = swarmMembers(ref, options);
   const persistence = (key: string) => ({ store, key: `swarm/${key}` });
+  const agents = new Set<string>([...WORKERS, 'critic', 'planner']);
   system.spawn(
     supervise({
       strategy: 'one-for-one',
       intensity: 5,
       period: 10_000,
-      children: [
-        { id: 'budget', behaviour: budgetKeeper({ tokens: 500_000, modelCalls: 200 }) },
-        { id: 'board', behaviour: board() },
-        ...WORKERS.map((w) => ({ id: w, behaviour: worker(w), persistence: persistence(w) })),
-        {
-          id: 'critic',
-          // it reads the blackboard: subscribed to its topic from its start
-          behaviour: {
-            ...critic,
-            init: (ctx: Parameters<typeof critic.init>[0]) => {
-              ctx.system.topics.subscribe('findings', ctx.self);
-              return critic.init(ctx);
-            },
-            restore: (snapshot: unknown, ctx: Parameters<typeof critic.init>[0]) => {
-              ctx.system.topics.subscribe('findings', ctx.self);
-              return critic.restore!(snapshot, ctx);
-            },
-          },
-          persistence: persistence('critic'),
-        },
-        { id: 'planner', behaviour: planner, persistence: persistence('planner') },
-      ],
+      children: MEMBERS.map((id) => ({
+        id,
+        behaviour: members[id]!,
+        ...(agents.has(id) ? { persistence: persistence(id) } : {}),
+      })),
     }),
     { name: 'swarm' },
   );
@@ -340,4 +373,61 @@ export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swa
     while (system.lookupHere(last as never) === null) await new Promise((r) => setTimeout(r, 5));
   })();
   return { planner: ref('planner'), board: ref('board'), started };
+}
+
+/** The entity kind of a member in a cluster: one kind per member, its id `main`. */
+export const memberKind = (name: string): string => `swarm-${name}`;
+
+/**
+ * The swarm in a cluster (TROUPE_REDIS): every member is an entity, defined alike on every
+ * node; its snapshot is in Redis, so a member whose node dies comes back on another node from
+ * it (when it next gets a message: `keepAlive` sends each a status request every second). The
+ * budget is per agent here (a shared keeper would be one more entity to lose).
+ */
+export function defineSwarm(
+  system: ActorSystem,
+  options: SwarmOptions & { readonly autoApprove?: boolean } = {},
+): Swarm & { keepAlive(): () => void } {
+  const ref = (name: string) => system.entity(memberKind(name), 'main');
+  const members = swarmMembers(ref, { ...options, sharedBudget: false });
+  for (const name of MEMBERS) {
+    const b = members[name]!;
+    system.define(memberKind(name), {
+      ...b,
+      // which node holds it, for people and tests
+      init: (ctx: Parameters<typeof b.init>[0]) => {
+        console.log(
+          `troupe-swarm-holds ${JSON.stringify({ node: ctx.system.nodeId, member: name })}`,
+        );
+        return b.init(ctx);
+      },
+      ...(b.restore === undefined
+        ? {}
+        : {
+            restore: (snapshot: unknown, ctx: Parameters<typeof b.init>[0]) => {
+              console.log(
+                `troupe-swarm-holds ${JSON.stringify({ node: ctx.system.nodeId, member: name })}`,
+              );
+              return b.restore!(snapshot, ctx);
+            },
+          }),
+    } as Behaviour<any, any, any>);
+  }
+  return {
+    planner: ref('planner'),
+    board: ref('board'),
+    started: Promise.resolve(),
+    keepAlive: () => {
+      const timer = setInterval(() => {
+        for (const name of MEMBERS) {
+          if (name === 'budget') continue;
+          const msg = name === 'board' ? { type: 'get' } : { type: 'status' };
+          ref(name)
+            .ask(msg, { timeout: 2_000 })
+            .catch(() => undefined);
+        }
+      }, 1_000);
+      return () => clearInterval(timer);
+    },
+  };
 }
