@@ -117,6 +117,18 @@ describe.skipIf(!existsSync(CHROMIUM))('npm start: the swarm', () => {
       const board = await page.locator('#snapshot').textContent();
       expect(board).toContain('worker-4');
       expect(board).toContain('Sent worker-3 back');
+      // the task again, from the page: the planner starts over and comes back to an approval
+      await page.click('.row[data-path="/user/swarm/planner"]');
+      await page.fill('#message', '{ "type": "task", "input": "Once more, shorter" }');
+      await page.click('#send');
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('.row[data-path="/user/swarm/planner"] span')].some(
+            (s) => s.textContent === 'awaitingApproval',
+          ),
+        null,
+        { timeout: 30_000 },
+      );
       expect(errors).toEqual([]);
       await page.close();
     },
