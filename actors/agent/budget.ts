@@ -7,8 +7,10 @@
  * it only if what was spent plus what is reserved plus the estimate stays within every cap,
  * so no call starts that the remaining budget cannot cover. After the call the agent
  * `settle`s the actual amount, which replaces the reservation. Calls reserved at once are
- * each covered, so the only overshoot is a call whose actual exceeded its estimate: at most
- * one call per subtree in practice (estimates are the call's output cap plus its input).
+ * each covered, so the only overshoot is what actual usage exceeds the estimates by, for the
+ * calls running at once (an estimate is a call's output cap plus its input). Reservations and
+ * settlements are checked: amounts finite and not negative, a settlement only for a
+ * reservation it granted.
  * A refused reservation makes the agent fail with BudgetExceededError naming the cap.
  */
 import { fromReceive } from '../receive.ts';
@@ -45,6 +47,14 @@ interface KeeperState {
 
 const ZERO: Amount = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
 
+function validAmount(a: unknown): a is Amount {
+  if (typeof a !== 'object' || a === null) return false;
+  const x = a as Record<string, unknown>;
+  return ['tokens', 'modelCalls', 'toolCalls', 'cost'].every(
+    (k) => typeof x[k] === 'number' && Number.isFinite(x[k]) && (x[k] as number) >= 0,
+  );
+}
+
 function add(a: Amount, b: Amount): Amount {
   return {
     tokens: a.tokens + b.tokens,
@@ -77,6 +87,10 @@ export function budgetKeeper(caps: BudgetCaps) {
     (s, msg, ctx) => {
       switch (msg.type) {
         case 'reserve': {
+          if (typeof msg.id !== 'string' || !validAmount(msg.amount)) {
+            ctx.reply({ ok: false, cap: 'tokens', limit: 0, spent: 0 });
+            return s;
+          }
           const committed = Object.values(s.reserved).reduce(add, s.spent);
           const over = overCap(caps, committed, msg.amount, ctx.system.clock.now() - s.startedAt);
           if (over !== null) ctx.reply({ ok: false, ...over });
@@ -87,6 +101,8 @@ export function budgetKeeper(caps: BudgetCaps) {
           return s;
         }
         case 'settle':
+          // only a reservation it granted, with an amount that is one
+          if (!(msg.id in s.reserved) || !validAmount(msg.amount)) return s;
           delete s.reserved[msg.id];
           s.spent = add(s.spent, msg.amount);
           return s;

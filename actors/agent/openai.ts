@@ -123,9 +123,14 @@ export function openAIModel(options: OpenAIModelOptions = {}): ModelProvider {
             request.onToken?.(delta.content);
           }
           for (const tc of delta.tool_calls ?? []) {
-            const c = (calls[tc.index] ??= { id: '', name: '', arguments: '' });
+            // a delta without an index is the first call's; a name repeated in each chunk is set, not appended
+            const c = (calls[typeof tc.index === 'number' ? tc.index : 0] ??= {
+              id: '',
+              name: '',
+              arguments: '',
+            });
             if (tc.id) c.id = tc.id;
-            if (tc.function?.name) c.name += tc.function.name;
+            if (tc.function?.name) c.name = tc.function.name;
             if (tc.function?.arguments) c.arguments += tc.function.arguments;
           }
         }

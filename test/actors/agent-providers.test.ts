@@ -186,6 +186,32 @@ describe('the OpenAI provider, through the official openai SDK', () => {
     }
   });
 
+  it('puts together a tool call whose name is repeated in every delta, and one with no index', async () => {
+    const { server } = chatServer([
+      () => ({
+        chunks: [
+          chunk({
+            role: 'assistant',
+            tool_calls: [
+              { id: 'c1', type: 'function', function: { name: 'add', arguments: '{"a":1,' } },
+            ],
+          }),
+          chunk({ tool_calls: [{ index: 0, function: { name: 'add', arguments: '"b":2}' } }] }),
+          chunk({}, 'tool_calls'),
+        ],
+      }),
+    ]);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const reply = await openAIModel({
+        baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+      }).complete({ model: 'm', messages: [], tools: [], maxOutputTokens: 10 });
+      expect(reply.toolCalls).toEqual([{ id: 'c1', name: 'add', arguments: '{"a":1,"b":2}' }]);
+    } finally {
+      server.close();
+    }
+  });
+
   it('retries a 429 and a 500, and fails on a 400 (not retryable)', async () => {
     const { server, requests } = chatServer([
       () => ({ status: 429 }),

@@ -629,3 +629,88 @@ describe('approvals through the gateway', () => {
     }
   });
 });
+
+describe('hardening (from a review)', () => {
+  it('one approval runs one call: a repeated call id from the model is an error', async () => {
+    const system = sys();
+    calls.publish = 0;
+    const seen: string[] = [];
+    const publish = counted('publish', (a: { text: string }) => seen.push(a.text), {
+      approval: 'always',
+    });
+    const model = scriptedModel([
+      {
+        toolCalls: [
+          { id: 'x', name: 'publish', arguments: { text: 'harmless' } },
+          { id: 'x', name: 'publish', arguments: { text: 'EVIL' } },
+        ],
+      },
+      { content: 'ok' },
+    ]);
+    const agent = system.spawn(createAgent({ model, tools: [publish] }));
+    const f = follow(system, agent);
+    agent.tell(task('go'));
+    await until(() => f.last()?.value === 'awaitingApproval');
+    const a = f.last()!.context.approval!;
+    expect(await agent.ask({ type: 'approve', callId: a.callId, token: a.token })).toEqual({
+      ok: true,
+    });
+    await until(() => f.last()?.value === 'done');
+    expect(seen).toEqual(['harmless']);
+  });
+
+  it('ignores messages whose fields are not strings (no crash, no rerun)', async () => {
+    const system = sys();
+    const agent = system.spawn(createAgent({ model: scriptedModel([{ content: 'ok' }]) }), {
+      name: 'steady',
+    });
+    const ended: Terminated[] = [];
+    system.watch(agent, (t) => ended.push(t));
+    agent.tell({ type: 'task', input: { toString: 0 } } as never);
+    agent.tell({ type: 'message', from: 'x', content: { toString: 0 } } as never);
+    await setTimeout(30);
+    expect(ended).toEqual([]);
+    const f = follow(system, agent);
+    agent.tell(task('fine'));
+    await until(() => f.last()?.value === 'done');
+  });
+
+  it('answers a repeat of the task it has finished without doing it again', async () => {
+    const system = sys();
+    const model = scriptedModel([{ content: 'the answer' }]);
+    const agent = system.spawn(createAgent({ model }));
+    expect(await agent.ask(task('q'), { timeout: 2_000 })).toMatchObject({ answer: 'the answer' });
+    expect(await agent.ask(task('q'), { timeout: 2_000 })).toMatchObject({ answer: 'the answer' });
+    expect(model.calls).toBe(1);
+  });
+
+  it('cuts a huge tool result, and survives one that cannot be serialised', async () => {
+    const system = sys();
+    const huge = counted('huge', () => 'x'.repeat(100_000));
+    const odd = counted('odd', () => {
+      const o = Object.create(null) as Record<string, unknown>;
+      o.big = 1n;
+      return o;
+    });
+    const got: string[] = [];
+    const model = scriptedModel([
+      {
+        toolCalls: [
+          { name: 'huge', arguments: {} },
+          { name: 'odd', arguments: {} },
+        ],
+      },
+      (req) => {
+        for (const m of req.messages) if (m.role === 'tool') got.push(m.content);
+        return { content: 'ok' };
+      },
+    ]);
+    const agent = system.spawn(createAgent({ model, tools: [huge, odd] }));
+    const f = follow(system, agent);
+    agent.tell(task('go'));
+    await until(() => f.last()?.value === 'done');
+    expect(got[0]!.length).toBeLessThan(21_000);
+    expect(got[0]).toContain('cut: 100002 characters');
+    expect(typeof got[1]).toBe('string');
+  });
+});
