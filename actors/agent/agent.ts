@@ -88,6 +88,8 @@ export interface AgentConfig {
     readonly maxMs?: number;
   };
   readonly approvalTimeoutMs?: number;
+  /** How long one model call may take before it is abandoned (a retryable error). */
+  readonly modelTimeoutMs?: number;
 }
 
 /** Messages an agent takes from others (the rest are its own, keyed). */
@@ -136,6 +138,7 @@ const DEFAULTS = {
   baseMs: 200,
   maxMs: 5_000,
   approvalTimeoutMs: 10 * 60_000,
+  modelTimeoutMs: 120_000,
 };
 
 /** The keys of the running actors: made at each start, never persisted. */
@@ -215,6 +218,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   const maxOutputTokens = config.maxOutputTokens ?? DEFAULTS.maxOutputTokens;
   const retry = { ...DEFAULTS, ...config.retry };
   const approvalTimeoutMs = config.approvalTimeoutMs ?? DEFAULTS.approvalTimeoutMs;
+  const modelTimeoutMs = config.modelTimeoutMs ?? DEFAULTS.modelTimeoutMs;
   const caps: BudgetCaps = config.budget ?? {};
   const subtree = config.budget?.subtree ?? null;
 
@@ -272,14 +276,26 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       (granted) => {
         if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
         let reply: ModelReply | null = null;
-        return config.model
-          .complete({
+        // a provider that never answers is abandoned: its reservation is settled all the same
+        const abort = new AbortController();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            abort.abort();
+            reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
+          }, modelTimeoutMs);
+        });
+        return Promise.race([
+          config.model.complete({
             model: modelName,
             messages: context.messages,
             tools: specs,
             maxOutputTokens,
             onToken: (text) => emit({ type: 'token', turn, text }),
-          })
+            signal: abort.signal,
+          }),
+          timedOut,
+        ])
           .then(
             (r) => {
               // a provider that reports no usage is charged its estimate
@@ -319,6 +335,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
             },
           )
           .finally(() => {
+            clearTimeout(timer);
             const r = reply as ModelReply | null;
             const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
             settle(reservation, {

@@ -116,5 +116,13 @@ export function budgetKeeper(caps: BudgetCaps) {
           return s;
       }
     },
+    {
+      // what was spent outlives a restart; reservations do not (their calls settle into nothing)
+      persist: (s) => ({ spent: s.spent, startedAt: s.startedAt }),
+      restore: (snap) => {
+        const p = snap as { spent: KeeperState['spent']; startedAt: number };
+        return { spent: { ...p.spent }, reserved: {}, startedAt: p.startedAt };
+      },
+    },
   );
 }

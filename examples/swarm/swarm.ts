@@ -354,7 +354,7 @@ export function startSwarm(system: ActorSystem, options: SwarmOptions = {}): Swa
   const ref = (name: string) => system.refOf(`troupe://${system.nodeId}${SWARM}/${name}` as never);
   const members = swarmMembers(ref, options);
   const persistence = (key: string) => ({ store, key: `swarm/${key}` });
-  const agents = new Set<string>([...WORKERS, 'critic', 'planner']);
+  const agents = new Set<string>(['budget', ...WORKERS, 'critic', 'planner']);
   system.spawn(
     supervise({
       strategy: 'one-for-one',

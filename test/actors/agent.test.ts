@@ -714,3 +714,51 @@ describe('hardening (from a review)', () => {
     expect(typeof got[1]).toBe('string');
   });
 });
+
+describe('a model that never answers, a keeper that restarts', () => {
+  it('abandons a model call at modelTimeoutMs, retries it, and settles its reservation', async () => {
+    const system = sys();
+    const keeper = system.spawn(budgetKeeper({ modelCalls: 10 }), { name: 'budget' });
+    let calls = 0;
+    const silent = {
+      name: 'silent',
+      complete: () => {
+        calls++;
+        return new Promise<never>(() => undefined);
+      },
+    };
+    const agent = system.spawn(
+      createAgent({
+        model: silent,
+        modelTimeoutMs: 30,
+        retry: { attempts: 2, baseMs: 5 },
+        budget: { subtree: keeper },
+      }),
+    );
+    const ended: Terminated[] = [];
+    system.watch(agent, (t) => ended.push(t));
+    agent.tell(task('hello?'));
+    await until(() => ended.length === 1);
+    expect(ended[0]!.error).toBeInstanceOf(ModelCallError);
+    expect(calls).toBe(2);
+    const status = (await keeper.ask({ type: 'status' })) as BudgetStatus;
+    expect(status.reserved).toBe(0);
+    expect(status.spent.modelCalls).toBe(2);
+  });
+
+  it('keeps what was spent across a restart of the budget keeper (persisted)', async () => {
+    const system = sys();
+    const store = new InMemoryStore();
+    const options = { name: 'keeper', persistence: { store, key: 'budget' } };
+    const amount = { tokens: 10, modelCalls: 1, toolCalls: 0, cost: 0 };
+    const k1 = system.spawn(budgetKeeper({ modelCalls: 3 }), options);
+    expect(await k1.ask({ type: 'reserve', id: 'a', amount })).toEqual({ ok: true });
+    k1.tell({ type: 'settle', id: 'a', amount });
+    // a settlement for a reservation it never granted, and a negative one, change nothing
+    k1.tell({ type: 'settle', id: 'forged', amount: { ...amount, modelCalls: -5 } });
+    expect(((await k1.ask({ type: 'status' })) as BudgetStatus).spent.modelCalls).toBe(1);
+    await system.stop(k1);
+    const k2 = system.spawn(budgetKeeper({ modelCalls: 3 }), options);
+    expect(((await k2.ask({ type: 'status' })) as BudgetStatus).spent.modelCalls).toBe(1);
+  });
+});
