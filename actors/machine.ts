@@ -19,8 +19,9 @@
  *   the ask being handled; `spawnActor(behaviour, options)` inside `assign` spawns a
  *   supervised troupe child. XState's own `spawnChild`/`invoke` stay internal to the machine.
  *
- * Pinned to xstate ~5.33: troupe relies on `target._send(event)` (how `sendTo` delivers) and
- * on `actor.system.scheduler`; test/actors/machine.test.ts fails if either changes.
+ * Pinned to xstate ~5.33: troupe relies on `target._send(event)` (how `sendTo` delivers), on
+ * `actor.system.scheduler` and on `actor.eventListeners` (where emitted events are looked up);
+ * test/actors/machine.test.ts and test/runtime/emit.test.ts fail if any changes.
  */
 import {
   createActor,
@@ -137,6 +138,11 @@ export class MachineClock {
   }
 }
 
+/** Emitted events of every machine go to the running actor's event subscribers. */
+const FORWARD_EMITS: ReadonlySet<(event: unknown) => void> = new Set([
+  (event: unknown) => actorContext('emit').emit(event),
+]);
+
 /** XState rethrows an actor's error when nobody observes it; troupe reads errors from the snapshot. */
 const QUIET = { error: (): void => undefined };
 
@@ -170,8 +176,12 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
       lastView: undefined,
     };
     actor.subscribe(QUIET);
-    // XState's `emit` action: to the actor's event subscribers (it runs inside a `send`, in the turn)
-    actor.on('*', (event) => actorContext('emit').emit(event));
+    // XState's `emit` action: to the actor's event subscribers (it runs inside a `send`, in the
+    // turn). One listener set shared by every machine, put straight into the actor's listener
+    // map: `actor.on('*', …)` would make a Set and a bound function per actor (about 300 bytes)
+    (
+      actor as unknown as { eventListeners: Map<string, ReadonlySet<(e: unknown) => void>> }
+    ).eventListeners.set('*', FORWARD_EMITS);
     const saved = enterActorContext(ctx);
     try {
       actor.start();
