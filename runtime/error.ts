@@ -30,6 +30,24 @@ export class InvalidOptionError extends TroupeError {
   }
 }
 
+/** `v` as an options object, or InvalidOptionError naming `field`. */
+export function optionObject(field: string, v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidOptionError(field, v, 'an object');
+  return v as Record<string, unknown>;
+}
+
+/** Refuses a key of `o` not among `keys`, naming it (`field.key`). */
+export function onlyKnownOptions(
+  field: string,
+  o: Record<string, unknown>,
+  keys: readonly string[],
+): void {
+  for (const k of Object.keys(o))
+    if (!keys.includes(k))
+      throw new InvalidOptionError(`${field}.${k}`, o[k], `absent (known: ${keys.join(', ')})`);
+}
+
 /** Short, safe description of a value for error messages. */
 export function describe(value: unknown): string {
   if (typeof value === 'string')

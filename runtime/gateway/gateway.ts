@@ -450,11 +450,7 @@ export class Gateway implements GatewayCore, HubHost {
     if (origin === undefined) return true;
     const o = this.options.origins;
     if (o === '*') return true;
-    const lower = origin.toLowerCase();
-    if (o !== 'same-origin') return o.has(lower);
-    // the server's own TLS, or that of a server of yours
-    const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-    return lower === `${scheme}://${String(req.headers.host).toLowerCase()}`;
+    return o === 'same-origin' ? this.sameOrigin(req) : o.has(origin.toLowerCase());
   }
 
   private connected(ws: WebSocket, principal: Principal): void {
@@ -561,10 +557,6 @@ export class Gateway implements GatewayCore, HubHost {
   }
 
   count(what: 'framesIn' | 'framesOut' | 'dropped' | 'coalesced' | 'published'): void {
-    this.counters[what]++;
-  }
-
-  counted(what: 'coalesced' | 'published'): void {
     this.counters[what]++;
   }
 

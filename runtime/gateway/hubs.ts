@@ -54,7 +54,7 @@ export interface HubHost {
   readonly historyVersions: number;
   readonly resumeWindowMs: number;
   /** Counters the gateway reports. */
-  counted(what: 'coalesced' | 'published'): void;
+  count(what: 'coalesced' | 'published'): void;
 }
 
 const NONE = Symbol('none');
@@ -159,7 +159,7 @@ export class SnapshotHub {
       this.close();
       return;
     }
-    if (this.pending !== NONE) this.host.counted('coalesced');
+    if (this.pending !== NONE) this.host.count('coalesced');
     this.pending = data;
     if (this.timer !== null) return;
     const wait = this.lastPublishAt + this.host.coalesceMs - performance.now();
@@ -182,7 +182,7 @@ export class SnapshotHub {
     const h = this.history;
     h.set(this.version, this.current);
     h.delete(this.version - this.host.historyVersions);
-    this.host.counted('published');
+    this.host.count('published');
     for (const s of this.subscribers) this.deliver(s);
   }
 

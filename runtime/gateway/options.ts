@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
 import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
 /** Who is on the other end of a connection: what `authenticate` returns. */
@@ -147,17 +147,8 @@ export const DEFAULT_SNAPSHOT_TUNING: Required<SnapshotTuning> = Object.freeze({
   resumeWindowMs: 30_000,
 });
 
-function plain(field: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError(field, v, 'an object');
-  return v as Record<string, unknown>;
-}
-
-function known(field: string, o: Record<string, unknown>, keys: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!keys.includes(k))
-      throw new InvalidOptionError(`${field}.${k}`, o[k], `absent (known: ${keys.join(', ')})`);
-}
+const plain = optionObject;
+const known = onlyKnownOptions;
 
 function count(field: string, v: unknown, d: number, min: number): number {
   if (v === undefined) return d;

@@ -26,7 +26,7 @@ import type { ActorRef } from '../ref.ts';
 import type { DeadLetter } from '../dead-letters.ts';
 import type { RuntimeEvent } from '../events.ts';
 import type { ActorSystem } from '../system.ts';
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions } from '../error.ts';
 
 export const INSPECTOR_NAME = 'inspector';
 export const INSPECTOR_PATH = `/system/${INSPECTOR_NAME}` as ActorPath;
@@ -58,13 +58,7 @@ export function resolveInspectorOptions(v: unknown, field: string): Required<Ins
     throw new InvalidOptionError(field, v, 'an object, true or false');
   const o = v as Record<string, unknown>;
   const d = DEFAULT_INSPECTOR_OPTIONS;
-  for (const k of Object.keys(o))
-    if (!(k in d))
-      throw new InvalidOptionError(
-        `${field}.${k}`,
-        o[k],
-        `absent (known: ${Object.keys(d).join(', ')})`,
-      );
+  onlyKnownOptions(field, o, Object.keys(d));
   const int = (k: keyof InspectorOptions, min: number): number => {
     const x = o[k];
     if (x === undefined) return d[k];

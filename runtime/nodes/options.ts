@@ -14,7 +14,7 @@
  * link server listens (port 0: any free port, read back from `system.nodes.net.port`);
  * `advertise` the URL others dial to reach it (a cluster's members are told it).
  */
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
 import { DEFAULT_LINK_OPTIONS, type LinkOptions } from './link.ts';
 import type { NetOptions, PeerSpec } from './net.ts';
@@ -50,17 +50,8 @@ export interface NodesOptions {
 
 const NODE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-function plain(field: string, v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError(field, v, 'an object');
-  return v as Record<string, unknown>;
-}
-
-function known(field: string, o: Record<string, unknown>, keys: readonly string[]): void {
-  for (const k of Object.keys(o))
-    if (!keys.includes(k))
-      throw new InvalidOptionError(`${field}.${k}`, o[k], `absent (known: ${keys.join(', ')})`);
-}
+const plain = optionObject;
+const known = onlyKnownOptions;
 
 function positive(field: string, v: unknown, d: number, integer = false): number {
   if (v === undefined) return d;
