@@ -17,6 +17,13 @@
  *   the state has not changed, so the runtime publishes only changes.
  * - `onChildFailure` decides what happens to a failed child (the supervisor's role; see
  *   supervisors/). Without it the default directive applies (runtime/failure.ts).
+ * - A throw from any hook never escapes the actor (runtime/failure.ts, `Hook`): from `init`,
+ *   `receive`, `view`, `persist`, `restore`, `migrate`, `onChildFailure`,
+ *   `onChildTerminated` or `onChildHalted` it is this actor's failure, reported to its parent
+ *   with the hook's name (`ChildFailure.hook`); from `stop` (or its rejected promise) and
+ *   `stopOrder` it is logged and the stop goes on. `view` is only called with a state (never
+ *   while the actor is starting or waiting out a restart delay: a subscriber then gets the
+ *   last view sent, if any, and the next incarnation's first view when it starts).
  */
 import type { ActorRef } from './ref.ts';
 import type { ActorContext } from './context.ts';

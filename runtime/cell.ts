@@ -39,6 +39,7 @@ import {
   isDirective,
   type ChildFailure,
   type Directive,
+  type Hook,
 } from './failure.ts';
 import { MigrationError, type PersistenceStore } from './persistence.ts';
 import { decodeValue, encodeValue } from './refcodec.ts';
@@ -329,7 +330,10 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   /** What snapshot subscribers see now (its view), for tools; undefined before it starts. */
   inspectView(): unknown {
-    return this.status === STARTING || this.state === undefined ? undefined : this.currentView();
+    if ((this.status !== RUNNING && this.status !== SUSPENDED) || this.state === undefined)
+      return undefined;
+    const v = this.currentView();
+    return v === NO_VIEW ? undefined : v;
   }
 
   get kidStatus(): number {
@@ -502,8 +506,9 @@ export class ActorCell<In = any, Reply = any, State = any>
     } catch (error) {
       sys.current = null;
       this.handled += sys.throughput - n + 1;
-      this.fail(error, true, msg, this.handling);
+      const meta = this.handling;
       this.handling = null;
+      this.fail(error, true, msg, meta, 'receive');
       return;
     }
     this.handled += sys.throughput - n;
@@ -536,14 +541,15 @@ export class ActorCell<In = any, Reply = any, State = any>
         sys.current = null;
         this.handling = null;
         this.traceContext = null;
-        this.fail(error, true, msg, meta);
+        this.fail(error, true, msg, meta, 'receive');
         return;
       }
-      if (this.subscribed) this.publishView();
       sys.current = null;
       this.handling = null;
       this.traceContext = null;
       span?.end();
+      // the message is handled; a view that throws fails the actor after it (not with it)
+      if (this.subscribed && !this.publishView()) return;
       if (persistent) {
         this.save();
         return;
@@ -558,16 +564,17 @@ export class ActorCell<In = any, Reply = any, State = any>
       return;
     }
     const sys = this.system;
+    const saved = sys.current;
     sys.current = this;
     try {
       this.state = this.behaviour.init(this);
       this.status = RUNNING;
     } catch (error) {
-      sys.current = null;
-      this.fail(error, false, undefined, null);
+      sys.current = saved;
+      this.fail(error, false, undefined, null, 'init');
       return;
     } finally {
-      sys.current = null;
+      sys.current = saved;
     }
     if (this.subscribed) this.publishView();
   }
@@ -583,29 +590,31 @@ export class ActorCell<In = any, Reply = any, State = any>
         sys.pendingAsync--;
         this.waiting = false;
         if (this.status !== STARTING) return this.wake();
+        const saved = sys.current;
         sys.current = this;
+        let hook: Hook = 'init';
         try {
           if (loaded === undefined) {
             p.version = null;
             this.state = this.behaviour.init(this);
           } else {
             p.version = loaded.version;
-            const data = this.migrate(
-              p.key,
-              loaded.snapshot.schemaVersion,
-              decodeValue(loaded.snapshot.data, sys.refOf),
-            );
+            hook = 'restore';
+            const decoded = decodeValue(loaded.snapshot.data, sys.refOf);
+            hook = 'migrate';
+            const data = this.migrate(p.key, loaded.snapshot.schemaVersion, decoded);
+            hook = 'restore';
             const restore = this.behaviour.restore;
             this.state =
               restore === undefined ? (data as State) : restore.call(this.behaviour, data, this);
           }
           this.status = RUNNING;
         } catch (error) {
-          sys.current = null;
-          this.fail(error, false, undefined, null);
+          sys.current = saved;
+          this.fail(error, false, undefined, null, hook);
           return;
         } finally {
-          sys.current = null;
+          sys.current = saved;
         }
         if (this.subscribed) this.publishView();
         this.wake();
@@ -644,7 +653,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         persist === undefined ? this.state : persist.call(this.behaviour, this.state as State),
       );
     } catch (error) {
-      this.fail(error, false, undefined, null);
+      this.fail(error, false, undefined, null, 'persist');
       return;
     }
     this.waiting = true;
@@ -724,9 +733,26 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   // ---- snapshots for subscribers --------------------------------------------------------
 
+  /**
+   * What subscribers see now: the behaviour's `view` of the state (the state without one).
+   * Only for a state that exists (running or suspended): never `view(undefined)`. A view
+   * that throws is this actor's failure (hook `view`): returns NO_VIEW then.
+   */
   private currentView(): unknown {
     const view = this.behaviour.view;
-    return view === undefined ? this.state : view.call(this.behaviour, this.state as State);
+    if (view === undefined) return this.state;
+    const sys = this.system;
+    const saved = sys.current;
+    sys.current = this;
+    try {
+      return view.call(this.behaviour, this.state as State);
+    } catch (error) {
+      sys.current = saved;
+      this.fail(error, false, undefined, null, 'view');
+      return NO_VIEW;
+    } finally {
+      sys.current = saved;
+    }
   }
 
   private get subscribed(): boolean {
@@ -734,13 +760,34 @@ export class ActorCell<In = any, Reply = any, State = any>
     return s !== null && s.subscribers !== null;
   }
 
-  private publishView(): void {
+  /** Sends subscribers the view if it changed. False when the view threw (the actor failed). */
+  private publishView(): boolean {
     const s = this.snapshots!;
     const v = this.currentView();
-    if (v === s.last && s.version > 0) return;
+    if (v === NO_VIEW) return false;
+    if (v === s.last && s.version > 0) return true;
     s.last = v;
     s.version++;
-    for (const r of s.subscribers!) r.tell(this.update());
+    this.sendToSubscribers(s.subscribers!, this.update());
+    return true;
+  }
+
+  /**
+   * Tells each subscriber; one that cannot be told (a view that cannot cross to its thread,
+   * a listener that throws on a path that rethrows) is removed and logged: the actor goes on.
+   */
+  private sendToSubscribers(subs: Set<ActorRef<unknown>>, msg: unknown): void {
+    for (const r of subs) {
+      try {
+        r.tell(msg);
+      } catch (error) {
+        subs.delete(r);
+        this.system.logger.error(
+          `troupe: a subscriber of ${this.path} (${r.path}) could not be told and was removed`,
+          error,
+        );
+      }
+    }
   }
 
   private update(): SnapshotUpdate {
@@ -805,9 +852,19 @@ export class ActorCell<In = any, Reply = any, State = any>
         const s = (this.snapshots ??= new Snapshots());
         (s.subscribers ??= new Set()).add(m.subscriber);
         this.slow = true;
-        if (this.status !== STARTING && this.status !== RESTARTING) {
-          if (s.version === 0 || s.last !== this.currentView()) this.publishView();
-          else m.subscriber.tell(this.update());
+        if ((this.status === RUNNING || this.status === SUSPENDED) && this.state !== undefined) {
+          if (s.version === 0) {
+            this.publishView();
+            return;
+          }
+          const v = this.currentView();
+          if (v === NO_VIEW) return;
+          if (v !== s.last) this.publishView();
+          else this.sendToSubscribers(new Set([m.subscriber]), this.update());
+        } else if (s.version > 0) {
+          // starting, winding down or in a restart backoff (no state to view): the last view
+          // sent; the next incarnation's first view follows when it starts
+          this.sendToSubscribers(new Set([m.subscriber]), this.update());
         }
         return;
       }
@@ -846,7 +903,13 @@ export class ActorCell<In = any, Reply = any, State = any>
   // ---- failure --------------------------------------------------------------------------
 
   /** This actor failed: suspend it and tell its parent (runtime/failure.ts). */
-  fail(error: unknown, hasMessage: boolean, msg: unknown, meta: unknown): void {
+  fail(
+    error: unknown,
+    hasMessage: boolean,
+    msg: unknown,
+    meta: unknown,
+    hook: Hook | null = null,
+  ): void {
     if (this.status !== RUNNING && this.status !== STARTING) return;
     this.status = SUSPENDED;
     this.ending().failure = error;
@@ -863,11 +926,10 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.system.guardianFailed(this, error);
       return;
     }
-    this.parent.sendSystem(
-      hasMessage
-        ? { type: 'failed', child: this.ref, incarnation: this.incarnation, error, message: msg }
-        : { type: 'failed', child: this.ref, incarnation: this.incarnation, error },
-    );
+    const failed: Extract<SystemMessage, { type: 'failed' }> = hasMessage
+      ? { type: 'failed', child: this.ref, incarnation: this.incarnation, error, message: msg }
+      : { type: 'failed', child: this.ref, incarnation: this.incarnation, error };
+    this.parent.sendSystem(hook === null ? failed : { ...failed, hook });
   }
 
   private childFailed(m: Extract<SystemMessage, { type: 'failed' }>): void {
@@ -877,10 +939,13 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (!(child instanceof ActorCell)) {
       // a child on another shard: its stand-in learns, and the hook gets the parent's own ref
       (child as RemoteKid).noteFailed(m.incarnation);
-      failure =
-        m.message === undefined
-          ? { child: child.ref, incarnation: m.incarnation, error: m.error }
-          : { child: child.ref, incarnation: m.incarnation, error: m.error, message: m.message };
+      failure = {
+        child: child.ref,
+        incarnation: m.incarnation,
+        error: m.error,
+        ...(m.message === undefined ? {} : { message: m.message }),
+        ...(m.hook === undefined ? {} : { hook: m.hook }),
+      };
     }
     let directive: Directive = DEFAULT_DIRECTIVE;
     const decide = this.behaviour.onChildFailure;
@@ -891,19 +956,20 @@ export class ActorCell<In = any, Reply = any, State = any>
       );
     } else {
       const sys = this.system;
+      const saved = sys.current;
       sys.current = this;
       try {
         const d = decide.call(this.behaviour, failure, this.state as State, this);
         if (!isDirective(d)) throw new InvalidDirectiveError(d);
         directive = d;
       } catch (error) {
-        sys.current = null;
+        sys.current = saved;
         // a supervisor that cannot decide has failed: its parent decides for it
         (this.ending().escalated ??= new Set()).add(child);
-        this.fail(error, false, undefined, null);
+        this.fail(error, false, undefined, null, 'onChildFailure');
         return;
       } finally {
-        sys.current = null;
+        sys.current = saved;
       }
     }
     if (directiveName(directive) === 'escalate') {
@@ -1043,7 +1109,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       names = order.call(this.behaviour, state as State);
     } catch (error) {
       this.system.logger.error(
-        `troupe: ${this.path}: stopOrder threw; its children stop in reverse spawn order`,
+        `troupe: ${this.path}: stopOrder threw (hook stopOrder); its children stop in reverse spawn order`,
         error,
       );
       return [...kids.values()];
@@ -1166,7 +1232,9 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
     const hook = this.behaviour.onChildTerminated;
     if (hook !== undefined && this.status === RUNNING)
-      this.runHook(() => hook.call(this.behaviour, child, reason, this.state as State, this));
+      this.runHook('onChildTerminated', () =>
+        hook.call(this.behaviour, child, reason, this.state as State, this),
+      );
   }
 
   private childHalted(child: ActorRef<unknown>, spawnId: number | undefined): void {
@@ -1178,20 +1246,23 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
     const hook = this.behaviour.onChildHalted;
     if (hook !== undefined && this.status === RUNNING)
-      this.runHook(() => hook.call(this.behaviour, child, this.state as State, this));
+      this.runHook('onChildHalted', () =>
+        hook.call(this.behaviour, child, this.state as State, this),
+      );
   }
 
   /** Runs a behaviour hook in this actor's turn; a throw is this actor's failure. */
-  private runHook(run: () => void): void {
+  private runHook(hook: Hook, run: () => void): void {
     const sys = this.system;
+    const saved = sys.current;
     sys.current = this;
     try {
       run();
     } catch (error) {
-      sys.current = null;
-      this.fail(error, false, undefined, null);
+      sys.current = saved;
+      this.fail(error, false, undefined, null, hook);
     } finally {
-      sys.current = null;
+      sys.current = saved;
     }
   }
 
@@ -1203,17 +1274,26 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (hook === undefined || state === undefined) return this.windDownDone(epoch);
     const sys = this.system;
     let result: void | Promise<void>;
+    const saved = sys.current;
     sys.current = this;
     try {
       result = hook.call(this.behaviour, state, this);
     } catch (error) {
-      sys.logger.error(`troupe: stop hook of ${this.path} threw`, error);
+      sys.logger.error(`troupe: stop hook of ${this.path} threw (hook stop)`, error);
       result = undefined;
     } finally {
-      sys.current = null;
+      sys.current = saved;
     }
-    if (result === undefined || typeof (result as { then?: unknown }).then !== 'function')
-      return this.windDownDone(epoch);
+    let then: unknown;
+    try {
+      then =
+        result === undefined || result === null ? undefined : (result as { then?: unknown }).then;
+    } catch (error) {
+      // a getter on what the hook returned: as a throw of the hook
+      sys.logger.error(`troupe: stop hook of ${this.path} threw (hook stop)`, error);
+      then = undefined;
+    }
+    if (typeof then !== 'function') return this.windDownDone(epoch);
     const pending = { abandoned: false };
     d.pendingHook = pending;
     this.waiting = true;
@@ -1224,15 +1304,20 @@ export class ActorCell<In = any, Reply = any, State = any>
       d.pendingHook = null;
       sys.pendingAsync--;
       if (error !== undefined)
-        sys.logger.error(`troupe: stop hook of ${this.path} rejected`, error);
+        sys.logger.error(`troupe: stop hook of ${this.path} rejected (hook stop)`, error);
       this.waiting = false;
       this.windDownDone(epoch);
       this.wake();
     };
-    result.then(
-      () => settled(),
-      (error: unknown) => settled(error ?? new Error('rejected')),
-    );
+    try {
+      (then as (ok: () => void, ko: (e: unknown) => void) => unknown).call(
+        result,
+        () => settled(),
+        (error: unknown) => settled(error ?? new Error('rejected')),
+      );
+    } catch (error) {
+      settled(error);
+    }
   }
 
   private windDownDone(epoch: number): void {
@@ -1417,7 +1502,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const subs = this.snapshots?.eventSubscribers;
     if (subs === null || subs === undefined) return;
     const e: EmittedEvent = { type: 'troupe.event', ref: this.ref, event };
-    for (const r of subs) r.tell(e);
+    this.sendToSubscribers(subs, e);
   }
 
   remindAt(time: number | Date, msg: In): void {
@@ -1536,6 +1621,9 @@ function nameOf(path: string): string {
 }
 
 const DOLLAR = 0x24;
+
+/** currentView's answer when the view threw (the actor failed): no view to send. */
+const NO_VIEW: unique symbol = Symbol('no view');
 
 /** The name made for the child numbered `n`: `$` and `n` in base 36. */
 function generatedName(n: number): string {

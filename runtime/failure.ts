@@ -45,6 +45,29 @@ export const DIRECTIVE_NAMES: readonly DirectiveName[] = [
 /** A directive, or a directive with options (`{ name: 'restart', delayMs: 200 }` for a backoff). */
 export type Directive = DirectiveName | { readonly name: DirectiveName; readonly delayMs?: number };
 
+/**
+ * The user code the runtime calls for an actor, named in its failure (`ChildFailure.hook`)
+ * and in logs. Every call goes through the cell's one boundary (runtime/cell.ts):
+ * - `init`, `receive`, `view`, `persist`, `restore`, `migrate`, `onChildFailure`,
+ *   `onChildTerminated`, `onChildHalted`: a throw is this actor's failure, reported to its
+ *   parent with the hook's name (for `receive`, the message goes to dead letters and an ask
+ *   of it rejects with ActorFailedError);
+ * - `stop` (also a rejected promise) and `stopOrder`: the actor is winding down already: the
+ *   throw is logged with the hook's name and the stop goes on (`stopOrder`: in spawn order).
+ */
+export type Hook =
+  | 'init'
+  | 'receive'
+  | 'view'
+  | 'persist'
+  | 'restore'
+  | 'migrate'
+  | 'stop'
+  | 'stopOrder'
+  | 'onChildFailure'
+  | 'onChildTerminated'
+  | 'onChildHalted';
+
 /** What the parent is told when a child fails. */
 export interface ChildFailure {
   readonly child: ActorRef<unknown>;
@@ -52,6 +75,11 @@ export interface ChildFailure {
   readonly error: unknown;
   /** The message being handled, if the failure happened in `receive`. */
   readonly message?: unknown;
+  /**
+   * The user code that threw (absent when the failure is the runtime's: a mailbox with policy
+   * `fail` that overflowed, a snapshot store that failed, a thread that was lost).
+   */
+  readonly hook?: Hook;
 }
 
 /** Applied by parents that do not define `onChildFailure`. */

@@ -4,7 +4,7 @@
  * refs, never closures, so they can cross threads and nodes as envelopes of kind `system`.
  */
 import type { ActorRef } from './ref.ts';
-import type { Directive } from './failure.ts';
+import type { Directive, Hook } from './failure.ts';
 import type { StopReason } from './notices.ts';
 
 export type SystemMessage =
@@ -17,6 +17,8 @@ export type SystemMessage =
       readonly incarnation: number;
       readonly error: unknown;
       readonly message?: unknown;
+      /** The user code that threw (runtime/failure.ts). */
+      readonly hook?: Hook;
       /** From a child on another shard: which spawn of it (runtime/shards/remote.ts). */
       readonly spawn?: number;
     }

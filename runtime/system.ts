@@ -532,16 +532,17 @@ export class ActorSystem implements SystemCore {
     listener: (update: SnapshotUpdate<S> | Terminated) => void,
   ): () => void {
     const target = ref as LocalRef;
-    const s = new TempReceiver(this, 'sub-' + ++this.seq, (msg) => {
-      listener(msg as SnapshotUpdate<S> | Terminated);
-      if ((msg as Terminated).type === 'troupe.terminated') s.close();
-    });
-    target.sendSystem({ type: 'subscribe', subscriber: s.ref });
-    return () => {
+    const unsubscribe = (): void => {
       if (s.gone) return;
       s.close();
       target.sendSystem({ type: 'unsubscribe', subscriber: s.ref });
     };
+    const s = new TempReceiver(this, 'sub-' + ++this.seq, (msg) => {
+      if (!this.callListener(listener, msg, ref, 'snapshot', unsubscribe)) return;
+      if ((msg as Terminated).type === 'troupe.terminated') s.close();
+    });
+    target.sendSystem({ type: 'subscribe', subscriber: s.ref });
+    return unsubscribe;
   }
 
   /**
@@ -554,16 +555,41 @@ export class ActorSystem implements SystemCore {
     listener: (event: EmittedEvent<E> | Terminated) => void,
   ): () => void {
     const target = ref as LocalRef;
-    const s = new TempReceiver(this, 'ev-' + ++this.seq, (msg) => {
-      listener(msg as EmittedEvent<E> | Terminated);
-      if ((msg as Terminated).type === 'troupe.terminated') s.close();
-    });
-    target.sendSystem({ type: 'subscribe', subscriber: s.ref, events: true });
-    return () => {
+    const unsubscribe = (): void => {
       if (s.gone) return;
       s.close();
       target.sendSystem({ type: 'unsubscribe', subscriber: s.ref, events: true });
     };
+    const s = new TempReceiver(this, 'ev-' + ++this.seq, (msg) => {
+      if (!this.callListener(listener, msg, ref, 'event', unsubscribe)) return;
+      if ((msg as Terminated).type === 'troupe.terminated') s.close();
+    });
+    target.sendSystem({ type: 'subscribe', subscriber: s.ref, events: true });
+    return unsubscribe;
+  }
+
+  /**
+   * Calls a subscriber's listener (user code). One that throws is unsubscribed and logged:
+   * the actor and the other subscribers go on. False when it threw.
+   */
+  private callListener(
+    listener: (msg: any) => void,
+    msg: unknown,
+    ref: ActorRef<unknown>,
+    what: string,
+    unsubscribe: () => void,
+  ): boolean {
+    try {
+      listener(msg);
+      return true;
+    } catch (error) {
+      unsubscribe();
+      this.logger.error(
+        `troupe: a ${what} subscriber of ${ref.path} threw; it is unsubscribed`,
+        error,
+      );
+      return false;
+    }
   }
 
   /** The guardians `/user` and `/system`, the roots of the tree (runtime/inspector reads it). */
