@@ -116,6 +116,8 @@ export {
   SupervisorRequestError,
 } from './supervisors/api.ts';
 export type { SupervisorRef } from './supervisors/api.ts';
+export { IGNORE } from './supervisors/spec.ts';
+export type { ChildType, ChildFactory, Ignore } from './supervisors/spec.ts';
 export { stopWithShutdown } from './supervisors/exit.ts';
 export { SupervisorSpecError, DEFAULT_INTENSITY, DEFAULT_PERIOD_MS } from './supervisors/spec.ts';
 export type {

@@ -1,7 +1,9 @@
 /**
  * The supervisor's API, with OTP's names. Each call is an ask to the supervisor: it works
- * wherever the supervisor lives, and rejects with SupervisorRequestError (a stable `code`)
- * when the supervisor refuses, or with AskTimeoutError after `timeout` ms.
+ * wherever the supervisor lives, and rejects with SupervisorRequestError (a stable `code`,
+ * listed in supervisors/requests.ts) when the supervisor refuses, or with AskTimeoutError
+ * after `timeout` ms. A refusal harms nothing else: the supervisor and its other children go
+ * on.
  */
 import { TroupeError } from '../runtime/error.ts';
 import type { ActorRef } from '../runtime/ref.ts';
@@ -12,8 +14,8 @@ export type SupervisorRef = ActorRef<SupervisorMsg, SupervisorReply>;
 
 export class SupervisorRequestError extends TroupeError {
   readonly supervisor: string;
-  constructor(supervisor: string, code: string, message: string) {
-    super(code, message);
+  constructor(supervisor: string, code: string, message: string, cause?: unknown) {
+    super(code, message, cause === undefined ? undefined : { cause });
     this.supervisor = supervisor;
   }
 }
@@ -24,25 +26,33 @@ async function call(
   options?: AskOptions,
 ): Promise<SupervisorReply & { ok: true }> {
   const r = await sup.ask(msg, options);
-  if (!r.ok) throw new SupervisorRequestError(sup.path, r.code, r.message);
+  if (!r.ok) throw new SupervisorRequestError(sup.path, r.code, r.message, r.cause);
   return r;
 }
 
 /**
- * Adds a child: a child spec (ChildSpec) for a static supervisor (ERR_CHILD_EXISTS when the id is taken,
- * ERR_SUPERVISOR_SPEC when the spec is bad), or the argument for the template of a
- * simple-one-for-one supervisor. Resolves with the new child's ref.
+ * Adds a child: a child spec (ChildSpec) for a static supervisor, or the argument for the
+ * template's factory of a simple-one-for-one supervisor. Resolves with the new child's ref,
+ * or `undefined` when its factory returned IGNORE (OTP's `{ok, undefined}`: a static spec
+ * is kept, not running, unless temporary; a simple-one-for-one child is not kept).
+ * Rejects with ERR_CHILD_EXISTS when the id is taken, ERR_SUPERVISOR_SPEC when the spec is
+ * bad, ERR_START_CHILD when the factory threw or made no behaviour or spawn refused (its
+ * `cause`; nothing is kept).
  */
 export async function startChild<T = unknown>(
   sup: SupervisorRef,
   specOrArg: unknown,
   options?: AskOptions,
-): Promise<ActorRef<T>> {
+): Promise<ActorRef<T> | undefined> {
   const r = await call(sup, { type: 'supervisor.start-child', spec: specOrArg }, options);
-  return r.ref as ActorRef<T>;
+  return r.ref as ActorRef<T> | undefined;
 }
 
-/** Stops a child (by id, or by ref for simple-one-for-one) without restarting it; resolves when it has stopped. */
+/**
+ * Stops a child (by id, or by ref for simple-one-for-one) without restarting it, also when a
+ * restart of it is pending (a backoff, a group restart): resolves when it has stopped. A
+ * static child keeps its spec (restartChild), unless it is temporary; a dynamic one is gone.
+ */
 export async function terminateChild(
   sup: SupervisorRef,
   child: string | ActorRef<any, any>,
@@ -57,17 +67,22 @@ export async function terminateChild(
   );
 }
 
-/** Starts again a static child that was terminated (ERR_CHILD_RUNNING if it runs). */
+/**
+ * Starts again a static child that is not running: resolves with its ref, or `undefined` when
+ * its factory returned IGNORE. ERR_CHILD_RUNNING if it runs, ERR_CHILD_RESTARTING if a
+ * restart of it is pending, ERR_CHILD_NOT_FOUND for no such spec (a temporary child's is gone
+ * once it ended), ERR_START_CHILD if it could not start (the spec is kept).
+ */
 export async function restartChild<T = unknown>(
   sup: SupervisorRef,
   id: string,
   options?: AskOptions,
-): Promise<ActorRef<T>> {
+): Promise<ActorRef<T> | undefined> {
   const r = await call(sup, { type: 'supervisor.restart-child', id }, options);
-  return r.ref as ActorRef<T>;
+  return r.ref as ActorRef<T> | undefined;
 }
 
-/** Forgets the spec of a terminated static child. */
+/** Forgets the spec of a static child that is not running (ERR_CHILD_RUNNING, ERR_CHILD_RESTARTING). */
 export async function deleteChild(
   sup: SupervisorRef,
   id: string,
@@ -76,6 +91,7 @@ export async function deleteChild(
   await call(sup, { type: 'supervisor.delete-child', id }, options);
 }
 
+/** Each child: id, ref (undefined when not running), type, restart type, `restarting`. */
 export async function whichChildren(
   sup: SupervisorRef,
   options?: AskOptions,
@@ -83,6 +99,7 @@ export async function whichChildren(
   return (await call(sup, { type: 'supervisor.which-children' }, options)).children!;
 }
 
+/** OTP's count_children: specs, active (running, not restarting), supervisors, workers. */
 export async function countChildren(
   sup: SupervisorRef,
   options?: AskOptions,

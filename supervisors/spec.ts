@@ -12,20 +12,35 @@
  *
  * Child spec:
  *   id            the child's name (its path segment), unique in the supervisor    (mandatory)
- *   behaviour     what it runs; for simple-one-for-one also `(arg) => behaviour`   (mandatory)
+ *   behaviour     what it runs: a behaviour, or a factory called at each spawn     (mandatory)
+ *                 (`() => behaviour`; for simple-one-for-one `(arg) => behaviour`, arg from
+ *                 startChild) that may return IGNORE instead: the child is not started (OTP's
+ *                 `ignore`, see supervisors/supervisor.ts)
+ *   type          worker | supervisor: what whichChildren and countChildren report
+ *                 (default: supervisor for a supervise(…) behaviour, else worker; for a
+ *                 behaviour object it must match it)
  *   restart       permanent | transient | temporary                                (default permanent)
- *   shutdown      ms to stop, Infinity, or 'brutal'            (default 5,000; Infinity for supervisors)
+ *   shutdown      ms to stop, Infinity, or 'brutal'
+ *                 (default: the spawned behaviour's, 5,000 for workers, Infinity for supervisors)
  *   significant   its termination can shut the supervisor down (autoShutdown)     (default false)
  *   shard         where it runs, with shards: a shard id, 'least-loaded' or 'round-robin'
  *                 (runtime/shards/router.ts; another shard than the supervisor's needs a
  *                 portable behaviour)                               (default: the supervisor's)
  *   mailbox, persistence   passed to spawn
  *
- * Rules for combinations (each refused with its name):
+ * Strictness: the flags, each child spec and `backoff` are closed records. A key that is not
+ * listed above (a typo such as `restrat`, an option from another runtime) is refused, not
+ * ignored: SupervisorSpecError (code ERR_SUPERVISOR_SPEC) whose `field` is the key's path
+ * (`restartStrategy`, `children[0].restrat`, `backoff.factor`) and `value` the value given.
+ * So is a known key with a bad value (`field` names it, the message says what it must be).
+ * `supervise` throws it at once; startChild on a static supervisor answers it
+ * (SupervisorRequestError with the same code); checkChildSpecs (supervisors/api.ts) throws it.
+ *
+ * Rules for combinations (each refused with its name in `rule`):
  *   significant-permanent       a significant child cannot be permanent (OTP)
  *   significant-without-auto    significant children need autoShutdown other than never (OTP)
  *   simple-one-template         simple-one-for-one takes exactly one child spec, its template
- *   template-needs-simple       a behaviour factory `(arg) => behaviour` only for simple-one-for-one
+ *   type-matches-behaviour      a declared `type` agrees with a behaviour object's kind
  *   duplicate-id                ids are unique
  */
 import { TroupeError, describe } from '../runtime/error.ts';
@@ -39,6 +54,8 @@ import type { BackoffOptions } from './backoff.ts';
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 export type AutoShutdown = 'never' | 'any-significant' | 'all-significant';
+/** What a child is, as whichChildren and countChildren report it (OTP's `type`). */
+export type ChildType = 'worker' | 'supervisor';
 
 export const STRATEGIES: readonly Strategy[] = [
   'one-for-one',
@@ -52,6 +69,17 @@ export const AUTO_SHUTDOWNS: readonly AutoShutdown[] = [
   'any-significant',
   'all-significant',
 ];
+export const CHILD_TYPES: readonly ChildType[] = ['worker', 'supervisor'];
+
+/** The behaviour kind of `supervise(…)` (supervisors/supervisor.ts exports it too). */
+export const SUPERVISOR_KIND = 'supervisor';
+
+/**
+ * What a child factory returns to say "do not start this child" (OTP's `ignore`): startChild
+ * resolves `undefined`, a static child's spec is kept, not running; see supervisors/supervisor.ts.
+ */
+export const IGNORE = 'ignore';
+export type Ignore = typeof IGNORE;
 
 /** OTP's default restart intensity: 1 restart … */
 export const DEFAULT_INTENSITY = 1;
@@ -60,9 +88,16 @@ export const DEFAULT_PERIOD_MS = 5_000;
 
 export type AnyBehaviour = Behaviour<any, any, any>;
 
+/**
+ * Makes a child's behaviour at each spawn: called with startChild's argument for
+ * simple-one-for-one, with `undefined` for a static child. IGNORE: do not start it.
+ */
+export type ChildFactory = (arg: any) => AnyBehaviour | Ignore;
+
 export interface ChildSpec {
   readonly id: string;
-  readonly behaviour: AnyBehaviour | ((arg: any) => AnyBehaviour);
+  readonly behaviour: AnyBehaviour | ChildFactory;
+  readonly type?: ChildType;
   readonly restart?: RestartType;
   readonly shutdown?: number | 'brutal';
   readonly significant?: boolean;
@@ -83,7 +118,8 @@ export interface SupervisorOptions {
 
 export interface ResolvedChildSpec {
   readonly id: string;
-  readonly behaviour: AnyBehaviour | ((arg: any) => AnyBehaviour);
+  readonly behaviour: AnyBehaviour | ChildFactory;
+  readonly type: ChildType;
   readonly restart: RestartType;
   readonly shutdown: number | 'brutal' | undefined;
   readonly significant: boolean;
@@ -153,7 +189,7 @@ function childShard(field: string, v: unknown): ShardChoice {
   return v;
 }
 
-function isBehaviour(v: unknown): v is AnyBehaviour {
+export function isBehaviour(v: unknown): v is AnyBehaviour {
   if (typeof v !== 'object' || v === null) return false;
   const b = v as Partial<AnyBehaviour>;
   return (
@@ -197,6 +233,7 @@ function backoff(v: unknown): Required<BackoffOptions> | null {
 const CHILD_KEYS = [
   'id',
   'behaviour',
+  'type',
   'restart',
   'shutdown',
   'significant',
@@ -214,11 +251,25 @@ const SUPERVISOR_KEYS = [
   'random',
 ];
 
+/** The declared type, else the behaviour's: a factory is a worker unless it says otherwise. */
+function childType(at: string, c: Record<string, unknown>, factory: boolean): ChildType {
+  const kind = factory ? undefined : (c.behaviour as AnyBehaviour).kind;
+  const inferred: ChildType = kind === SUPERVISOR_KIND ? 'supervisor' : 'worker';
+  const type = oneOf(`${at}.type`, c.type, CHILD_TYPES, inferred);
+  if (!factory && type !== inferred)
+    throw new SupervisorSpecError(
+      `${at}.type`,
+      c.type,
+      `the behaviour is a ${inferred} (kind ${String(kind)}); leave type out or say ${inferred}`,
+      'type-matches-behaviour',
+    );
+  return type;
+}
+
 /** Validates one child spec; `at` is its path in the options (`children[2]`). */
 export function resolveChildSpec(
   v: unknown,
   at: string,
-  strategy: Strategy,
   autoShutdown: AutoShutdown,
 ): ResolvedChildSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
@@ -248,13 +299,7 @@ export function resolveChildSpec(
       c.behaviour,
       'a behaviour (fromReceive, fromMachine, supervise…)',
     );
-  if (factory && strategy !== 'simple-one-for-one')
-    throw new SupervisorSpecError(
-      `${at}.behaviour`,
-      c.behaviour,
-      'a behaviour factory (arg) => behaviour is only for simple-one-for-one',
-      'template-needs-simple',
-    );
+  const type = childType(at, c, factory);
   const restart = oneOf(`${at}.restart`, c.restart, RESTART_TYPES, 'permanent');
   if (c.significant !== undefined && typeof c.significant !== 'boolean')
     throw new SupervisorSpecError(`${at}.significant`, c.significant, 'a boolean');
@@ -280,6 +325,7 @@ export function resolveChildSpec(
   return {
     id: c.id,
     behaviour: c.behaviour as ResolvedChildSpec['behaviour'],
+    type,
     restart,
     shutdown: shutdown(`${at}.shutdown`, c.shutdown),
     significant,
@@ -289,27 +335,18 @@ export function resolveChildSpec(
   };
 }
 
-export function resolveSupervisorOptions(v: unknown): ResolvedSupervisorOptions {
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new SupervisorSpecError('options', v, 'an object');
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o))
-    if (!SUPERVISOR_KEYS.includes(k))
-      throw new SupervisorSpecError(
-        k,
-        o[k],
-        `absent (unknown option; known: ${SUPERVISOR_KEYS.join(', ')})`,
-      );
-  const strategy = oneOf('strategy', o.strategy, STRATEGIES, 'one-for-one');
-  const autoShutdown = oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never');
-  if (o.random !== undefined && typeof o.random !== 'function')
-    throw new SupervisorSpecError('random', o.random, 'a function returning [0, 1)');
-  const list = o.children ?? [];
+/**
+ * Validates a list of child specs as `supervise` does (`children[i].field` in errors): each
+ * spec, unique ids, and for simple-one-for-one exactly one (the template).
+ */
+export function resolveChildSpecs(
+  list: unknown,
+  strategy: Strategy,
+  autoShutdown: AutoShutdown,
+): ResolvedChildSpec[] {
   if (!Array.isArray(list))
     throw new SupervisorSpecError('children', list, 'an array of child specs');
-  const children = list.map((c, i) =>
-    resolveChildSpec(c, `children[${i}]`, strategy, autoShutdown),
-  );
+  const children = list.map((c, i) => resolveChildSpec(c, `children[${i}]`, autoShutdown));
   const seen = new Set<string>();
   children.forEach((c, i) => {
     if (seen.has(c.id))
@@ -328,6 +365,47 @@ export function resolveSupervisorOptions(v: unknown): ResolvedSupervisorOptions 
       'simple-one-for-one takes exactly one child spec (the template)',
       'simple-one-template',
     );
+  return children;
+}
+
+/**
+ * checkChildSpecs (supervisors/api.ts): child specs checked for a supervisor with these
+ * `strategy` and `autoShutdown` (themselves checked, the only keys allowed).
+ */
+export function checkChildSpecList(list: unknown, options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new SupervisorSpecError('options', options, 'an object { strategy?, autoShutdown? }');
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (k !== 'strategy' && k !== 'autoShutdown')
+      throw new SupervisorSpecError(
+        k,
+        o[k],
+        'absent (unknown option; known: strategy, autoShutdown)',
+      );
+  resolveChildSpecs(
+    list,
+    oneOf('strategy', o.strategy, STRATEGIES, 'one-for-one'),
+    oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never'),
+  );
+}
+
+export function resolveSupervisorOptions(v: unknown): ResolvedSupervisorOptions {
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SupervisorSpecError('options', v, 'an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!SUPERVISOR_KEYS.includes(k))
+      throw new SupervisorSpecError(
+        k,
+        o[k],
+        `absent (unknown option; known: ${SUPERVISOR_KEYS.join(', ')})`,
+      );
+  const strategy = oneOf('strategy', o.strategy, STRATEGIES, 'one-for-one');
+  const autoShutdown = oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never');
+  if (o.random !== undefined && typeof o.random !== 'function')
+    throw new SupervisorSpecError('random', o.random, 'a function returning [0, 1)');
+  const children = resolveChildSpecs(o.children ?? [], strategy, autoShutdown);
   return {
     strategy,
     intensity: intensity(o.intensity),

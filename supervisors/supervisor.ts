@@ -10,13 +10,20 @@
  * - `rest-for-one`: that child and the children started after it, the same way.
  * - `simple-one-for-one`: one child spec is a template; children are added with `startChild`
  *   (each made from the template, `behaviour` may be `(arg) => behaviour`), restarted
- *   one-for-one, and not started at init.
+ *   one-for-one, and not started at init. Starting or retiring one costs O(1), whatever the
+ *   number of children (supervisors/children.ts).
  *
- * Restart types (whether a child is restarted):
+ * Restart types (whether a child is restarted), by how it ended:
  * - `permanent`: always, also after it stopped normally;
- * - `transient`: only after an abnormal end (a failure; a child supervisor that gave up counts
- *   as `shutdown`, which is normal, as in OTP);
- * - `temporary`: never, not even when a sibling's restart takes it down (it is removed).
+ * - `transient`: only after an abnormal end. Normal ends, as in OTP: it stopped itself
+ *   (`ctx.stop()`, exit reason `normal`), or ended with reason `shutdown` or
+ *   `{ shutdown: term }` (stopWithShutdown, supervisors/exit.ts), or it was a child supervisor
+ *   that gave up (MaxRestartIntensityError, which OTP's supervisor exits with as `shutdown`).
+ *   Abnormal: it failed (a throw, a mailbox overflow with policy `fail`…), its start failed,
+ *   or it ended with reason `failed`;
+ * - `temporary`: never, not even when a sibling's restart takes it down. Its spec is not
+ *   kept: once it has ended (by itself, failed, by terminateChild, or taken down by a group
+ *   restart) it is gone, and restartChild or terminateChild on its id answer ERR_CHILD_NOT_FOUND.
  *
  * Restart intensity: more than `intensity` restarts within `period` ms (defaults 1 in 5,000)
  * and the supervisor gives up. The child whose end was one restart too many stops first, as
@@ -28,28 +35,68 @@
  * children first, in reverse list order, see Shutdown). The window slides, as in OTP
  * (supervisors/intensity.ts). A root supervisor that fails (a supervisor spawned directly
  * under `/user`) ends the system: `system.whenTerminated` resolves with
- * `{ reason: 'failure', path, error }`.
+ * `{ reason: 'failure', path, error }`. What counts as a restart: each end of a child that
+ * the supervisor answers with a restart (a failure, a permanent child's normal stop, a failed
+ * start it tries again). A child of a group that a group restart under way is taking down
+ * anyway, and that fails or stops meanwhile, is absorbed: the group restart starts it again,
+ * and it is not counted (OTP, where the group restart happens at once).
  *
  * Shutdown: children start in list order; when the supervisor stops (shut down, stopped or
  * restarted by its parent, or giving up) they stop one at a time in reverse list order, also
  * a child spawned anew after it stopped (a `permanent` child that stopped normally, or one
  * restarted by `restartChild`): it keeps its place in the list (the supervisor gives the
  * runtime its list as the behaviour's `stopOrder`). The children of a simple-one-for-one
- * supervisor stop the same way, last started first; OTP stops those all at once, in no
- * defined order. Each gets its `shutdown` ms
+ * supervisor stop the same way, last started first. Each gets its `shutdown` ms
  * (default 5,000 for workers, Infinity for supervisors), or `brutal` (killed at once, no stop
  * hook). JavaScript cannot interrupt a running handler: a stop means the actor takes no
  * further message, its stop hook runs, and it is gone when the hook settles; a hook still
  * pending after `shutdown` ms is abandoned and the actor is removed anyway (logged, and a
  * `shutdown-timeout` event).
  *
+ * Starting a child, and `ignore`: `behaviour` is a behaviour, or a factory the supervisor
+ * calls at each spawn of the child (`() => behaviour` for a static child, `(arg) => behaviour`
+ * for simple-one-for-one with startChild's argument) — at its start, startChild,
+ * restartChild, and when it is spawned anew (a permanent child that stopped, a group restart
+ * of a child that was not running). A restart after a failure restarts the same actor from
+ * its `init` (or snapshot) and does not call the factory again. A factory may return IGNORE
+ * (OTP's `ignore`): the child is not started. startChild (and restartChild) then resolve
+ * `undefined` instead of a ref; a static child's spec is kept, not running (whichChildren:
+ * `ref` undefined), until restartChild, unless it is temporary; a simple-one-for-one child is
+ * not kept at all. IGNORE during a restart leaves the child stopped, the same way.
+ *
+ * What a throw (or a bad value) in each piece of user code the supervisor calls does — never
+ * a failure of the supervisor:
+ * - a factory that throws, or returns something that is not a behaviour (nor IGNORE), and a
+ *   `spawn` that refuses (bad mailbox options, a shard that does not exist, a behaviour that
+ *   is not portable to another shard): the start failed. To startChild, it is a rejection,
+ *   SupervisorRequestError with code ERR_START_CHILD (its `cause`: what was thrown,
+ *   InvalidBehaviourError for a non-behaviour), and nothing is kept (as OTP's
+ *   `{error, Reason}`); to restartChild the same, and the spec is kept, not running. When the
+ *   supervisor itself starts the child (at its own start, or to restart it) it is a failure of
+ *   that child: a `child-failed` event, then as for any failure per its restart type (a
+ *   temporary child is dropped; otherwise it counts as a restart, and it is tried again, as a
+ *   message to itself, after the backoff delay if there is one; whichChildren marks it
+ *   `restarting` meanwhile);
+ * - a child's `init` (or `restore`) that throws: a failure of the child, restarted per its
+ *   restart type (it runs in the child's turn, after the spawn);
+ * - a child's `stop` hook that throws or rejects: logged by the runtime; the child still
+ *   stops or halts;
+ * - the `random` flag that throws or returns something outside [0, 1]: logged, and that
+ *   restart gets no jitter.
+ * Bad specs never reach a running supervisor: `supervise` validates them, and startChild on a
+ * static supervisor answers ERR_SUPERVISOR_SPEC (see supervisors/spec.ts: unknown keys are
+ * refused too).
+ *
  * Significant children and `autoShutdown` (OTP 24): with `any-significant` the supervisor
- * stops itself when a significant child ends and is not restarted; with `all-significant`
- * when all of them have.
+ * stops itself when a significant child ends by itself (or fails, or cannot start) and is not
+ * restarted; with `all-significant` when all of them have. As in OTP, a child ended by
+ * terminateChild or taken down by a group restart does not count.
  *
  * Backoff (Akka's backoff supervisor, optional): `backoff: { minMs, maxMs, jitter, resetAfterMs }`
  * waits `min(maxMs, minMs·2ⁿ)·(1 + jitter·random)` before each restart, n counting restarts
- * since the last quiet `resetAfterMs`.
+ * since the last quiet `resetAfterMs`. One-for-one: the failed child is halted (its stop
+ * hook runs), waits out the delay, then starts; meanwhile whichChildren marks it
+ * `restarting` and countChildren does not count it `active`.
  *
  * What happens to messages, one rule for every case (Akka's, not Erlang's):
  * - A restarted actor keeps its ref, its address and its mailbox; the message that caused the
@@ -65,56 +112,89 @@
  *   decides wait for the restart, as during any restart (runtime/shards/remote.ts).
  * - The restarted actor starts from its last snapshot when it has persistence, else from its
  *   initial state.
- * - The supervisor's own backoff timers (like a machine's `after` timers) reach it through its
- *   mailbox in order, but a full mailbox never drops them: a restart is never lost.
+ * - The supervisor's own timers (backoff, retries) reach it through its mailbox in order, but
+ *   a full mailbox never drops them: a restart is never lost. Their tokens are unique in the
+ *   system for its lifetime, so a timer armed by an earlier incarnation of a restarted
+ *   supervisor (it keeps its mailbox) is recognised and ignored.
  *
  * Every supervision event (child started, failed, restarted, stopped, intensity reached,
  * escalated, auto-shutdown) is published on `system.events` as data with the paths and error.
  *
- * Differences from OTP, on purpose: a child whose `init` fails is restarted like any failed
- * child (OTP fails the supervisor's own start); the supervisor's API is asynchronous
- * (supervisors/api.ts) and it keeps handling requests during a restart; a group restart
- * starts again only the children that were running and the one that ended, not a
- * `transient` child that had stopped normally before (OTP starts every spec of the group).
+ * Differences from OTP, on purpose or forced by JavaScript:
+ * - A child's start does not wait for its `init`: a child whose `init` throws is restarted
+ *   like any failed child, and a child that cannot be spawned when its supervisor starts
+ *   fails that child (it is retried, within the intensity); OTP fails the supervisor's own
+ *   start in both cases.
+ * - The API is asynchronous (supervisors/api.ts) and the supervisor keeps handling requests
+ *   during a restart, so whichChildren can see children `restarting` in a group restart or a
+ *   backoff; OTP shows `restarting` only for a child whose restart failed. A restarting
+ *   child keeps its ref (its address queues messages), where OTP shows the atom instead of
+ *   a pid.
+ * - A group restart starts again only the children that were running and the one that ended,
+ *   not a `transient` child that had stopped normally before, nor an ignored or terminated
+ *   one (OTP starts every spec of the group). If one of them cannot be spawned, only that
+ *   child is retried (OTP terminates the group and tries the whole group again).
+ * - Exit reasons: troupe's actors end with `normal`, `shutdown` (also `{ shutdown: term }`,
+ *   through stopWithShutdown) or `failed`. An actor stopped by another one (`ctx.stop(ref)`,
+ *   `system.stop`) ends `normal`, so a transient child stopped that way is not restarted
+ *   (OTP's `exit(Pid, kill)` is abnormal).
+ * - A restarted actor keeps its ref and mailbox (see the message rule above); OTP's restarted
+ *   child is a new process.
+ * - The children of a simple-one-for-one supervisor are named `<template id>-<n>`, stop in
+ *   reverse start order (OTP: all at once, in no order), and startChild takes one argument
+ *   for the template's factory (OTP appends a list to the start function's arguments).
+ * - startChild on a static supervisor answers ERR_CHILD_EXISTS for an id in use, running or
+ *   not (OTP: `already_started` or `already_present`).
+ * - getChildSpec answers the spec with its behaviour (objects and functions): it is for the
+ *   supervisor's own thread; OTP's child spec is data.
+ * - Backoff is not OTP's (see above).
  */
-import { TroupeError } from '../runtime/error.ts';
-import { deliverOwnTimer } from '../runtime/cell.ts';
-import type { ActorPath } from '../runtime/address.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { ActorRef } from '../runtime/ref.ts';
 import type { Directive } from '../runtime/failure.ts';
 import type { StopReason } from '../runtime/notices.ts';
-import type { SupervisionEvent } from '../runtime/events.ts';
-import { recordRestart, restartWindow, restartsIn, type RestartWindow } from './intensity.ts';
-import { backoffDelay } from './backoff.ts';
+import { restartWindow, type RestartWindow } from './intensity.ts';
 import {
-  resolveChildSpec,
   resolveSupervisorOptions,
-  type AnyBehaviour,
+  SUPERVISOR_KIND,
   type ChildSpec,
+  type ChildType,
   type ResolvedChildSpec,
   type ResolvedSupervisorOptions,
   type RestartType,
   type SupervisorOptions,
 } from './spec.ts';
+import {
+  allChildren,
+  byRef,
+  emit,
+  ignored,
+  isRegistered,
+  newChild,
+  register,
+  unregister,
+  startActor,
+  type Child,
+  type ChildRegistry,
+} from './children.ts';
+import {
+  autoShutdown,
+  countRestart,
+  giveUp,
+  isShutdown,
+  MaxRestartIntensityError,
+  nextDelay,
+  respawn,
+  shouldRestart,
+  startFailed,
+  stopFinal,
+} from './restart-policy.ts';
+import { advancePlan, startPlan, type Plan } from './group-restart.ts';
+import { later } from './timers.ts';
+import { handleRequest } from './requests.ts';
 
-export const SUPERVISOR_KIND = 'supervisor';
-
-export class MaxRestartIntensityError extends TroupeError {
-  readonly supervisor: ActorPath;
-  readonly intensity: number;
-  readonly periodMs: number;
-  constructor(supervisor: ActorPath, intensity: number, periodMs: number) {
-    super(
-      'ERR_MAX_RESTART_INTENSITY',
-      `${supervisor} reached its restart intensity (more than ${intensity} restarts in ${periodMs} ms) and gave up`,
-    );
-    this.supervisor = supervisor;
-    this.intensity = intensity;
-    this.periodMs = periodMs;
-  }
-}
+export { SUPERVISOR_KIND, MaxRestartIntensityError };
 
 /** The supervisor's requests (use the functions of supervisors/api.ts). */
 export type SupervisorMsg =
@@ -126,61 +206,61 @@ export type SupervisorMsg =
     }
   | { readonly type: 'supervisor.restart-child'; readonly id: string }
   | { readonly type: 'supervisor.delete-child'; readonly id: string }
+  | {
+      readonly type: 'supervisor.get-child-spec';
+      readonly id?: string;
+      readonly ref?: ActorRef<unknown>;
+    }
   | { readonly type: 'supervisor.which-children' }
   | { readonly type: 'supervisor.count-children' }
   | { readonly type: 'supervisor.timer'; readonly token: number };
 
 export interface ChildInfo {
   readonly id: string;
-  /** Undefined when the child is not running. */
+  /**
+   * Undefined when no actor runs at its address: it stopped, was ignored, or its start
+   * failed (and may be retried: then `restarting`).
+   */
   readonly ref: ActorRef<unknown> | undefined;
-  readonly type: 'supervisor' | 'worker';
+  readonly type: ChildType;
   readonly restart: RestartType;
+  /**
+   * OTP's `restarting` marker: it waits to be started again (a backoff, a group restart under
+   * way, a retry after a failed start). Its ref, when it has one, still queues messages.
+   */
+  readonly restarting: boolean;
 }
 
 export interface ChildCounts {
+  /** Child specs: the static children, 1 for simple-one-for-one (its template). */
   readonly specs: number;
+  /** Children whose actor runs, not counting those `restarting`. */
   readonly active: number;
+  /** Children of type supervisor, running or not. */
   readonly supervisors: number;
+  /** Children of type worker, running or not. */
   readonly workers: number;
 }
 
 export type SupervisorReply =
   | {
       readonly ok: true;
+      /** start-child, restart-child: undefined when the child was ignored. */
       readonly ref?: ActorRef<unknown>;
       readonly children?: ChildInfo[];
       readonly counts?: ChildCounts;
+      readonly spec?: ChildSpec;
     }
-  | { readonly ok: false; readonly code: string; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: string;
+      readonly message: string;
+      /** ERR_START_CHILD: what the factory or spawn threw. */
+      readonly cause?: unknown;
+    };
 
-type ChildState = 'running' | 'halting' | 'halted' | 'terminating' | 'dead';
-
-interface Child {
-  readonly spec: ResolvedChildSpec;
-  /** Path segment: the spec id, or `<template id>-<n>` for dynamic children. */
-  readonly name: string;
-  readonly arg: unknown;
-  readonly dynamic: boolean;
-  ref: ActorRef<unknown> | null;
-  state: ChildState;
-  /** Will not be restarted; removed (temporary, dynamic) or kept stopped (transient). */
-  final: boolean;
-  /** Who asked terminate-child and waits for the answer. */
-  terminateReply: ActorRef<SupervisorReply> | null;
-}
-
-interface Plan {
-  readonly members: Child[];
-  /** Children still to halt, first to halt last. */
-  readonly queue: Child[];
-  waitingFor: Child | null;
-  readonly delayMs: number;
-}
-
-export interface SupervisorState {
+export interface SupervisorState extends ChildRegistry {
   readonly o: ResolvedSupervisorOptions;
-  children: Child[];
   restarts: RestartWindow;
   plan: Plan | null;
   /** Children that need a group restart once the current one is done. */
@@ -188,8 +268,7 @@ export interface SupervisorState {
   backoffLevel: number;
   lastRestartAt: number;
   dynamicSeq: number;
-  timerSeq: number;
-  /** Timers armed for delayed respawns and plan starts, by token. */
+  /** Timers armed for delayed respawns, retries and plan starts, by token. */
   timers: Map<number, () => void>;
   /**
    * Past its intensity over a failed child: the supervisor waits for that child to stop, then
@@ -201,8 +280,10 @@ export interface SupervisorState {
 type Ctx = ActorContext<SupervisorMsg, SupervisorReply>;
 
 /**
- * A supervisor behaviour. Throws SupervisorSpecError at once for a bad option or child spec,
- * naming the field (`children[1].restart`) or the broken rule.
+ * A supervisor behaviour (see the rules above). Throws SupervisorSpecError at once for a bad
+ * option or child spec, naming the field (`children[1].restart`) or the broken rule: the
+ * options, each child spec and `backoff` are strict, so an unknown key (`children[0].restrat`)
+ * is refused with its path in `field`, not ignored (supervisors/spec.ts).
  */
 export function supervise(
   options: SupervisorOptions,
@@ -215,18 +296,18 @@ export function supervise(
       const s: SupervisorState = {
         o,
         children: [],
+        dynamic: new Map(),
         restarts: restartWindow(),
         plan: null,
         pending: [],
         backoffLevel: 0,
         lastRestartAt: -Infinity,
         dynamicSeq: 0,
-        timerSeq: 0,
         timers: new Map(),
         givingUp: null,
       };
       if (o.strategy !== 'simple-one-for-one')
-        for (const spec of o.children) addChild(s, spec, spec.id, undefined, false, ctx);
+        for (const spec of o.children) startInitial(s, spec, ctx);
       return s;
     },
     receive(s, msg, ctx) {
@@ -239,130 +320,22 @@ export function supervise(
     // the runtime has stopped the children (reverse list order) before this hook runs
     stop: (s, ctx) => childrenStoppedWithSupervisor(s, ctx),
     // the runtime stops children in reverse of this: reverse list order, as OTP
-    stopOrder: (s) => s.children.map((c) => c.name),
+    stopOrder: (s) =>
+      s.dynamic.size === 0 ? s.children.map((c) => c.name) : [...s.dynamic.keys()],
   };
 }
 
-// ---- children ---------------------------------------------------------------------------
+// ---- starting ---------------------------------------------------------------------------
 
-function addChild(
-  s: SupervisorState,
-  spec: ResolvedChildSpec,
-  name: string,
-  arg: unknown,
-  dynamic: boolean,
-  ctx: Ctx,
-): Child {
-  const c: Child = {
-    spec,
-    name,
-    arg,
-    dynamic,
-    ref: null,
-    state: 'dead',
-    final: false,
-    terminateReply: null,
-  };
-  s.children.push(c);
-  spawn(c, ctx);
-  return c;
+function startInitial(s: SupervisorState, spec: ResolvedChildSpec, ctx: Ctx): void {
+  const c = newChild(spec, spec.id, undefined, false);
+  register(s, c);
+  const r = startActor(c, ctx);
+  if (r.kind === 'ignored') ignored(s, c);
+  else if (r.kind === 'failed') startFailed(s, c, r.error, ctx);
 }
 
-function spawn(c: Child, ctx: Ctx): void {
-  const b = c.spec.behaviour;
-  const behaviour: AnyBehaviour = typeof b === 'function' ? b(c.arg) : b;
-  c.ref = ctx.spawn(behaviour, {
-    name: c.name,
-    ...(c.spec.shutdown === undefined ? {} : { shutdown: c.spec.shutdown }),
-    ...(c.spec.mailbox === undefined ? {} : { mailbox: c.spec.mailbox }),
-    ...(c.spec.persistence === undefined ? {} : { persistence: c.spec.persistence }),
-    ...(c.spec.shard === undefined ? {} : { shard: c.spec.shard }),
-  }) as ActorRef<unknown>;
-  c.state = 'running';
-  c.final = false;
-  emit(ctx, {
-    type: 'child-started',
-    supervisor: ctx.path,
-    child: c.ref.path,
-    id: c.name,
-    at: ctx.system.clock.now(),
-  });
-}
-
-/**
- * The child a ref is about. Refs name addresses: one revived from another shard's message is
- * another object with the same address, so the address decides when the object does not.
- */
-function find(s: SupervisorState, ref: ActorRef<unknown>): Child | undefined {
-  return s.children.find((c) => c.ref === ref) ?? s.children.find((c) => c.ref?.path === ref.path);
-}
-
-function remove(s: SupervisorState, c: Child): void {
-  s.children = s.children.filter((x) => x !== c);
-}
-
-function isSupervisor(b: ResolvedChildSpec['behaviour']): boolean {
-  return typeof b !== 'function' && b.kind === SUPERVISOR_KIND;
-}
-
-function emit(ctx: Ctx, event: SupervisionEvent): void {
-  if (ctx.system.events.observed) ctx.system.events.publish(event);
-}
-
-// ---- deciding ---------------------------------------------------------------------------
-
-function shouldRestart(restart: RestartType, abnormal: boolean): boolean {
-  return restart === 'permanent' || (restart === 'transient' && abnormal);
-}
-
-/**
- * A child supervisor that gave up ends with `shutdown`, which OTP counts as normal (its error
- * crossed from another shard keeps its code, not its class).
- */
-function isShutdown(error: unknown): boolean {
-  return (
-    error instanceof MaxRestartIntensityError ||
-    (error instanceof Error && (error as { code?: unknown }).code === 'ERR_MAX_RESTART_INTENSITY')
-  );
-}
-
-/**
- * Counts a restart. Past the intensity the supervisor must give up: returns the
- * MaxRestartIntensityError it is to fail with (see giveUp), else null.
- */
-function countRestart(s: SupervisorState, ctx: Ctx): MaxRestartIntensityError | null {
-  if (!recordRestart(s.restarts, ctx.system.clock.now(), s.o.intensity, s.o.period)) return null;
-  const error = new MaxRestartIntensityError(ctx.path, s.o.intensity, s.o.period);
-  emit(ctx, {
-    type: 'intensity-reached',
-    supervisor: ctx.path,
-    restarts: restartsIn(s.restarts),
-    intensity: s.o.intensity,
-    periodMs: s.o.period,
-    error,
-    at: ctx.system.clock.now(),
-  });
-  return error;
-}
-
-/**
- * The supervisor fails (a throw in its turn): its parent decides, and the runtime stops its
- * remaining children, last spawned first, when the parent stops or restarts it.
- */
-function giveUp(s: SupervisorState, error: MaxRestartIntensityError, ctx: Ctx): never {
-  s.givingUp = null;
-  emit(ctx, { type: 'escalated', supervisor: ctx.path, error, at: ctx.system.clock.now() });
-  throw error;
-}
-
-function nextDelay(s: SupervisorState, ctx: Ctx): number {
-  const b = s.o.backoff;
-  if (b === null) return 0;
-  const now = ctx.system.clock.now();
-  if (now - s.lastRestartAt > b.resetAfterMs) s.backoffLevel = 0;
-  s.lastRestartAt = now;
-  return backoffDelay(s.backoffLevel++, b, s.o.random);
-}
+// ---- what the supervisor hears about its children --------------------------------------
 
 function childFailed(
   s: SupervisorState,
@@ -370,7 +343,7 @@ function childFailed(
   error: unknown,
   ctx: Ctx,
 ): Directive {
-  const c = find(s, ref);
+  const c = byRef(s, ref);
   if (c === undefined) return 'stop';
   emit(ctx, {
     type: 'child-failed',
@@ -381,10 +354,21 @@ function childFailed(
     at: ctx.system.clock.now(),
   });
   if (c.state === 'terminating') return 'stop';
+  const plan = s.plan;
+  if (s.givingUp === null && plan !== null && plan.members.includes(c)) {
+    // a group restart under way takes it down and starts it again anyway: absorbed, not
+    // counted (OTP, where the group restart is done before the supervisor hears of it)
+    if (c.spec.restart === 'temporary') {
+      stopFinal(c, 'group');
+      return 'stop';
+    }
+    c.state = 'halting';
+    c.restarting = true;
+    return 'halt';
+  }
   // a child that fails while its supervisor gives up just stops (in OTP it is dead at once)
   if (s.givingUp !== null || !shouldRestart(c.spec.restart, !isShutdown(error))) {
-    c.final = true;
-    c.state = 'terminating';
+    stopFinal(c, 'failed');
     return 'stop';
   }
   const tooMany = countRestart(s, ctx);
@@ -393,14 +377,14 @@ function childFailed(
     // first, and fail once it has stopped (childTerminated, or childHalted if a group
     // restart's halt reached it first); the runtime then stops the others
     s.givingUp = { child: c, error: tooMany };
-    c.final = true;
-    c.state = 'terminating';
+    stopFinal(c, 'failed');
     return 'stop';
   }
-  if (s.plan !== null) {
-    // a group restart is under way: hold this child; the plan (or the next one) starts it
-    c.state = 'halting';
-    if (!s.plan.members.includes(c)) s.pending.push(c);
+  c.restarting = true;
+  c.state = 'halting';
+  if (plan !== null) {
+    // another group's restart is under way: hold this child; the next plan starts it
+    s.pending.push(c);
     return 'halt';
   }
   const delayMs = nextDelay(s, ctx);
@@ -413,9 +397,15 @@ function childFailed(
       delayMs,
       at: ctx.system.clock.now(),
     });
-    return delayMs > 0 ? { name: 'restart', delayMs } : 'restart';
+    if (delayMs === 0) {
+      c.state = 'running';
+      c.restarting = false;
+      return 'restart';
+    }
+    // halted now (its stop hook runs), started once the delay has passed (childHalted)
+    c.backoffMs = delayMs;
+    return 'halt';
   }
-  c.state = 'halting';
   startPlan(s, c, delayMs, ctx);
   return 'halt';
 }
@@ -427,8 +417,9 @@ function childFailed(
  * list order), reason `shutdown`.
  */
 function childrenStoppedWithSupervisor(s: SupervisorState, ctx: Ctx): void {
-  for (let i = s.children.length - 1; i >= 0; i--) {
-    const c = s.children[i]!;
+  const all = allChildren(s);
+  for (let i = all.length - 1; i >= 0; i--) {
+    const c = all[i]!;
     if (c.ref === null) continue;
     const child = c.ref.path;
     c.ref = null;
@@ -450,289 +441,91 @@ function childTerminated(
   reason: StopReason,
   ctx: Ctx,
 ): void {
-  const c = find(s, ref);
+  const c = byRef(s, ref);
   if (c === undefined) return;
   const waited = s.plan?.waitingFor === c;
+  const cause = c.state === 'terminating' ? c.stopCause : null;
   c.ref = null;
-  const wasFailure = c.final && c.state === 'terminating';
-  const requested = c.terminateReply !== null || (c.state === 'terminating' && !c.final);
   c.state = 'dead';
+  c.stopCause = null;
+  c.backoffMs = null;
   emit(ctx, {
     type: 'child-stopped',
     supervisor: ctx.path,
     child: ref.path,
     id: c.name,
-    reason: wasFailure ? 'failed' : reason,
+    reason: cause === 'failed' ? 'failed' : reason,
     at: ctx.system.clock.now(),
   });
+  const replies = c.terminateReplies;
+  c.terminateReplies = null;
+  if (replies !== null) for (const r of replies) r.tell({ ok: true });
   if (s.givingUp !== null) {
-    c.terminateReply?.tell({ ok: true });
-    c.terminateReply = null;
     if (c === s.givingUp.child) giveUp(s, s.givingUp.error, ctx);
     return;
   }
-  if (requested) {
-    // terminate-child: not restarted; a dynamic child is forgotten, a static one keeps its spec
-    c.terminateReply?.tell({ ok: true });
-    c.terminateReply = null;
-    if (c.dynamic) remove(s, c);
-    if (waited) advancePlan(s, ctx);
-    return;
-  }
-  if (c.final || !shouldRestart(c.spec.restart, false)) {
+  if (cause !== null || c.final || !shouldRestart(c.spec.restart, reason === 'failed')) {
+    // terminated by request, failed and not restarted, a temporary child taken down by a
+    // group restart, or ended normally and not to be restarted: a dynamic or temporary
+    // child is forgotten, a static one keeps its spec
     c.final = true;
-    if (c.spec.restart === 'temporary' || c.dynamic) remove(s, c);
-    autoShutdown(s, c, ctx);
+    c.restarting = false;
+    if (c.dynamic || c.spec.restart === 'temporary') unregister(s, c);
+    // OTP: terminate_child and group restarts do not trigger auto-shutdown
+    if (cause !== 'request' && cause !== 'group') autoShutdown(s, c, ctx);
     if (waited) advancePlan(s, ctx);
     return;
   }
-  // a permanent child stopped by itself: restart it (or, past the intensity, give up: it is
-  // already gone, as in OTP)
+  // a permanent child that stopped by itself, or a transient one that ended abnormally
+  const plan = s.plan;
+  if (plan !== null && plan.members.includes(c)) {
+    // absorbed: the group restart under way starts it (it is dead: spawned anew)
+    c.restarting = true;
+    if (waited) advancePlan(s, ctx);
+    return;
+  }
+  // past the intensity: give up (it is already gone, as in OTP)
   const tooMany = countRestart(s, ctx);
   if (tooMany !== null) giveUp(s, tooMany, ctx);
-  if (s.plan !== null) {
-    if (!s.plan.members.includes(c)) s.pending.push(c);
-    if (waited) advancePlan(s, ctx);
+  c.restarting = true;
+  if (plan !== null) {
+    s.pending.push(c);
     return;
   }
   const delayMs = nextDelay(s, ctx);
-  if (s.o.strategy === 'one-for-one' || s.o.strategy === 'simple-one-for-one')
-    respawnLater(s, c, delayMs, ctx);
-  else startPlan(s, c, delayMs, ctx);
+  if (s.o.strategy === 'one-for-one' || s.o.strategy === 'simple-one-for-one') {
+    if (delayMs > 0) later(s, delayMs, () => respawn(s, c, delayMs, ctx), ctx);
+    else respawn(s, c, 0, ctx);
+  } else startPlan(s, c, delayMs, ctx);
 }
 
 function childHalted(s: SupervisorState, ref: ActorRef<unknown>, ctx: Ctx): void {
-  const c = find(s, ref);
+  const c = byRef(s, ref);
   if (c === undefined) return;
-  c.state = 'halted';
   if (s.givingUp !== null) {
     // the failed child was halting for a group restart: its stop hook has run, as for a stop
     if (c === s.givingUp.child) giveUp(s, s.givingUp.error, ctx);
+    if (c.state === 'halting') c.state = 'halted';
     return;
   }
-  if (s.plan?.waitingFor === c) advancePlan(s, ctx);
-}
-
-function autoShutdown(s: SupervisorState, c: Child, ctx: Ctx): void {
-  if (!c.spec.significant) return;
-  const mode = s.o.autoShutdown;
-  if (mode === 'never') return;
-  if (
-    mode === 'all-significant' &&
-    s.children.some((x) => x.spec.significant && x.state !== 'dead')
-  )
+  // a stop overtook the halt (terminateChild): its end comes as childTerminated
+  if (c.state !== 'halting') return;
+  c.state = 'halted';
+  if (s.plan?.waitingFor === c) {
+    advancePlan(s, ctx);
     return;
-  emit(ctx, {
-    type: 'auto-shutdown',
-    supervisor: ctx.path,
-    trigger: childPathOf(ctx, c),
-    at: ctx.system.clock.now(),
-  });
-  ctx.stop();
-}
-
-function childPathOf(ctx: Ctx, c: Child): ActorPath {
-  return `${ctx.path}/${c.name}` as ActorPath;
-}
-
-function respawnLater(s: SupervisorState, c: Child, delayMs: number, ctx: Ctx): void {
-  const go = (): void => {
-    if (c.state !== 'dead' || c.final || !s.children.includes(c)) return;
-    spawn(c, ctx);
-    emit(ctx, {
-      type: 'child-restarted',
-      supervisor: ctx.path,
-      child: c.ref!.path,
-      id: c.name,
-      delayMs,
-      at: ctx.system.clock.now(),
-    });
-  };
-  if (delayMs > 0) later(s, delayMs, go, ctx);
-  else go();
-}
-
-/** Runs `fn` in this supervisor's turn after `delayMs` (a timer, then a message to itself). */
-function later(s: SupervisorState, delayMs: number, fn: () => void, ctx: Ctx): void {
-  const token = ++s.timerSeq;
-  s.timers.set(token, fn);
-  const self = ctx.self;
-  ctx.system.timers.schedule(
-    () => deliverOwnTimer(self, { type: 'supervisor.timer', token }),
-    delayMs,
-  );
-}
-
-// ---- group restarts (one-for-all, rest-for-one) -----------------------------------------
-
-function startPlan(s: SupervisorState, trigger: Child, delayMs: number, ctx: Ctx): void {
-  const at = s.children.indexOf(trigger);
-  const group = s.o.strategy === 'one-for-all' ? s.children : s.children.slice(at);
-  const members = group.filter((c) => c === trigger || c.state !== 'dead');
-  s.plan = { members, queue: members.slice(), waitingFor: null, delayMs };
-  // a failed trigger is being halted by its directive: it goes down first (as in OTP, where it
-  // is already dead), then the others in reverse list order
-  if (trigger.state === 'halting') s.plan.waitingFor = trigger;
-  else advancePlan(s, ctx);
-}
-
-/** Halts the next member (last in the list first) or, when all are down, starts them in order. */
-function advancePlan(s: SupervisorState, ctx: Ctx): void {
-  const p = s.plan;
-  if (p === null) return;
-  p.waitingFor = null;
-  for (;;) {
-    const m = p.queue.pop();
-    if (m === undefined) break;
-    if (m.state === 'running') {
-      if (m.spec.restart === 'temporary') {
-        // temporary children are not restarted, not even by a sibling's restart
-        m.final = true;
-        m.state = 'terminating';
-        ctx.stop(m.ref!);
-      } else {
-        m.state = 'halting';
-        ctx.halt(m.ref!);
-      }
-      p.waitingFor = m;
-      return;
-    }
-    if (m.state === 'halting' || m.state === 'terminating') {
-      p.waitingFor = m;
-      return;
-    }
   }
-  if (p.delayMs > 0) later(s, p.delayMs, () => startMembers(s, p, ctx), ctx);
-  else startMembers(s, p, ctx);
+  const delayMs = c.backoffMs;
+  if (delayMs !== null) later(s, delayMs, () => endBackoff(s, c, ctx), ctx);
 }
 
-function startMembers(s: SupervisorState, p: Plan, ctx: Ctx): void {
-  if (s.plan !== p) return;
-  for (const m of p.members) {
-    if (m.final || !s.children.includes(m)) continue;
-    if (m.state === 'halted') {
-      ctx.startHalted(m.ref!);
-      m.state = 'running';
-    } else if (m.state === 'dead') spawn(m, ctx);
-    else continue;
-    emit(ctx, {
-      type: 'child-restarted',
-      supervisor: ctx.path,
-      child: m.ref!.path,
-      id: m.name,
-      delayMs: p.delayMs,
-      at: ctx.system.clock.now(),
-    });
-  }
-  s.plan = null;
-  const next = s.pending.find((c) => s.children.includes(c) && !c.final);
-  s.pending = s.pending.filter((c) => c !== next);
-  if (next !== undefined) startPlan(s, next, nextDelay(s, ctx), ctx);
-}
-
-// ---- requests ---------------------------------------------------------------------------
-
-function fail(code: string, message: string): SupervisorReply {
-  return { ok: false, code, message };
-}
-
-function handleRequest(s: SupervisorState, msg: SupervisorMsg, ctx: Ctx): void {
-  switch (msg.type) {
-    case 'supervisor.timer': {
-      const fn = s.timers.get(msg.token);
-      s.timers.delete(msg.token);
-      // giving up: no delayed respawn or group start any more
-      if (s.givingUp === null) fn?.();
-      return;
-    }
-    case 'supervisor.start-child': {
-      if (s.o.strategy === 'simple-one-for-one') {
-        const template = s.o.children[0]!;
-        const c = addChild(s, template, `${template.id}-${++s.dynamicSeq}`, msg.spec, true, ctx);
-        ctx.reply({ ok: true, ref: c.ref! });
-        return;
-      }
-      let spec: ResolvedChildSpec;
-      try {
-        spec = resolveChildSpec(msg.spec, 'spec', s.o.strategy, s.o.autoShutdown);
-      } catch (error) {
-        ctx.reply(fail((error as TroupeError).code, (error as Error).message));
-        return;
-      }
-      if (s.children.some((c) => c.name === spec.id)) {
-        ctx.reply(
-          fail('ERR_CHILD_EXISTS', `a child with id ${spec.id} already exists in ${ctx.path}`),
-        );
-        return;
-      }
-      const c = addChild(s, spec, spec.id, undefined, false, ctx);
-      ctx.reply({ ok: true, ref: c.ref! });
-      return;
-    }
-    case 'supervisor.terminate-child': {
-      const c =
-        msg.ref !== undefined ? find(s, msg.ref) : s.children.find((x) => x.name === msg.id);
-      if (c === undefined) {
-        ctx.reply(
-          fail('ERR_CHILD_NOT_FOUND', `no child ${msg.id ?? msg.ref?.path} in ${ctx.path}`),
-        );
-        return;
-      }
-      if (c.state === 'dead' || c.ref === null) {
-        if (c.dynamic) remove(s, c);
-        ctx.reply({ ok: true });
-        return;
-      }
-      c.state = 'terminating';
-      c.terminateReply = (ctx.replyTo as ActorRef<SupervisorReply> | undefined) ?? null;
-      ctx.stop(c.ref);
-      return;
-    }
-    case 'supervisor.restart-child': {
-      const c = s.children.find((x) => x.name === msg.id && !x.dynamic);
-      if (c === undefined)
-        return ctx.reply(fail('ERR_CHILD_NOT_FOUND', `no child ${msg.id} in ${ctx.path}`));
-      if (c.state !== 'dead')
-        return ctx.reply(fail('ERR_CHILD_RUNNING', `child ${msg.id} of ${ctx.path} is running`));
-      spawn(c, ctx);
-      ctx.reply({ ok: true, ref: c.ref! });
-      return;
-    }
-    case 'supervisor.delete-child': {
-      const c = s.children.find((x) => x.name === msg.id && !x.dynamic);
-      if (c === undefined)
-        return ctx.reply(fail('ERR_CHILD_NOT_FOUND', `no child ${msg.id} in ${ctx.path}`));
-      if (c.state !== 'dead')
-        return ctx.reply(fail('ERR_CHILD_RUNNING', `child ${msg.id} of ${ctx.path} is running`));
-      remove(s, c);
-      ctx.reply({ ok: true });
-      return;
-    }
-    case 'supervisor.which-children':
-      ctx.reply({
-        ok: true,
-        children: s.children.map((c) => ({
-          id: c.name,
-          ref: c.state === 'dead' ? undefined : (c.ref ?? undefined),
-          type: isSupervisor(c.spec.behaviour) ? 'supervisor' : 'worker',
-          restart: c.spec.restart,
-        })),
-      });
-      return;
-    case 'supervisor.count-children': {
-      const sup = s.children.filter((c) => isSupervisor(c.spec.behaviour)).length;
-      ctx.reply({
-        ok: true,
-        counts: {
-          specs: s.o.strategy === 'simple-one-for-one' ? 1 : s.children.length,
-          active: s.children.filter((c) => c.state !== 'dead').length,
-          supervisors: sup,
-          workers: s.children.length - sup,
-        },
-      });
-      return;
-    }
-  }
+/** One-for-one backoff: the delay has passed; start the halted child again. */
+function endBackoff(s: SupervisorState, c: Child, ctx: Ctx): void {
+  if (c.state !== 'halted' || c.final || c.backoffMs === null || !isRegistered(s, c)) return;
+  c.backoffMs = null;
+  c.restarting = false;
+  c.state = 'running';
+  ctx.startHalted(c.ref!);
 }
 
 export type { ChildSpec, SupervisorOptions };

@@ -16,6 +16,7 @@ import {
   type SupervisorRef,
 } from '../../index.ts';
 import { assign, setup } from 'xstate';
+import fc from 'fast-check';
 import { settle } from '../../testing.ts';
 import { testSystem } from '../support/system.ts';
 import { worker, type WorkerMsg } from './support.ts';
@@ -32,8 +33,8 @@ describe('simple-one-for-one', () => {
       }),
       { name: 'jobs' },
     ) as SupervisorRef;
-    const a = await startChild<WorkerMsg>(sup, 'x');
-    const b = await startChild<WorkerMsg>(sup, 'y');
+    const a = (await startChild<WorkerMsg>(sup, 'x'))!;
+    const b = (await startChild<WorkerMsg>(sup, 'y'))!;
     expect([a.path, b.path]).toEqual(['/user/jobs/job-1', '/user/jobs/job-2']);
     expect(await countChildren(sup)).toEqual({ specs: 1, active: 2, supervisors: 0, workers: 2 });
     a.tell('crash');
@@ -46,6 +47,73 @@ describe('simple-one-for-one', () => {
   });
 });
 
+type PoolOp =
+  { readonly op: 'start' } | { readonly op: 'exit' | 'terminate' | 'crash'; readonly pick: number };
+
+const poolOpArb: fc.Arbitrary<PoolOp> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({ op: 'start' as const }) },
+  ...(['exit', 'terminate', 'crash'] as const).map((op) => ({
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant(op), pick: fc.nat(1_000) }),
+  })),
+);
+
+describe('simple-one-for-one bookkeeping (children kept by name, in start order)', () => {
+  it('agrees with a list model on random starts, exits, terminations and crashes; stops last started first', async () => {
+    // a failure prints fast-check's seed and shrunk ops; replay with fc.assert(…, { seed, path })
+    await fc.assert(
+      fc.asyncProperty(fc.array(poolOpArb, { maxLength: 60 }), async (ops) => {
+        const { system } = testSystem();
+        const log: string[] = [];
+        try {
+          const sup = system.spawn(
+            supervise({
+              strategy: 'simple-one-for-one',
+              intensity: 1_000,
+              children: [
+                { id: 'job', restart: 'transient', behaviour: (id: string) => worker(id, log) },
+              ],
+            }),
+            { name: 'pool' },
+          ) as SupervisorRef;
+          /** The model: the live children's labels, in start order. */
+          const alive: { label: string; ref: ActorRef<WorkerMsg> }[] = [];
+          let n = 0;
+          for (const o of ops) {
+            if (o.op === 'start') {
+              const label = `j${n++}`;
+              alive.push({ label, ref: (await startChild<WorkerMsg>(sup, label))! });
+              continue;
+            }
+            if (alive.length === 0) continue;
+            const i = o.pick % alive.length;
+            const { ref } = alive[i]!;
+            if (o.op === 'terminate') await terminateChild(sup, ref);
+            else ref.tell(o.op === 'exit' ? 'exit' : 'crash');
+            await settle(system);
+            // transient: an exit or a termination forgets it; a crash restarts it in place
+            if (o.op !== 'crash') {
+              alive.splice(i, 1);
+              await expect(terminateChild(sup, ref)).rejects.toMatchObject({
+                code: 'ERR_CHILD_NOT_FOUND',
+              });
+            }
+          }
+          const listed = await whichChildren(sup);
+          expect(listed.map((c) => c.ref)).toEqual(alive.map((a) => a.ref));
+          expect(await countChildren(sup)).toMatchObject({ active: alive.length });
+          log.length = 0;
+          await system.stop(sup);
+          expect(log).toEqual(alive.map((a) => `stop:${a.label}`).reverse());
+        } finally {
+          await system.shutdown();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe('the child API on static supervisors', () => {
   it('startChild adds a spec, refuses a taken id or a bad spec with typed codes', async () => {
     const { system } = testSystem();
@@ -53,7 +121,7 @@ describe('the child API on static supervisors', () => {
     const sup = system.spawn(
       supervise({ children: [{ id: 'a', behaviour: worker('a', log) }] }),
     ) as SupervisorRef;
-    const b = await startChild(sup, { id: 'b', behaviour: worker('b', log) });
+    const b = (await startChild(sup, { id: 'b', behaviour: worker('b', log) }))!;
     expect(b.path).toBe('/user/$0/b');
     await expect(startChild(sup, { id: 'b', behaviour: worker('b', log) })).rejects.toMatchObject({
       code: 'ERR_CHILD_EXISTS',
@@ -62,8 +130,14 @@ describe('the child API on static supervisors', () => {
       startChild(sup, { id: 'c', behaviour: worker('c', log), restart: 'sometimes' }),
     ).rejects.toMatchObject({ code: 'ERR_SUPERVISOR_SPEC' });
     expect(await whichChildren(sup)).toEqual([
-      { id: 'a', ref: system.actorAt('/user/$0/a'), type: 'worker', restart: 'permanent' },
-      { id: 'b', ref: b, type: 'worker', restart: 'permanent' },
+      {
+        id: 'a',
+        ref: system.actorAt('/user/$0/a'),
+        type: 'worker',
+        restart: 'permanent',
+        restarting: false,
+      },
+      { id: 'b', ref: b, type: 'worker', restart: 'permanent', restarting: false },
     ]);
     await system.shutdown();
   });
@@ -78,9 +152,9 @@ describe('the child API on static supervisors', () => {
     await terminateChild(sup, 'a');
     expect(log).toEqual(['start:a', 'stop:a']);
     expect(await whichChildren(sup)).toEqual([
-      { id: 'a', ref: undefined, type: 'worker', restart: 'permanent' },
+      { id: 'a', ref: undefined, type: 'worker', restart: 'permanent', restarting: false },
     ]);
-    const a = await restartChild(sup, 'a');
+    const a = (await restartChild(sup, 'a'))!;
     expect(a.path).toBe('/user/$0/a');
     await expect(restartChild(sup, 'a')).rejects.toMatchObject({ code: 'ERR_CHILD_RUNNING' });
     await expect(deleteChild(sup, 'a')).rejects.toMatchObject({ code: 'ERR_CHILD_RUNNING' });

@@ -84,9 +84,19 @@ const bad: [string, unknown, { field: string; rule?: string }][] = [
     { field: 'children', rule: 'simple-one-template' },
   ],
   [
-    'a behaviour factory outside simple-one-for-one',
-    { children: [{ id: 'a', behaviour: () => w }] },
-    { field: 'children[0].behaviour', rule: 'template-needs-simple' },
+    'an unknown child type',
+    { children: [{ id: 'a', behaviour: () => w, type: 'process' }] },
+    { field: 'children[0].type' },
+  ],
+  [
+    'a type that contradicts the behaviour',
+    { children: [{ id: 'a', behaviour: w, type: 'supervisor' }] },
+    { field: 'children[0].type', rule: 'type-matches-behaviour' },
+  ],
+  [
+    'an unknown backoff key',
+    { backoff: { minMs: 1, maxMs: 10, factor: 2 } },
+    { field: 'backoff.factor' },
   ],
 ];
 

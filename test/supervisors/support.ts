@@ -27,3 +27,13 @@ export function worker(
     },
   );
 }
+
+/** The error `p` rejects with (fails the test if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection, got a value');
+}
