@@ -116,6 +116,7 @@ export {
   SupervisorRequestError,
 } from './supervisors/api.ts';
 export type { SupervisorRef } from './supervisors/api.ts';
+export { getChildSpec, checkChildSpecs } from './supervisors/api.ts';
 export { IGNORE } from './supervisors/spec.ts';
 export type { ChildType, ChildFactory, Ignore } from './supervisors/spec.ts';
 export { stopWithShutdown } from './supervisors/exit.ts';

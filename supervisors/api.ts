@@ -3,12 +3,13 @@
  * wherever the supervisor lives, and rejects with SupervisorRequestError (a stable `code`,
  * listed in supervisors/requests.ts) when the supervisor refuses, or with AskTimeoutError
  * after `timeout` ms. A refusal harms nothing else: the supervisor and its other children go
- * on.
+ * on. checkChildSpecs needs no supervisor.
  */
 import { TroupeError } from '../runtime/error.ts';
 import type { ActorRef } from '../runtime/ref.ts';
 import type { AskOptions } from '../runtime/ask.ts';
 import type { ChildCounts, ChildInfo, SupervisorMsg, SupervisorReply } from './supervisor.ts';
+import { checkChildSpecList, type AutoShutdown, type ChildSpec, type Strategy } from './spec.ts';
 
 export type SupervisorRef = ActorRef<SupervisorMsg, SupervisorReply>;
 
@@ -89,6 +90,42 @@ export async function deleteChild(
   options?: AskOptions,
 ): Promise<void> {
   await call(sup, { type: 'supervisor.delete-child', id }, options);
+}
+
+/**
+ * The spec of a child (OTP's `get_childspec`), by id, or by ref for simple-one-for-one (its
+ * template; the template's id works too), with the defaults filled in: `type`, `restart`,
+ * `significant`, and the keys that were given. ERR_CHILD_NOT_FOUND for no such child. The
+ * spec holds the behaviour (objects and functions): ask from the supervisor's own thread.
+ */
+export async function getChildSpec(
+  sup: SupervisorRef,
+  child: string | ActorRef<any, any>,
+  options?: AskOptions,
+): Promise<ChildSpec> {
+  const r = await call(
+    sup,
+    typeof child === 'string'
+      ? { type: 'supervisor.get-child-spec', id: child }
+      : { type: 'supervisor.get-child-spec', ref: child as ActorRef<unknown> },
+    options,
+  );
+  return r.spec!;
+}
+
+/**
+ * Checks child specs as `supervise` would (OTP's `check_childspecs`), without a supervisor:
+ * throws SupervisorSpecError (ERR_SUPERVISOR_SPEC) naming the field (`children[1].restart`,
+ * an unknown key too) or the rule broken (duplicate-id, significant-permanent…); returns
+ * nothing when they are fine. `strategy` (default one-for-one) and `autoShutdown` (default
+ * never) are those of the supervisor they are meant for: simple-one-for-one takes exactly one
+ * spec, and significant children need an autoShutdown.
+ */
+export function checkChildSpecs(
+  specs: readonly ChildSpec[],
+  options: { readonly strategy?: Strategy; readonly autoShutdown?: AutoShutdown } = {},
+): void {
+  checkChildSpecList(specs, options);
 }
 
 /** Each child: id, ref (undefined when not running), type, restart type, `restarting`. */

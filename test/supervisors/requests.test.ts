@@ -1,17 +1,21 @@
 /**
  * The supervisor's requests (supervisors/requests.ts, through supervisors/api.ts): what
- * whichChildren and countChildren answer, and what becomes of a temporary child's spec.
+ * whichChildren, countChildren, getChildSpec and checkChildSpecs answer, and what becomes of
+ * a temporary child's spec.
  */
 import { describe, expect, it } from 'vitest';
 import {
+  checkChildSpecs,
   countChildren,
   deleteChild,
+  getChildSpec,
   restartChild,
   startChild,
   supervise,
   terminateChild,
   whichChildren,
   type ActorRef,
+  type ChildSpec,
   type SupervisorRef,
 } from '../../index.ts';
 import { settle } from '../../testing.ts';
@@ -185,5 +189,133 @@ describe('restarting (OTP restarting marker)', () => {
     expect(await whichChildren(sup)).toMatchObject([{ id: 'w', restarting: false }]);
     expect((await whichChildren(sup))[0]!.ref).toBeDefined();
     await system.shutdown();
+  });
+});
+
+describe('getChildSpec (OTP get_childspec)', () => {
+  it('answers a static child spec with its defaults, usable again as a spec', async () => {
+    const { system } = testSystem();
+    const w = worker('a', []);
+    const sup = system.spawn(
+      supervise({
+        children: [
+          { id: 'a', behaviour: w, shutdown: 300 },
+          { id: 's', behaviour: supervise({}), restart: 'transient' },
+        ],
+      }),
+    ) as SupervisorRef;
+    expect(await getChildSpec(sup, 'a')).toEqual({
+      id: 'a',
+      behaviour: w,
+      type: 'worker',
+      restart: 'permanent',
+      significant: false,
+      shutdown: 300,
+    });
+    expect(await getChildSpec(sup, 's')).toMatchObject({
+      id: 's',
+      type: 'supervisor',
+      restart: 'transient',
+    });
+    const spec = await getChildSpec(sup, 'a');
+    expect(() => checkChildSpecs([spec])).not.toThrow();
+    await expect(startChild(sup, { ...spec, id: 'copy' })).resolves.toBeDefined();
+    await expect(getChildSpec(sup, 'nope')).rejects.toMatchObject({
+      code: 'ERR_CHILD_NOT_FOUND',
+    });
+    await system.shutdown();
+  });
+
+  it("simple-one-for-one: a child's ref, or the template id, gives the template", async () => {
+    const { system } = testSystem();
+    const factory = (id: string) => worker(id, []);
+    const sup = system.spawn(
+      supervise({
+        strategy: 'simple-one-for-one',
+        children: [{ id: 'job', behaviour: factory, restart: 'transient' }],
+      }),
+    ) as SupervisorRef;
+    const x = (await startChild(sup, 'x'))!;
+    const template = {
+      id: 'job',
+      behaviour: factory,
+      type: 'worker',
+      restart: 'transient',
+      significant: false,
+    };
+    expect(await getChildSpec(sup, x)).toEqual(template);
+    expect(await getChildSpec(sup, 'job')).toEqual(template);
+    await terminateChild(sup, x);
+    await expect(getChildSpec(sup, x)).rejects.toMatchObject({ code: 'ERR_CHILD_NOT_FOUND' });
+    await system.shutdown();
+  });
+});
+
+describe('checkChildSpecs (OTP check_childspecs)', () => {
+  const w = worker('w', []);
+
+  it('returns nothing for good specs', () => {
+    expect(
+      checkChildSpecs([
+        { id: 'a', behaviour: w },
+        { id: 'b', behaviour: () => w, restart: 'transient', shutdown: 'brutal' },
+      ]),
+    ).toBeUndefined();
+    expect(checkChildSpecs([], { strategy: 'one-for-all' })).toBeUndefined();
+  });
+
+  const bad: [string, readonly unknown[], object, { field: string; rule?: string }][] = [
+    [
+      'an unknown key',
+      [{ id: 'a', behaviour: w, restrat: 'x' }],
+      {},
+      { field: 'children[0].restrat' },
+    ],
+    [
+      'a bad restart',
+      [{ id: 'a', behaviour: w, restart: 'never' }],
+      {},
+      { field: 'children[0].restart' },
+    ],
+    [
+      'a duplicate id',
+      [
+        { id: 'a', behaviour: w },
+        { id: 'a', behaviour: w },
+      ],
+      {},
+      { field: 'children[1].id', rule: 'duplicate-id' },
+    ],
+    [
+      'two templates for simple-one-for-one',
+      [
+        { id: 'a', behaviour: w },
+        { id: 'b', behaviour: w },
+      ],
+      { strategy: 'simple-one-for-one' },
+      { field: 'children', rule: 'simple-one-template' },
+    ],
+    [
+      'a significant child without autoShutdown',
+      [{ id: 'a', behaviour: w, restart: 'transient', significant: true }],
+      {},
+      { field: 'children[0].significant', rule: 'significant-without-auto' },
+    ],
+    ['an unknown option', [], { strategy: 'one-for-one', order: 1 }, { field: 'order' }],
+    ['an unknown strategy', [], { strategy: 'two-for-one' }, { field: 'strategy' }],
+  ];
+  for (const [what, specs, options, expected] of bad)
+    it(`throws ERR_SUPERVISOR_SPEC for ${what} (${expected.field})`, () => {
+      expect(() =>
+        checkChildSpecs(specs as ChildSpec[], options as Parameters<typeof checkChildSpecs>[1]),
+      ).toThrow(expect.objectContaining({ code: 'ERR_SUPERVISOR_SPEC', ...expected }));
+    });
+
+  it('accepts a significant child with the autoShutdown it is meant for', () => {
+    expect(() =>
+      checkChildSpecs([{ id: 'a', behaviour: w, restart: 'transient', significant: true }], {
+        autoShutdown: 'any-significant',
+      }),
+    ).not.toThrow();
   });
 });
