@@ -114,7 +114,12 @@ export function handleRequest(s: SupervisorState, msg: SupervisorMsg, ctx: Ctx):
       for (const c of allChildren(s)) {
         all++;
         if (c.spec.type === 'supervisor') supervisors++;
-        if ((c.state === 'running' || c.state === 'terminating') && !c.restarting) active++;
+        // a child being stopped by terminateChild still runs; a failed one being stopped does not
+        if (
+          (c.state === 'running' && !c.restarting) ||
+          (c.state === 'terminating' && c.stopCause === 'request')
+        )
+          active++;
       }
       return ctx.reply({
         ok: true,

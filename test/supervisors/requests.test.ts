@@ -18,7 +18,7 @@ import {
   type ChildSpec,
   type SupervisorRef,
 } from '../../index.ts';
-import { settle } from '../../testing.ts';
+import { nextTurn, settle } from '../../testing.ts';
 import { testSystem } from '../support/system.ts';
 import { worker, type WorkerMsg } from './support.ts';
 
@@ -317,5 +317,50 @@ describe('checkChildSpecs (OTP check_childspecs)', () => {
         autoShutdown: 'any-significant',
       }),
     ).not.toThrow();
+  });
+});
+
+describe('countChildren while a child is being stopped', () => {
+  it('a child that terminateChild is stopping is still active until it has stopped', async () => {
+    const { system } = testSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sup = system.spawn(
+      supervise({
+        children: [
+          { id: 'a', behaviour: worker('a', []) },
+          { id: 'slow', behaviour: worker('slow', [], { hook: () => gate }) },
+        ],
+      }),
+    ) as SupervisorRef;
+    await settle(system);
+    const done = terminateChild(sup, 'slow');
+    expect(await countChildren(sup)).toMatchObject({ active: 2 });
+    release();
+    await done;
+    expect(await countChildren(sup)).toMatchObject({ active: 1 });
+    await system.shutdown();
+  });
+
+  it('a failed temporary child being stopped is not active', async () => {
+    const { system } = testSystem();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sup = system.spawn(
+      supervise({
+        children: [
+          { id: 'a', behaviour: worker('a', []) },
+          { id: 't', restart: 'temporary', behaviour: worker('t', [], { hook: () => gate }) },
+        ],
+      }),
+    ) as SupervisorRef;
+    await settle(system);
+    (system.actorAt(`${sup.path}/t`) as ActorRef<WorkerMsg>).tell('crash');
+    for (let i = 0; i < 20; i++) await nextTurn(); // its stop hook hangs: not settled
+    expect(await countChildren(sup)).toMatchObject({ specs: 2, active: 1 });
+    release();
+    await settle(system);
+    expect(await countChildren(sup)).toMatchObject({ specs: 1, active: 1 });
+    await system.shutdown();
   });
 });
