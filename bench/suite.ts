@@ -15,6 +15,7 @@ import { concdict } from './savina/concdict.ts';
 import { banking } from './savina/banking.ts';
 import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
+import { timerLateness } from './savina/timer-lateness.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
@@ -82,6 +83,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   entityActivateBench,
   failoverBench,
   gatewayFanoutBench,
+  timerLateness,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
