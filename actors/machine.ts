@@ -106,11 +106,14 @@ export interface MachineOptions<M extends AnyStateMachine> {
 
 /**
  * The clock a machine runs on: XState's timers become entries of the system's timer heap,
- * and fire as a TimerFire message through the actor's mailbox. One per actor, no closures.
+ * and fire as a TimerFire message through the actor's mailbox. One per incarnation: a timer
+ * of an incarnation that has ended (a restart that ran no stop hook, `brutal`) is a dead
+ * letter, never an event of its successor (runtime/cell.ts, deliverOwnTimer).
  */
 export class MachineClock {
   private readonly timers: TimerQueue;
   private readonly self: ActorRef<unknown>;
+  private readonly incarnation: number;
   /**
    * The due time (this clock) of each timer XState armed and has not yet fired or cancelled,
    * in the order it armed them: the order of its scheduled events, so persist can read each
@@ -118,15 +121,20 @@ export class MachineClock {
    * does not follow and a busy thread drifts from).
    */
   readonly armed = new Map<TimerFire, number>();
-  constructor(timers: TimerQueue, self: ActorRef<unknown>) {
+  constructor(timers: TimerQueue, self: ActorRef<unknown>, incarnation: number) {
     this.timers = timers;
     this.self = self;
+    this.incarnation = incarnation;
   }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const fire = new TimerFire(fn);
     const self = this.self;
+    const incarnation = this.incarnation;
     this.armed.set(fire, this.timers.clock.now() + ms);
-    return { fire, entry: this.timers.schedule(() => deliverOwnTimer(self, fire), ms) };
+    return {
+      fire,
+      entry: this.timers.schedule(() => deliverOwnTimer(self, fire, incarnation), ms),
+    };
   }
   clearTimeout(h: TimerHandle): void {
     this.timers.cancel(h.entry);
@@ -162,7 +170,7 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
   ): MachineState<M> => {
     const timerQueue = ctx.system.timers;
     const input = inputOf(ctx);
-    const clock = new MachineClock(timerQueue, ctx.self as ActorRef<unknown>);
+    const clock = new MachineClock(timerQueue, ctx.self as ActorRef<unknown>, ctx.incarnation);
     const actor: Actor<M> = createActor(machine, {
       clock,
       ...(snapshot === undefined ? {} : { snapshot: snapshot as never }),

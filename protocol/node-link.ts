@@ -30,8 +30,11 @@
  *   does not number (one used once, as an ask's reply address; or any new one past
  *   INTERNED_ADDRESSES numbered) goes as `[address]` each time;
  * - corr: an integer; trace: W3C trace context headers (string values);
- * - body: msgpack, with a ref anywhere inside it as extension 0x54 holding its address
- *   (runtime/wire-ref.ts).
+ * - body: msgpack, with a ref anywhere inside it as extension 0x54 holding its address, or
+ *   `[address, uid]` for a ref bound to one spawn of the actor (runtime/ref.ts: a ref to an
+ *   actor that stopped never reaches a new actor at its path); a reader takes either form,
+ *   and a bare address (what troupe wrote before spawn uids) revives unbound
+ *   (runtime/wire-ref.ts). In the refcodec form the bound ref is `{ $ref, $uid }`.
  *
  * Batches use msgpack records (after the handshake only); each frame carries the definitions
  * of the records it uses, so a frame is read without any earlier one, except for the address

@@ -11,10 +11,17 @@
  *   `ask-timed-out` (the last ASK_TOMBSTONES timed-out addresses are remembered for that).
  * - If the message cannot be delivered (no such actor, mailbox full) the promise rejects at
  *   once with AskDeliveryError; if the callee fails while handling it, with ActorFailedError.
+ * - If it was delivered but is then lost before the callee handles it, the promise rejects
+ *   at that moment with AskDeliveryError whose `reason` says why: the callee stopped with it
+ *   still queued (`stopped`), policy `drop-oldest` dropped it (`dropped-oldest`), the asking
+ *   actor failed before its outbox was released (`sender-failed`), its thread died
+ *   (ShardLostError), its node went down or was unreachable (NodeDownError).
+ * Every ask ends: with its reply, one of these errors, or its timeout.
  */
 import { TroupeError } from './error.ts';
 import type { ActorPath } from './address.ts';
 import type { Delivery } from './ref.ts';
+import type { DeadLetterReason } from './dead-letters.ts';
 
 /** Default deadline of an ask, in milliseconds. */
 export const ASK_TIMEOUT_MS = 5_000;
@@ -42,10 +49,18 @@ export class AskTimeoutError extends TroupeError {
 export class AskDeliveryError extends TroupeError {
   readonly path: ActorPath;
   readonly delivery: Delivery;
-  constructor(path: ActorPath, delivery: Delivery) {
-    super('ERR_ASK_UNDELIVERED', `the ask to ${path} was not delivered (${delivery})`);
+  /** Why the message was lost after it was delivered (absent: refused at once, see `delivery`). */
+  readonly reason: DeadLetterReason | undefined;
+  constructor(path: ActorPath, delivery: Delivery, reason?: DeadLetterReason) {
+    super(
+      'ERR_ASK_UNDELIVERED',
+      reason === undefined
+        ? `the ask to ${path} was not delivered (${delivery})`
+        : `the ask to ${path} was lost before it was handled (${reason})`,
+    );
     this.path = path;
     this.delivery = delivery;
+    this.reason = reason;
   }
 }
 

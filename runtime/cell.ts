@@ -29,7 +29,7 @@ import { InvalidOptionError, TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
-import { ReplyFailure } from './ask.ts';
+import { AskDeliveryError, ReplyFailure } from './ask.ts';
 import {
   ActorFailedError,
   DEFAULT_DIRECTIVE,
@@ -208,6 +208,8 @@ export class ActorCell<In = any, Reply = any, State = any>
   readonly key: string | number;
   private pathValue: ActorPath | null;
   readonly ref: LocalRef<In, Reply>;
+  /** This spawn's uid (runtime/ref.ts): its own ref is bound to it. */
+  readonly uid: number;
   readonly behaviour: Behaviour<In, Reply, State>;
   state: State | undefined = undefined;
   private status = STARTING;
@@ -224,6 +226,11 @@ export class ActorCell<In = any, Reply = any, State = any>
   private kids: Map<string | number, Kid> | null = null;
   private nameSeq = 0;
   private watchers: Set<ActorRef<unknown>> | null = null;
+  /**
+   * The actors it watches (`ctx.watch`), by path: told `unwatch` when it stops, so a watcher
+   * that is gone leaves no entry behind in the watched actor's set.
+   */
+  private watching: Map<string, ActorRef<unknown>> | null = null;
   /** Snapshot subscribers and the last view sent: made at the first subscription. */
   private snapshots: Snapshots | null = null;
   incarnation = 0;
@@ -258,7 +265,8 @@ export class ActorCell<In = any, Reply = any, State = any>
         : { store: persistence.store, key: persistence.key ?? this.path, version: null };
     this.slow = persistence !== null;
     this.shutdown = options.shutdown ?? behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
-    this.ref = new LocalRef<In, Reply>(system, null, this);
+    this.uid = system.nextUid();
+    this.ref = new LocalRef<In, Reply>(system, null, this, undefined, false, this.uid);
   }
 
   /** Its name among its siblings. */
@@ -360,9 +368,11 @@ export class ActorCell<In = any, Reply = any, State = any>
    * actor's own timers are bounded by what it armed, and losing one would strand it (a child
    * never restarted, a state never left).
    */
-  deliverOwnTimer(msg: unknown): Delivery {
+  deliverOwnTimer(msg: unknown, incarnation?: number): Delivery {
     const status = this.status;
     if (status >= STOPPING) return this.deadLetter(msg, null, 'stopped', undefined, 'dead-letter');
+    if (incarnation !== undefined && incarnation !== this.incarnation)
+      return this.deadLetter(msg, null, 'stale-incarnation', undefined, 'dead-letter');
     this.mailbox.push(msg, null);
     if (!this.scheduled && status === RUNNING && !this.waiting) {
       this.scheduled = true;
@@ -417,7 +427,9 @@ export class ActorCell<In = any, Reply = any, State = any>
         return this.deadLetter(msg, meta, 'mailbox-full', undefined, 'dropped');
       case 'drop-oldest': {
         const old = mb.shift();
-        this.deadLetter(old, mb.meta, 'dropped-oldest', undefined, 'dropped');
+        const oldMeta = mb.meta;
+        this.deadLetter(old, oldMeta, 'dropped-oldest', undefined, 'dropped');
+        this.failAsk(oldMeta, 'dropped-oldest');
         mb.push(msg, meta);
         return 'enqueued';
       }
@@ -441,10 +453,23 @@ export class ActorCell<In = any, Reply = any, State = any>
       case 'fail': {
         const error = new MailboxFullError(this.path, mb.capacity, 'fail');
         this.deadLetter(msg, meta, 'mailbox-full', error, 'rejected');
-        this.fail(error, false, undefined, null);
+        // the message being saved (if any) was handled: its outbox still goes once it is safe
+        this.fail(error, false, undefined, null, null, true);
         return 'rejected';
       }
     }
+  }
+
+  /**
+   * A message that was accepted and is now lost (the actor stopped with it queued, policy
+   * `drop-oldest`, its sender failed): an ask of it fails now, not at its deadline.
+   */
+  private failAsk(meta: unknown, reason: DeadLetterReason, to: ActorPath = this.path): void {
+    if (!(meta instanceof MessageMeta) || meta.replyTo === null) return;
+    (meta.replyTo as LocalRef).deliverWithMeta(
+      new ReplyFailure(new AskDeliveryError(to, 'dead-letter', reason)),
+      null,
+    );
   }
 
   private deadLetter<R extends Delivery>(
@@ -649,8 +674,10 @@ export class ActorCell<In = any, Reply = any, State = any>
     let data: unknown;
     try {
       const persist = this.behaviour.persist;
+      // refs as addresses: a snapshot outlives the spawns it names (runtime/refcodec.ts)
       data = encodeValue(
         persist === undefined ? this.state : persist.call(this.behaviour, this.state as State),
+        'address',
       );
     } catch (error) {
       this.fail(error, false, undefined, null, 'persist');
@@ -717,18 +744,15 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
   }
 
-  private dropOutbox(): void {
+  private dropOutbox(reason: DeadLetterReason = 'sender-failed'): void {
     const out = this.outbox;
     this.outbox = null;
     if (out === null) return;
-    for (let i = 0; i < out.length; i += 3)
-      this.system.deadLetter(
-        out[i + 1],
-        out[i] as LocalRef,
-        out[i + 2],
-        'sender-failed',
-        this.end?.failure,
-      );
+    for (let i = 0; i < out.length; i += 3) {
+      const to = out[i] as LocalRef;
+      this.system.deadLetter(out[i + 1], to, out[i + 2], reason, this.end?.failure);
+      this.failAsk(out[i + 2], reason, to.path);
+    }
   }
 
   // ---- snapshots for subscribers --------------------------------------------------------
@@ -748,7 +772,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       return view.call(this.behaviour, this.state as State);
     } catch (error) {
       sys.current = saved;
-      this.fail(error, false, undefined, null, 'view');
+      this.fail(error, false, undefined, null, 'view', true);
       return NO_VIEW;
     } finally {
       sys.current = saved;
@@ -909,11 +933,14 @@ export class ActorCell<In = any, Reply = any, State = any>
     msg: unknown,
     meta: unknown,
     hook: Hook | null = null,
+    keepOutbox = false,
   ): void {
     if (this.status !== RUNNING && this.status !== STARTING) return;
     this.status = SUSPENDED;
     this.ending().failure = error;
-    this.dropOutbox();
+    // what the failing message sent never leaves; a failure after it was handled (a view, an
+    // overflow while its snapshot is saved) keeps its outbox, released once the save is done
+    if (!keepOutbox) this.dropOutbox();
     if (hasMessage) {
       this.system.deadLetter(msg, this.ref, meta, 'failed', error);
       if (meta instanceof MessageMeta && meta.replyTo !== null)
@@ -1347,14 +1374,24 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.status = STOPPED;
     const sys = this.system;
     const d = this.ending();
+    // killed while its snapshot was being saved: what that message sent never follows the end
+    if (this.outbox !== null) this.dropOutbox('stopped');
     if (this.mailbox.size > 0)
-      this.mailbox.drain((msg, meta) => sys.deadLetter(msg, this.ref, meta, 'stopped', undefined));
+      this.mailbox.drain((msg, meta) => {
+        sys.deadLetter(msg, this.ref, meta, 'stopped', undefined);
+        this.failAsk(meta, 'stopped');
+      });
     this.state = undefined;
     const watchers = this.watchers;
     const snapshots = this.snapshots;
     const subscribers = snapshots === null ? null : snapshots.subscribers;
     const eventSubscribers = snapshots === null ? null : snapshots.eventSubscribers;
     this.watchers = null;
+    const watching = this.watching;
+    this.watching = null;
+    if (watching !== null)
+      for (const r of watching.values())
+        (r as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
     if (snapshots !== null) snapshots.subscribers = snapshots.eventSubscribers = null;
     this.slow = false;
     const parent = this.parent;
@@ -1368,7 +1405,12 @@ export class ActorCell<In = any, Reply = any, State = any>
         reason: d.stopReason,
         error: d.stopError,
       };
-      if (watchers !== null) for (const w of watchers) w.tell(terminated);
+      if (watchers !== null)
+        for (const w of watchers) {
+          const wc = (w as LocalRef).lastTarget;
+          if (wc instanceof ActorCell) wc.watchedStopped(this.path);
+          w.tell(terminated);
+        }
       if (subscribers !== null)
         for (const s of subscribers) if (watchers === null || !watchers.has(s)) s.tell(terminated);
       if (eventSubscribers !== null)
@@ -1479,11 +1521,19 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   watch(ref: ActorRef<any, any>): void {
+    if (this.status >= STOPPING) return;
+    (this.watching ??= new Map()).set(ref.path, ref);
     (ref as LocalRef).sendSystem({ type: 'watch', watcher: this.ref });
   }
 
   unwatch(ref: ActorRef<any, any>): void {
+    if (this.watching?.delete(ref.path) === true && this.watching.size === 0) this.watching = null;
     (ref as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
+  }
+
+  /** A watched actor of this thread has stopped and told this one: nothing to unwatch later. */
+  private watchedStopped(path: string): void {
+    if (this.watching?.delete(path) === true && this.watching.size === 0) this.watching = null;
   }
 
   halt(child: ActorRef<any, any>): void {
@@ -1655,9 +1705,16 @@ function traceOf(meta: unknown): Context | null {
 
 /**
  * Delivers a timer message an actor armed for itself (see ActorCell.deliverOwnTimer); to a
- * ref that is not a live cell of this thread it is an ordinary tell.
+ * ref that is not a live cell of this thread it is an ordinary tell. With `incarnation` (the
+ * arming incarnation's `ctx.incarnation`), a timer of an earlier incarnation is a dead letter
+ * (`stale-incarnation`), never a message to the restarted actor; `self` being bound to its
+ * spawn (runtime/ref.ts), a timer never reaches a new actor spawned at the same path.
  */
-export function deliverOwnTimer(self: ActorRef<unknown>, msg: unknown): Delivery {
+export function deliverOwnTimer(
+  self: ActorRef<unknown>,
+  msg: unknown,
+  incarnation?: number,
+): Delivery {
   const t = (self as LocalRef).target;
-  return t instanceof ActorCell ? t.deliverOwnTimer(msg) : self.tell(msg);
+  return t instanceof ActorCell ? t.deliverOwnTimer(msg, incarnation) : self.tell(msg);
 }

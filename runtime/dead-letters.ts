@@ -46,7 +46,12 @@ export type DeadLetterReason =
    * For an actor of another node (runtime/nodes) with no link up to it, or whose link's
    * socket holds more than it may (backpressure).
    */
-  | 'node-unreachable';
+  | 'node-unreachable'
+  /**
+   * A timer or self-message armed by an earlier incarnation of the actor (before a restart):
+   * never delivered to its successor (runtime/cell.ts, deliverOwnTimer).
+   */
+  | 'stale-incarnation';
 
 export interface DeadLetter {
   readonly message: unknown;

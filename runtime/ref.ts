@@ -4,9 +4,15 @@
  * (`{ $ref: "troupe://node/user/a" }`, see runtime/refcodec.ts) and is revived from it, so it
  * can sit in messages and snapshots; the same API works wherever the actor lives.
  *
- * A ref names an address, not an incarnation: a restarted actor keeps its refs, and a ref to
- * a stopped actor reaches a new actor spawned later under the same path (as an Erlang
- * registered name does). A ref to no live actor delivers to dead letters.
+ * A ref names one spawn of an actor (Akka's model): a restarted actor keeps its refs and its
+ * mailbox, but a ref to an actor that stopped never reaches a new actor spawned later at the
+ * same path. Each spawn has a uid (a number that changes only when an actor is spawned anew
+ * at a path); the actor's own ref, and every ref revived from an encoded one that carries the
+ * uid (`{ $ref, $uid }`), is bound to it: what it sends while another spawn lives there goes
+ * to dead letters. A ref revived from an address alone (`{ $ref }`, refs written before uids
+ * existed, an address typed by a person) is unbound and reaches whatever actor lives at the
+ * path. Entity refs are location-free and never bound. A ref to no live actor delivers to
+ * dead letters.
  *
  * Refs keep their internals in private fields: nothing enumerable, so XState's snapshot
  * persistence and structured copies see an opaque value.
@@ -41,6 +47,8 @@ export interface ActorRef<In, Reply = unknown> {
 
 export interface EncodedRef {
   readonly $ref: Address;
+  /** The spawn it is bound to (absent: unbound). */
+  readonly $uid?: number;
 }
 
 /** Where a local ref delivers: an actor cell or a temporary receiver (ask replies, listeners). */
@@ -50,6 +58,8 @@ export interface Target {
   readonly gone: boolean;
   /** True when what it is given goes to another thread (runtime/shards): it must cross. */
   readonly remote?: boolean;
+  /** The spawn uid of an actor cell (absent for other targets). */
+  readonly uid?: number;
   deliver(msg: unknown, meta: unknown): Delivery;
   sendSystem(msg: SystemMessage): void;
 }
@@ -62,6 +72,8 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   #address: Address | null = null;
   /** A ref to an actor on another node: never resolved locally. */
   readonly #foreign: boolean;
+  /** The spawn this ref is bound to; 0: unbound (reaches whatever lives at the path). */
+  readonly #uid: number;
 
   /**
    * `address` is given for refs revived from an address (possibly another node's); `path`
@@ -73,12 +85,19 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
     target: Target | null,
     address?: Address,
     foreign = false,
+    uid = 0,
   ) {
     this.#system = system;
     this.#path = path;
     this.#target = target;
     if (address !== undefined) this.#address = address;
     this.#foreign = foreign;
+    this.#uid = uid;
+  }
+
+  /** The spawn uid this ref is bound to; 0 when unbound. */
+  get uid(): number {
+    return this.#uid;
   }
 
   get path(): ActorPath {
@@ -152,7 +171,11 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
       return f;
     }
     const t = this.#system.lookup(this.path);
-    if (t !== null) this.#target = t;
+    if (t === null) return null;
+    // another spawn at the path: not the actor this ref names (a target on another thread
+    // has no uid here: the check is the cell's, on this thread only)
+    if (this.#uid !== 0 && t.uid !== undefined && t.uid !== this.#uid) return null;
+    this.#target = t;
     return t;
   }
 
@@ -162,7 +185,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
   }
 
   toJSON(): EncodedRef {
-    return { $ref: this.address };
+    return this.#uid === 0 ? { $ref: this.address } : { $ref: this.address, $uid: this.#uid };
   }
 
   toString(): string {

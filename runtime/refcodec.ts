@@ -3,10 +3,14 @@
  * leaves the thread: persistence now, thread and node boundaries later.
  *
  * Encoded forms (a plain object with exactly this one key is read as the tagged value):
- *   ActorRef      → { $ref: "troupe://node/path" }   revived as a ref of the decoding system
+ *   ActorRef      → { $ref: "troupe://node/path", $uid: 123 }   revived as a ref of the decoding
+ *                   system, bound to that spawn of the actor (runtime/ref.ts); without `$uid`
+ *                   (an unbound ref, or one written before uids) it reaches whatever actor
+ *                   lives at the path
  *   Date          → { $date: "2026-11-24T08:00:00.000Z" }
  *   Error         → { $error: { name, message, code? } }   revived as an Error with those fields
- *   user data that looks like a tag (one key among $ref, $date, $error, $esc)
+ *   user data that looks like a tag (one key among $ref, $date, $error, $esc, or exactly
+ *   the two keys $ref and $uid)
  *                 → { $esc: { … } }                  revived as that plain object
  *
  * Anything that cannot round-trip is refused with SerializationError naming where it sits
@@ -22,6 +26,14 @@ import type { Address } from './address.ts';
 
 const TAGS = new Set(['$ref', '$date', '$error', '$esc']);
 
+/** Makes a ref of the decoding system for an address, bound to `uid` when one is given. */
+export type RefOf = (address: Address, uid?: number) => ActorRef<unknown>;
+
+/** Whether `uid` is a spawn uid as the encoder writes it (a positive safe integer). */
+export function isSpawnUid(uid: unknown): uid is number {
+  return typeof uid === 'number' && Number.isSafeInteger(uid) && uid > 0;
+}
+
 /** Deepest nesting the codec accepts. */
 export const MAX_ENCODE_DEPTH = 64;
 
@@ -35,11 +47,18 @@ export class SerializationError extends TroupeError {
   }
 }
 
-export function encodeValue(value: unknown): unknown {
-  return enc(value, '$', 0, new Set());
+/**
+ * How refs are written: `bound` (the live wire: threads and nodes) with the uid of the spawn
+ * they name; `address` (snapshots, which outlive every spawn, and what clients and sandboxes
+ * see) as the address alone, revived as a ref to whatever actor lives there.
+ */
+export type RefForm = 'bound' | 'address';
+
+export function encodeValue(value: unknown, refs: RefForm = 'bound'): unknown {
+  return enc(value, '$', 0, new Set(), refs === 'bound');
 }
 
-function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown {
+function enc(v: unknown, at: string, depth: number, seen: Set<object>, bound: boolean): unknown {
   switch (typeof v) {
     case 'string':
     case 'boolean':
@@ -57,7 +76,7 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
   }
   if (v === null) return null;
   const o = v as object;
-  if (isActorRef(o)) return o.toJSON();
+  if (isActorRef(o)) return bound ? o.toJSON() : { $ref: o.address };
   if (o instanceof Date) {
     if (Number.isNaN(o.getTime())) throw new SerializationError(at, v, 'an invalid Date');
     return { $date: o.toISOString() };
@@ -79,7 +98,7 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
   if (Array.isArray(o)) {
     const arr = new Array<unknown>(o.length);
     for (let i = 0; i < o.length; i++) {
-      const e = enc(o[i], `${at}[${i}]`, depth + 1, seen);
+      const e = enc(o[i], `${at}[${i}]`, depth + 1, seen, bound);
       arr[i] = e === undefined ? null : e;
     }
     out = arr;
@@ -96,25 +115,26 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>): unknown 
       // JSON.parse makes own "__proto__" keys; decoders drop them, so they cannot be stored
       if (k === '__proto__')
         throw new SerializationError(`${at}.__proto__`, o, 'a __proto__ key cannot be stored');
-      const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen);
+      const e = enc((o as Record<string, unknown>)[k], `${at}.${k}`, depth + 1, seen, bound);
       if (e !== undefined) rec[k] = e;
     }
     const keys = Object.keys(rec);
-    out = keys.length === 1 && TAGS.has(keys[0]!) ? { $esc: rec } : rec;
+    out =
+      (keys.length === 1 && TAGS.has(keys[0]!)) ||
+      (keys.length === 2 && '$ref' in rec && '$uid' in rec)
+        ? { $esc: rec }
+        : rec;
   }
   seen.delete(o);
   return out;
 }
 
 /** Revives encoded data; `refOf(address)` makes a ref of the decoding system. */
-export function decodeValue(
-  value: unknown,
-  refOf: (address: Address) => ActorRef<unknown>,
-): unknown {
+export function decodeValue(value: unknown, refOf: RefOf): unknown {
   return dec(value, refOf, 0);
 }
 
-function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: number): unknown {
+function dec(v: unknown, refOf: RefOf, depth: number): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) {
     if (depth >= MAX_ENCODE_DEPTH)
@@ -125,6 +145,8 @@ function dec(v: unknown, refOf: (address: Address) => ActorRef<unknown>, depth: 
   const keys = Object.keys(o);
   // tagged leaves first: the encoder accepts them at any depth up to the limit
   let fields = o;
+  if (keys.length === 2 && typeof o.$ref === 'string' && isSpawnUid(o.$uid))
+    return refOf(o.$ref as Address, o.$uid);
   if (keys.length === 1) {
     if (typeof o.$esc === 'object' && o.$esc !== null && !Array.isArray(o.$esc))
       fields = o.$esc as Record<string, unknown>;

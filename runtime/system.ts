@@ -163,6 +163,11 @@ export class ActorSystem implements SystemCore {
   private readonly registry = new Map<string, Target>();
   private readonly tombstones = new Set<string>();
   private seq = 0;
+  /**
+   * The last spawn uid given (runtime/ref.ts). It starts at a random point so that two
+   * threads or two runs of a node rarely give the same uid to spawns at one path.
+   */
+  private uidSeq = Math.floor(Math.random() * 2 ** 40);
   private readonly user: ActorCell;
   private readonly sys: ActorCell;
   private stateValue: SystemState = 'running';
@@ -598,15 +603,22 @@ export class ActorSystem implements SystemCore {
   }
 
   /** A ref for an address (revived refs). Throws InvalidAddressError on a malformed one. */
-  refOf = (address: Address): ActorRef<unknown> => {
+  refOf = (address: Address, uid?: number): ActorRef<unknown> => {
     const parsed = parseAddress(address);
+    // entity refs are location-free: never bound to a spawn
     if (parsed.type === 'entity')
       return new LocalRef(this, address as string as ActorPath, null, address, true);
-    if (parsed.node !== this.nodeId) return new LocalRef(this, parsed.path, null, address, true);
+    if (parsed.node !== this.nodeId)
+      return new LocalRef(this, parsed.path, null, address, true, uid ?? 0);
     const t = this.lookup(parsed.path);
-    if (t instanceof ActorCell) return t.ref;
-    return new LocalRef(this, parsed.path, null);
+    if (t instanceof ActorCell && (uid === undefined || t.uid === uid)) return t.ref;
+    return new LocalRef(this, parsed.path, null, undefined, false, uid ?? 0);
   };
+
+  /** A uid for a new spawn (runtime/ref.ts): unique in this thread for the system's life. */
+  nextUid(): number {
+    return ++this.uidSeq;
+  }
 
   /** The live actor at a path, if any. */
   actorAt(path: string): ActorRef<unknown> | undefined {

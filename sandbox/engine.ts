@@ -323,7 +323,7 @@ export class RefBook {
    * SandboxLimitError (the caller disposes the isolate).
    */
   copyIn(value: unknown): string {
-    const json = JSON.stringify(encodeValue(value)) ?? 'null';
+    const json = JSON.stringify(encodeValue(value, 'address')) ?? 'null';
     const bytes = copySize(json, this.#copyBytes);
     if (bytes > this.#copyBytes)
       throw new SandboxLimitError('copy', bytes, this.path, this.#copyBytes);

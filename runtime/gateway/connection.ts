@@ -330,7 +330,7 @@ export class Connection {
             let data: unknown;
             try {
               // a void reply is nil on the wire
-              data = encodeValue(value) ?? null;
+              data = encodeValue(value, 'address') ?? null;
             } catch (error) {
               return this.error(id, 'not-serializable', (error as Error).message);
             }

@@ -147,7 +147,7 @@ export class SnapshotHub {
     }
     let data: unknown;
     try {
-      data = encodeValue(u.snapshot) ?? null;
+      data = encodeValue(u.snapshot, 'address') ?? null;
     } catch (error) {
       this.host.logError(
         `troupe: a snapshot of ${this.key} is not data; its subscribers end`,
@@ -253,7 +253,7 @@ export class EventHub {
     if (this.gone) return;
     let data: unknown;
     try {
-      data = encodeValue(event) ?? null;
+      data = encodeValue(event, 'address') ?? null;
     } catch (error) {
       this.host.logError(
         `troupe: an event of ${this.key} is not data; it was not passed on`,

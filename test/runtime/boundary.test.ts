@@ -1,3 +1,4 @@
+import type { LocalRef } from '../../runtime/ref.ts';
 import { describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -31,7 +32,10 @@ describe('envelopes at a boundary', () => {
       replyTo: 'troupe://a/user/sender',
       corr: 7,
       kind: 'user',
-      body: { type: 'job', owner: { $ref: 'troupe://a/user/sender' } },
+      body: {
+        type: 'job',
+        owner: { $ref: 'troupe://a/user/sender', $uid: (sender as LocalRef).uid },
+      },
     });
     const opened = open(JSON.parse(JSON.stringify(env)), a.system.refOf);
     expect(opened.to).toBe(target);

@@ -89,7 +89,7 @@ describe('delivery', () => {
     await system.shutdown();
   });
 
-  it('reaches an actor respawned under the same name through an old ref', async () => {
+  it('does not reach an actor respawned under the same name through an old ref; an address does', async () => {
     const { system } = testSystem();
     const seen: string[] = [];
     const first = system.spawn(
@@ -103,9 +103,16 @@ describe('delivery', () => {
       fromReceive(null, (s, m: string) => (seen.push(`2:${m}`), s)),
       { name: 'svc' },
     );
-    expect(first.tell('b')).toBe('enqueued');
+    // the old ref names the first spawn: a dead letter, never a message to the newcomer
+    expect(first.tell('b')).toBe('dead-letter');
+    expect(system.deadLetters.countOf('stopped')).toBe(2);
+    // a ref revived from the address alone names whoever lives there
+    expect(system.refOf(first.address).tell('c')).toBe('enqueued');
+    // and so does one revived with the old spawn's uid: not
+    const stale = system.refOf(first.address, (first as unknown as { uid: number }).uid);
+    expect(stale.tell('d')).toBe('dead-letter');
     await settle(system);
-    expect(seen).toEqual(['2:b']);
+    expect(seen).toEqual(['2:c']);
     await system.shutdown();
   });
 

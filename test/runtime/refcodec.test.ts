@@ -9,6 +9,7 @@ import {
 } from '../../runtime/refcodec.ts';
 import { InvalidOptionError } from '../../runtime/error.ts';
 import type { Address } from '../../runtime/address.ts';
+import type { LocalRef } from '../../runtime/ref.ts';
 
 let system: ActorSystem;
 let a: ActorRef<unknown>;
@@ -27,7 +28,7 @@ afterAll(async () => {
   await system.shutdown();
 });
 
-const refOf = (address: Address): ActorRef<unknown> => system.refOf(address);
+const refOf = (address: Address, uid?: number): ActorRef<unknown> => system.refOf(address, uid);
 const noRefs = (address: Address): ActorRef<unknown> => {
   throw new Error(`no ref expected, got ${address}`);
 };
@@ -53,7 +54,10 @@ function nested(depth: number, leaf: unknown): unknown {
 describe('encodeValue / decodeValue', () => {
   it('encodes a ref as { $ref: address } and revives it through refOf', () => {
     const encoded = encodeValue({ who: a, list: [b] });
-    expect(encoded).toEqual({ who: { $ref: a.address }, list: [{ $ref: b.address }] });
+    expect(encoded).toEqual({
+      who: { $ref: a.address, $uid: (a as LocalRef).uid },
+      list: [{ $ref: b.address, $uid: (b as LocalRef).uid }],
+    });
     expect(a.address).toBe('troupe://local/user/a');
     const decoded = decodeValue(encoded, refOf) as {
       who: ActorRef<unknown>;

@@ -18,7 +18,11 @@ describe('spawning', () => {
     const ref = system.spawn(idle(), { name: 'a' });
     expect(ref.path).toBe('/user/a');
     expect(ref.address).toBe('troupe://n1/user/a');
-    expect(JSON.stringify({ r: ref })).toBe('{"r":{"$ref":"troupe://n1/user/a"}}');
+    // encoded with the uid of its spawn (runtime/ref.ts)
+    const json = JSON.parse(JSON.stringify({ r: ref })) as { r: { $ref: string; $uid: number } };
+    expect(Object.keys(json.r)).toEqual(['$ref', '$uid']);
+    expect(json.r.$ref).toBe('troupe://n1/user/a');
+    expect(Number.isSafeInteger(json.r.$uid) && json.r.$uid > 0).toBe(true);
     await system.shutdown();
   });
 
