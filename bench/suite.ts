@@ -16,6 +16,7 @@ import { banking } from './savina/banking.ts';
 import { spawnMemory } from './savina/spawn-memory.ts';
 import { restart } from './savina/restart.ts';
 import { timerLateness } from './savina/timer-lateness.ts';
+import { supervisorChildren } from './savina/supervisor-children.ts';
 import { erlangImpls } from './peers/erlang.ts';
 import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
@@ -84,6 +85,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   failoverBench,
   gatewayFanoutBench,
   timerLateness,
+  supervisorChildren,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

@@ -16,9 +16,10 @@ const SCALE = 0.02;
 
 /**
  * The benchmarks that compare runtimes (troupe:receive runs them); sandbox-acquire does not,
- * nor timer-lateness (it measures troupe's scheduler against the event loop it runs on).
+ * nor timer-lateness (it measures troupe's scheduler against the event loop it runs on), nor
+ * supervisor-children (the cost of troupe's own supervisor per dynamic child).
  */
-const NOT_COMPARED: readonly string[] = ['timer-lateness'];
+const NOT_COMPARED: readonly string[] = ['timer-lateness', 'supervisor-children'];
 const COMPARED = BENCHMARKS.filter(
   (b) => b.impls['troupe:receive'] !== undefined && !NOT_COMPARED.includes(b.name),
 );
