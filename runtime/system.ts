@@ -919,14 +919,27 @@ export class ActorSystem implements SystemCore {
           // it cannot cross to the asked actor's shard: the ask fails now
           rcv.close();
           if (entry !== null) this.timers.cancel(entry);
+          forget?.();
           reject(error as Error);
         }
         return;
       }
-      const d = ref.deliverWithMeta(msg, meta);
-      if (d !== 'enqueued') {
+      let d: Delivery;
+      try {
+        d = ref.deliverWithMeta(msg, meta);
+      } catch (error) {
+        // it cannot cross (SerializationError, naming the field): nothing is kept for it
         rcv.close();
         if (entry !== null) this.timers.cancel(entry);
+        forget?.();
+        reject(error as Error);
+        return;
+      }
+      if (d !== 'enqueued') {
+        // not delivered (no link to its node, a full mailbox…): nothing is kept for it
+        rcv.close();
+        if (entry !== null) this.timers.cancel(entry);
+        forget?.();
         reject(new AskDeliveryError(ref.path, d));
       }
     });

@@ -142,12 +142,28 @@ export class NodeRuntime {
     return t;
   }
 
-  /** An ask to `node` is waiting: it fails at once if the node goes down. */
+  /**
+   * An ask to `node` is waiting: it fails at once if the node goes down. The function returned
+   * forgets it (its reply came, it timed out, or it was never delivered); a node with no ask
+   * waiting keeps no entry (node names come from addresses, which come from outside).
+   */
   askWaiting(node: string, fail: (why: string) => void): () => void {
     let set = this.#asks.get(node);
     if (set === undefined) this.#asks.set(node, (set = new Set()));
     set.add(fail);
-    return () => set.delete(fail);
+    return () => {
+      set.delete(fail);
+      if (set.size === 0 && this.#asks.get(node) === set) this.#asks.delete(node);
+    };
+  }
+
+  /** Asks waiting on other nodes, and watches held for them (tests: nothing is kept). */
+  get waiting(): { readonly asks: number; readonly watches: number } {
+    let asks = 0;
+    let watches = 0;
+    for (const s of this.#asks.values()) asks += s.size;
+    for (const m of this.#watches.values()) watches += m.size;
+    return { asks, watches };
   }
 
   // ---- to another node ------------------------------------------------------------------
@@ -234,12 +250,17 @@ export class NodeRuntime {
       const key = `${watcher.address} ${t.address}`;
       if (msg.type === 'watch') m.set(key, { watcher, watched: t.ref });
       else m.delete(key);
+      if (m.size === 0) this.#watches.delete(t.node);
     }
     if (this.forward(t.node, t.address, 'system', msg, null)) return;
     this.#system.deadLetter(msg, t.ref, null, 'node-unreachable', undefined);
-    if (msg.type === 'watch')
-      // the node cannot be reached: the watcher learns it at once
+    if (msg.type === 'watch') {
+      // the node cannot be reached: the watcher learns it at once, and nothing is kept
+      const m = this.#watches.get(t.node);
+      m?.delete(`${(msg.watcher as unknown as LocalRef).address} ${t.address}`);
+      if (m?.size === 0) this.#watches.delete(t.node);
       this.#terminated(msg.watcher as unknown as LocalRef, t.ref, 'node-down');
+    }
   }
 
   // ---- from another node ----------------------------------------------------------------
