@@ -43,6 +43,7 @@
  * - Emitted events (`system.subscribeEvents`, gateway `subscribeEvents`): `token` (streamed
  *   text), `tool.started`, `tool.finished`, `approval.requested`, `done`.
  */
+import type { TimerEntry } from '../../runtime/timers.ts';
 import { randomBytes } from 'node:crypto';
 import { assign, setup, type AnyEventObject } from 'xstate';
 import { fromMachine } from '../machine.ts';
@@ -278,9 +279,10 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         let reply: ModelReply | null = null;
         // a provider that never answers is abandoned: its reservation is settled all the same
         const abort = new AbortController();
-        let timer: ReturnType<typeof setTimeout> | undefined;
+        // on the system's timer heap: its clock, and nothing fires after the system ends
+        let timer: TimerEntry | undefined;
         const timedOut = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
+          timer = ctx.system.timers.schedule(() => {
             abort.abort();
             reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
           }, modelTimeoutMs);
@@ -335,7 +337,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
             },
           )
           .finally(() => {
-            clearTimeout(timer);
+            if (timer !== undefined) ctx.system.timers.cancel(timer);
             const r = reply as ModelReply | null;
             const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
             settle(reservation, {
@@ -370,9 +372,9 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     const args = JSON.parse(call.arguments) as unknown;
     ctx.emit({ type: 'tool.started', callId: call.id, tool: call.name });
     const abort = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: TimerEntry | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = ctx.system.timers.schedule(() => {
         abort.abort();
         reject(new Error(`timed out after ${tool.timeoutMs} ms`));
       }, tool.timeoutMs);
@@ -411,7 +413,9 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       .catch((e: unknown) =>
         ctx.system.logger.error(`troupe: agent ${name}: a tool result was lost`, e),
       )
-      .finally(() => clearTimeout(timer));
+      .finally(() => {
+        if (timer !== undefined) ctx.system.timers.cancel(timer);
+      });
   };
 
   /**
@@ -474,7 +478,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     const msg = { type: 'approval.expired', key, callId: approval.callId, token: approval.token };
     const wait = Math.max(0, approval.expiresAt - ctx.system.clock.now());
     const target = ctx.self;
-    ctx.system.clock.setTimeout(() => target.tell({ ...msg, key: keys.get(ctx) ?? '' }), wait);
+    ctx.system.timers.schedule(() => target.tell({ ...msg, key: keys.get(ctx) ?? '' }), wait);
     try {
       // an entity that is passivated meanwhile is woken by a durable reminder
       ctx.remindAt(approval.expiresAt, {
@@ -880,7 +884,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           const wait = Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1));
           const target = ctx.self;
           const turn = context.turn;
-          ctx.system.clock.setTimeout(() => target.tell({ type: 'model.retry', key, turn }), wait);
+          ctx.system.timers.schedule(() => target.tell({ type: 'model.retry', key, turn }), wait);
         },
         on: {
           'model.retry': { guard: 'currentTurn', target: 'thinking' },
