@@ -20,6 +20,7 @@
  */
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
+import { systemClock, type Clock } from '../clock.ts';
 import {
   CLIENT_PROTOCOL_VERSION,
   SUBPROTOCOL,
@@ -90,6 +91,11 @@ export interface ClientOptions {
   readonly requestTimeoutMs?: number;
   /** An ask's default timeout (the gateway caps it). */
   readonly askTimeoutMs?: number;
+  /**
+   * The clock its timers (request timeouts, reconnect backoff) and its reading of the time use.
+   * Default: the real clock. Tests pass a simulated one (protocol/clock.ts).
+   */
+  readonly clock?: Clock;
 }
 
 export interface SubscribeOptions {
@@ -136,7 +142,7 @@ interface Pending {
   readonly target: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timer: unknown;
   /** On the wire: a lost connection fails it. */
   sent: boolean;
   readonly frame: ClientFrame;
@@ -169,7 +175,9 @@ export class TroupeClient {
   #attempt = 0;
   /** When the current connection opened: only one that stays up resets the backoff. */
   #openedAt = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #retryTimer: unknown = null;
+  /** Its timers and the time: the real clock, or the one in `options.clock`. */
+  readonly #clock: Clock;
   readonly #subs = new Map<number, Sub>();
   readonly #pending = new Map<number, Pending>();
   #resolveReady!: () => void;
@@ -179,6 +187,7 @@ export class TroupeClient {
     this.url = url;
     this.#transport = transport;
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#reconnect =
       options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.ready = new Promise((resolve, reject) => {
@@ -294,9 +303,9 @@ export class TroupeClient {
     this.#shut(new ClientClosedError());
     if (socket === null || socket.readyState >= 2) return Promise.resolve();
     return new Promise((resolve) => {
-      const done = setTimeout(resolve, 1_000);
+      const done = this.#clock.setTimeout(resolve, 1_000);
       socket.onclose = () => {
-        clearTimeout(done);
+        this.#clock.clearTimeout(done);
         resolve();
       };
     });
@@ -307,7 +316,7 @@ export class TroupeClient {
   #request(frame: ClientFrame, target: string, timeoutMs: number): Promise<unknown> {
     if (this.#state === 'closed') return Promise.reject(new ClientClosedError());
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         this.#pending.delete(frame.id);
         reject(
           new TimeoutError(
@@ -471,7 +480,7 @@ export class TroupeClient {
         const p = this.#pending.get(frame.id);
         if (p !== undefined) {
           this.#pending.delete(frame.id);
-          clearTimeout(p.timer);
+          this.#clock.clearTimeout(p.timer);
           p.resolve(undefined);
           return;
         }
@@ -486,7 +495,7 @@ export class TroupeClient {
         const p = this.#pending.get(frame.id);
         if (p === undefined) return;
         this.#pending.delete(frame.id);
-        clearTimeout(p.timer);
+        this.#clock.clearTimeout(p.timer);
         p.resolve(frame.value);
         return;
       }
@@ -494,7 +503,7 @@ export class TroupeClient {
         const p = this.#pending.get(frame.id);
         if (p !== undefined) {
           this.#pending.delete(frame.id);
-          clearTimeout(p.timer);
+          this.#clock.clearTimeout(p.timer);
           p.reject(requestError(frame.code, frame.message, p.target));
           return;
         }
@@ -570,7 +579,7 @@ export class TroupeClient {
     this.limits = frame.limits;
     this.session = frame.session;
     this.#open = true;
-    this.#openedAt = Date.now();
+    this.#openedAt = this.#clock.now();
     for (const s of this.#subs.values()) this.#sendSubscribe(s);
     for (const p of this.#pending.values()) if (!p.sent) this.#write(p);
     this.#setState({ state: 'open' });
@@ -593,7 +602,7 @@ export class TroupeClient {
     for (const [id, p] of this.#pending) {
       if (!p.sent) continue;
       this.#pending.delete(id);
-      clearTimeout(p.timer);
+      this.#clock.clearTimeout(p.timer);
       p.reject(new ConnectionLostError());
     }
     // subscriptions not yet accepted are sent again on the next connection
@@ -602,14 +611,14 @@ export class TroupeClient {
       return this.#shut(new ConnectionLostError(`the connection closed (${code} ${reason})`));
     // a connection that stayed up a while resets the backoff; one closed at once does not, so a
     // gateway that closes every connection is not hammered
-    if (this.#openedAt > 0 && Date.now() - this.#openedAt >= STABLE_MS) this.#attempt = 0;
+    if (this.#openedAt > 0 && this.#clock.now() - this.#openedAt >= STABLE_MS) this.#attempt = 0;
     this.#openedAt = 0;
     const d = Math.min(r.maxDelayMs, r.initialDelayMs * r.factor ** this.#attempt);
     // "equal jitter": half fixed, half random, so clients cut off together do not return together
     const delayMs = Math.round(d / 2 + Math.random() * (d / 2));
     this.#attempt++;
     this.#setState({ state: 'reconnecting', code, reason, attempt: this.#attempt, delayMs });
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = null;
       void this.#dial();
     }, delayMs);
@@ -618,13 +627,13 @@ export class TroupeClient {
   #shut(error: Error): void {
     if (this.#state === 'closed') return;
     this.#open = false;
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    if (this.#retryTimer !== null) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     const socket = this.#socket;
     this.#socket = null;
     if (socket !== null && socket.readyState < 2) socket.close(1000, 'closed by the client');
     for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
+      this.#clock.clearTimeout(p.timer);
       p.reject(error);
     }
     this.#pending.clear();
