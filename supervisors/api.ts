@@ -72,7 +72,8 @@ export async function terminateChild(
  * Starts again a static child that is not running: resolves with its ref, or `undefined` when
  * its factory returned IGNORE. ERR_CHILD_RUNNING if it runs, ERR_CHILD_RESTARTING if a
  * restart of it is pending, ERR_CHILD_NOT_FOUND for no such spec (a temporary child's is gone
- * once it ended), ERR_START_CHILD if it could not start (the spec is kept).
+ * once it ended), ERR_START_CHILD if it could not start (the spec is kept),
+ * ERR_SIMPLE_ONE_FOR_ONE from a simple-one-for-one supervisor (OTP: invalid there).
  */
 export async function restartChild<T = unknown>(
   sup: SupervisorRef,
@@ -83,7 +84,10 @@ export async function restartChild<T = unknown>(
   return r.ref as ActorRef<T> | undefined;
 }
 
-/** Forgets the spec of a static child that is not running (ERR_CHILD_RUNNING, ERR_CHILD_RESTARTING). */
+/**
+ * Forgets the spec of a static child that is not running (ERR_CHILD_RUNNING,
+ * ERR_CHILD_RESTARTING, ERR_CHILD_NOT_FOUND; ERR_SIMPLE_ONE_FOR_ONE: OTP, invalid there).
+ */
 export async function deleteChild(
   sup: SupervisorRef,
   id: string,
@@ -95,8 +99,10 @@ export async function deleteChild(
 /**
  * The spec of a child (OTP's `get_childspec`), by id, or by ref for simple-one-for-one (its
  * template; the template's id works too), with the defaults filled in: `type`, `restart`,
- * `significant`, and the keys that were given. ERR_CHILD_NOT_FOUND for no such child. The
- * spec holds the behaviour (objects and functions): ask from the supervisor's own thread.
+ * `significant`, `shutdown` (for a behaviour object: its default; a factory's, without
+ * `shutdown`, is the made behaviour's and is left out), and the keys that were given.
+ * ERR_CHILD_NOT_FOUND for no such child. The spec holds the behaviour (objects and
+ * functions): ask from the supervisor's own thread.
  */
 export async function getChildSpec(
   sup: SupervisorRef,
@@ -117,9 +123,11 @@ export async function getChildSpec(
  * Checks child specs as `supervise` would (OTP's `check_childspecs`), without a supervisor:
  * throws SupervisorSpecError (ERR_SUPERVISOR_SPEC) naming the field (`children[1].restart`,
  * an unknown key too) or the rule broken (duplicate-id, significant-permanent…); returns
- * nothing when they are fine. `strategy` (default one-for-one) and `autoShutdown` (default
- * never) are those of the supervisor they are meant for: simple-one-for-one takes exactly one
- * spec, and significant children need an autoShutdown.
+ * nothing when they are fine. `strategy` (default one-for-one) and `autoShutdown` are those
+ * of the supervisor they are meant for: simple-one-for-one takes exactly one spec, and with
+ * `autoShutdown` given, significant children are checked against it (`never` refuses them,
+ * significant-without-auto). Without it they are not, as OTP's `check_childspecs/1` (its
+ * AutoShutdown `undefined`); a significant child is never permanent either way.
  */
 export function checkChildSpecs(
   specs: readonly ChildSpec[],

@@ -5,7 +5,9 @@
  *
  *   normal     it stopped itself (`ctx.stop()`), or another actor or `system.stop` stopped
  *              it: a normal exit, not restarted if transient
- *   shutdown   its parent stopped it, or it ended with stopWithShutdown below (OTP's
+ *   shutdown   its parent stopped it (a supervisor stopping, terminateChild, a temporary
+ *              child taken down by a group restart: shutdownChild below, OTP's
+ *              `exit(Child, shutdown)`), or it ended with stopWithShutdown below (OTP's
  *              `shutdown` and `{shutdown, Term}`): a normal exit, not restarted if transient
  *   failed     it failed and was not restarted: abnormal
  *
@@ -15,8 +17,9 @@
  * OTP's supervisor exits with reason `shutdown` when it reaches its intensity.
  */
 import { TroupeError } from '../runtime/error.ts';
-import { LocalRef } from '../runtime/ref.ts';
+import { LocalRef, type ActorRef } from '../runtime/ref.ts';
 import type { ActorContext } from '../runtime/context.ts';
+import { STOP_SHUTDOWN } from '../runtime/system-message.ts';
 
 /**
  * Stops the calling actor after its current message with exit reason `shutdown`, OTP's
@@ -41,4 +44,13 @@ export function stopWithShutdown(ctx: ActorContext<any, any>, term?: unknown): v
       ? { type: 'stop', reason: 'shutdown' }
       : { type: 'stop', reason: 'shutdown', error: { shutdown: term } },
   );
+}
+
+/**
+ * Stops another actor (a child the supervisor terminates) after its current message with exit
+ * reason `shutdown`, OTP's `exit(Child, shutdown)`: its stop hook runs within its `shutdown`
+ * (none when `brutal`), and its watchers get `troupe.terminated` with reason `shutdown`.
+ */
+export function shutdownChild(ref: ActorRef<any, any>): void {
+  (ref as LocalRef).sendSystem(STOP_SHUTDOWN);
 }

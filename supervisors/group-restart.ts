@@ -14,6 +14,7 @@ import type { ActorContext } from '../runtime/context.ts';
 import { emit, ignored, isRegistered, startActor, type Child } from './children.ts';
 import { nextDelay, startFailed, stopFinal } from './restart-policy.ts';
 import { later } from './timers.ts';
+import { shutdownChild } from './exit.ts';
 import type { SupervisorMsg, SupervisorReply, SupervisorState } from './supervisor.ts';
 
 type Ctx = ActorContext<SupervisorMsg, SupervisorReply>;
@@ -49,7 +50,7 @@ export function advancePlan(s: SupervisorState, ctx: Ctx): void {
       if (m.spec.restart === 'temporary') {
         // temporary children are not restarted, not even by a sibling's restart
         stopFinal(m, 'group');
-        ctx.stop(m.ref!);
+        shutdownChild(m.ref!);
       } else {
         m.state = 'halting';
         m.restarting = true;

@@ -12,9 +12,12 @@
  *   ERR_CHILD_RUNNING      restartChild, deleteChild: it runs
  *   ERR_CHILD_RESTARTING   restartChild, deleteChild: it waits for a restart (OTP's
  *                          `{error, restarting}`)
+ *   ERR_SIMPLE_ONE_FOR_ONE restartChild, deleteChild on a simple-one-for-one supervisor, which
+ *                          keeps no spec but its template (OTP's `{error, simple_one_for_one}`)
  */
 import type { ActorContext } from '../runtime/context.ts';
 import type { ActorRef } from '../runtime/ref.ts';
+import { DEFAULT_SHUTDOWN_MS } from '../runtime/options.ts';
 import {
   resolveChildSpec,
   type ChildSpec,
@@ -33,6 +36,7 @@ import {
   type Child,
   type StartOutcome,
 } from './children.ts';
+import { shutdownChild } from './exit.ts';
 import type { SupervisorMsg, SupervisorReply, SupervisorState } from './supervisor.ts';
 
 type Ctx = ActorContext<SupervisorMsg, SupervisorReply>;
@@ -66,7 +70,7 @@ export function handleRequest(s: SupervisorState, msg: SupervisorMsg, ctx: Ctx):
       return terminateChild(s, msg, ctx);
     case 'supervisor.restart-child': {
       const c = byName(s, msg.id);
-      const refused = notWhileAlive(c, msg.id, ctx);
+      const refused = notWhileAlive(s, c, msg.id, ctx);
       if (refused !== null) return ctx.reply(refused);
       c!.final = false;
       const r = startActor(c!, ctx);
@@ -76,7 +80,7 @@ export function handleRequest(s: SupervisorState, msg: SupervisorMsg, ctx: Ctx):
     }
     case 'supervisor.delete-child': {
       const c = byName(s, msg.id);
-      const refused = notWhileAlive(c, msg.id, ctx);
+      const refused = notWhileAlive(s, c, msg.id, ctx);
       if (refused !== null) return ctx.reply(refused);
       unregister(s, c!);
       return ctx.reply(OK);
@@ -193,11 +197,21 @@ function terminateChild(
   if (c.state === 'terminating') return;
   c.state = 'terminating';
   c.stopCause = 'request';
-  ctx.stop(c.ref);
+  shutdownChild(c.ref);
 }
 
 /** restartChild and deleteChild need a static child that does not run and waits for nothing. */
-function notWhileAlive(c: Child | undefined, id: string, ctx: Ctx): SupervisorReply | null {
+function notWhileAlive(
+  s: SupervisorState,
+  c: Child | undefined,
+  id: string,
+  ctx: Ctx,
+): SupervisorReply | null {
+  if (s.o.strategy === 'simple-one-for-one')
+    return refuse(
+      'ERR_SIMPLE_ONE_FOR_ONE',
+      `${ctx.path} is simple-one-for-one: it keeps no spec ${id} to restart or delete`,
+    );
   if (c === undefined || c.dynamic)
     return refuse('ERR_CHILD_NOT_FOUND', `no child ${id} in ${ctx.path}`);
   if (c.restarting)
@@ -207,7 +221,11 @@ function notWhileAlive(c: Child | undefined, id: string, ctx: Ctx): SupervisorRe
   return null;
 }
 
-/** A resolved spec as a ChildSpec with its defaults filled in (getChildSpec). */
+/**
+ * A resolved spec as a ChildSpec with its defaults filled in (getChildSpec), `shutdown` too
+ * for a behaviour object (its `defaultShutdownMs`, else DEFAULT_SHUTDOWN_MS); a factory's
+ * default is the behaviour it makes, known only at each spawn, so it is left out.
+ */
 function publicSpec(r: ResolvedChildSpec): ChildSpec {
   const spec: { -readonly [K in keyof ChildSpec]: ChildSpec[K] } = {
     id: r.id,
@@ -217,6 +235,8 @@ function publicSpec(r: ResolvedChildSpec): ChildSpec {
     significant: r.significant,
   };
   if (r.shutdown !== undefined) spec.shutdown = r.shutdown;
+  else if (typeof r.behaviour !== 'function')
+    spec.shutdown = r.behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
   if (r.mailbox !== undefined) spec.mailbox = r.mailbox;
   if (r.persistence !== undefined) spec.persistence = r.persistence;
   if (r.shard !== undefined) spec.shard = r.shard;

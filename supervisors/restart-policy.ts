@@ -22,6 +22,7 @@ import {
   type StopCause,
 } from './children.ts';
 import { later } from './timers.ts';
+import { stopWithShutdown } from './exit.ts';
 import type { SupervisorMsg, SupervisorReply, SupervisorState } from './supervisor.ts';
 
 type Ctx = ActorContext<SupervisorMsg, SupervisorReply>;
@@ -186,5 +187,6 @@ export function autoShutdown(s: SupervisorState, c: Child, ctx: Ctx): void {
     trigger: childPath(ctx, c),
     at: ctx.system.clock.now(),
   });
-  ctx.stop();
+  // OTP: it "shut[s] itself down with exit reason shutdown"
+  stopWithShutdown(ctx);
 }

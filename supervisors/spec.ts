@@ -266,11 +266,11 @@ function childType(at: string, c: Record<string, unknown>, factory: boolean): Ch
   return type;
 }
 
-/** Validates one child spec; `at` is its path in the options (`children[2]`). */
+/** Validates one child spec at `at` (`children[2]`); significance unchecked if no autoShutdown. */
 export function resolveChildSpec(
   v: unknown,
   at: string,
-  autoShutdown: AutoShutdown,
+  autoShutdown: AutoShutdown | undefined,
 ): ResolvedChildSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new SupervisorSpecError(at, v, 'a child spec object');
@@ -342,7 +342,7 @@ export function resolveChildSpec(
 export function resolveChildSpecs(
   list: unknown,
   strategy: Strategy,
-  autoShutdown: AutoShutdown,
+  autoShutdown: AutoShutdown | undefined,
 ): ResolvedChildSpec[] {
   if (!Array.isArray(list))
     throw new SupervisorSpecError('children', list, 'an array of child specs');
@@ -370,7 +370,8 @@ export function resolveChildSpecs(
 
 /**
  * checkChildSpecs (supervisors/api.ts): child specs checked for a supervisor with these
- * `strategy` and `autoShutdown` (themselves checked, the only keys allowed).
+ * `strategy` and `autoShutdown` (themselves checked, the only keys allowed; significance is
+ * checked only against an `autoShutdown` given).
  */
 export function checkChildSpecList(list: unknown, options: unknown): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
@@ -386,7 +387,9 @@ export function checkChildSpecList(list: unknown, options: unknown): void {
   resolveChildSpecs(
     list,
     oneOf('strategy', o.strategy, STRATEGIES, 'one-for-one'),
-    oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never'),
+    o.autoShutdown === undefined
+      ? undefined
+      : oneOf('autoShutdown', o.autoShutdown, AUTO_SHUTDOWNS, 'never'),
   );
 }
 

@@ -88,9 +88,10 @@
  * refused too).
  *
  * Significant children and `autoShutdown` (OTP 24): with `any-significant` the supervisor
- * stops itself when a significant child ends by itself (or fails, or cannot start) and is not
- * restarted; with `all-significant` when all of them have. As in OTP, a child ended by
- * terminateChild or taken down by a group restart does not count.
+ * stops itself (exit reason `shutdown`, as in OTP) when a significant child ends by itself
+ * (or fails, or cannot start) and is not restarted; with `all-significant` when all of them
+ * have. As in OTP, a child ended by terminateChild or taken down by a group restart does not
+ * count.
  *
  * Backoff (Akka's backoff supervisor, optional): `backoff: { minMs, maxMs, jitter, resetAfterMs }`
  * waits `min(maxMs, minMs·2ⁿ)·(1 + jitter·random)` before each restart, n counting restarts
@@ -140,13 +141,15 @@
  *   (OTP's `exit(Pid, kill)` is abnormal).
  * - A restarted actor keeps its ref and mailbox (see the message rule above); OTP's restarted
  *   child is a new process.
- * - The children of a simple-one-for-one supervisor are named `<template id>-<n>`, stop in
- *   reverse start order (OTP: all at once, in no order), and startChild takes one argument
- *   for the template's factory (OTP appends a list to the start function's arguments).
+ * - The children of a simple-one-for-one supervisor are named `<template id>-<n>` (which
+ *   terminateChild takes, as their ref; OTP: only the pid), stop in reverse start order (OTP:
+ *   all at once, in no order), and startChild takes one argument for the template's factory
+ *   (OTP appends a list to the start function's arguments).
  * - startChild on a static supervisor answers ERR_CHILD_EXISTS for an id in use, running or
  *   not (OTP: `already_started` or `already_present`).
  * - getChildSpec answers the spec with its behaviour (objects and functions): it is for the
- *   supervisor's own thread; OTP's child spec is data.
+ *   supervisor's own thread; OTP's child spec is data. A factory's spec given no `shutdown`
+ *   has none (its default is the made behaviour's); OTP's has every key.
  * - Backoff is not OTP's (see above).
  */
 import type { ActorContext } from '../runtime/context.ts';

@@ -296,9 +296,9 @@ describe('checkChildSpecs (OTP check_childspecs)', () => {
       { field: 'children', rule: 'simple-one-template' },
     ],
     [
-      'a significant child without autoShutdown',
+      'a significant child for autoShutdown never',
       [{ id: 'a', behaviour: w, restart: 'transient', significant: true }],
-      {},
+      { autoShutdown: 'never' },
       { field: 'children[0].significant', rule: 'significant-without-auto' },
     ],
     ['an unknown option', [], { strategy: 'one-for-one', order: 1 }, { field: 'order' }],
