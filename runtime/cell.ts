@@ -1334,7 +1334,9 @@ export class ActorCell<In = any, Reply = any, State = any>
         sys.logger.error(`troupe: stop hook of ${this.path} rejected (hook stop)`, error);
       this.waiting = false;
       this.windDownDone(epoch);
-      this.wake();
+      // a halted actor with nothing queued takes no turn: its parent's `start` schedules it,
+      // so siblings of a group restart start in the order their parent starts them
+      if (this.sysq !== null || this.status !== HALTED) this.wake();
     };
     try {
       (then as (ok: () => void, ko: (e: unknown) => void) => unknown).call(
