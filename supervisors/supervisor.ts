@@ -107,6 +107,9 @@
  * - A child that stopped (normally, or as a `temporary` or non-restarted `transient` child)
  *   lost its queued messages to dead letters when it stopped; if it is `permanent` it is
  *   spawned again at the same address, and messages sent meanwhile went to dead letters.
+ *   The new spawn is another actor (runtime/ref.ts): refs to the one that stopped, and the
+ *   timers it armed, never reach it; take its ref from whichChildren, or revive one from its
+ *   address.
  * - When an actor is lost with its thread (a worker shard that died, runtime/shards), it has
  *   failed (ShardLostError) and its supervisor decides as for any failure; the messages that
  *   thread had not handled go to dead letters (`shard-lost`); those sent while the supervisor
