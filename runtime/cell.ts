@@ -208,8 +208,6 @@ export class ActorCell<In = any, Reply = any, State = any>
   readonly key: string | number;
   private pathValue: ActorPath | null;
   readonly ref: LocalRef<In, Reply>;
-  /** This spawn's uid (runtime/ref.ts): its own ref is bound to it. */
-  readonly uid: number;
   readonly behaviour: Behaviour<In, Reply, State>;
   state: State | undefined = undefined;
   private status = STARTING;
@@ -265,8 +263,12 @@ export class ActorCell<In = any, Reply = any, State = any>
         : { store: persistence.store, key: persistence.key ?? this.path, version: null };
     this.slow = persistence !== null;
     this.shutdown = options.shutdown ?? behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
-    this.uid = system.nextUid();
-    this.ref = new LocalRef<In, Reply>(system, null, this, undefined, false, this.uid);
+    this.ref = new LocalRef<In, Reply>(system, null, this, undefined, false, system.nextUid());
+  }
+
+  /** This spawn's uid (runtime/ref.ts): its own ref is bound to it (kept there, not twice). */
+  get uid(): number {
+    return this.ref.uid;
   }
 
   /** Its name among its siblings. */

@@ -165,9 +165,11 @@ export class ActorSystem implements SystemCore {
   private seq = 0;
   /**
    * The last spawn uid given (runtime/ref.ts). It starts at a random point so that two
-   * threads or two runs of a node rarely give the same uid to spawns at one path.
+   * threads or two runs of a node rarely give the same uid to spawns at one path, below 2²⁹
+   * so that uids stay small integers (V8 keeps them in the cell and the ref unboxed) for the
+   * first half-billion spawns; past 2³⁰ they are still unique, only stored boxed.
    */
-  private uidSeq = Math.floor(Math.random() * 2 ** 40);
+  private uidSeq = 1 + Math.floor(Math.random() * 2 ** 29);
   private readonly user: ActorCell;
   private readonly sys: ActorCell;
   private stateValue: SystemState = 'running';
