@@ -92,6 +92,8 @@ export const CLOSE = {
   replaced: 4008,
   /** The node is shutting down. */
   shutdown: 4009,
+  /** The node failed handling a frame (its log says why): a bug of its own, not the peer's. */
+  internal: 4010,
 } as const;
 
 export type CloseCode = (typeof CLOSE)[keyof typeof CLOSE];

@@ -22,8 +22,11 @@
  * - When the link closes, what it still held (entries not packed, frames waiting for the
  *   socket) goes to `unsent`: nothing leaves silently. What the socket had taken is gone with
  *   the connection.
- * - A frame that fails decoding closes this link with the error's close code (4000–4999) and
- *   a logged reason; nothing else is touched.
+ * - A frame that fails decoding, or an entry whose body the node refuses (`entry` throws
+ *   LinkProtocolError: runtime/nodes/inbound.ts), closes this link with the error's close code
+ *   (4000–4999) and a logged reason; nothing else is touched. Any other throw while a frame is
+ *   handled closes the link too (4010, `internal`, the error logged): nothing a peer sends
+ *   can throw out of the socket's event handler and end the process.
  * - The dialler's frames are not masked (a zero mask: `ws` then skips the XOR on both ends).
  *   Masking keeps a browser's script from steering what a proxy between it and a server reads
  *   (RFC 6455 §10.3); between two nodes no script chooses the bytes' layout, and it cost a
@@ -95,7 +98,9 @@ export interface LinkHandlers {
   ready(link: NodeLink): void;
   /**
    * A message from the peer, in its send order, checked (protocol/node-link.ts). `body` is as
-   * it came: in the ref codec's form when `encoded`.
+   * it came: in the ref codec's form when `encoded`. A LinkProtocolError it throws closes the
+   * link with its code (the body broke a schema the handler knows); the entries after it in
+   * the frame are not given.
    */
   entry(link: NodeLink, ...entry: Parameters<EachEntry>): void;
   /** The ref for an address found in a body (already parsed). */
@@ -324,9 +329,21 @@ export class NodeLink {
       if (this.#state === 'handshake') this.#handshake(frame);
       else this.#ready(frame);
     } catch (e) {
-      if (!(e instanceof LinkProtocolError)) throw e;
-      this.#handlers.log(`troupe: link ${this.#describe()} closed (${e.closeCode}): ${e.message}`);
-      this.close(e.closeCode, e.message);
+      if (e instanceof LinkProtocolError) {
+        this.#handlers.log(
+          `troupe: link ${this.#describe()} closed (${e.closeCode}): ${e.message}`,
+        );
+        this.close(e.closeCode, e.message);
+        return;
+      }
+      // a throw of this node's while it handled the frame: it must not escape into the
+      // socket's event handler (where it would end the process); the link goes instead
+      this.#handlers.log(
+        `troupe: link ${this.#describe()} closed (${CLOSE.internal}): a frame could not be handled: ${
+          e instanceof Error ? (e.stack ?? e.message) : String(e)
+        }`,
+      );
+      this.close(CLOSE.internal, 'a frame could not be handled');
     }
   }
 

@@ -28,10 +28,16 @@ import { extractTrace, injectTrace } from '../telemetry.ts';
 import { crossing } from '../shards/link.ts';
 import { isTempAddress } from '../temp.ts';
 import { LINK_CLOSED, type NodeLink } from './link.ts';
-import type { EachEntry } from '../../protocol/node-link.ts';
+import { CLOSE, LinkProtocolError, type EachEntry } from '../../protocol/node-link.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
+import {
+  checkSystemMessage,
+  checkTopicsBody,
+  CROSSING_SYSTEM,
+  terminatedRefOf,
+} from './inbound.ts';
 
 /** An ask waited on a node that went down. */
 export class NodeDownError extends TroupeError {
@@ -41,8 +47,6 @@ export class NodeDownError extends TroupeError {
     this.node = node;
   }
 }
-
-const CROSSING_SYSTEM = new Set(['watch', 'unwatch', 'subscribe', 'unsubscribe', 'stop']);
 
 /** What this node knows of an address that came over a link. */
 interface Slot {
@@ -284,7 +288,12 @@ export class NodeRuntime {
     return s;
   }
 
-  /** An entry from a link (checked by protocol/node-link.ts: addresses parse). */
+  /**
+   * An entry from a link (checked by protocol/node-link.ts: addresses parse). Its body is
+   * checked here before use (runtime/nodes/inbound.ts): a body in the ref codec's form that
+   * does not decode, a system message or a topics message that is not what its schema says,
+   * throws LinkProtocolError, which closes the link (runtime/nodes/link.ts) and is logged.
+   */
   readonly #entry: (link: NodeLink, ...entry: Parameters<EachEntry>) => void = (
     link,
     kind,
@@ -309,9 +318,12 @@ export class NodeRuntime {
       try {
         msg = decodeValue(body, sys.refOf);
       } catch (error) {
-        sys.logger.warn(`troupe: a message from node ${peer} was dropped: ${String(error)}`);
-        return;
+        throw new LinkProtocolError(
+          CLOSE.badFrame,
+          `a body that does not decode: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
+    if (kind === 'system') msg = checkSystemMessage(msg);
     let meta: MessageMeta | null = null;
     if (replyTo !== undefined || trace !== undefined)
       meta = new MessageMeta(
@@ -325,20 +337,13 @@ export class NodeRuntime {
       meta = f.sender ??= new MessageMeta(f.ref, null, 0, null);
     }
     if (t.topics) {
-      this.#topics(peer, msg, meta);
+      if (kind !== 'user')
+        throw new LinkProtocolError(CLOSE.badFrame, `a ${kind} entry for the topics`);
+      this.#topics(peer, checkTopicsBody(msg), meta);
       return;
     }
     if (t.entity) {
       if (kind === 'reply') msg = new ReplyFailure(msg);
-      else if (
-        kind === 'system' &&
-        (typeof msg !== 'object' ||
-          msg === null ||
-          !CROSSING_SYSTEM.has((msg as SystemMessage).type))
-      ) {
-        sys.logger.warn(`troupe: a system message from node ${peer} was dropped`);
-        return;
-      }
       try {
         sys.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
       } catch (error) {
@@ -351,38 +356,23 @@ export class NodeRuntime {
     }
     switch (kind) {
       case 'user': {
-        const b = msg as Partial<Terminated> | null;
         // the watched actor's own notice: its watch is over (no node-down after it)
-        if (
-          b !== null &&
-          typeof b === 'object' &&
-          b.type === 'troupe.terminated' &&
-          b.ref !== undefined
-        )
-          this.#watches.get(peer)?.delete(`${to} ${b.ref.address}`);
+        const watched = terminatedRefOf(msg);
+        if (watched !== null) this.#watches.get(peer)?.delete(`${to} ${watched}`);
         t.ref.deliverWithMeta(msg, meta);
         return;
       }
       case 'reply':
         t.ref.deliverWithMeta(new ReplyFailure(msg), meta);
         return;
-      case 'system': {
-        const m = msg as SystemMessage;
-        if (typeof m !== 'object' || m === null || !CROSSING_SYSTEM.has(m.type)) {
-          sys.logger.warn(`troupe: a system message from node ${peer} was dropped`);
-          return;
-        }
-        t.ref.sendSystem(m);
-      }
+      case 'system':
+        t.ref.sendSystem(msg as SystemMessage);
     }
   };
 
-  #topics(from: string, body: unknown, meta: unknown): void {
-    const b = body as Partial<{ topic: unknown; msg: unknown; interest: unknown }> | null;
-    if (b === null || typeof b !== 'object') return;
-    if (typeof b.topic === 'string') this.#system.topics.deliverHere(b.topic, b.msg, meta);
-    else if (Array.isArray(b.interest))
-      this.#system.topics.interest(from, b.interest as readonly string[]);
+  #topics(from: string, body: TopicsEnvelopeBody, meta: unknown): void {
+    if ('topic' in body) this.#system.topics.deliverHere(body.topic, body.msg, meta);
+    else this.#system.topics.interest(from, body.interest);
   }
 
   #down(node: string, why: string): void {

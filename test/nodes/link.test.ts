@@ -163,6 +163,27 @@ describe('a node link', () => {
     expect(b.seen.envelopes[0]!.body).toEqual({ n: 7 });
   });
 
+  it('closes the link (4010) when its entry handler throws, and the process goes on', async () => {
+    const b = await listen(options('b'));
+    const a = recorder();
+    const link = dialLink(b.url, 'b', options('a'), a.handlers);
+    await until(() => a.seen.ready.length === 1);
+    // the listener's handler throws what is not a LinkProtocolError (a bug of the node's own)
+    const thrower = b.links[0]!;
+    const original = b.seen.envelopes.push.bind(b.seen.envelopes);
+    b.seen.envelopes.push = () => {
+      throw new TypeError('a bug');
+    };
+    link.send(env(1));
+    await until(() => a.seen.closed.length === 1);
+    b.seen.envelopes.push = original;
+    expect(a.seen.closed[0]!.code).toBe(CLOSE.internal);
+    expect(thrower.isReady).toBe(false);
+    expect(b.seen.log.join('\n')).toMatch(
+      /closed \(4010\): a frame could not be handled: TypeError: a bug/,
+    );
+  });
+
   it('refuses a frame over maxPayload at the socket (1009) and a handshake that never ends (4005)', async () => {
     const b = await listen(options('b', { handshakeMs: 200 }));
     const big = new WebSocket(b.url, { perMessageDeflate: false });
