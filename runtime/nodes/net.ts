@@ -3,9 +3,13 @@
  * it is given, reconnection, and one live link per peer.
  *
  * - The server: HTTP, or HTTPS when a certificate and key are given, with `ws` in `noServer`
- *   mode: only upgrades on LINK_PATH become links (anything else: 404, the socket destroyed).
- *   `maxHeaderSize` is set on the server; `maxPayload` and per-message deflate (off) on both
- *   ends.
+ *   mode: only upgrades on LINK_PATH become links (anything else: 404, the socket destroyed;
+ *   while the node shuts down: 503 with Retry-After). `maxHeaderSize` is set on the server;
+ *   `maxPayload` and per-message deflate (off) on both ends.
+ * - Before a connection is a link (runtime/nodes/handshakes.ts): it has `handshakeMs` from its
+ *   TCP accept to its link's `ready`, on our own timer (408, or 4005 once upgraded), and at
+ *   most `maxHandshakes` connections are in that state, `maxHandshakesPerIp` from one remote
+ *   address (past either: 503 at once).
  * - Dialling: each peer of the static list is dialled, and dialled again after a link closes,
  *   with exponential backoff (RECONNECT_MIN_MS doubling to RECONNECT_MAX_MS) and ±50% jitter.
  * - One link per peer: when both nodes dialled each other, two links come up; both ends keep
@@ -15,7 +19,7 @@
  */
 import { createServer as createHttpServer, type Server, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Envelope } from '../envelope.ts';
@@ -28,6 +32,7 @@ import {
   type LinkOptions,
   type NodeLink,
 } from './link.ts';
+import { Handshakes, LINK_MAX_HANDSHAKES, LINK_MAX_HANDSHAKES_PER_IP } from './handshakes.ts';
 
 export const RECONNECT_MIN_MS = 100;
 export const RECONNECT_MAX_MS = 5_000;
@@ -48,6 +53,10 @@ export interface NetOptions {
   readonly peers: readonly PeerSpec[];
   /** The URL others dial to reach this node (default: from `listen`). */
   readonly advertise?: string;
+  /** Connections accepted and not yet ready links, at most (default LINK_MAX_HANDSHAKES). */
+  readonly maxHandshakes?: number;
+  /** The same from one remote address (default LINK_MAX_HANDSHAKES_PER_IP). */
+  readonly maxHandshakesPerIp?: number;
   /** TLS for the server (wss), and what a dialler trusts. */
   readonly tls?: {
     readonly cert: string | Buffer;
@@ -76,6 +85,8 @@ export class NodeNet {
   /** Every link not closed yet (ready or not). */
   readonly #all = new Set<NodeLink>();
   readonly #sockets = new Set<Duplex>();
+  /** Connections accepted that are not ready links yet: their deadline and caps. */
+  readonly #handshakes: Handshakes;
   /** Per peer of the list: its dialled link (not closed yet) or the timer of the next dial. */
   readonly #dialling = new Map<
     string,
@@ -102,9 +113,22 @@ export class NodeNet {
             { ...serverOptions, cert: options.tls.cert, key: options.tls.key },
             notFound,
           );
+    this.#handshakes = new Handshakes({
+      handshakeMs: options.link.handshakeMs,
+      maxHandshakes: options.maxHandshakes ?? LINK_MAX_HANDSHAKES,
+      maxHandshakesPerIp: options.maxHandshakesPerIp ?? LINK_MAX_HANDSHAKES_PER_IP,
+      tls: options.tls !== undefined,
+      log: (m) => this.#handlers.log(m),
+    });
+    this.#server.on('connection', (socket: Socket) => this.#handshakes.accepted(socket));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(req, socket, head),
     );
+  }
+
+  /** Connections accepted and not yet ready links, and how many were refused (tests, tools). */
+  get handshakes(): { readonly pending: number; readonly refused: number } {
+    return { pending: this.#handshakes.pending, refused: this.#handshakes.refused };
   }
 
   /** Listens, then dials the peers; resolves when it listens. */
@@ -181,6 +205,7 @@ export class NodeNet {
     this.#closing = true;
     for (const d of this.#dialling.values()) if (d.timer !== null) clearTimeout(d.timer);
     for (const l of this.#all) l.close(CLOSE.shutdown, 'the node is shutting down');
+    this.#handshakes.close();
     this.#wss.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
@@ -196,14 +221,20 @@ export class NodeNet {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closing || req.url !== LINK_PATH) {
-      socket.write('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.write(
+        this.#closing
+          ? 'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n'
+          : 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n',
+      );
       socket.destroy();
       return;
     }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#all.add(acceptLink(ws, this.#options.link, this.#linkHandlers));
+      const link = acceptLink(ws, this.#options.link, this.#linkHandlers);
+      this.#all.add(link);
+      this.#handshakes.upgraded(socket, link);
     });
   }
 
@@ -241,6 +272,7 @@ export class NodeNet {
 
   readonly #linkHandlers: LinkHandlers = {
     ready: (link) => {
+      this.#handshakes.ready(link);
       const peer = link.peer!;
       const have = this.#links.get(peer);
       if (have !== undefined && have !== link) {

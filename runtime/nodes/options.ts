@@ -7,17 +7,24 @@
  *     secret: process.env.TROUPE_SECRET,          // the same on every node, ≥ 16 characters
  *     tls: { cert, key, ca },                      // optional: wss
  *     link: { heartbeatMs: 1_000, heartbeatMisses: 3, handshakeMs: 5_000,
- *             maxBufferedBytes: 16 MiB, maxQueued: 1,000,000, maxFrameBytes: 8 MiB },
+ *             maxBufferedBytes: 16 MiB, maxQueued: 1,000,000, maxFrameBytes: 8 MiB,
+ *             maxHandshakes: 128, maxHandshakesPerIp: 16 },
  *   });
  *
  * `node.name` is this node's id (the host part of its actors' addresses); `listen` where its
  * link server listens (port 0: any free port, read back from `system.nodes.net.port`);
  * `advertise` the URL others dial to reach it (a cluster's members are told it).
+ *
+ * `link.handshakeMs` bounds both ends' handshake, and on the server a connection's whole way
+ * from its TCP accept to a ready link; `link.maxHandshakes` and `link.maxHandshakesPerIp` cap
+ * the server's connections on that way, in all and from one remote address
+ * (runtime/nodes/handshakes.ts: past a cap, 503 at once).
  */
 import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
 import { DEFAULT_LINK_OPTIONS, type LinkOptions } from './link.ts';
 import type { NetOptions, PeerSpec } from './net.ts';
+import { LINK_MAX_HANDSHAKES, LINK_MAX_HANDSHAKES_PER_IP } from './handshakes.ts';
 
 export const MIN_SECRET_LENGTH = 16;
 
@@ -38,6 +45,10 @@ export interface LinkTuning {
   readonly maxBufferedBytes?: number;
   readonly maxQueued?: number;
   readonly maxFrameBytes?: number;
+  /** Default LINK_MAX_HANDSHAKES (128). */
+  readonly maxHandshakes?: number;
+  /** Default LINK_MAX_HANDSHAKES_PER_IP (16). */
+  readonly maxHandshakesPerIp?: number;
 }
 
 export interface NodesOptions {
@@ -152,6 +163,8 @@ export function resolveNodesOptions(
     'maxBufferedBytes',
     'maxQueued',
     'maxFrameBytes',
+    'maxHandshakes',
+    'maxHandshakesPerIp',
   ]);
   const d = DEFAULT_LINK_OPTIONS;
   const link: LinkOptions = {
@@ -186,6 +199,18 @@ export function resolveNodesOptions(
     link,
     listen: { host, port },
     peers,
+    maxHandshakes: positive(
+      'options.link.maxHandshakes',
+      l.maxHandshakes,
+      LINK_MAX_HANDSHAKES,
+      true,
+    ),
+    maxHandshakesPerIp: positive(
+      'options.link.maxHandshakesPerIp',
+      l.maxHandshakesPerIp,
+      LINK_MAX_HANDSHAKES_PER_IP,
+      true,
+    ),
     ...(tls === undefined ? {} : { tls }),
     ...(node.advertise === undefined ? {} : { advertise: node.advertise as string }),
   };

@@ -1,0 +1,123 @@
+/**
+ * The node link server's door (runtime/nodes/handshakes.ts): a connection that is not a ready
+ * link within `handshakeMs` of its accept is closed on our own timer (408 before the upgrade,
+ * 4005 after), and connections on their way are capped per remote address and in all (503).
+ * Real sockets on loopback; the bounds waited for are far below the 60–70 s Node's own
+ * timeouts held such connections.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createSystem, type ActorSystem } from '../../index.ts';
+import { CLOSE } from '../../protocol/node-link.ts';
+import { LINK_PATH } from '../../runtime/nodes/link.ts';
+import { until } from '../support/until.ts';
+
+const SECRET = 'a-secret-of-16-chars-or-more';
+const systems: ActorSystem[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(systems.splice(0).map((s) => s.shutdown()));
+});
+
+async function node(link: Record<string, number>): Promise<{ a: ActorSystem; log: string[] }> {
+  const log: string[] = [];
+  const a = createSystem({
+    node: { name: 'a' },
+    secret: SECRET,
+    link,
+    logger: {
+      info: () => undefined,
+      warn: (m: unknown) => log.push(String(m)),
+      error: () => undefined,
+    },
+  });
+  systems.push(a);
+  await a.nodeReady;
+  return { a, log };
+}
+
+/** A raw TCP connection from `localAddress`; `ended` resolves with all it received. */
+async function raw(port: number, localAddress = '127.0.0.1') {
+  const s = connect({ port, host: '127.0.0.1', localAddress });
+  sockets.push(s);
+  let data = '';
+  let closed = false;
+  s.on('data', (d: Buffer) => (data += d.toString('latin1')));
+  s.on('error', () => undefined);
+  const ended = new Promise<string>((r) =>
+    s.on('close', () => {
+      closed = true;
+      r(data);
+    }),
+  );
+  await new Promise((r) => s.once('connect', r));
+  return { s, ended, isClosed: () => closed };
+}
+
+describe('the node link server before a link is ready', () => {
+  it('closes a silent connection and a half-sent upgrade at handshakeMs (408), and an upgraded socket that sends no hello (4005)', async () => {
+    const { a } = await node({ handshakeMs: 200 });
+    const port = a.nodes!.net.port;
+    const silent = await raw(port);
+    const half = await raw(port);
+    half.s.write(`GET ${LINK_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websock`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${LINK_PATH}`, { perMessageDeflate: false });
+    const wsClosed = new Promise<number>((r) => ws.on('close', (c) => r(c)));
+    // Node's own checks would hold the first two for 60–70 s
+    const [s, h, w] = await Promise.all([
+      Promise.race([silent.ended, timeout(5_000)]),
+      Promise.race([half.ended, timeout(5_000)]),
+      Promise.race([wsClosed, timeout(5_000)]),
+    ]);
+    expect(s).toMatch(/^HTTP\/1\.1 408/);
+    expect(h).toMatch(/^HTTP\/1\.1 408/);
+    expect(w).toBe(CLOSE.handshakeTimeout);
+    expect(a.nodes!.net.handshakes.pending).toBe(0);
+  });
+
+  it('refuses connections past maxHandshakesPerIp and past maxHandshakes (503), and takes peers again once they close', async () => {
+    const { a, log } = await node({ maxHandshakes: 4, maxHandshakesPerIp: 2 });
+    const port = a.nodes!.net.port;
+    const held = [await raw(port, '127.0.0.1'), await raw(port, '127.0.0.1')];
+    await until(() => a.nodes!.net.handshakes.pending === 2);
+    // a third from the same address: refused at once
+    const third = await raw(port, '127.0.0.1');
+    expect(await Promise.race([third.ended, timeout(5_000)])).toMatch(/^HTTP\/1\.1 503/);
+    // from other addresses: taken up to the total cap, then refused
+    held.push(await raw(port, '127.0.0.2'), await raw(port, '127.0.0.2'));
+    await until(() => a.nodes!.net.handshakes.pending === 4);
+    const fifth = await raw(port, '127.0.0.3');
+    expect(await Promise.race([fifth.ended, timeout(5_000)])).toMatch(/^HTTP\/1\.1 503/);
+    expect(a.nodes!.net.handshakes.refused).toBe(2);
+    expect(held.every((c) => !c.isClosed())).toBe(true);
+    expect(log.join('\n')).toMatch(/refused 1 connection\(s\) \(the last from 127\.0\.0\.1\)/);
+    // they go: a peer links, and its ready link no longer counts
+    for (const c of held) c.s.destroy();
+    await until(() => a.nodes!.net.handshakes.pending === 0);
+    const b = createSystem({
+      node: { name: 'b' },
+      peers: [{ name: 'a', url: `ws://127.0.0.1:${port}` }],
+      secret: SECRET,
+    });
+    systems.push(b);
+    await b.nodeReady;
+    await until(() => a.nodes!.net.isUp('b'));
+    expect(a.nodes!.net.handshakes.pending).toBe(0);
+  });
+
+  it('refuses bad handshake caps at start, naming the field', () => {
+    for (const [link, field] of [
+      [{ maxHandshakes: 0 }, 'options.link.maxHandshakes'],
+      [{ maxHandshakesPerIp: 1.5 }, 'options.link.maxHandshakesPerIp'],
+    ] as const)
+      expect(() => createSystem({ node: { name: 'a' }, secret: SECRET, link })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', field }),
+      );
+  });
+});
+
+function timeout(ms: number): Promise<string> {
+  return new Promise((r) => setTimeout(() => r(`still open after ${ms} ms`), ms).unref());
+}
