@@ -16,7 +16,16 @@
  *   recorded, sender, type and time) for `tapMs`.
  * - Watching costs the watched little: nothing is walked while nobody subscribes to the
  *   inspector, the walk reads counters the cells keep anyway, and only a tapped actor leaves
- *   its fast path.
+ *   its fast path (at most `maxTaps` are tapped: a new tap past it ends the one that would end
+ *   first).
+ * - One sampling loop, whatever is sent: a timer of its own (its message is an object no one
+ *   else holds, so a client cannot arm another) fires every `sampleMs` while someone subscribes
+ *   or a tap is live, and is not re-armed once neither holds: an inspector nobody watches arms
+ *   no timer. A new subscriber wakes it (the cell asks the behaviour's `view` for the subscriber's
+ *   first snapshot, and `view` arms the loop if it sleeps: the next sample comes at once). A
+ *   client's `{ type: 'sample' }` asks for the same and nothing more: while the loop runs it
+ *   changes nothing, so any number of them (from one subscriber or many) still makes one
+ *   sample per `sampleMs`.
  */
 import type { ActorPath } from '../address.ts';
 import { ActorCell, lifecycleName, type Kid, type MessageTap, type RemoteKid } from '../cell.ts';
@@ -42,6 +51,8 @@ export interface InspectorOptions {
   readonly tapMs?: number;
   /** Messages a tap keeps. */
   readonly tapMessages?: number;
+  /** Actors tapped at once, at most (each is on its slow path while tapped). */
+  readonly maxTaps?: number;
 }
 
 export const DEFAULT_INSPECTOR_OPTIONS: Required<InspectorOptions> = Object.freeze({
@@ -50,6 +61,7 @@ export const DEFAULT_INSPECTOR_OPTIONS: Required<InspectorOptions> = Object.free
   feedSize: 200,
   tapMs: 30_000,
   tapMessages: 50,
+  maxTaps: 16,
 });
 
 export function resolveInspectorOptions(v: unknown, field: string): Required<InspectorOptions> {
@@ -72,6 +84,7 @@ export function resolveInspectorOptions(v: unknown, field: string): Required<Ins
     feedSize: int('feedSize', 1),
     tapMs: int('tapMs', 1),
     tapMessages: int('tapMessages', 1),
+    maxTaps: int('maxTaps', 1),
   };
 }
 
@@ -185,7 +198,12 @@ interface State {
   deadByPath: Map<string, number>;
   feed: FeedEntry[];
   taps: Map<string, Tap>;
+  /** The sampling loop's armed timer, or null while it sleeps. */
   timer: unknown;
+  /** The loop's own message: compared by identity, so no one else can send it. */
+  readonly tick: object;
+  /** Arms the loop if it sleeps (from `view`, which has no context). */
+  wake: () => void;
   stopListening: (() => void)[];
 }
 
@@ -240,10 +258,18 @@ function isCell(k: Kid): k is ActorCell {
 export function inspectorBehaviour(
   options: Required<InspectorOptions>,
 ): Behaviour<InspectorMsg, unknown, State> {
-  const schedule = (s: State, ctx: ActorContext<InspectorMsg, unknown>): void => {
-    const self = ctx.self;
-    s.timer = ctx.system.clock.setTimeout(() => self.tell({ type: 'sample' }), options.sampleMs);
+  /** Arms the loop's next tick in `delayMs`, unless it is armed already. */
+  const arm = (s: State, sys: ActorSystem, self: ActorRef<unknown>, delayMs: number): void => {
+    if (s.timer !== null) return;
+    s.timer = sys.clock.setTimeout(() => {
+      s.timer = null;
+      self.tell(s.tick);
+    }, delayMs);
   };
+
+  /** Whether the loop must go on: someone subscribes, or a tap has to be ended in time. */
+  const wanted = (s: State, ctx: ActorContext<InspectorMsg, unknown>): boolean =>
+    (ctx as unknown as ActorCell).hasSnapshotSubscribers || s.taps.size > 0;
 
   const pushFeed = (s: State, e: FeedEntry): void => {
     s.feed.push(e);
@@ -408,8 +434,12 @@ export function inspectorBehaviour(
         feed: [],
         taps: new Map(),
         timer: null,
+        tick: { type: 'tick' },
+        wake: () => undefined,
         stopListening: [],
       };
+      const self = ctx.self as ActorRef<unknown>;
+      s.wake = () => arm(s, sys, self, 0);
       s.stopListening.push(
         sys.deadLetters.subscribe((l: DeadLetter) => {
           const path = pathOfAddress(l.recipient);
@@ -447,15 +477,21 @@ export function inspectorBehaviour(
         }),
       );
       sample(s, ctx);
-      schedule(s, ctx);
       return s;
     },
     receive(s, msg, ctx) {
       const sys = ctx.system;
-      switch (msg?.type) {
+      if (msg === s.tick) {
+        // the loop's own tick: the only thing that samples (or ends taps) after init
+        sample(s, ctx);
+        if (wanted(s, ctx)) arm(s, sys, ctx.self as ActorRef<unknown>, options.sampleMs);
+        return s;
+      }
+      if (typeof msg !== 'object' || msg === null) return s;
+      switch (msg.type) {
         case 'sample':
-          sample(s, ctx);
-          schedule(s, ctx);
+          // asks for what a new subscriber gets: the loop, if it sleeps; never a second one
+          if (wanted(s, ctx)) s.wake();
           return s;
         case 'children': {
           const cell = cellAt(sys, msg.path);
@@ -481,9 +517,13 @@ export function inspectorBehaviour(
           let tap = s.taps.get(path);
           const until = sys.clock.now() + options.tapMs;
           if (cell !== null && (tap === undefined || tap.cell !== cell)) {
+            if (tap !== undefined) tap.cell.setTap(null);
+            else if (s.taps.size >= options.maxTaps) endFirstTap(s);
             tap = new Tap(cell, options.tapMessages, until);
             s.taps.set(path, tap);
             cell.setTap(tap);
+            // the loop ends it in time, watched or not
+            s.wake();
           } else if (tap !== undefined) tap.until = until;
           const detail: ActorDetail = {
             info: cell === null ? null : info(s, cell, sys),
@@ -498,11 +538,26 @@ export function inspectorBehaviour(
       }
     },
     stop(s, ctx) {
-      ctx.system.clock.clearTimeout(s.timer);
+      if (s.timer !== null) ctx.system.clock.clearTimeout(s.timer);
+      s.timer = null;
+      s.wake = () => undefined;
       for (const f of s.stopListening) f();
       for (const tap of s.taps.values()) tap.cell.setTap(null);
       s.taps.clear();
     },
-    view: (s) => s.view,
+    view: (s) => {
+      // a subscriber is being given its first snapshot (or a sample's): the loop runs for it
+      s.wake();
+      return s.view;
+    },
   };
+}
+
+/** Ends the tap that would end first (room for a new one). */
+function endFirstTap(s: State): void {
+  let first: [string, Tap] | undefined;
+  for (const e of s.taps) if (first === undefined || e[1].until < first[1].until) first = e;
+  if (first === undefined) return;
+  first[1].cell.setTap(null);
+  s.taps.delete(first[0]);
 }

@@ -5,13 +5,19 @@ import {
   fromReceive,
   InvalidOptionError,
   supervise,
+  type ActorRef,
   type ActorSystem,
 } from '../../index.ts';
-import type {
-  ActorDetail,
-  ChildrenPage,
-  InspectorView,
+import {
+  inspectorBehaviour,
+  resolveInspectorOptions,
+  type ActorDetail,
+  type ChildrenPage,
+  type InspectorMsg,
+  type InspectorView,
 } from '../../runtime/inspector/inspector.ts';
+import { settle } from '../../testing.ts';
+import { testSystem } from '../support/system.ts';
 import { connect, type TroupeClient } from '../../protocol/client/node.ts';
 import { until } from '../support/until.ts';
 import { board } from '../fixtures/gateway-behaviours.ts';
@@ -163,5 +169,79 @@ describe('the inspector actor', () => {
     });
     systems.push(s);
     expect(s.gateway!.inspector).toBeNull();
+  });
+});
+
+describe('the inspector against a hostile client (simulated time)', () => {
+  /** An inspector sampling every 100 ms, on a simulated clock, and its snapshots counted. */
+  function sampled(options: Record<string, unknown> = {}) {
+    const t = testSystem();
+    systems.push(t.system);
+    const insp = t.system.spawnSystemActor(
+      inspectorBehaviour(
+        resolveInspectorOptions({ sampleMs: 100, ...options }, 'options.gateway.inspector'),
+      ),
+      { name: 'inspector' },
+    ) as ActorRef<InspectorMsg>;
+    const views: InspectorView[] = [];
+    const watch = () =>
+      t.system.subscribe(insp, (u) => {
+        if (u.type === 'troupe.snapshot') views.push(u.snapshot as InspectorView);
+      });
+    const advance = (ms: number) => t.clock.advance(ms, () => settle(t.system));
+    return { ...t, insp, views, watch, advance };
+  }
+
+  it('samples once per sampleMs however many samples a client asks for', async () => {
+    const { insp, views, watch, advance } = sampled();
+    watch();
+    await advance(0);
+    for (let i = 0; i < 150; i++) insp.tell({ type: 'sample' });
+    const before = views.length;
+    await advance(1_000);
+    // one loop: ten samples in a second (151 loops made 1,510)
+    expect(views.length - before).toBeGreaterThanOrEqual(9);
+    expect(views.length - before).toBeLessThanOrEqual(11);
+    const ats = views.slice(before).map((v) => v.at);
+    expect(new Set(ats).size).toBe(ats.length);
+  });
+
+  it('arms no timer while nobody watches, and wakes with a fresh sample for a new subscriber', async () => {
+    const { system, clock, insp, views, watch, advance } = sampled();
+    await advance(0);
+    const idle = clock.pending;
+    const stop = watch();
+    await advance(0);
+    expect(clock.pending).toBe(idle + 1);
+    for (let i = 0; i < 150; i++) insp.tell({ type: 'sample' });
+    await advance(500);
+    stop();
+    await advance(1_000);
+    // the loop found no subscriber and was not re-armed; samples asked for now arm nothing
+    expect(clock.pending).toBe(idle);
+    for (let i = 0; i < 150; i++) insp.tell({ type: 'sample' });
+    await advance(10_000);
+    expect(clock.pending).toBe(idle);
+    const seen = views.length;
+    const at = system.clock.now();
+    watch();
+    await advance(0);
+    expect(views.length).toBeGreaterThan(seen);
+    expect(views.at(-1)!.at).toBe(at);
+  });
+
+  it('taps at most maxTaps actors, ending the one that would end first', async () => {
+    const { system, insp, advance } = sampled({ maxTaps: 2, tapMs: 1_000 });
+    for (let i = 0; i < 3; i++) system.spawn(worker, { name: `t${i}` });
+    await advance(0);
+    for (let i = 0; i < 3; i++) {
+      await insp.ask({ type: 'actor', path: `/user/t${i}` });
+      await advance(10);
+    }
+    const tapped = [0, 1, 2].map((i) => system.cellAt(`/user/t${i}`)!.tap !== null);
+    expect(tapped).toEqual([false, true, true]);
+    // nobody watches, yet the taps end on time
+    await advance(2_000);
+    expect([1, 2].map((i) => system.cellAt(`/user/t${i}`)!.tap)).toEqual([null, null]);
   });
 });
