@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import {
   ADDRESS_SCHEME,
   ENTITY_SCHEME,
+  MAX_ENTITY_ID_LENGTH_CHARS,
   MAX_NAME_LENGTH_CHARS,
+  canonicalAddress,
   childPath,
   entityAddress,
   formatAddress,
@@ -207,6 +209,93 @@ describe('validateName', () => {
         const path = childPath('/user' as ActorPath, validateName(name));
         expect(parseAddress(formatAddress('local' as NodeId, path))).toMatchObject({ path });
       }),
+    );
+  });
+});
+
+/** A fast-check seed: ADDRESS_SEED replays a run; a failure's report names the seed. */
+const SEED =
+  process.env.ADDRESS_SEED !== undefined ? Number(process.env.ADDRESS_SEED) : Date.now() >>> 0;
+
+/** Every way to write `id` in an entity address: each UTF-8 byte raw (where it may be) or escaped. */
+function spelling(id: string, choices: readonly number[]): string {
+  let out = '';
+  let i = 0;
+  for (const ch of id) {
+    const pick = choices[i++ % choices.length]!;
+    const bytes = [...new TextEncoder().encode(ch)];
+    const hex = (b: number) => '%' + b.toString(16).padStart(2, '0');
+    // "/" and "%" are never raw: they would change what the address says
+    if (pick === 0 && ch !== '/' && ch !== '%') out += ch;
+    else if (pick === 1) out += bytes.map((b) => hex(b).toUpperCase()).join('');
+    else out += bytes.map((b) => hex(b)).join('');
+  }
+  return out;
+}
+
+describe('canonicalAddress: one spelling per address', () => {
+  it('decodes an entity id and escapes it again as entityAddress does', () => {
+    expect(canonicalAddress('troupe:entity/vault/%73ecret')).toBe('troupe:entity/vault/secret');
+    expect(canonicalAddress('troupe:entity/%76ault/secret')).toBe('troupe:entity/vault/secret');
+    expect(canonicalAddress('troupe:entity/room/a%2fb c')).toBe('troupe:entity/room/a%2Fb%20c');
+    expect(canonicalAddress('troupe:entity/room/caf%c3%a9')).toBe('troupe:entity/room/caf%C3%A9');
+    expect(canonicalAddress('troupe:entity/room/café')).toBe('troupe:entity/room/caf%C3%A9');
+    // "%25" is a percent sign in the id: decoded once, never twice
+    expect(canonicalAddress('troupe:entity/account/%2562ob')).toBe('troupe:entity/account/%2562ob');
+  });
+
+  it('leaves an actor address as it is (its grammar has no escapes)', () => {
+    expect(canonicalAddress('troupe://local/user/a')).toBe('troupe://local/user/a');
+    expect(codeOf(() => canonicalAddress('troupe://local/user/%61'))).toBe('ERR_INVALID_ADDRESS');
+  });
+
+  it.each([
+    ['a lone "%"', 'troupe:entity/vault/%'],
+    ['a "%" without two hex digits', 'troupe:entity/vault/%7'],
+    ['a "%" with non-hex digits', 'troupe:entity/vault/%zz'],
+    ['a truncated UTF-8 sequence', 'troupe:entity/vault/%C3'],
+    ['an overlong UTF-8 form of "/"', 'troupe:entity/vault/%C0%AF'],
+    ['an encoded surrogate', 'troupe:entity/vault/%ED%A0%80'],
+    ['a "." segment', 'troupe://local/user/./a'],
+    ['a ".." segment', 'troupe://local/user/../system/x'],
+  ])('refuses %s with ERR_AMBIGUOUS_ADDRESS', (_label, address) => {
+    expect(codeOf(() => canonicalAddress(address))).toBe('ERR_AMBIGUOUS_ADDRESS');
+  });
+
+  it.each([
+    ['an upper-case scheme', 'TROUPE://local/user/a'],
+    ['a capitalised entity scheme', 'Troupe:entity/vault/x'],
+    ['a kind outside the kind grammar', 'troupe:entity/chat%20room/x'],
+    ['a kind of 65 characters', `troupe:entity/${'k'.repeat(65)}/x`],
+    ['an id over the longest', `troupe:entity/k/${'x'.repeat(MAX_ENTITY_ID_LENGTH_CHARS + 1)}`],
+    ['an entity with three parts', 'troupe:entity/k/a/b'],
+    ['a lone surrogate in an id', 'troupe:entity/k/\uD800'],
+  ])('refuses %s with ERR_INVALID_ADDRESS', (_label, address) => {
+    expect(codeOf(() => canonicalAddress(address))).toBe('ERR_INVALID_ADDRESS');
+  });
+
+  it('accepts an id of exactly MAX_ENTITY_ID_LENGTH_CHARS characters', () => {
+    const id = 'x'.repeat(MAX_ENTITY_ID_LENGTH_CHARS);
+    expect(canonicalAddress(`troupe:entity/k/${id}`)).toBe(entityAddress('k', id));
+  });
+
+  it('maps every spelling of an id to entityAddress(kind, id), and is idempotent (property)', () => {
+    const kind = fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/);
+    fc.assert(
+      fc.property(
+        kind,
+        fc.string({ minLength: 1, maxLength: 24, unit: 'grapheme' }),
+        fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 8 }),
+        (k, id, choices) => {
+          const canonical = entityAddress(k, id);
+          const spelt = `${ENTITY_SCHEME}${spelling(k, choices)}/${spelling(id, choices)}`;
+          expect(canonicalAddress(spelt)).toBe(canonical);
+          expect(canonicalAddress(canonical)).toBe(canonical);
+          // and it names what parseAddress reads from the spelling
+          expect(parseAddress(canonical)).toEqual(parseAddress(spelt));
+        },
+      ),
+      { seed: SEED },
     );
   });
 });
