@@ -1,31 +1,37 @@
 /**
- * Where this thread's sandboxes run, and its isolate pool's bounds: `configureSandboxes`, per
- * thread (a worker shard calls it from its `shardSetup` module; without it a shard's
- * sandboxes run in mode 'process' with the default pool). Set it before the first sandbox
- * starts: a host process already running keeps the pool bounds it was started with.
+ * How this thread's sandboxes are run: `configureSandboxes`, per thread (a worker shard calls
+ * it from its `shardSetup` module; without it a shard's sandboxes run in mode 'process' with
+ * the defaults). Set it before the first sandbox starts: a host process already running keeps
+ * the pool bounds it was started with.
  *
- *   mode 'process' (the default)  isolates live in a sandbox host process beside the node
- *                                 (sandbox/host.ts, one per thread that uses sandboxes): a
- *                                 catastrophic V8 error there (isolated-vm's README: it needs
- *                                 `process.abort()`) ends that process, not the node. Its
- *                                 sandboxes fail with SandboxHostLostError and the next one
- *                                 starts a new host process. Calls go by IPC, batched per turn;
- *                                 each message still runs under its own limits. What the code
- *                                 asks for happens when its answer comes back (applied in the
- *                                 actor's next turn). At most SANDBOX_MAX_IN_FLIGHT messages per
- *                                 sandbox are in the host; on a restart or stop, those not yet
- *                                 answered are dead letters and their asks fail (mode 'thread'
- *                                 keeps them in the mailbox for the next incarnation). Not for
- *                                 persistent actors.
- *   mode 'thread'                 isolates live in the node's own threads: each message is one
- *                                 synchronous call (a few µs; an ask answers ~20× sooner than
- *                                 in mode 'process', see README.md), effects happen in the
- *                                 actor's turn, and persistence works. A catastrophic V8 error
- *                                 takes the node down.
+ * Untrusted code never runs on a thread that hosts actors: in both modes the isolates live in
+ * a sandbox host process beside the node (sandbox/host.ts), started at first use, killed by
+ * a watchdog outside it when a call overruns, and replaced. A catastrophic V8 error (one
+ * isolated-vm's README says needs `process.abort()`) ends that process, not the node.
+ *
+ *   mode 'process' (the default)  messages go to the host by IPC, batched per turn; each still
+ *                                 runs under its own limits. What the code asks for happens
+ *                                 when its answer comes back (applied in the actor's next
+ *                                 turn). At most SANDBOX_MAX_IN_FLIGHT messages per sandbox
+ *                                 are in the host; on a restart or stop, those not yet
+ *                                 answered are dead letters and their asks fail (mode
+ *                                 'thread' keeps them in the mailbox for the next
+ *                                 incarnation). Not for persistent actors. One host per
+ *                                 thread (sandbox/host-link.ts).
+ *   mode 'thread'                 each message is one synchronous call: the actor's thread
+ *                                 waits for the host's answer (a round trip between
+ *                                 processes, tens of µs; see README.md), so effects happen in
+ *                                 the actor's turn and persistence works. One host per thread
+ *                                 (sandbox/sync-link.ts), over a pair of FIFOs (POSIX).
+ *
+ * The watchdog: a call that runs its limit (its `cpuMs`, or the wall time left when that is
+ * shorter) plus `watchdogGraceMs` (default SANDBOX_WATCHDOG_GRACE_MS) gets its host killed.
+ * The grace is what a call that stops on time may need beyond its limit (isolated-vm stops it
+ * at a check of its own; a loaded machine delays that): raise it rather than have a busy
+ * machine's honest calls taken for hostile ones.
  */
-import { InvalidOptionError } from '../runtime/error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../runtime/error.ts';
 import {
-  configureIsolatePool,
   resolvePoolOptions,
   type ResolvedSandboxPoolOptions,
   type SandboxPoolOptions,
@@ -33,50 +39,65 @@ import {
 
 export type SandboxMode = 'process' | 'thread';
 
+/** What a call may run past its limit before the watchdog kills its host (ms). */
+export const SANDBOX_WATCHDOG_GRACE_MS = 250;
+
 export interface SandboxOptions {
   readonly mode?: SandboxMode;
   readonly pool?: SandboxPoolOptions;
+  /** Time a call may run past its limit before its host is killed (default 250 ms). */
+  readonly watchdogGraceMs?: number;
 }
 
 export interface ResolvedSandboxOptions {
   readonly mode: SandboxMode;
   readonly pool: ResolvedSandboxPoolOptions;
+  readonly watchdogGraceMs: number;
 }
 
+const KEYS = ['mode', 'pool', 'watchdogGraceMs'];
+
 export function resolveSandboxOptions(field: string, v: unknown): ResolvedSandboxOptions {
-  if (v === undefined)
-    return { mode: 'process', pool: resolvePoolOptions(`${field}.pool`, undefined) };
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError(field, v, 'an object ({ mode, pool })');
-  const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o))
-    if (k !== 'mode' && k !== 'pool')
-      throw new InvalidOptionError(`${field}.${k}`, o[k], 'absent (known: mode, pool)');
+  const o = v === undefined ? {} : optionObject(field, v);
+  onlyKnownOptions(field, o, KEYS);
   const mode = o.mode ?? 'process';
   if (mode !== 'process' && mode !== 'thread')
     throw new InvalidOptionError(`${field}.mode`, mode, "'process' or 'thread'");
-  return { mode, pool: resolvePoolOptions(`${field}.pool`, o.pool) };
+  const grace = o.watchdogGraceMs ?? SANDBOX_WATCHDOG_GRACE_MS;
+  if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0)
+    throw new InvalidOptionError(`${field}.watchdogGraceMs`, grace, 'a finite number ≥ 0 (ms)');
+  return { mode, pool: resolvePoolOptions(`${field}.pool`, o.pool), watchdogGraceMs: grace };
 }
 
-let mode: SandboxMode = 'process';
-let poolOptions: ResolvedSandboxPoolOptions = resolvePoolOptions('sandbox.pool', undefined);
+let options: ResolvedSandboxOptions = resolveSandboxOptions('sandbox', undefined);
 
-/** Sets where this thread's sandboxes run and its pool's bounds (checked, naming the field). */
-export function configureSandboxes(options: SandboxOptions): void {
-  applySandboxOptions(resolveSandboxOptions('options', options));
+/** Sets how this thread's sandboxes run (checked, naming the field). */
+export function configureSandboxes(o: SandboxOptions): void {
+  applySandboxOptions(resolveSandboxOptions('options', o));
 }
 
 export function applySandboxOptions(o: ResolvedSandboxOptions): void {
-  mode = o.mode;
-  poolOptions = o.pool;
-  configureIsolatePool(o.pool);
+  options = o;
+  if (o.mode === 'thread') for (const f of onThreadMode) f();
+}
+
+const onThreadMode: (() => void)[] = [];
+
+/** Runs `f` whenever this thread's mode is set to 'thread' (sync-link.ts starts its host). */
+export function whenThreadMode(f: () => void): void {
+  onThreadMode.push(f);
 }
 
 export function sandboxMode(): SandboxMode {
-  return mode;
+  return options.mode;
 }
 
-/** The pool bounds the sandbox host process is started with. */
+/** The pool bounds a sandbox host process is started with. */
 export function sandboxPoolOptions(): ResolvedSandboxPoolOptions {
-  return poolOptions;
+  return options.pool;
+}
+
+/** The watchdog's grace now (ms). */
+export function watchdogGraceMs(): number {
+  return options.watchdogGraceMs;
 }

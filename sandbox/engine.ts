@@ -30,6 +30,7 @@ import {
   type SandboxLimitName,
 } from './limits.ts';
 import { isolatePool, type IsolatePool, type Lease } from './pool.ts';
+import { callWatch } from './board.ts';
 
 /** What the code may do; letters passed to the bootstrap's 'c'. */
 export interface Grants {
@@ -130,13 +131,17 @@ export class Sandbox {
     const started = performance.now();
     const budget = Math.min(this.limits.cpuMs, left());
     let out: string;
+    const timeout = this.#timeout(budget);
+    const watch = callWatch();
+    watch?.begin(timeout, this.#limitOf(budget));
     try {
       out = this.#lease.driver.applySync(undefined, ['u', fn.derefInto(), input, Date.now()], {
-        timeout: this.#timeout(budget),
+        timeout,
       });
     } catch (e) {
       throw this.#violation(e, performance.now() - started, budget);
     } finally {
+      watch?.end();
       fn.release();
     }
     if (out.charCodeAt(0) === 33 /* ! */) throw this.#fault(out);
@@ -200,14 +205,18 @@ export class Sandbox {
       throw err;
     }
     const started = performance.now();
+    const timeout = this.#timeout(this.limits.cpuMs);
+    const watch = callWatch();
+    watch?.begin(timeout, this.#limitOf(this.limits.cpuMs));
     try {
       return script.runSync(this.#lease.context, {
-        timeout: this.#timeout(this.limits.cpuMs),
+        timeout,
         ...(reference ? { reference: true } : {}),
       });
     } catch (e) {
       throw this.#violation(e, performance.now() - started, this.limits.cpuMs);
     } finally {
+      watch?.end();
       script.release();
     }
   }
@@ -215,13 +224,21 @@ export class Sandbox {
   #call(op: string, a: string | number, b: string, budgetMs: number): string {
     this.#usable();
     const started = performance.now();
+    const timeout = this.#timeout(budgetMs);
+    const watch = callWatch();
+    watch?.begin(timeout, this.#limitOf(budgetMs));
     try {
-      return this.#lease.driver.applySync(undefined, [op, a, b, Date.now()], {
-        timeout: this.#timeout(budgetMs),
-      });
+      return this.#lease.driver.applySync(undefined, [op, a, b, Date.now()], { timeout });
     } catch (e) {
       throw this.#violation(e, performance.now() - started, budgetMs);
+    } finally {
+      watch?.end();
     }
+  }
+
+  /** The limit a call given `budgetMs` is stopped by: the wall limit when it is the shorter. */
+  #limitOf(budgetMs: number): SandboxLimitName {
+    return budgetMs < this.limits.cpuMs || this.limits.wallMs < this.limits.cpuMs ? 'wall' : 'cpu';
   }
 
   #checkCopy(json: string): void {
@@ -244,12 +261,7 @@ export class Sandbox {
     if (this.#lease.isolate.isDisposed)
       // out of memory (isolated-vm disposes the isolate itself)
       return this.#limit('memory', this.limits.memoryMb);
-    if (message === TIMED_OUT) {
-      const ms = Math.round(elapsedMs);
-      return budgetMs < this.limits.cpuMs || this.limits.wallMs < this.limits.cpuMs
-        ? this.#limit('wall', ms)
-        : this.#limit('cpu', ms);
-    }
+    if (message === TIMED_OUT) return this.#limit(this.#limitOf(budgetMs), Math.round(elapsedMs));
     const err = new SandboxCodeError(this.path, nameOf(e), message);
     this.#failed = err;
     return err;

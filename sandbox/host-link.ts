@@ -1,133 +1,99 @@
 /**
- * The node's side of the sandbox host process (mode 'process', sandbox/config.ts): one per
- * thread that uses sandboxes, started at first use and again after it is lost.
+ * The node's side of the sandbox host process in mode 'process' (sandbox/config.ts): one per
+ * thread that uses sandboxes, started at first use and again after it is lost. The frames
+ * and results are listed in sandbox/host-protocol.ts.
  *
- * Frames to the host (arrays, in batches: one IPC message per turn of the event loop):
- *   ['n', id, path, domain, limits, grants, source, payload, self]   a sandbox: load and init
- *   ['r', id, message, sender, wantView]                              a message for it
- *   ['v', id]                                                         its view, please
- *   ['x', id]                                                         it ended cleanly
- *   ['d', id]                                                         it failed: dispose it
- *   ['resume', id]                                                    run what waited (paused)
- *   ['u', id, source, input, limits, grants, domain]                  runUntrusted
- *   ['s', id]                                                         the pool's stats
- * Results (a batch per batch):
- *   [id, 'o', effects, view | null]     a call ran ('' or '[…]' effects text; the view's JSON)
- *   [id, 'k', n]                        the next n calls ran with no effects and no view
- *   [id, 'g', n]                        n frames for a sandbox that is gone (failed) were ignored
- *   [id, 'f', failure]                  it failed: the sandbox is gone (later frames answered
- *                                       'g'), or, when its code threw, paused: later frames wait
- *                                       for 'resume' ('x' or 'd' answers them 'g')
- *   [id, 't', result, effects[]]        a runUntrusted ended
- *   [id, 's', stats]
- *
- * The host process is referenced (keeps the node alive) only while an answer is awaited.
- * When it exits, every sandbox in it fails with SandboxHostLostError.
+ * - Frames are batched: one IPC message per turn of the event loop, sent once the host has
+ *   said it is ready.
+ * - The host is watched from outside (sandbox/host-watch.ts): a call that runs its CPU or
+ *   wall limit plus the watchdog's grace (`configureSandboxes({ watchdogGraceMs })`, default
+ *   SANDBOX_WATCHDOG_GRACE_MS) past, or a host that falls silent, gets the host killed
+ *   (SIGKILL). When a call first runs past its limit, the next host is started ahead (at
+ *   most one spare), so that the sandboxes that follow do not wait for a process to start.
+ * - When the host ends (killed, crashed), every sandbox in it fails with
+ *   SandboxHostLostError, and every runUntrusted waiting on it rejects with it; the call the
+ *   host was killed for fails with SandboxLimitError instead. The next frame goes to a fresh
+ *   host.
+ * - The host process is referenced (keeps the node alive) only while an answer is awaited.
+ *   It dies with the node: its IPC channel closes, and its guard thread kills it when it is
+ *   stuck then. When a system shuts down and no sandbox is left in the host, the host is
+ *   ended (`release`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { TroupeError } from '../runtime/error.ts';
+import type { Readable } from 'node:stream';
+import { SandboxLimitError } from './limits.ts';
+import { sandboxPoolOptions, watchdogGraceMs } from './config.ts';
+import type { PoolStats } from './pool.ts';
+import { HostWatch, type Offender } from './host-watch.ts';
 import {
-  SandboxCodeError,
-  SandboxLimitError,
-  SandboxSourceError,
-  type ResolvedSandboxLimits,
-  type SandboxLimitName,
-} from './limits.ts';
-import { sandboxPoolOptions } from './config.ts';
-import { SandboxPoolExhaustedError, type PoolStats } from './pool.ts';
-import { allowedOf } from './engine.ts';
+  SandboxHostLostError,
+  type HostFrame,
+  type HostResult,
+  type HostStats,
+} from './host-protocol.ts';
+import type { HostArgs } from './host.ts';
 
-export type HostFrame =
-  | readonly ['n', number, string, string, ResolvedSandboxLimits, string, string, string, string]
-  | readonly ['r', number, string, string, boolean]
-  | readonly ['v', number]
-  | readonly ['x', number]
-  | readonly ['d', number]
-  | readonly ['resume', number]
-  | readonly ['u', number, string, string, ResolvedSandboxLimits, string, string]
-  | readonly ['s', number];
-
-export type FailureData =
-  | { kind: 'limit'; limit: SandboxLimitName; value: number; message: string }
-  | { kind: 'code'; thrown: string; message: string }
-  | { kind: 'source'; message: string }
-  | { kind: 'pool'; maxIsolates: number; message: string }
-  | { kind: 'other'; message: string };
-
-export type HostResult =
-  | readonly [number, 'o', string, string | null]
-  | readonly [number, 'k' | 'g', number]
-  | readonly [number, 'f', FailureData]
-  | readonly [number, 't', string, string[]]
-  | readonly [number, 's', PoolStats & { sandboxes: number }];
-
-/** The sandbox host process ended (crashed, killed) with this sandbox in it. */
-export class SandboxHostLostError extends TroupeError {
-  readonly path: string;
-  constructor(path: string, why: string) {
-    super(
-      'ERR_SANDBOX_HOST_LOST',
-      `the sandbox host process of ${path} ended (${why}); its isolate is gone`,
-    );
-    this.path = path;
-  }
-}
+export { SandboxHostLostError };
+export type { HostFrame, HostResult };
 
 /** Receives the results of one sandbox. */
 export interface HostClient {
   readonly path: string;
+  /** The limit the offender's call was given (ms), for its SandboxLimitError. */
+  readonly limits: { readonly cpuMs: number; readonly wallMs: number };
   result(r: HostResult): void;
-  lost(error: SandboxHostLostError): void;
-}
-
-/** The typed error a failure stands for, with this side's path and limits. */
-export function failureError(f: FailureData, path: string, limits: ResolvedSandboxLimits): Error {
-  switch (f.kind) {
-    case 'limit': {
-      return new SandboxLimitError(f.limit, f.value, path, allowedOf(limits, f.limit));
-    }
-    case 'code': {
-      const e = new SandboxCodeError(path, f.thrown, '');
-      e.message = f.message;
-      return e;
-    }
-    case 'source': {
-      const e = new SandboxSourceError(path, '');
-      e.message = f.message;
-      return e;
-    }
-    case 'pool':
-      return new SandboxPoolExhaustedError(f.maxIsolates);
-    default:
-      return new SandboxCodeError(path, 'Error', f.message);
-  }
+  /** The host ended: SandboxHostLostError, or SandboxLimitError for the call it was killed for. */
+  lost(error: SandboxHostLostError | SandboxLimitError): void;
 }
 
 const HOST = new URL('./host.ts', import.meta.url);
 
+/** A host process and what the node knows of it. */
+interface Host {
+  readonly child: ChildProcess;
+  readonly watch: HostWatch;
+  /** Why the watchdog killed it (set before the kill). */
+  verdict: { why: string; offender: Offender | null } | null;
+  /** Ended on purpose (`release`): not a loss. */
+  released: boolean;
+}
+
 export class SandboxHostLink {
-  #child: ChildProcess | null = null;
+  #host: Host | null = null;
+  #spare: Host | null = null;
   #queue: HostFrame[] = [];
   #flushing = false;
   #nextId = 0;
   readonly #clients = new Map<number, HostClient>();
-  readonly #waiting = new Map<number, (r: HostResult | SandboxHostLostError) => void>();
+  readonly #waiting = new Map<
+    number,
+    { readonly limits: HostClient['limits']; settle(r: HostResult | Error): void }
+  >();
   /** Calls sent whose answers have not come: the child is referenced while there are any. */
   #owed = 0;
   #restarts = 0;
+  #kills = 0;
+  /** A system shut down: the host is ended as soon as nothing is left in it. */
+  #releasing = false;
 
   /** Times a host process was started after the first (it was lost). */
   get restarts(): number {
     return this.#restarts;
   }
 
+  /** Hosts the watchdog killed. */
+  get kills(): number {
+    return this.#kills;
+  }
+
   /** The host process's pid (starting it when there is none). */
   get pid(): number {
-    return this.#ensure().pid!;
+    return this.#ensure().child.pid!;
   }
 
   /** A new sandbox id for `client`. */
   open(client: HostClient): number {
+    this.#releasing = false;
     const id = ++this.#nextId;
     this.#clients.set(id, client);
     return id;
@@ -141,46 +107,79 @@ export class SandboxHostLink {
   /** Queues a frame; `owed` when it will be answered. */
   send(frame: HostFrame, owed: boolean): void {
     // an end or a resume for a host that is gone: nothing there to tell
-    if (!owed && this.#child === null) return;
+    if (!owed && this.#host === null) return;
     this.#ensure();
     if (owed) this.#owe(1);
     this.#queue.push(frame);
+    this.#flushSoon();
+  }
+
+  /** Sends a frame that is answered once, and waits for the answer. */
+  request(limits: HostClient['limits'], make: (id: number) => HostFrame): Promise<HostResult> {
+    const id = ++this.#nextId;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, {
+        limits,
+        settle: (r) => (r instanceof Error ? reject(r) : resolve(r)),
+      });
+      this.send(make(id), true);
+    });
+  }
+
+  async stats(): Promise<PoolStats & { sandboxes: number }> {
+    const r = await this.request({ cpuMs: 1, wallMs: 1 }, (id) => ['s', id]);
+    return r[1] === 's'
+      ? (r as readonly [number, 's', HostStats])[2]
+      : Promise.reject(new Error('unexpected answer'));
+  }
+
+  /** Stops the host process (its sandboxes fail as lost). */
+  kill(): void {
+    this.#host?.child.kill('SIGKILL');
+  }
+
+  /**
+   * A system shut down: the host (and the spare) are ended as soon as no sandbox is left in
+   * the host and no answer is owed (now, or when the last answer comes); a sandbox opened
+   * before then keeps it.
+   */
+  release(): void {
+    this.#releasing = true;
+    this.#endIfReleased();
+  }
+
+  // ---- inside ---------------------------------------------------------------------------
+
+  #endIfReleased(): void {
+    if (!this.#releasing) return;
+    if (this.#clients.size > 0 || this.#waiting.size > 0 || this.#owed > 0) return;
+    this.#releasing = false;
+    const ending = [this.#host, this.#spare];
+    // the next frame goes to a fresh host, never to one that is on its way out
+    this.#host = this.#spare = null;
+    for (const h of ending) {
+      if (h === null) continue;
+      h.released = true;
+      h.watch.stop();
+      h.child.kill('SIGKILL');
+    }
+  }
+
+  #flushSoon(): void {
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(this.#flush);
     }
   }
 
-  /** Sends a frame that is answered once, and waits for the answer. */
-  request(make: (id: number) => HostFrame): Promise<HostResult> {
-    const id = ++this.#nextId;
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(id, (r) => (r instanceof Error ? reject(r) : resolve(r)));
-      this.send(make(id), true);
-    });
-  }
-
-  async stats(): Promise<PoolStats & { sandboxes: number }> {
-    const r = await this.request((id) => ['s', id]);
-    return r[1] === 's'
-      ? (r as readonly [number, 's', PoolStats & { sandboxes: number }])[2]
-      : Promise.reject(new Error('unexpected answer'));
-  }
-
-  /** Stops the host process (its sandboxes fail as lost). */
-  kill(): void {
-    this.#child?.kill('SIGKILL');
-  }
-
-  // ---- inside ---------------------------------------------------------------------------
-
   readonly #flush = (): void => {
     this.#flushing = false;
+    const host = this.#host;
+    if (this.#queue.length === 0 || host === null || !host.watch.ready) return;
     const batch = this.#queue;
-    if (batch.length === 0) return;
     this.#queue = [];
-    const child = this.#child;
-    if (child === null || !child.connected) return; // its exit handler fails what was sent
+    const child = host.child;
+    if (!child.connected) return; // its exit handler fails what was sent
     child.send(batch, (e) => {
       if (e !== null && e !== undefined) child.kill('SIGKILL');
     });
@@ -189,44 +188,79 @@ export class SandboxHostLink {
   #owe(n: number): void {
     const before = this.#owed;
     this.#owed += n;
-    const child = this.#child;
-    if (child === null) return;
-    if (before === 0 && this.#owed > 0) {
-      child.ref();
-      child.channel?.ref();
-    } else if (before > 0 && this.#owed === 0) {
-      child.unref();
-      child.channel?.unref();
+    const host = this.#host;
+    if (host === null) return;
+    host.watch.owe(this.#owed);
+    if (before === 0 && this.#owed > 0) reference(host.child, true);
+    else if (before > 0 && this.#owed === 0) {
+      reference(host.child, false);
+      this.#endIfReleased();
     }
   }
 
-  #ensure(): ChildProcess {
-    if (this.#child !== null) return this.#child;
-    const child = fork(HOST, [JSON.stringify(sandboxPoolOptions())], {
+  #ensure(): Host {
+    if (this.#host !== null) return this.#host;
+    const host = this.#spare ?? this.#start();
+    this.#spare = null;
+    this.#host = host;
+    host.watch.owe(this.#owed);
+    reference(host.child, this.#owed > 0);
+    return host;
+  }
+
+  /** Starts a host process (unreferenced, watched). */
+  #start(): Host {
+    const args: HostArgs = { transport: 'ipc', pool: sandboxPoolOptions() };
+    const child = fork(HOST, [JSON.stringify(args)], {
       execArgv: ['--no-node-snapshot'],
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
-    this.#child = child;
-    child.unref();
-    child.channel?.unref();
-    if (this.#owed > 0) {
-      child.ref();
-      child.channel?.ref();
-    }
+    const host: Host = {
+      child,
+      verdict: null,
+      released: false,
+      watch: new HostWatch(child, {
+        graceMs: watchdogGraceMs,
+        onSuspect: () => {
+          if (this.#host === host && this.#spare === null) this.#spare = this.#start();
+        },
+        onKill: (why, offender) => {
+          host.verdict = { why, offender };
+          this.#kills++;
+        },
+      }),
+    };
+    reference(child, false);
+    const reports = child.stdio[4] as Readable | null;
+    reports?.setEncoding('latin1');
+    reports?.on('data', (text: string) => host.watch.reports(text));
+    reports?.on('error', () => undefined); // it ends with the host: the exit handler says so
     child.on('message', (batch: HostResult[]) => {
-      if (this.#child === child) this.#results(batch);
+      if (batch[0]?.[1] === 'ready') {
+        host.watch.up();
+        if (this.#host === host) this.#flushSoon();
+        return;
+      }
+      if (this.#host === host) this.#results(host, batch);
     });
-    child.on('exit', (code, signal) => this.#lost(child, signal ?? `exit code ${code}`));
+    child.on('exit', (code, signal) => {
+      host.watch.stop();
+      if (this.#spare === host) this.#spare = null;
+      this.#lost(host, host.verdict?.why ?? signal ?? `exit code ${code}`);
+    });
     child.on('error', (e) => {
       // it could not start (or be signalled): its sandboxes are lost; kill what may be left
-      this.#lost(child, e.message);
+      host.watch.stop();
+      if (this.#spare === host) this.#spare = null;
+      this.#lost(host, e.message);
       child.kill('SIGKILL');
     });
-    return child;
+    return host;
   }
 
-  #results(batch: HostResult[]): void {
+  #results(host: Host, batch: HostResult[]): void {
+    host.watch.results();
     let answered = 0;
     for (const r of batch) {
       answered += r[1] === 'k' || r[1] === 'g' ? r[2] : 1;
@@ -234,7 +268,7 @@ export class SandboxHostLink {
       const waiter = this.#waiting.get(id);
       if (waiter !== undefined) {
         this.#waiting.delete(id);
-        waiter(r);
+        waiter.settle(r);
         continue;
       }
       if (r[1] !== 'g') this.#clients.get(id)?.result(r);
@@ -242,18 +276,39 @@ export class SandboxHostLink {
     this.#owe(-answered);
   }
 
-  #lost(child: ChildProcess, why: string): void {
-    if (this.#child !== child) return;
-    this.#child = null;
-    this.#restarts++;
+  #lost(host: Host, why: string): void {
+    if (this.#host !== host) return;
+    this.#host = null;
+    if (!host.released) this.#restarts++;
     this.#queue = [];
     this.#owed = 0;
-    const clients = [...this.#clients.values()];
+    const offender = host.verdict?.offender ?? null;
+    const error = (path: string, id: number, limits: HostClient['limits']) =>
+      offender !== null && offender.id === id
+        ? new SandboxLimitError(
+            offender.limit,
+            offender.value,
+            path,
+            offender.limit === 'wall' ? limits.wallMs : limits.cpuMs,
+          )
+        : new SandboxHostLostError(path, why);
+    const clients = [...this.#clients];
     this.#clients.clear();
-    const waiting = [...this.#waiting.values()];
+    const waiting = [...this.#waiting];
     this.#waiting.clear();
-    for (const w of waiting) w(new SandboxHostLostError('runUntrusted', why));
-    for (const c of clients) c.lost(new SandboxHostLostError(c.path, why));
+    for (const [id, w] of waiting) w.settle(error('runUntrusted', id, w.limits));
+    for (const [id, c] of clients) c.lost(error(c.path, id, c.limits));
+  }
+}
+
+/** A child process keeps the node alive, or does not. */
+function reference(child: ChildProcess, on: boolean): void {
+  type Handle = { ref(): void; unref(): void } | null | undefined;
+  const handles = [child, child.channel, child.stdio[4]] as Handle[];
+  for (const h of handles) {
+    if (h === null || h === undefined) continue;
+    if (on) h.ref();
+    else h.unref();
   }
 }
 
@@ -262,4 +317,9 @@ let link: SandboxHostLink | null = null;
 /** This thread's link to its sandbox host process. */
 export function sandboxHost(): SandboxHostLink {
   return (link ??= new SandboxHostLink());
+}
+
+/** This thread's link, if it has one (nothing is started). */
+export function sandboxHostIfAny(): SandboxHostLink | null {
+  return link;
 }

@@ -17,10 +17,12 @@
  * in scope only then), one line per call, after the run.
  */
 import { InvalidOptionError } from '../runtime/error.ts';
-import { grantLetters, RefBook, Sandbox } from './engine.ts';
+import { grantLetters, RefBook } from './engine.ts';
 import { resolveLimits, SandboxCodeError, type SandboxLimits } from './limits.ts';
 import { sandboxMode } from './config.ts';
-import { failureError, sandboxHost } from './host-link.ts';
+import { sandboxHost } from './host-link.ts';
+import { syncHost } from './sync-link.ts';
+import { failureError, type HostFrame, type HostResult } from './host-protocol.ts';
 import { DEFAULT_DOMAIN, MAX_SOURCE_CHARS } from './behaviour.ts';
 
 export interface RunUntrustedOptions {
@@ -72,39 +74,22 @@ export async function runUntrusted<T = unknown>(
   // the code's own text is the function's body: whatever it does to the wrapping, only what
   // the wrapper evaluates to is used, and only when it is a function
   const wrapped = `(async function (input, log) {\n${source}\n})`;
-  let result: string;
-  let effects: string[];
+  const frame = (id: number): HostFrame => ['u', id, wrapped, json, resolved, grants, domain];
+  let r: HostResult;
   if (sandboxMode() === 'thread') {
-    const startedAt = performance.now();
-    const sandbox = new Sandbox('runUntrusted', resolved, grants, domain);
-    try {
-      ({ result, effects } = sandbox.runTask(
-        sandbox.compileFunction(wrapped, 'runUntrusted'),
-        json,
-        startedAt,
-      ));
-    } finally {
-      sandbox.release();
-    }
-  } else {
-    const r = await sandboxHost().request((id) => [
-      'u',
-      id,
-      wrapped,
-      json,
-      resolved,
-      grants,
-      domain,
-    ]);
-    if (r[1] === 'f') throw failureError(r[2], 'runUntrusted', resolved);
-    if (r[1] !== 't')
-      throw new SandboxCodeError(
-        'runUntrusted',
-        'Error',
-        'the sandbox host answered what it cannot',
-      );
-    [, , result, effects] = r;
-  }
+    // one synchronous call, watched as a whole: its wall limit (compiling included)
+    const link = syncHost();
+    r = link.call(frame(link.nextId()) as Extract<HostFrame, readonly ['u', ...unknown[]]>, {
+      path: 'runUntrusted',
+      budgetMs: resolved.wallMs,
+      limit: 'wall',
+      allowed: resolved.wallMs,
+    });
+  } else r = await sandboxHost().request(resolved, frame);
+  if (r[1] === 'f') throw failureError(r[2], 'runUntrusted', resolved);
+  if (r[1] !== 't')
+    throw new SandboxCodeError('runUntrusted', 'Error', 'the sandbox host answered what it cannot');
+  const [, , result, effects] = r;
   if (options.log !== undefined)
     for (const text of effects)
       for (const e of refs.effects(text)) if (e.kind === 'log') options.log(e.text);

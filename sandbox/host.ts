@@ -1,0 +1,99 @@
+/**
+ * The sandbox host process: a child of the node that runs isolates, so that a call that
+ * cannot be interrupted, or a catastrophic V8 error, ends this process and not the node.
+ * Started by sandbox/host-link.ts (mode 'process') or sandbox/sync-link.ts (mode 'thread')
+ * with `--no-node-snapshot` and one argument, the JSON of HostArgs; never run it by hand.
+ *
+ * Its main thread handles frames (sandbox/host-frames.ts) and marks each call into an
+ * isolate on the call board (sandbox/board.ts); its guard thread (sandbox/guard.ts) watches
+ * the board and the parent: it reports calls that overrun (mode 'process') and kills this
+ * process when the node is gone.
+ *
+ *   transport 'ipc'   batches over the IPC channel; it says [0, 'ready'] first; it exits when
+ *                     the channel closes (and the guard kills it if it is stuck then)
+ *   transport 'sync'  one frame at a time from the FIFO `req`, each answered on the FIFO
+ *                     `res`; it exits when `req` ends
+ */
+import { openSync, readSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { configureIsolatePool, resolvePoolOptions } from './pool.ts';
+import { CallBoard, watchCalls, type GuardData } from './board.ts';
+import { handle, handleSync, markFramesOn } from './host-frames.ts';
+import { encodeSync, type HostFrame, type HostResult, type SyncFrame } from './host-protocol.ts';
+
+export interface HostArgs {
+  readonly transport: 'ipc' | 'sync';
+  readonly pool: unknown;
+  /** transport 'sync': the FIFOs frames come on and results go to. */
+  readonly req?: string;
+  readonly res?: string;
+}
+
+/** The fd the guard's reports go to in transport 'ipc' (stdio[4] of the host). */
+export const REPORT_FD = 4;
+
+const args = JSON.parse(process.argv[2] ?? '{}') as HostArgs;
+configureIsolatePool(resolvePoolOptions('sandbox.pool', args.pool));
+
+const board = new CallBoard();
+watchCalls(board);
+markFramesOn(board);
+const guard: GuardData = {
+  board: board.buffer,
+  reportFd: args.transport === 'ipc' ? REPORT_FD : null,
+  parent: process.ppid,
+};
+new Worker(new URL('./guard.ts', import.meta.url), { workerData: guard }).unref();
+
+if (args.transport === 'sync') serveSync(args.req!, args.res!);
+else serveIpc();
+
+function serveIpc(): void {
+  process.on('message', (batch: HostFrame[]) => {
+    const out: HostResult[] = [];
+    board.busy();
+    try {
+      for (const f of batch) handle(f, out);
+    } finally {
+      board.idle();
+    }
+    if (out.length > 0) process.send!(out);
+  });
+  // the node went away: nothing is left to serve
+  process.on('disconnect', () => process.exit(0));
+  process.send!([[0, 'ready']]);
+}
+
+/** Reads exactly `n` bytes into `buf`; false at the end of the stream. */
+function readFully(fd: number, buf: Buffer, n: number): boolean {
+  let got = 0;
+  while (got < n) {
+    const r = readSync(fd, buf, got, n - got, null);
+    if (r === 0) return false;
+    got += r;
+  }
+  return true;
+}
+
+function serveSync(reqPath: string, resPath: string): never {
+  // the same order as the node opens them: each open waits for the other end
+  const req = openSync(reqPath, 'r');
+  const res = openSync(resPath, 'w');
+  const head = Buffer.alloc(4);
+  let body = Buffer.alloc(64 * 1024);
+  for (;;) {
+    if (!readFully(req, head, 4)) process.exit(0);
+    const n = head.readUInt32LE(0);
+    if (n > body.length) body = Buffer.alloc(n);
+    if (!readFully(req, body, n)) process.exit(0);
+    const frame = JSON.parse(body.toString('utf8', 0, n)) as SyncFrame;
+    board.busy();
+    let out: Buffer;
+    try {
+      out = encodeSync(handleSync(frame));
+    } finally {
+      board.idle();
+    }
+    for (let off = 0; off < out.length;) off += writeSync(res, out, off);
+  }
+}
