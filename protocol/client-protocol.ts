@@ -13,8 +13,15 @@
  * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is
  * capped first, msgpack is read by msgpackr's no-eval build with records off, maps as plain
  * objects, no extension types; then the value is walked (depth, array lengths, string
- * lengths, key counts; `__proto__`, `constructor`, `prototype` refused); then the frame is
- * checked against its op's shape. A refusal is a ClientProtocolError carrying the close code.
+ * lengths, key counts; `__proto__`, `__proto_`, `constructor`, `prototype` refused); then the
+ * frame is checked against its op's shape. A refusal is a ClientProtocolError carrying the
+ * close code. A well-formed `send` or `ask` whose message holds a number that is not finite
+ * (msgpack's floats carry NaN and ±Infinity; data has none) is a BadMessageError instead: that
+ * request is answered with `error` `bad-message` and the connection stays open.
+ *
+ * Nesting depth counts maps and arrays, the frame's own map being depth 1: a map or array at
+ * depth maxDepth + 1 is refused, so a `message` (itself at depth 2) holds at most
+ * maxDepth − 2 levels of maps and arrays inside it.
  */
 import { Packr } from 'msgpackr';
 // the build without `new Function`: nothing from a peer is compiled, and pages need no unsafe-eval
@@ -66,6 +73,8 @@ export type ErrorCode =
   | 'failed'
   /** A value that cannot be carried (a reply or snapshot that is not data). */
   | 'not-serializable'
+  /** A `send` or `ask` whose message is not data: it holds a number that is not finite. */
+  | 'bad-message'
   /** `authorize` threw, or something else went wrong on the node: its log says what. */
   | 'internal';
 
@@ -76,6 +85,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'timeout',
   'failed',
   'not-serializable',
+  'bad-message',
   'internal',
 ];
 
@@ -190,8 +200,12 @@ export const DEFAULT_CLIENT_DECODE_LIMITS: ClientDecodeLimits = Object.freeze({
   maxKeys: 1_024,
 });
 
-/** Longest target (address, path or topic) and trace header accepted. */
+/**
+ * Longest target (address or path; a topic's name is shorter, runtime/nodes/topics.ts), in
+ * characters: a longer one is answered `error` `bad-target`.
+ */
 export const MAX_TARGET_LENGTH = 1_024;
+/** Longest `tracestate`, in characters. */
 export const MAX_TRACESTATE_LENGTH = 512;
 /** Largest id: ids are unsigned integers a client numbers as it likes (exact in a double). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -204,6 +218,21 @@ export class ClientProtocolError extends Error {
     super(why);
     this.name = 'ClientProtocolError';
     this.closeCode = closeCode;
+  }
+}
+
+/**
+ * A well-formed `send` or `ask` whose message is not data (it holds NaN or ±Infinity): the
+ * gateway answers request `id` with `error` `bad-message`; the connection stays open.
+ */
+export class BadMessageError extends Error {
+  readonly code = 'ERR_BAD_MESSAGE';
+  readonly id: number;
+  readonly errorCode: ErrorCode = 'bad-message';
+  constructor(id: number, why: string) {
+    super(why);
+    this.name = 'BadMessageError';
+    this.id = id;
   }
 }
 
@@ -238,11 +267,21 @@ function bad(why: string): ClientProtocolError {
   return new ClientProtocolError(CLIENT_CLOSE.badFrame, why);
 }
 
-/** The msgpack value in `bytes`, walked against `limits`; throws ClientProtocolError. */
+/** Set by the walk when a value (the frame's `message`) held a number that is not finite. */
+interface NonFinite {
+  seen: boolean;
+}
+
+/**
+ * The msgpack value in `bytes`, walked against `limits`; throws ClientProtocolError. With
+ * `nonFinite`, a number that is not finite under the frame's `message` key is noted there
+ * instead (the caller answers it once the frame's shape is known good).
+ */
 function unpackChecked(
   bytes: Uint8Array,
   limits: ClientDecodeLimits,
   forbidden: ReadonlySet<string> = FORBIDDEN_KEYS,
+  nonFinite: NonFinite | null = null,
 ): Record<string, unknown> {
   if (bytes.byteLength > limits.maxFrameBytes)
     throw new ClientProtocolError(
@@ -261,24 +300,33 @@ function unpackChecked(
       `a frame that is not one msgpack value: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  checkValue(value, limits, 0, forbidden);
+  checkValue(value, limits, 0, forbidden, null, nonFinite);
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw bad('a frame that is not a map');
   return value as Record<string, unknown>;
 }
 
+/**
+ * Walks `v` at `depth` (the frame's map is depth 0 here, so a map or array at depth maxDepth
+ * is refused). A number that is not finite is refused, or noted in `lenient` when given.
+ * `messageOf`, given only for the frame's own map, is where its `message` is walked leniently.
+ */
 function checkValue(
   v: unknown,
   limits: ClientDecodeLimits,
   depth: number,
   forbidden: ReadonlySet<string>,
+  lenient: NonFinite | null,
+  messageOf: NonFinite | null = null,
 ): void {
   switch (typeof v) {
     case 'string':
       if (v.length > limits.maxStringLength) throw bad(`a string of ${v.length} characters`);
       return;
     case 'number':
-      if (!Number.isFinite(v)) throw bad('a number that is not finite');
+      if (Number.isFinite(v)) return;
+      if (lenient === null) throw bad('a number that is not finite');
+      lenient.seen = true;
       return;
     case 'boolean':
       return;
@@ -291,7 +339,7 @@ function checkValue(
   if (depth >= limits.maxDepth) throw bad(`nested deeper than ${limits.maxDepth}`);
   if (Array.isArray(v)) {
     if (v.length > limits.maxArrayLength) throw bad(`an array of ${v.length} items`);
-    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1, forbidden);
+    for (let i = 0; i < v.length; i++) checkValue(v[i], limits, depth + 1, forbidden, lenient);
     return;
   }
   const proto = Object.getPrototypeOf(v) as unknown;
@@ -302,15 +350,21 @@ function checkValue(
   for (const k in v) {
     if (++keys > limits.maxKeys) throw bad(`a map of more than ${limits.maxKeys} keys`);
     if (forbidden.has(k)) throw bad(`a "${k}" key`);
-    checkValue((v as Record<string, unknown>)[k], limits, depth + 1, forbidden);
+    checkValue(
+      (v as Record<string, unknown>)[k],
+      limits,
+      depth + 1,
+      forbidden,
+      messageOf !== null && k === 'message' ? messageOf : lenient,
+    );
   }
 }
 
 const isId = (x: unknown): x is number =>
   typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_ID;
 
-const isTarget = (x: unknown): x is string =>
-  typeof x === 'string' && x.length > 0 && x.length <= MAX_TARGET_LENGTH;
+/** Its length is the gateway's to judge (`bad-target`, runtime/gateway/targets.ts). */
+const isTarget = (x: unknown): x is string => typeof x === 'string';
 
 /** A short description of a value from a peer, that cannot throw (no toString of its own is called). */
 function described(v: unknown): string {
@@ -338,12 +392,17 @@ function checkTrace(op: string, t: unknown): void {
     throw bad(`a ${op} frame with a bad tracestate`);
 }
 
-/** A client's frame, checked (the gateway's side). Throws ClientProtocolError. */
+/**
+ * A client's frame, checked (the gateway's side). Throws ClientProtocolError (the connection
+ * closes with its code) or, for a well-formed `send` or `ask` whose message holds a number that
+ * is not finite, BadMessageError (that request is answered).
+ */
 export function decodeClientFrame(
   bytes: Uint8Array,
   limits: ClientDecodeLimits = DEFAULT_CLIENT_DECODE_LIMITS,
 ): ClientFrame {
-  const f = unpackChecked(bytes, limits);
+  const nonFinite: NonFinite = { seen: false };
+  const f = unpackChecked(bytes, limits, FORBIDDEN_KEYS, nonFinite);
   const op = f.op;
   if (!isId(f.id)) throw bad(`a frame without a valid id (op ${described(op)})`);
   switch (op) {
@@ -388,6 +447,11 @@ export function decodeClientFrame(
     default:
       throw bad(`an unknown op ${described(op)}`);
   }
+  if (nonFinite.seen)
+    throw new BadMessageError(
+      f.id,
+      `a ${op} whose message holds a number that is not finite (NaN or ±Infinity): data has finite numbers only`,
+    );
   return f as unknown as ClientFrame;
 }
 
@@ -511,12 +575,14 @@ export function toData(value: unknown, at = '$', depth = 0, seen = new Set<objec
       throw new InvalidRequestError(`${at} is a ${typeof value}, which has no data form`);
   }
   if (value === null) return null;
+  // a message is at depth 2 of its frame, and the gateway refuses a map or array (a date's
+  // `{ $date }` included) deeper than maxDepth: maxDepth − 1 levels, the message's own included
+  if (depth >= DEFAULT_CLIENT_DECODE_LIMITS.maxDepth - 1)
+    throw new InvalidRequestError(`${at} is nested too deep`);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new InvalidRequestError(`${at} is an invalid date`);
     return { $date: value.toISOString() };
   }
-  if (depth >= DEFAULT_CLIENT_DECODE_LIMITS.maxDepth - 2)
-    throw new InvalidRequestError(`${at} is nested too deep`);
   if (seen.has(value)) throw new InvalidRequestError(`${at} is a cycle`);
   seen.add(value);
   let out: unknown;

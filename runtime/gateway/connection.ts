@@ -3,13 +3,22 @@
  * (token bucket), authorized one by one in the order they came (an `authorize` that returns a
  * promise holds the frames behind it), and served: subscriptions through the gateway's hubs,
  * sends and asks to the actors, with the client's trace context continued. A bad frame or a
- * limit closes this connection only, with its close code (protocol/client-protocol.ts).
+ * limit closes this connection only, with its close code (protocol/client-protocol.ts); a
+ * `send` or `ask` whose message is not data is answered `bad-message` and the connection goes on.
+ *
+ * When the connection closes, for whatever reason, its subscriptions leave their hubs and its
+ * asks in flight are settled at once (runtime/gateway/asks.ts): nothing of it waits for a
+ * deadline. No frame bigger than MAX_OUTBOUND_FRAME_BYTES (the SDK's cap) is sent: a reply over
+ * it is answered `not-serializable`, a snapshot over it ends its subscription
+ * (`not-serializable`), an event over it is not passed on; each is logged.
  */
 import type { WebSocket } from 'ws';
 import { context, trace, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
 import {
+  BadMessageError,
   CLIENT_CLOSE,
   ClientProtocolError,
+  DEFAULT_SERVER_DECODE_LIMITS,
   decodeClientFrame,
   encodeFrame,
   type ClientCloseCode,
@@ -24,9 +33,20 @@ import { extractTrace } from '../telemetry.ts';
 import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
 import type { GatewayOp, Principal } from './options.ts';
 import type { GatewayCore, Target } from './gateway.ts';
+import type { AskOutcome, ConnectionAsks } from './asks.ts';
 
 /** How long a closed connection's peer gets to answer the close frame before it is cut off. */
 export const CLOSE_GRACE_MS = 1_000;
+/** Largest frame the gateway sends, in bytes: what the client SDK accepts. */
+export const MAX_OUTBOUND_FRAME_BYTES = DEFAULT_SERVER_DECODE_LIMITS.maxFrameBytes;
+
+/** A frame as the connection queues it: a request, or one answered `bad-message` in its turn. */
+type Incoming =
+  ClientFrame | { readonly op: 'bad-message'; readonly id: number; readonly why: string };
+
+/** How a traced request reports its end to its span (`error` undefined: it went well). */
+type Finish = (error?: unknown) => void;
+const NO_SPAN: Finish = () => undefined;
 
 class Subscription implements HubSubscriber {
   readonly id: number;
@@ -63,14 +83,14 @@ export class Connection {
   readonly principal: Principal;
   readonly session: string;
   readonly subs = new Map<number, Subscription>();
-  /** Ids of asks in flight. */
-  readonly asks = new Set<number>();
+  /** Asks in flight (settled at once when the connection closes). */
+  readonly asks: ConnectionAsks;
   private readonly ws: WebSocket;
   private readonly core: GatewayCore;
   private tokens: number;
   private refilledAt = performance.now();
   /** Frames held behind an `authorize` that has not answered yet (FIFO). */
-  private held: ClientFrame[] | null = null;
+  private held: Incoming[] | null = null;
   private lastActivityAt = performance.now();
   private idleTimer: NodeJS.Timeout | null = null;
   /** A ping went out and no pong came back yet. */
@@ -79,9 +99,16 @@ export class Connection {
   /** Resolves when the socket is closed (both sides, or cut off). */
   readonly socketClosed: Promise<void>;
 
-  constructor(core: GatewayCore, ws: WebSocket, principal: Principal, session: string) {
+  constructor(
+    core: GatewayCore,
+    ws: WebSocket,
+    principal: Principal,
+    session: string,
+    asks: ConnectionAsks,
+  ) {
     this.core = core;
     this.ws = ws;
+    this.asks = asks;
     this.principal = principal;
     this.session = session;
     this.tokens = core.limits.burst;
@@ -112,9 +139,38 @@ export class Connection {
       this.core.logError(`troupe: a ${f.op} frame for a client could not be encoded`, error);
       return false;
     }
+    if (bytes.byteLength > MAX_OUTBOUND_FRAME_BYTES) {
+      this.core.count('dropped');
+      this.tooBig(f, bytes.byteLength);
+      return false;
+    }
     this.ws.send(bytes);
     this.core.count('framesOut');
     return true;
+  }
+
+  /** A frame over MAX_OUTBOUND_FRAME_BYTES was not sent: its request or subscription hears why. */
+  private tooBig(f: ServerFrame, bytes: number): void {
+    const why = `a ${f.op} frame of ${bytes} bytes, over the ${MAX_OUTBOUND_FRAME_BYTES}-byte cap of a gateway frame`;
+    this.core.logError(`troupe: ${why} was not sent to a client`, null);
+    if (f.op === 'reply') return this.error(f.id, 'not-serializable', why);
+    if (f.op === 'state' || f.op === 'patch') {
+      const s = this.subs.get(f.id);
+      if (s === undefined) return;
+      s.hub?.remove(s);
+      s.ended('not-serializable');
+    }
+    // an event is not passed on
+  }
+
+  /** The gateway shuts down: each subscription ends with `shutdown`, then the socket closes (1001). */
+  shutdown(): void {
+    if (this.closed) return;
+    for (const s of [...this.subs.values()]) {
+      s.hub?.remove(s);
+      s.ended('shutdown');
+    }
+    this.close(CLIENT_CLOSE.goingAway, 'the node is shutting down');
   }
 
   close(code: ClientCloseCode | 1000, reason: string): void {
@@ -147,6 +203,7 @@ export class Connection {
     for (const s of this.subs.values()) s.hub?.remove(s);
     this.subs.clear();
     this.held = null;
+    this.asks.cancelAll();
     this.core.connectionClosed(this, code);
   }
 
@@ -194,14 +251,17 @@ export class Connection {
     this.tokens -= 1;
     if (!isBinary)
       return this.close(CLIENT_CLOSE.badFrame, 'a text frame (frames are binary msgpack)');
-    let f: ClientFrame;
+    let f: Incoming;
     try {
       f = decodeClientFrame(data, this.core.decodeLimits);
     } catch (e) {
-      if (e instanceof ClientProtocolError) return this.close(e.closeCode, e.message);
-      // a decoder bug must not take the node down: this connection goes, with the reason logged
-      this.core.logError('troupe: a client frame could not be decoded', e);
-      return this.close(CLIENT_CLOSE.badFrame, 'a frame that could not be decoded');
+      if (e instanceof BadMessageError) f = { op: 'bad-message', id: e.id, why: e.message };
+      else if (e instanceof ClientProtocolError) return this.close(e.closeCode, e.message);
+      else {
+        // a decoder bug must not take the node down: this connection goes, with the reason logged
+        this.core.logError('troupe: a client frame could not be decoded', e);
+        return this.close(CLIENT_CLOSE.badFrame, 'a frame that could not be decoded');
+      }
     }
     if (this.held === null) return this.handle(f);
     if (this.held.length >= l.burst)
@@ -212,8 +272,11 @@ export class Connection {
     this.held.push(f);
   }
 
-  private handle(f: ClientFrame): void {
+  private handle(f: Incoming): void {
     switch (f.op) {
+      case 'bad-message':
+        this.error(f.id, 'bad-message', f.why);
+        return;
       case 'ping':
         this.frame({ op: 'pong', id: f.id });
         return;
@@ -284,7 +347,7 @@ export class Connection {
     if (f !== null) this.perform(f, target, ok);
     for (let i = 0; i < held.length; i++) {
       if (this.closed) return;
-      const later = this.held as ClientFrame[] | null;
+      const later = this.held as Incoming[] | null;
       if (later !== null) {
         // another authorize is pending: the rest waits behind it
         later.push(...held.slice(i));
@@ -312,57 +375,78 @@ export class Connection {
         return;
       }
       case 'send':
-        this.traced('send', target, f.trace, () => target.ref!.tell(f.message));
-        this.frame({ op: 'ok', id: f.id });
-        return;
-      case 'ask': {
-        const l = this.core.limits;
-        const timeout = Math.min(f.timeoutMs ?? l.askTimeoutMs, l.maxAskTimeoutMs);
-        const id = f.id;
-        this.asks.add(id);
-        const reply = this.traced('ask', target, f.trace, () =>
-          target.ref!.ask(f.message, { timeout }),
-        );
-        reply.then(
-          (value) => {
-            this.asks.delete(id);
-            this.activity();
-            let data: unknown;
-            try {
-              // a void reply is nil on the wire
-              data = encodeValue(value, 'address') ?? null;
-            } catch (error) {
-              return this.error(id, 'not-serializable', (error as Error).message);
-            }
-            this.frame({ op: 'reply', id, value: data });
-          },
-          (error: unknown) => {
-            this.asks.delete(id);
-            this.activity();
-            const code = (error as { code?: unknown } | null)?.code;
-            this.error(
-              id,
-              code === 'ERR_ASK_TIMEOUT' ? 'timeout' : 'failed',
-              error instanceof Error ? error.message : String(error),
-            );
-          },
-        );
-        return;
-      }
+      case 'ask':
+        return this.dispatch(f, target);
     }
   }
 
-  /** Runs `fn` (a tell or an ask) in the client's trace, under a span when tracing is on. */
-  private traced<T>(
+  /**
+   * The one place where a client's message enters the actors (`send` and `ask`), in the
+   * client's trace. The message's envelope metadata is made below it (a tell's, or the ask's
+   * MessageMeta in runtime/gateway/asks.ts), so this is where the authenticated principal
+   * (`this.principal`, from `authenticate`, never from a frame) is to be stamped into that
+   * metadata once envelopes carry one.
+   */
+  private dispatch(f: Extract<ClientFrame, { op: 'send' | 'ask' }>, target: Target): void {
+    if (f.op === 'send') {
+      this.traced('send', target, f.trace, (finish) => {
+        target.ref!.tell(f.message);
+        finish();
+      });
+      this.frame({ op: 'ok', id: f.id });
+      return;
+    }
+    const l = this.core.limits;
+    const timeout = Math.min(f.timeoutMs ?? l.askTimeoutMs, l.maxAskTimeoutMs);
+    const id = f.id;
+    this.traced('ask', target, f.trace, (finish) =>
+      this.asks.start(id, target.ref!, f.message, timeout, (outcome) => {
+        finish(outcome.ok ? undefined : outcome.error);
+        this.answer(id, outcome);
+      }),
+    );
+  }
+
+  /** Ask `id` ended: its reply or error frame (none once the connection is closed). */
+  private answer(id: number, outcome: AskOutcome): void {
+    if (this.closed) return;
+    this.activity();
+    if (!outcome.ok) {
+      const error = outcome.error;
+      const code = (error as { code?: unknown } | null)?.code;
+      return this.error(
+        id,
+        code === 'ERR_ASK_TIMEOUT' ? 'timeout' : 'failed',
+        error instanceof Error ? error.message : String(error),
+      );
+    }
+    let data: unknown;
+    try {
+      // a void reply is nil on the wire
+      data = encodeValue(outcome.value, 'address') ?? null;
+    } catch (error) {
+      return this.error(id, 'not-serializable', (error as Error).message);
+    }
+    this.frame({ op: 'reply', id, value: data });
+  }
+
+  /**
+   * Runs `fn` (a tell or an ask) in the client's trace, under a span when tracing is on; `fn`
+   * calls its `finish` when the request is over (an ask: when it ends), which ends the span.
+   */
+  private traced(
     op: 'send' | 'ask',
     target: Target,
     carrier: TraceCarrier | undefined,
-    fn: () => T,
-  ): T {
+    fn: (finish: Finish) => void,
+  ): void {
     const parent: Context | null =
       carrier === undefined ? null : extractTrace(carrier as unknown as Record<string, string>);
     const tracer = this.core.tracer;
-    if (tracer === null) return parent === null ? fn() : context.with(parent, fn);
+    if (tracer === null) {
+      if (parent === null) return fn(NO_SPAN);
+      return context.with(parent, () => fn(NO_SPAN));
+    }
     const span = tracer.startSpan(
       `gateway ${op} ${target.name}`,
       {
@@ -371,21 +455,21 @@ export class Connection {
       },
       parent ?? context.active(),
     );
-    try {
-      const out = context.with(trace.setSpan(parent ?? context.active(), span), fn);
-      if (out instanceof Promise)
-        out.then(
-          () => span.end(),
-          (e: unknown) => {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: String(e) });
-            span.end();
-          },
-        );
-      else span.end();
-      return out;
-    } catch (e) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: String(e) });
+    let ended = false;
+    const finish: Finish = (e) => {
+      if (ended) return;
+      ended = true;
+      if (e !== undefined)
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: e instanceof Error ? e.message : String(e as string),
+        });
       span.end();
+    };
+    try {
+      context.with(trace.setSpan(parent ?? context.active(), span), () => fn(finish));
+    } catch (e) {
+      finish(e);
       throw e;
     }
   }

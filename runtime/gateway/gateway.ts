@@ -2,16 +2,23 @@
  * The client gateway: a WebSocket endpoint on the node's HTTP(S) server where browser and
  * server apps watch actors and talk to them (protocol/CLIENT-PROTOCOL.md).
  *
+ * - Before the upgrade, every connection is held to `handshakeTimeoutMs` and counted against
+ *   `maxHalfOpen` and `maxHalfOpenPerIp` (runtime/gateway/door.ts): 408 past the deadline, 503
+ *   with Retry-After over a cap.
  * - The upgrade is authenticated before the 101: the token comes from the
  *   `troupe.auth.<base64url>` subprotocol (browsers can set no other header) or
- *   `Authorization: Bearer …` (server clients), never from the query string; the `Origin`
- *   must be allowed; `authenticate(token, request)` gives the principal or null. A refused
- *   upgrade gets an HTTP status (400, 401, 403, 408, 500) and no socket.
- * - Each request is checked by `authorize(principal, op, target, detail)` when it comes
+ *   `Authorization: Bearer …` (server clients), never from the query string; a browser's
+ *   `Origin` must be the `publicOrigin` or one of `allowedOrigins` (never judged from the
+ *   request's Host header); `authenticate(token, request)` gives the principal or null. A
+ *   refused upgrade gets an HTTP status (400, 401, 403, 404, 408, 500, 503) and no socket.
+ * - Each request's target is resolved to its one spelling (runtime/gateway/targets.ts), then
+ *   checked by `authorize(principal, op, target, detail)` when it comes
  *   (runtime/gateway/connection.ts); subscriptions go through shared hubs
  *   (runtime/gateway/hubs.ts), which use the core's subscription system messages, so the
  *   actor may be on any shard or node.
  * - Limits are options with defaults (runtime/gateway/options.ts) and close codes.
+ * - At shutdown, every subscription is sent `ended` with reason `shutdown`, then each
+ *   connection is closed with 1001; an upgrade that comes meanwhile gets 503 with Retry-After.
  * - `/troupe/client.js` (under the gateway's path) serves the browser bundle of the client
  *   SDK when it has been built (`npm run build:client`).
  */
@@ -22,7 +29,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -32,19 +38,21 @@ import {
   CLIENT_PROTOCOL_VERSION,
   DEFAULT_CLIENT_DECODE_LIMITS,
   SUBPROTOCOL,
-  tokenOfSubprotocol,
-  AUTH_SUBPROTOCOL_PREFIX,
   type ClientDecodeLimits,
   type Since,
   type SubscriptionKind,
 } from '../../protocol/client-protocol.ts';
-import { parseAddress, type Address } from '../address.ts';
-import { isTempAddress, TempReceiver } from '../temp.ts';
-import { MAX_TOPIC_LENGTH } from '../nodes/topics.ts';
+import { TempReceiver } from '../temp.ts';
 import type { ActorRef } from '../ref.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { Connection } from './connection.ts';
+import { ConnectionAsks } from './asks.ts';
+import { Door, type DoorSocket } from './door.ts';
+import { BadTargetError, resolveClientTarget, type ClientTarget } from './targets.ts';
+import { bundleFile, serveBundle } from './bundle.ts';
+export { CLIENT_BUNDLE_URL } from './bundle.ts';
+import { credentialInQuery, normalOrigin, tokenOf, writeRefusal } from './upgrade-request.ts';
 import { inspectorBehaviour, INSPECTOR_NAME, type InspectorMsg } from '../inspector/inspector.ts';
 import { serveInspector, sessionToken, type InspectorHost } from './inspect-http.ts';
 import { EventHub, SnapshotHub, type HubHost, type HubSubscriber } from './hubs.ts';
@@ -94,23 +102,17 @@ export interface GatewayStats {
   readonly coalesced: number;
   /** Frames not sent: their connection was closed, or over its buffer cap. */
   readonly dropped: number;
-  /** Upgrades refused, by HTTP status. */
+  /** Asks in flight, over every connection. */
+  readonly asks: number;
+  /** Connections not (yet) WebSockets, held to the handshake deadline (runtime/gateway/door.ts). */
+  readonly halfOpen: number;
+  /** Upgrades and connections refused, by HTTP status (408 and 503 from the door included). */
   readonly refused: Readonly<Record<number, number>>;
   /** Connections closed by the gateway, by close code. */
   readonly closed: Readonly<Record<number, number>>;
 }
 
 type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 
 /** The close code `ws` sends for one of its errors (its receiver's codes). */
 function closeCodeOf(code: string | undefined): number {
@@ -126,9 +128,6 @@ function closeCodeOf(code: string | undefined): number {
       return 1002;
   }
 }
-
-/** Where the browser bundle is written by `npm run build:client`. */
-export const CLIENT_BUNDLE_URL = new URL('../../dist/troupe-client.js', import.meta.url);
 
 export class Gateway implements GatewayCore, HubHost {
   readonly limits: Required<GatewayLimits>;
@@ -151,6 +150,7 @@ export class Gateway implements GatewayCore, HubHost {
   /** Snapshot hubs with no subscriber, waiting for resumes, oldest first. */
   private readonly lingeringHubs = new Set<SnapshotHub>();
   private readonly routes = new Map<string, HttpHandler>();
+  private readonly door: Door;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly counters = {
     framesIn: 0,
@@ -167,6 +167,7 @@ export class Gateway implements GatewayCore, HubHost {
   private readonly inspectorHost: InspectorHost = {
     authenticate: (token, req) => this.options.authenticate(token, req),
     sameOrigin: (req) => this.sameOrigin(req),
+    publicOrigin: () => this.publicOrigin,
     clientUrl: () => `${this.options.path}/client.js`,
     endpoint: () => this.options.path,
     secure: () => this.server instanceof HttpsServer,
@@ -176,6 +177,17 @@ export class Gateway implements GatewayCore, HubHost {
     void this.upgrade(req, socket, head);
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void =>
     this.request(req, res);
+  /** A TCP connection accepted by the gateway's own server enters the door (before any TLS). */
+  private readonly onConnection = (socket: DoorSocket): void => {
+    const tls = this.server instanceof HttpsServer;
+    if (this.door.enter(socket, tls) === null) return;
+    this.refusedBy[503] = (this.refusedBy[503] ?? 0) + 1;
+    // no HTTP can be written before a TLS handshake
+    if (tls) socket.destroy();
+    else
+      this.refuse(socket, 503, 'too many connections waiting to upgrade: try again', true, false);
+  };
+  private readonly onSecure = (socket: DoorSocket): void => this.door.secured(socket);
 
   constructor(system: ActorSystem, options: ResolvedGatewayOptions) {
     this.system = system;
@@ -197,21 +209,37 @@ export class Gateway implements GatewayCore, HubHost {
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
       ...({ maxFragments: options.limits.maxFragments } as object),
     });
+    this.door = new Door(options.limits, (socket, beforeTls) => {
+      if (!beforeTls) return this.refuse(socket, 408, 'the handshake took too long');
+      this.refusedBy[408] = (this.refusedBy[408] ?? 0) + 1;
+      socket.destroy();
+    });
     this.ownServer = options.server === null;
     if (options.server !== null) {
       this.server = options.server as ReturnType<typeof createHttpServer>;
       this.ready = Promise.resolve();
     } else {
+      const limits = options.limits;
+      // Node checks its own timeouts only every connectionsCheckingInterval: the door keeps the
+      // handshake deadline; these bound the rest (a slow body, a kept-alive connection's next
+      // request) in about a second
+      const http = { connectionsCheckingInterval: Math.min(1_000, limits.handshakeTimeoutMs) };
       this.server =
         options.tls === null
-          ? createHttpServer(this.onRequest)
+          ? createHttpServer(http, this.onRequest)
           : (createHttpsServer(
-              { cert: options.tls.cert, key: options.tls.key },
+              {
+                ...http,
+                cert: options.tls.cert,
+                key: options.tls.key,
+                handshakeTimeout: limits.handshakeTimeoutMs,
+              },
               this.onRequest,
             ) as unknown as ReturnType<typeof createHttpServer>);
-      // slow or half-sent upgrade requests do not hold sockets open past the handshake time
-      this.server.headersTimeout = options.limits.handshakeTimeoutMs;
-      this.server.requestTimeout = Math.max(options.limits.handshakeTimeoutMs, 10_000);
+      this.server.on('connection', this.onConnection);
+      if (options.tls !== null) this.server.on('secureConnection', this.onSecure);
+      this.server.headersTimeout = limits.handshakeTimeoutMs;
+      this.server.requestTimeout = Math.max(limits.handshakeTimeoutMs, 10_000);
       const l = options.listen!;
       this.ready = new Promise((resolve, reject) => {
         this.server.once('error', reject);
@@ -235,6 +263,28 @@ export class Gateway implements GatewayCore, HubHost {
   /** The port it listens on (its own server, or yours once listening). */
   get port(): number {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /**
+   * The origin the gateway's own pages are served from (the inspector's): the `publicOrigin`
+   * option, or else, on the gateway's own server listening at a named host (not 0.0.0.0 or
+   * ::), the origin of that address (`http://127.0.0.1:7300`); null otherwise (before it
+   * listens, too). A browser's page of this origin may connect and use the inspector's
+   * session cookie. Never taken from a request's Host header.
+   */
+  get publicOrigin(): string | null {
+    if (this.options.publicOrigin !== null) return this.options.publicOrigin;
+    const l = this.options.listen;
+    const a = this.server.address() as AddressInfo | null;
+    if (l === null || a === null || l.host === '0.0.0.0' || l.host === '::' || l.host === '[::]')
+      return null;
+    const host = l.host.includes(':') && !l.host.startsWith('[') ? `[${l.host}]` : l.host;
+    const scheme = this.server instanceof HttpsServer ? 'https' : 'http';
+    try {
+      return new URL(`${scheme}://${host}:${a.port}`).origin;
+    } catch {
+      return null;
+    }
   }
 
   /** The endpoint's URL on this machine: `ws://127.0.0.1:<port>/troupe` (wss with TLS). */
@@ -261,29 +311,41 @@ export class Gateway implements GatewayCore, HubHost {
 
   stats(): GatewayStats {
     let subscriptions = 0;
-    for (const c of this.connections) subscriptions += c.subs.size;
+    let asks = 0;
+    for (const c of this.connections) {
+      subscriptions += c.subs.size;
+      asks += c.asks.size;
+    }
     return {
       connections: this.connections.size,
       subscriptions,
       hubs: this.snapshotHubs.size + this.eventHubs.size,
       ...this.counters,
+      asks,
+      halfOpen: this.door.size,
       refused: { ...this.refusedBy },
       closed: { ...this.closedBy },
     };
   }
 
-  /** Closes every connection (1001), ends the hubs' subscriptions and stops listening. */
+  /**
+   * Sends every subscription `ended` (`shutdown`), closes every connection (1001), ends the
+   * hubs' subscriptions and stops listening. Until then an upgrade gets 503 with Retry-After.
+   */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       clearInterval(this.heartbeat);
-      this.server.off('upgrade', this.onUpgrade);
       const closing = [...this.connections];
-      for (const c of closing) c.close(CLIENT_CLOSE.goingAway, 'the node is shutting down');
+      for (const c of closing) c.shutdown();
       for (const h of [...this.snapshotHubs.values()]) h.close();
       for (const h of [...this.eventHubs.values()]) h.close();
       this.wss.close();
       // every socket closed or cut off (CLOSE_GRACE_MS) before the server stops
       await Promise.all(closing.map((c) => c.socketClosed));
+      this.server.off('upgrade', this.onUpgrade);
+      this.server.off('connection', this.onConnection);
+      this.server.off('secureConnection', this.onSecure);
+      this.door.close();
       if (this.ownServer) {
         await this.ready.catch(() => undefined);
         await new Promise<void>((resolve) => {
@@ -297,6 +359,12 @@ export class Gateway implements GatewayCore, HubHost {
   // ---- HTTP ---------------------------------------------------------------------------------
 
   private request(req: IncomingMessage, res: ServerResponse): void {
+    // no handshake deadline while a request is served; the next one's headers have one
+    const socket = req.socket as DoorSocket;
+    // refused at the door as it came in: answered already
+    if (socket.writableEnded || socket.destroyed) return void res.destroy();
+    this.door.serving(socket);
+    res.once('finish', () => this.door.served(socket));
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const route = this.routes.get(path);
     if (route !== undefined && (req.method === 'GET' || req.method === 'HEAD'))
@@ -309,38 +377,15 @@ export class Gateway implements GatewayCore, HubHost {
       });
       return;
     }
-    const file =
-      path === `${this.options.path}/client.js`
-        ? CLIENT_BUNDLE_URL
-        : path === `${this.options.path}/troupe-client.js.map`
-          ? new URL('troupe-client.js.map', CLIENT_BUNDLE_URL)
-          : null;
+    const file = bundleFile(path, this.options.path);
     if (file !== null && (req.method === 'GET' || req.method === 'HEAD')) {
-      // a page on an allowed origin may load the bundle as a module script (CORS)
       const origin = req.headers.origin;
-      const cors: Record<string, string> =
-        origin !== undefined && this.originAllowed(req)
-          ? { 'access-control-allow-origin': origin, vary: 'Origin' }
-          : {};
-      void readFile(file).then(
-        (body) => {
-          res.writeHead(200, {
-            'content-type':
-              file === CLIENT_BUNDLE_URL
-                ? 'text/javascript; charset=utf-8'
-                : 'application/json; charset=utf-8',
-            'content-length': body.byteLength,
-            'cache-control': 'no-cache',
-            ...cors,
-          });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
-        () => {
-          res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...cors });
-          res.end('the client bundle is not built: run `npm run build:client`\n');
-        },
+      return serveBundle(
+        file,
+        req,
+        res,
+        origin !== undefined && this.originAllowed(req) ? origin : null,
       );
-      return;
     }
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
     res.end('not found\n');
@@ -348,20 +393,19 @@ export class Gateway implements GatewayCore, HubHost {
 
   // ---- the upgrade --------------------------------------------------------------------------
 
-  private refuse(socket: Duplex, status: number, why: string): void {
-    this.refusedBy[status] = (this.refusedBy[status] ?? 0) + 1;
-    if (socket.destroyed) return;
-    const body = `${why}\n`;
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-        'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    // a client that does not close its side is cut off
-    setTimeout(() => socket.destroy(), 1_000).unref();
+  /**
+   * Answers `status` and closes (runtime/gateway/upgrade-request.ts); with `retry`, a
+   * Retry-After. Once per socket: an answered one is left alone.
+   */
+  private refuse(socket: Duplex, status: number, why: string, retry = false, count = true): void {
+    if (socket.destroyed || socket.writableEnded) return;
+    if (count) this.refusedBy[status] = (this.refusedBy[status] ?? 0) + 1;
+    writeRefusal(socket, status, why, retry);
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // refused as it came in (the door was full): answered already
+    if (socket.writableEnded || socket.destroyed) return;
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== this.options.path) {
       // on a server of yours, other upgrade paths are yours
@@ -369,59 +413,31 @@ export class Gateway implements GatewayCore, HubHost {
       return;
     }
     socket.on('error', () => undefined);
-    if (this.closing !== null) return this.refuse(socket, 503, 'the gateway is shutting down');
-    for (const k of url.searchParams.keys())
-      if (/token|auth|key|secret|password/i.test(k))
-        return this.refuse(
-          socket,
-          400,
-          'a credential in the query string is refused: use the Sec-WebSocket-Protocol or Authorization header',
-        );
+    // on a server of yours, an upgrade to this path enters the door as it comes
+    if (this.door.enter(socket as DoorSocket) !== null)
+      return this.refuse(socket, 503, 'too many connections waiting to upgrade: try again', true);
+    if (this.closing !== null)
+      return this.refuse(socket, 503, 'the gateway is shutting down', true);
+    const inQuery = credentialInQuery(url);
+    if (inQuery !== null) return this.refuse(socket, 400, inQuery);
     if (!this.originAllowed(req))
       return this.refuse(socket, 403, `origin ${String(req.headers.origin)} is not allowed`);
-    const offered = (req.headers['sec-websocket-protocol'] ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter((p) => p.length > 0);
-    if (!offered.includes(SUBPROTOCOL))
-      return this.refuse(
-        socket,
-        400,
-        `offer the subprotocol ${SUBPROTOCOL} (client protocol version ${CLIENT_PROTOCOL_VERSION})`,
-      );
-    let token: string | null = null;
-    const auths = offered.filter((p) => p.startsWith(AUTH_SUBPROTOCOL_PREFIX));
-    if (auths.length > 1) return this.refuse(socket, 400, 'more than one token');
-    if (auths.length === 1) {
-      token = tokenOfSubprotocol(auths[0]!);
-      if (token === null) return this.refuse(socket, 400, 'a malformed token subprotocol');
-    }
-    const header = req.headers.authorization;
-    if (header !== undefined) {
-      const m = /^Bearer ([^\s].*)$/i.exec(header);
-      if (m === null) return this.refuse(socket, 400, 'an Authorization header that is not Bearer');
-      if (token !== null && token !== m[1]) return this.refuse(socket, 400, 'two different tokens');
-      token = m[1]!;
-    }
-    // the inspector page's session cookie, only from a page of this very origin
+    const given = tokenOf(req);
+    if ('refused' in given) return this.refuse(socket, 400, given.refused);
+    let token = given.token;
+    // the inspector page's session cookie, only from a page of the gateway's public origin
     if (token === null && this.inspector !== null && this.sameOrigin(req))
       token = sessionToken(req);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.refuse(socket, 408, 'the handshake took too long');
-    }, this.limits.handshakeTimeoutMs);
+    // the door's deadline (handshakeTimeoutMs) runs on: past it, 408 (and this socket answered)
     let principal: Principal | null;
     try {
       principal = await this.options.authenticate(token, req);
     } catch (error) {
-      clearTimeout(timer);
-      if (timedOut) return;
+      if (socket.writableEnded || socket.destroyed) return;
       this.logError('troupe: the gateway’s authenticate threw', error);
       return this.refuse(socket, 500, 'authentication failed');
     }
-    clearTimeout(timer);
-    if (timedOut || socket.destroyed) return;
+    if (socket.writableEnded || socket.destroyed) return;
     if (principal === null || principal === undefined)
       return this.refuse(socket, 401, 'not authenticated');
     if (typeof principal !== 'object' || typeof principal.id !== 'string') {
@@ -431,31 +447,37 @@ export class Gateway implements GatewayCore, HubHost {
       );
       return this.refuse(socket, 500, 'authentication failed');
     }
-    if (this.closing !== null) return this.refuse(socket, 503, 'the gateway is shutting down');
+    if (this.closing !== null)
+      return this.refuse(socket, 503, 'the gateway is shutting down', true);
     const p = principal;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, p));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.door.upgraded(socket as DoorSocket);
+      this.connected(ws, p);
+    });
   }
 
-  /** The request comes from a page of the gateway's own origin (a browser's Origin says so). */
+  /**
+   * The request comes from a page of the gateway's public origin (its Origin header says so;
+   * a browser sets it, and a page cannot). The Host header plays no part: any name can point
+   * at this server.
+   */
   private sameOrigin(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined) return false;
-    const scheme = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-    return origin.toLowerCase() === `${scheme}://${String(req.headers.host).toLowerCase()}`;
+    const own = this.publicOrigin;
+    return own !== null && normalOrigin(req.headers.origin) === own;
   }
 
   private originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
     // server clients send none; a browser always does
-    if (origin === undefined) return true;
-    const o = this.options.origins;
-    if (o === '*') return true;
-    return o === 'same-origin' ? this.sameOrigin(req) : o.has(origin.toLowerCase());
+    if (req.headers.origin === undefined) return true;
+    const allowed = this.options.allowedOrigins;
+    if (allowed === '*') return true;
+    const origin = normalOrigin(req.headers.origin);
+    return origin !== null && (allowed.has(origin) || origin === this.publicOrigin);
   }
 
   private connected(ws: WebSocket, principal: Principal): void {
     const session = randomBytes(12).toString('base64url');
-    const conn = new Connection(this, ws, principal, session);
+    const conn = new Connection(this, ws, principal, session, new ConnectionAsks(this.system));
     this.connections.add(conn);
     // on a framing error `ws` sends its close frame (1002, 1007, 1008, 1009) and closes by
     // itself: the code is counted here, the socket is left to finish sending it
@@ -502,28 +524,25 @@ export class Gateway implements GatewayCore, HubHost {
   // ---- GatewayCore --------------------------------------------------------------------------
 
   resolve(op: GatewayOp, target: string): Target | string {
-    if (op === 'topic') {
-      if (target.length > MAX_TOPIC_LENGTH)
-        return `a topic of more than ${MAX_TOPIC_LENGTH} characters`;
-      return { ref: null, name: target };
-    }
-    const address = target.startsWith('/') ? `troupe://${this.system.nodeId}${target}` : target;
+    let t: ClientTarget;
     try {
-      parseAddress(address);
+      t = resolveClientTarget(op, target, this.system.nodeId);
     } catch (e) {
-      return `not an actor address or path: ${(e as Error).message}`;
+      // a bug here must not take the node down: the request is refused, the reason logged
+      if (!(e instanceof BadTargetError))
+        this.logError('troupe: a target could not be resolved', e);
+      return e instanceof Error ? e.message : 'a bad target';
     }
-    if (isTempAddress(address)) return 'a temporary address cannot be reached from a client';
-    const parsed = parseAddress(address);
-    if (parsed.type === 'entity' && !this.system.entities.defines(parsed.kind))
-      return `no entity kind ${JSON.stringify(parsed.kind.slice(0, 40))} is defined`;
+    if (t.type === 'topic') return { ref: null, name: t.name };
+    if (t.parsed.type === 'entity' && !this.system.entities.defines(t.parsed.kind))
+      return `no entity kind ${JSON.stringify(t.parsed.kind)} is defined`;
     let ref: ActorRef<unknown>;
     try {
-      ref = this.system.refOf(address as Address);
+      ref = this.system.refOf(t.address);
     } catch (e) {
       return (e as Error).message;
     }
-    return { ref, name: address };
+    return { ref, name: t.address };
   }
 
   join(

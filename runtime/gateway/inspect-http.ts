@@ -6,13 +6,15 @@
  *                          401 and a sign-in form, and no inspector
  *   POST /inspect/login    the form's token: if `authenticate` accepts it, an HttpOnly,
  *                          SameSite=Strict cookie holds it and the browser goes to /inspect;
- *                          a cross-origin post is refused (403)
+ *                          a post from a page of another origin than the gateway's public
+ *                          origin is refused (403)
  *   GET  /inspect/logout   clears the cookie
  *   GET  /inspect/app.js   the page's script (dist/troupe-inspector.js, `npm run build:client`)
  *
  * The page's WebSocket carries no token of its own: the gateway takes the cookie's, and only
- * from a page of its own origin (runtime/gateway/gateway.ts). Every request the page makes
- * then goes through `authorize` like any client's.
+ * from a page of its public origin (`publicOrigin`, runtime/gateway/options.ts; never judged
+ * from the Host header). Every request the page makes then goes through `authorize` like any
+ * client's.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -31,7 +33,10 @@ export interface InspectorHost {
     token: string | null,
     req: IncomingMessage,
   ): Principal | null | Promise<Principal | null>;
+  /** The request's Origin is the gateway's public origin. */
   sameOrigin(req: IncomingMessage): boolean;
+  /** The gateway's public origin, or null when it has none. */
+  publicOrigin(): string | null;
   clientUrl(): string;
   endpoint(): string;
   secure(): boolean;
@@ -126,7 +131,11 @@ export async function serveInspector(
     // a sign-in posted by another site's page would plant its token here
     if (req.headers.origin !== undefined && !host.sameOrigin(req)) {
       res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('cross-origin sign-in refused\n');
+      res.end(
+        host.publicOrigin() === null
+          ? 'sign-in refused: the gateway has no public origin (set options.gateway.publicOrigin to the origin of this page)\n'
+          : 'cross-origin sign-in refused\n',
+      );
       return;
     }
     const form = await readForm(req);

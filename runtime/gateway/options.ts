@@ -8,10 +8,20 @@
  *       tls: { cert, key },                             // optional: https and wss
  *       authenticate: (token, request) => principal | null,   // may return a promise
  *       authorize: (principal, op, target, detail) => boolean,  // may return a promise
- *       origins: ['https://app.example'],              // or '*'; default: same origin only
+ *       publicOrigin: 'https://ops.example',            // where its own pages are served from
+ *       allowedOrigins: ['https://app.example'],        // or '*'; default: none but publicOrigin
  *       limits: { maxFrameBytes: 64 KiB, … },           // each with its default below
+ *       snapshots: { coalesceMs: 16, … },               // each with its default below
  *     },
  *   });
+ *
+ * Origins: a browser always sends an `Origin`, and the gateway lets it upgrade only from the
+ * `publicOrigin` or one of `allowedOrigins`; clients that send none (servers, tools) are not
+ * judged by it. The public origin is the inspector's too (its sign-in form and its page's
+ * WebSocket, which carries the session cookie). Default: on the gateway's own server at a
+ * named host, the origin of what it listens on (`http://127.0.0.1:7300`); with `server`, or
+ * listening on 0.0.0.0 or ::, none: set it to the origin people browse to (behind a proxy, the
+ * proxy's). Origins are never judged from the Host header, which any client or DNS name sets.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -39,8 +49,13 @@ export type Authenticate = (
 ) => Principal | null | Promise<Principal | null>;
 
 /**
- * `target` is the actor's address (`troupe://node/path` or `troupe:entity/kind/id`) for
- * snapshot, events, send and ask, the topic's name for topic.
+ * `target` is the actor's address for snapshot, events, send and ask, in its one spelling
+ * (runtime/gateway/targets.ts): `troupe://<node>/<path>` (a client's `/user/a` is
+ * `troupe://<this node>/user/a`) or `troupe:entity/<kind>/<id>` with the kind and id escaped as
+ * `entityAddress(kind, id)` escapes them (runtime/address.ts). Compare it with an address built
+ * the same way (`entityAddress('account', principal.id)`), never with a string glued from
+ * parts: the gateway has decoded `%62ob` to `bob` before `authorize` sees it. For topic, the
+ * topic's name as given.
  */
 export type Authorize = (
   principal: Principal,
@@ -68,10 +83,16 @@ export interface GatewayLimits {
   readonly maxAskTimeoutMs?: number;
   readonly askTimeoutMs?: number;
   /**
-   * The upgrade request's headers (the HTTP server's headersTimeout, on the gateway's own
-   * server), then `authenticate`, each within this (HTTP 408 over it).
+   * From a connection's TCP accept (on a server of yours: from its upgrade request) to the
+   * 101: the TLS handshake, the request's headers and `authenticate` together, by the
+   * gateway's own timer (HTTP 408 and close over it; before the TLS handshake, close). A
+   * kept-alive connection's next request's headers get as long (runtime/gateway/door.ts).
    */
   readonly handshakeTimeoutMs?: number;
+  /** Connections not yet upgraded, at once, from everywhere (HTTP 503 with Retry-After over it). */
+  readonly maxHalfOpen?: number;
+  /** Connections not yet upgraded, at once, from one IPv4 address or IPv6 /64 (503 over it). */
+  readonly maxHalfOpenPerIp?: number;
   /** An `authorize` that has not answered in this time refuses the request (`internal`). */
   readonly authorizeTimeoutMs?: number;
   /** Snapshot hubs kept for resumes after their last subscriber left, at most (oldest go first). */
@@ -100,7 +121,10 @@ export interface GatewayOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly authenticate: Authenticate;
   readonly authorize: Authorize;
-  readonly origins?: readonly string[] | '*';
+  /** The origin the gateway's own pages are served from (see above); default: from `listen`. */
+  readonly publicOrigin?: string;
+  /** Origins of other sites whose pages may connect, or '*'; default: none. */
+  readonly allowedOrigins?: readonly string[] | '*';
   readonly limits?: GatewayLimits;
   readonly snapshots?: SnapshotTuning;
   /**
@@ -117,7 +141,9 @@ export interface ResolvedGatewayOptions {
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | null;
   readonly authenticate: Authenticate;
   readonly authorize: Authorize;
-  readonly origins: ReadonlySet<string> | '*' | 'same-origin';
+  /** Null: derived from `listen` once listening (Gateway.publicOrigin). */
+  readonly publicOrigin: string | null;
+  readonly allowedOrigins: ReadonlySet<string> | '*';
   readonly limits: Required<GatewayLimits>;
   readonly snapshots: Required<SnapshotTuning>;
   readonly inspector: Required<InspectorOptions> | null;
@@ -134,6 +160,8 @@ export const DEFAULT_GATEWAY_LIMITS: Required<GatewayLimits> = Object.freeze({
   maxAskTimeoutMs: 60_000,
   askTimeoutMs: 5_000,
   handshakeTimeoutMs: 5_000,
+  maxHalfOpen: 1_024,
+  maxHalfOpenPerIp: 64,
   authorizeTimeoutMs: 5_000,
   maxLingeringHubs: 10_000,
   idleTimeoutMs: 300_000,
@@ -157,9 +185,26 @@ function count(field: string, v: unknown, d: number, min: number): number {
   return v;
 }
 
+/** An origin option (`https://app.example`, a port if not the default), as browsers write it. */
+function origin(field: string, x: unknown): string {
+  if (typeof x !== 'string' || !/^https?:\/\/[^/\s?#@]+\/?$/i.test(x))
+    throw new InvalidOptionError(field, x, 'an origin such as https://app.example');
+  try {
+    return new URL(x).origin;
+  } catch {
+    throw new InvalidOptionError(field, x, 'an origin such as https://app.example');
+  }
+}
+
 export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
   const o = plain('options.gateway', v);
   const f = 'options.gateway';
+  if ('origins' in o)
+    throw new InvalidOptionError(
+      `${f}.origins`,
+      o.origins,
+      'absent: it is allowedOrigins now (and publicOrigin for the gateway’s own pages)',
+    );
   known(f, o, [
     'listen',
     'server',
@@ -167,7 +212,8 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     'tls',
     'authenticate',
     'authorize',
-    'origins',
+    'publicOrigin',
+    'allowedOrigins',
     'limits',
     'snapshots',
     'inspector',
@@ -227,22 +273,20 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
         throw new InvalidOptionError(`${f}.tls.${k}`, t[k], 'PEM text or a Buffer');
     tls = t as unknown as NonNullable<ResolvedGatewayOptions['tls']>;
   }
-  let origins: ResolvedGatewayOptions['origins'] = 'same-origin';
-  if (o.origins === '*') origins = '*';
-  else if (o.origins !== undefined) {
-    if (!Array.isArray(o.origins))
-      throw new InvalidOptionError(`${f}.origins`, o.origins, "an array of origins, or '*'");
-    const set = new Set<string>();
-    (o.origins as unknown[]).forEach((x, i) => {
-      if (typeof x !== 'string' || !/^https?:\/\/[^/\s]+$/.test(x))
-        throw new InvalidOptionError(
-          `${f}.origins[${i}]`,
-          x,
-          'an origin such as https://app.example',
-        );
-      set.add(x.toLowerCase());
-    });
-    origins = set;
+  const publicOrigin =
+    o.publicOrigin === undefined ? null : origin(`${f}.publicOrigin`, o.publicOrigin);
+  let allowedOrigins: ResolvedGatewayOptions['allowedOrigins'] = new Set();
+  if (o.allowedOrigins === '*') allowedOrigins = '*';
+  else if (o.allowedOrigins !== undefined) {
+    if (!Array.isArray(o.allowedOrigins))
+      throw new InvalidOptionError(
+        `${f}.allowedOrigins`,
+        o.allowedOrigins,
+        "an array of origins, or '*'",
+      );
+    allowedOrigins = new Set(
+      (o.allowedOrigins as unknown[]).map((x, i) => origin(`${f}.allowedOrigins[${i}]`, x)),
+    );
   }
   const l = o.limits === undefined ? {} : plain(`${f}.limits`, o.limits);
   const d = DEFAULT_GATEWAY_LIMITS;
@@ -276,6 +320,13 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
       `${f}.limits.handshakeTimeoutMs`,
       l.handshakeTimeoutMs,
       d.handshakeTimeoutMs,
+      1,
+    ),
+    maxHalfOpen: count(`${f}.limits.maxHalfOpen`, l.maxHalfOpen, d.maxHalfOpen, 1),
+    maxHalfOpenPerIp: count(
+      `${f}.limits.maxHalfOpenPerIp`,
+      l.maxHalfOpenPerIp,
+      d.maxHalfOpenPerIp,
       1,
     ),
     authorizeTimeoutMs: count(
@@ -326,7 +377,8 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     tls,
     authenticate: o.authenticate as Authenticate,
     authorize: o.authorize as Authorize,
-    origins,
+    publicOrigin,
+    allowedOrigins,
     limits,
     snapshots,
     inspector:

@@ -64,7 +64,7 @@ describe('gateway: authentication during the upgrade', () => {
         return token === 'alice' || token === 'slow' || token === 'café ✓' ? { id: token } : null;
       },
       limits: { handshakeTimeoutMs: 200 },
-      origins: ['https://app.example'],
+      allowedOrigins: ['https://app.example'],
     });
   });
   afterAll(() => h.close());
@@ -122,6 +122,83 @@ describe('gateway: authentication during the upgrade', () => {
     expect(refused[500]).toBeGreaterThanOrEqual(1);
   });
 
+  it('never takes its own origin from the Host header: a rebound name is refused', async () => {
+    const g = await startGateway();
+    try {
+      const port = new URL(g.url).port;
+      expect(g.system.gateway!.publicOrigin).toBe(`http://127.0.0.1:${port}`);
+      const headers = { authorization: 'Bearer alice' };
+      // a page of evil.example, whose name resolves to this machine: Origin and Host agree
+      const rebound = { host: `evil.example:${port}`, origin: `http://evil.example:${port}` };
+      expect(await upgradeStatus(g.url, [SUBPROTOCOL], { ...headers, ...rebound })).toBe(403);
+      // its sign-in form is refused too: no token is planted through it
+      const login = await fetch(`http://127.0.0.1:${port}/inspect/login`, {
+        method: 'POST',
+        headers: rebound,
+        body: new URLSearchParams({ token: 'alice' }),
+      });
+      expect(login.status).toBe(403);
+      expect(login.headers.get('set-cookie')).toBeNull();
+      // and the session cookie is not taken from such a page
+      expect(
+        await upgradeStatus(g.url, [SUBPROTOCOL], { ...rebound, cookie: 'troupe_session=alice' }),
+      ).toBe(403);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('allows its configured public origin and allowed origins, and no other browser', async () => {
+    const g = await startGateway({
+      publicOrigin: 'https://ops.example',
+      allowedOrigins: ['https://app.example:8443'],
+    });
+    try {
+      const headers = { authorization: 'Bearer alice' };
+      const status = (origin: string) =>
+        upgradeStatus(g.url, [SUBPROTOCOL], { ...headers, origin });
+      expect(g.system.gateway!.publicOrigin).toBe('https://ops.example');
+      expect(await status('https://ops.example')).toBe(101);
+      expect(await status('https://OPS.example:443')).toBe(101);
+      expect(await status('https://app.example:8443')).toBe(101);
+      expect(await status('https://app.example')).toBe(403);
+      // the origin it listens on is no longer its own
+      expect(await status(`http://${new URL(g.url).host}`)).toBe(403);
+      expect(await status('null')).toBe(403);
+      // the session cookie counts from the public origin only
+      expect(
+        await upgradeStatus(g.url, [SUBPROTOCOL], {
+          origin: 'https://ops.example',
+          cookie: 'troupe_session=alice',
+        }),
+      ).toBe(101);
+      expect(
+        await upgradeStatus(g.url, [SUBPROTOCOL], {
+          origin: 'https://app.example:8443',
+          cookie: 'troupe_session=alice',
+        }),
+      ).toBe(401);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('has no public origin on a wildcard address until one is configured', async () => {
+    const g = await startGateway({ listen: { host: '0.0.0.0', port: 0 } });
+    try {
+      expect(g.system.gateway!.publicOrigin).toBeNull();
+      const port = new URL(g.url).port;
+      expect(
+        await upgradeStatus(g.url, [SUBPROTOCOL], {
+          authorization: 'Bearer alice',
+          origin: `http://127.0.0.1:${port}`,
+        }),
+      ).toBe(403);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('allows only its own origin by default', async () => {
     const g = await startGateway();
     try {
@@ -147,7 +224,9 @@ describe('gateway: options', () => {
       [{ authenticate: () => null }, 'options.gateway.authorize'],
       [{ ...ok, limits: { maxFrameBytes: -1 } }, 'options.gateway.limits.maxFrameBytes'],
       [{ ...ok, limits: { rate: 1 } }, 'options.gateway.limits.rate'],
-      [{ ...ok, origins: ['not an origin'] }, 'options.gateway.origins[0]'],
+      [{ ...ok, allowedOrigins: ['not an origin'] }, 'options.gateway.allowedOrigins[0]'],
+      [{ ...ok, publicOrigin: 'https://app.example/path' }, 'options.gateway.publicOrigin'],
+      [{ ...ok, origins: ['https://app.example'] }, 'options.gateway.origins'],
       [{ ...ok, path: 'no-slash' }, 'options.gateway.path'],
       [{ ...ok, snapshots: { coalesceMs: 1.5 } }, 'options.gateway.snapshots.coalesceMs'],
       [{ ...ok, listen: { port: 70_000 } }, 'options.gateway.listen.port'],

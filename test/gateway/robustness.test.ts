@@ -142,7 +142,7 @@ describe('gateway robustness', () => {
     ws.terminate();
   });
 
-  it('allows its own origin over TLS, on its own server and on an https server of yours', async () => {
+  it('allows its public origin over TLS: its own server’s by default, a server of yours’ as configured', async () => {
     const own = await gateway({ tls: TLS });
     expect(own.url.startsWith('wss://')).toBe(true);
     const host = new URL(own.url).host;
@@ -168,12 +168,18 @@ describe('gateway robustness', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const s = createSystem({
-      gateway: { server, authenticate: () => ({ id: 'x' }), authorize: () => true },
+      gateway: {
+        server,
+        publicOrigin: `https://127.0.0.1:${port}`,
+        authenticate: () => ({ id: 'x' }),
+        authorize: () => true,
+      },
     });
     systems.push(s);
     try {
       expect(s.gateway!.url.startsWith('wss://')).toBe(true);
       expect(await open(`wss://127.0.0.1:${port}/troupe`, `https://127.0.0.1:${port}`)).toBe(101);
+      expect(await open(`wss://127.0.0.1:${port}/troupe`, `https://localhost:${port}`)).toBe(403);
     } finally {
       server.closeAllConnections();
       server.close();
