@@ -1,7 +1,9 @@
 /**
  * A page that watches an actor live and sends it events: the README's "Clients" example.
  * Run `npm run build:client` once (the browser bundle), then
- * `node examples/clients/main.ts` and open http://127.0.0.1:8080/.
+ * `node examples/clients/main.ts` and open http://127.0.0.1:8080/. The page may connect because
+ * its origin is the gateway's public origin (by default the address it listens on; set
+ * PUBLIC_ORIGIN to browse it under another name, such as http://localhost:8080).
  */
 import { createSystem, fromReceive } from '../../index.ts';
 
@@ -17,6 +19,7 @@ const PAGE = `<!doctype html>
 const system = createSystem({
   gateway: {
     listen: { port: Number(process.env.PORT ?? 8080) },
+    ...(process.env.PUBLIC_ORIGIN === undefined ? {} : { publicOrigin: process.env.PUBLIC_ORIGIN }),
     authenticate: (token) => (token === 'demo-token' ? { id: 'demo' } : null),
     authorize: (_principal, _op, target) => target.startsWith('troupe://local/user/'),
   },

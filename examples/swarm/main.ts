@@ -8,6 +8,8 @@
  *                                  the local Redis); the second's inspector is on PORT + 1
  *   PORT=7300 (default), TROUPE_TOKEN (default: a random one, printed), TROUPE_NODE (a),
  *   TROUPE_CLUSTER (swarm), TROUPE_SECRET, TROUPE_AUTO_APPROVE=1 (publish without a human)
+ *   TROUPE_PUBLIC_ORIGIN: the origin the inspector is browsed at, when it is not the one it
+ *                  listens on (http://127.0.0.1:PORT): a proxy's, or http://localhost:PORT
  *
  * It runs until stopped; Ctrl-C stops it cleanly (actors stopped, sockets closed).
  */
@@ -39,6 +41,8 @@ const model = real
 const system = createSystem({
   gateway: {
     listen: { host: '127.0.0.1', port },
+    // the inspector page's own origin: by default what it listens on, never the Host header
+    ...(env.TROUPE_PUBLIC_ORIGIN === undefined ? {} : { publicOrigin: env.TROUPE_PUBLIC_ORIGIN }),
     authenticate: (t) => (t === token ? { id: 'you' } : null),
     authorize: () => true,
     inspector: { sampleMs: 500 },
