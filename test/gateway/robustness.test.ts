@@ -186,13 +186,17 @@ describe('gateway robustness', () => {
     }
   });
 
-  it('ends a subscription to an actor of a node that goes down (node-down)', async () => {
+  it('ends a subscription and fails an ask to an actor of a node that goes down (node-down)', async () => {
     const secret = 'gateway-test-secret-16+';
     const link = { heartbeatMs: 100, heartbeatMisses: 3 };
     const b = createSystem({ node: { name: 'b' }, secret, link });
     systems.push(b);
     await b.nodeReady;
     b.spawn(board, { name: 'far' });
+    b.spawn(
+      fromReceive(null, (s: null) => s),
+      { name: 'silent' },
+    );
     const a = createSystem({
       node: { name: 'a' },
       peers: [{ name: 'b', url: `ws://127.0.0.1:${b.nodes!.net.port}` }],
@@ -211,11 +215,17 @@ describe('gateway robustness', () => {
       onEnd: (r) => ended.push(r),
     }).ready;
     await until(() => states.length === 1);
+    // an ask the far actor never answers, with a deadline far beyond the test's
+    const asked = c.ask('troupe://b/user/silent', 'hello?', { timeoutMs: 60_000 });
+    await until(() => a.gateway!.stats().asks === 1);
     await b.shutdown();
     systems.splice(systems.indexOf(b), 1);
     await until(() => ended.length === 1, 10_000);
     expect(['node-down', 'shutdown']).toContain(ended[0]);
     expect(a.gateway!.stats().hubs).toBe(0);
+    const e = await asked.catch((x: unknown) => x);
+    expect((e as RequestError).code).toBe('failed');
+    expect(a.gateway!.stats().asks).toBe(0);
   });
 
   it('keeps at most maxLingeringHubs hubs waiting for resumes', async () => {
