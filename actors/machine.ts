@@ -228,10 +228,17 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
       try {
         if ((msg as unknown) instanceof TimerFire) {
           const fire = msg as unknown as TimerFire;
-          const fn = fire.fn;
-          fire.fn = null;
-          state.clock.armed.delete(fire);
-          if (fn !== null) fn();
+          // only this incarnation's clock armed it: one armed before a restart (delivered, or
+          // queued while the actor waited out a restart delay) is stale, never run
+          if (!state.clock.armed.has(fire)) {
+            if (fire.fn !== null)
+              ctx.system.deadLetter(msg, ctx.self, null, 'stale-incarnation', undefined);
+          } else {
+            const fn = fire.fn;
+            fire.fn = null;
+            state.clock.armed.delete(fire);
+            if (fn !== null) fn();
+          }
         } else state.actor.send(msg);
       } finally {
         leaveActorContext(saved);

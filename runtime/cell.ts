@@ -639,6 +639,8 @@ export class ActorCell<In = any, Reply = any, State = any>
         } catch (error) {
           sys.current = saved;
           this.fail(error, false, undefined, null, hook);
+          // what came while it loaded (a stop, a directive) is handled now
+          this.wake();
           return;
         } finally {
           sys.current = saved;
@@ -975,6 +977,14 @@ export class ActorCell<In = any, Reply = any, State = any>
         ...(m.message === undefined ? {} : { message: m.message }),
         ...(m.hook === undefined ? {} : { hook: m.hook }),
       };
+    }
+    if (this.state === undefined && this.behaviour.onChildFailure !== undefined) {
+      // its own init failed (or it is between incarnations): no state to decide with. The
+      // child waits, suspended, as an escalated one does: resumed with this actor, stopped
+      // with it or by its restart (never a hook called on a missing state, whose throw would
+      // be lost)
+      (this.ending().escalated ??= new Set()).add(child);
+      return;
     }
     let directive: Directive = DEFAULT_DIRECTIVE;
     const decide = this.behaviour.onChildFailure;
@@ -1412,7 +1422,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       if (watchers !== null)
         for (const w of watchers) {
           const wc = (w as LocalRef).lastTarget;
-          if (wc instanceof ActorCell) wc.watchedStopped(this.path);
+          if (wc instanceof ActorCell) wc.watchedStopped(this.ref);
           w.tell(terminated);
         }
       if (subscribers !== null)
@@ -1526,18 +1536,25 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   watch(ref: ActorRef<any, any>): void {
     if (this.status >= STOPPING) return;
-    (this.watching ??= new Map()).set(ref.path, ref);
-    (ref as LocalRef).sendSystem({ type: 'watch', watcher: this.ref });
+    // an unbound ref to a live cell of this thread names that spawn
+    const t = (ref as LocalRef).target;
+    const r = t instanceof ActorCell ? t.ref : ref;
+    (this.watching ??= new Map()).set(watchKey(r), r);
+    (r as LocalRef).sendSystem({ type: 'watch', watcher: this.ref });
   }
 
   unwatch(ref: ActorRef<any, any>): void {
-    if (this.watching?.delete(ref.path) === true && this.watching.size === 0) this.watching = null;
-    (ref as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
+    const t = (ref as LocalRef).target;
+    const r = t instanceof ActorCell ? t.ref : ref;
+    const w = this.watching;
+    if (w?.delete(watchKey(r)) === true && w.size === 0) this.watching = null;
+    (r as LocalRef).sendSystem({ type: 'unwatch', watcher: this.ref });
   }
 
   /** A watched actor of this thread has stopped and told this one: nothing to unwatch later. */
-  private watchedStopped(path: string): void {
-    if (this.watching?.delete(path) === true && this.watching.size === 0) this.watching = null;
+  private watchedStopped(watched: ActorRef<unknown>): void {
+    const w = this.watching;
+    if (w?.delete(watchKey(watched)) === true && w.size === 0) this.watching = null;
   }
 
   halt(child: ActorRef<any, any>): void {
@@ -1675,6 +1692,11 @@ function nameOf(path: string): string {
 }
 
 const DOLLAR = 0x24;
+
+/** A watched actor's key among what a cell watches: its spawn and path (runtime/ref.ts). */
+function watchKey(ref: ActorRef<unknown>): string {
+  return `${(ref as LocalRef).uid} ${ref.path}`;
+}
 
 /** currentView's answer when the view threw (the actor failed): no view to send. */
 const NO_VIEW: unique symbol = Symbol('no view');

@@ -123,9 +123,19 @@ export function byName(r: ChildRegistry, name: string): Child | undefined {
 export function byRef(r: ChildRegistry, ref: ActorRef<unknown>): Child | undefined {
   const path = ref.path;
   const c = byName(r, path.slice(path.lastIndexOf('/') + 1));
-  return c !== undefined && c.ref !== null && (c.ref === ref || c.ref.path === path)
-    ? c
-    : undefined;
+  if (c === undefined || c.ref === null) return undefined;
+  if (c.ref === ref) return c;
+  if (c.ref.path !== path) return undefined;
+  // a ref bound to another spawn at that path (one that stopped) names no child of now
+  const uid = (ref as { uid?: unknown }).uid;
+  const current = (c.ref as { uid?: unknown }).uid;
+  return typeof uid === 'number' &&
+    uid !== 0 &&
+    typeof current === 'number' &&
+    current !== 0 &&
+    uid !== current
+    ? undefined
+    : c;
 }
 
 /** Every child, static ones in spec order, then dynamic ones in start order. */

@@ -43,8 +43,7 @@
  * and at the end (the clock past every deadline, then shutdown) that shutdown resolves and
  * every message sent was handled or dead-lettered exactly once.
  *
- * Known bugs are excluded where the model would meet them, each named "KNOWN BUG" and shown
- * by an `it.fails` at the end of this file.
+ * The bugs it found are fixed; each is kept, on its smallest case, at the end of this file.
  *
  * A failure prints fast-check's seed, path and shrunk counterexample; replay it with
  * TROUPE_HOOKS_SEED=<seed> TROUPE_HOOKS_PATH=<path>, or put the counterexample (the JSON
@@ -762,13 +761,6 @@ class Run {
       case 'watch': {
         const ref = this.pickRef(c.pick, c.live);
         if (ref === undefined) return;
-        // KNOWN BUG (it.fails below): a stopped spawn's ref watched after a live one at its
-        // path takes its place in the watcher's ctx.watch bookkeeping
-        if (
-          !this.isAlive(ref) &&
-          [...this.watched].some((w) => w.path === ref.path && this.isAlive(w))
-        )
-          return;
         this.watched.add(ref);
         this.watcher.tell({ type: 'watch', ref });
         break;
@@ -911,8 +903,6 @@ class Run {
       if (ref === undefined) return;
       target = ref;
       info = this.listing.find((c) => c.ref === ref);
-      // KNOWN BUG (it.fails below): a stale ref finds the newer spawn at its path
-      if (info === undefined && this.listing.some((c) => c.ref?.path === ref.path)) return;
     } else {
       const ids = [...new Set([...this.listing.map((c) => c.id), ...this.order, 'nope'])];
       target = ids[n % ids.length]!;
@@ -1233,8 +1223,6 @@ async function check(setup: Setup, commands: readonly Command[]): Promise<void> 
     bump('timer', run.world.timersRang);
     bump('stale-timer', run.t.system.deadLetters.countOf('stale-incarnation'));
     bump('sup-restart', run.supIncarnation);
-    bump('known-bug:stale-timer-handled', run.world.staleTimersHandled);
-    bump('known-bug:start-fault-withheld', run.world.startFaultsWithheld);
     for (const a of run.asks)
       bump(
         `ask:${a.settled ? ((a.error as { code?: string } | undefined)?.code ?? 'ok') : 'pending'}`,
@@ -1283,39 +1271,35 @@ describe('hooks that throw, under supervision, against a model of what must hold
 });
 
 /**
- * What the model found, each on its smallest case. `it.fails`: each turns green when the bug
- * is fixed; then drop the `it.fails` and the exclusion it names in the model above.
+ * What the model found (all fixed since), each on its smallest case.
  */
-describe('bugs the model found (it.fails until fixed)', () => {
+describe('bugs the model found', () => {
   // BUG: supervisors/children.ts byRef matches a ref by its path when the object differs (for
   // refs revived from another shard), ignoring the spawn the ref is bound to
   // (runtime/ref.ts: a ref to an actor that stopped never reaches a new actor spawned later
   // at its path). terminateChild(sup, staleRef) stops the newer spawn at that path instead of
-  // answering ERR_CHILD_NOT_FOUND. Excluded in the model: Run.terminateChild, "KNOWN BUG".
-  it.fails(
-    'terminateChild with the ref of a stopped child leaves the newer spawn at its path alone',
-    async () => {
-      const { system } = testSystem();
-      const sup = system.spawn(
-        supervise({
-          intensity: 10,
-          children: [{ id: 'w', behaviour: () => fromReceive(null, (s) => s) }],
-        }),
-        { name: 'sup' },
-      ) as SupervisorRef;
-      await settle(system);
-      const first = system.actorAt('/user/sup/w')!;
-      await system.stop(first); // permanent: spawned anew at the same path
-      await settle(system);
-      const second = system.actorAt('/user/sup/w')!;
-      expect(second).not.toBe(first);
-      const r = watch(terminateChild(sup, first));
-      await settle(system);
-      expect(codeOf(r()!)).toBe('ERR_CHILD_NOT_FOUND');
-      expect(system.actorAt('/user/sup/w')).toBe(second);
-      await system.shutdown();
-    },
-  );
+  // answering ERR_CHILD_NOT_FOUND.
+  it('terminateChild with the ref of a stopped child leaves the newer spawn at its path alone', async () => {
+    const { system } = testSystem();
+    const sup = system.spawn(
+      supervise({
+        intensity: 10,
+        children: [{ id: 'w', behaviour: () => fromReceive(null, (s) => s) }],
+      }),
+      { name: 'sup' },
+    ) as SupervisorRef;
+    await settle(system);
+    const first = system.actorAt('/user/sup/w')!;
+    await system.stop(first); // permanent: spawned anew at the same path
+    await settle(system);
+    const second = system.actorAt('/user/sup/w')!;
+    expect(second).not.toBe(first);
+    const r = watch(terminateChild(sup, first));
+    await settle(system);
+    expect(codeOf(r()!)).toBe('ERR_CHILD_NOT_FOUND');
+    expect(system.actorAt('/user/sup/w')).toBe(second);
+    await system.shutdown();
+  });
 
   // BUG: runtime/cell.ts deliverOwnTimer checks the arming incarnation when the timer fires,
   // and accepts it while the actor waits out a restart delay (halted: the incarnation that
@@ -1323,61 +1307,58 @@ describe('bugs the model found (it.fails until fixed)', () => {
   // the next incarnation handles it, and actors/machine.ts receive runs any TimerFire's
   // callback: the old XState actor (never stopped: brutal, or a stop hook that threw) runs
   // its transition and actions in the new incarnation's turn. The same holds for a group
-  // restart's halt, and a backoff. Expected: a `stale-incarnation` dead letter. Excluded in
-  // the model: World.rang counts these in staleTimersHandled instead of as violations.
-  it.fails(
-    'a machine timer that fires during a restart delay is not handled by the next incarnation',
-    async () => {
-      const { system, clock } = testSystem();
-      const rang: string[] = [];
-      const machine = setup({
-        types: {} as { input: { inc: number }; context: { inc: number } },
-      }).createMachine({
-        context: ({ input }) => ({ inc: input.inc }),
-        initial: 'armed',
-        states: {
-          armed: {
-            after: {
-              300: {
-                target: 'idle',
-                actions: ({ context }) =>
-                  void rang.push(`armed by ${context.inc}, run by ${actorContext().incarnation}`),
-              },
+  // restart's halt, and a backoff. Expected: a `stale-incarnation` dead letter. Fixed: a
+  // TimerFire its incarnation's clock did not arm is a dead letter.
+  it('a machine timer that fires during a restart delay is not handled by the next incarnation', async () => {
+    const { system, clock } = testSystem();
+    const rang: string[] = [];
+    const machine = setup({
+      types: {} as { input: { inc: number }; context: { inc: number } },
+    }).createMachine({
+      context: ({ input }) => ({ inc: input.inc }),
+      initial: 'armed',
+      states: {
+        armed: {
+          after: {
+            300: {
+              target: 'idle',
+              actions: ({ context }) =>
+                void rang.push(`armed by ${context.inc}, run by ${actorContext().incarnation}`),
             },
           },
-          idle: {},
         },
-      });
-      const parent = system.spawn(
-        fromReceive<null, 'spawn', ActorRef<{ type: string }>>(
-          null,
-          (s, _m, ctx) => {
-            ctx.reply(
-              ctx.spawn(fromMachine(machine, { input: (c) => ({ inc: c.incarnation }) }), {
-                name: 'child',
-                shutdown: 'brutal',
-                mailbox: { capacity: 1, overflow: 'fail' },
-              }),
-            );
-            return s;
-          },
-          { onChildFailure: () => ({ name: 'restart', delayMs: 1_000 }) },
-        ),
-      );
-      const p = watch(parent.ask('spawn'));
-      await settle(system);
-      const child = (p() as { value: ActorRef<{ type: string }> }).value;
-      // a failure XState does not see (its mailbox of one overflows); brutal: no stop hook, so
-      // the machine's 300 ms timer stays armed through the 1,000 ms restart delay
-      child.tell({ type: 'noop' });
-      child.tell({ type: 'noop' });
-      await settle(system);
-      await clock.advance(2_000, () => settle(system));
-      expect(rang).toEqual(['armed by 1, run by 1']);
-      expect(system.deadLetters.countOf('stale-incarnation')).toBe(1);
-      await system.shutdown();
-    },
-  );
+        idle: {},
+      },
+    });
+    const parent = system.spawn(
+      fromReceive<null, 'spawn', ActorRef<{ type: string }>>(
+        null,
+        (s, _m, ctx) => {
+          ctx.reply(
+            ctx.spawn(fromMachine(machine, { input: (c) => ({ inc: c.incarnation }) }), {
+              name: 'child',
+              shutdown: 'brutal',
+              mailbox: { capacity: 1, overflow: 'fail' },
+            }),
+          );
+          return s;
+        },
+        { onChildFailure: () => ({ name: 'restart', delayMs: 1_000 }) },
+      ),
+    );
+    const p = watch(parent.ask('spawn'));
+    await settle(system);
+    const child = (p() as { value: ActorRef<{ type: string }> }).value;
+    // a failure XState does not see (its mailbox of one overflows); brutal: no stop hook, so
+    // the machine's 300 ms timer stays armed through the 1,000 ms restart delay
+    child.tell({ type: 'noop' });
+    child.tell({ type: 'noop' });
+    await settle(system);
+    await clock.advance(2_000, () => settle(system));
+    expect(rang).toEqual(['armed by 1, run by 1']);
+    expect(system.deadLetters.countOf('stale-incarnation')).toBe(1);
+    await system.shutdown();
+  });
 
   // BUG: runtime/cell.ts load(): when init or restore throws after a persistent actor's
   // async load, the actor fails and returns without waking (the success and rejection paths
@@ -1385,86 +1366,80 @@ describe('bugs the model found (it.fails until fixed)', () => {
   // usually answers the failure (the directive wakes it); a parent winding down does not
   // (ActorCell.childFailed ignores failures once STOPPING, and a RESTARTING supervisor whose
   // init threw has no state to decide with): the stop it sent is never handled, the child
-  // stays suspended and the parent never stops. Excluded in the model: World.takeStartFault
-  // withholds those faults.
-  it.fails(
-    'a persistent child whose restore throws while its parent stops still stops',
-    async () => {
-      const { system } = testSystem();
-      const inner = new InMemoryStore();
-      await inner.save('k', { schemaVersion: 1, data: 1 }, { expectedVersion: null });
-      let release: (() => void) | null = null;
-      const store: PersistenceStore = {
-        load: (k) =>
-          new Promise((resolve) => {
-            release = () => resolve(inner.load(k));
-          }),
-        save: (k, snapshot, o) => inner.save(k, snapshot, o),
-      };
-      const child = fromReceive<number, never>(0, (s) => s, {
-        restore: () => {
-          throw new Error('restore fault');
-        },
-      });
-      const parent = system.spawn(
-        fromReceive<null, 'go'>(null, (s, _m, ctx) => {
-          ctx.spawn(child, { name: 'c', persistence: { store, key: 'k' } });
-          return s;
+  // stays suspended and the parent never stops. Fixed: the load's
+  // failure path wakes the actor.
+  it('a persistent child whose restore throws while its parent stops still stops', async () => {
+    const { system } = testSystem();
+    const inner = new InMemoryStore();
+    await inner.save('k', { schemaVersion: 1, data: 1 }, { expectedVersion: null });
+    let release: (() => void) | null = null;
+    const store: PersistenceStore = {
+      load: (k) =>
+        new Promise((resolve) => {
+          release = () => resolve(inner.load(k));
         }),
-      );
-      parent.tell('go');
-      for (let i = 0; i < 5 && release === null; i++) await nextTurn();
-      expect(release).not.toBeNull();
-      // the parent stops while its child loads: the child is told to stop, then fails
-      let stopped = false;
-      void system.stop(parent).then(() => void (stopped = true));
-      for (let i = 0; i < 5; i++) await nextTurn();
-      release!();
-      await settle(system);
-      expect(system.cellAt(`${parent.path}/c`)?.lifecycle).toBeUndefined();
-      expect(stopped).toBe(true);
-    },
-  );
+      save: (k, snapshot, o) => inner.save(k, snapshot, o),
+    };
+    const child = fromReceive<number, never>(0, (s) => s, {
+      restore: () => {
+        throw new Error('restore fault');
+      },
+    });
+    const parent = system.spawn(
+      fromReceive<null, 'go'>(null, (s, _m, ctx) => {
+        ctx.spawn(child, { name: 'c', persistence: { store, key: 'k' } });
+        return s;
+      }),
+    );
+    parent.tell('go');
+    for (let i = 0; i < 5 && release === null; i++) await nextTurn();
+    expect(release).not.toBeNull();
+    // the parent stops while its child loads: the child is told to stop, then fails
+    let stopped = false;
+    void system.stop(parent).then(() => void (stopped = true));
+    for (let i = 0; i < 5; i++) await nextTurn();
+    release!();
+    await settle(system);
+    expect(system.cellAt(`${parent.path}/c`)?.lifecycle).toBeUndefined();
+    expect(stopped).toBe(true);
+  });
 
   // BUG: runtime/cell.ts ActorCell.watch keeps what an actor watches in a Map keyed by path
   // (`watching`), so watching the ref of a stopped spawn after the live spawn at that path
   // (the stale one is answered Terminated at once) replaces the live one's entry; when the
   // watcher stops it unwatches the stopped spawn only, and the live one keeps the stopped
-  // watcher in its watchers: a leak, and a Terminated dead-lettered to it later. Excluded in
-  // the model: Run.step 'watch', "KNOWN BUG".
-  it.fails(
-    'a watcher that watched two spawns at one path leaves nothing behind when it stops',
-    async () => {
-      const { system } = testSystem();
-      const first = system.spawn(
-        fromReceive(null, (s) => s),
-        { name: 'a' },
-      );
-      await settle(system);
-      const stoppedFirst = watch(system.stop(first));
-      await settle(system);
-      expect(stoppedFirst()).toBeDefined();
-      const second = system.spawn(
-        fromReceive(null, (s) => s),
-        { name: 'a' },
-      );
-      const watcher = system.spawn(
-        fromReceive<null, { watch: ActorRef<unknown> } | 'stop'>(null, (s, m, ctx) => {
-          if (m === 'stop') ctx.stop();
-          else if ('watch' in m) ctx.watch(m.watch);
-          return s;
-        }),
-      );
-      watcher.tell({ watch: second });
-      watcher.tell({ watch: first }); // stopped: told Terminated at once
-      await settle(system);
-      watcher.tell('stop');
-      await settle(system);
-      const told: string[] = [];
-      system.deadLetters.subscribe((l) => void told.push(l.recipient));
-      void system.stop(second);
-      await settle(system);
-      expect(told, 'a Terminated to the stopped watcher').toEqual([]);
-    },
-  );
+  // watcher in its watchers: a leak, and a Terminated dead-lettered to it later. Fixed: what an
+  // actor watches is keyed by spawn and path.
+  it('a watcher that watched two spawns at one path leaves nothing behind when it stops', async () => {
+    const { system } = testSystem();
+    const first = system.spawn(
+      fromReceive(null, (s) => s),
+      { name: 'a' },
+    );
+    await settle(system);
+    const stoppedFirst = watch(system.stop(first));
+    await settle(system);
+    expect(stoppedFirst()).toBeDefined();
+    const second = system.spawn(
+      fromReceive(null, (s) => s),
+      { name: 'a' },
+    );
+    const watcher = system.spawn(
+      fromReceive<null, { watch: ActorRef<unknown> } | 'stop'>(null, (s, m, ctx) => {
+        if (m === 'stop') ctx.stop();
+        else if ('watch' in m) ctx.watch(m.watch);
+        return s;
+      }),
+    );
+    watcher.tell({ watch: second });
+    watcher.tell({ watch: first }); // stopped: told Terminated at once
+    await settle(system);
+    watcher.tell('stop');
+    await settle(system);
+    const told: string[] = [];
+    system.deadLetters.subscribe((l) => void told.push(l.recipient));
+    void system.stop(second);
+    await settle(system);
+    expect(told, 'a Terminated to the stopped watcher').toEqual([]);
+  });
 });
