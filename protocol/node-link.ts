@@ -230,9 +230,11 @@ export class LinkCodec {
         : this.#unpackr.unpack(bytes);
     } catch (e) {
       if (e instanceof LinkProtocolError) throw e;
+      // msgpackr's message may quote what it read: kept short for the log
+      const why = e instanceof Error ? e.message : String(e);
       throw new LinkProtocolError(
         CLOSE.badFrame,
-        `a frame that is not msgpack: ${e instanceof Error ? e.message : String(e)}`,
+        `a frame that is not msgpack: ${why.length > 200 ? `${why.slice(0, 200)}…` : why}`,
       );
     }
     if (

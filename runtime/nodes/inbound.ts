@@ -5,6 +5,10 @@
  * system message that crosses nodes (runtime/system-message.ts), the bodies of the topics'
  * envelopes (runtime/nodes/topics.ts), and the notice a watched actor sends its watchers.
  *
+ * A `stop` from a peer is taken only for user actors (paths under `/user/`) and entities: the
+ * guardians `/user` and `/system` (stopping either ends the whole node) and the system's own
+ * actors are this node's to stop; such a stop is dropped, with a log line.
+ *
  * A peer holds the cluster secret, but it may still be buggy or hostile: a body that is not
  * what its schema says throws LinkProtocolError (4000, `badFrame`), which closes that link
  * with the reason logged (runtime/nodes/link.ts). Nothing reaches an actor first: a watch
@@ -111,4 +115,9 @@ export function terminatedRefOf(msg: unknown): string | null {
   const b = msg as { type?: unknown; ref?: unknown };
   if (b.type !== 'troupe.terminated' || !isActorRef(b.ref)) return null;
   return b.ref.address;
+}
+
+/** Whether a peer may stop the actor of this node at `path`: a user actor, not a guardian. */
+export function peerMayStop(path: string): boolean {
+  return path.startsWith('/user/') && path.length > 6;
 }

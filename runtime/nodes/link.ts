@@ -250,7 +250,7 @@ export class NodeLink {
       this.#write([NODE_PROTOCOL_VERSION, 'bye', reason.slice(0, 1024)]);
     }
     this.#stop();
-    this.#socket.close(code, reason.slice(0, 120));
+    this.#socket.close(code, closeReason(reason));
     // a peer that does not answer the close: the socket goes after a grace period
     setTimeout(() => this.#socket.terminate(), 1_000).unref();
   }
@@ -461,6 +461,27 @@ export class NodeLink {
   #describe(): string {
     return `${this.role === 'dialler' ? 'to' : 'from'} ${this.#peer ?? '(unknown peer)'}`;
   }
+}
+
+/** Bytes of UTF-8 a WebSocket close reason may take (RFC 6455 §5.5: 125, less the code). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * A close frame's reason: at most MAX_CLOSE_REASON_BYTES of UTF-8, cut between characters.
+ * `ws` throws a RangeError for a longer one, and a reason may quote a peer's bytes (a frame
+ * kind, a bye's reason), where 120 characters can be 360 bytes.
+ */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = '';
+  let bytes = 0;
+  for (const ch of reason) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > MAX_CLOSE_REASON_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 /** Dials `url` (ws:// or wss://) expecting the node `peer`. */

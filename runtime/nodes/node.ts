@@ -9,6 +9,9 @@
  * - What crosses: user messages (tell, ask, replies and their failures), and the system
  *   messages that make sense between nodes: watch, unwatch, subscribe, unsubscribe, stop. A
  *   body that cannot cross throws SerializationError at the tell (naming the field).
+ * - What comes in is checked before use (runtime/nodes/inbound.ts): a system or topics body
+ *   that breaks its schema closes the link (4000); a stop for a guardian or a system actor
+ *   (anything not under `/user/`) is dropped with a log line.
  * - A message for a node with no link up, or whose link refuses more (its socket over
  *   `maxBufferedBytes`), is a dead letter: `node-unreachable`.
  * - A node that goes down (heartbeats missed, link closed and not back): the watchers here of
@@ -36,6 +39,7 @@ import {
   checkSystemMessage,
   checkTopicsBody,
   CROSSING_SYSTEM,
+  peerMayStop,
   terminatedRefOf,
 } from './inbound.ts';
 
@@ -365,8 +369,16 @@ export class NodeRuntime {
       case 'reply':
         t.ref.deliverWithMeta(new ReplyFailure(msg), meta);
         return;
-      case 'system':
-        t.ref.sendSystem(msg as SystemMessage);
+      case 'system': {
+        const m = msg as SystemMessage;
+        if (m.type === 'stop' && !peerMayStop(to.slice(this.#ownPrefix.length - 1))) {
+          sys.logger.warn(
+            `troupe: a stop from node ${peer} for ${to} was dropped (not a user actor)`,
+          );
+          return;
+        }
+        t.ref.sendSystem(m);
+      }
     }
   };
 

@@ -136,6 +136,32 @@ describe('a hostile peer with the secret', () => {
     expect(a.nodes!.net.isUp('evil')).toBe(true);
   });
 
+  it('closes with its code when the reason it quotes is long in UTF-8 (ws throws past 123 bytes)', async () => {
+    const { a, b } = await victim();
+    const kind = await hostilePeer(a.nodes!.net.port, SECRET, 'evil');
+    kind.send([V, '€'.repeat(100)]);
+    expect(await kind.closed).toBe(CLOSE.unexpected);
+    const bye = await hostilePeer(a.nodes!.net.port, SECRET, 'evil2');
+    bye.send([V, 'bye', '€'.repeat(300)]);
+    expect(await bye.closed).toBe(1000);
+    const remote = b.refOf(C as never) as ActorRef<CounterMsg, number>;
+    await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(0);
+  });
+
+  it('drops a stop for a guardian or a system actor (it ended the whole node), and keeps the link', async () => {
+    const { a, b, log } = await victim();
+    const evil = await hostilePeer(a.nodes!.net.port, SECRET, 'evil');
+    for (const path of ['/user', '/system', '/system/inspector', '/temp/x'])
+      evil.send([V, 'batch', sys, `troupe://a${path}`, { type: 'stop', reason: 'normal' }]);
+    await until(
+      () => log.filter((l) => /a stop from node evil .* was dropped/.test(l)).length === 4,
+    );
+    expect(a.state).toBe('running');
+    expect(a.nodes!.net.isUp('evil')).toBe(true);
+    const remote = b.refOf(C as never) as ActorRef<CounterMsg, number>;
+    await expect(remote.ask({ type: 'get' }, { timeout: 3_000 })).resolves.toBe(0);
+  });
+
   it('carries well-formed system messages from the same peer: watch, subscribe, stop', async () => {
     const { a } = await victim();
     const evil = await hostilePeer(a.nodes!.net.port, SECRET, 'evil');
