@@ -51,7 +51,13 @@ export type DeadLetterReason =
    * A timer or self-message armed by an earlier incarnation of the actor (before a restart):
    * never delivered to its successor (runtime/cell.ts, deliverOwnTimer).
    */
-  | 'stale-incarnation';
+  | 'stale-incarnation'
+  /**
+   * Refused by the actor as malformed (not an object, or a field of the wrong type), without
+   * failing it: its `error` says why (actors/agent: InvalidMessageError). An ask of it is
+   * answered with that error instead.
+   */
+  | 'invalid-message';
 
 export interface DeadLetter {
   readonly message: unknown;

@@ -33,10 +33,20 @@
  *   started: the agent fails with BudgetExceededError naming the cap. A step's tool calls are
  *   checked and reserved together, before any starts. A provider that reports no usage is
  *   charged its estimate.
- * - Data from outside is checked: a task or message whose fields are not strings is ignored;
- *   a call id the model repeats in one step is an error (one approval is one call); a tool
- *   result is cut at MAX_RESULT_CHARS; a repeat of the task just finished is answered with
- *   the answer, not run again.
+ * - Data from outside is checked before the machine sees it (actors/agent/refusal.ts): a
+ *   message that is not an object with a string `type`, or a `task`, `message`, `approve` or
+ *   `reject` whose fields are not of their types (below), is refused: an ask of it is
+ *   answered with InvalidMessageError, anything else is a dead letter (`invalid-message`);
+ *   the agent goes on. Other types pass (the machine ignores those it does not know, and its
+ *   own are keyed). A call id the model repeats in one step is an error (one approval is one
+ *   call); a tool result is cut at MAX_RESULT_CHARS; a repeat of the task just finished is
+ *   answered with the answer, not run again.
+ *
+ *     { type: 'task', input: string, from?: string }
+ *     { type: 'message', from: string, content: string }
+ *     { type: 'approve' | 'reject', callId: string, principal?: string, reason?: string,
+ *       token?: string }
+ *     { type: 'status' }
  * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
  *   retried with exponential backoff up to `retry.attempts`, within the budget; then
  *   ModelCallError goes to the supervisor.
@@ -55,6 +65,7 @@ import { InvalidOptionError, TroupeError } from '../../runtime/error.ts';
 import type { ModelProvider, ModelReply, ToolSpec } from './model.ts';
 import type { Tool } from './tools.ts';
 import { overCap, type Amount, type BudgetMsg, type ReserveReply } from './budget.ts';
+import { refuse, stringField, typed, untyped } from './refusal.ts';
 import {
   BudgetExceededError,
   ModelCallError,
@@ -190,6 +201,28 @@ function textOf(v: unknown): string {
     return JSON.stringify(v) ?? 'null';
   } catch {
     return safeString(v);
+  }
+}
+
+/** Why a message from outside is refused (its schema above), or null. */
+function invalidInput(msg: unknown): string | null {
+  const m = typed(msg);
+  if (m === null) return untyped(msg);
+  switch (m.type) {
+    case 'task':
+      return stringField(m, 'input') ?? stringField(m, 'from', true);
+    case 'message':
+      return stringField(m, 'from') ?? stringField(m, 'content');
+    case 'approve':
+    case 'reject':
+      return (
+        stringField(m, 'callId') ??
+        stringField(m, 'principal', true) ??
+        stringField(m, 'reason', true) ??
+        stringField(m, 'token', true)
+      );
+    default:
+      return null;
   }
 }
 
@@ -967,6 +1000,16 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     init(ctx) {
       rekey(ctx);
       return inner.init(ctx);
+    },
+    receive(state, msg, ctx) {
+      // a machine's event must be an object with a string type (XState throws otherwise, which
+      // would fail the agent); the agent's machine arms no XState timers of its own
+      const why = invalidInput(msg);
+      if (why !== null) {
+        refuse(ctx, msg, why);
+        return state;
+      }
+      return inner.receive(state, msg as never, ctx);
     },
     restore(snapshot, ctx) {
       const key = rekey(ctx);

@@ -8,13 +8,35 @@
  * so no call starts that the remaining budget cannot cover. After the call the agent
  * `settle`s the actual amount, which replaces the reservation. Calls reserved at once are
  * each covered, so the only overshoot is what actual usage exceeds the estimates by, for the
- * calls running at once (an estimate is a call's output cap plus its input). Reservations and
- * settlements are checked: amounts finite and not negative, a settlement only for a
- * reservation it granted.
- * A refused reservation makes the agent fail with BudgetExceededError naming the cap.
+ * calls running at once (an estimate is a call's output cap plus its input). A refused
+ * reservation makes the agent fail with BudgetExceededError naming the cap.
+ *
+ * Its messages are checked, never trusted (actors/agent/refusal.ts): one that is not
+ *
+ *   { type: 'reserve', id: string of 1–MAX_RESERVATION_ID_CHARS, amount }
+ *   { type: 'settle',  id: string, amount }
+ *   { type: 'status' }
+ *
+ * (each amount's `tokens`, `modelCalls`, `toolCalls` and `cost` finite and not negative), or a
+ * reserve for an id it holds already, or past MAX_RESERVATIONS held at once, is refused: an
+ * ask is answered with InvalidMessageError, a tell is a dead letter (`invalid-message`); the
+ * keeper goes on. A settlement for a reservation it does not hold changes nothing (an agent
+ * releases the reservation of an ask that gave up, which may never have been granted).
+ *
+ * Persistence (`spawn(budgetKeeper(caps), { persistence })`): what was spent and what is
+ * reserved are saved together after each message, before its answer leaves: a grant is
+ * answered only once saved, so a keeper restarted from its snapshot still counts every
+ * reservation it granted and never grants past a cap. A reservation whose caller never settles
+ * (it was lost with its node) keeps its amount: the budget errs on the side of refusing.
  */
 import { fromReceive } from '../receive.ts';
 import type { BudgetCap, BudgetCaps, Spent } from './types.ts';
+import { refuse, typed, untyped } from './refusal.ts';
+
+/** Reservations a keeper holds at once, at most. */
+export const MAX_RESERVATIONS = 10_000;
+/** Characters of a reservation id, at most. */
+export const MAX_RESERVATION_ID_CHARS = 512;
 
 export interface Amount {
   readonly tokens: number;
@@ -40,9 +62,17 @@ export interface BudgetStatus {
 }
 
 interface KeeperState {
-  spent: { tokens: number; modelCalls: number; toolCalls: number; cost: number };
-  reserved: Record<string, Amount>;
+  spent: Amount;
+  /** By reservation id (a Map: ids come from outside, `__proto__` included). */
+  reserved: Map<string, Amount>;
   startedAt: number;
+}
+
+/** What persistence keeps: the spend and the reservations, together. */
+interface KeeperSnapshot {
+  readonly spent: Amount;
+  readonly reserved?: readonly (readonly [string, Amount])[];
+  readonly startedAt: number;
 }
 
 const ZERO: Amount = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
@@ -53,6 +83,33 @@ function validAmount(a: unknown): a is Amount {
   return ['tokens', 'modelCalls', 'toolCalls', 'cost'].every(
     (k) => typeof x[k] === 'number' && Number.isFinite(x[k]) && (x[k] as number) >= 0,
   );
+}
+
+/** The four counts of an amount that was checked (nothing else of the sender's object kept). */
+const amountOf = (a: Amount): Amount => ({
+  tokens: a.tokens,
+  modelCalls: a.modelCalls,
+  toolCalls: a.toolCalls,
+  cost: a.cost,
+});
+
+/** Why a keeper's message is refused, or null. */
+function invalidMessage(msg: unknown): string | null {
+  const m = typed(msg);
+  if (m === null) return untyped(msg);
+  switch (m.type) {
+    case 'reserve':
+    case 'settle':
+      if (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > MAX_RESERVATION_ID_CHARS)
+        return `${m.type}: "id" must be a string of 1 to ${MAX_RESERVATION_ID_CHARS} characters`;
+      if (!validAmount(m.amount))
+        return `${m.type}: "amount" must hold tokens, modelCalls, toolCalls and cost, each a finite number ≥ 0`;
+      return null;
+    case 'status':
+      return null;
+    default:
+      return `a type it does not take (${JSON.stringify(m.type.slice(0, 40))}): reserve, settle or status`;
+  }
 }
 
 function add(a: Amount, b: Amount): Amount {
@@ -83,45 +140,69 @@ export function overCap(
 
 export function budgetKeeper(caps: BudgetCaps) {
   return fromReceive<KeeperState, BudgetMsg, ReserveReply | BudgetStatus>(
-    (ctx) => ({ spent: { ...ZERO }, reserved: {}, startedAt: ctx.system.clock.now() }),
+    (ctx) => ({ spent: { ...ZERO }, reserved: new Map(), startedAt: ctx.system.clock.now() }),
     (s, msg, ctx) => {
+      const why = invalidMessage(msg);
+      if (why !== null) {
+        refuse(ctx, msg, why);
+        return s;
+      }
       switch (msg.type) {
         case 'reserve': {
-          if (typeof msg.id !== 'string' || !validAmount(msg.amount)) {
-            ctx.reply({ ok: false, cap: 'tokens', limit: 0, spent: 0 });
+          if (s.reserved.has(msg.id)) {
+            refuse(
+              ctx,
+              msg,
+              `reserve: the id ${JSON.stringify(msg.id.slice(0, 40))} is held already`,
+            );
             return s;
           }
-          const committed = Object.values(s.reserved).reduce(add, s.spent);
+          if (s.reserved.size >= MAX_RESERVATIONS) {
+            refuse(
+              ctx,
+              msg,
+              `reserve: it holds ${MAX_RESERVATIONS} reservations (MAX_RESERVATIONS): settle some first`,
+            );
+            return s;
+          }
+          const committed = [...s.reserved.values()].reduce(add, s.spent);
           const over = overCap(caps, committed, msg.amount, ctx.system.clock.now() - s.startedAt);
           if (over !== null) ctx.reply({ ok: false, ...over });
           else {
-            s.reserved[msg.id] = msg.amount;
+            s.reserved.set(msg.id, amountOf(msg.amount));
             ctx.reply({ ok: true });
           }
           return s;
         }
         case 'settle':
-          // only a reservation it granted, with an amount that is one
-          if (!(msg.id in s.reserved) || !validAmount(msg.amount)) return s;
-          delete s.reserved[msg.id];
+          // only a reservation it holds
+          if (!s.reserved.delete(msg.id)) return s;
           s.spent = add(s.spent, msg.amount);
           return s;
         case 'status':
           ctx.reply({
             caps,
             spent: { ...s.spent },
-            reserved: Object.keys(s.reserved).length,
+            reserved: s.reserved.size,
             startedAt: s.startedAt,
           });
           return s;
       }
     },
     {
-      // what was spent outlives a restart; reservations do not (their calls settle into nothing)
-      persist: (s) => ({ spent: s.spent, startedAt: s.startedAt }),
+      // the spend and the reservations together: a restart never forgets a grant
+      persist: (s): KeeperSnapshot => ({
+        spent: s.spent,
+        reserved: [...s.reserved],
+        startedAt: s.startedAt,
+      }),
       restore: (snap) => {
-        const p = snap as { spent: KeeperState['spent']; startedAt: number };
-        return { spent: { ...p.spent }, reserved: {}, startedAt: p.startedAt };
+        const p = snap as KeeperSnapshot;
+        const reserved = new Map<string, Amount>();
+        // a snapshot written before reservations were kept has none
+        for (const [id, amount] of p.reserved ?? [])
+          if (typeof id === 'string' && validAmount(amount)) reserved.set(id, amountOf(amount));
+        return { spent: amountOf(p.spent), reserved, startedAt: p.startedAt };
       },
     },
   );

@@ -16,7 +16,8 @@ export {
   DEFAULT_TOOL_TIMEOUT_MS,
 } from './tools.ts';
 export type { Tool, ToolContext, ToolDefinition, ApprovalRule } from './tools.ts';
-export { budgetKeeper } from './budget.ts';
+export { budgetKeeper, MAX_RESERVATIONS, MAX_RESERVATION_ID_CHARS } from './budget.ts';
+export { InvalidMessageError } from './refusal.ts';
 export type { BudgetMsg, BudgetStatus, ReserveReply, Amount } from './budget.ts';
 export { BudgetExceededError, ModelCallError } from './types.ts';
 export type {

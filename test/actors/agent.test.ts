@@ -21,6 +21,7 @@ import { connect, ForbiddenError } from '../../protocol/client/node.ts';
 import { startGateway } from '../support/gateway.ts';
 import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
 import { BudgetExceededError, ModelCallError } from '../../actors/agent/types.ts';
+import { InvalidMessageError } from '../../actors/agent/refusal.ts';
 import { until } from '../support/until.ts';
 
 const systems: ActorSystem[] = [];
@@ -659,7 +660,7 @@ describe('hardening (from a review)', () => {
     expect(seen).toEqual(['harmless']);
   });
 
-  it('ignores messages whose fields are not strings (no crash, no rerun)', async () => {
+  it('refuses told messages whose fields are not strings, as dead letters (no crash, no rerun)', async () => {
     const system = sys();
     const agent = system.spawn(createAgent({ model: scriptedModel([{ content: 'ok' }]) }), {
       name: 'steady',
@@ -670,9 +671,48 @@ describe('hardening (from a review)', () => {
     agent.tell({ type: 'message', from: 'x', content: { toString: 0 } } as never);
     await setTimeout(30);
     expect(ended).toEqual([]);
+    expect(system.deadLetters.countOf('invalid-message')).toBe(2);
     const f = follow(system, agent);
     agent.tell(task('fine'));
     await until(() => f.last()?.value === 'done');
+  });
+
+  it('answers a message that is not an object, or has a field of the wrong type, with InvalidMessageError; the agent goes on', async () => {
+    const system = sys();
+    const agent = system.spawn(createAgent({ model: scriptedModel([{ content: 'ok' }]) }), {
+      name: 'sturdy',
+    });
+    const ended: Terminated[] = [];
+    system.watch(agent, (t) => ended.push(t));
+    const bad: unknown[] = [
+      null,
+      undefined,
+      5,
+      'task',
+      [{ type: 'task', input: 'x' }],
+      {},
+      { type: 5 },
+      { type: 'task' },
+      { type: 'task', input: 3 },
+      { type: 'task', input: 'x', from: 1 },
+      { type: 'message', from: 'x', content: { toString: 0 } },
+      { type: 'approve', callId: 7 },
+      { type: 'reject', callId: 'c', reason: ['no'] },
+      { type: 'approve', callId: 'c', principal: null },
+    ];
+    for (const m of bad) {
+      const error = await agent.ask(m as never, { timeout: 2_000 }).catch((e: unknown) => e);
+      expect(error, JSON.stringify(m) ?? String(m)).toBeInstanceOf(InvalidMessageError);
+      expect((error as InvalidMessageError).code).toBe('ERR_INVALID_MESSAGE');
+    }
+    // told, from outside any actor: dead letters with the error
+    for (const m of bad) agent.tell(m as never);
+    await until(() => system.deadLetters.countOf('invalid-message') === bad.length);
+    expect(system.deadLetters.recent().at(-1)!.error).toBeInstanceOf(InvalidMessageError);
+    expect(ended).toEqual([]);
+    expect(await agent.ask(task('still there?'), { timeout: 2_000 })).toMatchObject({
+      answer: 'ok',
+    });
   });
 
   it('answers a repeat of the task it has finished without doing it again', async () => {
@@ -744,6 +784,62 @@ describe('a model that never answers, a keeper that restarts', () => {
     const status = (await keeper.ask({ type: 'status' })) as BudgetStatus;
     expect(status.reserved).toBe(0);
     expect(status.spent.modelCalls).toBe(2);
+  });
+
+  it('refuses malformed messages to the budget keeper with InvalidMessageError, and goes on', async () => {
+    const system = sys();
+    const keeper = system.spawn(budgetKeeper({ tokens: 100 }), { name: 'keeper' });
+    const ended: Terminated[] = [];
+    system.watch(keeper, (t) => ended.push(t));
+    const amount = { tokens: 10, modelCalls: 0, toolCalls: 0, cost: 0 };
+    const bad: unknown[] = [
+      null,
+      7,
+      'reserve',
+      { type: 'spend' },
+      { type: 'reserve', amount },
+      { type: 'reserve', id: 5, amount },
+      { type: 'reserve', id: '', amount },
+      { type: 'reserve', id: 'x'.repeat(513), amount },
+      { type: 'reserve', id: 'a', amount: null },
+      { type: 'reserve', id: 'a', amount: { ...amount, tokens: Infinity } },
+      { type: 'reserve', id: 'a', amount: { ...amount, cost: -1 } },
+      { type: 'reserve', id: 'a', amount: { tokens: 1 } },
+      { type: 'settle', id: 'a', amount: { ...amount, tokens: Number.NaN } },
+    ];
+    for (const m of bad) {
+      const error = await keeper.ask(m as never).catch((e: unknown) => e);
+      expect(error, JSON.stringify(m) ?? String(m)).toBeInstanceOf(InvalidMessageError);
+    }
+    // an id is one reservation; ids from outside are keys of a Map (`__proto__` is one)
+    expect(await keeper.ask({ type: 'reserve', id: '__proto__', amount })).toEqual({ ok: true });
+    expect(
+      await keeper.ask({ type: 'reserve', id: '__proto__', amount }).catch((e) => e),
+    ).toBeInstanceOf(InvalidMessageError);
+    const status = (await keeper.ask({ type: 'status' })) as BudgetStatus;
+    expect(status.reserved).toBe(1);
+    expect(ended).toEqual([]);
+  });
+
+  it('keeps its reservations across a restart (persisted with the spend): no grant past the cap', async () => {
+    const system = sys();
+    const store = new InMemoryStore();
+    const options = { name: 'keeper', persistence: { store, key: 'budget' } };
+    const amount = { tokens: 90, modelCalls: 0, toolCalls: 0, cost: 0 };
+    const k1 = system.spawn(budgetKeeper({ tokens: 100 }), options);
+    expect(await k1.ask({ type: 'reserve', id: 'a', amount })).toEqual({ ok: true });
+    // the attack: a nil, then a restart that forgot the 90 granted (180 against a cap of 100)
+    await expect(k1.ask(null as never)).rejects.toBeInstanceOf(InvalidMessageError);
+    await system.stop(k1);
+    const k2 = system.spawn(budgetKeeper({ tokens: 100 }), options);
+    expect(await k2.ask({ type: 'reserve', id: 'b', amount })).toMatchObject({
+      ok: false,
+      cap: 'tokens',
+      spent: 90,
+    });
+    k2.tell({ type: 'settle', id: 'a', amount: { ...amount, tokens: 80 } });
+    const status = (await k2.ask({ type: 'status' })) as BudgetStatus;
+    expect(status).toMatchObject({ reserved: 0, spent: { tokens: 80 } });
   });
 
   it('keeps what was spent across a restart of the budget keeper (persisted)', async () => {
