@@ -4,7 +4,9 @@
  *
  * - `parameters` is a JSON Schema, compiled once by Ajv (a well-kept validator) when the tool
  *   is defined; arguments that do not match go back to the model as the tool's error and
- *   never reach `run`.
+ *   never reach `run`. Arguments holding a number that is not finite (JSON's `1e999` parses to
+ *   Infinity, which Ajv's `number` and `integer` take) are refused the same way, wherever they
+ *   sit: JSON has no such numbers, so no schema can ask for one.
  * - `run(args, ctx)` may return a promise; it gets an AbortSignal that fires at `timeoutMs`
  *   (default 30 s), when the call then fails with a timeout error given to the model.
  * - `scope`: a permission the agent must hold (its config's `scopes`) to use the tool.
@@ -119,6 +121,9 @@ export function defineTool<A = any, R = unknown>(def: ToolDefinition<A, R>): Too
     approval,
     run: def.run,
     check(args) {
+      const nonFinite = nonFiniteAt(args);
+      if (nonFinite !== null)
+        return `${nonFinite === '' ? 'arguments' : nonFinite} must be a finite number`;
       if (validate(args)) return null;
       return (validate.errors ?? [])
         .map(
@@ -131,6 +136,30 @@ export function defineTool<A = any, R = unknown>(def: ToolDefinition<A, R>): Too
       return approval === 'always' || (typeof approval === 'function' && approval(args));
     },
   };
+}
+
+/**
+ * Where in `value` (parsed JSON) a number is not finite, as a JSON Pointer (`''`: the value
+ * itself), or null. Walked without recursion: arguments may nest as deep as JSON.parse allows.
+ */
+export function nonFiniteAt(value: unknown): string | null {
+  const stack: [unknown, string][] = [[value, '']];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return at;
+    } else if (typeof v === 'object' && v !== null) {
+      if (Array.isArray(v))
+        for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}/${i}`]);
+      else
+        for (const k of Object.keys(v).reverse())
+          stack.push([
+            (v as Record<string, unknown>)[k],
+            `${at}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`,
+          ]);
+    }
+  }
+  return null;
 }
 
 /** Runs code in the sandbox (isolated-vm): `{ code, input? }`, the code's `return` is the result. */

@@ -187,6 +187,47 @@ describe('the agent loop (scripted model)', () => {
     expect(seen[2]).toMatch(/no tool named "nope"/);
   });
 
+  it('refuses arguments holding a number that is not finite (1e999 passed Ajv’s integer as Infinity)', async () => {
+    const system = sys();
+    calls.count = 0;
+    const count = counted('count', () => 'counted', {
+      parameters: {
+        type: 'object',
+        properties: { n: { type: 'integer' }, xs: { type: 'array', items: { type: 'number' } } },
+      },
+    });
+    // the schema alone takes them: Ajv's integer and number checks let Infinity through
+    expect(count.check({ n: Infinity })).toBe('/n must be a finite number');
+    expect(count.check({ xs: [1, -Infinity] })).toBe('/xs/1 must be a finite number');
+    expect(count.check({ 'a/b': { '~': NaN } })).toBe('/a~1b/~0 must be a finite number');
+    expect(count.check(Infinity)).toBe('arguments must be a finite number');
+    expect(count.check({ n: 1e308, xs: [0.5] })).toBeNull();
+    const seen: string[] = [];
+    const model = scriptedModel([
+      {
+        toolCalls: [
+          { name: 'count', arguments: '{"n":1e999}' },
+          { name: 'count', arguments: '{"xs":[1,-1e999]}' },
+          { name: 'count', arguments: '{"n":7}' },
+        ],
+      },
+      (req) => {
+        for (const m of req.messages) if (m.role === 'tool') seen.push(m.content);
+        return { content: 'ok' };
+      },
+    ]);
+    const agent = system.spawn(createAgent({ model, tools: [count] }));
+    const f = follow(system, agent);
+    agent.tell(task('go'));
+    await until(() => f.last()?.value === 'done');
+    expect(seen).toEqual([
+      'error: invalid arguments: /n must be a finite number',
+      'error: invalid arguments: /xs/1 must be a finite number',
+      'counted',
+    ]);
+    expect(calls.count).toBe(1);
+  });
+
   it('retries a retryable model error with backoff, and fails to its supervisor when retries run out', async () => {
     const system = sys();
     const model = scriptedModel([
