@@ -19,12 +19,19 @@
  *   is recorded under its id, so a finished call is never repeated); an approval that waits
  *   keeps waiting (its expiry re-armed).
  * - Approvals: a call whose tool's `approval` rule says so waits for
- *   `{ type: 'approve' | 'reject', callId, token }`, the token being the one in the snapshot's
- *   `approval` (so only a client allowed to read the agent and to send it approvals can): an
- *   approval is bound to that call, usable once, and expires after `approvalTimeoutMs` (its
- *   due time is in the snapshot; a system-clock timer is set at each start, and an entity
- *   also gets a durable reminder). Asked,
- *   an approval answers `{ ok }` (a replayed or wrong one: `ok: false`).
+ *   `{ type: 'approve' | 'reject', callId, principal?, reason? }` naming the call in the
+ *   snapshot's `approval`. Who may send one is decided where it comes in (the gateway's
+ *   `authorize`), not by a secret: the approval's token never leaves the agent (it is in no
+ *   snapshot a subscriber sees, in no event); it is the correlation id that binds the expiry
+ *   timer and reminder to that approval, and a decision that carries a `token` must carry
+ *   that one. A decision applies to the approval pending for its call id when it arrives, is
+ *   usable once, and the approval expires after `approvalTimeoutMs` (its due time is in the
+ *   snapshot; a system-clock timer is set at each start, and an entity also gets a durable
+ *   reminder). The call's record, and its tool message in the conversation, keep the
+ *   `decision`: approved, rejected or expired, `by` whom (the message's `principal`, else its
+ *   sending actor's address, else null: until the gateway stamps an authenticated principal
+ *   into the envelope, `principal` is what the approver says) and `at` when (the system
+ *   clock). Asked, a decision answers `{ ok }` (a replayed, expired or wrong one: `ok: false`).
  * - Provenance: tool results, other agents' messages and humans' decisions are data in the
  *   conversation; nothing in them reaches the agent's tools, scopes or budgets, which live in
  *   `config`, not in the snapshot.
@@ -51,12 +58,13 @@
  *   retried with exponential backoff up to `retry.attempts`, within the budget; then
  *   ModelCallError goes to the supervisor.
  * - Emitted events (`system.subscribeEvents`, gateway `subscribeEvents`): `token` (streamed
- *   text), `tool.started`, `tool.finished`, `approval.requested`, `done`.
+ *   text), `tool.started`, `tool.finished`, `approval.requested` (the public approval, no
+ *   token), `approval.decided` (the decision), `done`.
  */
 import type { TimerEntry } from '../../runtime/timers.ts';
 import { randomBytes } from 'node:crypto';
 import { assign, setup, type AnyEventObject } from 'xstate';
-import { fromMachine } from '../machine.ts';
+import { fromMachine, type MachineView } from '../machine.ts';
 import { actorContext } from '../current.ts';
 import type { ActorContext } from '../../runtime/context.ts';
 import type { ActorRef } from '../../runtime/ref.ts';
@@ -73,6 +81,7 @@ import {
   type BudgetCap,
   type BudgetCaps,
   type ChatMessage,
+  type Decision,
   type PriceTable,
   type Source,
   type Spent,
@@ -111,19 +120,45 @@ export type AgentInput =
   | {
       readonly type: 'approve' | 'reject';
       readonly callId: string;
-      readonly token: string;
+      /** Who decides (recorded with the decision). */
       readonly principal?: string;
       readonly reason?: string;
+      /** Checked when given: the agent's own correlation id, which no subscriber sees. */
+      readonly token?: string;
     }
   | { readonly type: 'status' };
 
+/** An approval that waits, as snapshots and events show it. */
 export interface PendingApproval {
   readonly callId: string;
   readonly tool: string;
   readonly arguments: string;
-  readonly token: string;
+  /** When it was asked for, and when it expires (system clock, epoch ms). */
+  readonly requestedAt: number;
   readonly expiresAt: number;
 }
+
+/** The approval as the agent holds it: with its token, which never leaves the agent. */
+interface HeldApproval extends PendingApproval {
+  readonly token: string;
+}
+
+/** What the machine's context holds (AgentContext is what a subscriber sees of it). */
+type Context = Omit<AgentContext, 'approval'> & { readonly approval: HeldApproval | null };
+
+/** The public part of an approval (no token). */
+function publicApproval(a: HeldApproval): PendingApproval {
+  return {
+    callId: a.callId,
+    tool: a.tool,
+    arguments: a.arguments,
+    requestedAt: a.requestedAt,
+    expiresAt: a.expiresAt,
+  };
+}
+
+/** Longest `principal` a decision keeps (characters). */
+const MAX_PRINCIPAL_CHARS = 256;
 
 export interface AgentContext {
   readonly name: string;
@@ -283,7 +318,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     subtree?.tell({ type: 'settle', id, amount });
   };
 
-  const callModel = (context: AgentContext): void => {
+  const callModel = (context: Context): void => {
     const { ctx, key } = self();
     const turn = context.turn;
     const estimateTokensNow = estimateTokens(context.messages, maxOutputTokens);
@@ -456,7 +491,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
    * The whole step is checked against the budgets, and reserved in the subtree's, before any
    * call starts: a step the budget cannot cover starts nothing (so a restart repeats nothing).
    */
-  const runTools = (context: AgentContext): void => {
+  const runTools = (context: Context): void => {
     const { ctx, key } = self();
     const starting = context.calls.filter((c) => c.status === 'running');
     if (starting.length === 0) return;
@@ -492,20 +527,45 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   };
 
   /** The first call waiting for a human gets an approval: a token, an expiry. */
-  const requestApproval = (context: AgentContext): PendingApproval | null => {
+  const requestApproval = (context: Context): HeldApproval | null => {
     const call = context.calls.find((c) => c.status === 'awaiting-approval');
     if (call === undefined) return null;
     const { ctx } = self();
+    const now = ctx.system.clock.now();
     return {
       callId: call.id,
       tool: call.name,
       arguments: call.arguments,
       token: randomBytes(16).toString('base64url'),
-      expiresAt: ctx.system.clock.now() + approvalTimeoutMs,
+      requestedAt: now,
+      expiresAt: now + approvalTimeoutMs,
     };
   };
 
-  const armExpiry = (approval: PendingApproval | null): void => {
+  /** The decision on the pending approval's call, recorded on it (and emitted). */
+  const decided = (
+    context: Context,
+    outcome: Decision['outcome'],
+    event: AnyEventObject | null,
+  ): Decision => {
+    const c = actorContext('approval');
+    const principal = event === null ? undefined : str(event.principal);
+    const decision: Decision = {
+      outcome,
+      by:
+        principal !== null && principal !== undefined
+          ? principal.slice(0, MAX_PRINCIPAL_CHARS)
+          : event === null
+            ? null
+            : (c.sender?.address ?? null),
+      at: c.system.clock.now(),
+    };
+    const a = context.approval!;
+    c.emit({ type: 'approval.decided', callId: a.callId, tool: a.tool, ...decision });
+    return decision;
+  };
+
+  const armExpiry = (approval: HeldApproval | null): void => {
     if (approval === null) return;
     const { ctx, key } = self();
     const msg = { type: 'approval.expired', key, callId: approval.callId, token: approval.token };
@@ -523,7 +583,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     } catch {
       // not an entity: the timer above is enough while it lives
     }
-    ctx.emit({ type: 'approval.requested', ...approval });
+    ctx.emit({ type: 'approval.requested', ...publicApproval(approval) });
   };
 
   /** The step's calls, from the model's reply: checked, and marked for approval. */
@@ -592,7 +652,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   };
 
   const machine = setup({
-    types: {} as { context: AgentContext; events: AnyEventObject },
+    types: {} as { context: Context; events: AnyEventObject },
     actions: {
       acceptTask: assign({
         messages: ({ context, event }) => [
@@ -668,39 +728,47 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
                 toolCallId: c.id,
                 content: c.status === 'done' ? textOf(c.result) : `error: ${c.error ?? 'failed'}`,
                 source: { kind: 'tool', tool: c.name, callId: c.id },
+                ...(c.decision === undefined ? {} : { decision: c.decision }),
               }) as ChatMessage,
           ),
         ],
         calls: [],
       }),
-      approveCall: assign({
-        calls: ({ context }) =>
-          context.calls.map((c) =>
-            c.id === context.approval!.callId ? { ...c, status: 'running' } : c,
+      approveCall: assign(({ context, event }) => {
+        const decision = decided(context, 'approved', event);
+        return {
+          calls: context.calls.map((c) =>
+            c.id === context.approval!.callId ? { ...c, status: 'running' as const, decision } : c,
           ),
-        approval: null,
+          approval: null,
+        };
       }),
-      rejectCall: assign({
-        calls: ({ context, event }) =>
-          context.calls.map((c) =>
+      rejectCall: assign(({ context, event }) => {
+        const decision = decided(context, 'rejected', event);
+        return {
+          calls: context.calls.map((c) =>
             c.id === context.approval!.callId
               ? {
                   ...c,
-                  status: 'error',
+                  status: 'error' as const,
                   error: `rejected by a human${typeof event.reason === 'string' ? `: ${event.reason.slice(0, 200)}` : ''}`,
+                  decision,
                 }
               : c,
           ),
-        approval: null,
+          approval: null,
+        };
       }),
-      expireCall: assign({
-        calls: ({ context }) =>
-          context.calls.map((c) =>
+      expireCall: assign(({ context }) => {
+        const decision = decided(context, 'expired', null);
+        return {
+          calls: context.calls.map((c) =>
             c.id === context.approval!.callId
-              ? { ...c, status: 'error', error: 'the approval expired' }
+              ? { ...c, status: 'error' as const, error: 'the approval expired', decision }
               : c,
           ),
-        approval: null,
+          approval: null,
+        };
       }),
       answerOk: () => {
         const c = actorContext('approval');
@@ -767,7 +835,8 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         return (
           a !== null &&
           e.callId === a.callId &&
-          e.token === a.token &&
+          // the token check is kept for a decision that carries one
+          (e.token === undefined || e.token === a.token) &&
           actorContext('approval').system.clock.now() <= a.expiresAt
         );
       },
@@ -988,6 +1057,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   const inner = fromMachine(machine, {
     input: (ctx: ActorContext<any, any>) => ({ name, startedAt: ctx.system.clock.now() }),
   });
+  const publicViews = new WeakMap<MachineView, MachineView>();
   // each start makes a new key: results of work started before it are ignored
   const rekey = (ctx: ActorContext<any, any>): string => {
     const k = randomBytes(12).toString('base64url');
@@ -1000,6 +1070,21 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     init(ctx) {
       rekey(ctx);
       return inner.init(ctx);
+    },
+    // what subscribers see: the context without the approval's token (memoized per view, as
+    // the cell compares views by identity to know whether one changed)
+    view(state) {
+      const v = inner.view!(state) as MachineView;
+      let out = publicViews.get(v);
+      if (out === undefined) {
+        const c = v.context as Context;
+        out =
+          c.approval === null
+            ? v
+            : { ...v, context: { ...c, approval: publicApproval(c.approval) } };
+        publicViews.set(v, out);
+      }
+      return out;
     },
     receive(state, msg, ctx) {
       // a machine's event must be an object with a string type (XState throws otherwise, which
@@ -1016,7 +1101,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       const s = inner.restore!(snapshot, ctx);
       // after a restart from its snapshot, the agent resumes the work of the state it was in,
       // unless a message has moved it on first (the turn tells)
-      const turn = (s.actor.getSnapshot() as { context: AgentContext }).context.turn;
+      const turn = (s.actor.getSnapshot() as { context: Context }).context.turn;
       ctx.self.tell({ type: 'agent.resume', key, turn } as never);
       return s;
     },

@@ -24,6 +24,7 @@ export type {
   ChatMessage,
   Source,
   ToolCallRecord,
+  Decision,
   Spent,
   BudgetCaps,
   BudgetCap,

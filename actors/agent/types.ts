@@ -27,6 +27,15 @@ export interface ToolCallRequest {
   readonly arguments: string;
 }
 
+/** A human's decision on a call that needed approval (or its expiry). */
+export interface Decision {
+  readonly outcome: 'approved' | 'rejected' | 'expired';
+  /** Who decided (actors/agent/agent.ts says where it comes from); null for an expiry. */
+  readonly by: string | null;
+  /** When (the system clock, epoch ms). */
+  readonly at: number;
+}
+
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
   readonly content: string;
@@ -35,6 +44,8 @@ export interface ChatMessage {
   readonly toolCalls?: readonly ToolCallRequest[];
   /** A tool message: the call it answers. */
   readonly toolCallId?: string;
+  /** A tool message whose call needed approval: the decision. */
+  readonly decision?: Decision;
 }
 
 export type CallStatus =
@@ -49,6 +60,8 @@ export interface ToolCallRecord {
   /** The result (done) or what went wrong (error), as given to the model. */
   readonly result?: unknown;
   readonly error?: string;
+  /** For a call that needed approval: the decision, once made. */
+  readonly decision?: Decision;
 }
 
 export interface Usage {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout } from 'node:timers/promises';
 import {
   createSystem,
+  fromReceive,
   InMemoryStore,
   offloadTask,
   type ActorRef,
@@ -429,15 +430,86 @@ describe('approvals', () => {
       await agent.ask({ type: 'approve', callId: approval.callId, token: 'guess' }),
     ).toMatchObject({ ok: false });
     expect(
-      await agent.ask({ type: 'approve', callId: approval.callId, token: approval.token }),
+      await agent.ask({ type: 'approve', callId: approval.callId, principal: 'alice' }),
     ).toEqual({ ok: true });
     await until(() => f.last()?.value === 'done');
     expect(calls.publish).toBe(1);
     expect(f.last()!.context.answer).toBe('outcome: published: hello world');
     expect(
-      await agent.ask({ type: 'approve', callId: approval.callId, token: approval.token }),
+      await agent.ask({ type: 'approve', callId: approval.callId, principal: 'alice' }),
     ).toMatchObject({ ok: false });
     expect(calls.publish).toBe(1);
+  });
+
+  it('keeps its token out of every snapshot and event, and records who decided and when', async () => {
+    const system = sys();
+    const store = new InMemoryStore();
+    const { publish, model } = publishing();
+    const agent = system.spawn(createAgent({ model, tools: [publish] }), {
+      name: 'audited',
+      persistence: { store, key: 'audited' },
+    });
+    const f = follow(system, agent);
+    const events: unknown[] = [];
+    system.subscribeEvents(agent, (e) => {
+      if (e.type === 'troupe.event') events.push(e.event);
+    });
+    agent.tell(task('publish it'));
+    await until(() => f.last()?.value === 'awaitingApproval');
+    // the agent's own record holds the token: no subscriber sees it
+    const saved = (await store.load('audited'))!.snapshot;
+    const token = JSON.stringify(saved).match(/"token":"([\w-]{16,})"/)![1]!;
+    expect(JSON.stringify(f.views)).not.toContain(token);
+    expect(JSON.stringify(events)).not.toContain(token);
+    const requested = events.find((e) => (e as { type: string }).type === 'approval.requested');
+    expect(requested).toEqual({ type: 'approval.requested', ...f.last()!.context.approval });
+    expect(Object.keys(f.last()!.context.approval!).sort()).toEqual([
+      'arguments',
+      'callId',
+      'expiresAt',
+      'requestedAt',
+      'tool',
+    ]);
+    // the token check is kept for a decision that carries one
+    const callId = f.last()!.context.approval!.callId;
+    expect(await agent.ask({ type: 'approve', callId, token: 'guess' })).toMatchObject({
+      ok: false,
+    });
+    const at = system.clock.now();
+    expect(await agent.ask({ type: 'approve', callId, principal: 'alice', token })).toEqual({
+      ok: true,
+    });
+    await until(() => f.last()?.value === 'done');
+    const decision = f.last()!.context.messages.find((m) => m.role === 'tool')!.decision!;
+    expect(decision.outcome).toBe('approved');
+    expect(decision.by).toBe('alice');
+    expect(decision.at).toBeGreaterThanOrEqual(at);
+    expect(events).toContainEqual({
+      type: 'approval.decided',
+      callId,
+      tool: 'publish',
+      ...decision,
+    });
+  });
+
+  it('records an approval by an actor under its address, and an expiry by nobody', async () => {
+    const system = sys();
+    const r = await waiting(system);
+    const approver = system.spawn(
+      fromReceive<null, string>(null, (s, callId) => {
+        r.agent.tell({ type: 'approve', callId });
+        return s;
+      }),
+      { name: 'approver' },
+    );
+    approver.tell(r.approval.callId);
+    await until(() => r.f.last()?.value === 'done');
+    const byActor = r.f.last()!.context.messages.find((m) => m.role === 'tool')!.decision!;
+    expect(byActor.by).toBe(approver.address);
+    const e = await waiting(system, 50);
+    await until(() => e.f.last()?.value === 'done');
+    const expired = e.f.last()!.context.messages.find((m) => m.role === 'tool')!.decision!;
+    expect(expired).toMatchObject({ outcome: 'expired', by: null });
   });
 
   it('gives a rejection and an expiry back to the model as the call’s error', async () => {
@@ -446,7 +518,7 @@ describe('approvals', () => {
     await r.agent.ask({
       type: 'reject',
       callId: r.approval.callId,
-      token: r.approval.token,
+      principal: 'bob',
       reason: 'not today',
     });
     await until(() => r.f.last()?.value === 'done');
@@ -472,9 +544,7 @@ describe('approvals', () => {
     const g = follow(system, second);
     await until(() => g.last()?.value === 'awaitingApproval');
     expect(g.last()!.context.approval).toEqual(approval);
-    expect(
-      await second.ask({ type: 'approve', callId: approval.callId, token: approval.token }),
-    ).toEqual({ ok: true });
+    expect(await second.ask({ type: 'approve', callId: approval.callId })).toEqual({ ok: true });
     await until(() => g.last()?.value === 'done');
     expect(calls.publish).toBe(1);
   });
@@ -654,7 +724,7 @@ describe('approvals through the gateway', () => {
         agent.tell(task('write'));
         await until(() => views.at(-1)?.value === 'awaitingApproval');
         const a = views.at(-1)!.context.approval!;
-        const approve = { type: 'approve', callId: a.callId, token: a.token };
+        const approve = { type: 'approve', callId: a.callId };
         await expect(viewer.ask('/user/writer', approve)).rejects.toBeInstanceOf(ForbiddenError);
         expect(calls.publish).toBe(0);
         expect(await admin.ask('/user/writer', approve)).toEqual({ ok: true });
@@ -694,9 +764,7 @@ describe('hardening (from a review)', () => {
     agent.tell(task('go'));
     await until(() => f.last()?.value === 'awaitingApproval');
     const a = f.last()!.context.approval!;
-    expect(await agent.ask({ type: 'approve', callId: a.callId, token: a.token })).toEqual({
-      ok: true,
-    });
+    expect(await agent.ask({ type: 'approve', callId: a.callId })).toEqual({ ok: true });
     await until(() => f.last()?.value === 'done');
     expect(seen).toEqual(['harmless']);
   });

@@ -273,9 +273,7 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
   /** An agent waiting for a human (its snapshot's `context.approval`): approve or reject here. */
   const renderApproval = (snapshot: unknown): void => {
     const a = (snapshot as { context?: { approval?: unknown } } | null)?.context?.approval as
-      | { callId: string; token: string; tool: string; arguments: string; expiresAt: number }
-      | null
-      | undefined;
+      { callId: string; tool: string; arguments: string; expiresAt: number } | null | undefined;
     if (a === null || a === undefined || typeof a.callId !== 'string') {
       parts.approval.replaceChildren();
       return;
@@ -295,7 +293,7 @@ export function start(connect: Connect, endpoint: string): TroupeClient {
       void client
         .ask<{ ok: boolean; reason?: string }>(
           path,
-          { type, callId: a.callId, token: a.token },
+          { type, callId: a.callId },
           { timeoutMs: 10_000 },
         )
         .then(
