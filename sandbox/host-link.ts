@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { SandboxLimitError } from './limits.ts';
 import { sandboxPoolOptions, watchdogGraceMs } from './config.ts';
 import type { PoolStats } from './pool.ts';
-import { HostWatch, type Offender } from './host-watch.ts';
+import { HostWatch, SANDBOX_HOST_LINGER_MS, type Offender } from './host-watch.ts';
 import {
   SandboxHostLostError,
   type HostFrame,
@@ -73,8 +73,9 @@ export class SandboxHostLink {
   #owed = 0;
   #restarts = 0;
   #kills = 0;
-  /** A system shut down: the host is ended as soon as nothing is left in it. */
+  /** A system shut down: the host is ended once nothing is left in it for a while. */
   #releasing = false;
+  #linger: NodeJS.Timeout | null = null;
 
   /** Times a host process was started after the first (it was lost). */
   get restarts(): number {
@@ -93,7 +94,7 @@ export class SandboxHostLink {
 
   /** A new sandbox id for `client`. */
   open(client: HostClient): number {
-    this.#releasing = false;
+    this.#keep();
     const id = ++this.#nextId;
     this.#clients.set(id, client);
     return id;
@@ -114,8 +115,16 @@ export class SandboxHostLink {
     this.#flushSoon();
   }
 
-  /** Sends a frame that is answered once, and waits for the answer. */
-  request(limits: HostClient['limits'], make: (id: number) => HostFrame): Promise<HostResult> {
+  /**
+   * Sends a frame that is answered once, and waits for the answer; `keep`: it is a use of the
+   * host (a host ending after a shutdown stays).
+   */
+  request(
+    limits: HostClient['limits'],
+    make: (id: number) => HostFrame,
+    keep = true,
+  ): Promise<HostResult> {
+    if (keep) this.#keep();
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, {
@@ -127,7 +136,7 @@ export class SandboxHostLink {
   }
 
   async stats(): Promise<PoolStats & { sandboxes: number }> {
-    const r = await this.request({ cpuMs: 1, wallMs: 1 }, (id) => ['s', id]);
+    const r = await this.request({ cpuMs: 1, wallMs: 1 }, (id) => ['s', id], false);
     return r[1] === 's'
       ? (r as readonly [number, 's', HostStats])[2]
       : Promise.reject(new Error('unexpected answer'));
@@ -139,9 +148,9 @@ export class SandboxHostLink {
   }
 
   /**
-   * A system shut down: the host (and the spare) are ended as soon as no sandbox is left in
-   * the host and no answer is owed (now, or when the last answer comes); a sandbox opened
-   * before then keeps it.
+   * A system shut down: the host (and the spare) are ended once no sandbox is left in the
+   * host and no answer is owed (now, or when the last answer comes) and SANDBOX_HOST_LINGER_MS
+   * have passed so; a sandbox opened or a runUntrusted started before then keeps it.
    */
   release(): void {
     this.#releasing = true;
@@ -150,9 +159,26 @@ export class SandboxHostLink {
 
   // ---- inside ---------------------------------------------------------------------------
 
+  get #unused(): boolean {
+    return this.#clients.size === 0 && this.#waiting.size === 0 && this.#owed === 0;
+  }
+
+  #keep(): void {
+    this.#releasing = false;
+    if (this.#linger !== null) clearTimeout(this.#linger);
+    this.#linger = null;
+  }
+
   #endIfReleased(): void {
-    if (!this.#releasing) return;
-    if (this.#clients.size > 0 || this.#waiting.size > 0 || this.#owed > 0) return;
+    if (!this.#releasing || !this.#unused || this.#linger !== null) return;
+    this.#linger = setTimeout(() => {
+      this.#linger = null;
+      if (this.#releasing && this.#unused) this.#end();
+    }, SANDBOX_HOST_LINGER_MS);
+    this.#linger.unref();
+  }
+
+  #end(): void {
     this.#releasing = false;
     const ending = [this.#host, this.#spare];
     // the next frame goes to a fresh host, never to one that is on its way out

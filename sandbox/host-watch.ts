@@ -26,6 +26,12 @@ export const SANDBOX_HOST_START_MS = 30_000;
  */
 export const SANDBOX_HOST_STALL_MS = 5_000;
 
+/**
+ * How long a host stays up after a system shut down and nothing is left in it (ms): another
+ * system of the same thread that starts a sandbox meanwhile keeps it.
+ */
+export const SANDBOX_HOST_LINGER_MS = 1_000;
+
 /** The call a host was killed for. */
 export interface Offender {
   /** The sandbox (or request) id it was for. */

@@ -28,7 +28,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { SandboxLimitError, type SandboxLimitName } from './limits.ts';
 import { sandboxPoolOptions, watchdogGraceMs, whenThreadMode } from './config.ts';
 import { SyncWatchBoard } from './sync-board.ts';
-import { SANDBOX_HOST_START_MS } from './host-watch.ts';
+import { SANDBOX_HOST_LINGER_MS, SANDBOX_HOST_START_MS } from './host-watch.ts';
 import {
   encodeSync,
   SandboxHostLostError,
@@ -75,6 +75,7 @@ export class SyncHostLink {
   #body = Buffer.alloc(64 * 1024);
   readonly #open = new Set<number>();
   #board: SyncWatchBoard | null = null;
+  #linger: NodeJS.Timeout | null = null;
   #paths: MessageChannel | null = null;
 
   /** The host's generation now: a sandbox whose generation differs lost its host. */
@@ -99,6 +100,8 @@ export class SyncHostLink {
 
   /** A new sandbox id, in the current host (started when there is none). */
   open(): { id: number; generation: number } {
+    if (this.#linger !== null) clearTimeout(this.#linger);
+    this.#linger = null;
     const host = this.#ensure(true);
     const id = ++this.#nextId;
     this.#open.add(id);
@@ -172,9 +175,17 @@ export class SyncHostLink {
     this.#lost(host);
   }
 
-  /** A system shut down: when no sandbox is left in the host, it is ended now. */
+  /**
+   * A system shut down: the host is ended once no sandbox is left in it and
+   * SANDBOX_HOST_LINGER_MS have passed so (a sandbox opened before then keeps it).
+   */
   release(): void {
-    if (this.#open.size === 0) this.kill();
+    if (this.#open.size > 0 || this.#linger !== null) return;
+    this.#linger = setTimeout(() => {
+      this.#linger = null;
+      if (this.#open.size === 0 && this.#host !== null) this.#lost(this.#host, false);
+    }, SANDBOX_HOST_LINGER_MS);
+    this.#linger.unref();
   }
 
   // ---- inside ---------------------------------------------------------------------------
@@ -218,6 +229,9 @@ export class SyncHostLink {
     const worker = new Worker(WATCHDOG, {
       workerData: { board: board.buffer, port: paths.port2 },
       transferList: [paths.port2],
+      // none of the node's flags: `--input-type` (node -e) would keep it from starting, and this
+      // thread cannot hear a worker's error while it waits for the watchdog
+      execArgv: [],
     });
     worker.unref();
     paths.port1.unref();
@@ -267,11 +281,12 @@ export class SyncHostLink {
     }
   }
 
-  #lost(host: SyncHost): void {
+  /** The host is gone (or is ended: not `lost`); everything of it is let go. */
+  #lost(host: SyncHost, lost = true): void {
     if (this.#host !== host) return;
     this.#host = null;
     this.#generation++; // the sandboxes it held are gone with it
-    this.#restarts++;
+    if (lost) this.#restarts++;
     this.#open.clear();
     if (this.#board !== null) this.#board.pid = 0;
     for (const fd of [host.req, host.res]) if (fd >= 0) closeSync(fd);
