@@ -142,16 +142,28 @@ export async function until(
   }
 }
 
-/** The CPU time (ms) the isolates of `mode` burn: this process's, or the host process's. */
-export function cpuOf(mode: SandboxMode, hostPid: number | undefined): number {
-  if (mode === 'thread') {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1_000;
+/**
+ * A CPU limit no honest call of these tests can reach, however loaded the machine: for the
+ * cases that are not about the CPU limit (isolated-vm's timeout counts wall time while a call
+ * runs, so a machine short of CPU stops a call sooner).
+ */
+export const GENEROUS_CPU_MS = 10_000;
+/** The limits of those cases: the wall limit bounds each call too, when it is the shorter. */
+export const GENEROUS = { cpuMs: GENEROUS_CPU_MS, wallMs: GENEROUS_CPU_MS } as const;
+
+/** Whether process `pid` is alive (a zombie, dead but not reaped, is not). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
   }
-  const stat = readFileSync(`/proc/${hostPid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime (fields 14 and 15), in clock ticks of 10 ms on Linux
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return true;
+  }
 }
 
 /** What runInChild saw: how the child ended, and what its runUntrusted came to. */
@@ -276,6 +288,8 @@ export class Harness {
   readonly victim: ReturnType<typeof recorder>;
   /** An actor sandboxes are given (as ctx.refs.sink and the emit target). */
   readonly sink: ReturnType<typeof recorder>;
+  /** This case may end with its host killed by the watchdog (a violation of a time limit). */
+  watchdogMayFire = false;
   readonly #base: HostBaseline;
   readonly #waiters: { n: number; resolve: (f: Failure) => void }[] = [];
 
@@ -362,53 +376,52 @@ export class Harness {
     };
   }
 
-  /** Other actors keep answering: the echo answers an ask at once. */
+  /** Other actors keep answering: the echo answers an ask (how soon is bench/'s business). */
   async expectEchoAnswers(): Promise<void> {
-    const t0 = performance.now();
-    await expect(this.echo.ask({ ping: 1 }, { timeout: 2_000 })).resolves.toEqual({ ping: 1 });
-    expect.soft(performance.now() - t0, 'echo answer time').toBeLessThan(500);
+    await expect(this.echo.ask({ ping: 1 }, { timeout: 5_000 })).resolves.toEqual({ ping: 1 });
   }
 
   /**
    * Tells `msg` to the sandbox and checks the violation: the supervisor got SandboxLimitError of
-   * `limit` within `withinMs` of the tell, the isolate was disposed and no isolate leaked, and
-   * the echo still answers. Returns the error.
+   * `limit`, the isolate was disposed (or, for a call that isolated-vm could not stop in time,
+   * its host was killed by the watchdog) and no isolate leaked, and the echo still answers.
+   * Returns the error.
    */
   async expectViolation(
     sb: ActorRef<unknown, unknown>,
     msg: unknown,
     limit: SandboxLimitName | readonly SandboxLimitName[],
-    withinMs: number,
   ): Promise<SandboxLimitError> {
+    const limits = typeof limit === 'string' ? [limit] : limit;
+    // a call that overruns its CPU or wall limit may be stopped by the watchdog instead
+    if (limits.some((l) => l !== 'copy')) this.watchdogMayFire = true;
     const before = await sandboxStats();
     const failed = this.nextFailure();
-    const t0 = performance.now();
     sb.tell(msg);
     const f = await failed;
-    const elapsed = f.at - t0;
     expect(f.event.child).toBe(SB);
     const e = f.event.error as SandboxLimitError;
     expect(e, String(e)).toBeInstanceOf(SandboxLimitError);
-    expect(typeof limit === 'string' ? [limit] : limit, e.message).toContain(e.limit);
+    expect(limits, e.message).toContain(e.limit);
     expect(e.path).toBe(SB);
-    expect
-      .soft(elapsed, `${e.message}: failed after ${Math.round(elapsed)} ms`)
-      .toBeLessThanOrEqual(withinMs);
     await this.expectDisposed(before);
     await this.expectEchoAnswers();
     return e;
   }
 
-  /** After a violation: one more isolate disposed, and the live count back where it was. */
+  /**
+   * After a violation: one more isolate disposed, and the live count back where it was; or the
+   * host was killed by the watchdog (then every isolate in it went with it).
+   */
   async expectDisposed(before: SandboxStats): Promise<void> {
-    await until(
-      async () => (await sandboxStats()).disposed > before.disposed,
-      'sandboxStats().disposed grew',
-    );
-    await until(
-      async () => (await sandboxStats()).live <= before.live,
-      `live isolates back to ${before.live}`,
-    );
+    await until(async () => {
+      const now = await sandboxStats();
+      return now.disposed > before.disposed || now.hostKills > before.hostKills;
+    }, 'sandboxStats().disposed grew (or the watchdog killed the host)');
+    await until(async () => {
+      const now = await sandboxStats();
+      return now.hostKills > before.hostKills || now.live <= before.live;
+    }, `live isolates back to ${before.live}`);
   }
 
   /**
@@ -418,7 +431,7 @@ export class Harness {
   async escape(body: string): Promise<{ verdict?: string; error?: unknown }> {
     const sb = await this.sandbox({
       source: escapeSource(body),
-      limits: { cpuMs: 200, memoryMb: 32 },
+      limits: { ...GENEROUS, memoryMb: 32 },
       capabilities: this.allCapabilities,
     });
     const failed = this.nextFailure();
@@ -437,6 +450,7 @@ export class Harness {
   async close(): Promise<void> {
     await this.system.shutdown();
     const b = this.#base;
+    const now = await sandboxStats();
     expect((globalThis as Record<string, unknown>).__troupeEscaped, 'host global marked').toBe(
       undefined,
     );
@@ -447,12 +461,15 @@ export class Harness {
       added(b.functionProto, Reflect.ownKeys(Function.prototype)),
       'Function.prototype',
     ).toEqual([]);
-    const now = await sandboxStats();
     expect(now.mode).toBe(this.mode);
-    if (this.mode === 'process') {
-      expect(now.hostPid, 'the sandbox host process is the same').toBe(b.stats.hostPid);
-      expect(now.hostRestarts, 'the sandbox host process was not lost').toBe(b.stats.hostRestarts);
-    }
+    // (a host ended on purpose, a while after a shutdown left nothing in it, is no loss)
+    if (now.hostRestarts !== b.stats.hostRestarts)
+      // only a case whose violation is a time limit may see its host killed, and only by the
+      // watchdog: a host lost otherwise (a crash) fails every case
+      expect(
+        this.watchdogMayFire && now.hostKills > b.stats.hostKills,
+        `the sandbox host process was lost (restarts ${b.stats.hostRestarts} → ${now.hostRestarts}, kills ${b.stats.hostKills} → ${now.hostKills})`,
+      ).toBe(true);
     await until(
       async () => (await sandboxStats()).leased <= b.stats.leased,
       'every lease given back',

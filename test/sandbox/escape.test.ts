@@ -7,13 +7,15 @@
  *   1. the host is unharmed and was reached by nothing: the escape's verdict shows no host
  *      global was reached, the host's globalThis and prototypes gained nothing, what came out
  *      is plain data (no getter, Proxy or function that could run host-side), the sandbox host
- *      process is the same one, and the victim received nothing;
- *   2. a violation disposes the isolate within its limit + 50 ms of the tell (to the
- *      supervisor's child-failed event), `disposed` grows and `live` does not;
+ *      process is the same one (unless a time limit's violation had the watchdog kill it),
+ *      and the victim received nothing;
+ *   2. a violation disposes the isolate (or, for a call isolated-vm could not stop, the
+ *      watchdog kills its host): `disposed` grows and `live` does not;
  *   3. other actors keep answering (the echo answers an ask right after);
  *   4. the supervisor got the typed failure (the class, and the `limit` of a violation).
+ * Outcomes only, never how fast: a limit meant to be generous is GENEROUS_CPU_MS, which a
+ * loaded machine cannot reach; how soon a violation is found is bench/'s (sandbox-recovery).
  */
-import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -29,8 +31,8 @@ import {
   type SandboxMode,
 } from '../../index.ts';
 import {
-  cpuOf,
   expectPlainData,
+  GENEROUS,
   Harness,
   isSandboxError,
   PRELUDE,
@@ -39,9 +41,8 @@ import {
   until,
 } from './escape-support.ts';
 
-/** Small limits: every violation is quick. */
+/** The CPU limit of the cases about the CPU limit. */
 const CPU_MS = 50;
-const SLACK_MS = 50;
 const COPY_BYTES = 64 * 1024;
 
 /**
@@ -339,7 +340,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         async (kind, data) => {
           const sb = await h.sandbox({
             source: SOURCE,
-            limits: { cpuMs: 100, copyBytes: COPY_BYTES },
+            limits: { ...GENEROUS, copyBytes: COPY_BYTES },
             capabilities: h.allCapabilities,
           });
           const got = await deliver(sb, cap, kind);
@@ -362,17 +363,15 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         const sb = await h.sandbox({
           source: SOURCE,
           capabilities: h.allCapabilities,
-          limits: { copyBytes: COPY_BYTES },
+          limits: { ...GENEROUS, copyBytes: COPY_BYTES },
         });
         for (const kind of ['cyclic', 'throwing-getter']) {
           const failed = h.nextFailure();
-          const t0 = performance.now();
           sb.tell({ cap, kind });
           const f = await failed;
           const e = f.event.error as SandboxCodeError;
           expect(e, String(e)).toBeInstanceOf(SandboxCodeError);
           expect(e.thrown).toBe('TypeError');
-          expect(f.at - t0).toBeLessThanOrEqual(100 + SLACK_MS);
         }
         await h.expectEchoAnswers();
       });
@@ -381,16 +380,16 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         const sb = await h.sandbox({
           source: SOURCE,
           capabilities: h.allCapabilities,
-          limits: { cpuMs: CPU_MS, copyBytes: COPY_BYTES },
+          limits: { ...GENEROUS, copyBytes: COPY_BYTES },
         });
-        await h.expectViolation(sb, { cap, kind: 'huge' }, 'copy', CPU_MS + SLACK_MS);
+        await h.expectViolation(sb, { cap, kind: 'huge' }, 'copy');
       });
 
       it(`ctx.${cap}(a value nested 100 deep): a sandbox error, not a host one`, async () => {
         const sb = await h.sandbox({
           source: SOURCE,
           capabilities: h.allCapabilities,
-          limits: { copyBytes: COPY_BYTES },
+          limits: { ...GENEROUS, copyBytes: COPY_BYTES },
         });
         const failed = h.nextFailure();
         sb.tell({ cap, kind: 'deep' });
@@ -455,7 +454,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
             }
             return s;
           }`,
-        limits: { cpuMs: 200 },
+        limits: GENEROUS,
       });
       const cases: [string, string][] = [
         ['symbol', 'symbol'],
@@ -481,7 +480,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
   });
 
   describe('runUntrusted: what the code returns and logs', () => {
-    const LIMITS = { cpuMs: 100, memoryMb: 32, copyBytes: COPY_BYTES };
+    const LIMITS = { ...GENEROUS, memoryMb: 32, copyBytes: COPY_BYTES };
 
     it('getters, Proxies, thenables, inspect hooks: plain data, resolved inside', async () => {
       const lines: string[] = [];
@@ -546,15 +545,13 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
       } else if (cls === SandboxCapabilityError) expect(e).toBeInstanceOf(cls);
     });
 
-    it('a result over the copy limit: SandboxLimitError copy, within the limit', async () => {
+    it('a result over the copy limit: SandboxLimitError copy, its isolate disposed', async () => {
       const before = await sandboxStats();
-      const t0 = performance.now();
       const e = await runUntrusted(`return 'x'.repeat(${COPY_BYTES} + 1)`, null, LIMITS).catch(
         (x: unknown) => x,
       );
       expect(e).toBeInstanceOf(SandboxLimitError);
       expect((e as SandboxLimitError).limit).toBe('copy');
-      expect(performance.now() - t0).toBeLessThanOrEqual(LIMITS.cpuMs + SLACK_MS);
       await h.expectDisposed(before);
     });
 
@@ -642,7 +639,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         limits: { cpuMs: CPU_MS },
         capabilities: caps(),
       });
-      const e = await h.expectViolation(sb, { attack }, 'cpu', CPU_MS + SLACK_MS);
+      const e = await h.expectViolation(sb, { attack }, 'cpu');
       expect(e.value).toBeGreaterThanOrEqual(CPU_MS);
     });
 
@@ -652,27 +649,25 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         limits: { cpuMs: 200, wallMs: 30 },
         capabilities: caps(),
       });
-      await h.expectViolation(sb, { attack: 'loop' }, 'wall', 30 + SLACK_MS);
+      await h.expectViolation(sb, { attack: 'loop' }, 'wall');
     });
 
     // One call of a V8 builtin on a huge value (Array#concat, JSON.parse) cannot be interrupted
     // by the CPU limit, and isolated-vm finds the memory limit when a garbage collection fails:
-    // the violation comes when the builtin gives up, measured here up to 1.5 s late (limits.ts
-    // and the README say so). The bound below is that, with room for a loaded machine.
-    const BUILTIN_OVERRUN_MS = 3_000;
+    // the violation comes when the builtin gives up (up to ~1.5 s late here, limits.ts and the
+    // README say so), or, past the limit plus the watchdog's grace, the host is killed.
 
-    // The memory limit is what this attack must meet, so the CPU limit is set far beyond what
-    // the doubling takes: with cpuMs 100 a loaded machine (216 ms of CPU to reach 16 MB, seen on
-    // a 2-core CI) hit the CPU limit first, and the outcome depended on the load.
-    const DOUBLING_CPU_MS = 2_000;
+    // The memory limit is what this attack must meet, so the CPU limit is one no machine
+    // reaches: with cpuMs 100 (and even 2,000) a loaded machine hit the CPU limit first, and
+    // the outcome depended on the load.
 
     it('array doubling until out of memory: memory (late by what one builtin call takes)', async () => {
       const sb = await h.sandbox({
         source: ATTACKS,
-        limits: { cpuMs: DOUBLING_CPU_MS, memoryMb: 16 },
+        limits: { ...GENEROUS, memoryMb: 16 },
         capabilities: caps(),
       });
-      await h.expectViolation(sb, { attack: 'doubling' }, 'memory', BUILTIN_OVERRUN_MS);
+      await h.expectViolation(sb, { attack: 'doubling' }, 'memory');
     });
 
     it('a huge JSON.parse: a violation (late by what one builtin call takes)', async () => {
@@ -681,35 +676,25 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
         limits: { cpuMs: 100, memoryMb: 16 },
         capabilities: caps(),
       });
-      await h.expectViolation(sb, { attack: 'json' }, ['memory', 'cpu'], BUILTIN_OVERRUN_MS);
+      await h.expectViolation(sb, { attack: 'json' }, ['memory', 'cpu']);
     });
 
-    it("a reply of 512 MB ('x'.repeat(2 ** 29 - 24)): a violation, within the CPU limit", async () => {
+    it("a reply of 512 MB ('x'.repeat(2 ** 29 - 24)): a violation", async () => {
       const sb = await h.sandbox({
         source: ATTACKS,
         limits: { cpuMs: 100, memoryMb: 16, copyBytes: COPY_BYTES },
         capabilities: caps(),
       });
-      await h.expectViolation(
-        sb,
-        { attack: 'reply-512mb' },
-        ['copy', 'memory', 'cpu'],
-        100 + SLACK_MS,
-      );
+      await h.expectViolation(sb, { attack: 'reply-512mb' }, ['copy', 'memory', 'cpu']);
     });
 
-    it('a string built by doubling to 128 M characters, told: a violation, within the CPU limit', async () => {
+    it('a string built by doubling to 128 M characters, told: a violation', async () => {
       const sb = await h.sandbox({
         source: ATTACKS,
         limits: { cpuMs: 100, memoryMb: 16, copyBytes: COPY_BYTES },
         capabilities: caps(),
       });
-      await h.expectViolation(
-        sb,
-        { attack: 'tell-big-string' },
-        ['copy', 'memory', 'cpu'],
-        100 + SLACK_MS,
-      );
+      await h.expectViolation(sb, { attack: 'tell-big-string' }, ['copy', 'memory', 'cpu']);
       expect(h.sink.got).toEqual([]);
     });
 
@@ -721,66 +706,58 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
     ])('%s: copy', async (_name, attack) => {
       const sb = await h.sandbox({
         source: ATTACKS,
-        limits: { cpuMs: CPU_MS, copyBytes: COPY_BYTES },
+        limits: { ...GENEROUS, copyBytes: COPY_BYTES },
         capabilities: caps(),
       });
-      await h.expectViolation(sb, { attack }, 'copy', CPU_MS + SLACK_MS);
+      await h.expectViolation(sb, { attack }, 'copy');
       expect(h.sink.got).toEqual([]);
     });
 
     it('a message in over the copy limit: copy, before it is copied', async () => {
       const sb = await h.sandbox({
         source: ATTACKS,
-        limits: { cpuMs: CPU_MS, copyBytes: COPY_BYTES },
+        limits: { ...GENEROUS, copyBytes: COPY_BYTES },
         capabilities: caps(),
       });
       const e = await h.expectViolation(
         sb,
         { attack: 'none', pad: 'p'.repeat(2 * COPY_BYTES) },
         'copy',
-        CPU_MS + SLACK_MS,
       );
       expect(e.value).toBeGreaterThan(COPY_BYTES);
     });
 
-    it('deep recursion: the code throws RangeError inside (SandboxCodeError), quickly', async () => {
+    it('deep recursion: the code throws RangeError inside (SandboxCodeError)', async () => {
       const sb = await h.sandbox({
         source: ATTACKS,
-        limits: { cpuMs: CPU_MS },
+        limits: GENEROUS,
         capabilities: caps(),
       });
       const failed = h.nextFailure();
-      const t0 = performance.now();
       sb.tell({ attack: 'recursion' });
       const f = await failed;
       const e = f.event.error as SandboxCodeError;
       expect(e, String(e)).toBeInstanceOf(SandboxCodeError);
       expect(e.thrown).toBe('RangeError');
-      expect(f.at - t0).toBeLessThanOrEqual(CPU_MS + SLACK_MS);
       await h.expectEchoAnswers();
     });
 
     // A V8 fatal error (an array past V8's largest: "Fatal JavaScript invalid size error")
-    // aborts the process that holds the isolate, whatever troupe does: the reason mode
-    // 'process' is the default. There the node lives on, the sandbox fails with
-    // SandboxHostLostError and the next one gets a new host; in mode 'thread' the node dies.
-    it("'a'.repeat(2 ** 28).split(''), a V8 fatal error: only the sandbox host process dies (mode 'process')", async () => {
-      // in a child process of its own: in mode 'thread' it is that process that dies
+    // aborts the process that holds the isolate, whatever troupe does: the reason isolates live
+    // in a sandbox host process, in both modes. The node lives on, the call fails (with
+    // SandboxHostLostError, or SandboxLimitError when the watchdog killed the host first) and
+    // the next one gets a new host.
+    it("'a'.repeat(2 ** 28).split(''), a V8 fatal error: only the sandbox host process dies", async () => {
+      // in a node process of its own, should it be that process that dies
       const run = await runInChild(mode, `return 'a'.repeat(2 ** 28).split('').length`, {
         cpuMs: 100,
         memoryMb: 16,
       });
-      if (mode === 'thread') {
-        expect(
-          run.result,
-          'mode thread cannot survive it: the process holding the isolate ends',
-        ).toBeNull();
-        expect(run.signal ?? run.code).not.toBe(0);
-      } else {
-        expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
-        expect(run.result?.error, JSON.stringify(run.result)).toBe('SandboxHostLostError');
-        expect(run.result?.hostRestarts).toBe(1);
-      }
+      expect({ code: run.code, signal: run.signal }, run.stderr).toEqual({ code: 0, signal: null });
+      expect(['SandboxHostLostError', 'SandboxLimitError'], JSON.stringify(run.result)).toContain(
+        run.result?.error,
+      );
+      expect(run.result?.hostRestarts).toBe(1);
       await h.expectEchoAnswers();
     });
 
@@ -788,7 +765,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
       // 16 MB of heap; each message keeps 64 MB more of a resizable ArrayBuffer (pages touched)
       const sb = await h.sandbox({
         source: ATTACKS,
-        limits: { cpuMs: 200, memoryMb: 16 },
+        limits: { ...GENEROUS, memoryMb: 16 },
         capabilities: caps(),
       });
       const failed = h.nextFailure();
@@ -816,15 +793,12 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
       await h.expectEchoAnswers();
     });
 
-    // the host process's CPU time is read from /proc (Linux)
-    it.skipIf(mode === 'process' && !existsSync('/proc/self/stat'))(
-      'a FinalizationRegistry callback does not run after the call, outside every limit',
-      async () => {
-        // the callback would spin about 2 s of CPU after the call: the bootstrap removes
-        // FinalizationRegistry (and WeakRef), so the code fails to arm it
-        const domain = `finalizer-${mode}`;
-        const armed = runUntrusted(
-          `globalThis.fr = new FinalizationRegistry(function () {
+    it('a FinalizationRegistry callback does not run after the call, outside every limit', async () => {
+      // the callback would spin about 2 s of CPU after the call, where no limit holds: the
+      // bootstrap removes FinalizationRegistry (and WeakRef), so the code fails to arm it
+      const domain = `finalizer-${mode}`;
+      const armed = runUntrusted(
+        `globalThis.fr = new FinalizationRegistry(function () {
            globalThis.ran = (globalThis.ran | 0) + 1;
            if (globalThis.ran > 1) return;
            var x = 0; for (var i = 0; i < 2e9; i++) x ^= i; globalThis.x = x;
@@ -832,26 +806,13 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
          for (var i = 0; i < 1e4; i++) fr.register({ a: new Array(100) }, i);
          var g = []; for (var j = 0; j < 3e5; j++) g.push({ j: j }); g = null;
          return 'armed';`,
-          null,
-          { cpuMs: 200, memoryMb: 32 },
-          { domain },
-        );
-        await expect(armed).rejects.toMatchObject({ thrown: 'ReferenceError' });
-        // the pool prepares its next context (setImmediate, then isolated-vm's threads)
-        await new Promise((r) => setTimeout(r, 100));
-        const pid = (await sandboxStats()).hostPid;
-        const c0 = cpuOf(mode, pid);
-        const t0 = performance.now();
-        await new Promise((r) => setTimeout(r, 500));
-        const burnt = cpuOf(mode, pid) - c0;
-        const wall = performance.now() - t0;
-        expect(
-          burnt,
-          `${Math.round(burnt)} ms of CPU burnt in ${Math.round(wall)} ms with no call running`,
-        ).toBeLessThan(200);
-        await h.expectEchoAnswers();
-      },
-    );
+        null,
+        { ...GENEROUS, memoryMb: 32 },
+        { domain },
+      );
+      await expect(armed).rejects.toMatchObject({ thrown: 'ReferenceError' });
+      await h.expectEchoAnswers();
+    });
   });
 
   describe('probes', () => {
@@ -888,7 +849,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
           sameIso: new Date().toISOString() === e, x: x });
         return s;
       }`;
-      const frozen = await h.sandbox({ source, limits: { cpuMs: 500 } });
+      const frozen = await h.sandbox({ source, limits: GENEROUS });
       const t0 = Date.now();
       const r = (await frozen.ask('time', { timeout: 3_000 })) as Record<string, unknown>;
       expect(r).toMatchObject({
@@ -917,7 +878,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
           ctx.reply(out);
           return s;
         }`,
-        limits: { cpuMs: 500 },
+        limits: GENEROUS,
       });
       await expect(sb.ask('parts', { timeout: 3_000 })).resolves.toEqual({
         withDate: '0.000',
@@ -933,7 +894,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
           ctx.reply(Date.now() - a);
           return s;
         }`,
-        limits: { cpuMs: 500 },
+        limits: GENEROUS,
         capabilities: { clock: true },
       });
       await expect(sb.ask('time', { timeout: 3_000 })).resolves.toBeGreaterThanOrEqual(3);
@@ -945,7 +906,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
          var f = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', fractionalSecondDigits: 3, second: 'numeric' });
          return [Date.now() - a, new Date().getTime() - a, f.format() === f.format(a) ? 0 : 1, x & 0];`,
         null,
-        { cpuMs: 500 },
+        GENEROUS,
       );
       expect(r).toEqual([0, 0, 0, 0]);
     });
@@ -1007,7 +968,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandbox escapes, mode %s'
            await null;
            return { sum: sum, nested: [{ a: 1, b: [true, null, 'x'] }], none: undefined };`,
           { xs: [1, 2, 3, 4] },
-          { cpuMs: 100, memoryMb: 32 },
+          { ...GENEROUS, memoryMb: 32 },
         ),
       ).resolves.toEqual({ sum: 10, nested: [{ a: 1, b: [true, null, 'x'] }] });
     });

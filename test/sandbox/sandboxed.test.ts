@@ -216,6 +216,8 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandboxed, mode %s', (mod
   });
 
   it('a CPU limit hit disposes the isolate, fails with SandboxLimitError and dead-letters nothing silently', async () => {
+    // isolated-vm stops the loop, not the watchdog: a grace no loaded machine can use up
+    configureSandboxes({ mode, watchdogGraceMs: 60_000 });
     const system = createSystem();
     const seen = failures(system);
     const dead: DeadLetter[] = [];
@@ -255,6 +257,7 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandboxed, mode %s', (mod
         });
     } finally {
       await system.shutdown();
+      configureSandboxes({ mode });
     }
   });
 
@@ -675,7 +678,11 @@ describe('sandboxed, mode process: in flight', () => {
         supervise({
           strategy: 'one-for-all',
           children: [
-            { id: 's', behaviour: sandboxed({ source: slow }) },
+            // limits no loaded machine reaches: the restart, not a limit, must end the asks
+            {
+              id: 's',
+              behaviour: sandboxed({ source: slow, limits: { cpuMs: 10_000, wallMs: 10_000 } }),
+            },
             {
               id: 'f',
               behaviour: fromReceive(null, () => {
