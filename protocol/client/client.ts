@@ -21,6 +21,7 @@
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { systemClock, type Clock } from '../clock.ts';
+import { closeReason } from '../close-reason.ts';
 import {
   CLIENT_PROTOCOL_VERSION,
   SUBPROTOCOL,
@@ -469,7 +470,7 @@ export class TroupeClient {
       if (bytes === null) throw new ClientProtocolError(4000, 'a text frame from the gateway');
       frame = decodeServerFrame(bytes);
     } catch (e) {
-      this.#socket?.close(4000, e instanceof Error ? e.message.slice(0, 100) : 'a bad frame');
+      this.#socket?.close(4000, e instanceof Error ? closeReason(e.message) : 'a bad frame');
       return;
     }
     switch (frame.op) {

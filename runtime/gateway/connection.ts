@@ -12,6 +12,7 @@
  * it is answered `not-serializable`, a snapshot over it ends its subscription
  * (`not-serializable`), an event over it is not passed on; each is logged.
  */
+import { closeReason } from '../../protocol/close-reason.ts';
 import type { WebSocket } from 'ws';
 import { context, trace, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
 import {
@@ -176,7 +177,7 @@ export class Connection {
   close(code: ClientCloseCode | 1000, reason: string): void {
     if (this.closed) return;
     const ws = this.ws;
-    ws.close(code, reason.length > 120 ? reason.slice(0, 120) : reason);
+    ws.close(code, closeReason(reason));
     // a peer that never answers the close frame is cut off (ws itself would wait 30 s)
     setTimeout(() => {
       if (ws.readyState !== ws.CLOSED) ws.terminate();

@@ -34,6 +34,7 @@
  *
  * Reconnection is the caller's (runtime/nodes/net.ts): a link is one connection.
  */
+import { closeReason } from '../../protocol/close-reason.ts';
 import WebSocket from 'ws';
 import type { Address } from '../address.ts';
 import { isTempAddress } from '../temp.ts';
@@ -463,26 +464,8 @@ export class NodeLink {
   }
 }
 
-/** Bytes of UTF-8 a WebSocket close reason may take (RFC 6455 §5.5: 125, less the code). */
-export const MAX_CLOSE_REASON_BYTES = 123;
-
-/**
- * A close frame's reason: at most MAX_CLOSE_REASON_BYTES of UTF-8, cut between characters.
- * `ws` throws a RangeError for a longer one, and a reason may quote a peer's bytes (a frame
- * kind, a bye's reason), where 120 characters can be 360 bytes.
- */
-export function closeReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
-  let out = '';
-  let bytes = 0;
-  for (const ch of reason) {
-    const n = Buffer.byteLength(ch);
-    if (bytes + n > MAX_CLOSE_REASON_BYTES) break;
-    out += ch;
-    bytes += n;
-  }
-  return out;
-}
+/** Close reasons cut to what a close frame takes (protocol/close-reason.ts). */
+export { closeReason, MAX_CLOSE_REASON_BYTES } from '../../protocol/close-reason.ts';
 
 /** Dials `url` (ws:// or wss://) expecting the node `peer`. */
 export function dialLink(
