@@ -19,6 +19,7 @@
  *   SLEEPING  1 while the guard sleeps until something runs (the main thread wakes it)
  *   ID        the sandbox (or request) id of the frame being handled
  *   LIMIT     0 cpu, 1 wall: the limit the call's budget comes from
+ *   UP        1 once the guard runs (the host serves nothing before: a call is never unseen)
  *   STARTED   when call SEQ began (ms, performance.timeOrigin + performance.now())
  *   BUDGET    the time isolated-vm was given for call SEQ (ms)
  */
@@ -30,6 +31,7 @@ const BUSY = 2;
 const SLEEPING = 3;
 const ID = 4;
 const LIMIT = 5;
+const UP = 6;
 const INTS = 8;
 const STARTED = 0;
 const BUDGET = 1;
@@ -119,7 +121,18 @@ export class CallBoard implements CallWatch {
     if (Atomics.load(this.#ints, SLEEPING) === 1) Atomics.notify(this.#ints, SLEEPING);
   }
 
+  /** Waits until the guard runs, at most `ms`; whether it does. */
+  waitUp(ms: number): boolean {
+    Atomics.wait(this.#ints, UP, 0, ms);
+    return Atomics.load(this.#ints, UP) === 1;
+  }
+
   // ---- the guard's side ------------------------------------------------------------------
+
+  up(): void {
+    Atomics.store(this.#ints, UP, 1);
+    Atomics.notify(this.#ints, UP);
+  }
 
   get isBusy(): boolean {
     return Atomics.load(this.#ints, BUSY) === 1 || Atomics.load(this.#ints, RUNNING) === 1;

@@ -47,15 +47,22 @@ export interface SandboxOptions {
   readonly pool?: SandboxPoolOptions;
   /** Time a call may run past its limit before its host is killed (default 250 ms). */
   readonly watchdogGraceMs?: number;
+  /**
+   * Mode 'process': keep a second host started at all times (default false: the next host is
+   * started when a call first runs past its limit). It costs a process (~90 MB resident here);
+   * it saves the sandboxes of a killed host the wait for a process to start.
+   */
+  readonly spareHost?: boolean;
 }
 
 export interface ResolvedSandboxOptions {
   readonly mode: SandboxMode;
   readonly pool: ResolvedSandboxPoolOptions;
   readonly watchdogGraceMs: number;
+  readonly spareHost: boolean;
 }
 
-const KEYS = ['mode', 'pool', 'watchdogGraceMs'];
+const KEYS = ['mode', 'pool', 'watchdogGraceMs', 'spareHost'];
 
 export function resolveSandboxOptions(field: string, v: unknown): ResolvedSandboxOptions {
   const o = v === undefined ? {} : optionObject(field, v);
@@ -66,7 +73,15 @@ export function resolveSandboxOptions(field: string, v: unknown): ResolvedSandbo
   const grace = o.watchdogGraceMs ?? SANDBOX_WATCHDOG_GRACE_MS;
   if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0)
     throw new InvalidOptionError(`${field}.watchdogGraceMs`, grace, 'a finite number ≥ 0 (ms)');
-  return { mode, pool: resolvePoolOptions(`${field}.pool`, o.pool), watchdogGraceMs: grace };
+  const spareHost = o.spareHost ?? false;
+  if (typeof spareHost !== 'boolean')
+    throw new InvalidOptionError(`${field}.spareHost`, spareHost, 'a boolean');
+  return {
+    mode,
+    pool: resolvePoolOptions(`${field}.pool`, o.pool),
+    watchdogGraceMs: grace,
+    spareHost,
+  };
 }
 
 let options: ResolvedSandboxOptions = resolveSandboxOptions('sandbox', undefined);
@@ -95,6 +110,11 @@ export function sandboxMode(): SandboxMode {
 /** The pool bounds a sandbox host process is started with. */
 export function sandboxPoolOptions(): ResolvedSandboxPoolOptions {
   return options.pool;
+}
+
+/** Whether mode 'process' keeps a spare host started. */
+export function spareHost(): boolean {
+  return options.spareHost;
 }
 
 /** The watchdog's grace now (ms). */

@@ -38,6 +38,7 @@ function run({ board: buffer, reportFd, parent }: GuardData): never {
   const nap = new Int32Array(new SharedArrayBuffer(4));
   let lastReport = 0;
   let lastParentCheck = 0;
+  board.up();
   const report = (line: string): void => {
     if (reportFd === null) return;
     try {
@@ -52,6 +53,12 @@ function run({ board: buffer, reportFd, parent }: GuardData): never {
     if (now - lastParentCheck >= GUARD_PARENT_POLL_MS) {
       lastParentCheck = now;
       if (process.ppid !== parent) die();
+    }
+    if (reportFd === null) {
+      // nothing to report (mode 'thread'): sleep on a slot of its own, so that the host's
+      // calls never wake it
+      Atomics.wait(nap, 0, 0, GUARD_PARENT_POLL_MS);
+      continue;
     }
     if (!board.isBusy) {
       board.sleep(GUARD_PARENT_POLL_MS);

@@ -22,10 +22,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { SandboxLimitError } from './limits.ts';
-import { sandboxPoolOptions, watchdogGraceMs } from './config.ts';
+import { sandboxPoolOptions, spareHost, watchdogGraceMs } from './config.ts';
 import type { PoolStats } from './pool.ts';
 import { HostWatch, SANDBOX_HOST_LINGER_MS, type Offender } from './host-watch.ts';
 import {
+  hostEnv,
   SandboxHostLostError,
   type HostFrame,
   type HostResult,
@@ -85,6 +86,11 @@ export class SandboxHostLink {
   /** Hosts the watchdog killed. */
   get kills(): number {
     return this.#kills;
+  }
+
+  /** The spare host's pid, when one is started (`spareHost`, or a call past its limit). */
+  get sparePid(): number | undefined {
+    return this.#spare?.child.pid;
   }
 
   /** The host process's pid (starting it when there is none). */
@@ -231,7 +237,15 @@ export class SandboxHostLink {
     this.#host = host;
     host.watch.owe(this.#owed);
     reference(host.child, this.#owed > 0);
+    this.#spareSoon();
     return host;
+  }
+
+  /** With `spareHost`: once the host is up, the next one is started beside it. */
+  #spareSoon(): void {
+    const host = this.#host;
+    if (spareHost() && this.#spare === null && host !== null && host.watch.ready)
+      this.#spare = this.#start();
   }
 
   /** Starts a host process (unreferenced, watched). */
@@ -239,6 +253,7 @@ export class SandboxHostLink {
     const args: HostArgs = { transport: 'ipc', pool: sandboxPoolOptions() };
     const child = fork(HOST, [JSON.stringify(args)], {
       execArgv: ['--no-node-snapshot'],
+      env: hostEnv(),
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
@@ -265,7 +280,10 @@ export class SandboxHostLink {
     child.on('message', (batch: HostResult[]) => {
       if (batch[0]?.[1] === 'ready') {
         host.watch.up();
-        if (this.#host === host) this.#flushSoon();
+        if (this.#host === host) {
+          this.#flushSoon();
+          this.#spareSoon();
+        }
         return;
       }
       if (this.#host === host) this.#results(host, batch);

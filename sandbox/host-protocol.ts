@@ -40,6 +40,9 @@
  *   ['u', …] / ['s', id]                    → as in mode 'process'
  *   any of them                             → [id, 'f', failure] or [id, 'g', 1]
  */
+import { readSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TroupeError } from '../runtime/error.ts';
 import {
   SandboxCodeError,
@@ -140,4 +143,43 @@ export function encodeSync(value: unknown): Buffer {
   out.writeUInt32LE(bytes, 0);
   out.write(json, 4);
   return out;
+}
+
+/**
+ * Reads mode 'thread's frames from a blocking fd, one read each when it fits its buffer. The
+ * two sides take turns (a frame, then its one result), so nothing follows a frame.
+ */
+export class FrameReader {
+  #buf = Buffer.alloc(64 * 1024);
+
+  /** The next frame's JSON, or null at the end of the stream. */
+  read(fd: number): string | null {
+    let got = 0;
+    let need = 4;
+    while (got < need) {
+      if (need > this.#buf.length) {
+        const bigger = Buffer.alloc(need);
+        this.#buf.copy(bigger, 0, 0, got);
+        this.#buf = bigger;
+      }
+      const n = readSync(fd, this.#buf, got, this.#buf.length - got, null);
+      if (n === 0) return null;
+      got += n;
+      if (got >= 4) need = 4 + this.#buf.readUInt32LE(0);
+    }
+    return this.#buf.toString('utf8', 4, need);
+  }
+}
+
+/**
+ * The environment a host process is started with: the node's, with Node's compile cache on
+ * (NODE_COMPILE_CACHE, unless the node set its own): a host loads a dozen TypeScript modules,
+ * and stripping their types again at every start took 150–300 ms of it (10 ms from the cache),
+ * time the sandboxes of a killed host wait.
+ */
+export function hostEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'node-compile-cache'),
+  };
 }

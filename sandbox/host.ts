@@ -14,12 +14,18 @@
  *   transport 'sync'  one frame at a time from the FIFO `req`, each answered on the FIFO
  *                     `res`; it exits when `req` ends
  */
-import { openSync, readSync, writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { configureIsolatePool, resolvePoolOptions } from './pool.ts';
 import { CallBoard, watchCalls, type GuardData } from './board.ts';
 import { handle, handleSync, markFramesOn } from './host-frames.ts';
-import { encodeSync, type HostFrame, type HostResult, type SyncFrame } from './host-protocol.ts';
+import {
+  encodeSync,
+  FrameReader,
+  type HostFrame,
+  type HostResult,
+  type SyncFrame,
+} from './host-protocol.ts';
 
 export interface HostArgs {
   readonly transport: 'ipc' | 'sync';
@@ -31,6 +37,8 @@ export interface HostArgs {
 
 /** The fd the guard's reports go to in transport 'ipc' (stdio[4] of the host). */
 export const REPORT_FD = 4;
+/** How long the guard thread may take to start (ms): the host gives up (exits) beyond. */
+const GUARD_START_MS = 20_000;
 
 const args = JSON.parse(process.argv[2] ?? '{}') as HostArgs;
 configureIsolatePool(resolvePoolOptions('sandbox.pool', args.pool));
@@ -43,7 +51,9 @@ const guard: GuardData = {
   reportFd: args.transport === 'ipc' ? REPORT_FD : null,
   parent: process.ppid,
 };
-new Worker(new URL('./guard.ts', import.meta.url), { workerData: guard }).unref();
+new Worker(new URL('./guard.ts', import.meta.url), { workerData: guard, execArgv: [] }).unref();
+// nothing is served before the guard watches: a call it cannot see could not be stopped
+if (!board.waitUp(GUARD_START_MS)) process.exit(1);
 
 if (args.transport === 'sync') serveSync(args.req!, args.res!);
 else serveIpc();
@@ -57,36 +67,27 @@ function serveIpc(): void {
     } finally {
       board.idle();
     }
-    if (out.length > 0) process.send!(out);
+    if (out.length > 0) process.send!(out, exitOnError);
   });
   // the node went away: nothing is left to serve
   process.on('disconnect', () => process.exit(0));
-  process.send!([[0, 'ready']]);
+  process.send!([[0, 'ready']], exitOnError);
 }
 
-/** Reads exactly `n` bytes into `buf`; false at the end of the stream. */
-function readFully(fd: number, buf: Buffer, n: number): boolean {
-  let got = 0;
-  while (got < n) {
-    const r = readSync(fd, buf, got, n - got, null);
-    if (r === 0) return false;
-    got += r;
-  }
-  return true;
+/** A send that fails: the node is gone (its channel closed). */
+function exitOnError(e: Error | null): void {
+  if (e !== null) process.exit(0);
 }
 
 function serveSync(reqPath: string, resPath: string): never {
   // the same order as the node opens them: each open waits for the other end
   const req = openSync(reqPath, 'r');
   const res = openSync(resPath, 'w');
-  const head = Buffer.alloc(4);
-  let body = Buffer.alloc(64 * 1024);
+  const reader = new FrameReader();
   for (;;) {
-    if (!readFully(req, head, 4)) process.exit(0);
-    const n = head.readUInt32LE(0);
-    if (n > body.length) body = Buffer.alloc(n);
-    if (!readFully(req, body, n)) process.exit(0);
-    const frame = JSON.parse(body.toString('utf8', 0, n)) as SyncFrame;
+    const json = reader.read(req);
+    if (json === null) process.exit(0);
+    const frame = JSON.parse(json) as SyncFrame;
     board.busy();
     let out: Buffer;
     try {

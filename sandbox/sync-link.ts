@@ -20,7 +20,7 @@
  *   stuck then). When a system shuts down and no sandbox is left in it, it is ended.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,8 @@ import { SyncWatchBoard } from './sync-board.ts';
 import { SANDBOX_HOST_LINGER_MS, SANDBOX_HOST_START_MS } from './host-watch.ts';
 import {
   encodeSync,
+  FrameReader,
+  hostEnv,
   SandboxHostLostError,
   type HostResult,
   type HostStats,
@@ -71,8 +73,7 @@ export class SyncHostLink {
   #nextId = 0;
   #restarts = 0;
   #kills = 0;
-  #head = Buffer.alloc(4);
-  #body = Buffer.alloc(64 * 1024);
+  readonly #reader = new FrameReader();
   readonly #open = new Set<number>();
   #board: SyncWatchBoard | null = null;
   #linger: NodeJS.Timeout | null = null;
@@ -194,25 +195,12 @@ export class SyncHostLink {
   #exchange(host: SyncHost, frame: Buffer): HostResult | null {
     try {
       for (let off = 0; off < frame.length;) off += writeSync(host.req, frame, off);
-      if (!this.#read(host.res, this.#head, 4)) return null;
-      const n = this.#head.readUInt32LE(0);
-      if (n > this.#body.length) this.#body = Buffer.alloc(n);
-      if (!this.#read(host.res, this.#body, n)) return null;
-      return JSON.parse(this.#body.toString('utf8', 0, n)) as HostResult;
+      const json = this.#reader.read(host.res);
+      return json === null ? null : (JSON.parse(json) as HostResult);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') return null;
       throw e;
     }
-  }
-
-  #read(fd: number, buf: Buffer, n: number): boolean {
-    let got = 0;
-    while (got < n) {
-      const r = readSync(fd, buf, got, n - got, null);
-      if (r === 0) return false;
-      got += r;
-    }
-    return true;
   }
 
   /** The host, started (and, when `open`, its FIFOs opened: the caller waits for that). */
@@ -249,6 +237,7 @@ export class SyncHostLink {
     const args: HostArgs = { transport: 'sync', pool: sandboxPoolOptions(), req, res };
     const child = spawn(process.execPath, ['--no-node-snapshot', HOST, JSON.stringify(args)], {
       stdio: ['ignore', 'inherit', 'inherit'],
+      env: hostEnv(),
     });
     child.unref();
     const host: SyncHost = { child, dir, req: -1, res: -1, generation: this.#generation };
