@@ -18,7 +18,7 @@ import { restart } from './savina/restart.ts';
 import { timerLateness } from './savina/timer-lateness.ts';
 import { supervisorChildren } from './savina/supervisor-children.ts';
 import { erlangImpls } from './peers/erlang.ts';
-import { countingSandboxed, sandboxAcquire } from './sandbox.ts';
+import { countingSandboxed, sandboxAcquire, sandboxRecovery } from './sandbox.ts';
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
 import { entityActivateBench, failoverBench } from './cluster.ts';
 import { gatewayFanoutBench } from './gateway.ts';
@@ -86,6 +86,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   gatewayFanoutBench,
   timerLateness,
   supervisorChildren,
+  sandboxRecovery,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

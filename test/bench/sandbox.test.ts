@@ -1,7 +1,9 @@
 /**
  * The sandbox's benchmarks do the work they claim: the sandboxed counters count every message
- * (in both modes), and sandbox-acquire's implementations acquire what they report, the pooled
- * one from ready sandboxes and the cold one from new isolates (each checks its pool's counts).
+ * (in both modes), sandbox-acquire's implementations acquire what they report, the pooled
+ * one from ready sandboxes and the cold one from new isolates (each checks its pool's counts),
+ * and sandbox-recovery recovers from every attack it makes (it checks that each cost exactly
+ * one host).
  */
 import { describe, expect, it } from 'vitest';
 import { paramsOf } from '../../bench/harness.ts';
@@ -34,4 +36,13 @@ describe('the sandbox in the bench', () => {
     },
     30_000,
   );
+
+  it('sandbox-recovery troupe:sandboxed@process times a recovery per attack', async () => {
+    const b = bench('sandbox-recovery');
+    const { params } = paramsOf(b, true, 0.4);
+    const s = await b.impls['troupe:sandboxed@process']!(params);
+    expect(s.messages).toBe((params as { attacks: number }).attacks);
+    expect(s.p50Us).toBeGreaterThan(0);
+    expect(s.p99Us).toBeGreaterThanOrEqual(s.p50Us!);
+  }, 60_000);
 });

@@ -162,13 +162,17 @@ describe.each(['process', 'thread'] as SandboxMode[])('the sandbox watchdog, mod
     },
   );
 
-  it('checks watchdogGraceMs, naming the field', () => {
+  it('checks watchdogGraceMs and spareHost, naming the field', () => {
     expect(() => configureSandboxes({ mode, watchdogGraceMs: -1 })).toThrow(
       /options\.watchdogGraceMs/,
     );
     expect(() => configureSandboxes({ mode, watchdogGraceMs: Infinity })).toThrow(
       /options\.watchdogGraceMs/,
     );
+    expect(() => configureSandboxes({ mode, spareHost: 'yes' as never })).toThrow(
+      /options\.spareHost/,
+    );
+    configureSandboxes({ mode });
   });
 });
 
@@ -229,6 +233,25 @@ describe.skipIf(!existsSync('/proc/self/stat'))('no host outlives its node', () 
     // the node's own thread is free in mode 'process': it can end itself
     node.kill('SIGTERM');
     await eventually(() => !alive(host), 'the host died with its node');
+  });
+});
+
+describe('mode process: spareHost', () => {
+  afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('keeps a second host started; the sandboxes of a killed host go on in it', async () => {
+    configureSandboxes({ mode: 'process', spareHost: true });
+    const host = sandboxHost();
+    await expect(runUntrusted('return 1')).resolves.toBe(1);
+    await eventually(() => host.sparePid !== undefined, 'a spare host is started');
+    const spare = host.sparePid!;
+    await expect(
+      runUntrusted(`return ${ATTACKS[0]![1]}`, null, { cpuMs: 50 }),
+    ).rejects.toBeInstanceOf(SandboxLimitError);
+    await expect(runUntrusted('return 2')).resolves.toBe(2);
+    expect(host.pid).toBe(spare);
+    // and the next spare is started beside it
+    await eventually(() => host.sparePid !== undefined && host.sparePid !== spare, 'a new spare');
   });
 });
 
