@@ -40,9 +40,15 @@ import type { ActorContext } from '../runtime/context.ts';
 import { InvalidOptionError, TroupeError } from '../runtime/error.ts';
 import { isActorRef, type ActorRef } from '../runtime/ref.ts';
 import { portableFactory } from '../runtime/shards/portable.ts';
+import { encodeValue, SerializationError } from '../runtime/refcodec.ts';
 import { grantLetters, type Grants } from './engine.ts';
 import { sandboxMode } from './config.ts';
-import { resolveLimits, type ResolvedSandboxLimits, type SandboxLimits } from './limits.ts';
+import {
+  isPlainObject,
+  resolveLimits,
+  type ResolvedSandboxLimits,
+  type SandboxLimits,
+} from './limits.ts';
 import type { SandboxEmitted } from './effects.ts';
 import { ProcessState } from './process-state.ts';
 import {
@@ -99,7 +105,7 @@ const CAPABILITY_KEYS = ['tell', 'refs', 'emit', 'log', 'clock'];
 const OPTION_KEYS = ['source', 'input', 'limits', 'capabilities', 'domain'];
 
 function resolve(options: unknown): Spec {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
+  if (!isPlainObject(options))
     throw new InvalidOptionError(
       'options',
       options,
@@ -124,6 +130,14 @@ function resolve(options: unknown): Spec {
       `at most ${MAX_SOURCE_CHARS}`,
     );
   const limits = resolveLimits('options.limits', o.limits);
+  if (o.input !== undefined)
+    try {
+      // it crosses as data: to the sandbox (JSON), and to another shard with the behaviour
+      encodeValue(o.input, 'address');
+    } catch (e) {
+      if (!(e instanceof SerializationError)) throw e;
+      throw new InvalidOptionError('options.input', o.input, `data (${e.message})`);
+    }
   const domain = o.domain ?? DEFAULT_DOMAIN;
   if (typeof domain !== 'string' || domain.length === 0 || domain.length > 256)
     throw new InvalidOptionError(
@@ -132,7 +146,7 @@ function resolve(options: unknown): Spec {
       'a non-empty string of at most 256 characters',
     );
   const c = (o.capabilities ?? {}) as Record<string, unknown>;
-  if (typeof c !== 'object' || c === null || Array.isArray(c))
+  if (!isPlainObject(c))
     throw new InvalidOptionError('options.capabilities', o.capabilities, 'an object');
   for (const k of Object.keys(c))
     if (!CAPABILITY_KEYS.includes(k))
@@ -150,7 +164,7 @@ function resolve(options: unknown): Spec {
   };
   let refs: Record<string, ActorRef<unknown>> | undefined;
   if (c.refs !== undefined) {
-    if (typeof c.refs !== 'object' || c.refs === null || Array.isArray(c.refs))
+    if (!isPlainObject(c.refs))
       throw new InvalidOptionError(
         'options.capabilities.refs',
         c.refs,

@@ -55,11 +55,17 @@ export const DEFAULT_LIMITS: ResolvedSandboxLimits = Object.freeze({
 
 const KEYS = ['memoryMb', 'cpuMs', 'wallMs', 'copyBytes'] as const;
 
+/** A plain object (`{…}`: no Map, Set, Date or class instance), as options are. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
 /** Defaults merged first; each given limit checked, naming `field.<name>`. */
 export function resolveLimits(field: string, v: unknown): ResolvedSandboxLimits {
   if (v === undefined) return DEFAULT_LIMITS;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError(field, v, 'an object of limits');
+  if (!isPlainObject(v)) throw new InvalidOptionError(field, v, 'an object of limits');
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o))
     if (!(KEYS as readonly string[]).includes(k))

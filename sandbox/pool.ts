@@ -18,6 +18,7 @@
 import ivm from 'isolated-vm';
 import { InvalidOptionError, TroupeError } from '../runtime/error.ts';
 import { BOOTSTRAP } from './bootstrap.ts';
+import { isPlainObject } from './limits.ts';
 
 export const SANDBOX_MAX_ISOLATES = 64;
 export const SANDBOX_WARM = 2;
@@ -38,7 +39,7 @@ export interface ResolvedSandboxPoolOptions {
 
 export function resolvePoolOptions(field: string, v: unknown): ResolvedSandboxPoolOptions {
   if (v === undefined) return { maxIsolates: SANDBOX_MAX_ISOLATES, warm: SANDBOX_WARM };
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
+  if (!isPlainObject(v))
     throw new InvalidOptionError(field, v, 'an object ({ maxIsolates, warm })');
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o))

@@ -32,6 +32,8 @@ export class SandboxAnswers {
 }
 
 interface Sent {
+  /** A message (any value, `undefined` too), or init or a view (answered, not a message). */
+  readonly isMessage: boolean;
   readonly message: unknown;
   readonly replyTo: ActorRef<unknown> | undefined;
   readonly sender: ActorRef<unknown> | undefined;
@@ -92,7 +94,12 @@ export class ProcessState implements HostClient {
     this.#refs = new RefBook(ctx.path, spec.limits.copyBytes, spec.grants);
     const input = this.#refs.copyIn(payload);
     this.#id = this.#link.open(this);
-    this.#sent.push({ message: undefined, replyTo: ctx.replyTo, sender: undefined });
+    this.#sent.push({
+      isMessage: false,
+      message: undefined,
+      replyTo: ctx.replyTo,
+      sender: undefined,
+    });
     this.#link.send(
       [
         'n',
@@ -133,6 +140,7 @@ export class ProcessState implements HostClient {
       throw e;
     }
     const held: Held = {
+      isMessage: true,
       message: msg,
       replyTo: ctx.replyTo,
       sender,
@@ -157,7 +165,12 @@ export class ProcessState implements HostClient {
   currentView(): unknown {
     if (!this.#wantView && !this.#ended) {
       this.#wantView = true;
-      this.#sent.push({ message: undefined, replyTo: undefined, sender: undefined });
+      this.#sent.push({
+        isMessage: false,
+        message: undefined,
+        replyTo: undefined,
+        sender: undefined,
+      });
       this.#link.send(['v', this.#id], true);
     }
     return this.#view;
@@ -205,7 +218,8 @@ export class ProcessState implements HostClient {
   }
 
   #forward(h: Held): void {
-    this.#sent.push({ message: h.message, replyTo: h.replyTo, sender: h.sender });
+    // without its copy: what is in flight keeps only what a failure needs
+    this.#sent.push({ isMessage: true, message: h.message, replyTo: h.replyTo, sender: h.sender });
     this.#link.send(['r', this.#id, h.json, h.senderJson, this.#wantView], true);
   }
 
@@ -273,7 +287,7 @@ export class ProcessState implements HostClient {
     if (sent !== undefined) {
       sent.replyTo?.tell(new ReplyFailure(new ActorFailedError(ctx.path, error)));
       if (notice !== undefined) notice.message = sent.message;
-      else if (sent.message !== undefined)
+      else if (sent.isMessage)
         ctx.system.deadLetters.publish({
           message: sent.message,
           recipient: this.#self.address,
@@ -286,7 +300,7 @@ export class ProcessState implements HostClient {
     const resumable =
       error instanceof SandboxCodeError &&
       sent !== undefined &&
-      sent.message !== undefined &&
+      sent.isMessage &&
       !this.#ended &&
       this.#arrived.length === 0;
     if (resumable) {
@@ -315,7 +329,7 @@ export class ProcessState implements HostClient {
     this.#arrived = [];
     this.#head = this.#assigned = 0;
     for (const s of rest) {
-      if (s.message === undefined) continue;
+      if (!s.isMessage) continue;
       const why = error ?? new SandboxCodeError(this.path, 'Error', 'the sandbox has ended');
       s.replyTo?.tell(new ReplyFailure(new ActorFailedError(ctx.path, why)));
       ctx.system.deadLetters.publish({

@@ -18,7 +18,7 @@
  */
 import { InvalidOptionError } from '../runtime/error.ts';
 import { grantLetters, RefBook } from './engine.ts';
-import { resolveLimits, SandboxCodeError, type SandboxLimits } from './limits.ts';
+import { isPlainObject, resolveLimits, SandboxCodeError, type SandboxLimits } from './limits.ts';
 import { sandboxMode } from './config.ts';
 import { sandboxHost } from './host-link.ts';
 import { syncHost } from './sync-link.ts';
@@ -49,7 +49,7 @@ export async function runUntrusted<T = unknown>(
       `at most ${MAX_SOURCE_CHARS}`,
     );
   const resolved = resolveLimits('limits', limits);
-  if (typeof options !== 'object' || options === null)
+  if (!isPlainObject(options))
     throw new InvalidOptionError('options', options, 'an object ({ domain, log, clock })');
   const domain = options.domain ?? DEFAULT_DOMAIN;
   if (typeof domain !== 'string' || domain.length === 0 || domain.length > 256)
