@@ -602,6 +602,29 @@ describe.each(['thread', 'process'] as SandboxMode[])('sandboxed failures, mode 
     }
   });
 
+  it('an ask whose message is undefined settles when a later message fails the actor (found by the fuzzer)', async () => {
+    const system = createSystem({ logger: { info() {}, warn() {}, error() {} } });
+    try {
+      const sb = system.spawn(
+        sandboxed({
+          source: `function receive(s, m, ctx) { ctx.reply(m === undefined ? 'u' : m); return s }`,
+        }),
+      );
+      const cyclic: Record<string, unknown> = {};
+      cyclic.c = cyclic;
+      const asked = sb.ask(undefined, { timeout: 10_000 });
+      sb.tell(cyclic); // cannot be copied in: the actor fails, with the ask in flight (process)
+      const outcome = await asked.then(
+        (v: unknown) => ({ v }),
+        (e: unknown) => ({ e }),
+      );
+      if ('e' in outcome) expect(outcome.e).toBeInstanceOf(ActorFailedError);
+      else expect(outcome.v).toBe(mode === 'thread' ? null : 'u');
+    } finally {
+      await system.shutdown();
+    }
+  });
+
   it('counts what it copies out in UTF-8 bytes', async () => {
     const system = createSystem();
     const seen = failures(system);
