@@ -231,7 +231,11 @@ export class SandboxHostLink {
   }
 
   #ensure(): Host {
-    if (this.#host !== null) return this.#host;
+    if (this.#host !== null) {
+      // `spareHost` may have been turned on after this host came up
+      this.#spareSoon();
+      return this.#host;
+    }
     const host = this.#spare ?? this.#start();
     this.#spare = null;
     this.#host = host;
