@@ -101,6 +101,7 @@ export class SandboxHostLink {
   /** A new sandbox id for `client`. */
   open(client: HostClient): number {
     this.#keep();
+    this.#spareSoon();
     const id = ++this.#nextId;
     this.#clients.set(id, client);
     return id;
@@ -130,7 +131,10 @@ export class SandboxHostLink {
     make: (id: number) => HostFrame,
     keep = true,
   ): Promise<HostResult> {
-    if (keep) this.#keep();
+    if (keep) {
+      this.#keep();
+      this.#spareSoon();
+    }
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, {

@@ -333,7 +333,7 @@ export class Harness {
   }
 
   /** The next child-failed event from now on (call it before the tell). */
-  nextFailure(ms = 5_000): Promise<Failure> {
+  nextFailure(ms = 15_000): Promise<Failure> {
     const n = this.failures.length;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no child-failed event in ${ms} ms`)), ms);
