@@ -235,11 +235,7 @@ export class SandboxHostLink {
   }
 
   #ensure(): Host {
-    if (this.#host !== null) {
-      // `spareHost` may have been turned on after this host came up
-      this.#spareSoon();
-      return this.#host;
-    }
+    if (this.#host !== null) return this.#host;
     const host = this.#spare ?? this.#start();
     this.#spare = null;
     this.#host = host;
