@@ -32,8 +32,12 @@
  *
  * Limits (sandbox/limits.ts): a violation disposes the isolate and fails the actor with
  * SandboxLimitError; a throw of the code fails it with SandboxCodeError (a supervisor that
- * resumes keeps the isolate and its state; a restart gets a fresh isolate). The behaviour is
- * portable: it runs on any shard (its definition crosses as data).
+ * resumes keeps the isolate and its state; a restart gets a fresh isolate). A call that runs
+ * its limit plus the watchdog's grace past gets its host killed (sandbox/config.ts): it fails
+ * with SandboxLimitError, the other sandboxes of that host with SandboxHostLostError. The
+ * isolate lives in a sandbox host process in both modes (process-state.ts, thread-state.ts).
+ * Options are checked here, naming the field (InvalidOptionError): plain objects, `input` as
+ * data. The behaviour is portable: it runs on any shard (its definition crosses as data).
  */
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { ActorContext } from '../runtime/context.ts';

@@ -5,9 +5,10 @@
  * fresh context, the driver of sandbox/bootstrap.ts) and every call into it. Each call is one
  * synchronous `applySync` with primitive arguments (JSON text in) and one string back
  * (effects as JSON text, or a fault), under isolated-vm's `timeout` (the CPU limit, or the
- * wall time left when that is shorter). It deals in text only, so it runs where the isolates
- * live: in the node's thread (mode 'thread') or in the sandbox host process (mode 'process',
- * sandbox/host.ts).
+ * wall time left when that is shorter), and marked on the call board (sandbox/board.ts) when
+ * one is installed, so that a call isolated-vm cannot stop is seen. It deals in text only, so
+ * it runs where the isolates live: in a sandbox host process (sandbox/host.ts), in both modes
+ * (the pool's tests and the bench also use it in-process).
  *
  * `RefBook` is the node's half: it copies values in (refs become `{ $ref }`, remembered as
  * given) and reads what comes out: it parses the text, never runs it, and revives a ref only

@@ -13,14 +13,17 @@
  *   copyBytes  each value copied in (a message, an input) or out (a tell, a reply, an emit,
  *              a log line, a result, the state), as JSON in UTF-8 bytes   SANDBOX_COPY_BYTES (1 MiB)
  *
- * What the limits cannot do (isolated-vm and V8, measured in test/sandbox/escape.test.ts):
- * one call of a V8 builtin on a huge value (Array#concat, JSON.parse, String#split) is not
- * interrupted by the CPU limit, and the memory limit is found when a garbage collection fails:
- * such a violation comes when the builtin gives up (up to ~1.5 s late here), and a value
- * made and dropped within one call may reach several times memoryMb. A V8 fatal error (an
- * array past V8's largest) aborts the process that holds the isolate: in mode 'process' the
- * sandbox host process (its sandboxes fail with SandboxHostLostError), in mode 'thread' the
- * node.
+ * What the limits cannot do (isolated-vm and V8, measured in test/sandbox/escape.test.ts and
+ * watchdog.test.ts): one call of a V8 builtin on a huge value (Array#concat, JSON.parse,
+ * String#split; Array#indexOf, includes, lastIndexOf, join, reverse, copyWithin, fill on an
+ * object with a huge `length`) is not interrupted by the CPU limit, and the memory limit is
+ * found when a garbage collection fails. Such a call ends when the builtin gives up (up to
+ * ~1.5 s late here), or, at its limit plus the watchdog's grace (sandbox/config.ts), with its
+ * host killed: then it fails with SandboxLimitError (cpu or wall, the time it ran) and every
+ * other sandbox of that host with SandboxHostLostError. A value made and dropped within one
+ * call may reach several times memoryMb. A V8 fatal error (an array past V8's largest) aborts
+ * the process that holds the isolate: the sandbox host process, in both modes (its sandboxes
+ * fail with SandboxHostLostError), never the node.
  *
  * A violation disposes the isolate: the sandbox fails with SandboxLimitError (which limit,
  * the value reached, the actor's path), and a restart gets a fresh isolate.

@@ -1,5 +1,7 @@
 /**
- * The isolate pool: one per thread (each shard has its own; isolates cannot cross threads).
+ * The isolate pool: one per sandbox host process (sandbox/host.ts: each thread's host has its
+ * own; isolates cannot cross threads). The pool's tests and the bench also make pools
+ * in-process.
  *
  * - A lease is an isolate of its own with a fresh context in which the bootstrap has run
  *   (sandbox/bootstrap.ts): the driver is ready, nothing else is in it. A context is used
@@ -10,7 +12,7 @@
  * - Ahead of need: after each acquire the pool prepares `warm` ready leases for that key in
  *   the background (the context is made on isolated-vm's threads, not this one); an acquire
  *   that finds none ready makes one at once (a cold start: a new isolate, ~1.5 ms).
- * - Bounded: at most `maxIsolates` isolates live in this thread (leased, ready and idle
+ * - Bounded: at most `maxIsolates` isolates live in this pool (leased, ready and idle
  *   together). At the bound an idle or ready isolate of another key is disposed to make
  *   room; when every isolate is leased, acquire fails with SandboxPoolExhaustedError.
  * - An isolate whose sandbox went past a limit is disposed, never given back.

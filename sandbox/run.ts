@@ -11,7 +11,11 @@
  * CPU limit bounds each call into the isolate, the wall limit the whole run (compiling
  * included). It rejects with SandboxLimitError (the isolate is then disposed),
  * SandboxCodeError (the code threw, or its promise never settles), SandboxSourceError (it does
- * not compile) or InvalidOptionError (bad arguments, naming the field).
+ * not compile), SandboxHostLostError (its host process ended) or InvalidOptionError (bad
+ * arguments, naming the field). It runs in this thread's sandbox host process; a call the
+ * CPU limit cannot stop gets the host killed at its limit plus the watchdog's grace
+ * (sandbox/config.ts): in mode 'process' each call into the isolate is watched, in mode
+ * 'thread' (one synchronous call, the thread waits) the whole run against its wall limit.
  *
  * `options.log`, when given, receives what the code passes to `log(...values)` (a function
  * in scope only then), one line per call, after the run.
