@@ -404,15 +404,16 @@ export class Gateway implements GatewayCore, HubHost {
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const ours = url.pathname === this.options.path;
+    // on a server of yours, other upgrade paths are yours
+    if (!ours && !this.ownServer) return;
+    // Node's HTTP server takes its error listener off an upgrading socket: a reset from the
+    // client (ECONNRESET) until `ws` puts its own would be an uncaught error without this one
+    socket.on('error', () => undefined);
     // refused as it came in (the door was full): answered already
     if (socket.writableEnded || socket.destroyed) return;
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== this.options.path) {
-      // on a server of yours, other upgrade paths are yours
-      if (this.ownServer) this.refuse(socket, 404, 'no WebSocket endpoint here');
-      return;
-    }
-    socket.on('error', () => undefined);
+    if (!ours) return this.refuse(socket, 404, 'no WebSocket endpoint here');
     // on a server of yours, an upgrade to this path enters the door as it comes
     if (this.door.enter(socket as DoorSocket) !== null)
       return this.refuse(socket, 503, 'too many connections waiting to upgrade: try again', true);

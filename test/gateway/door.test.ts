@@ -137,6 +137,40 @@ describe('gateway door: caps on connections not yet upgraded', () => {
     expect(g.stats().refused[503]).toBe(1);
   });
 
+  it('survives a refused client that sends its upgrade and then resets the connection', async () => {
+    const h = await gateway({
+      limits: { handshakeTimeoutMs: 20_000, maxHalfOpenPerIp: 1, maxHalfOpen: 100 },
+    });
+    const g = h.system.gateway!;
+    const held = rawTcp(h.url);
+    await until(() => g.stats().halfOpen === 1);
+    // as a WebSocket client does: the upgrade request goes out at connect, before the 503
+    // comes; once the 503 is in, the client resets the connection (RST, not FIN)
+    for (let i = 0; i < 40; i++) {
+      const c = rawTcp(h.url);
+      await c.connected;
+      c.socket.write(
+        'GET /troupe HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      if (i % 2 === 0) {
+        await until(() => c.text().includes('\r\n\r\n'));
+        expect(statusOf(c.text())).toBe(503);
+      }
+      // or at once: the request and the reset come in one read on the gateway's side
+      c.socket.resetAndDestroy();
+      await c.closed;
+    }
+    // the gateway's process took none of it as an uncaught error, and goes on serving
+    held.socket.destroy();
+    await until(() => g.stats().halfOpen === 0);
+    const client = connect(h.url, { token: 'alice', reconnect: false });
+    await client.ready;
+    await client.close();
+    expect(g.stats().refused[503]).toBe(40);
+  });
+
   it('refuses one over maxHalfOpen in all with 503, whatever its address', async () => {
     const h = await gateway({
       limits: { handshakeTimeoutMs: 20_000, maxHalfOpenPerIp: 10, maxHalfOpen: 3 },
