@@ -220,6 +220,9 @@ export class NodeNet {
   // ---- inside ---------------------------------------------------------------------------
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node's HTTP server takes its error listener off an upgrading socket: a reset from the
+    // peer until `ws` puts its own would be an uncaught error without this one
+    socket.on('error', () => undefined);
     if (this.#closing || req.url !== LINK_PATH) {
       socket.write(
         this.#closing

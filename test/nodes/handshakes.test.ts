@@ -53,7 +53,7 @@ async function raw(port: number, localAddress = '127.0.0.1') {
     }),
   );
   await new Promise((r) => s.once('connect', r));
-  return { s, ended, isClosed: () => closed };
+  return { s, ended, isClosed: () => closed, text: () => data };
 }
 
 describe('the node link server before a link is ready', () => {
@@ -105,6 +105,37 @@ describe('the node link server before a link is ready', () => {
     await b.nodeReady;
     await until(() => a.nodes!.net.isUp('b'));
     expect(a.nodes!.net.handshakes.pending).toBe(0);
+  });
+
+  it('survives refused peers that send an upgrade and reset the connection', async () => {
+    const { a } = await node({ maxHandshakes: 100, maxHandshakesPerIp: 1 });
+    const port = a.nodes!.net.port;
+    const held = await raw(port, '127.0.0.1');
+    await until(() => a.nodes!.net.handshakes.pending === 1);
+    for (let i = 0; i < 40; i++) {
+      const c = await raw(port, '127.0.0.1');
+      c.s.write(
+        `GET ${LINK_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+          'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      // half of them once the 503 is in, half at once (request and reset in one read)
+      if (i % 2 === 0) await until(() => c.text().startsWith('HTTP/1.1 503'));
+      c.s.resetAndDestroy();
+      await c.ended;
+    }
+    expect(a.nodes!.net.handshakes.refused).toBe(40);
+    held.s.destroy();
+    await until(() => a.nodes!.net.handshakes.pending === 0);
+    // the node goes on: a peer links
+    const b = createSystem({
+      node: { name: 'b' },
+      peers: [{ name: 'a', url: `ws://127.0.0.1:${port}` }],
+      secret: SECRET,
+    });
+    systems.push(b);
+    await b.nodeReady;
+    await until(() => a.nodes!.net.isUp('b'));
   });
 
   it('refuses bad handshake caps at start, naming the field', () => {
