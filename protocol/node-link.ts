@@ -19,17 +19,20 @@
  * A batch carries the fields of the boundary envelope (runtime/envelope.ts) in a flat form,
  * each entry one after the other in the frame's array:
  *
- *   flags, to, [from], [replyTo, corr], [trace], body
+ *   flags, to, [from], [replyTo, corr], [trace], [principal], body
  *
  * - flags: bits 0–1 the kind (0 user, 1 system, 2 reply: an ask's failure), then which
- *   optional fields follow: 4 from, 8 replyTo and corr, 16 trace; 32 says the body is in the
- *   form of runtime/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack alone cannot carry);
+ *   optional fields follow: 4 from, 8 replyTo and corr, 16 trace, 64 principal; 32 says the
+ *   body is in the form of runtime/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack
+ *   alone cannot carry);
  * - to, from, replyTo are addresses (runtime/address.ts), numbered per connection: the first
  *   time an address is sent it goes as its string and the reader gives it the next number
  *   (0, 1, 2… in the order first seen), after that as that number; an address the writer
  *   does not number (one used once, as an ask's reply address; or any new one past
  *   INTERNED_ADDRESSES numbered) goes as `[address]` each time;
  * - corr: an integer; trace: W3C trace context headers (string values);
+ * - principal: who the message acts for (runtime/principal.ts), a map with a string `id`; the
+ *   reading node stamps it again (a peer that proved the secret is trusted with it);
  * - body: msgpack, with a ref anywhere inside it as extension 0x54 holding its address, or
  *   `[address, uid]` for a ref bound to one spawn of the actor (runtime/ref.ts: a ref to an
  *   actor that stopped never reaches a new actor at its path); a reader takes either form,
@@ -276,7 +279,11 @@ const HAS_REPLY_TO = 8;
 const HAS_TRACE = 16;
 /** The body is in the form of runtime/refcodec.ts. */
 export const ENCODED = 32;
-const FLAGS_KNOWN = KIND_MASK | HAS_FROM | HAS_REPLY_TO | HAS_TRACE | ENCODED;
+const HAS_PRINCIPAL = 64;
+const FLAGS_KNOWN = KIND_MASK | HAS_FROM | HAS_REPLY_TO | HAS_TRACE | ENCODED | HAS_PRINCIPAL;
+
+/** A principal as it crosses: JSON data with a string `id` (runtime/principal.ts). */
+export type WirePrincipal = Readonly<Record<string, unknown>> & { readonly id: string };
 
 const ENTRY_KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
 export const kindCode = (k: EnvelopeKind): number =>
@@ -284,8 +291,8 @@ export const kindCode = (k: EnvelopeKind): number =>
 
 /** Addresses a connection numbers; more go as `[address]` each time. */
 export const INTERNED_ADDRESSES = 65_536;
-/** Array items one entry takes at most (flags, to, from, replyTo, corr, trace, body). */
-export const ENTRY_ITEMS_MAX = 7;
+/** Array items one entry takes at most (flags, to, from, replyTo, corr, trace, principal, body). */
+export const ENTRY_ITEMS_MAX = 8;
 
 /** An entry of a batch, as given to the writer (or read back from a frame not sent). */
 export interface BatchEntry {
@@ -295,6 +302,7 @@ export interface BatchEntry {
   readonly replyTo: Address | undefined;
   readonly corr: number;
   readonly trace: Readonly<Record<string, string>> | undefined;
+  readonly principal: WirePrincipal | undefined;
   /** As it goes on the wire: as given, or in the ref codec's form when `encoded`. */
   readonly body: unknown;
   readonly encoded: boolean;
@@ -350,6 +358,7 @@ export class BatchWriter {
     replyTo: Address | undefined,
     corr: number,
     trace: Readonly<Record<string, string>> | undefined,
+    principal: WirePrincipal | undefined,
     body: unknown,
     encoded: boolean,
   ): number {
@@ -368,6 +377,10 @@ export class BatchWriter {
     if (trace !== undefined) {
       flags |= HAS_TRACE;
       v.push(trace);
+    }
+    if (principal !== undefined) {
+      flags |= HAS_PRINCIPAL;
+      v.push(principal);
     }
     v.push(body);
     v[at] = flags;
@@ -421,7 +434,17 @@ export class BatchWriter {
 
   #halves(entries: BatchEntry[], frames: Uint8Array[], counts: number[], unsent: Unsent[]): void {
     for (const e of entries)
-      this.push(kindCode(e.kind), e.to, e.from, e.replyTo, e.corr, e.trace, e.body, e.encoded);
+      this.push(
+        kindCode(e.kind),
+        e.to,
+        e.from,
+        e.replyTo,
+        e.corr,
+        e.trace,
+        e.principal,
+        e.body,
+        e.encoded,
+      );
     const values = this.#values;
     this.#values = [NODE_PROTOCOL_VERSION, 'batch'];
     this.#count = 0;
@@ -451,8 +474,11 @@ export class BatchWriter {
   /** The entries of values not packed yet (numbers are this writer's). */
   #entries(values: unknown[]): BatchEntry[] {
     const out: BatchEntry[] = [];
-    readEntries(values, this.#names, (kind, to, from, replyTo, corr, trace, body, encoded) =>
-      out.push({ kind, to, from, replyTo, corr, trace, body, encoded }),
+    readEntries(
+      values,
+      this.#names,
+      (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+        out.push({ kind, to, from, replyTo, corr, trace, principal, body, encoded }),
     );
     return out;
   }
@@ -477,8 +503,8 @@ export class BatchWriter {
       readEntries(
         unpackWithRefs(unpackr, f, revive) as unknown[],
         names,
-        (kind, to, from, replyTo, corr, trace, body, encoded) =>
-          out.push({ kind, to, from, replyTo, corr, trace, body, encoded }),
+        (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+          out.push({ kind, to, from, replyTo, corr, trace, principal, body, encoded }),
       );
     return out;
   }
@@ -492,6 +518,7 @@ export type EachEntry = (
   replyTo: Address | undefined,
   corr: number,
   trace: Readonly<Record<string, string>> | undefined,
+  principal: WirePrincipal | undefined,
   body: unknown,
   encoded: boolean,
 ) => void;
@@ -513,6 +540,7 @@ function readEntries(v: readonly unknown[], names: readonly string[], each: Each
     }
     const trace =
       (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+    const principal = (flags & HAS_PRINCIPAL) !== 0 ? (v[i++] as WirePrincipal) : undefined;
     each(
       ENTRY_KINDS[flags & KIND_MASK]!,
       to,
@@ -520,6 +548,7 @@ function readEntries(v: readonly unknown[], names: readonly string[], each: Each
       replyTo,
       corr,
       trace,
+      principal,
       v[i++],
       (flags & ENCODED) !== 0,
     );
@@ -591,6 +620,19 @@ export class BatchReader {
           if (typeof (t as Record<string, unknown>)[k] !== 'string') throw bad('a bad trace');
         trace = t as Record<string, string>;
       }
+      let principal: WirePrincipal | undefined;
+      if ((flags & HAS_PRINCIPAL) !== 0) {
+        const p = v[i++];
+        checkValue(p, limits, 1, null);
+        if (
+          typeof p !== 'object' ||
+          p === null ||
+          Array.isArray(p) ||
+          typeof (p as { id?: unknown }).id !== 'string'
+        )
+          throw bad('a bad principal');
+        principal = p as WirePrincipal;
+      }
       if (i >= v.length) throw bad('no body');
       const body = v[i++];
       checkValue(body, limits, 1, isRef);
@@ -601,6 +643,7 @@ export class BatchReader {
         replyTo,
         corr,
         trace,
+        principal,
         body,
         (flags & ENCODED) !== 0,
       );

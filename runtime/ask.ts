@@ -22,6 +22,7 @@ import { TroupeError } from './error.ts';
 import type { ActorPath } from './address.ts';
 import type { Delivery } from './ref.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
+import type { Principal } from './principal.ts';
 
 /** Default deadline of an ask, in milliseconds. */
 export const ASK_TIMEOUT_MS = 5_000;
@@ -31,6 +32,13 @@ export const ASK_TOMBSTONES = 1_024;
 export interface AskOptions {
   /** Milliseconds to wait for the reply. Default: the system's askTimeoutMs (ASK_TIMEOUT_MS). */
   readonly timeout?: number;
+  /**
+   * Who the ask acts for: a principal the runtime gave (`ctx.principal`, or a narrowing of it;
+   * runtime/principal.ts), for work that runs outside the actor's turn (a tool, a callback).
+   * Default: in an actor's turn, its current message's principal; else none. Anything else
+   * rejects with InvalidPrincipalError.
+   */
+  readonly principal?: Principal | null;
 }
 
 export class AskTimeoutError extends TroupeError {

@@ -2,7 +2,8 @@
  * Crossing a boundary: a message and its in-thread meta become an Envelope
  * (runtime/envelope.ts) with every ref encoded as its address and the trace context as W3C
  * headers; on the other side the envelope is validated, then opened into a message and a
- * meta whose refs belong to the receiving system. Threads, node links and persistent
+ * meta whose refs belong to the receiving system, and whose principal (who the message acts
+ * for) is stamped again here. Threads, node links and persistent
  * mailboxes use this pair; nothing else builds envelopes by hand.
  *
  * Opening validates before trusting: an unknown version or kind, or an address that does not
@@ -16,6 +17,7 @@ import { decodeValue, encodeValue } from './refcodec.ts';
 import { extractTrace, injectTrace } from './telemetry.ts';
 import { senderOf } from './cell.ts';
 import type { ActorRef } from './ref.ts';
+import { stampPrincipal, type Principal } from './principal.ts';
 
 const KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
 
@@ -45,6 +47,7 @@ export function seal(
     ...(m?.replyTo ? { replyTo: m.replyTo.address, corr: m.corr } : {}),
     kind,
     ...(m?.trace ? { trace: injectTrace(m.trace) } : {}),
+    ...(m?.principal ? { principal: m.principal } : {}),
     body: encodeValue(body),
   };
 }
@@ -89,11 +92,24 @@ export function open(
       throw new InvalidEnvelopeError('trace', e.trace, 'expected string headers');
     trace = extractTrace(e.trace as Record<string, string>);
   }
+  const principal = e.principal === undefined ? null : openPrincipal(e.principal);
   const meta =
-    from === null && replyTo === null && trace === null
+    from === null && replyTo === null && trace === null && principal === null
       ? null
-      : new MessageMeta(from, replyTo, (e.corr as number | undefined) ?? 0, trace);
+      : new MessageMeta(from, replyTo, (e.corr as number | undefined) ?? 0, trace, principal);
   return { kind: e.kind as EnvelopeKind, to, body: decodeValue(e.body, refOf), meta };
+}
+
+/**
+ * The envelope's principal, stamped on this side: the boundary is trusted (threads of one
+ * node; nodes that share the cluster secret), its shape is not.
+ */
+export function openPrincipal(v: unknown): Principal {
+  try {
+    return stampPrincipal(v);
+  } catch (error) {
+    throw new InvalidEnvelopeError('principal', v, (error as Error).message);
+  }
 }
 
 /** Refs kept by one cache before it starts again (bounded: addresses come from outside). */

@@ -60,6 +60,7 @@ import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } fro
 import type { TimerEntry } from './timers.ts';
 import type { ActorSystem } from './system.ts';
 import type { Context } from '@opentelemetry/api';
+import type { Principal } from './principal.ts';
 
 export const STARTING = 0;
 export const RUNNING = 1;
@@ -716,7 +717,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   deferTell(ref: LocalRef, msg: unknown): Delivery {
     const sys = this.system;
     checkCrossing(ref, msg);
-    this.outbox!.push(ref, msg, sys.tracing ? sys.traceMeta(this) : this);
+    this.outbox!.push(ref, msg, sys.tracing || this.principal !== null ? sys.sendMeta(this) : this);
     return 'enqueued';
   }
 
@@ -1455,6 +1456,15 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   get sender(): ActorRef<unknown> | undefined {
     return senderOf(this.handling);
+  }
+
+  /**
+   * Who the message being handled acts for (stamped by the gateway, runtime/principal.ts):
+   * what this actor tells and asks while it handles it acts for the same principal.
+   */
+  get principal(): Principal | null {
+    const m = this.handling;
+    return m instanceof MessageMeta ? m.principal : null;
   }
 
   get replyTo(): ActorRef<Reply> | undefined {

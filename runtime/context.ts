@@ -8,6 +8,7 @@ import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SpawnOptions } from './options.ts';
 import type { ActorSystem } from './system.ts';
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
+import type { Principal } from './principal.ts';
 
 export interface ActorContext<In = unknown, Reply = unknown> {
   readonly self: ActorRef<In, Reply>;
@@ -19,6 +20,14 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   readonly incarnation: number;
   /** The sending actor of the current message, if it was sent by an actor. */
   readonly sender: ActorRef<unknown> | undefined;
+  /**
+   * Who the current message acts for: the principal the gateway authenticated for the client
+   * that sent it (or caused it: the tells and asks an actor makes while it handles such a
+   * message carry it on, across threads and nodes); null when it acts for nobody (host code,
+   * timers, an actor's own work). Frozen, and never taken from a message's body; a behaviour
+   * cannot set it, only pass it on (`AskOptions.principal`) or narrow it (runtime/principal.ts).
+   */
+  readonly principal: Principal | null;
   /**
    * Where a reply to the current message goes: the ask's reply address, else the sending
    * actor. Keep it to answer later (after other messages, or async work):

@@ -119,7 +119,12 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
       else if (t === null) return sys.undeliverable(this, msg, cur);
       // else: the stopped target dead-letters the message with its own reason
     }
-    return t.deliver(msg, sys.tracing ? sys.traceMeta(cur) : cur);
+    // the cell itself is the meta, unless the message needs more: a trace, or the principal
+    // the cell's current message acts for (runtime/principal.ts)
+    return t.deliver(
+      msg,
+      sys.tracing || (cur !== null && cur.principal !== null) ? sys.sendMeta(cur) : cur,
+    );
   }
 
   ask(msg: In, options?: AskOptions): Promise<Reply> {

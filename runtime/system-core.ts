@@ -27,8 +27,11 @@ export interface SystemCore {
   /** A system message for no target at all (never spawned, or long gone). */
   systemUndeliverable(ref: LocalRef, msg: SystemMessage): void;
   ask(ref: LocalRef, msg: unknown, options: AskOptions | undefined): Promise<unknown>;
-  /** The meta of a traced message sent by `cur` (or by the caller, outside any actor). */
-  traceMeta(cur: ActorCell | null): unknown;
+  /**
+   * The meta of a message sent by `cur` (or by the caller, outside any actor) that needs more
+   * than its sender: a trace, or the principal `cur`'s current message acts for.
+   */
+  sendMeta(cur: ActorCell | null): unknown;
   registerTemp(t: TempReceiver): void;
   unregisterTemp(t: TempReceiver): void;
 }

@@ -29,6 +29,7 @@ import { ActorCell, senderOf, spawnDetached, type RemoteKid } from './cell.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { TempReceiver } from './temp.ts';
 import { MessageMeta } from './envelope.ts';
+import { checkPrincipal, type Principal } from './principal.ts';
 import {
   AskDeliveryError,
   AskTimeoutError,
@@ -852,13 +853,14 @@ export class ActorSystem implements SystemCore {
     }
   }
 
-  traceMeta(cur: ActorCell | null): unknown {
-    const trace = cur !== null ? cur.traceContext : this.telemetry.callerContext();
-    return new MessageMeta(cur === null ? null : cur.ref, null, 0, trace);
+  sendMeta(cur: ActorCell | null): unknown {
+    if (cur === null) return new MessageMeta(null, null, 0, this.telemetry.callerContext());
+    return new MessageMeta(cur.ref, null, 0, this.tracing ? cur.traceContext : null, cur.principal);
   }
 
   ask(ref: LocalRef, msg: unknown, options: AskOptions | undefined): Promise<unknown> {
     let timeout = this.askTimeoutMs;
+    let principal: Principal | null | undefined;
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null)
         return Promise.reject(new InvalidOptionError('options', options, 'an object'));
@@ -870,6 +872,12 @@ export class ActorSystem implements SystemCore {
           );
         timeout = t;
       }
+      if (options.principal !== undefined)
+        try {
+          principal = checkPrincipal(options.principal);
+        } catch (error) {
+          return Promise.reject(error as Error);
+        }
     }
     if (this.stateValue === 'terminated') return Promise.reject(new SystemTerminatedError());
     return new Promise((resolve, reject) => {
@@ -913,7 +921,13 @@ export class ActorSystem implements SystemCore {
           ? cur.traceContext
           : this.telemetry.callerContext()
         : null;
-      const meta = new MessageMeta(cur === null ? null : cur.ref, rcv.ref, id, trace);
+      const meta = new MessageMeta(
+        cur === null ? null : cur.ref,
+        rcv.ref,
+        id,
+        trace,
+        principal !== undefined ? principal : cur === null ? null : cur.principal,
+      );
       if (cur !== null && cur.outbox !== null) {
         try {
           cur.deferWithMeta(ref, msg, meta);

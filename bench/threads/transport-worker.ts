@@ -34,7 +34,7 @@ port.on('message', (data: unknown) => {
   }
   if (codec === 'link') {
     let n = 0;
-    link.read(data as Uint8Array, noRefs, (_k, to, _f, _r, _c, _t, body) => {
+    link.read(data as Uint8Array, noRefs, (_k, to, _f, _r, _c, _t, _p, body) => {
       if (to.length > 0) sum += (body as { n: number }).n;
       n++;
     });

@@ -55,6 +55,7 @@ import {
   type BatchEntry,
   type BatchFrame,
   type EachEntry,
+  type WirePrincipal,
   type CloseCode,
   type DecodeLimits,
   type NodeFrame,
@@ -216,13 +217,14 @@ export class NodeLink {
     replyTo: Address | undefined,
     corr: number,
     trace: Readonly<Record<string, string>> | undefined,
+    principal: WirePrincipal | undefined,
     body: unknown,
     encoded: boolean,
   ): boolean {
     const w = this.#writer;
     if (w === null || this.#state !== 'ready') return false;
     if (w.count + this.#waitingEntries >= this.#options.maxQueued) return false;
-    this.#added(w.push(kindCode(kind), to, from, replyTo, corr, trace, body, encoded));
+    this.#added(w.push(kindCode(kind), to, from, replyTo, corr, trace, principal, body, encoded));
     return true;
   }
 
@@ -237,7 +239,17 @@ export class NodeLink {
 
   /** An envelope (its body in the ref codec's form), as `push`. */
   send(e: Envelope): boolean {
-    return this.push(e.kind, e.to, e.from, e.replyTo, e.corr ?? 0, e.trace, e.body, true);
+    return this.push(
+      e.kind,
+      e.to,
+      e.from,
+      e.replyTo,
+      e.corr ?? 0,
+      e.trace,
+      e.principal,
+      e.body,
+      true,
+    );
   }
 
   /** Closes the link (a `bye` first when it is ready and the close is graceful). */
@@ -411,9 +423,9 @@ export class NodeLink {
     this.#handlers.ready(this);
   }
 
-  readonly #entry: EachEntry = (kind, to, from, replyTo, corr, trace, body, encoded) => {
+  readonly #entry: EachEntry = (kind, to, from, replyTo, corr, trace, principal, body, encoded) => {
     if (this.#state === 'ready')
-      this.#handlers.entry(this, kind, to, from, replyTo, corr, trace, body, encoded);
+      this.#handlers.entry(this, kind, to, from, replyTo, corr, trace, principal, body, encoded);
   };
 
   #ready(frame: NodeFrame): void {

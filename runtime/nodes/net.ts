@@ -294,8 +294,8 @@ export class NodeNet {
       this.#handlers.peerUp(peer);
     },
     // a replaced link's last batches are delivered too: the peer sent them before it knew
-    entry: (link, kind, to, from, replyTo, corr, trace, body, encoded) =>
-      this.#handlers.entry(link, kind, to, from, replyTo, corr, trace, body, encoded),
+    entry: (link, kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+      this.#handlers.entry(link, kind, to, from, replyTo, corr, trace, principal, body, encoded),
     revive: (address) => this.#handlers.revive(address),
     isRef: (value) => this.#handlers.isRef(value),
     closed: (link, code, reason) => {

@@ -31,7 +31,13 @@ import { extractTrace, injectTrace } from '../telemetry.ts';
 import { crossing } from '../shards/link.ts';
 import { isTempAddress } from '../temp.ts';
 import { LINK_CLOSED, type NodeLink } from './link.ts';
-import { CLOSE, LinkProtocolError, type EachEntry } from '../../protocol/node-link.ts';
+import {
+  CLOSE,
+  LinkProtocolError,
+  type EachEntry,
+  type WirePrincipal,
+} from '../../protocol/node-link.ts';
+import { stampPrincipal, type Principal } from '../principal.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
@@ -106,13 +112,17 @@ export class NodeRuntime {
             // an entity's message the link held when it closed: looked up again (its node may
             // be gone; another takes it). One too big or that no longer packs is a dead letter
             const meta =
-              e.from === undefined && e.replyTo === undefined && e.trace === undefined
+              e.from === undefined &&
+              e.replyTo === undefined &&
+              e.trace === undefined &&
+              e.principal === undefined
                 ? null
                 : new MessageMeta(
                     e.from === undefined ? null : system.refOf(e.from),
                     e.replyTo === undefined ? null : system.refOf(e.replyTo),
                     e.corr,
                     e.trace === undefined ? null : extractTrace(e.trace),
+                    e.principal === undefined ? null : stampPrincipal(e.principal),
                   );
             system.entities.rerouted(e.to, e.kind, message, meta);
             continue;
@@ -133,7 +143,7 @@ export class NodeRuntime {
   sendTopics(node: string, body: TopicsEnvelopeBody): void {
     const sys = this.#system;
     const cur = sys.current;
-    const meta = sys.tracing ? sys.traceMeta(cur) : cur;
+    const meta = sys.tracing || (cur !== null && cur.principal !== null) ? sys.sendMeta(cur) : cur;
     const address = `troupe://${node}${TOPICS_PATH}` as Address;
     if (!this.forward(node, address, 'user', body, meta))
       sys.deadLetter(body, { address } as unknown as LocalRef, cur, 'node-unreachable', undefined);
@@ -216,6 +226,7 @@ export class NodeRuntime {
         undefined,
         0,
         undefined,
+        undefined,
         encodeValue(msg),
         true,
       );
@@ -226,6 +237,7 @@ export class NodeRuntime {
         senderOf(meta)?.address,
         undefined,
         0,
+        undefined,
         undefined,
         encodeValue(msg.error),
         true,
@@ -239,6 +251,7 @@ export class NodeRuntime {
       m?.replyTo?.address,
       m?.corr ?? 0,
       m?.trace ? injectTrace(m.trace) : undefined,
+      m?.principal ?? undefined,
       plain ? msg : encodeValue(msg),
       !plain,
     );
@@ -273,6 +286,15 @@ export class NodeRuntime {
 
   // ---- from another node ----------------------------------------------------------------
 
+  /** A peer's principal, stamped here (the peer proved the secret); one out of shape ends the link. */
+  #principal(p: WirePrincipal): Principal {
+    try {
+      return stampPrincipal(p);
+    } catch (error) {
+      throw new LinkProtocolError(CLOSE.badFrame, `a bad principal: ${(error as Error).message}`);
+    }
+  }
+
   #slot(address: Address): Slot {
     let s = this.#slots.get(address);
     if (s === undefined) {
@@ -306,6 +328,7 @@ export class NodeRuntime {
     replyTo,
     corr,
     trace,
+    principal,
     body,
     encoded,
   ) => {
@@ -329,12 +352,13 @@ export class NodeRuntime {
       }
     if (kind === 'system') msg = checkSystemMessage(msg);
     let meta: MessageMeta | null = null;
-    if (replyTo !== undefined || trace !== undefined)
+    if (replyTo !== undefined || trace !== undefined || principal !== undefined)
       meta = new MessageMeta(
         from === undefined ? null : this.#slot(from).ref,
         replyTo === undefined ? null : this.#slot(replyTo).ref,
         corr,
         trace === undefined ? null : extractTrace(trace),
+        principal === undefined ? null : this.#principal(principal),
       );
     else if (from !== undefined) {
       const f = this.#slot(from);

@@ -66,6 +66,7 @@ export function entryOf(
     replyTo: m?.replyTo?.address,
     corr: m?.corr ?? 0,
     trace: m?.trace ? injectTrace(m.trace) : undefined,
+    principal: m?.principal ?? undefined,
     body,
     encoding,
   };
@@ -84,6 +85,7 @@ export function resendEntry(e: InEntry, forced = false): OutEntry {
     replyTo: e.replyTo,
     corr: e.corr,
     trace: e.trace,
+    principal: e.principal,
     body: enc === 0 ? e.body : encodeValue(e.body),
     encoding: enc,
   };
@@ -98,6 +100,7 @@ export function arrivalOf(e: OutEntry, refOf: (a: Address) => ActorRef<unknown>)
     replyTo: e.replyTo,
     corr: e.corr,
     trace: e.trace,
+    principal: e.principal,
     body: e.encoding === ENCODED ? decodeValue(e.body, refOf) : e.body,
   };
 }

@@ -7,7 +7,7 @@
  *
  * A frame is a Uint8Array posted on the port (control frames are objects, protocol.ts):
  *
- *   [seq, acks, entry, entry, …]    entry = flags, to, [from], [replyTo, corr], [trace], body
+ *   [seq, acks, entry, …]   entry = flags, to, [from], [replyTo, corr], [trace], [principal], body
  *
  * `acks` (0: none) lists frames the other way whose messages are all handled (see below):
  * acknowledgements ride on the frames that go back anyway.
@@ -19,7 +19,9 @@
  * - refs inside a body travel as a msgpack extension (their address, runtime/wire-ref.ts) and
  *   are revived by the reading system; a body holding an Error (or anything else the ref codec must handle) is
  *   encoded by runtime/refcodec.ts first, and flagged;
- * - trace context as W3C headers.
+ * - trace context as W3C headers;
+ * - the principal the message acts for (runtime/principal.ts) as its JSON data, stamped again
+ *   by the reader (a thread of this process).
  *
  * What crosses is checked at send by `crossing`: plain objects, arrays, strings, finite
  * numbers, booleans, null, refs, dates and errors; anything else throws SerializationError
@@ -37,6 +39,7 @@ import { unpackWithRefs } from '../wire-ref.ts';
 import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
 import type { Address } from '../address.ts';
 import type { EnvelopeKind } from '../envelope.ts';
+import { stampPrincipal, type Principal } from '../principal.ts';
 
 /** Entries per frame at most: a longer burst goes as several frames. */
 export const MAX_FRAME_ENTRIES = 512;
@@ -54,6 +57,7 @@ const HAS_REPLY_TO = 8;
 const HAS_TRACE = 16;
 /** The body went through runtime/refcodec.ts. */
 export const ENCODED = 32;
+const HAS_PRINCIPAL = 64;
 
 const KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
 export const kindCode = (k: EnvelopeKind): number =>
@@ -108,6 +112,7 @@ export interface OutEntry {
   readonly replyTo: Address | undefined;
   readonly corr: number;
   readonly trace: Readonly<Record<string, string>> | undefined;
+  readonly principal: Principal | undefined;
   /** As it goes on the wire: as given, or encoded by runtime/refcodec.ts (`encoding`). */
   readonly body: unknown;
   /** 0, or ENCODED. */
@@ -125,6 +130,7 @@ export type EachEntry = (
   replyTo: Address | undefined,
   corr: number,
   trace: Readonly<Record<string, string>> | undefined,
+  principal: Principal | undefined,
   body: unknown,
 ) => void;
 
@@ -136,6 +142,7 @@ export interface InEntry {
   readonly replyTo: Address | undefined;
   readonly corr: number;
   readonly trace: Readonly<Record<string, string>> | undefined;
+  readonly principal: Principal | undefined;
   readonly body: unknown;
 }
 
@@ -205,6 +212,10 @@ export class LinkWriter {
     if (e.trace !== undefined) {
       flags |= HAS_TRACE;
       v.push(e.trace);
+    }
+    if (e.principal !== undefined) {
+      flags |= HAS_PRINCIPAL;
+      v.push(e.principal);
     }
     v.push(e.body);
     v[at] = flags;
@@ -349,8 +360,8 @@ export class LinkWriter {
           this.#names.slice(),
         );
       }
-      reader.read(f.bytes, refOf, (kind, to, from, replyTo, corr, trace, body) =>
-        out.push({ kind, to, from, replyTo, corr, trace, body }),
+      reader.read(f.bytes, refOf, (kind, to, from, replyTo, corr, trace, principal, body) =>
+        out.push({ kind, to, from, replyTo, corr, trace, principal, body }),
       );
     }
     return out;
@@ -375,6 +386,7 @@ function readEntries(v: unknown[], name: (x: unknown) => unknown): OutEntry[] {
     }
     const trace =
       (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+    const principal = (flags & HAS_PRINCIPAL) !== 0 ? (v[i++] as Principal) : undefined;
     out.push({
       kind: flags & KIND_MASK,
       to,
@@ -382,6 +394,7 @@ function readEntries(v: unknown[], name: (x: unknown) => unknown): OutEntry[] {
       replyTo,
       corr,
       trace,
+      principal,
       body: v[i++],
       encoding: flags & ENCODED,
     });
@@ -435,6 +448,7 @@ export class LinkReader {
       }
       const trace =
         (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
+      const principal = (flags & HAS_PRINCIPAL) !== 0 ? stampPrincipal(v[i++]) : undefined;
       const raw = v[i++];
       each(
         KINDS[flags & KIND_MASK]!,
@@ -443,6 +457,7 @@ export class LinkReader {
         replyTo,
         corr,
         trace,
+        principal,
         (flags & ENCODED) !== 0 ? decodeValue(raw, refOf) : raw,
       );
     }

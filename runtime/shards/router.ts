@@ -26,6 +26,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
+import type { Principal } from '../principal.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { describe } from '../error.ts';
 import { childPath, type ActorPath, type Address } from '../address.ts';
@@ -615,17 +616,18 @@ export class ShardRouter {
     replyTo: Address | undefined,
     corr: number,
     trace: Readonly<Record<string, string>> | undefined,
+    principal: Principal | undefined,
     body: unknown,
   ): void => {
     let slot = this.#slots.get(to);
     if (slot === undefined) slot = this.#slot(to);
     if (slot.foreign) {
       // relayed by a worker shard for an actor of another node: on over the node link
-      this.#relayOn(kind, slot.ref, from, replyTo, corr, trace, body);
+      this.#relayOn(kind, slot.ref, from, replyTo, corr, trace, principal, body);
       return;
     }
     if (this.#spawning.size > 0 && this.#spawning.has(slot.path)) {
-      this.#arrive({ kind, to, from, replyTo, corr, trace, body });
+      this.#arrive({ kind, to, from, replyTo, corr, trace, principal, body });
       return;
     }
     let t = slot.target;
@@ -633,12 +635,12 @@ export class ShardRouter {
       const found = this.system.lookupHere(slot.path);
       t = slot.target = found instanceof RemoteTarget ? null : found;
       if (t === null) {
-        this.#arrive({ kind, to, from, replyTo, corr, trace, body });
+        this.#arrive({ kind, to, from, replyTo, corr, trace, principal, body });
         return;
       }
     }
     const meta =
-      replyTo === undefined && trace === undefined
+      replyTo === undefined && trace === undefined && principal === undefined
         ? from === undefined
           ? null
           : this.#ref(from)
@@ -647,6 +649,7 @@ export class ShardRouter {
             replyTo === undefined ? null : this.#ref(replyTo),
             corr,
             trace === undefined ? null : extractTrace(trace),
+            principal ?? null,
           );
     if (kind === 'system') {
       t.sendSystem(body as SystemMessage);
@@ -672,6 +675,7 @@ export class ShardRouter {
     replyTo: Address | undefined,
     corr: number,
     trace: Readonly<Record<string, string>> | undefined,
+    principal: Principal | undefined,
     body: unknown,
   ): void {
     if (kind === 'system') {
@@ -679,13 +683,14 @@ export class ShardRouter {
       return;
     }
     const meta =
-      from === undefined && replyTo === undefined && trace === undefined
+      from === undefined && replyTo === undefined && trace === undefined && principal === undefined
         ? null
         : new MessageMeta(
             from === undefined ? null : this.#ref(from),
             replyTo === undefined ? null : this.#ref(replyTo),
             corr,
             trace === undefined ? null : extractTrace(trace),
+            principal ?? null,
           );
     try {
       to.deliverWithMeta(
@@ -752,13 +757,17 @@ export class ShardRouter {
     const sys = this.system;
     const to = this.#ref(e.to);
     const meta =
-      e.from === undefined && e.replyTo === undefined && e.trace === undefined
+      e.from === undefined &&
+      e.replyTo === undefined &&
+      e.trace === undefined &&
+      e.principal === undefined
         ? null
         : new MessageMeta(
             e.from === undefined ? null : this.#ref(e.from),
             e.replyTo === undefined ? null : this.#ref(e.replyTo),
             e.corr,
             e.trace === undefined ? null : extractTrace(e.trace),
+            e.principal ?? null,
           );
     switch (e.kind) {
       case 'system':

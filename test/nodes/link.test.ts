@@ -44,7 +44,7 @@ function recorder(): { handlers: LinkHandlers; seen: Seen } {
     seen,
     handlers: {
       ready: (l) => seen.ready.push(l),
-      entry: (_l, kind, to, from, replyTo, corr, trace, body) =>
+      entry: (_l, kind, to, from, replyTo, corr, trace, _principal, body) =>
         seen.envelopes.push({ v: 1, kind, to, body }),
       revive: (address) => ({ $ref: address }),
       isRef: () => false,

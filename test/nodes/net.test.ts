@@ -25,7 +25,7 @@ afterEach(async () => {
 function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000) {
   const seen: Seen = { envelopes: [], up: [], down: [] };
   const handlers: NetHandlers = {
-    entry: (link, _kind, _to, _from, _replyTo, _corr, _trace, body) =>
+    entry: (link, _kind, _to, _from, _replyTo, _corr, _trace, _principal, body) =>
       seen.envelopes.push({ from: link.peer!, n: (body as { n: number }).n }),
     revive: (address) => ({ $ref: address }),
     isRef: () => false,

@@ -55,8 +55,8 @@ function readAll(
   const f = codec.decode(bytes);
   if (f[1] !== 'batch') return f;
   const out: BatchEntry[] = [];
-  reader.read(f as BatchFrame, (kind, to, from, replyTo, corr, trace, body, encoded) =>
-    out.push({ kind, to, from, replyTo, corr, trace, body, encoded }),
+  reader.read(f as BatchFrame, (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+    out.push({ kind, to, from, replyTo, corr, trace, principal, body, encoded }),
   );
   return out;
 }
@@ -78,6 +78,7 @@ const entry = (n: number, over: Partial<BatchEntry> = {}): BatchEntry => ({
   replyTo: undefined,
   corr: 0,
   trace: undefined,
+  principal: undefined,
   body: { n },
   encoded: false,
   ...over,
@@ -86,7 +87,7 @@ const entry = (n: number, over: Partial<BatchEntry> = {}): BatchEntry => ({
 const kinds = { user: 0, system: 1, reply: 2 } as const;
 function pushAll(w: BatchWriter, entries: readonly BatchEntry[]): void {
   for (const e of entries)
-    w.push(kinds[e.kind], e.to, e.from, e.replyTo, e.corr, e.trace, e.body, e.encoded);
+    w.push(kinds[e.kind], e.to, e.from, e.replyTo, e.corr, e.trace, e.principal, e.body, e.encoded);
 }
 
 describe('node-link frames', () => {
@@ -114,6 +115,7 @@ describe('node-link frames', () => {
     const frames: Uint8Array[] = [];
     const sent: BatchEntry[] = [
       entry(1, { from: 'troupe://a/user/p' as Address }),
+      entry(5, { principal: { id: 'alice', scopes: ['read'] }, trace: { traceparent: 'x' } }),
       entry(2, {
         kind: 'system',
         replyTo: 'troupe://a/temp/r1' as Address,
@@ -178,7 +180,7 @@ describe('node-link frames', () => {
     const to = 'troupe://b/user/x';
     for (const bad of [
       [V, 'batch', 'flags', to, 1],
-      [V, 'batch', 64, to, 1], // an unknown flag
+      [V, 'batch', 128, to, 1], // an unknown flag
       [V, 'batch', 3, to, 1], // kind 3
       [V, 'batch', 0, 'not an address', 1],
       [V, 'batch', 0, 5, 1], // an address number never given
@@ -186,6 +188,9 @@ describe('node-link frames', () => {
       [V, 'batch', 0, to], // no body
       [V, 'batch', 8, to, 'troupe://a/temp/r', 1.5, 1], // a fractional corr
       [V, 'batch', 16, to, { traceparent: 1 }, 1], // a trace that is not headers
+      [V, 'batch', 64, to, 'alice', 1], // a principal that is not a map
+      [V, 'batch', 64, to, { name: 'alice' }, 1], // …or has no string id
+      [V, 'batch', 64, to, { id: 'alice' }], // then no body
     ])
       expect(refusal(raw.pack(bad), trusted()).closeCode).toBe(CLOSE.badFrame);
   });

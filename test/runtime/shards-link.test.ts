@@ -26,6 +26,7 @@ function entry(o: Partial<OutEntry>): OutEntry {
     replyTo: undefined,
     corr: 0,
     trace: undefined,
+    principal: undefined,
     body: null,
     encoding: 0,
     ...o,
@@ -42,8 +43,8 @@ function readAll(
   refOf: (a: Address) => ActorRef<unknown> = noRefs,
 ): InEntry[] {
   const out: InEntry[] = [];
-  reader.read(bytes, refOf, (kind, to, from, replyTo, corr, trace, body) =>
-    out.push({ kind, to, from, replyTo, corr, trace, body }),
+  reader.read(bytes, refOf, (kind, to, from, replyTo, corr, trace, principal, body) =>
+    out.push({ kind, to, from, replyTo, corr, trace, principal, body }),
   );
   return out;
 }

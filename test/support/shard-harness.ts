@@ -69,7 +69,7 @@ export function playShards(): Played {
       const messages: { to: string; body: unknown }[] = [];
       for (const m of received[to]!) {
         if (m instanceof Uint8Array)
-          reader.read(m, system.refOf, (_k, t, _f, _r, _c, _tr, body) =>
+          reader.read(m, system.refOf, (_k, t, _f, _r, _c, _tr, _p, body) =>
             messages.push({ to: t, body }),
           );
         else {
