@@ -14,6 +14,7 @@
 import { TroupeError } from '../error.ts';
 import { AskDeliveryError, AskTimeoutError, ReplyFailure } from '../ask.ts';
 import { MessageMeta } from '../envelope.ts';
+import type { Principal } from '../principal.ts';
 import { TempReceiver } from '../temp.ts';
 import { NodeDownError, NodeTarget } from '../nodes/node.ts';
 import type { ActorRef, Delivery, LocalRef } from '../ref.ts';
@@ -68,6 +69,7 @@ export class ConnectionAsks {
     ref: ActorRef<unknown>,
     msg: unknown,
     timeoutMs: number,
+    principal: Principal,
     done: (outcome: AskOutcome) => void,
   ): void {
     const sys = this.#system;
@@ -101,7 +103,10 @@ export class ConnectionAsks {
     const trace = sys.tracing ? sys.telemetry.callerContext() : null;
     let d: Delivery;
     try {
-      d = (ref as LocalRef).deliverWithMeta(msg, new MessageMeta(null, receiver.ref, corr, trace));
+      d = (ref as LocalRef).deliverWithMeta(
+        msg,
+        new MessageMeta(null, receiver.ref, corr, trace, principal),
+      );
     } catch (error) {
       // it cannot cross to where the actor is (SerializationError, naming the field)
       return this.#end(id, a, { ok: false, error });

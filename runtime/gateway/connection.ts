@@ -308,12 +308,14 @@ export class Connection {
     if (typeof target === 'string') return this.error(f.id, 'bad-target', target);
     let allowed: boolean | Promise<boolean>;
     try {
-      allowed = this.core.authorize(
-        this.principal,
-        op,
-        target.name,
-        f.op === 'send' || f.op === 'ask' ? { message: f.message } : {},
-      );
+      const detail = f.op === 'send' || f.op === 'ask' ? { message: f.message } : {};
+      allowed = this.core.authorize(this.principal, op, target.name, detail);
+      // an approval decision needs `approve` as well as `send` / `ask`
+      if (f.op !== 'subscribe' && allowed !== false && isDecision(f.message))
+        allowed = both(
+          allowed,
+          this.core.authorize(this.principal, 'approve', target.name, detail),
+        );
     } catch (error) {
       this.core.logError('troupe: the gateway’s authorize threw', error);
       return this.error(f.id, 'internal', 'authorization failed');
@@ -383,15 +385,14 @@ export class Connection {
 
   /**
    * The one place where a client's message enters the actors (`send` and `ask`), in the
-   * client's trace. The message's envelope metadata is made below it (a tell's, or the ask's
-   * MessageMeta in runtime/gateway/asks.ts), so this is where the authenticated principal
-   * (`this.principal`, from `authenticate`, never from a frame) is to be stamped into that
-   * metadata once envelopes carry one.
+   * client's trace, its metadata stamped with the connection's principal (from
+   * `authenticate`, never from a frame): the actor reads it as `ctx.principal`, and what it
+   * sends while it handles the message carries it on.
    */
   private dispatch(f: Extract<ClientFrame, { op: 'send' | 'ask' }>, target: Target): void {
     if (f.op === 'send') {
       this.traced('send', target, f.trace, (finish) => {
-        target.ref!.tell(f.message);
+        this.core.tell(target.ref!, f.message, this.principal);
         finish();
       });
       this.frame({ op: 'ok', id: f.id });
@@ -401,7 +402,7 @@ export class Connection {
     const timeout = Math.min(f.timeoutMs ?? l.askTimeoutMs, l.maxAskTimeoutMs);
     const id = f.id;
     this.traced('ask', target, f.trace, (finish) =>
-      this.asks.start(id, target.ref!, f.message, timeout, (outcome) => {
+      this.asks.start(id, target.ref!, f.message, timeout, this.principal, (outcome) => {
         finish(outcome.ok ? undefined : outcome.error);
         this.answer(id, outcome);
       }),
@@ -478,4 +479,19 @@ export class Connection {
   private error(id: number, code: ErrorCode, message: string): void {
     this.frame({ op: 'error', id, code, message });
   }
+}
+
+/** Both answers of `authorize` (each a boolean or a promise of one) allow. */
+function both(
+  a: boolean | Promise<boolean>,
+  b: boolean | Promise<boolean>,
+): boolean | Promise<boolean> {
+  if (typeof a === 'boolean' && typeof b === 'boolean') return a && b;
+  return Promise.all([a, b]).then(([x, y]) => x === true && y === true);
+}
+
+/** An approval decision (actors/agent): `authorize` is asked for op `approve` too. */
+function isDecision(message: unknown): boolean {
+  const type = (message as { type?: unknown } | null)?.type;
+  return type === 'approve' || type === 'reject';
 }

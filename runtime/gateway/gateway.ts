@@ -43,7 +43,9 @@ import {
   type SubscriptionKind,
 } from '../../protocol/client-protocol.ts';
 import { TempReceiver } from '../temp.ts';
-import type { ActorRef } from '../ref.ts';
+import type { ActorRef, LocalRef } from '../ref.ts';
+import { MessageMeta } from '../envelope.ts';
+import { stampPrincipal } from '../principal.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import { Connection } from './connection.ts';
@@ -79,6 +81,8 @@ export interface GatewayCore {
   readonly tracer: Tracer | null;
   /** The target, or why it is refused. */
   resolve(op: GatewayOp, target: string): Target | string;
+  /** Tells `ref` `message` for `principal` (stamped), in the caller's trace context. */
+  tell(ref: ActorRef<unknown>, message: unknown, principal: Principal): void;
   join(
     kind: SubscriptionKind,
     target: Target,
@@ -441,16 +445,16 @@ export class Gateway implements GatewayCore, HubHost {
     if (socket.writableEnded || socket.destroyed) return;
     if (principal === null || principal === undefined)
       return this.refuse(socket, 401, 'not authenticated');
-    if (typeof principal !== 'object' || typeof principal.id !== 'string') {
-      this.logError(
-        'troupe: the gateway’s authenticate returned a principal without a string id',
-        principal,
-      );
+    // the principal the connection acts for: a frozen copy, stamped (runtime/principal.ts)
+    let p: Principal;
+    try {
+      p = stampPrincipal(principal);
+    } catch (error) {
+      this.logError('troupe: the gateway’s authenticate returned a bad principal', error);
       return this.refuse(socket, 500, 'authentication failed');
     }
     if (this.closing !== null)
       return this.refuse(socket, 503, 'the gateway is shutting down', true);
-    const p = principal;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.door.upgraded(socket as DoorSocket);
       this.connected(ws, p);
@@ -523,6 +527,12 @@ export class Gateway implements GatewayCore, HubHost {
   }
 
   // ---- GatewayCore --------------------------------------------------------------------------
+
+  tell(ref: ActorRef<unknown>, message: unknown, principal: Principal): void {
+    const sys = this.system;
+    const trace = sys.tracing ? sys.telemetry.callerContext() : null;
+    (ref as LocalRef).deliverWithMeta(message, new MessageMeta(null, null, 0, trace, principal));
+  }
 
   resolve(op: GatewayOp, target: string): Target | string {
     let t: ClientTarget;

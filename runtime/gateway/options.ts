@@ -28,15 +28,17 @@ import type { Server as HttpsServer } from 'node:https';
 import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
 import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
-/** Who is on the other end of a connection: what `authenticate` returns. */
-export interface Principal {
-  /** One principal's connections are counted together (`maxConnectionsPerPrincipal`). */
-  readonly id: string;
-  readonly [key: string]: unknown;
-}
+import type { Principal } from '../principal.ts';
 
-/** What a client asks to do, as `authorize` sees it. */
-export type GatewayOp = 'snapshot' | 'events' | 'topic' | 'send' | 'ask';
+export type { Principal } from '../principal.ts';
+
+/**
+ * What a client asks to do, as `authorize` sees it: subscribe to a `snapshot`, `events` or a
+ * `topic`; `send` or `ask` a message; `approve`: asked as well as `send` / `ask` (both must
+ * allow) for an approval decision, a message whose `type` is `approve` or `reject`
+ * (actors/agent).
+ */
+export type GatewayOp = 'snapshot' | 'events' | 'topic' | 'send' | 'ask' | 'approve';
 
 /** For `send` and `ask`: the message, so a rule can look at its type. */
 export interface OpDetail {
