@@ -18,19 +18,27 @@
  *   the model again; in `acting` it runs the calls that had not finished (each call's result
  *   is recorded under its id, so a finished call is never repeated); an approval that waits
  *   keeps waiting (its expiry re-armed).
+ * - The principal (runtime/principal.ts): a task acts for the principal of its `task`
+ *   message (`ctx.principal`: the client's, stamped by the gateway; null for one from host
+ *   code or an actor that acts for nobody), kept in the snapshot as `principal` (its id and
+ *   scopes). A tool whose `scope` the config's `scopes` hold is offered and run only when the
+ *   principal grants it too (one without scopes grants what the config holds). Tools get the
+ *   principal narrowed to those scopes (ToolContext.principal; the agent itself,
+ *   `agent:<address>`, for a task of nobody), and a sub-agent asked with it does no more.
  * - Approvals: a call whose tool's `approval` rule says so waits for
- *   `{ type: 'approve' | 'reject', callId, principal?, reason? }` naming the call in the
- *   snapshot's `approval`. Who may send one is decided where it comes in (the gateway's
- *   `authorize`), not by a secret: the approval's token never leaves the agent (it is in no
+ *   `{ type: 'approve' | 'reject', callId, reason? }` naming the call in the snapshot's
+ *   `approval`. Who may send one is decided where it comes in (the gateway asks `authorize`
+ *   for `approve` as well as `send` / `ask`), and the decision's principal must grant
+ *   `approve` (else `{ ok: false }`); no secret decides it: the approval's token never leaves the agent (it is in no
  *   snapshot a subscriber sees, in no event); it is the correlation id that binds the expiry
  *   timer and reminder to that approval, and a decision that carries a `token` must carry
  *   that one. A decision applies to the approval pending for its call id when it arrives, is
  *   usable once, and the approval expires after `approvalTimeoutMs` (its due time is in the
  *   snapshot; a system-clock timer is set at each start, and an entity also gets a durable
  *   reminder). The call's record, and its tool message in the conversation, keep the
- *   `decision`: approved, rejected or expired, `by` whom (the message's `principal`, else its
- *   sending actor's address, else null: until the gateway stamps an authenticated principal
- *   into the envelope, `principal` is what the approver says) and `at` when (the system
+ *   `decision`: approved, rejected or expired, `by` whom (the id of the principal the
+ *   decision acts for, else its sending actor's address, else null; never a field of the
+ *   message: a decision that names a `principal` is refused) and `at` when (the system
  *   clock). Asked, a decision answers `{ ok }` (a replayed, expired or wrong one: `ok: false`).
  * - Provenance: tool results, other agents' messages and humans' decisions are data in the
  *   conversation; nothing in them reaches the agent's tools, scopes or budgets, which live in
@@ -51,8 +59,7 @@
  *
  *     { type: 'task', input: string, from?: string }
  *     { type: 'message', from: string, content: string }
- *     { type: 'approve' | 'reject', callId: string, principal?: string, reason?: string,
- *       token?: string }
+ *     { type: 'approve' | 'reject', callId: string, reason?: string, token?: string }
  *     { type: 'status' }
  * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
  *   retried with exponential backoff up to `retry.attempts`, within the budget; then
@@ -70,6 +77,12 @@ import type { ActorContext } from '../../runtime/context.ts';
 import type { ActorRef } from '../../runtime/ref.ts';
 import type { Behaviour } from '../../runtime/behaviour.ts';
 import { InvalidOptionError, TroupeError } from '../../runtime/error.ts';
+import {
+  grants,
+  narrowPrincipal,
+  stampPrincipal,
+  type Principal,
+} from '../../runtime/principal.ts';
 import type { ModelProvider, ModelReply, ToolSpec } from './model.ts';
 import type { Tool } from './tools.ts';
 import { overCap, type Amount, type BudgetMsg, type ReserveReply } from './budget.ts';
@@ -120,8 +133,6 @@ export type AgentInput =
   | {
       readonly type: 'approve' | 'reject';
       readonly callId: string;
-      /** Who decides (recorded with the decision). */
-      readonly principal?: string;
       readonly reason?: string;
       /** Checked when given: the agent's own correlation id, which no subscriber sees. */
       readonly token?: string;
@@ -157,9 +168,6 @@ function publicApproval(a: HeldApproval): PendingApproval {
   };
 }
 
-/** Longest `principal` a decision keeps (characters). */
-const MAX_PRINCIPAL_CHARS = 256;
-
 export interface AgentContext {
   readonly name: string;
   readonly messages: readonly ChatMessage[];
@@ -177,6 +185,18 @@ export interface AgentContext {
   } | null;
   /** Who gets `agent.done` with the answer (the asker or sender of the task). */
   readonly replyTo: ActorRef<unknown> | null;
+  /**
+   * Who the task acts for: the principal of the `task` message (`ctx.principal`, stamped by
+   * the gateway), its id and scopes; null for a task that acts for nobody. Its scopes limit
+   * the tools (see `createAgent`).
+   */
+  readonly principal: TaskPrincipal | null;
+}
+
+/** The part of a principal an agent keeps for its task. */
+export interface TaskPrincipal {
+  readonly id: string;
+  readonly scopes?: readonly string[];
 }
 
 const DEFAULTS = {
@@ -250,11 +270,10 @@ function invalidInput(msg: unknown): string | null {
       return stringField(m, 'from') ?? stringField(m, 'content');
     case 'approve':
     case 'reject':
+      if ('principal' in m)
+        return 'a decision names no principal: who decides is the principal the message acts for (the gateway’s authentication), never a field of it';
       return (
-        stringField(m, 'callId') ??
-        stringField(m, 'principal', true) ??
-        stringField(m, 'reason', true) ??
-        stringField(m, 'token', true)
+        stringField(m, 'callId') ?? stringField(m, 'reason', true) ?? stringField(m, 'token', true)
       );
     default:
       return null;
@@ -278,12 +297,30 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     tools.set(t.name, t);
   }
   const scopes = new Set(config.scopes ?? []);
-  const usable = [...tools.values()].filter((t) => t.scope === undefined || scopes.has(t.scope));
-  const specs: ToolSpec[] = usable.map((t) => ({
+  /** A tool the task may use: its scope (if any) held by the config and by the principal. */
+  const mayUse = (t: Tool, p: TaskPrincipal | null): boolean =>
+    t.scope === undefined || (scopes.has(t.scope) && grants(p as Principal | null, t.scope));
+  const specOf = (t: Tool): ToolSpec => ({
     name: t.name,
     description: t.description,
     parameters: t.parameters,
-  }));
+  });
+  const unlimited: ToolSpec[] = [...tools.values()].filter((t) => mayUse(t, null)).map(specOf);
+  /** The tools offered to the model for a task of `p`. */
+  const specsFor = (p: TaskPrincipal | null): ToolSpec[] =>
+    p?.scopes === undefined
+      ? unlimited
+      : [...tools.values()].filter((t) => mayUse(t, p)).map(specOf);
+  /**
+   * Who the agent's tools act for: the task's principal (stamped again after a restart: the
+   * snapshot is the agent's own), or the agent itself, narrowed to the scopes the task may
+   * use. A sub-agent given it can do no more than this task.
+   */
+  const toolPrincipal = (ctx: ActorContext<any, any>, p: TaskPrincipal | null): Principal =>
+    narrowPrincipal(
+      stampPrincipal(p ?? { id: `agent:${ctx.self.address}` }),
+      [...scopes].filter((s) => grants(p as Principal | null, s)),
+    );
   const maxOutputTokens = config.maxOutputTokens ?? DEFAULTS.maxOutputTokens;
   const retry = { ...DEFAULTS, ...config.retry };
   const approvalTimeoutMs = config.approvalTimeoutMs ?? DEFAULTS.approvalTimeoutMs;
@@ -359,7 +396,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           config.model.complete({
             model: modelName,
             messages: context.messages,
-            tools: specs,
+            tools: specsFor(context.principal ?? null),
             maxOutputTokens,
             onToken: (text) => emit({ type: 'token', turn, text }),
             signal: abort.signal,
@@ -435,6 +472,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     ctx: ActorContext<any, any>,
     key: string,
     call: ToolCallRecord,
+    principal: Principal,
   ): Promise<void> => {
     const tool = tools.get(call.name)!;
     const args = JSON.parse(call.arguments) as unknown;
@@ -467,6 +505,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           agent: ctx.self as ActorRef<unknown>,
           system: ctx.system,
           signal: abort.signal,
+          principal,
           // the cell spawns and stops its children from outside its turn as well
           spawn: (behaviour, options) => ctx.spawn(behaviour, options),
           stopChild: (ref) => ctx.stop(ref),
@@ -507,7 +546,8 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     void reserve(reservation, amount).then(
       (granted) => {
         if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
-        void Promise.all(starting.map((call) => runOne(ctx, key, call))).then(() =>
+        const principal = toolPrincipal(ctx, context.principal ?? null);
+        void Promise.all(starting.map((call) => runOne(ctx, key, call, principal))).then(() =>
           settle(reservation, amount),
         );
       },
@@ -549,15 +589,10 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     event: AnyEventObject | null,
   ): Decision => {
     const c = actorContext('approval');
-    const principal = event === null ? undefined : str(event.principal);
     const decision: Decision = {
       outcome,
-      by:
-        principal !== null && principal !== undefined
-          ? principal.slice(0, MAX_PRINCIPAL_CHARS)
-          : event === null
-            ? null
-            : (c.sender?.address ?? null),
+      // the principal the decision acts for, else the deciding actor (an expiry: nobody)
+      by: event === null ? null : (c.principal?.id ?? c.sender?.address ?? null),
       at: c.system.clock.now(),
     };
     const a = context.approval!;
@@ -587,7 +622,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   };
 
   /** The step's calls, from the model's reply: checked, and marked for approval. */
-  const callsOf = (reply: ModelReply): ToolCallRecord[] => {
+  const callsOf = (reply: ModelReply, principal: TaskPrincipal | null): ToolCallRecord[] => {
     const seen = new Set<string>();
     return reply.toolCalls.map((c, i): ToolCallRecord => {
       // ids come from the model: a repeated one would let one approval run two calls
@@ -601,7 +636,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         };
       seen.add(c.id);
       const tool = tools.get(c.name);
-      if (tool === undefined || (tool.scope !== undefined && !scopes.has(tool.scope)))
+      if (tool === undefined || !mayUse(tool, principal))
         return {
           id: c.id,
           name: c.name,
@@ -673,11 +708,18 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           const c = actorContext('task');
           return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
         },
+        principal: () => {
+          const p = actorContext('task').principal;
+          if (p === null) return null;
+          return stampPrincipal(
+            p.scopes === undefined ? { id: p.id } : { id: p.id, scopes: p.scopes },
+          );
+        },
       }),
       takeReply: assign(({ context, event }) => {
         const reply = event.reply as ModelReply;
         const usage = reply.usage;
-        const calls = callsOf(reply);
+        const calls = callsOf(reply, context.principal ?? null);
         return {
           attempt: 0,
           spent: {
@@ -774,6 +816,14 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         const c = actorContext('approval');
         if (c.replyTo !== undefined) c.reply({ ok: true });
       },
+      answerForbidden: () => {
+        const c = actorContext('approval');
+        if (c.replyTo !== undefined)
+          c.reply({
+            ok: false,
+            reason: `principal ${c.principal?.id ?? '?'} does not hold the approve permission`,
+          });
+      },
       answerRefused: () => {
         const c = actorContext('approval');
         if (c.replyTo !== undefined)
@@ -816,6 +866,8 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       },
     },
     guards: {
+      /** A decision for a principal without the `approve` permission (its scopes). */
+      notPermitted: () => !grants(actorContext('approval').principal, 'approve'),
       keyed,
       currentTurn: ({ context, event }) =>
         keyed({ event }) && (event as { turn?: unknown }).turn === context.turn,
@@ -871,6 +923,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       answer: null,
       error: null,
       replyTo: null,
+      principal: null,
     }),
     initial: 'idle',
     on: {
@@ -1014,10 +1067,12 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         on: {
           'agent.resume': { guard: 'keyed', actions: 'armExpiry' },
           approve: [
+            { guard: 'notPermitted', actions: 'answerForbidden' },
             { guard: 'approvalMatches', target: 'acting', actions: ['approveCall', 'answerOk'] },
             { actions: 'answerRefused' },
           ],
           reject: [
+            { guard: 'notPermitted', actions: 'answerForbidden' },
             { guard: 'approvalMatches', target: 'acting', actions: ['rejectCall', 'answerOk'] },
             { actions: 'answerRefused' },
           ],

@@ -9,7 +9,8 @@
  *   sit: JSON has no such numbers, so no schema can ask for one.
  * - `run(args, ctx)` may return a promise; it gets an AbortSignal that fires at `timeoutMs`
  *   (default 30 s), when the call then fails with a timeout error given to the model.
- * - `scope`: a permission the agent must hold (its config's `scopes`) to use the tool.
+ * - `scope`: a permission the agent must hold (its config's `scopes`) to use the tool, and,
+ *   when the task's principal has scopes, the principal too.
  * - `approval`: 'never' (default), 'always', or a function of the arguments: when it says so,
  *   the agent waits for a human's approval of that very call (actors/agent/agent.ts).
  *
@@ -26,6 +27,7 @@ import { InvalidOptionError } from '../../runtime/error.ts';
 import { runUntrusted } from '../../sandbox/run.ts';
 import type { SandboxLimits } from '../../sandbox/limits.ts';
 import type { ToolSpec } from './model.ts';
+import type { Principal } from '../../runtime/principal.ts';
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 
@@ -34,6 +36,13 @@ export interface ToolContext {
   readonly agent: ActorRef<unknown>;
   readonly system: ActorSystem;
   readonly signal: AbortSignal;
+  /**
+   * Who the call acts for: the task's principal (else the agent itself, `agent:<address>`),
+   * narrowed to the scopes the task may use (runtime/principal.ts). Pass it on
+   * (`ref.ask(msg, { principal })`) to act for it: a sub-agent then does no more than this
+   * task may.
+   */
+  readonly principal: Principal;
   /** Spawns a child of the agent (supervised by it): sub-agents, helpers. */
   spawn<B extends Behaviour<any, any, any>>(
     behaviour: B,
@@ -205,6 +214,8 @@ export function offloadTool<I, O>(def: {
 /**
  * Delegation: a tool that spawns a sub-agent as a child of the calling agent (supervised by
  * it), gives it `{ task }` and returns its answer; the sub-agent stops when it has answered.
+ * The task acts for the call's principal (ToolContext.principal): the sub-agent may use no
+ * scope the delegating task could not.
  * `agent` makes the sub-agent's behaviour (e.g. `() => createAgent({...})`).
  */
 export function delegateTool(def: {
@@ -228,7 +239,7 @@ export function delegateTool(def: {
       try {
         const done = (await child.ask(
           { type: 'task', input: task, from: ctx.agent.address },
-          { timeout: def.timeoutMs ?? 5 * 60_000 },
+          { timeout: def.timeoutMs ?? 5 * 60_000, principal: ctx.principal },
         )) as { answer: string | null };
         return done.answer;
       } finally {

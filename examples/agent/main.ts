@@ -63,7 +63,7 @@ system.subscribe(agent, (u) => {
   console.log(`writer: ${value}`);
   // the human in the loop: here it approves at once; a page would do it through the gateway
   if (value === 'awaitingApproval' && context.approval !== null)
-    agent.tell({ type: 'approve', callId: context.approval.callId, principal: 'the example' });
+    agent.tell({ type: 'approve', callId: context.approval.callId });
   if (value === 'done') {
     console.log(`answer: ${context.answer}; spent ${JSON.stringify(context.spent)}`);
     void system.shutdown();

@@ -24,6 +24,11 @@ import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
 import { BudgetExceededError, ModelCallError } from '../../actors/agent/types.ts';
 import { InvalidMessageError } from '../../actors/agent/refusal.ts';
 import { until } from '../support/until.ts';
+import { stampPrincipal } from '../../runtime/principal.ts';
+
+/** Principals as the gateway stamps them (runtime/principal.ts). */
+const ALICE = stampPrincipal({ id: 'alice' });
+const BOB = stampPrincipal({ id: 'bob' });
 
 const systems: ActorSystem[] = [];
 function sys(): ActorSystem {
@@ -430,13 +435,13 @@ describe('approvals', () => {
       await agent.ask({ type: 'approve', callId: approval.callId, token: 'guess' }),
     ).toMatchObject({ ok: false });
     expect(
-      await agent.ask({ type: 'approve', callId: approval.callId, principal: 'alice' }),
+      await agent.ask({ type: 'approve', callId: approval.callId }, { principal: ALICE }),
     ).toEqual({ ok: true });
     await until(() => f.last()?.value === 'done');
     expect(calls.publish).toBe(1);
     expect(f.last()!.context.answer).toBe('outcome: published: hello world');
     expect(
-      await agent.ask({ type: 'approve', callId: approval.callId, principal: 'alice' }),
+      await agent.ask({ type: 'approve', callId: approval.callId }, { principal: ALICE }),
     ).toMatchObject({ ok: false });
     expect(calls.publish).toBe(1);
   });
@@ -476,7 +481,7 @@ describe('approvals', () => {
       ok: false,
     });
     const at = system.clock.now();
-    expect(await agent.ask({ type: 'approve', callId, principal: 'alice', token })).toEqual({
+    expect(await agent.ask({ type: 'approve', callId, token }, { principal: ALICE })).toEqual({
       ok: true,
     });
     await until(() => f.last()?.value === 'done');
@@ -515,12 +520,10 @@ describe('approvals', () => {
   it('gives a rejection and an expiry back to the model as the call’s error', async () => {
     const system = sys();
     const r = await waiting(system);
-    await r.agent.ask({
-      type: 'reject',
-      callId: r.approval.callId,
-      principal: 'bob',
-      reason: 'not today',
-    });
+    await r.agent.ask(
+      { type: 'reject', callId: r.approval.callId, reason: 'not today' },
+      { principal: BOB },
+    );
     await until(() => r.f.last()?.value === 'done');
     expect(r.f.last()!.context.answer).toBe('outcome: error: rejected by a human: not today');
     const e = await waiting(system, 50);
@@ -808,6 +811,8 @@ describe('hardening (from a review)', () => {
       { type: 'approve', callId: 7 },
       { type: 'reject', callId: 'c', reason: ['no'] },
       { type: 'approve', callId: 'c', principal: null },
+      // who decides is never a field of the decision
+      { type: 'approve', callId: 'c', principal: 'alice' },
     ];
     for (const m of bad) {
       const error = await agent.ask(m as never, { timeout: 2_000 }).catch((e: unknown) => e);
