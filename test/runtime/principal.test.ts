@@ -130,6 +130,33 @@ describe('the principal rides with what its message causes', () => {
     expect(r).toMatchObject({ id: 'carol', stamped: true, thread: threadId });
   });
 
+  it('crosses nodes: an actor on the other node sees it, stamped again there', async () => {
+    const secret = 'a-secret-of-16-chars-or-more';
+    const a = system({ node: { name: 'a' }, secret });
+    await a.nodeReady;
+    const b = system({
+      node: { name: 'b' },
+      peers: [{ name: 'a', url: `ws://127.0.0.1:${a.nodes!.net.port}` }],
+      secret,
+    });
+    await b.nodeReady;
+    await until(() => a.nodes!.net.isUp('b') && b.nodes!.net.isUp('a'));
+    a.spawn(chain, { name: 'far' });
+    const far = b.refOf('troupe://a/user/far' as never) as ActorRef<ChainMsg, Seen>;
+    const near = b.spawn(chain, { name: 'near' }) as ActorRef<ChainMsg, Seen>;
+    const out = collector(b);
+    const erin = stampPrincipal({ id: 'erin', scopes: ['x'] });
+    // b's actor tells a's actor in its turn, which reports back to b
+    await near.ask({ type: 'chain', via: [far], report: out.ref, ack: true }, { principal: erin });
+    await until(() => out.seen.length === 1);
+    expect(out.seen[0]).toMatchObject({ id: 'erin', stamped: true, frozen: true });
+    // and an ask across: the reply says what the far actor saw
+    expect(await near.ask({ type: 'ask-who', of: far }, { principal: erin })).toMatchObject({
+      id: 'erin',
+      stamped: true,
+    });
+  });
+
   it('goes in the envelope and is stamped again when it is opened; a bad one is refused', () => {
     const sys = system();
     const to = sys.spawn(chain, { name: 'x' });
