@@ -7,7 +7,9 @@
  * Its main thread handles frames (sandbox/host-frames.ts) and marks each call into an
  * isolate on the call board (sandbox/board.ts); its guard thread (sandbox/guard.ts) watches
  * the board and the parent: it reports calls that overrun (mode 'process') and kills this
- * process when the node is gone.
+ * process when the node is gone. The guard is started first and the isolates' modules
+ * (isolated-vm, the engine) are loaded while it boots: the host is up when both are done,
+ * not after one and then the other (the figures: bench/README.md, sandbox-recovery).
  *
  *   transport 'ipc'   batches over the IPC channel; it says [0, 'ready'] first; it exits when
  *                     the channel closes (and the guard kills it if it is stuck then)
@@ -16,16 +18,8 @@
  */
 import { openSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { configureIsolatePool, resolvePoolOptions } from './pool.ts';
 import { CallBoard, watchCalls, type GuardData } from './board.ts';
-import { handle, handleSync, markFramesOn } from './host-frames.ts';
-import {
-  encodeSync,
-  FrameReader,
-  type HostFrame,
-  type HostResult,
-  type SyncFrame,
-} from './host-protocol.ts';
+import type { HostFrame, HostResult, SyncFrame } from './host-protocol.ts';
 
 export interface HostArgs {
   readonly transport: 'ipc' | 'sync';
@@ -41,17 +35,25 @@ export const REPORT_FD = 4;
 const GUARD_START_MS = 20_000;
 
 const args = JSON.parse(process.argv[2] ?? '{}') as HostArgs;
-configureIsolatePool(resolvePoolOptions('sandbox.pool', args.pool));
 
 const board = new CallBoard();
-watchCalls(board);
-markFramesOn(board);
 const guard: GuardData = {
   board: board.buffer,
   reportFd: args.transport === 'ipc' ? REPORT_FD : null,
   parent: process.ppid,
 };
+// the guard is started before the isolates' modules load: its thread boots (a Node
+// environment of its own) while this one loads them, and the host is up sooner
 new Worker(new URL('./guard.ts', import.meta.url), { workerData: guard, execArgv: [] }).unref();
+const [pool, frames, { encodeSync, FrameReader }] = await Promise.all([
+  import('./pool.ts'),
+  import('./host-frames.ts'),
+  import('./host-protocol.ts'),
+]);
+const { handle, handleSync } = frames;
+pool.configureIsolatePool(pool.resolvePoolOptions('sandbox.pool', args.pool));
+watchCalls(board);
+frames.markFramesOn(board);
 // nothing is served before the guard watches: a call it cannot see could not be stopped
 if (!board.waitUp(GUARD_START_MS)) process.exit(1);
 
@@ -69,8 +71,9 @@ function serveIpc(): void {
     }
     if (out.length > 0) process.send!(out, exitOnError);
   });
-  // the node went away: nothing is left to serve
+  // the node went away: nothing is left to serve (also while the modules loaded)
   process.on('disconnect', () => process.exit(0));
+  if (!process.connected) process.exit(0);
   process.send!([[0, 'ready']], exitOnError);
 }
 
