@@ -12,8 +12,9 @@
  *   most one spare), so that the sandboxes that follow do not wait for a process to start.
  * - When the host ends (killed, crashed), every sandbox in it fails with
  *   SandboxHostLostError, and every runUntrusted waiting on it rejects with it; the call the
- *   host was killed for fails with SandboxLimitError instead. The next frame goes to a fresh
- *   host.
+ *   host was killed for fails with SandboxLimitError instead. A host the watchdog kills is
+ *   lost as soon as its SIGKILL is sent (once what it had sent before is read), not when its
+ *   exit is seen. The next frame goes to a fresh host.
  * - The host process is referenced (keeps the node alive) only while an answer is awaited.
  *   It dies with the node: its IPC channel closes, and its guard thread kills it when it is
  *   stuck then. When a system shuts down and no sandbox is left in the host, the host is
@@ -273,6 +274,10 @@ export class SandboxHostLink {
         onKill: (why, offender) => {
           host.verdict = { why, offender };
           this.#kills++;
+          // SIGKILL is sent and cannot be caught: its callers need not wait for the process to
+          // be reaped (tens of ms) to learn it. What it sent before is read first: what is
+          // readable now is handled in this poll phase, before the immediate
+          setImmediate(() => this.#lost(host, why));
         },
       }),
     };
