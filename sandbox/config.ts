@@ -17,7 +17,9 @@
  *                                 answered are dead letters and their asks fail (mode
  *                                 'thread' keeps them in the mailbox for the next
  *                                 incarnation). Not for persistent actors. One host per
- *                                 thread (sandbox/host-link.ts).
+ *                                 thread (sandbox/host-link.ts), and a spare host started
+ *                                 beside it (`spareHost`, default SANDBOX_SPARE_HOST) that
+ *                                 takes over when the host is lost.
  *   mode 'thread'                 each message is one synchronous call: the actor's thread
  *                                 waits for the host's answer (a round trip between
  *                                 processes, tens of µs; see README.md), so effects happen in
@@ -41,6 +43,8 @@ export type SandboxMode = 'process' | 'thread';
 
 /** What a call may run past its limit before the watchdog kills its host (ms). */
 export const SANDBOX_WATCHDOG_GRACE_MS = 250;
+/** Whether mode 'process' keeps a spare host started, by default. */
+export const SANDBOX_SPARE_HOST = true;
 
 export interface SandboxOptions {
   readonly mode?: SandboxMode;
@@ -48,9 +52,12 @@ export interface SandboxOptions {
   /** Time a call may run past its limit before its host is killed (default 250 ms). */
   readonly watchdogGraceMs?: number;
   /**
-   * Mode 'process': keep a second host started at all times (default false: the next host is
-   * started when a call first runs past its limit). It costs a process (~90 MB resident here);
-   * it saves the sandboxes of a killed host the wait for a process to start.
+   * Mode 'process': keep a second host started at all times (default true), started once the
+   * first host is up and again each time it takes the place of a lost one. It costs an idle
+   * process (bench/README.md, sandbox-recovery, has its memory); it saves the sandboxes of a
+   * killed host the wait for a process to start, which on a loaded machine is longer than the
+   * watchdog's grace. With false the next host is started when a call first runs past its
+   * limit, and recovery waits for whatever of its start is left when the kill comes.
    */
   readonly spareHost?: boolean;
 }
@@ -73,7 +80,7 @@ export function resolveSandboxOptions(field: string, v: unknown): ResolvedSandbo
   const grace = o.watchdogGraceMs ?? SANDBOX_WATCHDOG_GRACE_MS;
   if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0)
     throw new InvalidOptionError(`${field}.watchdogGraceMs`, grace, 'a finite number ≥ 0 (ms)');
-  const spareHost = o.spareHost ?? false;
+  const spareHost = o.spareHost ?? SANDBOX_SPARE_HOST;
   if (typeof spareHost !== 'boolean')
     throw new InvalidOptionError(`${field}.spareHost`, spareHost, 'a boolean');
   return {

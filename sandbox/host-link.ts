@@ -8,8 +8,10 @@
  * - The host is watched from outside (sandbox/host-watch.ts): a call that runs its CPU or
  *   wall limit plus the watchdog's grace (`configureSandboxes({ watchdogGraceMs })`, default
  *   SANDBOX_WATCHDOG_GRACE_MS) past, or a host that falls silent, gets the host killed
- *   (SIGKILL). When a call first runs past its limit, the next host is started ahead (at
- *   most one spare), so that the sandboxes that follow do not wait for a process to start.
+ *   (SIGKILL). The next host is started ahead, at most one spare: at all times with
+ *   `spareHost` (the default: started once the host is up, again each time it takes over),
+ *   else when a call first runs past its limit, so that the sandboxes that follow do not wait
+ *   for a process to start.
  * - When the host ends (killed, crashed), every sandbox in it fails with
  *   SandboxHostLostError, and every runUntrusted waiting on it rejects with it; the call the
  *   host was killed for fails with SandboxLimitError instead. A host the watchdog kills is

@@ -24,8 +24,11 @@ import {
   type RuntimeEvent,
   type SandboxMode,
 } from '../../index.ts';
-import { sandboxHost } from '../../sandbox/host-link.ts';
+import { SANDBOX_SPARE_HOST } from '../../sandbox/config.ts';
+import { grantLetters } from '../../sandbox/engine.ts';
+import { sandboxHost, SandboxHostLink } from '../../sandbox/host-link.ts';
 import { SANDBOX_HOST_STALL_MS } from '../../sandbox/host-watch.ts';
+import { resolveLimits } from '../../sandbox/limits.ts';
 import { alive } from './escape-support.ts';
 
 /**
@@ -236,8 +239,63 @@ describe.skipIf(!existsSync('/proc/self/stat'))('no host outlives its node', () 
   });
 });
 
+/** A link of its own (not the thread's): it starts from no host, whatever ran before. */
+function freshLink() {
+  const link = new SandboxHostLink();
+  const limits = resolveLimits('limits', { cpuMs: 50 });
+  const grants = grantLetters({ tell: false, emit: false, log: false, clock: false });
+  const pids = new Set<number>();
+  /** A runUntrusted of `return <body>` on this link. */
+  const run = async (body: string): Promise<unknown> => {
+    const source = `(async function (input, log) {\nreturn ${body}\n})`;
+    const r = await link.request(limits, (id) => ['u', id, source, 'null', limits, grants, 'd']);
+    pids.add(link.pid);
+    if (link.sparePid !== undefined) pids.add(link.sparePid);
+    return r[1];
+  };
+  /** Ends it; resolves when none of the hosts it had is left. */
+  const end = async (): Promise<void> => {
+    link.release();
+    for (const pid of pids) await eventually(() => !alive(pid), `host ${pid} ended`);
+  };
+  return { link, run, end };
+}
+
 describe('mode process: spareHost', () => {
   afterAll(() => configureSandboxes({ mode: 'process' }));
+
+  it('is on by default: a spare host is started once the first is up; both end on release', async () => {
+    expect(SANDBOX_SPARE_HOST).toBe(true);
+    configureSandboxes({ mode: 'process' });
+    const { link, run, end } = freshLink();
+    try {
+      await expect(run('1')).resolves.toBe('t');
+      expect(link.sparePid).toBeDefined();
+      expect(link.sparePid).not.toBe(link.pid);
+    } finally {
+      await end();
+    }
+  });
+
+  it('with spareHost false keeps none; a call past its limit starts the next host, which takes over', async () => {
+    configureSandboxes({ mode: 'process', spareHost: false });
+    const { link, run, end } = freshLink();
+    try {
+      await expect(run('1')).resolves.toBe('t');
+      const first = link.pid;
+      expect(link.sparePid).toBeUndefined();
+      const attack = run(ATTACKS[0]![1]);
+      await eventually(() => link.sparePid !== undefined, 'the next host started at the overrun');
+      const next = link.sparePid!;
+      await expect(attack).rejects.toBeInstanceOf(SandboxLimitError);
+      await expect(run('2')).resolves.toBe('t');
+      expect(link.pid).toBe(next);
+      expect(link.pid).not.toBe(first);
+      expect(link.sparePid).toBeUndefined();
+    } finally {
+      await end();
+    }
+  });
 
   it('keeps a second host started; the sandboxes of a killed host go on in it', async () => {
     configureSandboxes({ mode: 'process', spareHost: true });
