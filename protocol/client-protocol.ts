@@ -13,11 +13,12 @@
  * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is
  * capped first, msgpack is read by msgpackr's no-eval build with records off, maps as plain
  * objects, no extension types; then the value is walked (depth, array lengths, string
- * lengths, key counts; `__proto__`, `__proto_`, `constructor`, `prototype` refused); then the
- * frame is checked against its op's shape. A refusal is a ClientProtocolError carrying the
- * close code. A well-formed `send` or `ask` whose message holds a number that is not finite
- * (msgpack's floats carry NaN and ±Infinity; data has none) is a BadMessageError instead: that
- * request is answered with `error` `bad-message` and the connection stays open.
+ * lengths, map keys' lengths included, key counts; `__proto__`, `__proto_`, `constructor`,
+ * `prototype` refused); then the frame is checked against its op's shape. A refusal is a
+ * ClientProtocolError carrying the close code. A well-formed `send` or `ask` whose message
+ * holds a number that is not finite (msgpack's floats carry NaN and ±Infinity; data has none)
+ * is a BadMessageError instead: that request is answered with `error` `bad-message` and the
+ * connection stays open.
  *
  * Nesting depth counts maps and arrays, the frame's own map being depth 1: a map or array at
  * depth maxDepth + 1 is refused, so a `message` (itself at depth 2) holds at most
@@ -349,6 +350,8 @@ function checkValue(
   let keys = 0;
   for (const k in v) {
     if (++keys > limits.maxKeys) throw bad(`a map of more than ${limits.maxKeys} keys`);
+    // a key is a string like any other: the same cap (msgpackr decodes it before we see it)
+    if (k.length > limits.maxStringLength) throw bad(`a map key of ${k.length} characters`);
     if (forbidden.has(k)) throw bad(`a "${k}" key`);
     checkValue(
       (v as Record<string, unknown>)[k],

@@ -1084,6 +1084,22 @@ describe('§2/§6 frames', () => {
       expect((await c.waitClose()).code).toBe(4000);
     }
   });
+
+  it('map keys are strings too: a key of 64 Ki characters passes, one more closes with 4000', async () => {
+    const s = await sys({ limits: { maxFrameBytes: 1024 * 1024 } });
+    const ok = await connect(s);
+    expect(
+      await ok.request({
+        op: 'send',
+        id: 1,
+        target: '/user/board',
+        message: { ['k'.repeat(65536)]: 1 },
+      }),
+    ).toEqual({ op: 'ok', id: 1 });
+    const c = await connect(s);
+    c.send({ op: 'send', id: 1, target: '/user/board', message: { ['k'.repeat(65537)]: 1 } });
+    expect((await c.waitClose()).code).toBe(4000);
+  });
 });
 
 describe('§5 snapshot subscriptions', () => {
