@@ -374,10 +374,16 @@ function described(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v;
 }
 
-function only(f: Record<string, unknown>, keys: readonly string[]): void {
-  for (const k of Object.keys(f))
+/**
+ * Refuses a field of `m` not in `keys`: `m` is the frame of `op`, or its map `part` (`since`,
+ * `trace`).
+ */
+function only(m: Record<string, unknown>, keys: readonly string[], op: unknown, part = ''): void {
+  for (const k in m)
     if (!keys.includes(k))
-      throw bad(`a ${described(f.op)} frame with an unknown field ${described(k)}`);
+      throw bad(
+        `a ${described(op)} frame${part && `'s ${part}`} with an unknown field ${described(k)}`,
+      );
 }
 
 function checkTrace(op: string, t: unknown): void {
@@ -385,7 +391,7 @@ function checkTrace(op: string, t: unknown): void {
   if (typeof t !== 'object' || t === null || Array.isArray(t))
     throw bad(`a ${op} frame whose trace is not a map`);
   const c = t as Record<string, unknown>;
-  only({ ...c, op: `${op} trace` }, ['op', 'traceparent', 'tracestate']);
+  only(c, ['traceparent', 'tracestate'], op, 'trace');
   if (typeof c.traceparent !== 'string' || !TRACEPARENT.test(c.traceparent))
     throw bad(`a ${op} frame with a bad traceparent`);
   if (
@@ -410,7 +416,7 @@ export function decodeClientFrame(
   if (!isId(f.id)) throw bad(`a frame without a valid id (op ${described(op)})`);
   switch (op) {
     case 'subscribe': {
-      only(f, ['op', 'id', 'kind', 'target', 'since']);
+      only(f, ['op', 'id', 'kind', 'target', 'since'], op);
       if (f.kind !== 'snapshot' && f.kind !== 'events' && f.kind !== 'topic')
         throw bad('a subscribe frame with an unknown kind');
       if (!isTarget(f.target)) throw bad('a subscribe frame with a bad target');
@@ -426,21 +432,22 @@ export function decodeClientFrame(
           !isId(s.version)
         )
           throw bad('a subscribe frame with a bad since');
+        only(s, ['epoch', 'version'], op, 'since');
       }
       break;
     }
     case 'unsubscribe':
     case 'ping':
-      only(f, ['op', 'id']);
+      only(f, ['op', 'id'], op);
       break;
     case 'send':
-      only(f, ['op', 'id', 'target', 'message', 'trace']);
+      only(f, ['op', 'id', 'target', 'message', 'trace'], op);
       if (!isTarget(f.target)) throw bad('a send frame with a bad target');
       if (!('message' in f)) throw bad('a send frame without a message');
       checkTrace(op, f.trace);
       break;
     case 'ask':
-      only(f, ['op', 'id', 'target', 'message', 'timeoutMs', 'trace']);
+      only(f, ['op', 'id', 'target', 'message', 'timeoutMs', 'trace'], op);
       if (!isTarget(f.target)) throw bad('an ask frame with a bad target');
       if (!('message' in f)) throw bad('an ask frame without a message');
       if (f.timeoutMs !== undefined && !(isId(f.timeoutMs) && f.timeoutMs > 0))

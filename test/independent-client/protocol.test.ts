@@ -1491,6 +1491,26 @@ describe('§4 events and topics', () => {
     });
     expect((await c.waitClose()).code).toBe(4000);
   });
+
+  it('a field not listed inside since or trace closes with 4000', async () => {
+    const s = await sys();
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    for (const frame of [
+      {
+        op: 'subscribe',
+        id: 1,
+        kind: 'snapshot',
+        target: '/user/board',
+        since: { epoch: 'e', version: 1, x: 1 },
+      },
+      { op: 'send', id: 1, target: '/user/board', message: {}, trace: { traceparent, x: 1 } },
+      { op: 'send', id: 1, target: '/user/board', message: {}, trace: { traceparent, op: 'x' } },
+    ]) {
+      const c = await connect(s);
+      c.send(frame);
+      expect((await c.waitClose()).code).toBe(4000);
+    }
+  });
 });
 
 describe('§6 limits and close codes', () => {

@@ -48,3 +48,30 @@ describe('decodeClientFrame: map keys', () => {
     );
   });
 });
+
+describe('decodeClientFrame: fields not listed', () => {
+  const since = { epoch: 'e', version: 1 };
+  const subscribe = (s: unknown) => ({
+    op: 'subscribe',
+    id: 1,
+    kind: 'snapshot',
+    target: '/user/board',
+    since: s,
+  });
+  const traced = (trace: unknown) => ({ ...send(1), trace });
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+  it('takes a since of epoch and version, and refuses any other field in it', () => {
+    expect(verdict(pack(subscribe(since)))).toBe('accepted');
+    for (const extra of ['x', 'op', 'id', 'base'])
+      expect(verdict(pack(subscribe({ ...since, [extra]: 1 }))), extra).toBe(CLIENT_CLOSE.badFrame);
+  });
+
+  it('takes a trace of traceparent and tracestate, and refuses any other field, op included', () => {
+    expect(verdict(pack(traced({ traceparent, tracestate: 'a=1' })))).toBe('accepted');
+    for (const extra of ['x', 'op'])
+      expect(verdict(pack(traced({ traceparent, [extra]: 'x' }))), extra).toBe(
+        CLIENT_CLOSE.badFrame,
+      );
+  });
+});
