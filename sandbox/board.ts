@@ -70,6 +70,19 @@ export interface RunningCall {
   readonly limit: SandboxLimitName;
 }
 
+/**
+ * How long the guard sleeps before it looks at the board again (ms), given the call it just
+ * read: GUARD_TICK_MS, cut so that it looks at the moment the call reaches its budget and
+ * then at each GUARD_TICK_MS past it (budget + 10, + 20, …), not a tick late. A grace that is
+ * a multiple of the tick (the default) is then seen as soon as it is spent.
+ */
+export function guardNapMs(call: RunningCall | undefined): number {
+  if (call === undefined) return GUARD_TICK_MS;
+  const over = call.elapsedMs - call.budgetMs;
+  if (over < 0) return Math.min(GUARD_TICK_MS, -over);
+  return GUARD_TICK_MS - (over % GUARD_TICK_MS);
+}
+
 /** Marks the calls of the thread that runs isolates (the engine's side). */
 export interface CallWatch {
   begin(budgetMs: number, limit: SandboxLimitName): void;

@@ -8,9 +8,9 @@
  *   written (the node closed its end), it kills its own process (SIGKILL): a host never
  *   outlives its node, stuck or not.
  * - Reports (mode 'process', `reportFd` set): while the host works on a batch it writes one
- *   line to the node every GUARD_HEARTBEAT_MS (`h`, it is alive), and every GUARD_TICK_MS
- *   while a call runs past the time isolated-vm was given
- *   (`o <id> <seq> <elapsedMs> <budgetMs> <limit>`). The node decides what to do with them
+ *   line to the node every GUARD_HEARTBEAT_MS (`h`, it is alive), and, while a call runs
+ *   past the time isolated-vm was given, at that time and every GUARD_TICK_MS of the call's
+ *   after it (`o <id> <seq> <elapsedMs> <budgetMs> <limit>`; `guardNapMs`). The node decides what to do with them
  *   (sandbox/host-watch.ts): the guard kills nothing but its own process, and only for the
  *   parent's death.
  *
@@ -23,7 +23,7 @@ import {
   CallBoard,
   GUARD_HEARTBEAT_MS,
   GUARD_PARENT_POLL_MS,
-  GUARD_TICK_MS,
+  guardNapMs,
   type GuardData,
 } from './board.ts';
 
@@ -70,7 +70,7 @@ function run({ board: buffer, reportFd, parent }: GuardData): never {
         `o ${call.id} ${call.seq} ${Math.round(call.elapsedMs)} ${call.budgetMs} ${call.limit}\n`,
       );
     else if (now - lastReport >= GUARD_HEARTBEAT_MS) report('h\n');
-    Atomics.wait(nap, 0, 0, GUARD_TICK_MS);
+    Atomics.wait(nap, 0, 0, guardNapMs(call));
   }
 }
 
