@@ -12,13 +12,14 @@
  *
  * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is
  * capped first, msgpack is read by msgpackr's no-eval build with records off, maps as plain
- * objects, no extension types; then the value is walked (depth, array lengths, string
- * lengths, map keys' lengths included, key counts; `__proto__`, `__proto_`, `constructor`,
- * `prototype` refused); then the frame is checked against its op's shape. A refusal is a
- * ClientProtocolError carrying the close code. A well-formed `send` or `ask` whose message
- * holds a number that is not finite (msgpack's floats carry NaN and ±Infinity; data has none)
- * is a BadMessageError instead: that request is answered with `error` `bad-message` and the
- * connection stays open.
+ * objects (a key that is a number, boolean or nil read as its string form, one that is a map,
+ * an array, binary or a timestamp refused), no extension types; then the value is walked
+ * (depth, array lengths, string lengths, map keys' lengths included, key counts; `__proto__`,
+ * `__proto_`, `constructor`, `prototype` refused); then the frame is checked against its op's
+ * shape. A refusal is a ClientProtocolError carrying the close code. A well-formed `send` or
+ * `ask` whose message holds a number that is not finite (msgpack's floats carry NaN and
+ * ±Infinity; data has none) is a BadMessageError instead: that request is answered with
+ * `error` `bad-message` and the connection stays open.
  *
  * Nesting depth counts maps and arrays, the frame's own map being depth 1: a map or array at
  * depth maxDepth + 1 is refused, so a `message` (itself at depth 2) holds at most
@@ -264,6 +265,11 @@ const PROTO_KEYS: ReadonlySet<string> = new Set(['__proto__', '__proto_']);
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
+/** How msgpackr's error for a map key with no string form begins (msgpackr/unpack.js). */
+const MSGPACKR_KEY_ERROR = 'Invalid property type for record';
+const NON_SCALAR_KEY =
+  'a map key that is a map, an array, binary or a timestamp (keys are strings, numbers, booleans or nil)';
+
 function bad(why: string): ClientProtocolError {
   return new ClientProtocolError(CLIENT_CLOSE.badFrame, why);
 }
@@ -297,9 +303,11 @@ function unpackChecked(
       throw new Error(`${values?.length ?? 0} values`);
     value = values[0];
   } catch (e) {
-    throw bad(
-      `a frame that is not one msgpack value: ${e instanceof Error ? e.message : String(e)}`,
-    );
+    const why = e instanceof Error ? e.message : String(e);
+    // msgpackr turns a key into a string as it reads the map, and throws for a key that has
+    // no string form (a map, an array, binary, a timestamp) with a message about its records
+    if (why.startsWith(MSGPACKR_KEY_ERROR)) throw bad(NON_SCALAR_KEY);
+    throw bad(`a frame that is not one msgpack value: ${why}`);
   }
   checkValue(value, limits, 0, forbidden, null, nonFinite);
   if (typeof value !== 'object' || value === null || Array.isArray(value))

@@ -75,7 +75,7 @@ const id = fc.oneof(
   fc.constantFrom(0, -1, 1.5, NaN, Infinity, MAX_ID, MAX_ID + 2, '1', null),
 );
 
-/** Data with the numbers msgpack can carry and data cannot (NaN, ±Infinity, -0). */
+/** Data with the numbers msgpack can carry and data cannot (NaN, ±Infinity, -0), keys of any type. */
 const data = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -90,6 +90,14 @@ const data = fc.letrec((tie) => ({
       tie('value'),
       { maxKeys: 4 },
     ),
+    // a map whose key is not a string: nil, a number or a boolean (read as its string form),
+    // a map, an array or binary (refused)
+    fc
+      .tuple(
+        fc.oneof(fc.constantFrom(null, true, 1.5, {}, [1], new Uint8Array([1])), fc.integer()),
+        tie('value'),
+      )
+      .map(([k, v]) => new Map([[k, v]])),
   ),
 })).value;
 

@@ -888,6 +888,21 @@ describe('§2 data', () => {
     });
   });
 
+  it('a map key that is a map, an array or binary closes with 4000', async () => {
+    const s = await sys();
+    for (const key of [[0x80], [0x91, 0x01], [0xc4, 0x01, 0x41]]) {
+      const c = await connect(s);
+      // { op: 'send', id: 1, target: '/user/board', message: { <key>: 1 } }
+      const frame = Buffer.concat([
+        Buffer.from([0x84]),
+        ...['op', 'send', 'id', 1, 'target', '/user/board', 'message'].map((v) => encode(v)),
+        Buffer.from([0x81, ...key, 0x01]),
+      ]);
+      c.sendRaw(frame, { binary: true });
+      expect((await c.waitClose()).code).toBe(4000);
+    }
+  });
+
   it('replies travel in data form: $date, $ref without $uid, $error, $esc', async () => {
     const s = await sys();
     const c = await connect(s);

@@ -30,6 +30,26 @@ function verdict(bytes: Uint8Array, limits: ClientDecodeLimits = BIG): number | 
   }
 }
 
+/** The ClientProtocolError `bytes` is refused with. */
+function refusal(bytes: Uint8Array): ClientProtocolError {
+  try {
+    decodeClientFrame(bytes, BIG);
+  } catch (e) {
+    if (e instanceof ClientProtocolError) return e;
+    throw e;
+  }
+  throw new Error('the frame was accepted');
+}
+
+/** A send whose message is a map of one entry, its key given as msgpack bytes. */
+const sendKeyed = (key: number[]): Buffer =>
+  Buffer.concat([
+    Buffer.from([0x84]),
+    ...['op', 'send', 'id', 1, 'target', '/user/board', 'message'].map(pack),
+    Buffer.from([0x81, ...key]),
+    pack(1),
+  ]);
+
 const send = (message: unknown) => ({ op: 'send', id: 1, target: '/user/board', message });
 
 describe('decodeClientFrame: map keys', () => {
@@ -73,5 +93,31 @@ describe('decodeClientFrame: fields not listed', () => {
       expect(verdict(pack(traced({ traceparent, [extra]: 'x' }))), extra).toBe(
         CLIENT_CLOSE.badFrame,
       );
+  });
+});
+
+describe('decodeClientFrame: keys that are not strings', () => {
+  it.each([
+    ['nil', [0xc0], 'null'],
+    ['true', [0xc3], 'true'],
+    ['an integer', [0x01], '1'],
+    ['a negative integer', [0xff], '-1'],
+    ['a float', [0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0], '1.5'],
+  ])('reads a key that is %s as its string form', (_what, key, as) => {
+    expect(decodeClientFrame(sendKeyed(key), BIG)).toMatchObject({ message: { [as]: 1 } });
+  });
+
+  it.each([
+    ['a map', [0x80]],
+    ['a map with entries', [0x81, 0xa1, 0x61, 0x01]],
+    ['an array', [0x91, 0x01]],
+    ['binary', [0xc4, 0x01, 0x41]],
+    ['a timestamp', [0xd6, 0xff, 0, 0, 0, 0]],
+  ])('refuses a key that is %s with 4000 and a reason of its own', (_what, key) => {
+    const e = refusal(sendKeyed(key));
+    expect(e.closeCode).toBe(CLIENT_CLOSE.badFrame);
+    // not msgpackr's own text (it speaks of records and of its options)
+    expect(e.message).toBe(refusal(sendKeyed([0x80])).message);
+    expect(e.message).not.toMatch(/record|mapsAsObjects/);
   });
 });
