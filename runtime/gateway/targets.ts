@@ -11,8 +11,9 @@
  *
  * Refused (the gateway answers `error` `bad-target`, the connection stays open), with
  * BadTargetError naming why: an empty target or one over MAX_TARGET_LENGTH (a topic: over
- * MAX_TOPIC_LENGTH), what is not an address, an ambiguous spelling (AmbiguousAddressError), and
- * on any node the paths under `/temp` (ask reply addresses) and `/system/e.*` (entities'
+ * MAX_TOPIC_LENGTH), what is not an address, an ambiguous spelling (AmbiguousAddressError), an
+ * entity id that is `.` or `..` once decoded (as the path segments `.` and `..` are), and on
+ * any node the paths under `/temp` (ask reply addresses) and `/system/e.*` (entities'
  * activations). An entity is reached only through its entity address, so a rule written about
  * that address covers every way to the entity.
  */
@@ -62,6 +63,13 @@ export function resolveClientTarget(op: GatewayOp, target: string, node: NodeId)
     throw new BadTargetError(target, `not an actor address or path: ${(e as Error).message}`, e);
   }
   const parsed = parseAddress(address);
+  // `troupe:entity/room/..` reads as a step up, as `/user/..` does (canonicalAddress refuses
+  // those segments); the id is decoded here, so `%2E%2e` is caught with `..`
+  if (parsed.type === 'entity' && (parsed.id === '.' || parsed.id === '..'))
+    throw new BadTargetError(
+      target,
+      `an entity id ${JSON.stringify(parsed.id)} (in any spelling) reads as a path step: name another id`,
+    );
   if (parsed.type === 'actor') {
     const [top, second] = parsed.path.split('/').slice(1);
     if (top === 'temp')

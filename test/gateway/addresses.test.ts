@@ -119,7 +119,7 @@ describe('gateway: one spelling per address', () => {
     expect(reached(w)).toBe('troupe:entity/account/bob');
   });
 
-  it('refuses ambiguous spellings, temporary addresses and bad segments as bad targets', async () => {
+  it('refuses ambiguous spellings, temporary addresses, bad segments and ids . and .. as bad targets', async () => {
     const c = client();
     for (const t of [
       'troupe:entity/vault/%zz',
@@ -130,6 +130,12 @@ describe('gateway: one spelling per address', () => {
       '/user/./echo',
       '/user/../user/echo',
       'TROUPE://local/user/echo',
+      // entity ids that read as path steps, in any spelling
+      'troupe:entity/vault/.',
+      'troupe:entity/vault/..',
+      'troupe:entity/vault/%2E',
+      'troupe:entity/vault/%2e%2E',
+      'troupe:entity/vault/.%2e',
     ])
       expect(codeOf(await c.ask(t, { nonce: -4 }).catch((e: unknown) => e)), t).toBe('bad-target');
     expect(seen.has(-4)).toBe(false);

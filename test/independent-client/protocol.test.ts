@@ -689,6 +689,10 @@ describe('§3 targets', () => {
     ['an encoded surrogate', 'troupe:entity/room/%ED%A0%80'],
     ['a .. segment', '/user/../system'],
     ['a . segment', '/user/./board'],
+    ['an entity id ..', 'troupe:entity/room/..'],
+    ['an entity id .', 'troupe:entity/room/.'],
+    ['an entity id .. spelt %2e%2e', 'troupe:entity/room/%2e%2e'],
+    ['an entity id . spelt %2E', 'troupe:entity/room/%2E'],
     ['an id over 1,024 characters', 'troupe:entity/room/' + 'i'.repeat(1025)],
     ['an upper-case scheme', 'TROUPE://local/user/board'],
     ['an upper-case entity scheme', 'TROUPE:entity/room/x'],
@@ -743,6 +747,26 @@ describe('§3 targets', () => {
     for (const [i, [given]] of cases.entries())
       await c.request({ op: 'send', id: i + 1, target: given, message: { type: 'inc' } });
     expect(s.calls.map((k) => k.target)).toEqual(cases.map(([, canon]) => canon));
+  });
+
+  it('an entity id holding dots that is not . or .. is served', async () => {
+    const s = await sys({}, (system) => system.define('room', counter()));
+    const c = await connect(s);
+    for (const [i, id] of ['...', '.a', 'a..', '%2E%2E%2E'].entries())
+      expect(
+        await c.request({
+          op: 'send',
+          id: i + 1,
+          target: `troupe:entity/room/${id}`,
+          message: { type: 'inc' },
+        }),
+      ).toEqual({ op: 'ok', id: i + 1 });
+    expect(s.calls.map((k) => k.target)).toEqual([
+      'troupe:entity/room/...',
+      'troupe:entity/room/.a',
+      'troupe:entity/room/a..',
+      'troupe:entity/room/...',
+    ]);
   });
 
   it('other spellings of an entity reach the same entity', async () => {
