@@ -24,7 +24,7 @@
  * under cpuMs 50, which isolated-vm cannot interrupt, so the watchdog kills their host (at
  * the limit plus its grace, SANDBOX_WATCHDOG_GRACE_MS); from that tell, the bystander is
  * asked again and again (an ask that fails with the lost host is asked again) until it
- * answers from a fresh host.
+ * answers from a fresh host (the spare host, SANDBOX_SPARE_HOST: started ahead by default).
  *   troupe:sandboxed@process  p50Us/p99Us: percentiles of the time from the hostile tell to
  *                             the bystander's answer; msgs/s is recoveries per second of
  *                             recovering. Each attack starts with the system at rest (the
@@ -158,7 +158,7 @@ async function answered(ref: ActorRef<unknown>): Promise<void> {
 }
 
 async function recovery({ attacks }: RecoveryParams): Promise<Sample> {
-  configureSandboxes({ mode: 'process' }); // the defaults: no spare host, a 250 ms grace
+  configureSandboxes({ mode: 'process' }); // the defaults: a spare host, a 250 ms grace
   const system = createSystem();
   try {
     system.spawn(
