@@ -40,4 +40,39 @@ export default tseslint.config(
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },
   },
+  // The layers (docs/architecture.md): each imports only those below it.
+  ...layer('protocol/**', 'protocol/ is the wire: it knows no actors', [
+    'runtime',
+    'actors',
+    'supervisors',
+    'sandbox',
+  ]),
+  ...layer('runtime/**', 'runtime/ sits below behaviours, supervisors and the sandbox', [
+    'actors',
+    'supervisors',
+    'sandbox',
+  ]),
+  ...layer('sandbox/**', 'the sandbox knows no agents or supervisors', ['actors', 'supervisors']),
+  ...layer('supervisors/**', 'supervisors know no agents', ['actors/agent']),
+  ...layer('actors/*.ts', 'behaviours know no agents', ['actors/agent', 'agent']),
 );
+
+/** Files matching `files` may not import from the folders `below` names (at any depth). */
+function layer(files, why, forbidden) {
+  return [
+    {
+      files: [files],
+      rules: {
+        'no-restricted-imports': [
+          'error',
+          {
+            patterns: forbidden.map((folder) => ({
+              group: [`**/${folder}/**`, `./${folder}/**`],
+              message: why,
+            })),
+          },
+        ],
+      },
+    },
+  ];
+}

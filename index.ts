@@ -22,8 +22,8 @@ export {
   entityAddress,
   InvalidAddressError,
   InvalidActorNameError,
-} from './runtime/address.ts';
-export type { Address, ActorPath, NodeId, ParsedAddress } from './runtime/address.ts';
+} from './protocol/address.ts';
+export type { Address, ActorPath, NodeId, ParsedAddress } from './protocol/address.ts';
 export { DEFAULT_MAILBOX_CAPACITY, MailboxFullError } from './runtime/mailbox.ts';
 export type { MailboxOptions, OverflowPolicy } from './runtime/mailbox.ts';
 export { ASK_TIMEOUT_MS, AskTimeoutError, AskDeliveryError } from './runtime/ask.ts';

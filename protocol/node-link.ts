@@ -25,7 +25,7 @@
  *   optional fields follow: 4 from, 8 replyTo and corr, 16 trace, 64 principal; 32 says the
  *   body is in the form of runtime/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack
  *   alone cannot carry);
- * - to, from, replyTo are addresses (runtime/address.ts), numbered per connection: the first
+ * - to, from, replyTo are addresses (protocol/address.ts), numbered per connection: the first
  *   time an address is sent it goes as its string and the reader gives it the next number
  *   (0, 1, 2… in the order first seen), after that as that number; an address the writer
  *   does not number (one used once, as an ask's reply address; or any new one past
@@ -64,10 +64,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';
 // the build without `new Function`: record definitions from a peer are not compiled
 import { Unpackr as SafeUnpackr } from 'msgpackr/unpack-no-eval';
-import { TroupeError } from '../runtime/error.ts';
-import { parseAddress, type Address } from '../runtime/address.ts';
-import type { EnvelopeKind } from '../runtime/envelope.ts';
-import { unpackWithRefs } from '../runtime/wire-ref.ts';
+import { TroupeError } from './error.ts';
+import { parseAddress, type Address } from './address.ts';
+import type { EnvelopeKind, WirePrincipal } from './envelope.ts';
+import { unpackWithRefs } from './wire-ref.ts';
 
 /** 2: batches of flat entries with numbered addresses (1 carried envelope objects). */
 export const NODE_PROTOCOL_VERSION = 2;
@@ -165,7 +165,7 @@ const FORBIDDEN_KEYS: ReadonlySet<string> = new Set([
   'prototype',
 ]);
 
-/** A node id as a link carries it: what runtime/address.ts accepts. */
+/** A node id as a link carries it: what protocol/address.ts accepts. */
 const NODE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const NONCE = /^[A-Za-z0-9_-]{22,86}$/;
 const PROOF = /^[A-Za-z0-9_-]{43}$/;
@@ -282,8 +282,7 @@ export const ENCODED = 32;
 const HAS_PRINCIPAL = 64;
 const FLAGS_KNOWN = KIND_MASK | HAS_FROM | HAS_REPLY_TO | HAS_TRACE | ENCODED | HAS_PRINCIPAL;
 
-/** A principal as it crosses: JSON data with a string `id` (runtime/principal.ts). */
-export type WirePrincipal = Readonly<Record<string, unknown>> & { readonly id: string };
+export type { WirePrincipal } from './envelope.ts';
 
 const ENTRY_KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
 export const kindCode = (k: EnvelopeKind): number =>

@@ -19,7 +19,7 @@
  * Every ask ends: with its reply, one of these errors, or its timeout.
  */
 import { TroupeError } from './error.ts';
-import type { ActorPath } from './address.ts';
+import type { ActorPath } from '../protocol/address.ts';
 import type { Delivery } from './ref.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import type { Principal } from './principal.ts';

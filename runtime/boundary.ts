@@ -11,7 +11,7 @@
  * link, and nothing else is harmed).
  */
 import { TroupeError, describe } from './error.ts';
-import { parseAddress, type Address } from './address.ts';
+import { parseAddress, type Address } from '../protocol/address.ts';
 import { ENVELOPE_VERSION, MessageMeta, type Envelope, type EnvelopeKind } from './envelope.ts';
 import { decodeValue, encodeValue } from './refcodec.ts';
 import { extractTrace, injectTrace } from './telemetry.ts';

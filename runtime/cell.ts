@@ -24,7 +24,7 @@
  *   behaviour's `stop` hook runs; then watchers get `troupe.terminated`.
  */
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
-import { childPath, validateName, type ActorPath } from './address.ts';
+import { childPath, validateName, type ActorPath } from '../protocol/address.ts';
 import { InvalidOptionError, TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';

@@ -2,7 +2,7 @@
  * The actor context: what a behaviour can do while it handles a message (and in `init`).
  * It is valid only during the actor's turn; keep refs, not the context.
  */
-import type { ActorPath } from './address.ts';
+import type { ActorPath } from '../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SpawnOptions } from './options.ts';

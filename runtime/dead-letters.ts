@@ -6,7 +6,7 @@
  * Subscribers are isolated: one that throws is reported to the logger and does not stop the
  * others or the actor that produced the dead letter.
  */
-import type { Address } from './address.ts';
+import type { Address } from '../protocol/address.ts';
 
 export type DeadLetterReason =
   /** No actor lives at the address. */

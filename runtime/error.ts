@@ -1,18 +1,10 @@
 /**
- * The base of every error troupe throws or hands to a supervisor.
- *
- * Each error class carries a stable `code` (tests and callers match on it, never on the
- * text) and the offending values as fields; its message says how to fix the problem.
+ * Errors of bad options given to the runtime's public functions, and the helpers that check
+ * options. The base class (TroupeError) and `describe` are the wire's (protocol/error.ts).
  */
-export class TroupeError extends Error {
-  readonly code: string;
+import { TroupeError, describe } from '../protocol/error.ts';
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+export { TroupeError, describe } from '../protocol/error.ts';
 
 /**
  * A bad option given to a public function: thrown synchronously by constructors and
@@ -46,15 +38,4 @@ export function onlyKnownOptions(
   for (const k of Object.keys(o))
     if (!keys.includes(k))
       throw new InvalidOptionError(`${field}.${k}`, o[k], `absent (known: ${keys.join(', ')})`);
-}
-
-/** Short, safe description of a value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  const name = value.constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
 }

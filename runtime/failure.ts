@@ -30,7 +30,7 @@
  * resolves with the reason.
  */
 import { TroupeError } from './error.ts';
-import type { ActorPath } from './address.ts';
+import type { ActorPath } from '../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 
 export type DirectiveName = 'resume' | 'restart' | 'stop' | 'escalate' | 'halt';

@@ -24,7 +24,7 @@ import {
 } from './mailbox.ts';
 import { ASK_TIMEOUT_MS } from './ask.ts';
 import { DEAD_LETTER_HISTORY } from './dead-letters.ts';
-import { validateNodeId, type NodeId } from './address.ts';
+import { validateNodeId, type NodeId } from '../protocol/address.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './logger.ts';
 import type { PersistenceOptions, PersistenceStore } from './persistence.ts';

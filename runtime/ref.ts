@@ -17,7 +17,7 @@
  * Refs keep their internals in private fields: nothing enumerable, so XState's snapshot
  * persistence and structured copies see an opaque value.
  */
-import type { ActorPath, Address } from './address.ts';
+import type { ActorPath, Address } from '../protocol/address.ts';
 import type { SystemMessage } from './system-message.ts';
 import type { AskOptions } from './ask.ts';
 import type { SystemCore } from './system-core.ts';

@@ -20,19 +20,15 @@
  * properties are left out (as JSON does).
  */
 import { TroupeError, describe } from './error.ts';
+import { isSpawnUid } from '../protocol/wire-ref.ts';
 import { isActorRef } from './ref.ts';
 import type { ActorRef } from './ref.ts';
-import type { Address } from './address.ts';
+import type { Address } from '../protocol/address.ts';
 
 const TAGS = new Set(['$ref', '$date', '$error', '$esc']);
 
 /** Makes a ref of the decoding system for an address, bound to `uid` when one is given. */
 export type RefOf = (address: Address, uid?: number) => ActorRef<unknown>;
-
-/** Whether `uid` is a spawn uid as the encoder writes it (a positive safe integer). */
-export function isSpawnUid(uid: unknown): uid is number {
-  return typeof uid === 'number' && Number.isSafeInteger(uid) && uid > 0;
-}
 
 /** Deepest nesting the codec accepts. */
 export const MAX_ENCODE_DEPTH = 64;

@@ -20,7 +20,7 @@ import {
   type ActorPath,
   type Address,
   type NodeId,
-} from './address.ts';
+} from '../protocol/address.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { TimerQueue, type TimerEntry } from './timers.ts';
 import { Scheduler } from './scheduler.ts';

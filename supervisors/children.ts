@@ -16,7 +16,7 @@
  * `init` runs later, in the child's turn: a throw there is a failure of the child.)
  */
 import { TroupeError, describe } from '../runtime/error.ts';
-import type { ActorPath } from '../runtime/address.ts';
+import type { ActorPath } from '../protocol/address.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import type { ActorRef } from '../runtime/ref.ts';
 import type { SpawnOptions } from '../runtime/options.ts';

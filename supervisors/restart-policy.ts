@@ -6,7 +6,7 @@
  * (supervisors/supervisor.ts) are made of these.
  */
 import { TroupeError } from '../runtime/error.ts';
-import type { ActorPath } from '../runtime/address.ts';
+import type { ActorPath } from '../protocol/address.ts';
 import type { ActorContext } from '../runtime/context.ts';
 import { recordRestart, restartsIn } from './intensity.ts';
 import { backoffDelay } from './backoff.ts';

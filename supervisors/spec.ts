@@ -44,7 +44,7 @@
  *   duplicate-id                ids are unique
  */
 import { TroupeError, describe } from '../runtime/error.ts';
-import { validateName } from '../runtime/address.ts';
+import { validateName } from '../protocol/address.ts';
 import type { Behaviour } from '../runtime/behaviour.ts';
 import type { MailboxOptions } from '../runtime/mailbox.ts';
 import type { PersistenceOptions } from '../runtime/persistence.ts';

@@ -22,7 +22,7 @@ import { once } from 'node:events';
 import { Packr } from 'msgpackr';
 import { median } from '../harness.ts';
 import { LinkWriter } from '../../runtime/shards/link.ts';
-import type { Address } from '../../runtime/address.ts';
+import type { Address } from '../../protocol/address.ts';
 
 export type Codec = 'clone' | 'msgpack' | 'msgpack-records' | 'link';
 const CODECS: readonly Codec[] = ['clone', 'msgpack', 'msgpack-records', 'link'];

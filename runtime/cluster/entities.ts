@@ -24,9 +24,9 @@
  */
 import { createHash } from 'node:crypto';
 import { TroupeError, InvalidOptionError, describe } from '../error.ts';
-import { entityAddress, parseAddress, type Address } from '../address.ts';
+import { entityAddress, parseAddress, type Address } from '../../protocol/address.ts';
 import type { ActorRef, Delivery, Target } from '../ref.ts';
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { Behaviour } from '../behaviour.ts';
 import type { MailboxOptions } from '../mailbox.ts';
 import type { PersistenceStore } from '../persistence.ts';

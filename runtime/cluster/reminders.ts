@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Address } from '../address.ts';
+import type { Address } from '../../protocol/address.ts';
 import type { ClusterKeys } from './keys.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -54,7 +54,7 @@ export type Authenticate = (
  * `target` is the actor's address for snapshot, events, send and ask, in its one spelling
  * (runtime/gateway/targets.ts): `troupe://<node>/<path>` (a client's `/user/a` is
  * `troupe://<this node>/user/a`) or `troupe:entity/<kind>/<id>` with the kind and id escaped as
- * `entityAddress(kind, id)` escapes them (runtime/address.ts). Compare it with an address built
+ * `entityAddress(kind, id)` escapes them (protocol/address.ts). Compare it with an address built
  * the same way (`entityAddress('account', principal.id)`), never with a string glued from
  * parts: the gateway has decoded `%62ob` to `bob` before `authorize` sees it. For topic, the
  * topic's name as given.

@@ -27,7 +27,7 @@
  *   changes nothing, so any number of them (from one subscriber or many) still makes one
  *   sample per `sampleMs`.
  */
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import { ActorCell, lifecycleName, type Kid, type MessageTap, type RemoteKid } from '../cell.ts';
 import type { Behaviour } from '../behaviour.ts';
 import type { ActorContext } from '../context.ts';

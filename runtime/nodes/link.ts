@@ -36,8 +36,10 @@
  */
 import { closeReason } from '../../protocol/close-reason.ts';
 import WebSocket from 'ws';
-import type { Address } from '../address.ts';
+import type { Address } from '../../protocol/address.ts';
 import { isTempAddress } from '../temp.ts';
+// refs pack as the wire's ref extension (registered there)
+import '../wire-ref.ts';
 import type { Envelope, EnvelopeKind } from '../envelope.ts';
 import {
   BatchReader,

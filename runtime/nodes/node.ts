@@ -19,7 +19,7 @@
  *   with NodeDownError; later messages to it are dead letters until it is back.
  */
 import { TroupeError } from '../error.ts';
-import { ENTITY_SCHEME, type ActorPath, type Address } from '../address.ts';
+import { ENTITY_SCHEME, type ActorPath, type Address } from '../../protocol/address.ts';
 import { ReplyFailure } from '../ask.ts';
 import { encodeValue, decodeValue } from '../refcodec.ts';
 import { isActorRef, LocalRef, type Delivery, type Target } from '../ref.ts';

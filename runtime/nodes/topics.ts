@@ -13,7 +13,7 @@
  * - Topic names: 1–256 characters.
  */
 import { InvalidOptionError } from '../error.ts';
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import { isActorRef, type ActorRef, type LocalRef } from '../ref.ts';
 import type { ActorSystem } from '../system.ts';
 

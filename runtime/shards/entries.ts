@@ -13,7 +13,7 @@ import { decodeValue, encodeValue } from '../refcodec.ts';
 import { injectTrace } from '../telemetry.ts';
 import type { ReplyFailure } from '../ask.ts';
 import type { ActorRef } from '../ref.ts';
-import type { Address } from '../address.ts';
+import type { Address } from '../../protocol/address.ts';
 import type { DeadLetter, DeadLetterReason } from '../dead-letters.ts';
 import type { SystemMessage } from '../system-message.ts';
 import { crossError, isNotice, plainNotice, plainSystem } from './errors.ts';

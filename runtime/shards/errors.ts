@@ -5,7 +5,7 @@
  * description, so that a notice or a failure is never lost for the shape of an error.
  */
 import { InvalidOptionError, TroupeError, describe } from '../error.ts';
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { SystemMessage } from '../system-message.ts';
 
 /** An error as it crosses: its class name, message and code survive; the rest does not. */

@@ -37,7 +37,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { isActorRef, type ActorRef } from '../ref.ts';
 import { unpackWithRefs } from '../wire-ref.ts';
 import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
-import type { Address } from '../address.ts';
+import type { Address } from '../../protocol/address.ts';
 import type { EnvelopeKind } from '../envelope.ts';
 import { stampPrincipal, type Principal } from '../principal.ts';
 

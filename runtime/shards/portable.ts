@@ -16,7 +16,7 @@ import { InvalidOptionError } from '../error.ts';
 import { decodeValue, encodeValue } from '../refcodec.ts';
 import type { Behaviour } from '../behaviour.ts';
 import type { ActorRef } from '../ref.ts';
-import type { Address } from '../address.ts';
+import type { Address } from '../../protocol/address.ts';
 
 const PORTABLE = Symbol.for('troupe.portable');
 const FACTORY = Symbol.for('troupe.portable.factory');

@@ -35,7 +35,7 @@ import {
 import { LocalRef, type Delivery } from '../ref.ts';
 import { TroupeError } from '../error.ts';
 import { directiveName } from '../failure.ts';
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { Behaviour } from '../behaviour.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
 import type { StopReason, Terminated } from '../notices.ts';

@@ -29,7 +29,7 @@ import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
 import type { Principal } from '../principal.ts';
 import { AskDeliveryError, ReplyFailure } from '../ask.ts';
 import { describe } from '../error.ts';
-import { childPath, type ActorPath, type Address } from '../address.ts';
+import { childPath, type ActorPath, type Address } from '../../protocol/address.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
 import type { Terminated } from '../notices.ts';

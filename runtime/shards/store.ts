@@ -18,7 +18,7 @@ import {
   type SaveOptions,
   type StoredSnapshot,
 } from '../persistence.ts';
-import type { ActorPath } from '../address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame, type StoreErrorFrame } from './protocol.ts';
 import { crossError, RemoteError, ShardLostError } from './errors.ts';
 import type { ShardRouter } from './router.ts';

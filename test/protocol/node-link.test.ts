@@ -22,7 +22,7 @@ import {
   type NodeFrame,
   type Unsent,
 } from '../../protocol/node-link.ts';
-import type { Address } from '../../runtime/address.ts';
+import type { Address } from '../../protocol/address.ts';
 
 /** A packer that knows nothing of the protocol: what a hostile peer can send. */
 const raw = new Packr({ structuredClone: false, useRecords: false, mapsAsObjects: true });

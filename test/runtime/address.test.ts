@@ -14,7 +14,7 @@ import {
   validateNodeId,
   type ActorPath,
   type NodeId,
-} from '../../runtime/address.ts';
+} from '../../protocol/address.ts';
 
 function codeOf(f: () => unknown): unknown {
   try {

@@ -8,7 +8,7 @@ import {
   encodeValue,
 } from '../../runtime/refcodec.ts';
 import { InvalidOptionError } from '../../runtime/error.ts';
-import type { Address } from '../../runtime/address.ts';
+import type { Address } from '../../protocol/address.ts';
 import type { LocalRef } from '../../runtime/ref.ts';
 
 let system: ActorSystem;

@@ -12,7 +12,7 @@ import {
   type InEntry,
   type OutEntry,
 } from '../../runtime/shards/link.ts';
-import type { Address } from '../../runtime/address.ts';
+import type { Address } from '../../protocol/address.ts';
 import { Acks } from '../../runtime/shards/acks.ts';
 
 const A = 'troupe://local/user/a' as Address;
