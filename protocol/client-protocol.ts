@@ -371,6 +371,12 @@ function checkValue(
   }
 }
 
+/**
+ * A `uint` of §2 (ids, `timeoutMs`, versions): a number whose value is an integer 0…MAX_ID,
+ * whatever msgpack format carried it. msgpack libraries differ in how they write a number
+ * (msgpackr itself writes 2^32 and over as float 64; others write 1.0 as a float), and
+ * msgpackr does not say which format it read: the value is what both ends can agree on.
+ */
 const isId = (x: unknown): x is number =>
   typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= MAX_ID;
 

@@ -387,6 +387,42 @@ describe('§3 requests', () => {
     });
   });
 
+  it('a uint is judged by its value: ids, timeoutMs and since.version may come as floats', async () => {
+    const s = await sys();
+    const c = await connect(s);
+    const floats = (f: Frame) => Buffer.from(encode(f, { forceIntegerToFloat: true }));
+    // every number of these frames is written as a float 64
+    expect(floats({ op: 'ping', id: 1 })).toContain(0xcb);
+    c.sendRaw(floats({ op: 'ping', id: 1 }), { binary: true });
+    expect(await c.answer(1)).toEqual({ op: 'pong', id: 1 });
+    c.sendRaw(
+      floats({
+        op: 'ask',
+        id: 2,
+        target: '/user/board',
+        message: { type: 'never' },
+        timeoutMs: 100,
+      }),
+      {
+        binary: true,
+      },
+    );
+    expect(await c.answer(2)).toMatchObject({ op: 'error', code: 'timeout' });
+    c.sendRaw(
+      floats({
+        op: 'subscribe',
+        id: 3,
+        kind: 'snapshot',
+        target: '/user/board',
+        since: { epoch: 'e', version: 1 },
+      }),
+      { binary: true },
+    );
+    expect(await c.answer(3)).toEqual({ op: 'ok', id: 3 });
+    c.sendRaw(floats({ op: 'ping', id: 1.5 }), { binary: true });
+    expect((await c.waitClose()).code).toBe(4000);
+  });
+
   it('send is answered ok and reaches the actor', async () => {
     const s = await sys();
     const c = await connect(s);

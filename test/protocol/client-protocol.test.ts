@@ -11,6 +11,7 @@ import {
   ClientProtocolError,
   DEFAULT_CLIENT_DECODE_LIMITS,
   decodeClientFrame,
+  encodeFrame,
   type ClientDecodeLimits,
 } from '../../protocol/client-protocol.ts';
 
@@ -119,5 +120,104 @@ describe('decodeClientFrame: keys that are not strings', () => {
     // not msgpackr's own text (it speaks of records and of its options)
     expect(e.message).toBe(refusal(sendKeyed([0x80])).message);
     expect(e.message).not.toMatch(/record|mapsAsObjects/);
+  });
+});
+
+describe('decodeClientFrame: uint fields judge the value, not the msgpack format', () => {
+  /** `v` written as a msgpack float 64 (0xcb) or float 32 (0xca). */
+  const asFloat = (v: number, bits: 32 | 64): Buffer => {
+    const b = Buffer.alloc(bits === 64 ? 9 : 5);
+    b[0] = bits === 64 ? 0xcb : 0xca;
+    if (bits === 64) b.writeDoubleBE(v, 1);
+    else b.writeFloatBE(v, 1);
+    return b;
+  };
+  /** A map of `entries`, each a key and its value's msgpack bytes. */
+  const map = (entries: [string, Buffer][]): Buffer =>
+    Buffer.concat([
+      Buffer.from([0x80 + entries.length]),
+      ...entries.flatMap(([k, v]) => [pack(k), v]),
+    ]);
+
+  it('takes an id written as a float 64 or float 32 holding an integer', () => {
+    for (const bits of [64, 32] as const)
+      expect(
+        decodeClientFrame(
+          map([
+            ['op', pack('ping')],
+            ['id', asFloat(1, bits)],
+          ]),
+          BIG,
+        ),
+      ).toEqual({ op: 'ping', id: 1 });
+    expect(
+      decodeClientFrame(
+        map([
+          ['op', pack('ping')],
+          ['id', asFloat(2 ** 53 - 1, 64)],
+        ]),
+        BIG,
+      ),
+    ).toEqual({ op: 'ping', id: 2 ** 53 - 1 });
+  });
+
+  it('takes a timeoutMs and a since.version written as floats', () => {
+    const ask = map([
+      ['op', pack('ask')],
+      ['id', pack(1)],
+      ['target', pack('/user/board')],
+      ['message', pack(null)],
+      ['timeoutMs', asFloat(100, 64)],
+    ]);
+    expect(decodeClientFrame(ask, BIG)).toMatchObject({ timeoutMs: 100 });
+    const since = map([
+      ['op', pack('subscribe')],
+      ['id', pack(1)],
+      ['kind', pack('snapshot')],
+      ['target', pack('/user/board')],
+      [
+        'since',
+        map([
+          ['epoch', pack('e')],
+          ['version', asFloat(1, 64)],
+        ]),
+      ],
+    ]);
+    expect(decodeClientFrame(since, BIG)).toMatchObject({ since: { epoch: 'e', version: 1 } });
+  });
+
+  it('refuses a float that is not an integer, a negative, and 2^53 in any format', () => {
+    for (const id of [
+      asFloat(1.5, 64),
+      asFloat(1.5, 32),
+      asFloat(-1, 64),
+      pack(-1),
+      asFloat(2 ** 53, 64),
+    ])
+      expect(
+        verdict(
+          map([
+            ['op', pack('ping')],
+            ['id', id],
+          ]),
+        ),
+      ).toBe(CLIENT_CLOSE.badFrame);
+    // 2^53 as a uint 64
+    const u64 = Buffer.from([0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0]);
+    expect(
+      verdict(
+        map([
+          ['op', pack('ping')],
+          ['id', u64],
+        ]),
+      ),
+    ).toBe(CLIENT_CLOSE.badFrame);
+  });
+
+  it('matches what the reference encoder writes: ids of 2^32 and over go as float 64', () => {
+    const bytes = encodeFrame({ op: 'ping', id: 2 ** 32 });
+    const key = pack('id');
+    expect(bytes[Buffer.from(bytes).indexOf(key) + key.length]).toBe(0xcb);
+    expect(decodeClientFrame(bytes)).toEqual({ op: 'ping', id: 2 ** 32 });
   });
 });
