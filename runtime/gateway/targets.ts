@@ -54,6 +54,7 @@ export function resolveClientTarget(op: GatewayOp, target: string, node: NodeId)
       throw new BadTargetError(target, `a topic name is 1 to ${MAX_TOPIC_LENGTH} characters`);
     return { type: 'topic', name: target };
   }
+  // measured as sent, before anything is decoded: cheap, and what the SDK's checkTarget checks
   if (target.length === 0 || target.length > MAX_TARGET_LENGTH)
     throw new BadTargetError(target, `a target is 1 to ${MAX_TARGET_LENGTH} characters`);
   let address: Address;

@@ -785,6 +785,37 @@ describe('§3 targets', () => {
     expect(s.calls.map((k) => k.target)).toEqual(cases.map(([, canon]) => canon));
   });
 
+  it('the 1,024-character cap is on the target as sent; authorize may see a longer spelling', async () => {
+    const s = await sys({}, (system) => system.define('room', counter()));
+    const c = await connect(s);
+    const at = 'troupe:entity/room/' + 'i'.repeat(1005);
+    expect(at).toHaveLength(1024);
+    expect(await c.request({ op: 'send', id: 1, target: at, message: {} })).toEqual({
+      op: 'ok',
+      id: 1,
+    });
+    expect(await c.request({ op: 'send', id: 2, target: at + 'i', message: {} })).toMatchObject({
+      op: 'error',
+      code: 'bad-target',
+    });
+    const e = 'troupe:entity/room/' + 'é'.repeat(300);
+    expect(await c.request({ op: 'send', id: 3, target: e, message: {} })).toEqual({
+      op: 'ok',
+      id: 3,
+    });
+    expect(s.calls.at(-1)?.target).toHaveLength(19 + 300 * 6);
+    // 1,024 characters as sent, however few of them the id keeps once decoded
+    const escaped = 'troupe:entity/room/' + '%69'.repeat(335);
+    expect(escaped.length).toBeLessThanOrEqual(1024);
+    expect(await c.request({ op: 'send', id: 4, target: escaped, message: {} })).toEqual({
+      op: 'ok',
+      id: 4,
+    });
+    expect(
+      await c.request({ op: 'send', id: 5, target: escaped + '%69', message: {} }),
+    ).toMatchObject({ op: 'error', code: 'bad-target' });
+  });
+
   it('an entity id holding dots that is not . or .. is served', async () => {
     const s = await sys({}, (system) => system.define('room', counter()));
     const c = await connect(s);
