@@ -67,7 +67,10 @@ export type ErrorCode =
   | 'forbidden'
   /** A target that is not an actor address or path, a temp address, or a bad topic. */
   | 'bad-target'
-  /** An id already used by a subscription or an ask in flight on this connection. */
+  /**
+   * A `subscribe`, `send` or `ask` with the id of a subscription or an ask in flight on this
+   * connection (`ping` and `unsubscribe` are never refused so).
+   */
   | 'duplicate-id'
   /** The ask had no reply in time. */
   | 'timeout'

@@ -611,6 +611,28 @@ describe('§3 requests', () => {
     await c.alive();
   });
 
+  it('ping is exempt from duplicate-id: the id of a live subscription or ask gets its pong', async () => {
+    const s = await sys();
+    const c = await connect(s);
+    await c.request({ op: 'subscribe', id: 1, kind: 'events', target: '/user/board' });
+    c.send({
+      op: 'ask',
+      id: 2,
+      target: '/user/board',
+      message: { type: 'never' },
+      timeoutMs: 5000,
+    });
+    for (const id of [1, 2]) {
+      c.send({ op: 'ping', id });
+      expect(await c.next((f) => f.id === id && f.op !== 'event')).toEqual({ op: 'pong', id });
+    }
+    // both are still there: a send with their ids is refused
+    for (const id of [1, 2])
+      expect(await c.request({ op: 'send', id, target: '/user/board', message: {} })).toMatchObject(
+        { op: 'error', id, code: 'duplicate-id' },
+      );
+  });
+
   it('unsubscribe is ok, also for an unknown id', async () => {
     const s = await sys();
     const c = await connect(s);
