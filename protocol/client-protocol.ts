@@ -193,6 +193,11 @@ export interface ClientDecodeLimits {
   readonly maxFrameBytes: number;
   readonly maxDepth: number;
   readonly maxArrayLength: number;
+  /**
+   * Longest string, a map's keys included, in UTF-16 code units (`String.length`): the
+   * "characters" of CLIENT-PROTOCOL.md, where an emoji counts 2. Every length in characters
+   * of this module is counted so.
+   */
   readonly maxStringLength: number;
   readonly maxKeys: number;
 }

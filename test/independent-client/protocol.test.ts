@@ -1213,6 +1213,17 @@ describe('§2/§6 frames', () => {
     }
   });
 
+  it('characters are UTF-16 code units: 32,768 emoji are 64 Ki characters, one more closes with 4000', async () => {
+    const s = await sys({ limits: { maxFrameBytes: 1024 * 1024 } });
+    const ok = await connect(s);
+    expect(
+      await ok.request({ op: 'send', id: 1, target: '/user/board', message: '😀'.repeat(32768) }),
+    ).toEqual({ op: 'ok', id: 1 });
+    const c = await connect(s);
+    c.send({ op: 'send', id: 1, target: '/user/board', message: '😀'.repeat(32769) });
+    expect((await c.waitClose()).code).toBe(4000);
+  });
+
   it('map keys are strings too: a key of 64 Ki characters passes, one more closes with 4000', async () => {
     const s = await sys({ limits: { maxFrameBytes: 1024 * 1024 } });
     const ok = await connect(s);

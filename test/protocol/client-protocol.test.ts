@@ -221,3 +221,13 @@ describe('decodeClientFrame: uint fields judge the value, not the msgpack format
     expect(decodeClientFrame(bytes)).toEqual({ op: 'ping', id: 2 ** 32 });
   });
 });
+
+describe('decodeClientFrame: characters are UTF-16 code units', () => {
+  const max = DEFAULT_CLIENT_DECODE_LIMITS.maxStringLength;
+
+  it('counts an emoji as 2: 32,768 of them are at the cap, one more is over it', () => {
+    expect(verdict(pack(send('😀'.repeat(max / 2))))).toBe('accepted');
+    expect(verdict(pack(send('😀'.repeat(max / 2 + 1))))).toBe(CLIENT_CLOSE.badFrame);
+    expect(verdict(pack(send({ ['😀'.repeat(max / 2 + 1)]: 1 })))).toBe(CLIENT_CLOSE.badFrame);
+  });
+});
