@@ -7,24 +7,14 @@
  *                      └─budget refused / retries spent──▶ failed (a failure for the supervisor)
  *   acting ──a call that needs approval──▶ awaitingApproval ──approve/reject/expired──▶ acting
  *
- * - The snapshot (`context`) is data: the conversation (each message with its `source`), the
- *   current step's tool calls with their status and results, the pending approval, and what
- *   was spent. Clients and the inspector follow it; persistence keeps it.
- * - Work runs outside the turn and comes back as messages: the model call and each tool call
- *   tell the agent their result. Those messages carry a key made at each start of the actor
- *   (never in the snapshot), so nobody else (a client through the gateway, another agent) can
- *   forge a model reply or a tool result; a stale one from before a restart is ignored.
+ * - The snapshot is data (actors/agent/context.ts); work runs outside the turn and comes back
+ *   as keyed messages (actors/agent/keys.ts).
  * - After a restart from its snapshot the agent picks up where it was: in `thinking` it calls
  *   the model again; in `acting` it runs the calls that had not finished (each call's result
  *   is recorded under its id, so a finished call is never repeated); an approval that waits
  *   keeps waiting (its expiry re-armed).
- * - The principal (runtime/principal.ts): a task acts for the principal of its `task`
- *   message (`ctx.principal`: the client's, stamped by the gateway; null for one from host
- *   code or an actor that acts for nobody), kept in the snapshot as `principal` (its id and
- *   scopes). A tool whose `scope` the config's `scopes` hold is offered and run only when the
- *   principal grants it too (one without scopes grants what the config holds). Tools get the
- *   principal narrowed to those scopes (ToolContext.principal; the agent itself,
- *   `agent:<address>`, for a task of nobody), and a sub-agent asked with it does no more.
+ * - A task acts for the principal of its `task` message, which limits its tools
+ *   (actors/agent/access.ts).
  * - Approvals: a call whose tool's `approval` rule says so waits for
  *   `{ type: 'approve' | 'reject', callId, reason? }` naming the call in the snapshot's
  *   `approval`. Who may send one is decided where it comes in (the gateway asks `authorize`
@@ -48,19 +38,10 @@
  *   started: the agent fails with BudgetExceededError naming the cap. A step's tool calls are
  *   checked and reserved together, before any starts. A provider that reports no usage is
  *   charged its estimate.
- * - Data from outside is checked before the machine sees it (actors/agent/refusal.ts): a
- *   message that is not an object with a string `type`, or a `task`, `message`, `approve` or
- *   `reject` whose fields are not of their types (below), is refused: an ask of it is
- *   answered with InvalidMessageError, anything else is a dead letter (`invalid-message`);
- *   the agent goes on. Other types pass (the machine ignores those it does not know, and its
- *   own are keyed). A call id the model repeats in one step is an error (one approval is one
- *   call); a tool result is cut at MAX_RESULT_CHARS; a repeat of the task just finished is
- *   answered with the answer, not run again.
- *
- *     { type: 'task', input: string, from?: string }
- *     { type: 'message', from: string, content: string }
- *     { type: 'approve' | 'reject', callId: string, reason?: string, token?: string }
- *     { type: 'status' }
+ * - Data from outside is checked before the machine sees it (actors/agent/input.ts). A call
+ *   id the model repeats in one step is an error (one approval is one call); a tool result is
+ *   cut at MAX_RESULT_CHARS; a repeat of the task just finished is answered with the answer,
+ *   not run again.
  * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
  *   retried with exponential backoff up to `retry.attempts`, within the budget; then
  *   ModelCallError goes to the supervisor.
@@ -76,146 +57,28 @@ import { actorContext } from '../current.ts';
 import type { ActorContext } from '../../runtime/context.ts';
 import type { ActorRef } from '../../runtime/ref.ts';
 import type { Behaviour } from '../../runtime/behaviour.ts';
-import { InvalidOptionError, TroupeError } from '../../runtime/error.ts';
-import {
-  grants,
-  narrowPrincipal,
-  stampPrincipal,
-  type Principal,
-} from '../../runtime/principal.ts';
-import type { ModelProvider, ModelReply, ToolSpec } from './model.ts';
-import type { Tool } from './tools.ts';
-import { overCap, type Amount, type BudgetMsg, type ReserveReply } from './budget.ts';
-import { refuse, stringField, typed, untyped } from './refusal.ts';
+import { TroupeError } from '../../runtime/error.ts';
+import { grants, type Principal } from '../../runtime/principal.ts';
+import type { ModelReply } from './model.ts';
+import { overCap, type Amount, type ReserveReply } from './budget.ts';
+import { refuse } from './refusal.ts';
+import { settingsOf, type AgentConfig } from './config.ts';
+import { invalidInput, str, type AgentInput } from './input.ts';
+import { currentKey, keyed, rekey, running } from './keys.ts';
+import { taskPrincipal, toolAccess, type TaskPrincipal } from './access.ts';
+import type { Context } from './context.ts';
+import { publicApproval, type HeldApproval } from './approvals.ts';
 import {
   BudgetExceededError,
   ModelCallError,
   costOf,
   type BudgetCap,
-  type BudgetCaps,
   type ChatMessage,
   type Decision,
-  type PriceTable,
   type Source,
   type Spent,
   type ToolCallRecord,
 } from './types.ts';
-
-export interface AgentConfig {
-  /** Its name in other agents' conversations and in logs. */
-  readonly name?: string;
-  readonly model: ModelProvider;
-  /** The model's id (sent to the provider, and the price table's key). */
-  readonly modelName?: string;
-  /** Its instructions (the system message). */
-  readonly instructions?: string;
-  readonly tools?: readonly Tool[];
-  /** The permissions its tools may need (a tool's `scope`). */
-  readonly scopes?: readonly string[];
-  readonly budget?: BudgetCaps & { readonly subtree?: ActorRef<BudgetMsg, unknown> };
-  readonly prices?: PriceTable;
-  /** The most tokens one model reply may have (also the budget's estimate of a call). */
-  readonly maxOutputTokens?: number;
-  readonly retry?: {
-    readonly attempts?: number;
-    readonly baseMs?: number;
-    readonly maxMs?: number;
-  };
-  readonly approvalTimeoutMs?: number;
-  /** How long one model call may take before it is abandoned (a retryable error). */
-  readonly modelTimeoutMs?: number;
-}
-
-/** Messages an agent takes from others (the rest are its own, keyed). */
-export type AgentInput =
-  | { readonly type: 'task'; readonly input: string; readonly from?: string }
-  | { readonly type: 'message'; readonly from: string; readonly content: string }
-  | {
-      readonly type: 'approve' | 'reject';
-      readonly callId: string;
-      readonly reason?: string;
-      /** Checked when given: the agent's own correlation id, which no subscriber sees. */
-      readonly token?: string;
-    }
-  | { readonly type: 'status' };
-
-/** An approval that waits, as snapshots and events show it. */
-export interface PendingApproval {
-  readonly callId: string;
-  readonly tool: string;
-  readonly arguments: string;
-  /** When it was asked for, and when it expires (system clock, epoch ms). */
-  readonly requestedAt: number;
-  readonly expiresAt: number;
-}
-
-/** The approval as the agent holds it: with its token, which never leaves the agent. */
-interface HeldApproval extends PendingApproval {
-  readonly token: string;
-}
-
-/** What the machine's context holds (AgentContext is what a subscriber sees of it). */
-type Context = Omit<AgentContext, 'approval'> & { readonly approval: HeldApproval | null };
-
-/** The public part of an approval (no token). */
-function publicApproval(a: HeldApproval): PendingApproval {
-  return {
-    callId: a.callId,
-    tool: a.tool,
-    arguments: a.arguments,
-    requestedAt: a.requestedAt,
-    expiresAt: a.expiresAt,
-  };
-}
-
-export interface AgentContext {
-  readonly name: string;
-  readonly messages: readonly ChatMessage[];
-  readonly calls: readonly ToolCallRecord[];
-  readonly approval: PendingApproval | null;
-  readonly spent: Spent;
-  readonly startedAt: number;
-  readonly turn: number;
-  readonly attempt: number;
-  readonly answer: string | null;
-  readonly error: {
-    readonly name: string;
-    readonly message: string;
-    readonly cap?: BudgetCap;
-  } | null;
-  /** Who gets `agent.done` with the answer (the asker or sender of the task). */
-  readonly replyTo: ActorRef<unknown> | null;
-  /**
-   * Who the task acts for: the principal of the `task` message (`ctx.principal`, stamped by
-   * the gateway), its id and scopes; null for a task that acts for nobody. Its scopes limit
-   * the tools (see `createAgent`).
-   */
-  readonly principal: TaskPrincipal | null;
-}
-
-/** The part of a principal an agent keeps for its task. */
-export interface TaskPrincipal {
-  readonly id: string;
-  readonly scopes?: readonly string[];
-}
-
-const DEFAULTS = {
-  maxOutputTokens: 1_024,
-  attempts: 3,
-  baseMs: 200,
-  maxMs: 5_000,
-  approvalTimeoutMs: 10 * 60_000,
-  modelTimeoutMs: 120_000,
-};
-
-/** The keys of the running actors: made at each start, never persisted. */
-const keys = new WeakMap<object, string>();
-
-function keyOf(ctx: ActorContext<any, any>): string {
-  let k = keys.get(ctx);
-  if (k === undefined) keys.set(ctx, (k = randomBytes(12).toString('base64url')));
-  return k;
-}
 
 const ZERO_SPENT: Spent = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
 const NOTHING: Amount = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
@@ -259,79 +122,13 @@ function textOf(v: unknown): string {
   }
 }
 
-/** Why a message from outside is refused (its schema above), or null. */
-function invalidInput(msg: unknown): string | null {
-  const m = typed(msg);
-  if (m === null) return untyped(msg);
-  switch (m.type) {
-    case 'task':
-      return stringField(m, 'input') ?? stringField(m, 'from', true);
-    case 'message':
-      return stringField(m, 'from') ?? stringField(m, 'content');
-    case 'approve':
-    case 'reject':
-      if ('principal' in m)
-        return 'a decision names no principal: who decides is the principal the message acts for (the gateway’s authentication), never a field of it';
-      return (
-        stringField(m, 'callId') ?? stringField(m, 'reason', true) ?? stringField(m, 'token', true)
-      );
-    default:
-      return null;
-  }
-}
-
-/** A field of a message from outside: a string, or nothing. */
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
 export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown, any> {
-  if (typeof config !== 'object' || config === null)
-    throw new InvalidOptionError('config', config, 'an object');
-  if (typeof config.model?.complete !== 'function')
-    throw new InvalidOptionError('config.model', config.model, 'a model provider');
-  const name = config.name ?? 'agent';
-  const modelName = config.modelName ?? config.model.name;
-  const tools = new Map<string, Tool>();
-  for (const t of config.tools ?? []) {
-    if (tools.has(t.name))
-      throw new InvalidOptionError('config.tools', t.name, 'tools with distinct names');
-    tools.set(t.name, t);
-  }
-  const scopes = new Set(config.scopes ?? []);
-  /** A tool the task may use: its scope (if any) held by the config and by the principal. */
-  const mayUse = (t: Tool, p: TaskPrincipal | null): boolean =>
-    t.scope === undefined || (scopes.has(t.scope) && grants(p as Principal | null, t.scope));
-  const specOf = (t: Tool): ToolSpec => ({
-    name: t.name,
-    description: t.description,
-    parameters: t.parameters,
-  });
-  const unlimited: ToolSpec[] = [...tools.values()].filter((t) => mayUse(t, null)).map(specOf);
-  /** The tools offered to the model for a task of `p`. */
-  const specsFor = (p: TaskPrincipal | null): ToolSpec[] =>
-    p?.scopes === undefined
-      ? unlimited
-      : [...tools.values()].filter((t) => mayUse(t, p)).map(specOf);
-  /**
-   * Who the agent's tools act for: the task's principal (stamped again after a restart: the
-   * snapshot is the agent's own), or the agent itself, narrowed to the scopes the task may
-   * use. A sub-agent given it can do no more than this task.
-   */
-  const toolPrincipal = (ctx: ActorContext<any, any>, p: TaskPrincipal | null): Principal =>
-    narrowPrincipal(
-      stampPrincipal(p ?? { id: `agent:${ctx.self.address}` }),
-      [...scopes].filter((s) => grants(p as Principal | null, s)),
-    );
-  const maxOutputTokens = config.maxOutputTokens ?? DEFAULTS.maxOutputTokens;
-  const retry = { ...DEFAULTS, ...config.retry };
-  const approvalTimeoutMs = config.approvalTimeoutMs ?? DEFAULTS.approvalTimeoutMs;
-  const modelTimeoutMs = config.modelTimeoutMs ?? DEFAULTS.modelTimeoutMs;
-  const caps: BudgetCaps = config.budget ?? {};
-  const subtree = config.budget?.subtree ?? null;
-
-  const self = (): { ctx: ActorContext<any, any>; key: string } => {
-    const ctx = actorContext('an agent action');
-    return { ctx, key: keyOf(ctx) };
-  };
+  const settings = settingsOf(config);
+  const { name, modelName, retry, approvalTimeoutMs, modelTimeoutMs, maxOutputTokens } = settings;
+  const { caps, subtree } = settings;
+  const access = toolAccess(settings.tools, settings.scopes);
+  const { tools, mayUse, specsFor } = access;
+  const self = running;
 
   /** A call the budgets cannot cover: the denial goes through the mailbox, as everything does. */
   const deny = (
@@ -366,7 +163,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       cost: costOf(
         modelName,
         { inputTokens: estimateTokensNow - maxOutputTokens, outputTokens: maxOutputTokens },
-        config.prices,
+        settings.prices,
       ),
     };
     const over = overCap(
@@ -393,7 +190,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           }, modelTimeoutMs);
         });
         return Promise.race([
-          config.model.complete({
+          settings.model.complete({
             model: modelName,
             messages: context.messages,
             tools: specsFor(context.principal ?? null),
@@ -449,7 +246,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
               tokens: usage.inputTokens + usage.outputTokens,
               modelCalls: 1,
               toolCalls: 0,
-              cost: costOf(modelName, usage, config.prices),
+              cost: costOf(modelName, usage, settings.prices),
             });
           });
       },
@@ -546,7 +343,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     void reserve(reservation, amount).then(
       (granted) => {
         if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
-        const principal = toolPrincipal(ctx, context.principal ?? null);
+        const principal = access.principalFor(ctx, context.principal ?? null);
         void Promise.all(starting.map((call) => runOne(ctx, key, call, principal))).then(() =>
           settle(reservation, amount),
         );
@@ -606,7 +403,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     const msg = { type: 'approval.expired', key, callId: approval.callId, token: approval.token };
     const wait = Math.max(0, approval.expiresAt - ctx.system.clock.now());
     const target = ctx.self;
-    ctx.system.timers.schedule(() => target.tell({ ...msg, key: keys.get(ctx) ?? '' }), wait);
+    ctx.system.timers.schedule(() => target.tell({ ...msg, key: currentKey(ctx) ?? '' }), wait);
     try {
       // an entity that is passivated meanwhile is woken by a durable reminder
       ctx.remindAt(approval.expiresAt, {
@@ -681,11 +478,6 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     });
   };
 
-  const keyed = ({ event }: { event: AnyEventObject }): boolean => {
-    const k = (event as { key?: unknown }).key;
-    return typeof k === 'string' && k === keys.get(actorContext('an agent guard'));
-  };
-
   const machine = setup({
     types: {} as { context: Context; events: AnyEventObject },
     actions: {
@@ -708,13 +500,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           const c = actorContext('task');
           return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
         },
-        principal: () => {
-          const p = actorContext('task').principal;
-          if (p === null) return null;
-          return stampPrincipal(
-            p.scopes === undefined ? { id: p.id } : { id: p.id, scopes: p.scopes },
-          );
-        },
+        principal: () => taskPrincipal(actorContext('task').principal),
       }),
       takeReply: assign(({ context, event }) => {
         const reply = event.reply as ModelReply;
@@ -726,7 +512,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
             tokens: context.spent.tokens + usage.inputTokens + usage.outputTokens,
             modelCalls: context.spent.modelCalls + 1,
             toolCalls: context.spent.toolCalls,
-            cost: context.spent.cost + costOf(modelName, usage, config.prices),
+            cost: context.spent.cost + costOf(modelName, usage, settings.prices),
           },
           calls,
           messages: [
@@ -905,12 +691,12 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     context: ({ input }) => ({
       name: (input as { name?: string } | undefined)?.name ?? name,
       messages:
-        config.instructions === undefined
+        settings.instructions === undefined
           ? []
           : [
               {
                 role: 'system',
-                content: config.instructions,
+                content: settings.instructions,
                 source: { kind: 'system' },
               } as ChatMessage,
             ],
@@ -1113,12 +899,6 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     input: (ctx: ActorContext<any, any>) => ({ name, startedAt: ctx.system.clock.now() }),
   });
   const publicViews = new WeakMap<MachineView, MachineView>();
-  // each start makes a new key: results of work started before it are ignored
-  const rekey = (ctx: ActorContext<any, any>): string => {
-    const k = randomBytes(12).toString('base64url');
-    keys.set(ctx, k);
-    return k;
-  };
   return {
     ...inner,
     kind: 'machine',

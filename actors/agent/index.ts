@@ -1,6 +1,9 @@
 /** The agent toolkit (`troupe/agent`): see actors/agent/README.md. */
 export { createAgent } from './agent.ts';
-export type { AgentConfig, AgentContext, AgentInput, PendingApproval } from './agent.ts';
+export type { AgentConfig } from './config.ts';
+export type { AgentContext } from './context.ts';
+export type { AgentInput } from './input.ts';
+export type { PendingApproval } from './approvals.ts';
 export { scriptedModel } from './model.ts';
 export type { ModelProvider, ModelReply, ModelRequest, ScriptStep, ToolSpec } from './model.ts';
 export { openAIModel } from './openai.ts';

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSystem, fromReceive, type ActorSystem } from '../../index.ts';
-import { createAgent, type AgentContext } from '../../actors/agent/agent.ts';
+import { createAgent } from '../../actors/agent/agent.ts';
+import type { AgentContext } from '../../actors/agent/context.ts';
 import { scriptedModel } from '../../actors/agent/model.ts';
 import { defineTool, delegateTool, type Tool } from '../../actors/agent/tools.ts';
 import { stampPrincipal, type Principal } from '../../runtime/principal.ts';

@@ -9,7 +9,9 @@ import {
   type ActorSystem,
   type Terminated,
 } from '../../index.ts';
-import { createAgent, type AgentContext, type AgentInput } from '../../actors/agent/agent.ts';
+import { createAgent } from '../../actors/agent/agent.ts';
+import type { AgentContext } from '../../actors/agent/context.ts';
+import type { AgentInput } from '../../actors/agent/input.ts';
 import { scriptedModel, type ScriptStep } from '../../actors/agent/model.ts';
 import {
   blackboardTool,

@@ -1,0 +1,111 @@
+/**
+ * An agent's configuration: AgentConfig as `createAgent` takes it, its defaults (DEFAULTS, in
+ * one constant) and AgentSettings, the config checked and merged with them once, when the
+ * agent is made. The rest of the agent reads its settings, never the config.
+ *
+ * Checked, each by one small validator that throws InvalidOptionError naming the field:
+ * `config` is an object, `config.model` a provider (it has `complete`), and `config.tools`
+ * have distinct names. Everything else is read as given (absent: its default below).
+ */
+import { InvalidOptionError } from '../../runtime/error.ts';
+import type { ActorRef } from '../../runtime/ref.ts';
+import type { ModelProvider } from './model.ts';
+import type { Tool } from './tools.ts';
+import type { BudgetMsg } from './budget.ts';
+import type { BudgetCaps, PriceTable } from './types.ts';
+
+export interface AgentConfig {
+  /** Its name in other agents' conversations and in logs. */
+  readonly name?: string;
+  readonly model: ModelProvider;
+  /** The model's id (sent to the provider, and the price table's key). */
+  readonly modelName?: string;
+  /** Its instructions (the system message). */
+  readonly instructions?: string;
+  readonly tools?: readonly Tool[];
+  /** The permissions its tools may need (a tool's `scope`). */
+  readonly scopes?: readonly string[];
+  readonly budget?: BudgetCaps & { readonly subtree?: ActorRef<BudgetMsg, unknown> };
+  readonly prices?: PriceTable;
+  /** The most tokens one model reply may have (also the budget's estimate of a call). */
+  readonly maxOutputTokens?: number;
+  readonly retry?: {
+    readonly attempts?: number;
+    readonly baseMs?: number;
+    readonly maxMs?: number;
+  };
+  readonly approvalTimeoutMs?: number;
+  /** How long one model call may take before it is abandoned (a retryable error). */
+  readonly modelTimeoutMs?: number;
+}
+
+/** The defaults of the optional fields (name: 'agent'; modelName: the provider's name). */
+export const DEFAULTS = {
+  maxOutputTokens: 1_024,
+  attempts: 3,
+  baseMs: 200,
+  maxMs: 5_000,
+  approvalTimeoutMs: 10 * 60_000,
+  modelTimeoutMs: 120_000,
+};
+
+/** The config, checked and with its defaults: what the agent's modules are made from. */
+export interface AgentSettings {
+  readonly name: string;
+  readonly model: ModelProvider;
+  readonly modelName: string;
+  readonly instructions: string | undefined;
+  /** By name. */
+  readonly tools: ReadonlyMap<string, Tool>;
+  readonly scopes: ReadonlySet<string>;
+  readonly caps: BudgetCaps;
+  readonly subtree: ActorRef<BudgetMsg, unknown> | null;
+  readonly prices: PriceTable | undefined;
+  readonly maxOutputTokens: number;
+  readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxMs: number };
+  readonly approvalTimeoutMs: number;
+  readonly modelTimeoutMs: number;
+}
+
+function checkConfig(config: unknown): asserts config is AgentConfig {
+  if (typeof config !== 'object' || config === null)
+    throw new InvalidOptionError('config', config, 'an object');
+}
+
+function checkModel(model: ModelProvider | undefined): void {
+  if (typeof model?.complete !== 'function')
+    throw new InvalidOptionError('config.model', model, 'a model provider');
+}
+
+function toolsByName(tools: readonly Tool[] | undefined): Map<string, Tool> {
+  const byName = new Map<string, Tool>();
+  for (const t of tools ?? []) {
+    if (byName.has(t.name))
+      throw new InvalidOptionError('config.tools', t.name, 'tools with distinct names');
+    byName.set(t.name, t);
+  }
+  return byName;
+}
+
+/** The settings of `config`; throws InvalidOptionError naming the field it refuses. */
+export function settingsOf(config: AgentConfig): AgentSettings {
+  checkConfig(config);
+  checkModel(config.model);
+  const tools = toolsByName(config.tools);
+  const retry = { ...DEFAULTS, ...config.retry };
+  return {
+    name: config.name ?? 'agent',
+    model: config.model,
+    modelName: config.modelName ?? config.model.name,
+    instructions: config.instructions,
+    tools,
+    scopes: new Set(config.scopes ?? []),
+    caps: config.budget ?? {},
+    subtree: config.budget?.subtree ?? null,
+    prices: config.prices,
+    maxOutputTokens: config.maxOutputTokens ?? DEFAULTS.maxOutputTokens,
+    retry,
+    approvalTimeoutMs: config.approvalTimeoutMs ?? DEFAULTS.approvalTimeoutMs,
+    modelTimeoutMs: config.modelTimeoutMs ?? DEFAULTS.modelTimeoutMs,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The agent's snapshot. The snapshot (`context`) is data: the conversation (each message with
+ * its `source`), the current step's tool calls with their status and results, the pending
+ * approval, and what was spent. Clients and the inspector follow it; persistence keeps it.
+ * AgentContext is what a subscriber sees; the machine holds the approval with its token
+ * (actors/agent/approvals.ts), which leaves no view.
+ */
+import type { ActorRef } from '../../runtime/ref.ts';
+import type { TaskPrincipal } from './access.ts';
+import type { HeldApproval, PendingApproval } from './approvals.ts';
+import type { BudgetCap, ChatMessage, Spent, ToolCallRecord } from './types.ts';
+
+export interface AgentContext {
+  readonly name: string;
+  readonly messages: readonly ChatMessage[];
+  readonly calls: readonly ToolCallRecord[];
+  readonly approval: PendingApproval | null;
+  readonly spent: Spent;
+  readonly startedAt: number;
+  readonly turn: number;
+  readonly attempt: number;
+  readonly answer: string | null;
+  readonly error: {
+    readonly name: string;
+    readonly message: string;
+    readonly cap?: BudgetCap;
+  } | null;
+  /** Who gets `agent.done` with the answer (the asker or sender of the task). */
+  readonly replyTo: ActorRef<unknown> | null;
+  /**
+   * Who the task acts for: the principal of the `task` message (`ctx.principal`, stamped by
+   * the gateway), its id and scopes; null for a task that acts for nobody. Its scopes limit
+   * the tools (actors/agent/access.ts).
+   */
+  readonly principal: TaskPrincipal | null;
+}
+
+/** What the machine's context holds (AgentContext is what a subscriber sees of it). */
+export type Context = Omit<AgentContext, 'approval'> & { readonly approval: HeldApproval | null };
