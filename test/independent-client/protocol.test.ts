@@ -1618,16 +1618,67 @@ describe('§4 events and topics', () => {
     expect(c.frames.filter((f) => f.op === 'event')).toHaveLength(1);
   });
 
-  it('since is for snapshot subscriptions only', async () => {
+  it.each(['events', 'topic'])('since on a %s subscription closes with 4000', async (kind) => {
     const s = await sys();
     const c = await connect(s);
     c.send({
       op: 'subscribe',
       id: 1,
-      kind: 'events',
-      target: '/user/board',
+      kind,
+      target: kind === 'topic' ? 'news' : '/user/board',
       since: { epoch: 'e', version: 1 },
     });
+    expect((await c.waitClose()).code).toBe(4000);
+  });
+
+  it('nil for an optional field closes with 4000; nil as a message is data', async () => {
+    const s = await sys();
+    const ok = await connect(s);
+    expect(await ok.request({ op: 'send', id: 1, target: '/user/board', message: null })).toEqual({
+      op: 'ok',
+      id: 1,
+    });
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const ask = { op: 'ask', id: 1, target: '/user/board', message: {} };
+    for (const frame of [
+      { ...ask, timeoutMs: null },
+      { ...ask, trace: null },
+      { ...ask, trace: { traceparent, tracestate: null } },
+      { op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/board', since: null },
+    ]) {
+      const c = await connect(s);
+      c.send(frame);
+      expect((await c.waitClose()).code).toBe(4000);
+    }
+  });
+
+  it('a map with a key twice is read as its last entry', async () => {
+    const s = await sys();
+    const c = await connect(s);
+    // { op: 'ping', id: 1, id: 2 }
+    c.sendRaw(
+      Buffer.concat([
+        Buffer.from([0x83]),
+        ...['op', 'ping', 'id', 1, 'id', 2].map((v) => encode(v)),
+      ]),
+      { binary: true },
+    );
+    expect(await c.answer(2)).toEqual({ op: 'pong', id: 2 });
+  });
+
+  it('a since epoch holds at most 64 characters', async () => {
+    const s = await sys();
+    const ok = await connect(s);
+    const since = (epoch: string) => ({
+      op: 'subscribe',
+      id: 1,
+      kind: 'snapshot',
+      target: '/user/board',
+      since: { epoch, version: 1 },
+    });
+    expect(await ok.request(since('e'.repeat(64)))).toEqual({ op: 'ok', id: 1 });
+    const c = await connect(s);
+    c.send(since('e'.repeat(65)));
     expect((await c.waitClose()).code).toBe(4000);
   });
 
@@ -1684,6 +1735,25 @@ describe('§6 limits and close codes', () => {
       id: 3,
     });
     c.send({ op: 'subscribe', id: 4, kind: 'topic', target: 'd' });
+    expect((await c.waitClose()).code).toBe(4003);
+  });
+
+  it('an ended subscription frees its id and its place under maxSubscriptions', async () => {
+    const s = await sys({ limits: { maxSubscriptions: 1 } });
+    const c = await connect(s);
+    for (let round = 0; round < 3; round++) {
+      expect(
+        await c.request({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/nobody' }),
+      ).toEqual({ op: 'ok', id: 1 });
+      expect(await c.next((f) => f.id === 1 && f.op === 'ended')).toMatchObject({
+        reason: 'unknown-actor',
+      });
+    }
+    expect(await c.request({ op: 'subscribe', id: 2, kind: 'topic', target: 'a' })).toEqual({
+      op: 'ok',
+      id: 2,
+    });
+    c.send({ op: 'subscribe', id: 3, kind: 'topic', target: 'b' });
     expect((await c.waitClose()).code).toBe(4003);
   });
 

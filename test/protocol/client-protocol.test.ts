@@ -231,3 +231,61 @@ describe('decodeClientFrame: characters are UTF-16 code units', () => {
     expect(verdict(pack(send({ ['😀'.repeat(max / 2 + 1)]: 1 })))).toBe(CLIENT_CLOSE.badFrame);
   });
 });
+
+describe('decodeClientFrame: nil, repeated keys and since', () => {
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const ask = { op: 'ask', id: 1, target: '/user/board', message: 1 };
+  const subscribe = (kind: string, since: unknown) => ({
+    op: 'subscribe',
+    id: 1,
+    kind,
+    target: '/user/board',
+    since,
+  });
+
+  it('refuses nil for an optional field, and takes nil as a message', () => {
+    for (const frame of [
+      { ...ask, timeoutMs: null },
+      { ...ask, trace: null },
+      { ...ask, trace: { traceparent, tracestate: null } },
+      subscribe('snapshot', null),
+    ])
+      expect(verdict(pack(frame)), JSON.stringify(frame)).toBe(CLIENT_CLOSE.badFrame);
+    expect(verdict(pack({ ...ask, message: null }))).toBe('accepted');
+  });
+
+  it('reads a map with a key twice as its last entry, keys of one string form included', () => {
+    const twice = Buffer.concat([
+      Buffer.from([0x83]),
+      ...['op', 'ping', 'id', 1, 'id', 2].map((v) => pack(v)),
+    ]);
+    expect(decodeClientFrame(twice, BIG)).toEqual({ op: 'ping', id: 2 });
+    // { type: 'a', 1: 'x', '1': 'y' } as a send's message
+    const message = Buffer.concat([
+      Buffer.from([0x83]),
+      ...['type', 'a'].map((v) => pack(v)),
+      Buffer.from([0x01]),
+      pack('x'),
+      ...['1', 'y'].map((v) => pack(v)),
+    ]);
+    const frame = Buffer.concat([
+      Buffer.from([0x84]),
+      ...['op', 'send', 'id', 1, 'target', '/user/board', 'message'].map((v) => pack(v)),
+      message,
+    ]);
+    expect(decodeClientFrame(frame, BIG)).toMatchObject({ message: { type: 'a', 1: 'y' } });
+  });
+
+  it('takes since on snapshot subscriptions only, with an epoch of at most 64 characters', () => {
+    expect(verdict(pack(subscribe('snapshot', { epoch: 'e'.repeat(64), version: 0 })))).toBe(
+      'accepted',
+    );
+    expect(verdict(pack(subscribe('snapshot', { epoch: 'e'.repeat(65), version: 0 })))).toBe(
+      CLIENT_CLOSE.badFrame,
+    );
+    for (const kind of ['events', 'topic'])
+      expect(verdict(pack(subscribe(kind, { epoch: 'e', version: 0 }))), kind).toBe(
+        CLIENT_CLOSE.badFrame,
+      );
+  });
+});
