@@ -33,18 +33,14 @@
  * - Provenance: tool results, other agents' messages and humans' decisions are data in the
  *   conversation; nothing in them reaches the agent's tools, scopes or budgets, which live in
  *   `config`, not in the snapshot.
- * - Budgets (actors/agent/budget.ts): per agent (`budget` caps) and per subtree
- *   (`budget.subtree`, a budgetKeeper). A call the remaining budget cannot cover is not
- *   started: the agent fails with BudgetExceededError naming the cap. A step's tool calls are
- *   checked and reserved together, before any starts. A provider that reports no usage is
- *   charged its estimate.
+ * - Budgets: per agent and per subtree; a call the remaining budget cannot cover is not
+ *   started (actors/agent/spending.ts, the subtree's keeper actors/agent/budget.ts).
  * - Data from outside is checked before the machine sees it (actors/agent/input.ts). A call
  *   id the model repeats in one step is an error (one approval is one call); a tool result is
  *   cut at MAX_RESULT_CHARS; a repeat of the task just finished is answered with the answer,
  *   not run again.
- * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
- *   retried with exponential backoff up to `retry.attempts`, within the budget; then
- *   ModelCallError goes to the supervisor.
+ * - Model calls time out, and are retried with backoff when they fail retryably
+ *   (actors/agent/model-call.ts).
  * - Emitted events (`system.subscribeEvents`, gateway `subscribeEvents`): `token` (streamed
  *   text), `tool.started`, `tool.finished`, `approval.requested` (the public approval, no
  *   token), `approval.decided` (the decision), `done`.
@@ -57,10 +53,12 @@ import { actorContext } from '../current.ts';
 import type { ActorContext } from '../../runtime/context.ts';
 import type { ActorRef } from '../../runtime/ref.ts';
 import type { Behaviour } from '../../runtime/behaviour.ts';
-import { TroupeError } from '../../runtime/error.ts';
 import { grants, type Principal } from '../../runtime/principal.ts';
 import type { ModelReply } from './model.ts';
-import { overCap, type Amount, type ReserveReply } from './budget.ts';
+import type { Amount } from './budget.ts';
+import { ZERO_SPENT, chargeReply, deniedError, spending } from './spending.ts';
+import { modelCalls } from './model-call.ts';
+import { dataOf, safeString, textOf } from './results.ts';
 import { refuse } from './refusal.ts';
 import { settingsOf, type AgentConfig } from './config.ts';
 import { invalidInput, str, type AgentInput } from './input.ts';
@@ -71,198 +69,20 @@ import { publicApproval, type HeldApproval } from './approvals.ts';
 import {
   BudgetExceededError,
   ModelCallError,
-  costOf,
-  type BudgetCap,
   type ChatMessage,
   type Decision,
   type Source,
-  type Spent,
   type ToolCallRecord,
 } from './types.ts';
 
-const ZERO_SPENT: Spent = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
-const NOTHING: Amount = { tokens: 0, modelCalls: 0, toolCalls: 0, cost: 0 };
-
-function estimateTokens(messages: readonly ChatMessage[], maxOutput: number): number {
-  return Math.ceil(messages.reduce((n, m) => n + m.content.length + 16, 0) / 4) + maxOutput;
-}
-
-/** Longest tool result kept (characters of its JSON): the rest is cut, and says so. */
-export const MAX_RESULT_CHARS = 20_000;
-
-function safeString(v: unknown): string {
-  try {
-    return String(v as string);
-  } catch {
-    return 'a value that cannot be shown';
-  }
-}
-
-/** A result as data (JSON's view of it), never larger than MAX_RESULT_CHARS; never throws. */
-function dataOf(v: unknown): unknown {
-  if (v === undefined) return null;
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(v);
-  } catch {
-    return safeString(v).slice(0, MAX_RESULT_CHARS);
-  }
-  if (json === undefined) return null;
-  if (json.length > MAX_RESULT_CHARS)
-    return `${json.slice(0, MAX_RESULT_CHARS)}… (cut: ${json.length} characters in all)`;
-  return JSON.parse(json) as unknown;
-}
-
-function textOf(v: unknown): string {
-  if (typeof v === 'string') return v;
-  try {
-    return JSON.stringify(v) ?? 'null';
-  } catch {
-    return safeString(v);
-  }
-}
-
 export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown, any> {
   const settings = settingsOf(config);
-  const { name, modelName, retry, approvalTimeoutMs, modelTimeoutMs, maxOutputTokens } = settings;
-  const { caps, subtree } = settings;
+  const { name, modelName, approvalTimeoutMs } = settings;
   const access = toolAccess(settings.tools, settings.scopes);
-  const { tools, mayUse, specsFor } = access;
+  const { tools, mayUse } = access;
   const self = running;
-
-  /** A call the budgets cannot cover: the denial goes through the mailbox, as everything does. */
-  const deny = (
-    ctx: ActorContext<any, any>,
-    key: string,
-    over: { cap: BudgetCap; limit: number; spent: number },
-    whose: string,
-  ): void => {
-    ctx.self.tell({ type: 'budget.denied', key, ...over, whose });
-  };
-
-  /** Reserves `amount` in the subtree's budget (when there is one); true when granted. */
-  const reserve = async (id: string, amount: Amount): Promise<ReserveReply> => {
-    if (subtree === null) return { ok: true };
-    return (await subtree.ask(
-      { type: 'reserve', id, amount },
-      { timeout: 10_000 },
-    )) as ReserveReply;
-  };
-  const settle = (id: string, amount: Amount): void => {
-    subtree?.tell({ type: 'settle', id, amount });
-  };
-
-  const callModel = (context: Context): void => {
-    const { ctx, key } = self();
-    const turn = context.turn;
-    const estimateTokensNow = estimateTokens(context.messages, maxOutputTokens);
-    const estimate: Amount = {
-      tokens: estimateTokensNow,
-      modelCalls: 1,
-      toolCalls: 0,
-      cost: costOf(
-        modelName,
-        { inputTokens: estimateTokensNow - maxOutputTokens, outputTokens: maxOutputTokens },
-        settings.prices,
-      ),
-    };
-    const over = overCap(
-      caps,
-      { ...context.spent },
-      estimate,
-      ctx.system.clock.now() - context.startedAt,
-    );
-    if (over !== null) return deny(ctx, key, over, name);
-    const reservation = `${name}:${key}:m${turn}`;
-    const emit = (event: unknown) => ctx.emit(event);
-    void reserve(reservation, estimate).then(
-      (granted) => {
-        if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
-        let reply: ModelReply | null = null;
-        // a provider that never answers is abandoned: its reservation is settled all the same
-        const abort = new AbortController();
-        // on the system's timer heap: its clock, and nothing fires after the system ends
-        let timer: TimerEntry | undefined;
-        const timedOut = new Promise<never>((_, reject) => {
-          timer = ctx.system.timers.schedule(() => {
-            abort.abort();
-            reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
-          }, modelTimeoutMs);
-        });
-        return Promise.race([
-          settings.model.complete({
-            model: modelName,
-            messages: context.messages,
-            tools: specsFor(context.principal ?? null),
-            maxOutputTokens,
-            onToken: (text) => emit({ type: 'token', turn, text }),
-            signal: abort.signal,
-          }),
-          timedOut,
-        ])
-          .then(
-            (r) => {
-              // a provider that reports no usage is charged its estimate
-              const usage =
-                r.usage.inputTokens + r.usage.outputTokens > 0
-                  ? r.usage
-                  : {
-                      inputTokens: estimateTokensNow - maxOutputTokens,
-                      outputTokens: maxOutputTokens,
-                    };
-              reply = { ...r, usage };
-              ctx.self.tell({
-                type: 'model.result',
-                key,
-                turn,
-                reply: {
-                  content: String(r.content),
-                  toolCalls: r.toolCalls.map((c) => ({
-                    id: String(c.id),
-                    name: String(c.name),
-                    arguments: String(c.arguments),
-                  })),
-                  usage,
-                },
-              });
-            },
-            (e: unknown) => {
-              const retryable =
-                e instanceof ModelCallError ? e.retryable : !(e instanceof TroupeError);
-              ctx.self.tell({
-                type: 'model.error',
-                key,
-                turn,
-                message: e instanceof Error ? e.message : String(e),
-                retryable,
-              });
-            },
-          )
-          .finally(() => {
-            if (timer !== undefined) ctx.system.timers.cancel(timer);
-            const r = reply as ModelReply | null;
-            const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
-            settle(reservation, {
-              tokens: usage.inputTokens + usage.outputTokens,
-              modelCalls: 1,
-              toolCalls: 0,
-              cost: costOf(modelName, usage, settings.prices),
-            });
-          });
-      },
-      (e: unknown) => {
-        // a grant that comes after the ask gave up is released
-        settle(reservation, NOTHING);
-        ctx.self.tell({
-          type: 'model.error',
-          key,
-          turn,
-          message: `the subtree's budget did not answer: ${safeString(e)}`,
-          retryable: true,
-        });
-      },
-    );
-  };
+  const budgets = spending(settings);
+  const model = modelCalls(settings, access, budgets);
 
   /** Runs one call; its result (or error) comes back as a keyed message. Never rejects. */
   const runOne = (
@@ -332,33 +152,22 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     const starting = context.calls.filter((c) => c.status === 'running');
     if (starting.length === 0) return;
     const amount: Amount = { tokens: 0, modelCalls: 0, toolCalls: starting.length, cost: 0 };
-    const over = overCap(
-      caps,
-      { ...context.spent },
-      amount,
-      ctx.system.clock.now() - context.startedAt,
-    );
-    if (over !== null) return deny(ctx, key, over, name);
     const reservation = `${name}:${key}:t${context.turn}:${starting.map((c) => c.id).join(',')}`;
-    void reserve(reservation, amount).then(
-      (granted) => {
-        if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
+    budgets.reserve(
+      ctx,
+      key,
+      context,
+      reservation,
+      amount,
+      () => {
         const principal = access.principalFor(ctx, context.principal ?? null);
         void Promise.all(starting.map((call) => runOne(ctx, key, call, principal))).then(() =>
-          settle(reservation, amount),
+          budgets.settle(reservation, amount),
         );
       },
-      (e: unknown) => {
-        // a grant that comes after the ask gave up is released
-        settle(reservation, NOTHING);
+      (why) => {
         for (const call of starting)
-          ctx.self.tell({
-            type: 'tool.result',
-            key,
-            callId: call.id,
-            ok: false,
-            error: `the subtree's budget did not answer: ${safeString(e)}`,
-          });
+          ctx.self.tell({ type: 'tool.result', key, callId: call.id, ok: false, error: why });
       },
     );
   };
@@ -508,12 +317,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         const calls = callsOf(reply, context.principal ?? null);
         return {
           attempt: 0,
-          spent: {
-            tokens: context.spent.tokens + usage.inputTokens + usage.outputTokens,
-            modelCalls: context.spent.modelCalls + 1,
-            toolCalls: context.spent.toolCalls,
-            cost: context.spent.cost + costOf(modelName, usage, settings.prices),
-          },
+          spent: chargeReply(context.spent, usage, modelName, settings.prices),
           calls,
           messages: [
             ...context.messages,
@@ -618,7 +422,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
             reason: 'no pending approval with that call and token (used, expired or wrong)',
           });
       },
-      callModel: ({ context }) => callModel(context),
+      callModel: ({ context }) => model.call(context),
       runTools: ({ context }) => runTools(context),
       armExpiry: ({ context }) => armExpiry(context.approval),
       finish: ({ context }) => {
@@ -659,9 +463,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         keyed({ event }) && (event as { turn?: unknown }).turn === context.turn,
       hasToolCalls: ({ event }) =>
         ((event as { reply?: ModelReply }).reply?.toolCalls.length ?? 0) > 0,
-      canRetry: ({ context, event }) =>
-        (event as { retryable?: boolean }).retryable === true &&
-        context.attempt + 1 < retry.attempts,
+      canRetry: ({ context, event }) => model.canRetry(context, event),
       stepFinished: ({ context }) =>
         context.calls.every((c) => c.status === 'done' || c.status === 'error'),
       waitingForHuman: ({ context }) =>
@@ -754,16 +556,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         guard: 'keyed',
         target: '.failed',
         actions: assign({
-          error: ({ event }) => ({
-            name: 'BudgetExceededError',
-            message: new BudgetExceededError(
-              event.cap as BudgetCap,
-              Number(event.limit),
-              Number(event.spent),
-              String(event.whose),
-            ).message,
-            cap: event.cap as BudgetCap,
-          }),
+          error: ({ event }) => deniedError(event),
         }),
       },
     },
@@ -802,10 +595,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
           'model.error': [
             {
               guard: ({ context, event }) =>
-                keyed({ event }) &&
-                event.turn === context.turn &&
-                event.retryable === true &&
-                context.attempt + 1 < retry.attempts,
+                keyed({ event }) && event.turn === context.turn && model.canRetry(context, event),
               target: 'retrying',
               actions: assign({ attempt: ({ context }) => context.attempt + 1 }),
             },
@@ -820,13 +610,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
         },
       },
       retrying: {
-        entry: ({ context }) => {
-          const { ctx, key } = self();
-          const wait = Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1));
-          const target = ctx.self;
-          const turn = context.turn;
-          ctx.system.timers.schedule(() => target.tell({ type: 'model.retry', key, turn }), wait);
-        },
+        entry: ({ context }) => model.retryLater(context),
         on: {
           'model.retry': { guard: 'currentTurn', target: 'thinking' },
           'agent.resume': { guard: 'currentTurn', target: 'thinking' },

@@ -1,0 +1,165 @@
+/**
+ * The agent's model calls. Each `thinking` turn makes one: its estimate (the conversation's
+ * characters / 4, plus `maxOutputTokens`) is checked and reserved against the budgets
+ * (actors/agent/spending.ts), then the provider is called with the tools the task's principal
+ * may use, and the reply or the error comes back to the agent as a keyed `model.result` or
+ * `model.error` (actors/agent/keys.ts). Streamed text is emitted as `token` events.
+ *
+ * - A call that takes longer than `modelTimeoutMs` (default 120 s) is abandoned: its signal
+ *   aborts and it fails retryably. The timer is on the system's timer heap (its clock, and
+ *   nothing fires after the system ends); the reservation is settled all the same.
+ * - A provider that reports no usage is charged its estimate.
+ * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
+ *   retried with exponential backoff (`retry.baseMs` doubled each attempt, at most
+ *   `retry.maxMs`) up to `retry.attempts`, within the budget; then ModelCallError goes to the
+ *   supervisor.
+ */
+import type { AnyEventObject } from 'xstate';
+import type { TimerEntry } from '../../runtime/timers.ts';
+import { TroupeError } from '../../runtime/error.ts';
+import type { AgentSettings } from './config.ts';
+import type { Context } from './context.ts';
+import type { ToolAccess } from './access.ts';
+import type { Amount } from './budget.ts';
+import type { ModelReply } from './model.ts';
+import type { Spending } from './spending.ts';
+import { running } from './keys.ts';
+import { ModelCallError, costOf, type ChatMessage } from './types.ts';
+
+function estimateTokens(messages: readonly ChatMessage[], maxOutput: number): number {
+  return Math.ceil(messages.reduce((n, m) => n + m.content.length + 16, 0) / 4) + maxOutput;
+}
+
+/** Whether a failed call may be tried again: a ModelCallError says; other troupe errors not. */
+function retryable(e: unknown): boolean {
+  return e instanceof ModelCallError ? e.retryable : !(e instanceof TroupeError);
+}
+
+export interface ModelCalls {
+  /** Calls the model for the context's turn (in an action: the running agent's). */
+  call(context: Context): void;
+  /** Whether a `model.error` may be retried: retryable, and attempts are left. */
+  canRetry(context: Context, event: AnyEventObject): boolean;
+  /** Tells the agent `model.retry` for the turn after the attempt's backoff. */
+  retryLater(context: Context): void;
+}
+
+export function modelCalls(
+  settings: AgentSettings,
+  access: ToolAccess,
+  budgets: Spending,
+): ModelCalls {
+  const { name, modelName, maxOutputTokens, modelTimeoutMs, retry, prices } = settings;
+
+  const call = (context: Context): void => {
+    const { ctx, key } = running();
+    const turn = context.turn;
+    const estimateTokensNow = estimateTokens(context.messages, maxOutputTokens);
+    const estimate: Amount = {
+      tokens: estimateTokensNow,
+      modelCalls: 1,
+      toolCalls: 0,
+      cost: costOf(
+        modelName,
+        { inputTokens: estimateTokensNow - maxOutputTokens, outputTokens: maxOutputTokens },
+        prices,
+      ),
+    };
+    const reservation = `${name}:${key}:m${turn}`;
+    const emit = (event: unknown) => ctx.emit(event);
+    budgets.reserve(
+      ctx,
+      key,
+      context,
+      reservation,
+      estimate,
+      () => {
+        let reply: ModelReply | null = null;
+        // a provider that never answers is abandoned: its reservation is settled all the same
+        const abort = new AbortController();
+        // on the system's timer heap: its clock, and nothing fires after the system ends
+        let timer: TimerEntry | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = ctx.system.timers.schedule(() => {
+            abort.abort();
+            reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
+          }, modelTimeoutMs);
+        });
+        return Promise.race([
+          settings.model.complete({
+            model: modelName,
+            messages: context.messages,
+            tools: access.specsFor(context.principal ?? null),
+            maxOutputTokens,
+            onToken: (text) => emit({ type: 'token', turn, text }),
+            signal: abort.signal,
+          }),
+          timedOut,
+        ])
+          .then(
+            (r) => {
+              // a provider that reports no usage is charged its estimate
+              const usage =
+                r.usage.inputTokens + r.usage.outputTokens > 0
+                  ? r.usage
+                  : {
+                      inputTokens: estimateTokensNow - maxOutputTokens,
+                      outputTokens: maxOutputTokens,
+                    };
+              reply = { ...r, usage };
+              ctx.self.tell({
+                type: 'model.result',
+                key,
+                turn,
+                reply: {
+                  content: String(r.content),
+                  toolCalls: r.toolCalls.map((c) => ({
+                    id: String(c.id),
+                    name: String(c.name),
+                    arguments: String(c.arguments),
+                  })),
+                  usage,
+                },
+              });
+            },
+            (e: unknown) => {
+              ctx.self.tell({
+                type: 'model.error',
+                key,
+                turn,
+                message: e instanceof Error ? e.message : String(e),
+                retryable: retryable(e),
+              });
+            },
+          )
+          .finally(() => {
+            if (timer !== undefined) ctx.system.timers.cancel(timer);
+            const r = reply as ModelReply | null;
+            const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
+            budgets.settle(reservation, {
+              tokens: usage.inputTokens + usage.outputTokens,
+              modelCalls: 1,
+              toolCalls: 0,
+              cost: costOf(modelName, usage, prices),
+            });
+          });
+      },
+      (why) => {
+        ctx.self.tell({ type: 'model.error', key, turn, message: why, retryable: true });
+      },
+    );
+  };
+
+  return {
+    call,
+    canRetry: (context, event) =>
+      (event as { retryable?: boolean }).retryable === true && context.attempt + 1 < retry.attempts,
+    retryLater(context) {
+      const { ctx, key } = running();
+      const wait = Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1));
+      const target = ctx.self;
+      const turn = context.turn;
+      ctx.system.timers.schedule(() => target.tell({ type: 'model.retry', key, turn }), wait);
+    },
+  };
+}
