@@ -30,6 +30,7 @@ import {
   type TraceCarrier,
 } from '../../protocol/client-protocol.ts';
 import { encodeValue } from '../refcodec.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 import { extractTrace } from '../telemetry.ts';
 import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
 import type { GatewayOp, Principal } from './options.ts';
@@ -89,11 +90,12 @@ export class Connection {
   private readonly ws: WebSocket;
   private readonly core: GatewayCore;
   private tokens: number;
-  private refilledAt = performance.now();
+  private refilledAt: number;
   /** Frames held behind an `authorize` that has not answered yet (FIFO). */
   private held: Incoming[] | null = null;
-  private lastActivityAt = performance.now();
-  private idleTimer: NodeJS.Timeout | null = null;
+  private lastActivityAt: number;
+  /** The idle check's timer (of the system's clock), while the connection is open. */
+  private idleTimer: unknown = null;
   /** A ping went out and no pong came back yet. */
   awaitingPong = false;
   closed = false;
@@ -113,6 +115,7 @@ export class Connection {
     this.principal = principal;
     this.session = session;
     this.tokens = core.limits.burst;
+    this.refilledAt = this.lastActivityAt = core.clock.now();
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.awaitingPong = false));
     this.socketClosed = new Promise((resolve) => ws.once('close', () => resolve()));
@@ -179,9 +182,13 @@ export class Connection {
     const ws = this.ws;
     ws.close(code, closeReason(reason));
     // a peer that never answers the close frame is cut off (ws itself would wait 30 s)
-    setTimeout(() => {
-      if (ws.readyState !== ws.CLOSED) ws.terminate();
-    }, CLOSE_GRACE_MS).unref();
+    backgroundTimeout(
+      this.core.clock,
+      () => {
+        if (ws.readyState !== ws.CLOSED) ws.terminate();
+      },
+      CLOSE_GRACE_MS,
+    );
     this.closed$(code);
   }
 
@@ -199,7 +206,7 @@ export class Connection {
   closed$(code: number): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    if (this.idleTimer !== null) this.core.clock.clearTimeout(this.idleTimer);
     this.idleTimer = null;
     for (const s of this.subs.values()) s.hub?.remove(s);
     this.subs.clear();
@@ -210,24 +217,25 @@ export class Connection {
 
   /** Something happened on the connection: it is not idle. */
   activity(): void {
-    this.lastActivityAt = performance.now();
+    this.lastActivityAt = this.core.clock.now();
   }
 
   private armIdle(): void {
     const ms = this.core.limits.idleTimeoutMs;
-    this.idleTimer = setTimeout(
+    const clock = this.core.clock;
+    this.idleTimer = backgroundTimeout(
+      clock,
       () => {
         this.idleTimer = null;
         if (this.closed) return;
-        const quiet = performance.now() - this.lastActivityAt;
+        const quiet = clock.now() - this.lastActivityAt;
         if (this.subs.size === 0 && this.asks.size === 0 && quiet >= ms)
           return this.close(CLIENT_CLOSE.idle, `idle for ${ms} ms`);
         if (this.subs.size > 0 || this.asks.size > 0) this.activity();
         this.armIdle();
       },
-      ms - Math.min(ms, performance.now() - this.lastActivityAt),
+      ms - Math.min(ms, clock.now() - this.lastActivityAt),
     );
-    this.idleTimer.unref();
   }
 
   // ---- frames from the client ---------------------------------------------------------------
@@ -237,7 +245,7 @@ export class Connection {
     this.core.count('framesIn');
     this.activity();
     // the token bucket
-    const now = performance.now();
+    const now = this.core.clock.now();
     const l = this.core.limits;
     this.tokens = Math.min(
       l.burst,
@@ -323,16 +331,19 @@ export class Connection {
     if (typeof allowed === 'boolean') return this.perform(f, target, allowed);
     // hold what comes next until this answer: a connection's requests keep their order
     this.held = [];
-    let timer: NodeJS.Timeout | undefined;
+    const clock = this.core.clock;
+    let timer: unknown = null;
     const answer = Promise.race([
       allowed,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
+        timer = clock.setTimeout(
           () => reject(new Error(`authorize did not answer in ${l.authorizeTimeoutMs} ms`)),
           l.authorizeTimeoutMs,
         );
       }),
-    ]).finally(() => clearTimeout(timer));
+    ]).finally(() => {
+      if (timer !== null) clock.clearTimeout(timer);
+    });
     void answer.then(
       (ok) => this.resume(f, target, ok === true),
       (error: unknown) => {

@@ -21,6 +21,8 @@
  *   as it enters: the gateway answers 503 with Retry-After (or, before TLS, closes).
  */
 import type { Duplex } from 'node:stream';
+import type { Clock } from '../clock.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 
 /** A socket as the door reads it (net.Socket and tls.TLSSocket both are). */
 export type DoorSocket = Duplex & { readonly remoteAddress?: string; readonly remotePort?: number };
@@ -40,7 +42,8 @@ interface Inside {
   socket: DoorSocket;
   /** The TLS handshake is still to come: no HTTP can be written. */
   beforeTls: boolean;
-  timer: NodeJS.Timeout | null;
+  /** The deadline's timer (of the door's clock), while it runs. */
+  timer: unknown;
 }
 
 /** The key a connection's IP is counted under: an IPv4 address, or an IPv6 address's /64. */
@@ -75,12 +78,22 @@ function keyOf(socket: DoorSocket): string | null {
 
 export class Door {
   readonly #limits: DoorLimits;
+  readonly #clock: Clock;
   readonly #expired: (socket: DoorSocket, beforeTls: boolean) => void;
   readonly #inside = new Map<string, Inside>();
   readonly #perIp = new Map<string, number>();
 
-  constructor(limits: DoorLimits, expired: (socket: DoorSocket, beforeTls: boolean) => void) {
+  /**
+   * `clock`: the system's. It is real unless a test gave the system a simulated one, so the
+   * deadline guards the sockets of a real node.
+   */
+  constructor(
+    limits: DoorLimits,
+    clock: Clock,
+    expired: (socket: DoorSocket, beforeTls: boolean) => void,
+  ) {
     this.#limits = limits;
+    this.#clock = clock;
     this.#expired = expired;
   }
 
@@ -121,7 +134,7 @@ export class Door {
   serving(socket: DoorSocket): void {
     const inside = this.#find(socket);
     if (inside === undefined || inside.timer === null) return;
-    clearTimeout(inside.timer);
+    this.#clock.clearTimeout(inside.timer);
     inside.timer = null;
   }
 
@@ -151,7 +164,7 @@ export class Door {
   #leave(key: string, inside: Inside): void {
     if (this.#inside.get(key) !== inside) return;
     this.#inside.delete(key);
-    if (inside.timer !== null) clearTimeout(inside.timer);
+    if (inside.timer !== null) this.#clock.clearTimeout(inside.timer);
     inside.timer = null;
     const n = (this.#perIp.get(inside.ip) ?? 1) - 1;
     if (n <= 0) this.#perIp.delete(inside.ip);
@@ -159,11 +172,14 @@ export class Door {
   }
 
   #arm(inside: Inside): void {
-    inside.timer = setTimeout(() => {
-      inside.timer = null;
-      // a connection that left had its timer cleared: this one is inside
-      this.#expired(inside.socket, inside.beforeTls);
-    }, this.#limits.handshakeTimeoutMs);
-    inside.timer.unref();
+    inside.timer = backgroundTimeout(
+      this.#clock,
+      () => {
+        inside.timer = null;
+        // a connection that left had its timer cleared: this one is inside
+        this.#expired(inside.socket, inside.beforeTls);
+      },
+      this.#limits.handshakeTimeoutMs,
+    );
   }
 }

@@ -48,6 +48,8 @@ import { MessageMeta } from '../envelope.ts';
 import { stampPrincipal } from '../principal.ts';
 import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
+import type { Clock } from '../clock.ts';
+import { every, type Repeating } from '../clock-timers.ts';
 import { Connection } from './connection.ts';
 import { ConnectionAsks } from './asks.ts';
 import { Door, type DoorSocket } from './door.ts';
@@ -79,6 +81,8 @@ export interface GatewayCore {
   readonly authorize: Authorize;
   /** The system's tracer when tracing, else null. */
   readonly tracer: Tracer | null;
+  /** The system's clock: rate limits, the idle timeout and every timer of a connection. */
+  readonly clock: Clock;
   /** The target, or why it is refused. */
   resolve(op: GatewayOp, target: string): Target | string;
   /** Tells `ref` `message` for `principal` (stamped), in the caller's trace context. */
@@ -140,6 +144,7 @@ export class Gateway implements GatewayCore, HubHost {
   readonly coalesceMs: number;
   readonly historyVersions: number;
   readonly resumeWindowMs: number;
+  readonly clock: Clock;
   /** Resolves when the gateway listens (at once with a server of yours). */
   readonly ready: Promise<void>;
   private readonly system: ActorSystem;
@@ -155,7 +160,7 @@ export class Gateway implements GatewayCore, HubHost {
   private readonly lingeringHubs = new Set<SnapshotHub>();
   private readonly routes = new Map<string, HttpHandler>();
   private readonly door: Door;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat: Repeating;
   private readonly counters = {
     framesIn: 0,
     framesOut: 0,
@@ -195,6 +200,7 @@ export class Gateway implements GatewayCore, HubHost {
 
   constructor(system: ActorSystem, options: ResolvedGatewayOptions) {
     this.system = system;
+    this.clock = system.clock;
     this.options = options;
     this.limits = options.limits;
     this.decodeLimits = {
@@ -213,7 +219,7 @@ export class Gateway implements GatewayCore, HubHost {
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
       ...({ maxFragments: options.limits.maxFragments } as object),
     });
-    this.door = new Door(options.limits, (socket, beforeTls) => {
+    this.door = new Door(options.limits, this.clock, (socket, beforeTls) => {
       if (!beforeTls) return this.refuse(socket, 408, 'the handshake took too long');
       this.refusedBy[408] = (this.refusedBy[408] ?? 0) + 1;
       socket.destroy();
@@ -254,8 +260,7 @@ export class Gateway implements GatewayCore, HubHost {
       });
     }
     this.server.on('upgrade', this.onUpgrade);
-    this.heartbeat = setInterval(() => this.beat(), options.limits.heartbeatMs);
-    this.heartbeat.unref();
+    this.heartbeat = every(this.clock, options.limits.heartbeatMs, () => this.beat());
     this.inspector =
       options.inspector === null
         ? null
@@ -338,7 +343,7 @@ export class Gateway implements GatewayCore, HubHost {
    */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
-      clearInterval(this.heartbeat);
+      this.heartbeat.stop();
       const closing = [...this.connections];
       for (const c of closing) c.shutdown();
       for (const h of [...this.snapshotHubs.values()]) h.close();
@@ -404,7 +409,7 @@ export class Gateway implements GatewayCore, HubHost {
   private refuse(socket: Duplex, status: number, why: string, retry = false, count = true): void {
     if (socket.destroyed || socket.writableEnded) return;
     if (count) this.refusedBy[status] = (this.refusedBy[status] ?? 0) + 1;
-    writeRefusal(socket, status, why, retry);
+    writeRefusal(socket, status, why, retry, this.clock);
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

@@ -21,6 +21,8 @@ import { encodeValue } from '../refcodec.ts';
 import type { ActorRef } from '../ref.ts';
 import type { EmittedEvent, SnapshotUpdate, Terminated } from '../notices.ts';
 import type { PatchOperation } from '../../protocol/client-protocol.ts';
+import type { Clock } from '../clock.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 
 /** Above this many operations a patch is not worth it: the full state goes instead. */
 export const MAX_PATCH_OPERATIONS = 64;
@@ -50,6 +52,8 @@ export interface HubHost {
   /** A snapshot hub starts (true) or stops (false) waiting for resumes with no subscriber. */
   lingering(hub: SnapshotHub, on: boolean): void;
   logError(message: string, error: unknown): void;
+  /** The system's clock: the coalescing window and the resume window run on it. */
+  readonly clock: Clock;
   readonly coalesceMs: number;
   readonly historyVersions: number;
   readonly resumeWindowMs: number;
@@ -70,11 +74,13 @@ export class SnapshotHub {
   private readonly host: HubHost;
   private stopCore: (() => void) | null;
   private pending: unknown = NONE;
-  private timer: NodeJS.Timeout | null = null;
+  /** The coalescing window's timer (of the host's clock). */
+  private timer: unknown = null;
   private lastPublishAt = -Infinity;
   /** The patch from version - 1 to version, made once for every subscriber that needs it. */
   private step: readonly PatchOperation[] | null = null;
-  private linger: NodeJS.Timeout | null = null;
+  /** The resume window's timer, while no subscriber is left. */
+  private linger: unknown = null;
   private gone = false;
   private endReason = 'ended';
 
@@ -93,7 +99,7 @@ export class SnapshotHub {
     // the actor was gone already (the core answers at once for an unknown local actor)
     if (this.gone) return sub.ended(this.endReason);
     if (this.linger !== null) {
-      clearTimeout(this.linger);
+      this.host.clock.clearTimeout(this.linger);
       this.linger = null;
       this.host.lingering(this, false);
     }
@@ -112,8 +118,7 @@ export class SnapshotHub {
     if (!this.subscribers.delete(sub) || this.subscribers.size > 0 || this.gone) return;
     const wait = this.host.resumeWindowMs;
     if (wait === 0) return this.close();
-    this.linger = setTimeout(() => this.close(), wait);
-    this.linger.unref();
+    this.linger = backgroundTimeout(this.host.clock, () => this.close(), wait);
     this.host.lingering(this, true);
   }
 
@@ -121,9 +126,10 @@ export class SnapshotHub {
   close(): void {
     if (this.gone) return;
     this.gone = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    const clock = this.host.clock;
+    if (this.timer !== null) clock.clearTimeout(this.timer);
     if (this.linger !== null) {
-      clearTimeout(this.linger);
+      clock.clearTimeout(this.linger);
       this.host.lingering(this, false);
     }
     this.timer = this.linger = null;
@@ -162,10 +168,10 @@ export class SnapshotHub {
     if (this.pending !== NONE) this.host.count('coalesced');
     this.pending = data;
     if (this.timer !== null) return;
-    const wait = this.lastPublishAt + this.host.coalesceMs - performance.now();
+    const wait = this.lastPublishAt + this.host.coalesceMs - this.host.clock.now();
     if (wait <= 0) this.publish();
     else {
-      this.timer = setTimeout(() => {
+      this.timer = this.host.clock.setTimeout(() => {
         this.timer = null;
         this.publish();
       }, wait);
@@ -178,7 +184,7 @@ export class SnapshotHub {
     this.pending = NONE;
     this.version++;
     this.step = null;
-    this.lastPublishAt = performance.now();
+    this.lastPublishAt = this.host.clock.now();
     const h = this.history;
     h.set(this.version, this.current);
     h.delete(this.version - this.host.historyVersions);

@@ -17,6 +17,8 @@ import {
   SUBPROTOCOL,
   tokenOfSubprotocol,
 } from '../../protocol/client-protocol.ts';
+import type { Clock } from '../clock.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 
 /** Seconds a client refused with 503 (shutting down, the door full) is asked to wait. */
 export const RETRY_AFTER_S = 1;
@@ -35,9 +37,16 @@ const STATUS_TEXT: Record<number, string> = {
 
 /**
  * Writes `status` with a one-line body and ends the socket; with `retry`, a Retry-After of
- * RETRY_AFTER_S. A client that does not close its side is cut off after REFUSE_GRACE_MS.
+ * RETRY_AFTER_S. A client that does not close its side is cut off after REFUSE_GRACE_MS, on
+ * `clock` (the system's).
  */
-export function writeRefusal(socket: Duplex, status: number, why: string, retry: boolean): void {
+export function writeRefusal(
+  socket: Duplex,
+  status: number,
+  why: string,
+  retry: boolean,
+  clock: Clock,
+): void {
   const body = `${why}\n`;
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
@@ -45,7 +54,7 @@ export function writeRefusal(socket: Duplex, status: number, why: string, retry:
       (retry ? `Retry-After: ${RETRY_AFTER_S}\r\n` : '') +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
-  setTimeout(() => socket.destroy(), REFUSE_GRACE_MS).unref();
+  backgroundTimeout(clock, () => socket.destroy(), REFUSE_GRACE_MS);
 }
 
 /** An Origin header's origin, normalised as the URL standard writes it; null for none or `null`. */
