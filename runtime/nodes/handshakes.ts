@@ -19,6 +19,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CLOSE } from '../../protocol/node-link.ts';
 import type { NodeLink } from './link.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 
 /** Connections accepted and not yet ready links, at most (all remote addresses together). */
 export const LINK_MAX_HANDSHAKES = 128;
@@ -34,17 +36,20 @@ export interface HandshakeOptions {
   /** The server speaks TLS: no plain HTTP answer can be written on the raw socket. */
   readonly tls: boolean;
   readonly log: (message: string) => void;
+  /** The deadlines' and the refusal log's clock: the system's (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 interface Pending {
   readonly socket: Socket;
   readonly ip: string;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: unknown;
   link: NodeLink | null;
 }
 
 export class Handshakes {
   readonly #options: HandshakeOptions;
+  readonly #clock: Clock;
   /** By `address|port` of the remote end: how an upgrade's socket finds its connection. */
   readonly #pending = new Map<string, Pending>();
   readonly #byLink = new Map<NodeLink, string>();
@@ -55,6 +60,7 @@ export class Handshakes {
 
   constructor(options: HandshakeOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Connections counted now. */
@@ -85,9 +91,8 @@ export class Handshakes {
       socket,
       ip,
       link: null,
-      timer: setTimeout(() => this.#expired(key, p), o.handshakeMs),
+      timer: backgroundTimeout(this.#clock, () => this.#expired(key, p), o.handshakeMs),
     };
-    p.timer.unref();
     this.#pending.set(key, p);
     this.#perIp.set(ip, fromIp + 1);
     socket.once('close', () => this.#release(key, p));
@@ -121,7 +126,7 @@ export class Handshakes {
 
   #release(key: string, p: Pending): void {
     if (this.#pending.get(key) !== p) return;
-    clearTimeout(p.timer);
+    this.#clock.clearTimeout(p.timer);
     this.#pending.delete(key);
     if (p.link !== null) this.#byLink.delete(p.link);
     const n = (this.#perIp.get(p.ip) ?? 1) - 1;
@@ -145,7 +150,7 @@ export class Handshakes {
   #refuse(socket: Socket, ip: string, perIp: boolean): void {
     this.#refused++;
     this.#refusedSinceLog++;
-    const now = performance.now();
+    const now = this.#clock.now();
     if (now - this.#loggedAt >= REFUSAL_LOG_MS) {
       const o = this.#options;
       this.#options.log(

@@ -41,6 +41,8 @@ import { isTempAddress } from '../temp.ts';
 // refs pack as the wire's ref extension (registered there)
 import '../wire-ref.ts';
 import type { Envelope, EnvelopeKind } from '../envelope.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { backgroundTimeout, every, type Repeating } from '../clock-timers.ts';
 import {
   BatchReader,
   BatchWriter,
@@ -73,6 +75,8 @@ export const LINK_MAX_QUEUED = 1_000_000;
 export const LINK_BATCH_ENVELOPES = 4_096;
 /** The reason `unsent` gives for what a link still held when it closed. */
 export const LINK_CLOSED = 'the link closed before it went';
+/** How long a closed link's peer gets to answer the close frame before the socket goes. */
+export const LINK_CLOSE_GRACE_MS = 1_000;
 /** The URL path nodes link on. */
 export const LINK_PATH = '/troupe/link';
 
@@ -86,6 +90,11 @@ export interface LinkOptions {
   readonly maxBufferedBytes: number;
   readonly maxQueued: number;
   readonly limits: DecodeLimits;
+  /**
+   * What the heartbeats, the handshake deadline and the close grace run on: the system's
+   * clock (runtime/nodes/node.ts gives it; default the real clock).
+   */
+  readonly clock?: Clock;
 }
 
 export const DEFAULT_LINK_OPTIONS: Omit<LinkOptions, 'node' | 'secret'> = Object.freeze({
@@ -145,9 +154,10 @@ export class NodeLink {
   readonly #waiting: Uint8Array[] = [];
   readonly #waitingCounts: number[] = [];
   #waitingEntries = 0;
-  #lastHeard = performance.now();
-  #heartbeat: NodeJS.Timeout | null = null;
-  readonly #handshakeTimer: NodeJS.Timeout;
+  readonly #clock: Clock;
+  #lastHeard: number;
+  #heartbeat: Repeating | null = null;
+  readonly #handshakeTimer: unknown;
 
   constructor(
     role: 'dialler' | 'listener',
@@ -161,6 +171,8 @@ export class NodeLink {
     this.#options = options;
     this.#handlers = handlers;
     this.#peer = expectedPeer;
+    this.#clock = options.clock ?? systemClock;
+    this.#lastHeard = this.#clock.now();
     this.#codec = new LinkCodec(options.limits);
     this.#batchEntries = Math.max(
       1,
@@ -170,7 +182,7 @@ export class NodeLink {
       ),
     );
     socket.binaryType = 'nodebuffer';
-    this.#handshakeTimer = setTimeout(
+    this.#handshakeTimer = this.#clock.setTimeout(
       () => this.close(CLOSE.handshakeTimeout, 'the handshake took too long'),
       options.handshakeMs,
     );
@@ -267,7 +279,7 @@ export class NodeLink {
     this.#stop();
     this.#socket.close(code, closeReason(reason));
     // a peer that does not answer the close: the socket goes after a grace period
-    setTimeout(() => this.#socket.terminate(), 1_000).unref();
+    backgroundTimeout(this.#clock, () => this.#socket.terminate(), LINK_CLOSE_GRACE_MS);
   }
 
   // ---- inside ---------------------------------------------------------------------------
@@ -340,7 +352,7 @@ export class NodeLink {
     try {
       if (!isBinary) throw new LinkProtocolError(CLOSE.badFrame, 'a text frame');
       const frame = this.#codec.decode(data);
-      this.#lastHeard = performance.now();
+      this.#lastHeard = this.#clock.now();
       if (this.#state === 'handshake') this.#handshake(frame);
       else this.#ready(frame);
     } catch (e) {
@@ -405,23 +417,23 @@ export class NodeLink {
   }
 
   #becomeReady(): void {
-    clearTimeout(this.#handshakeTimer);
+    this.#clock.clearTimeout(this.#handshakeTimer);
     const o = this.#options;
     this.#codec.trust(this.#handlers.revive);
     this.#writer = new BatchWriter(o.limits.maxFrameBytes, (a) => !isTempAddress(a));
     this.#reader = new BatchReader(o.limits, this.#handlers.isRef);
     this.#state = 'ready';
-    this.#heartbeat = setInterval(() => {
-      if (performance.now() - this.#lastHeard > o.heartbeatMs * o.heartbeatMisses) {
+    this.#heartbeat = every(this.#clock, o.heartbeatMs, () => {
+      if (this.#clock.now() - this.#lastHeard > o.heartbeatMs * o.heartbeatMisses) {
         this.#handlers.log(
           `troupe: link ${this.#describe()}: no heartbeat for ${o.heartbeatMisses} × ${o.heartbeatMs} ms`,
         );
         this.close(CLOSE.heartbeat, 'heartbeats missed');
         return;
       }
-      this.#write([NODE_PROTOCOL_VERSION, 'ping', Date.now()]);
-    }, o.heartbeatMs);
-    this.#heartbeat.unref();
+      // an integer, as it always was on the wire (the clock's now() may have a fraction)
+      this.#write([NODE_PROTOCOL_VERSION, 'ping', Math.round(this.#clock.now())]);
+    });
     this.#handlers.ready(this);
   }
 
@@ -452,8 +464,8 @@ export class NodeLink {
   #stop(): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    clearTimeout(this.#handshakeTimer);
-    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#clock.clearTimeout(this.#handshakeTimer);
+    this.#heartbeat?.stop();
     const w = this.#writer;
     if (w === null) return;
     // what the link still held: given back, nothing leaves silently

@@ -23,6 +23,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Envelope } from '../envelope.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { backgroundTimeout } from '../clock-timers.ts';
 import { CLOSE, type BatchEntry } from '../../protocol/node-link.ts';
 import {
   acceptLink,
@@ -36,6 +38,8 @@ import { Handshakes, LINK_MAX_HANDSHAKES, LINK_MAX_HANDSHAKES_PER_IP } from './h
 
 export const RECONNECT_MIN_MS = 100;
 export const RECONNECT_MAX_MS = 5_000;
+/** How long the links get to close at shutdown before their sockets are destroyed. */
+export const NET_CLOSE_GRACE_MS = 500;
 /** Bytes of the HTTP headers of an upgrade. */
 export const LINK_MAX_HEADER_BYTES = 8 * 1024;
 
@@ -88,16 +92,16 @@ export class NodeNet {
   /** Connections accepted that are not ready links yet: their deadline and caps. */
   readonly #handshakes: Handshakes;
   /** Per peer of the list: its dialled link (not closed yet) or the timer of the next dial. */
-  readonly #dialling = new Map<
-    string,
-    { link: NodeLink | null; delay: number; timer: NodeJS.Timeout | null }
-  >();
+  readonly #dialling = new Map<string, { link: NodeLink | null; delay: number; timer: unknown }>();
+  /** The links' clock (options.link.clock): the backoff and the close deadline run on it. */
+  readonly #clock: Clock;
   #closing = false;
   /** The peers this node dials: the static list, and members added (runtime/cluster). */
   readonly #peers = new Map<string, PeerSpec>();
 
   constructor(options: NetOptions, handlers: NetHandlers) {
     this.#options = options;
+    this.#clock = options.link.clock ?? systemClock;
     for (const p of options.peers) this.#peers.set(p.name, p);
     this.#handlers = handlers;
     this.#wss = new WebSocketServer({
@@ -119,6 +123,7 @@ export class NodeNet {
       maxHandshakesPerIp: options.maxHandshakesPerIp ?? LINK_MAX_HANDSHAKES_PER_IP,
       tls: options.tls !== undefined,
       log: (m) => this.#handlers.log(m),
+      clock: this.#clock,
     });
     this.#server.on('connection', (socket: Socket) => this.#handshakes.accepted(socket));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
@@ -169,7 +174,7 @@ export class NodeNet {
   removePeer(name: string, reason: string, graceful = true): void {
     this.#peers.delete(name);
     const d = this.#dialling.get(name);
-    if (d?.timer != null) clearTimeout(d.timer);
+    if (d?.timer != null) this.#clock.clearTimeout(d.timer);
     this.#dialling.delete(name);
     for (const l of [...this.#all])
       if (l.peer === name) l.close(graceful ? CLOSE.shutdown : CLOSE.heartbeat, reason);
@@ -203,17 +208,22 @@ export class NodeNet {
   /** Says bye on every link, stops dialling, closes the server. */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const d of this.#dialling.values()) if (d.timer !== null) clearTimeout(d.timer);
+    for (const d of this.#dialling.values())
+      if (d.timer !== null) this.#clock.clearTimeout(d.timer);
     for (const l of this.#all) l.close(CLOSE.shutdown, 'the node is shutting down');
     this.#handshakes.close();
     this.#wss.close();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       // links that do not close in time go with their sockets
-      setTimeout(() => {
-        for (const s of this.#sockets) s.destroy();
-        this.#server.closeAllConnections();
-      }, 500).unref();
+      backgroundTimeout(
+        this.#clock,
+        () => {
+          for (const s of this.#sockets) s.destroy();
+          this.#server.closeAllConnections();
+        },
+        NET_CLOSE_GRACE_MS,
+      );
     });
   }
 
@@ -247,7 +257,7 @@ export class NodeNet {
       return;
     }
     const url = peer.url.replace(/\/+$/, '') + LINK_PATH;
-    const state = { link: null as NodeLink | null, delay, timer: null as NodeJS.Timeout | null };
+    const state = { link: null as NodeLink | null, delay, timer: null as unknown };
     this.#dialling.set(peer.name, state);
     const tls = this.#options.tls;
     state.link = dialLink(
@@ -268,8 +278,7 @@ export class NodeNet {
       ? RECONNECT_MIN_MS
       : Math.min(RECONNECT_MAX_MS, (state?.delay ?? RECONNECT_MIN_MS) * 2);
     const jittered = delay * (0.5 + Math.random());
-    const timer = setTimeout(() => this.#dial(peer, delay), jittered);
-    timer.unref();
+    const timer = backgroundTimeout(this.#clock, () => this.#dial(peer, delay), jittered);
     this.#dialling.set(peer.name, { link: null, delay, timer });
   }
 

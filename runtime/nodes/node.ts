@@ -92,7 +92,9 @@ export class NodeRuntime {
     this.#system = system;
     this.#ownPrefix = `troupe://${system.nodeId}/`;
     this.#topicsAddress = `troupe://${system.nodeId}${TOPICS_PATH}`;
-    this.net = new NodeNet(options, {
+    // the links' timers (heartbeats, deadlines, backoff) run on the system's clock
+    const clocked = { ...options, link: { ...options.link, clock: system.clock } };
+    this.net = new NodeNet(clocked, {
       entry: this.#entry,
       revive: (address) => system.refOf(address),
       isRef: isActorRef,
