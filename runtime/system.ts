@@ -38,6 +38,7 @@ import {
   type AskOptions,
 } from './ask.ts';
 import { Telemetry } from './telemetry.ts';
+import { AFTER_STOP_PHASES, BEFORE_STOP_PHASES, PhasedShutdown } from './shutdown-phases.ts';
 import { EventStream } from './events.ts';
 import { consoleLogger, type Logger } from './logger.ts';
 import {
@@ -191,6 +192,14 @@ export class ActorSystem implements SystemCore {
   /** The cluster on Redis this node is a member of (runtime/cluster), or null. */
   readonly cluster: ClusterRuntime | null = null;
   private readonly onSigterm: (() => void) | null = null;
+  /** What each part does at shutdown, by phase (runtime/shutdown-phases.ts). */
+  readonly shutdownPhases: PhasedShutdown;
+  /**
+   * Who resolves an address this thread does not hold (`foreignTarget`): each part that
+   * reaches actors elsewhere (entities, nodes, the shard router) adds one. A resolver answers
+   * undefined for an address that is not its kind, else the target (null: none).
+   */
+  private readonly resolvers: ((address: Address) => Target | null | undefined)[] = [];
 
   constructor(options?: SystemOptions, shardContext?: ShardContext) {
     const o = resolveSystemOptions(options);
@@ -199,6 +208,7 @@ export class ActorSystem implements SystemCore {
     this.nodeId = o.nodeId;
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? consoleLogger;
+    this.shutdownPhases = new PhasedShutdown((m, e) => this.logger.error(m, e));
     this.throughput = o.throughput;
     this.askTimeoutMs = o.askTimeoutMs;
     this.defaultMailbox = o.mailbox;
@@ -256,6 +266,8 @@ export class ActorSystem implements SystemCore {
         offload: o.offload,
       });
       this.router = this.shards.router;
+      const shards = this.shards;
+      this.shutdownPhases.add('disconnect', 'shards', () => shards.close());
     }
     if (o.nodes !== null) {
       const nodes = (this.nodes = new NodeRuntime(this, o.nodes));
@@ -263,6 +275,7 @@ export class ActorSystem implements SystemCore {
         peers: () => nodes.net.peersUp,
         send: (node, body) => nodes.sendTopics(node, body),
       });
+      this.shutdownPhases.add('disconnect', 'node links', () => nodes.net.close());
       this.nodeReady = this.nodes.net.start();
       // a failure to listen is the caller's to see (await system.nodeReady); not unhandled
       this.nodeReady.catch((e: unknown) =>
@@ -289,6 +302,11 @@ export class ActorSystem implements SystemCore {
           load: () => this.entities.activeCount,
         },
       ));
+      // a graceful leave: no new activations here, entities passivated (snapshots saved,
+      // claims released), membership left; then the actors stop
+      this.shutdownPhases.add('drain', 'entities', () => this.entities.drain());
+      this.shutdownPhases.add('leave', 'cluster', () => cluster.leave());
+      this.shutdownPhases.add('release', 'cluster', () => cluster.close());
       this.nodeReady = this.nodeReady.then(async () => {
         await cluster.start();
         this.entities.startReminders();
@@ -304,6 +322,9 @@ export class ActorSystem implements SystemCore {
     }
     if (o.gateway !== null && shardContext === undefined) {
       const gateway = (this.gateway = new Gateway(this, o.gateway));
+      // clients first: they are told (1001) before the actors they watch stop
+      this.shutdownPhases.add('unbind', 'gateway', () => void gateway.close());
+      this.shutdownPhases.add('disconnect', 'gateway', () => gateway.close());
       // a failure to listen is the caller's to see (await system.gateway.ready); not unhandled
       gateway.ready.catch((e: unknown) =>
         this.logger.error('troupe: the gateway could not listen', e),
@@ -342,6 +363,25 @@ export class ActorSystem implements SystemCore {
       directory,
       this.cluster?.reminders ?? new LocalReminders(),
     );
+    const router = this.router;
+    const worker = router !== null && router.shard !== 0;
+    // an entity: from a worker shard, through the main thread; there, the entities' own
+    this.resolvers.push((address) => {
+      if (!address.startsWith(ENTITY_SCHEME)) return undefined;
+      return worker
+        ? new RelayTarget(router, address, address as string as ActorPath)
+        : this.entities.targetFor(address);
+    });
+    // an actor of another node: its node's link on the thread that holds the links, a relay
+    // to that thread (shard 0) on a worker shard
+    const nodes = this.nodes;
+    if (nodes !== null || worker)
+      this.resolvers.push((address) => {
+        const parsed = parseAddress(address);
+        if (parsed.type !== 'actor' || parsed.node === this.nodeId) return null;
+        if (nodes !== null) return nodes.targetFor(address, parsed.path, parsed.node);
+        return new RelayTarget(router!, address, parsed.path);
+      });
     if (directory instanceof LocalDirectory) {
       directory.countActive(() => this.entities.activeCount);
       this.entities.startReminders();
@@ -710,18 +750,9 @@ export class ActorSystem implements SystemCore {
     if (this.stateValue === 'running') {
       this.stateValue = 'terminating';
       this.report ??= { reason: 'shutdown' };
-      // clients first: they are told (1001) before the actors they watch stop
-      void this.gateway?.close();
-      const cluster = this.cluster;
-      if (cluster === null) this.user.sendSystem(STOP_SHUTDOWN);
-      else
-        // a graceful leave: no new activations here, entities passivated (snapshots saved,
-        // claims released), membership left; then the actors stop
-        void this.entities
-          .drain()
-          .then(() => cluster.leave())
-          .catch((e: unknown) => this.logger.error('troupe: the cluster was not left cleanly', e))
-          .finally(() => this.user.sendSystem(STOP_SHUTDOWN));
+      // the parts' phases (the gateway unbinds, entities drain, the cluster is left), then
+      // the actors stop
+      this.shutdownPhases.run(BEFORE_STOP_PHASES, () => this.user.sendSystem(STOP_SHUTDOWN));
     }
     return this.whenTerminated;
   }
@@ -733,22 +764,15 @@ export class ActorSystem implements SystemCore {
   }
 
   /**
-   * The target of an actor of another node: its node's link (runtime/nodes) on the thread
-   * that holds the links, a relay to that thread (shard 0) on a worker shard; null when this
-   * node has no links.
+   * The target of an address this thread does not hold, from the resolvers the parts added
+   * (an entity, an actor of another node); null when none of them knows it.
    */
   foreignTarget(address: Address): Target | null {
-    const nodes = this.nodes;
-    const router = this.router;
-    if (address.startsWith(ENTITY_SCHEME))
-      return router !== null && router.shard !== 0
-        ? new RelayTarget(router, address, address as string as ActorPath)
-        : this.entities.targetFor(address);
-    if (nodes === null && (router === null || router.shard === 0)) return null;
-    const parsed = parseAddress(address);
-    if (parsed.type !== 'actor' || parsed.node === this.nodeId) return null;
-    if (nodes !== null) return nodes.targetFor(address, parsed.path, parsed.node);
-    return new RelayTarget(router!, address, parsed.path);
+    for (const resolve of this.resolvers) {
+      const t = resolve(address);
+      if (t !== undefined) return t;
+    }
+    return null;
   }
 
   /**
@@ -1003,23 +1027,17 @@ export class ActorSystem implements SystemCore {
     const report = this.report ?? { reason: 'shutdown' };
     this.entities.close();
     if (this.onSigterm !== null) process.off('SIGTERM', this.onSigterm);
-    if (
-      !this.offloads.started &&
-      this.shards === null &&
-      this.nodes === null &&
-      this.gateway === null
-    ) {
+    if (!this.offloads.started && !this.shutdownPhases.has(AFTER_STOP_PHASES)) {
       void this.offloads.close();
       this.resolveTerminated(report);
       return;
     }
-    // this thread's actors are gone: the shards stop theirs, the offload pool's threads end,
-    // then the report
+    // this thread's actors are gone: the parts disconnect (the shards stop theirs, links and
+    // the gateway close) and release what they share, the offload pool's threads end, then
+    // the report
     Promise.all([
       this.offloads.close(),
-      this.shards?.close(),
-      this.nodes?.net.close().then(() => this.cluster?.close()),
-      this.gateway?.close(),
+      new Promise<void>((done) => this.shutdownPhases.run(AFTER_STOP_PHASES, done)),
     ]).then(
       () => this.resolveTerminated(report),
       (error: unknown) => {
