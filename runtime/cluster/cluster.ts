@@ -17,6 +17,7 @@ import { Membership, type MemberRecord } from './membership.ts';
 import { RedisDirectory } from './directory.ts';
 import { RedisSnapshotStore } from './redis-store.ts';
 import { RedisReminders } from './reminders.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 export interface ClusterSettings {
   /** A Redis URL (`redis://host:port/db`) or ioredis options. */
@@ -50,7 +51,14 @@ export class ClusterRuntime {
   readonly reminders: RedisReminders;
 
   /** `url`: where this node is dialled (known once it listens). */
-  constructor(node: string, url: () => string, settings: ClusterSettings, hooks: ClusterHooks) {
+  /** `clock`: the system's (default: the real clock): membership and reminders run on it. */
+  constructor(
+    node: string,
+    url: () => string,
+    settings: ClusterSettings,
+    hooks: ClusterHooks,
+    clock: Clock = systemClock,
+  ) {
     this.keys = clusterKeys(settings.name);
     const base: RedisOptions = {
       commandTimeout: settings.commandTimeoutMs,
@@ -84,7 +92,7 @@ export class ClusterRuntime {
       this.#sub,
       this.keys,
       { node, url, load: hooks.load },
-      { heartbeatMs: settings.heartbeatMs, ttlMs: settings.ttlMs },
+      { heartbeatMs: settings.heartbeatMs, ttlMs: settings.ttlMs, clock },
       hooks,
     );
     this.directory = new RedisDirectory(this.redis, this.keys, this.membership, this.store);
@@ -93,6 +101,7 @@ export class ClusterRuntime {
       this.keys,
       Math.min(settings.heartbeatMs, 250),
       (m, e) => hooks.log(m, e),
+      clock,
     );
   }
 

@@ -36,6 +36,8 @@ import type { DeadLetterReason } from '../dead-letters.ts';
 import type { Directory } from './directory.ts';
 import type { Reminders } from './reminders.ts';
 import { encodeValue } from '../refcodec.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { backgroundTimeout, every, type Repeating } from '../clock-timers.ts';
 
 /** Idle milliseconds before an entity is passivated, by default. */
 export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;
@@ -46,6 +48,8 @@ export const FORWARD_RETRIES = 40;
 export const FORWARD_RETRY_MS = 250;
 /** How long a passivation waits for its actor's mailbox to empty before stopping it. */
 export const PASSIVATE_WAIT_MS = 10_000;
+/** How often a passivation looks whether the entity's mailbox is empty yet (real time). */
+const QUIET_POLL_MS = 5;
 
 const KIND = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -138,13 +142,25 @@ export class Entities {
   readonly #targets = new Map<Address, EntityTarget>();
   /** The node last found to hold an entity not active here (a hint: wrong ones heal). */
   readonly #owners = new Map<Address, string>();
-  #sweep: NodeJS.Timeout | null = null;
+  readonly #clock: Clock;
+  /** The passivation sweep, once an entity kind is defined. */
+  #sweep: Repeating | null = null;
   /** New activations are refused (the node is leaving): messages go to other nodes. */
   #draining = false;
   #closed = false;
 
-  constructor(system: EntityHostSystem, directory: Directory, reminders: Reminders) {
+  /**
+   * `clock`: the system's (default: the real clock): the passivation sweep and the forward
+   * retries run on it (timestamps are `system.now()`, the same clock).
+   */
+  constructor(
+    system: EntityHostSystem,
+    directory: Directory,
+    reminders: Reminders,
+    clock: Clock = systemClock,
+  ) {
     this.#system = system;
+    this.#clock = clock;
     this.#directory = directory;
     this.#reminders = reminders;
   }
@@ -410,7 +426,11 @@ export class Entities {
       return;
     }
     this.#owners.delete(t.address);
-    setTimeout(() => void this.#resolve(t, false, attempt + 1), FORWARD_RETRY_MS).unref();
+    backgroundTimeout(
+      this.#clock,
+      () => void this.#resolve(t, false, attempt + 1),
+      FORWARD_RETRY_MS,
+    );
   }
 
   #activate(t: EntityTarget, epoch: number): void {
@@ -499,7 +519,10 @@ export class Entities {
         // for the passivation to end, then go where the directory says
         const t0 = this.#system.now();
         while (!this.#system.quiet(a.ref) && this.#system.now() - t0 < PASSIVATE_WAIT_MS)
-          await new Promise((r) => setTimeout(r, 5));
+          // a poll for what the scheduler's real turns bring about, not a time of the entity's:
+          // on a simulated clock that does not move, it still ends when the mailbox is empty
+          // eslint-disable-next-line no-restricted-globals -- real time on purpose (above)
+          await new Promise((r) => setTimeout(r, QUIET_POLL_MS));
         await this.#system.stop(a.ref);
       } finally {
         await this.#directory
@@ -536,7 +559,7 @@ export class Entities {
   close(): void {
     this.#closed = true;
     this.#reminders.close();
-    if (this.#sweep !== null) clearInterval(this.#sweep);
+    this.#sweep?.stop();
     for (const t of [...this.#waiting.keys()])
       this.#fail(
         this.targetFor(t) as EntityTarget,
@@ -546,13 +569,11 @@ export class Entities {
 
   #startSweep(): void {
     if (this.#sweep !== null) return;
-    let every = Infinity;
-    for (const k of this.#kinds.values()) every = Math.min(every, k.passivateAfterMs);
-    this.#sweep = setInterval(
-      () => this.#passivateIdle(),
-      Math.max(10, Math.min(every / 2, 1_000)),
+    let least = Infinity;
+    for (const k of this.#kinds.values()) least = Math.min(least, k.passivateAfterMs);
+    this.#sweep = every(this.#clock, Math.max(10, Math.min(least / 2, 1_000)), () =>
+      this.#passivateIdle(),
     );
-    this.#sweep.unref();
   }
 
   #passivateIdle(): void {

@@ -19,6 +19,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClusterKeys } from './keys.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { every, type Repeating } from '../clock-timers.ts';
 
 export interface MemberRecord {
   readonly node: string;
@@ -40,7 +42,12 @@ export interface MembershipHandlers {
 export interface MembershipOptions {
   readonly heartbeatMs: number;
   readonly ttlMs: number;
+  /** What the beats and the wait for a dead namesake run on (default: the real clock). */
+  readonly clock?: Clock;
 }
+
+/** How often a node retries joining while a dead node of its name still holds the heartbeat. */
+const NAME_TAKEN_RETRY_MS = 250;
 
 // KEYS[1] hb, KEYS[2] members; ARGV: incarnation, ttl, node, record
 const BEAT = `
@@ -96,7 +103,8 @@ export class Membership {
   #incarnation = newIncarnation();
   /** Live members (this node included once joined). */
   readonly #members = new Map<string, MemberRecord>();
-  #timer: NodeJS.Timeout | null = null;
+  readonly #clock: Clock;
+  #timer: Repeating | null = null;
   #load: () => number;
   #joined = false;
   #stopped = false;
@@ -122,6 +130,7 @@ export class Membership {
     this.#url = self.url;
     this.#load = self.load;
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#handlers = handlers;
   }
 
@@ -158,18 +167,18 @@ export class Membership {
     });
     await this.#sub.subscribe(this.#keys.events);
     // a node of this name that died may still hold its heartbeat: wait it out, once
-    const until = Date.now() + this.#options.ttlMs + this.#options.heartbeatMs;
+    const clock = this.#clock;
+    const until = clock.now() + this.#options.ttlMs + this.#options.heartbeatMs;
     for (;;) {
       try {
         await this.#register();
         break;
       } catch (e) {
-        if (!(e instanceof NameTakenError) || Date.now() > until) throw e;
-        await new Promise((r) => setTimeout(r, 250));
+        if (!(e instanceof NameTakenError) || clock.now() > until) throw e;
+        await new Promise<void>((r) => clock.setTimeout(r, NAME_TAKEN_RETRY_MS));
       }
     }
-    this.#timer = setInterval(() => void this.#tick(), this.#options.heartbeatMs);
-    this.#timer.unref();
+    this.#timer = every(clock, this.#options.heartbeatMs, () => void this.#tick());
   }
 
   async #register(): Promise<void> {
@@ -196,13 +205,13 @@ export class Membership {
   /** Stops beating (the node ends without leaving: its heartbeat expires). */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.stop();
   }
 
   /** Leaves: no heartbeat, no record; the others are told. */
   async leave(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.stop();
     if (!this.#joined) return;
     const k = this.#keys;
     try {

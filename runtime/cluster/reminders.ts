@@ -9,6 +9,9 @@
  *   them. Every node polls for due ones; taking a due reminder is one Lua script (removed as it
  *   is read), so each is sent by exactly one node.
  *
+ * Time is the system's clock (runtime/clock.ts: epoch milliseconds), which is what a due time
+ * is compared with, here and in Redis.
+ *
  * Delivery is at-most-once, as every message's: a node that dies between taking a reminder and
  * sending it loses that one.
  */
@@ -16,6 +19,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Address } from '../../protocol/address.ts';
 import type { ClusterKeys } from './keys.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { backgroundTimeout, every, type Repeating } from '../clock-timers.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -31,18 +36,28 @@ export interface Reminders {
 }
 
 export class LocalReminders implements Reminders {
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #clock: Clock;
+  readonly #timers = new Set<unknown>();
   #deliver: ((address: Address, body: unknown) => void) | null = null;
 
+  /** `clock`: the system's (default: the real clock). */
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
+
   add(address: Address, dueMs: number, body: unknown): Promise<void> {
+    const clock = this.#clock;
     // a timer waits at most 2^31-1 ms: a later one is armed again in steps
-    const wait = Math.min(Math.max(0, dueMs - Date.now()), MAX_TIMER_MS);
-    const t = setTimeout(() => {
-      this.#timers.delete(t);
-      if (Date.now() < dueMs) void this.add(address, dueMs, body);
-      else this.#deliver?.(address, body);
-    }, wait);
-    t.unref();
+    const wait = Math.min(Math.max(0, dueMs - clock.now()), MAX_TIMER_MS);
+    const t = backgroundTimeout(
+      clock,
+      () => {
+        this.#timers.delete(t);
+        if (clock.now() < dueMs) void this.add(address, dueMs, body);
+        else this.#deliver?.(address, body);
+      },
+      wait,
+    );
     this.#timers.add(t);
     return Promise.resolve();
   }
@@ -52,7 +67,7 @@ export class LocalReminders implements Reminders {
   }
 
   close(): void {
-    for (const t of this.#timers) clearTimeout(t);
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
     this.#timers.clear();
   }
 }
@@ -80,14 +95,17 @@ export class RedisReminders implements Reminders {
   readonly #keys: ClusterKeys;
   readonly #pollMs: number;
   readonly #log: (m: string, e?: unknown) => void;
-  #timer: NodeJS.Timeout | null = null;
+  readonly #clock: Clock;
+  #timer: Repeating | null = null;
   #polling = false;
 
+  /** `clock`: the system's (default: the real clock); it polls every `pollMs` on it. */
   constructor(
     redis: Redis,
     keys: ClusterKeys,
     pollMs: number,
     log: (m: string, e?: unknown) => void,
+    clock: Clock = systemClock,
   ) {
     const r = redis as Redis & Partial<Scripts>;
     if (r.troupeTakeReminders === undefined)
@@ -96,6 +114,7 @@ export class RedisReminders implements Reminders {
     this.#keys = keys;
     this.#pollMs = pollMs;
     this.#log = log;
+    this.#clock = clock;
   }
 
   get #messages(): string {
@@ -120,7 +139,7 @@ export class RedisReminders implements Reminders {
           const taken = await this.#redis.troupeTakeReminders(
             this.#keys.reminders,
             this.#messages,
-            String(Date.now()),
+            String(this.#clock.now()),
             String(REMINDERS_PER_POLL),
           );
           for (const text of taken) {
@@ -139,11 +158,10 @@ export class RedisReminders implements Reminders {
         this.#polling = false;
       }
     };
-    this.#timer = setInterval(() => void poll(), this.#pollMs);
-    this.#timer.unref();
+    this.#timer = every(this.#clock, this.#pollMs, () => void poll());
   }
 
   close(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.stop();
   }
 }
