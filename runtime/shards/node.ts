@@ -215,14 +215,15 @@ export class ShardNode {
       if (w === null || w === undefined) continue;
       waits.push(
         new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
+          const clock = this.#system.clock;
+          const timer = clock.setTimeout(() => {
             this.#system.logger.warn(
               `troupe: shard ${k} did not stop within ${SHARD_SHUTDOWN_MS} ms; its thread is ended`,
             );
             resolve();
           }, SHARD_SHUTDOWN_MS);
           this.#terminated.set(k, () => {
-            clearTimeout(timer);
+            clock.clearTimeout(timer);
             resolve();
           });
         }).then(() => w.terminate().then(() => undefined)),

@@ -604,6 +604,10 @@ export class ShardRouter {
     this.#acks.end(from, seq);
     if (!this.#ackTimer) {
       this.#ackTimer = true;
+      // real time on purpose: acks are the threads' flow control, not a time of the actors'
+      // (the worker shards run on the real clock whatever the main thread's is, and a
+      // simulated clock that does not move would keep every frame in its sender)
+      // eslint-disable-next-line no-restricted-globals -- see above
       setTimeout(this.#checkAcks, ACK_DELAY_MS).unref();
     }
   }
@@ -823,6 +827,7 @@ export class ShardRouter {
     }
     if (waiting) {
       this.#ackTimer = true;
+      // eslint-disable-next-line no-restricted-globals -- real time, as in #readFrame
       setTimeout(this.#checkAcks, ACK_DELAY_MS).unref();
     }
   };
