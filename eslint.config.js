@@ -55,7 +55,51 @@ export default tseslint.config(
   ...layer('sandbox/**', 'the sandbox knows no agents or supervisors', ['actors', 'supervisors']),
   ...layer('supervisors/**', 'supervisors know no agents', ['actors/agent']),
   ...layer('actors/*.ts', 'behaviours know no agents', ['actors/agent', 'agent']),
+  ...oneClock(
+    ['runtime/**/*.ts', 'protocol/client/**/*.ts', 'actors/*.ts'],
+    // the clock and the timer heap themselves, and the testing kit's simulated clock
+    // (protocol/clock.ts is outside the files above); sandbox/ is not in them either: its
+    // watchdog measures real CPU and wall time on purpose
+    ['runtime/timers.ts', 'runtime/testing/**'],
+  ),
 );
+
+/**
+ * One clock (protocol/clock.ts): in `files`, time is read and timers are armed through the
+ * injected Clock (`system.clock`, `system.timers`, a client's `options.clock`), so that unit
+ * tests drive a simulated clock instead of sleeping. Where real time is meant, the line says so
+ * with an eslint-disable comment that gives the reason.
+ */
+function oneClock(files, ignores) {
+  const message =
+    'use the injected Clock (system.clock / system.timers, runtime/clock-timers.ts; a client: options.clock), or say with an eslint-disable comment why this must be real time';
+  const timers = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'];
+  return [
+    {
+      files,
+      ignores,
+      rules: {
+        'no-restricted-globals': ['error', ...timers.map((name) => ({ name, message }))],
+        'no-restricted-properties': [
+          'error',
+          { object: 'Date', property: 'now', message },
+          { object: 'performance', property: 'now', message },
+          ...['globalThis', 'window', 'self', 'global'].flatMap((object) =>
+            timers.map((property) => ({ object, property, message })),
+          ),
+        ],
+        'no-restricted-syntax': [
+          'error',
+          { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message },
+          {
+            selector: 'ImportDeclaration[source.value=/^(node:)?timers(\\u002Fpromises)?$/]',
+            message,
+          },
+        ],
+      },
+    },
+  ];
+}
 
 /** Files matching `files` may not import from the folders `below` names (at any depth). */
 function layer(files, why, forbidden) {

@@ -259,6 +259,8 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
       const armed = [...state.clock.armed.values()];
       const aligned = armed.length === keys.length;
       const dues = (state.dues ??= new WeakMap());
+      // XState's own time base: its startedAt stamps are Date.now(), so this reading must be too
+      // eslint-disable-next-line no-restricted-properties -- compared with XState's Date.now() stamps
       const now = Date.now();
       const timers: PersistedTimer[] = [];
       for (let i = 0; i < keys.length; i++) {
