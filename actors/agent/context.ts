@@ -8,6 +8,8 @@
 import type { ActorRef } from '../../runtime/ref.ts';
 import type { TaskPrincipal } from './access.ts';
 import type { HeldApproval, PendingApproval } from './approvals.ts';
+import { instructionsOf } from './conversation.ts';
+import { ZERO_SPENT } from './spending.ts';
 import type { BudgetCap, ChatMessage, Spent, ToolCallRecord } from './types.ts';
 
 export interface AgentContext {
@@ -37,3 +39,25 @@ export interface AgentContext {
 
 /** What the machine's context holds (AgentContext is what a subscriber sees of it). */
 export type Context = Omit<AgentContext, 'approval'> & { readonly approval: HeldApproval | null };
+
+/** A new agent's context: named, with its instructions, nothing spent (started at `startedAt`). */
+export function initialContext(
+  name: string,
+  instructions: string | undefined,
+  startedAt: number,
+): Context {
+  return {
+    name,
+    messages: instructionsOf(instructions),
+    calls: [],
+    approval: null,
+    spent: ZERO_SPENT,
+    startedAt,
+    turn: 0,
+    attempt: 0,
+    answer: null,
+    error: null,
+    replyTo: null,
+    principal: null,
+  };
+}

@@ -12,7 +12,7 @@
  * - `scope`: a permission the agent must hold (its config's `scopes`) to use the tool, and,
  *   when the task's principal has scopes, the principal too.
  * - `approval`: 'never' (default), 'always', or a function of the arguments: when it says so,
- *   the agent waits for a human's approval of that very call (actors/agent/agent.ts).
+ *   the agent waits for a human's approval of that very call (actors/agent/approvals.ts).
  *
  * `codeTool()` runs code in the sandbox (`runUntrusted`); `offloadTool(...)` runs a CPU-heavy
  * task on the node's offload pool.

@@ -30,7 +30,7 @@ export interface ToolCallRequest {
 /** A human's decision on a call that needed approval (or its expiry). */
 export interface Decision {
   readonly outcome: 'approved' | 'rejected' | 'expired';
-  /** Who decided (actors/agent/agent.ts says where it comes from); null for an expiry. */
+  /** Who decided (actors/agent/approvals.ts says where it comes from); null for an expiry. */
   readonly by: string | null;
   /** When (the system clock, epoch ms). */
   readonly at: number;

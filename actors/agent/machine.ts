@@ -1,0 +1,310 @@
+/**
+ * The agent's machine: its states, and the actions and guards that move it, wired from the
+ * modules that do the work (model-call.ts, tool-run.ts, approvals.ts, spending.ts,
+ * conversation.ts).
+ *
+ *   idle ──task──▶ thinking ──reply with tool calls──▶ acting ──all answered──▶ thinking …
+ *                      │  └─reply without tool calls──▶ done ──task──▶ thinking
+ *                      ├─model error (retryable)──▶ retrying ──backoff──▶ thinking
+ *                      └─budget refused / retries spent──▶ failed (a failure for the supervisor)
+ *   acting ──a call that needs approval──▶ awaitingApproval ──approve/reject/expired──▶ acting
+ *
+ * - A task while it works on another is refused (`agent.busy` to its sender); the task it is
+ *   working on, asked again (the first ask was lost, or timed out), sends the answer to the
+ *   latest asker; a repeat of the task just finished is answered with the answer, not run
+ *   again. The answer goes to the task's asker or sender as `agent.done`, and `done` is
+ *   emitted; a failure throws BudgetExceededError or ModelCallError for the supervisor.
+ * - After a restart from its snapshot the agent picks up where it was (`agent.resume`, keyed,
+ *   told at each restore): in `thinking` it calls the model again; in `acting` it runs the
+ *   calls that had not finished (each call's result is recorded under its id, so a finished
+ *   call is never repeated); an approval that waits keeps waiting (its expiry re-armed).
+ * - Another agent's `message` is added to the conversation at any time, as data.
+ * - Asked `status`, it answers the answer, what was spent, the calls and the pending
+ *   approval's call id and tool.
+ */
+import { assign, setup, type AnyEventObject } from 'xstate';
+import { actorContext } from '../current.ts';
+import type { ActorRef } from '../../runtime/ref.ts';
+import type { AgentSettings } from './config.ts';
+import { initialContext, type Context } from './context.ts';
+import { str } from './input.ts';
+import { keyed, running } from './keys.ts';
+import { taskPrincipal } from './access.ts';
+import type { ModelReply } from './model.ts';
+import type { ModelCalls } from './model-call.ts';
+import { recordResult, stepFinished, waitingForHuman, type ToolRuns } from './tool-run.ts';
+import { chargeReply, deniedError } from './spending.ts';
+import {
+  agentMessage,
+  lastTask,
+  replyMessage,
+  resultMessages,
+  taskMessage,
+} from './conversation.ts';
+import {
+  answerForbidden,
+  answerOk,
+  answerRefused,
+  approvalMatches,
+  approveCall,
+  armExpiry,
+  expireCall,
+  expiryMatches,
+  notPermitted,
+  rejectCall,
+  requestApproval,
+} from './approvals.ts';
+import { BudgetExceededError, ModelCallError } from './types.ts';
+
+/** The machine of an agent with these settings, its model calls and its tool runs. */
+export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
+  const { name, modelName, approvalTimeoutMs } = settings;
+  return setup({
+    types: {} as { context: Context; events: AnyEventObject },
+    actions: {
+      acceptTask: assign({
+        messages: ({ context, event }) => [...context.messages, taskMessage(event)],
+        calls: [],
+        answer: null,
+        attempt: 0,
+        replyTo: () => {
+          const c = actorContext('task');
+          return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
+        },
+        principal: () => taskPrincipal(actorContext('task').principal),
+      }),
+      takeReply: assign(({ context, event }) => {
+        const reply = event.reply as ModelReply;
+        const usage = reply.usage;
+        const calls = tools.callsOf(reply, context.principal ?? null);
+        return {
+          attempt: 0,
+          spent: chargeReply(context.spent, usage, modelName, settings.prices),
+          calls,
+          messages: [...context.messages, replyMessage(reply, modelName)],
+        };
+      }),
+      recordResult: assign(({ context, event }) => recordResult(context, event)),
+      appendResults: assign({
+        messages: ({ context }) => [...context.messages, ...resultMessages(context.calls)],
+        calls: [],
+      }),
+      approveCall: assign(({ context, event }) => approveCall(context, event)),
+      rejectCall: assign(({ context, event }) => rejectCall(context, event)),
+      expireCall: assign(({ context }) => expireCall(context)),
+      answerOk,
+      answerForbidden,
+      answerRefused,
+      callModel: ({ context }) => model.call(context),
+      runTools: ({ context }) => tools.run(context),
+      armExpiry: ({ context }) => armExpiry(context.approval),
+      finish: ({ context }) => {
+        const { ctx } = running();
+        ctx.emit({ type: 'done', answer: context.answer });
+        context.replyTo?.tell({
+          type: 'agent.done',
+          from: ctx.self.address,
+          answer: context.answer,
+        });
+      },
+      fail: ({ context }) => {
+        const e = context.error!;
+        if (e.name === 'BudgetExceededError') {
+          const err = new BudgetExceededError(e.cap!, 0, 0, name);
+          err.message = e.message;
+          throw err;
+        }
+        throw new ModelCallError(e.message, false);
+      },
+      answerStatus: ({ context }) => {
+        actorContext('status').reply({
+          answer: context.answer,
+          spent: context.spent,
+          calls: context.calls,
+          approval:
+            context.approval === null
+              ? null
+              : { callId: context.approval.callId, tool: context.approval.tool },
+        });
+      },
+    },
+    guards: {
+      /** A decision for a principal without the `approve` permission (its scopes). */
+      notPermitted,
+      keyed,
+      currentTurn: ({ context, event }) =>
+        keyed({ event }) && (event as { turn?: unknown }).turn === context.turn,
+      hasToolCalls: ({ event }) =>
+        ((event as { reply?: ModelReply }).reply?.toolCalls.length ?? 0) > 0,
+      canRetry: ({ context, event }) => model.canRetry(context, event),
+      stepFinished: ({ context }) => stepFinished(context),
+      waitingForHuman: ({ context }) => waitingForHuman(context),
+      approvalMatches: ({ context, event }) => approvalMatches(context, event),
+      expiryMatches: ({ context, event }) => expiryMatches(context, event),
+    },
+  }).createMachine({
+    id: 'agent',
+    context: ({ input }) =>
+      initialContext(
+        (input as { name?: string } | undefined)?.name ?? name,
+        settings.instructions,
+        (input as { startedAt?: number } | undefined)?.startedAt ?? Date.now(),
+      ),
+    initial: 'idle',
+    on: {
+      status: { actions: 'answerStatus' },
+      // an approval when none waits (used, expired, or never asked for) is refused
+      approve: { actions: 'answerRefused' },
+      reject: { actions: 'answerRefused' },
+      // the task it is working on, asked again (the first ask was lost, or timed out): the
+      // answer goes to the latest asker; another task while busy is refused
+      task: [
+        {
+          guard: ({ context, event }) => lastTask(context.messages) === str(event.input),
+          actions: assign({
+            replyTo: () => (actorContext('task').replyTo as ActorRef<unknown> | undefined) ?? null,
+          }),
+        },
+        {
+          actions: () => {
+            const c = actorContext('task');
+            if (c.replyTo !== undefined)
+              c.replyTo.tell({ type: 'agent.busy', from: c.self.address });
+          },
+        },
+      ],
+      // another agent's message, at any time: data in the conversation
+      message: {
+        guard: ({ event }) => typeof event.content === 'string' && typeof event.from === 'string',
+        actions: assign({
+          messages: ({ context, event }) => [...context.messages, agentMessage(event)],
+        }),
+      },
+      'budget.denied': {
+        guard: 'keyed',
+        target: '.failed',
+        actions: assign({
+          error: ({ event }) => deniedError(event),
+        }),
+      },
+    },
+    states: {
+      idle: {
+        on: {
+          task: {
+            guard: ({ event }) => typeof event.input === 'string',
+            target: 'thinking',
+            actions: 'acceptTask',
+          },
+        },
+      },
+      thinking: {
+        entry: [assign({ turn: ({ context }) => context.turn + 1 }), 'callModel'],
+        on: {
+          'agent.resume': { guard: 'currentTurn', actions: 'callModel' },
+          'model.result': [
+            {
+              guard: ({ context, event }) =>
+                keyed({ event }) &&
+                event.turn === context.turn &&
+                ((event.reply as ModelReply).toolCalls.length ?? 0) > 0,
+              target: 'acting',
+              actions: 'takeReply',
+            },
+            {
+              guard: 'currentTurn',
+              target: 'done',
+              actions: [
+                'takeReply',
+                assign({ answer: ({ event }) => (event.reply as ModelReply).content }),
+              ],
+            },
+          ],
+          'model.error': [
+            {
+              guard: ({ context, event }) =>
+                keyed({ event }) && event.turn === context.turn && model.canRetry(context, event),
+              target: 'retrying',
+              actions: assign({ attempt: ({ context }) => context.attempt + 1 }),
+            },
+            {
+              guard: 'currentTurn',
+              target: 'failed',
+              actions: assign({
+                error: ({ event }) => ({ name: 'ModelCallError', message: String(event.message) }),
+              }),
+            },
+          ],
+        },
+      },
+      retrying: {
+        entry: ({ context }) => model.retryLater(context),
+        on: {
+          'model.retry': { guard: 'currentTurn', target: 'thinking' },
+          'agent.resume': { guard: 'currentTurn', target: 'thinking' },
+        },
+      },
+      acting: {
+        entry: 'runTools',
+        always: [
+          { guard: 'stepFinished', target: 'thinking', actions: 'appendResults' },
+          { guard: 'waitingForHuman', target: 'awaitingApproval' },
+        ],
+        on: {
+          'agent.resume': { guard: 'keyed', actions: 'runTools' },
+          'tool.result': {
+            guard: 'keyed',
+            actions: 'recordResult',
+            target: 'acting',
+            reenter: false,
+          },
+        },
+      },
+      awaitingApproval: {
+        entry: [
+          assign({ approval: ({ context }) => requestApproval(context, approvalTimeoutMs) }),
+          'armExpiry',
+        ],
+        on: {
+          'agent.resume': { guard: 'keyed', actions: 'armExpiry' },
+          approve: [
+            { guard: 'notPermitted', actions: 'answerForbidden' },
+            { guard: 'approvalMatches', target: 'acting', actions: ['approveCall', 'answerOk'] },
+            { actions: 'answerRefused' },
+          ],
+          reject: [
+            { guard: 'notPermitted', actions: 'answerForbidden' },
+            { guard: 'approvalMatches', target: 'acting', actions: ['rejectCall', 'answerOk'] },
+            { actions: 'answerRefused' },
+          ],
+          'approval.expired': { guard: 'expiryMatches', target: 'acting', actions: 'expireCall' },
+        },
+      },
+      done: {
+        entry: 'finish',
+        on: {
+          task: [
+            {
+              // the task it has just finished, asked again (a retry): the answer, not a rerun
+              guard: ({ context, event }) => lastTask(context.messages) === event.input,
+              actions: ({ context }) => {
+                const c = actorContext('task');
+                c.replyTo?.tell({
+                  type: 'agent.done',
+                  from: c.self.address,
+                  answer: context.answer,
+                });
+              },
+            },
+            {
+              guard: ({ event }) => typeof event.input === 'string',
+              target: 'thinking',
+              actions: 'acceptTask',
+            },
+          ],
+        },
+      },
+      failed: { entry: 'fail' },
+    },
+  });
+}
