@@ -7,7 +7,8 @@ import type { ActorRef } from '../../index.ts';
 import { encodeValue } from '../../runtime/refcodec.ts';
 import { connect, type SnapshotInfo, type TroupeClient } from '../../protocol/client/node.ts';
 import { board, type BoardMsg } from '../fixtures/gateway-behaviours.ts';
-import { startGateway, type GatewayHarness } from '../support/gateway.ts';
+import { rawClient, startGateway, type GatewayHarness } from '../support/gateway.ts';
+import { SimulatedClock } from '../../testing.ts';
 import { until } from '../support/until.ts';
 
 /** JSON's view of a value: -0 is 0, key order does not matter to toEqual. */
@@ -215,20 +216,76 @@ describe('snapshot deltas', () => {
       p2.close();
     }
   });
+});
 
-  it('merges updates inside the coalescing window, latest wins', async () => {
-    const h = await startGateway({ snapshots: { coalesceMs: 200 } });
+/** The windows of the snapshot hubs, on a simulated clock (the system's), over real sockets. */
+describe('snapshot windows in time (simulated clock)', () => {
+  /** No heartbeat or idle timeout comes due while these tests move the clock. */
+  const quiet = { heartbeatMs: 600_000, idleTimeoutMs: 600_000 };
+
+  it('merges updates inside the coalescing window, latest wins, published as the window ends', async () => {
+    const clock = new SimulatedClock();
+    const h = await startGateway({ snapshots: { coalesceMs: 200 }, limits: quiet }, { clock });
     harnesses.push(h);
     const b = h.system.spawn(board, { name: 'b' });
-    const c = connect(h.url, { token: 'alice' });
-    clients.push(c);
-    const seen = watch(c, '/user/b');
-    await until(() => seen.states.length === 1);
+    const c = await rawClient(h.url, { token: 'alice' });
+    c.send({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/b' });
+    await c.next((f) => f.op === 'state');
     for (let i = 0; i < 50; i++) b.tell({ type: 'inc' });
-    await until(() => (seen.states.at(-1) as { n: number }).n === 50);
-    // 50 changes reached the client in far fewer updates
-    expect(seen.states.length).toBeLessThan(10);
-    expect(h.system.gateway!.stats().coalesced).toBeGreaterThan(40);
+    expect(await serverView(b)).toMatchObject({ n: 50 });
+    const stats = () => h.system.gateway!.stats();
+    // every change came inside the window that the first publication opened
+    expect(stats().published).toBe(1);
+    await clock.advance(199);
+    expect(stats().published).toBe(1);
+    await clock.advance(1);
+    expect(stats().published).toBe(2);
+    expect(stats().coalesced).toBeGreaterThan(0);
+    const last = await c.next((f) => f.op !== 'state' && 'version' in f && f.version === 2);
+    expect(last.op).toBe('patch');
+    c.ws.close();
+  });
+
+  it('keeps a hub with no subscriber for resumeWindowMs: a resume in it gets a patch; then it goes', async () => {
+    const clock = new SimulatedClock();
+    const h = await startGateway(
+      { snapshots: { coalesceMs: 0, resumeWindowMs: 1_000 }, limits: quiet },
+      { clock },
+    );
+    harnesses.push(h);
+    const b = h.system.spawn(board, { name: 'b' });
+    const stats = () => h.system.gateway!.stats();
+    const first = await rawClient(h.url, { token: 'alice' });
+    first.send({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/b' });
+    const state = await first.next((f) => f.op === 'state');
+    if (state.op !== 'state') throw new Error('a state frame');
+    first.ws.close();
+    await first.closed;
+    await until(() => stats().connections === 0);
+    // away: a change is published to nobody, and the hub waits
+    b.tell({ type: 'inc' });
+    await until(() => stats().published === 2);
+    await clock.advance(999);
+    expect(stats().hubs).toBe(1);
+    const back = await rawClient(h.url, { token: 'alice' });
+    back.send({
+      op: 'subscribe',
+      id: 1,
+      kind: 'snapshot',
+      target: '/user/b',
+      since: { epoch: state.epoch, version: state.version },
+    });
+    const resumed = await back.next((f) => f.op === 'patch' || f.op === 'state');
+    expect(resumed).toMatchObject({ op: 'patch', epoch: state.epoch, base: 1, version: 2 });
+    // gone again: the window starts over, and the hub ends with it
+    back.send({ op: 'unsubscribe', id: 1 });
+    // its ok: the second for id 1 (the subscribe had the first)
+    await until(() => back.frames.filter((f) => f.op === 'ok' && f.id === 1).length === 2);
+    await clock.advance(999);
+    expect(stats().hubs).toBe(1);
+    await clock.advance(1);
+    expect(stats().hubs).toBe(0);
+    back.ws.close();
   });
 });
 

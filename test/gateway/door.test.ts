@@ -1,8 +1,8 @@
 /**
  * The gateway's door (runtime/gateway/door.ts) and its shutdown: what a connection that is not
- * yet a WebSocket may hold, and what a client sees while the gateway closes. Real sockets and
- * real time (an integration suite): the tests assert outcomes, and the only bound on time is
- * the test's own timeout, far below the 30 s that Node's own checks would take.
+ * yet a WebSocket may hold, and what a client sees while the gateway closes. Real sockets; the
+ * handshake deadline runs on a simulated clock (the system's), set far above what the test
+ * takes in real time, so what answers 408 is the door's timer and not one of Node's.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect as tcp, type Socket } from 'node:net';
@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { fromReceive, type ActorRef } from '../../index.ts';
 import { CLIENT_CLOSE, SUBPROTOCOL } from '../../protocol/client-protocol.ts';
 import { connect } from '../../protocol/client/node.ts';
+import { SimulatedClock } from '../../testing.ts';
 import { board } from '../fixtures/gateway-behaviours.ts';
 import { rawClient, startGateway, type GatewayHarness } from '../support/gateway.ts';
 import { until } from '../support/until.ts';
@@ -31,6 +32,26 @@ async function gateway(o: Parameters<typeof startGateway>[0] = {}): Promise<Gate
   const h = await startGateway(o);
   harnesses.push(h);
   return h;
+}
+
+/** The handshake deadline of the door tests (simulated ms): Node's own checks never get there. */
+const DEADLINE_MS = 20_000;
+
+/** A gateway on a simulated clock with the door's deadline at DEADLINE_MS. */
+async function simulated(
+  o: Parameters<typeof startGateway>[0] = {},
+): Promise<GatewayHarness & { readonly clock: SimulatedClock }> {
+  const clock = new SimulatedClock();
+  const h = await startGateway(
+    {
+      ...o,
+      // no heartbeat or idle timeout comes due while the clock moves past the deadline
+      limits: { handshakeTimeoutMs: DEADLINE_MS, heartbeatMs: 600_000, idleTimeoutMs: 600_000 },
+    },
+    { clock },
+  );
+  harnesses.push(h);
+  return { ...h, clock };
 }
 
 interface Tcp {
@@ -62,27 +83,34 @@ function rawTcp(url: string, localAddress = '127.0.0.1'): Tcp {
 const statusOf = (response: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1]);
 
 describe('gateway door: the handshake deadline is our own timer', () => {
-  it('answers a silent TCP connection 408 and closes it', async () => {
-    const h = await gateway({ limits: { handshakeTimeoutMs: 200 } });
+  it('answers a silent TCP connection 408 and closes it, at the deadline and not before', async () => {
+    const h = await simulated();
     const c = rawTcp(h.url);
+    await until(() => h.system.gateway!.stats().halfOpen === 1);
+    await h.clock.advance(DEADLINE_MS - 1);
+    expect(h.system.gateway!.stats().refused[408]).toBeUndefined();
+    expect(c.socket.destroyed).toBe(false);
+    await h.clock.advance(1);
     expect(statusOf(await c.closed)).toBe(408);
     expect(h.system.gateway!.stats().refused[408]).toBe(1);
     await until(() => h.system.gateway!.stats().halfOpen === 0);
   });
 
   it('answers a half-sent upgrade request 408 and closes it', async () => {
-    const h = await gateway({ limits: { handshakeTimeoutMs: 200 } });
+    const h = await simulated();
     const c = rawTcp(h.url);
     await c.connected;
+    await until(() => h.system.gateway!.stats().halfOpen === 1);
     // the headers never end
     c.socket.write(
       'GET /troupe HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n',
     );
+    await h.clock.advance(DEADLINE_MS);
     expect(statusOf(await c.closed)).toBe(408);
   });
 
   it('gives a kept-alive connection’s next request the same deadline', async () => {
-    const h = await gateway({ limits: { handshakeTimeoutMs: 200 } });
+    const h = await simulated();
     const c = rawTcp(h.url);
     await c.connected;
     c.socket.write('GET /nothing-here HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -90,23 +118,26 @@ describe('gateway door: the handshake deadline is our own timer', () => {
     expect(statusOf(c.text())).toBe(404);
     // the next request starts and stalls
     c.socket.write('GET /troupe HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await h.clock.advance(DEADLINE_MS);
     const all = await c.closed;
     expect(all.slice(all.indexOf('not found')).match(/HTTP\/1\.1 408/)).not.toBeNull();
   });
 
   it('closes a TCP connection that never starts its TLS handshake', async () => {
-    const h = await gateway({ tls: TLS, limits: { handshakeTimeoutMs: 200 } });
+    const h = await simulated({ tls: TLS });
     const c = rawTcp(h.url);
+    await until(() => h.system.gateway!.stats().halfOpen === 1);
+    await h.clock.advance(DEADLINE_MS);
     // no HTTP can be written before TLS: it is closed, with nothing sent
     expect(await c.closed).toBe('');
   });
 
   it('lets a client upgrade within the deadline, and counts it out of the door once upgraded', async () => {
-    const h = await gateway({ limits: { handshakeTimeoutMs: 200 } });
+    const h = await simulated();
     const c = await rawClient(h.url, { token: 'alice' });
     expect(h.system.gateway!.stats().halfOpen).toBe(0);
     // a WebSocket outlives the handshake deadline
-    await new Promise((r) => setTimeout(r, 400));
+    await h.clock.advance(2 * DEADLINE_MS);
     c.send({ op: 'ping', id: 1 });
     await c.next((f) => f.op === 'pong');
     c.ws.close();

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { CLIENT_CLOSE, SUBPROTOCOL, encodeFrame } from '../../protocol/client-protocol.ts';
@@ -12,6 +12,7 @@ import {
   type RawClient,
 } from '../support/gateway.ts';
 import { until } from '../support/until.ts';
+import { SimulatedClock } from '../../testing.ts';
 
 /**
  * Each limit, tripped by one connection, closes that connection with its code; a well-behaved
@@ -137,34 +138,6 @@ describe('gateway limits', () => {
     await bystanderFine();
   });
 
-  it('a connection with nothing to do past idleTimeoutMs: 4005; one with a subscription stays', async () => {
-    const idle = await rawClient(h.url, { token: 'alice' });
-    const busy = await rawClient(h.url, { token: 'alice' });
-    busy.send({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/board' });
-    expect(await closedWith(idle)).toBe(CLIENT_CLOSE.idle);
-    await setTimeout(400);
-    expect(busy.ws.readyState).toBe(WebSocket.OPEN);
-    busy.ws.close();
-    await busy.closed;
-    await bystanderFine();
-  });
-
-  it('a client that does not answer pings is cut off (1006 on its side)', async () => {
-    const ws = new WebSocket(h.url, [SUBPROTOCOL], {
-      headers: { authorization: 'Bearer alice' },
-      autoPong: false,
-    });
-    ws.on('message', () => undefined);
-    // keep it busy so that idleness is not what closes it
-    ws.on('open', () =>
-      ws.send(encodeFrame({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/board' })),
-    );
-    const code = await new Promise<number>((r) => ws.on('close', (c) => r(c)));
-    expect(code).toBe(1006);
-    expect(h.system.gateway!.stats().closed[1006]).toBeGreaterThanOrEqual(1);
-    await bystanderFine();
-  });
-
   it('a client that does not read is closed as slow: 4006', async () => {
     // its own gateway: the short heartbeat above would cut off a client that does not read first
     const g = await startGateway({ limits: { maxBufferedBytes: 64 * 1024 } });
@@ -197,5 +170,69 @@ describe('gateway limits', () => {
     } finally {
       await g.close();
     }
+  });
+});
+
+/**
+ * The limits that are times — the idle timeout and the heartbeat — on a simulated clock (the
+ * system's): each is tripped at its time exactly, over real sockets.
+ */
+describe('gateway limits in time (simulated clock)', () => {
+  const harnesses: GatewayHarness[] = [];
+  afterEach(async () => {
+    await Promise.all(harnesses.splice(0).map((g) => g.close()));
+  });
+
+  async function gateway(limits: Record<string, number>) {
+    const clock = new SimulatedClock();
+    const g = await startGateway({ limits }, { clock });
+    harnesses.push(g);
+    g.system.spawn(board, { name: 'board' });
+    return { g, clock };
+  }
+
+  it('closes a connection with nothing to do at idleTimeoutMs (4005), not before; one with a subscription stays', async () => {
+    const { g, clock } = await gateway({ idleTimeoutMs: 300, heartbeatMs: 600_000 });
+    const idle = await rawClient(g.url, { token: 'alice' });
+    const busy = await rawClient(g.url, { token: 'bob' });
+    busy.send({ op: 'subscribe', id: 1, kind: 'snapshot', target: '/user/board' });
+    await busy.next((f) => f.op === 'state');
+    await clock.advance(299);
+    expect(g.system.gateway!.stats().closed[CLIENT_CLOSE.idle]).toBeUndefined();
+    await clock.advance(1);
+    expect(g.system.gateway!.stats().closed[CLIENT_CLOSE.idle]).toBe(1);
+    expect((await idle.closed).code).toBe(CLIENT_CLOSE.idle);
+    await clock.advance(3_000);
+    expect(g.system.gateway!.stats().closed[CLIENT_CLOSE.idle]).toBe(1);
+    busy.send({ op: 'ping', id: 2 });
+    await busy.next((f) => f.op === 'pong');
+    expect(busy.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('cuts off a client that has not answered a ping by the next beat (1006 on its side); one that answers stays', async () => {
+    const { g, clock } = await gateway({ heartbeatMs: 150, idleTimeoutMs: 600_000 });
+    const mute = new WebSocket(g.url, [SUBPROTOCOL], {
+      headers: { authorization: 'Bearer alice' },
+      autoPong: false,
+    });
+    mute.on('message', () => undefined);
+    const muteClosed = new Promise<number>((r) => mute.on('close', (c) => r(c)));
+    await new Promise((r) => mute.once('open', r));
+    const good = await rawClient(g.url, { token: 'bob' });
+    await until(() => g.system.gateway!.stats().connections === 2);
+    // the first beat pings both; the answering client's pong is in before its next frame
+    const pinged = new Promise((r) => good.ws.once('ping', r));
+    await clock.advance(150);
+    await pinged;
+    good.send({ op: 'ping', id: 1 });
+    await good.next((f) => f.op === 'pong' && f.id === 1);
+    expect(g.system.gateway!.stats().closed[1006]).toBeUndefined();
+    // the next beat finds the mute one's ping unanswered
+    await clock.advance(150);
+    expect(g.system.gateway!.stats().closed[1006]).toBe(1);
+    expect(await muteClosed).toBe(1006);
+    good.send({ op: 'ping', id: 2 });
+    await good.next((f) => f.op === 'pong' && f.id === 2);
+    expect(good.ws.readyState).toBe(WebSocket.OPEN);
   });
 });
