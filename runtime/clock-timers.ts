@@ -11,7 +11,7 @@
  *
  * The system's timer heap (`system.timers`) is the thing for many deadlines of actors (asks,
  * actor timers); these are each one timer of the clock itself, and so may outlive that heap,
- * which closes once the actors have stopped: a socket's close grace may still be running then.
+ * which closes once the actors have stopped: a link's heartbeat runs until the link closes.
  */
 import type { Clock } from './clock.ts';
 

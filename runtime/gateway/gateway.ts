@@ -409,7 +409,7 @@ export class Gateway implements GatewayCore, HubHost {
   private refuse(socket: Duplex, status: number, why: string, retry = false, count = true): void {
     if (socket.destroyed || socket.writableEnded) return;
     if (count) this.refusedBy[status] = (this.refusedBy[status] ?? 0) + 1;
-    writeRefusal(socket, status, why, retry, this.clock);
+    writeRefusal(socket, status, why, retry);
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

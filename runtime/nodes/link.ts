@@ -42,7 +42,7 @@ import { isTempAddress } from '../temp.ts';
 import '../wire-ref.ts';
 import type { Envelope, EnvelopeKind } from '../envelope.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { backgroundTimeout, every, type Repeating } from '../clock-timers.ts';
+import { every, type Repeating } from '../clock-timers.ts';
 import {
   BatchReader,
   BatchWriter,
@@ -75,7 +75,7 @@ export const LINK_MAX_QUEUED = 1_000_000;
 export const LINK_BATCH_ENVELOPES = 4_096;
 /** The reason `unsent` gives for what a link still held when it closed. */
 export const LINK_CLOSED = 'the link closed before it went';
-/** How long a closed link's peer gets to answer the close frame before the socket goes. */
+/** How long a closed link's peer gets to answer the close frame before the socket goes (real time). */
 export const LINK_CLOSE_GRACE_MS = 1_000;
 /** The URL path nodes link on. */
 export const LINK_PATH = '/troupe/link';
@@ -91,8 +91,8 @@ export interface LinkOptions {
   readonly maxQueued: number;
   readonly limits: DecodeLimits;
   /**
-   * What the heartbeats, the handshake deadline and the close grace run on: the system's
-   * clock (runtime/nodes/node.ts gives it; default the real clock).
+   * What the heartbeats and the handshake deadline run on: the system's clock
+   * (runtime/nodes/node.ts gives it; default the real clock). The close grace is real time.
    */
   readonly clock?: Clock;
 }
@@ -279,7 +279,11 @@ export class NodeLink {
     this.#stop();
     this.#socket.close(code, closeReason(reason));
     // a peer that does not answer the close: the socket goes after a grace period
-    backgroundTimeout(this.#clock, () => this.#socket.terminate(), LINK_CLOSE_GRACE_MS);
+    // real time on purpose, whatever the system's clock: this only cuts off a socket that is
+    // closed already, nothing of the runtime's waits on its length, and under a simulated clock
+    // a shutdown would wait on it until the test moved the clock
+    // eslint-disable-next-line no-restricted-globals -- a socket's cut-off (above)
+    setTimeout(() => this.#socket.terminate(), LINK_CLOSE_GRACE_MS).unref();
   }
 
   // ---- inside ---------------------------------------------------------------------------
