@@ -29,6 +29,8 @@ import {
 import type { Envelope } from '../../runtime/envelope.ts';
 import { until } from '../support/until.ts';
 
+import { SimulatedClock } from '../../testing.ts';
+
 const SECRET = 'cluster-secret';
 
 interface Seen {
@@ -184,22 +186,33 @@ describe('a node link', () => {
     );
   });
 
-  it('refuses a frame over maxPayload at the socket (1009) and a handshake that never ends (4005)', async () => {
-    const b = await listen(options('b', { handshakeMs: 200 }));
+  it('refuses a frame over maxPayload at the socket (1009)', async () => {
+    const b = await listen(options('b'));
     const big = new WebSocket(b.url, { perMessageDeflate: false });
     await new Promise((r) => big.on('open', r));
     const closedBig = new Promise<number>((r) => big.on('close', (c) => r(c)));
     big.send(Buffer.alloc(DEFAULT_LINK_OPTIONS.limits.maxFrameBytes + 1));
     expect(await closedBig).toBe(1009);
+  });
+
+  it('closes a handshake that has not ended at handshakeMs (4005), and not before', async () => {
+    const clock = new SimulatedClock();
+    const b = await listen(options('b', { handshakeMs: 200, clock }));
     const silent = new WebSocket(b.url, { perMessageDeflate: false });
     const closedSilent = new Promise<number>((r) => silent.on('close', (c) => r(c)));
+    await until(() => b.links.length === 1);
+    await clock.advance(199);
+    expect(silent.readyState).toBe(WebSocket.OPEN);
+    await clock.advance(1);
     expect(await closedSilent).toBe(CLOSE.handshakeTimeout);
   });
 
-  it('closes a link whose peer stops answering (4006), within heartbeatMs × misses', async () => {
-    const b = await listen(options('b', { heartbeatMs: 50, heartbeatMisses: 3 }));
+  it('closes a link whose peer stops answering (4006), at the first beat past heartbeatMs × misses', async () => {
+    const clock = new SimulatedClock();
+    const b = await listen(options('b', { heartbeatMs: 50, heartbeatMisses: 3, clock }));
     // a peer that does the handshake by hand, then says nothing more
     const ws = new WebSocket(b.url, { perMessageDeflate: false });
+    const pings: number[] = [];
     const codec = new LinkCodec();
     const ours = nonce();
     await new Promise((r) => ws.on('open', r));
@@ -207,12 +220,23 @@ describe('a node link', () => {
     const welcome = await new Promise<Buffer>((r) => ws.once('message', (d: Buffer) => r(d)));
     const w = codec.decode(welcome);
     if (w[1] !== 'welcome') throw new Error('no welcome');
+    ws.on('message', (d: Buffer) => {
+      const f = codec.decode(d);
+      if (f[1] === 'ping') pings.push(f[2]);
+    });
     ws.send(codec.encode([V, 'proof', proofOf(SECRET, 'client', 'mute', w[3], ours)]));
     await until(() => b.seen.ready.length === 1);
-    const t0 = performance.now();
+    const t0 = clock.now();
+    // three beats ping it (nothing heard for 50, 100, 150 ms: not over 3 × 50)
+    await clock.advance(150);
+    await until(() => pings.length === 3);
+    expect(pings).toEqual([t0 + 50, t0 + 100, t0 + 150]);
+    expect(b.seen.log.filter((m) => m.includes('no heartbeat'))).toEqual([]);
+    // the fourth finds 200 ms of silence
+    await clock.advance(50);
+    expect(b.seen.log.filter((m) => m.includes('no heartbeat'))).toHaveLength(1);
     await until(() => b.seen.closed.length === 1);
     expect(b.seen.closed[0]!.code).toBe(CLOSE.heartbeat);
-    expect(performance.now() - t0).toBeLessThan(50 * 3 + 200);
     ws.terminate();
   });
 

@@ -1,13 +1,21 @@
 /**
  * A node's links to its peers: one link per pair even when both dial, up and down reported,
- * and reconnection after the peer comes back on the same address.
+ * reconnection after the peer comes back on the same address, and the backoff between dials
+ * (on a simulated clock).
  */
 import { createServer, type AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_LINK_OPTIONS } from '../../runtime/nodes/link.ts';
-import { NodeNet, type NetHandlers, type PeerSpec } from '../../runtime/nodes/net.ts';
+import {
+  NodeNet,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
+  type NetHandlers,
+  type PeerSpec,
+} from '../../runtime/nodes/net.ts';
 import type { Envelope } from '../../runtime/envelope.ts';
 import { until } from '../support/until.ts';
+import { SimulatedClock } from '../../testing.ts';
 
 const SECRET = 'net-secret';
 
@@ -19,10 +27,17 @@ interface Seen {
 
 const nets: NodeNet[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   await Promise.all(nets.splice(0).map((n) => n.close()));
 });
 
-function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000) {
+function net(
+  name: string,
+  port: number,
+  peers: PeerSpec[],
+  heartbeatMs = 1_000,
+  clock?: SimulatedClock,
+) {
   const seen: Seen = { envelopes: [], up: [], down: [] };
   const handlers: NetHandlers = {
     entry: (link, _kind, _to, _from, _replyTo, _corr, _trace, _principal, body) =>
@@ -36,7 +51,13 @@ function net(name: string, port: number, peers: PeerSpec[], heartbeatMs = 1_000)
   };
   const n = new NodeNet(
     {
-      link: { ...DEFAULT_LINK_OPTIONS, node: name, secret: SECRET, heartbeatMs },
+      link: {
+        ...DEFAULT_LINK_OPTIONS,
+        node: name,
+        secret: SECRET,
+        heartbeatMs,
+        ...(clock === undefined ? {} : { clock }),
+      },
       listen: { host: '127.0.0.1', port },
       peers,
     },
@@ -113,5 +134,43 @@ describe('a node and its peers', () => {
     expect(a.n.send('b', env(2))).toBe('sent');
     await until(() => again.seen.envelopes.length === 1);
     expect(again.seen.envelopes[0]).toEqual({ from: 'a', n: 2 });
+  });
+});
+
+describe('dialling a peer that is not there (simulated clock)', () => {
+  it('dials again after RECONNECT_MIN_MS doubled each time, up to RECONNECT_MAX_MS', async () => {
+    // the jitter's factor is 0.5 + Math.random(): 1 here, so each wait is the backoff itself
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    const clock = new SimulatedClock();
+    // a "peer" that takes each TCP connection and drops it: one connection per dial
+    const dials: number[] = [];
+    const server = createServer((socket) => {
+      dials.push(clock.now());
+      socket.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const a = net('a', 0, [{ name: 'b', url: `ws://127.0.0.1:${port}` }], 1_000, clock);
+      await a.n.start();
+      await until(() => dials.length === 1);
+      const waits: number[] = [];
+      for (let backoff = 2 * RECONNECT_MIN_MS; waits.length < 7;) {
+        waits.push(backoff);
+        // the failed dial is noticed: its link closed, and the next dial is armed
+        await until(() => clock.nextDue() === clock.now() + backoff);
+        const n = dials.length;
+        await clock.advance(backoff - 1);
+        expect(dials.length).toBe(n);
+        await clock.advance(1);
+        await until(() => dials.length === n + 1);
+        backoff = Math.min(RECONNECT_MAX_MS, backoff * 2);
+      }
+      expect(waits).toEqual([200, 400, 800, 1_600, 3_200, 5_000, 5_000]);
+      expect(dials.slice(1).map((t, i) => t - dials[i]!)).toEqual(waits);
+      expect(a.seen.up).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 });
