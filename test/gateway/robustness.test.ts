@@ -15,6 +15,7 @@ import { CLIENT_CLOSE, SUBPROTOCOL } from '../../protocol/client-protocol.ts';
 import { board } from '../fixtures/gateway-behaviours.ts';
 import { rawClient, startGateway, type GatewayHarness } from '../support/gateway.ts';
 import { until } from '../support/until.ts';
+import { SimulatedClock } from '../../testing.ts';
 
 const clients: TroupeClient[] = [];
 const harnesses: GatewayHarness[] = [];
@@ -53,25 +54,44 @@ describe('gateway robustness', () => {
     c.ws.close();
   });
 
-  it('caps the frames held behind a slow authorize (4002), and times an authorize out (internal)', async () => {
-    const h = await gateway({
-      authorize: (_p, _op, target) =>
-        target.endsWith('/never') ? new Promise<boolean>(() => undefined) : true,
-      limits: { burst: 10, messagesPerSecond: 1_000, authorizeTimeoutMs: 200 },
-    });
+  it('times an authorize out at authorizeTimeoutMs (internal), not before; the frames behind it go on', async () => {
+    const clock = new SimulatedClock();
+    let asked = 0;
+    const h = await gateway(
+      {
+        authorize: (_p, _op, target) => {
+          asked++;
+          return target.endsWith('/never') ? new Promise<boolean>(() => undefined) : true;
+        },
+        limits: { authorizeTimeoutMs: 200, heartbeatMs: 600_000, idleTimeoutMs: 600_000 },
+      },
+      { clock },
+    );
     h.system.spawn(board, { name: 'board' });
     const slow = await rawClient(h.url, { token: 'alice' });
     slow.send({ op: 'send', id: 1, target: '/user/never', message: 1 });
+    slow.send({ op: 'send', id: 2, target: '/user/board', message: { type: 'inc' } });
+    await until(() => asked === 1);
+    await clock.advance(199);
+    expect(slow.frames.filter((f) => f.op !== 'welcome')).toEqual([]);
+    await clock.advance(1);
     const e = await slow.next((f) => f.op === 'error' && f.id === 1);
     expect(e).toMatchObject({ code: 'internal' });
-    // the frames behind it went on
-    slow.send({ op: 'send', id: 2, target: '/user/board', message: { type: 'inc' } });
+    // the frame held behind it went on
     await slow.next((f) => f.op === 'ok' && f.id === 2);
+    slow.ws.close();
+  });
+
+  it('caps the frames held behind a slow authorize (4002)', async () => {
+    const h = await gateway({
+      authorize: (_p, _op, target) =>
+        target.endsWith('/never') ? new Promise<boolean>(() => undefined) : true,
+      limits: { burst: 10, messagesPerSecond: 1_000 },
+    });
     const flood = await rawClient(h.url, { token: 'alice' });
     flood.send({ op: 'send', id: 1, target: '/user/never', message: 1 });
     for (let i = 2; i < 20; i++) flood.send({ op: 'ping', id: i });
     expect((await flood.closed).code).toBe(CLIENT_CLOSE.rateLimited);
-    slow.ws.close();
   });
 
   it('carries undefined as nil: a void reply, an undefined event, keys named constructor', async () => {
