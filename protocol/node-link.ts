@@ -16,8 +16,9 @@
  *   [v, 'ping',    t] / [v, 'pong', t]          heartbeats (t: the pinger's clock, echoed)
  *   [v, 'bye',     reason]                      a graceful end
  *
- * A batch carries the fields of the boundary envelope (runtime/envelope.ts) in a flat form,
- * each entry one after the other in the frame's array:
+ * A batch carries the fields of the boundary envelope (protocol/envelope.ts) in a flat form,
+ * each entry one after the other in the frame's array, in the layout the shard link uses too
+ * (protocol/entries.ts):
  *
  *   flags, to, [from], [replyTo, corr], [trace], [principal], body
  *
@@ -68,6 +69,21 @@ import { TroupeError } from './error.ts';
 import { parseAddress, type Address } from './address.ts';
 import type { EnvelopeKind, WirePrincipal } from './envelope.ts';
 import { unpackWithRefs } from './wire-ref.ts';
+import {
+  ENTRY_KINDS,
+  FLAGS_KNOWN,
+  HAS_FROM,
+  HAS_PRINCIPAL,
+  HAS_REPLY_TO,
+  HAS_TRACE,
+  KIND_MASK,
+  ENCODED,
+  kindCode,
+  pushEntry,
+  pushTell,
+  readEntries,
+  type EachEntry,
+} from './entries.ts';
 
 /** 2: batches of flat entries with numbered addresses (1 carried envelope objects). */
 export const NODE_PROTOCOL_VERSION = 2;
@@ -270,23 +286,15 @@ function checkedAddress(a: unknown): Address {
 
 // ---- batches ------------------------------------------------------------------------------
 
-export const KIND_USER = 0;
-export const KIND_SYSTEM = 1;
-export const KIND_REPLY = 2;
-const KIND_MASK = 3;
-const HAS_FROM = 4;
-const HAS_REPLY_TO = 8;
-const HAS_TRACE = 16;
-/** The body is in the form of runtime/refcodec.ts. */
-export const ENCODED = 32;
-const HAS_PRINCIPAL = 64;
-const FLAGS_KNOWN = KIND_MASK | HAS_FROM | HAS_REPLY_TO | HAS_TRACE | ENCODED | HAS_PRINCIPAL;
-
 export type { WirePrincipal } from './envelope.ts';
-
-const ENTRY_KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
-export const kindCode = (k: EnvelopeKind): number =>
-  k === 'user' ? KIND_USER : k === 'system' ? KIND_SYSTEM : KIND_REPLY;
+export {
+  ENCODED,
+  KIND_REPLY,
+  KIND_SYSTEM,
+  KIND_USER,
+  kindCode,
+  type EachEntry,
+} from './entries.ts';
 
 /** Addresses a connection numbers; more go as `[address]` each time. */
 export const INTERNED_ADDRESSES = 65_536;
@@ -340,6 +348,8 @@ export class BatchWriter {
     return this.#count;
   }
 
+  readonly #addressOf = (a: string): unknown => this.#address(a);
+
   #address(a: string): unknown {
     const id = this.#ids.get(a);
     if (id !== undefined) return id;
@@ -361,36 +371,25 @@ export class BatchWriter {
     body: unknown,
     encoded: boolean,
   ): number {
-    let flags = kind | (encoded ? ENCODED : 0);
-    const v = this.#values;
-    const at = v.length;
-    v.push(0, this.#address(to));
-    if (from !== undefined) {
-      flags |= HAS_FROM;
-      v.push(this.#address(from));
-    }
-    if (replyTo !== undefined) {
-      flags |= HAS_REPLY_TO;
-      v.push(this.#address(replyTo), corr);
-    }
-    if (trace !== undefined) {
-      flags |= HAS_TRACE;
-      v.push(trace);
-    }
-    if (principal !== undefined) {
-      flags |= HAS_PRINCIPAL;
-      v.push(principal);
-    }
-    v.push(body);
-    v[at] = flags;
+    pushEntry(
+      this.#values,
+      this.#addressOf,
+      kind,
+      to,
+      from,
+      replyTo,
+      corr,
+      trace,
+      principal,
+      body,
+      encoded,
+    );
     return ++this.#count;
   }
 
   /** A user message as it is, from an actor (or nobody): the common case. */
   pushTell(to: Address, from: Address | undefined, body: unknown): number {
-    const v = this.#values;
-    if (from === undefined) v.push(KIND_USER, this.#address(to), body);
-    else v.push(KIND_USER | HAS_FROM, this.#address(to), this.#address(from), body);
+    pushTell(this.#values, this.#addressOf, to, from, body);
     return ++this.#count;
   }
 
@@ -473,11 +472,8 @@ export class BatchWriter {
   /** The entries of values not packed yet (numbers are this writer's). */
   #entries(values: unknown[]): BatchEntry[] {
     const out: BatchEntry[] = [];
-    readEntries(
-      values,
-      this.#names,
-      (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
-        out.push({ kind, to, from, replyTo, corr, trace, principal, body, encoded }),
+    readOwn(values, this.#names, (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+      out.push({ kind, to, from, replyTo, corr, trace, principal, body, encoded }),
     );
     return out;
   }
@@ -499,7 +495,7 @@ export class BatchWriter {
     const unpackr = new Unpackr({ ...CODEC_OPTIONS, useRecords: true });
     const names = this.#names;
     for (const f of frames)
-      readEntries(
+      readOwn(
         unpackWithRefs(unpackr, f, revive) as unknown[],
         names,
         (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
@@ -509,49 +505,14 @@ export class BatchWriter {
   }
 }
 
-/** One entry of a batch, handed over as arguments (no object per message). */
-export type EachEntry = (
-  kind: EnvelopeKind,
-  to: Address,
-  from: Address | undefined,
-  replyTo: Address | undefined,
-  corr: number,
-  trace: Readonly<Record<string, string>> | undefined,
-  principal: WirePrincipal | undefined,
-  body: unknown,
-  encoded: boolean,
-) => void;
-
 /** The entries of a batch this side wrote (trusted: no checks), addresses by `names`. */
-function readEntries(v: readonly unknown[], names: readonly string[], each: EachEntry): void {
-  const address = (x: unknown): Address =>
-    (typeof x === 'number' ? names[x] : Array.isArray(x) ? x[0] : x) as Address;
-  let i = 2;
-  while (i < v.length) {
-    const flags = v[i++] as number;
-    const to = address(v[i++]);
-    const from = (flags & HAS_FROM) !== 0 ? address(v[i++]) : undefined;
-    let replyTo: Address | undefined;
-    let corr = 0;
-    if ((flags & HAS_REPLY_TO) !== 0) {
-      replyTo = address(v[i++]);
-      corr = v[i++] as number;
-    }
-    const trace =
-      (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
-    const principal = (flags & HAS_PRINCIPAL) !== 0 ? (v[i++] as WirePrincipal) : undefined;
-    each(
-      ENTRY_KINDS[flags & KIND_MASK]!,
-      to,
-      from,
-      replyTo,
-      corr,
-      trace,
-      principal,
-      v[i++],
-      (flags & ENCODED) !== 0,
-    );
-  }
+function readOwn(v: readonly unknown[], names: readonly string[], each: EachEntry): void {
+  readEntries(
+    v,
+    2,
+    (x) => (typeof x === 'number' ? names[x] : Array.isArray(x) ? x[0] : x) as Address,
+    each,
+  );
 }
 
 /**

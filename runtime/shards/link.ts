@@ -12,7 +12,8 @@
  * `acks` (0: none) lists frames the other way whose messages are all handled (see below):
  * acknowledgements ride on the frames that go back anyway.
  *
- * It carries the fields of the boundary envelope (runtime/envelope.ts) in a tighter form:
+ * It carries the fields of the boundary envelope (protocol/envelope.ts) in a tighter form, in
+ * the entry layout the node link uses too (protocol/entries.ts):
  * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
  * - addresses are interned per link: the first time as a string (the reader numbers it in
  *   the same order), then as that number; past INTERNED_ADDRESSES, as `[address]`;
@@ -40,6 +41,7 @@ import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
 import type { Address } from '../../protocol/address.ts';
 import type { EnvelopeKind } from '../envelope.ts';
 import { stampPrincipal, type Principal } from '../principal.ts';
+import { ENCODED, kindCode, pushEntry, pushTell, readEntries } from '../../protocol/entries.ts';
 
 /** Entries per frame at most: a longer burst goes as several frames. */
 export const MAX_FRAME_ENTRIES = 512;
@@ -48,20 +50,7 @@ export const INTERNED_ADDRESSES = 65_536;
 /** Bytes of unacknowledged frames a link keeps for dead letters if its shard dies. */
 export const LINK_RETAIN_BYTES = 32 * 1024 * 1024;
 
-export const KIND_USER = 0;
-export const KIND_SYSTEM = 1;
-export const KIND_REPLY = 2;
-const KIND_MASK = 3;
-const HAS_FROM = 4;
-const HAS_REPLY_TO = 8;
-const HAS_TRACE = 16;
-/** The body went through runtime/refcodec.ts. */
-export const ENCODED = 32;
-const HAS_PRINCIPAL = 64;
-
-const KINDS: readonly EnvelopeKind[] = ['user', 'system', 'reply'];
-export const kindCode = (k: EnvelopeKind): number =>
-  k === 'user' ? KIND_USER : k === 'system' ? KIND_SYSTEM : KIND_REPLY;
+export { ENCODED, KIND_REPLY, KIND_SYSTEM, KIND_USER, kindCode } from '../../protocol/entries.ts';
 
 /**
  * Whether a body can go as it is (true) or must go through the ref codec (false): checks the
@@ -186,6 +175,8 @@ export class LinkWriter {
     return this.#count;
   }
 
+  readonly #addressOf = (a: string): unknown => this.#address(a);
+
   #address(a: string): unknown {
     const id = this.#ids.get(a);
     if (id !== undefined) return id;
@@ -197,28 +188,19 @@ export class LinkWriter {
 
   /** Adds an entry; returns the entries now waiting. */
   push(e: OutEntry): number {
-    let flags = e.kind | e.encoding;
-    const v = this.#values;
-    const at = v.length;
-    v.push(0, this.#address(e.to));
-    if (e.from !== undefined) {
-      flags |= HAS_FROM;
-      v.push(this.#address(e.from));
-    }
-    if (e.replyTo !== undefined) {
-      flags |= HAS_REPLY_TO;
-      v.push(this.#address(e.replyTo), e.corr);
-    }
-    if (e.trace !== undefined) {
-      flags |= HAS_TRACE;
-      v.push(e.trace);
-    }
-    if (e.principal !== undefined) {
-      flags |= HAS_PRINCIPAL;
-      v.push(e.principal);
-    }
-    v.push(e.body);
-    v[at] = flags;
+    pushEntry(
+      this.#values,
+      this.#addressOf,
+      e.kind,
+      e.to,
+      e.from,
+      e.replyTo,
+      e.corr,
+      e.trace,
+      e.principal,
+      e.body,
+      e.encoding !== 0,
+    );
     return ++this.#count;
   }
 
@@ -227,9 +209,7 @@ export class LinkWriter {
    * allocation beyond the frame's.
    */
   pushTell(to: Address, from: Address | undefined, body: unknown): number {
-    const v = this.#values;
-    if (from === undefined) v.push(KIND_USER, this.#address(to), body);
-    else v.push(KIND_USER | HAS_FROM, this.#address(to), this.#address(from), body);
+    pushTell(this.#values, this.#addressOf, to, from, body);
     return ++this.#count;
   }
 
@@ -297,7 +277,7 @@ export class LinkWriter {
   /** The frame made again from the entries that still pack (see take); null if none does. */
   #salvage(v: unknown[], dropped: OutEntry[]): Uint8Array | null {
     const names = this.#names;
-    const entries = readEntries(v, (x) => (typeof x === 'number' ? names[x]! : x));
+    const entries = salvaged(v, (x) => (typeof x === 'number' ? names[x]! : x));
     // the numbering of this frame starts again, and so do the record structures
     for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
     names.length = this.#idsAtFrame;
@@ -321,7 +301,7 @@ export class LinkWriter {
       return this.#packr.pack(this.#values).slice();
     } catch {
       // it packs alone but not in the frame (a getter that throws…): none of it goes
-      dropped.push(...readEntries(this.#values, (x) => (typeof x === 'number' ? names[x]! : x)));
+      dropped.push(...salvaged(this.#values, (x) => (typeof x === 'number' ? names[x]! : x)));
       for (let id = this.#idsAtFrame; id < names.length; id++) this.#ids.delete(names[id]!);
       names.length = this.#idsAtFrame;
       this.#packr = newPackr();
@@ -369,36 +349,25 @@ export class LinkWriter {
 }
 
 /** The entries of a frame's values, addresses given back by `name` (for the writer's salvage). */
-function readEntries(v: unknown[], name: (x: unknown) => unknown): OutEntry[] {
+function salvaged(v: unknown[], name: (x: unknown) => unknown): OutEntry[] {
   const out: OutEntry[] = [];
-  const address = (x: unknown): Address =>
-    Array.isArray(x) ? (x[0] as Address) : (name(x) as Address);
-  let i = 2;
-  while (i < v.length) {
-    const flags = v[i++] as number;
-    const to = address(v[i++]);
-    const from = (flags & HAS_FROM) !== 0 ? address(v[i++]) : undefined;
-    let replyTo: Address | undefined;
-    let corr = 0;
-    if ((flags & HAS_REPLY_TO) !== 0) {
-      replyTo = address(v[i++]);
-      corr = v[i++] as number;
-    }
-    const trace =
-      (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
-    const principal = (flags & HAS_PRINCIPAL) !== 0 ? (v[i++] as Principal) : undefined;
-    out.push({
-      kind: flags & KIND_MASK,
-      to,
-      from,
-      replyTo,
-      corr,
-      trace,
-      principal,
-      body: v[i++],
-      encoding: flags & ENCODED,
-    });
-  }
+  readEntries(
+    v,
+    2,
+    (x) => (Array.isArray(x) ? (x[0] as Address) : (name(x) as Address)),
+    (kind, to, from, replyTo, corr, trace, principal, body, encoded) =>
+      out.push({
+        kind: kindCode(kind),
+        to,
+        from,
+        replyTo,
+        corr,
+        trace,
+        principal: principal as Principal | undefined,
+        body,
+        encoding: encoded ? ENCODED : 0,
+      }),
+  );
   return out;
 }
 
@@ -418,6 +387,8 @@ export class LinkReader {
     this.#unpackr = newUnpackr();
   }
 
+  readonly #addressAt = (v: unknown): Address => this.#address(v);
+
   #address(v: unknown): Address {
     if (typeof v === 'number') return this.#names[v] as Address;
     if (typeof v === 'string') {
@@ -435,32 +406,18 @@ export class LinkReader {
   read(bytes: Uint8Array, refOf: (address: Address) => ActorRef<unknown>, each: EachEntry): number {
     const v = unpackWithRefs(this.#unpackr, bytes, refOf) as unknown[];
     this.acks = v[1] as readonly number[] | 0;
-    let i = 2;
-    while (i < v.length) {
-      const flags = v[i++] as number;
-      const to = this.#address(v[i++]);
-      const from = (flags & HAS_FROM) !== 0 ? this.#address(v[i++]) : undefined;
-      let replyTo: Address | undefined;
-      let corr = 0;
-      if ((flags & HAS_REPLY_TO) !== 0) {
-        replyTo = this.#address(v[i++]);
-        corr = v[i++] as number;
-      }
-      const trace =
-        (flags & HAS_TRACE) !== 0 ? (v[i++] as Readonly<Record<string, string>>) : undefined;
-      const principal = (flags & HAS_PRINCIPAL) !== 0 ? stampPrincipal(v[i++]) : undefined;
-      const raw = v[i++];
+    readEntries(v, 2, this.#addressAt, (kind, to, from, replyTo, corr, trace, p, raw, encoded) =>
       each(
-        KINDS[flags & KIND_MASK]!,
+        kind,
         to,
         from,
         replyTo,
         corr,
         trace,
-        principal,
-        (flags & ENCODED) !== 0 ? decodeValue(raw, refOf) : raw,
-      );
-    }
+        p === undefined ? undefined : stampPrincipal(p),
+        encoded ? decodeValue(raw, refOf) : raw,
+      ),
+    );
     return v[0] as number;
   }
 }
