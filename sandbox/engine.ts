@@ -21,7 +21,7 @@
 import type ivm from 'isolated-vm';
 import { decodeValue, encodeValue } from '../runtime/refcodec.ts';
 import { isActorRef, type ActorRef } from '../runtime/ref.ts';
-import type { Address } from '../runtime/address.ts';
+import type { Address } from '../protocol/address.ts';
 import {
   SandboxCapabilityError,
   SandboxCodeError,

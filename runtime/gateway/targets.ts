@@ -26,7 +26,7 @@ import {
   type Address,
   type NodeId,
   type ParsedAddress,
-} from '../address.ts';
+} from '../../protocol/address.ts';
 import { MAX_TOPIC_LENGTH } from '../nodes/topics.ts';
 import type { GatewayOp } from './options.ts';
 

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromReceive, type GatewayOp, type Principal } from '../../index.ts';
-import { canonicalAddress, entityAddress } from '../../runtime/address.ts';
+import { canonicalAddress, entityAddress } from '../../protocol/address.ts';
 import { connect, RequestError, type TroupeClient } from '../../protocol/client/node.ts';
 import { startGateway, type GatewayHarness } from '../support/gateway.ts';
 
