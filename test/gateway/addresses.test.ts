@@ -209,7 +209,9 @@ describe('gateway: one spelling per address', () => {
       }),
       { seed: SEED, numRuns: RUNS },
     );
-    // the property was not empty: most spellings reached an actor
-    expect(reachedCount).toBeGreaterThan(RUNS / 4);
+    // the property was not empty: about 30% of the spellings reach an actor (the others are
+    // refused on purpose), so a sixth is far below the mean (a quarter was 1.4 σ below it at
+    // 150 runs, and failed one run in twelve)
+    expect(reachedCount).toBeGreaterThan(RUNS / 6);
   });
 });
