@@ -11,6 +11,14 @@ export {
 export type { TerminationReport, SystemState } from './runtime/system.ts';
 export type { SystemOptions, SpawnOptions, ShardChoice } from './runtime/options.ts';
 export { DEFAULT_THROUGHPUT, DEFAULT_TIME_SLICE_MS } from './runtime/options.ts';
+export {
+  defineExtension,
+  type AddressResolver,
+  type Extension,
+  type ExtensionCore,
+} from './runtime/extension.ts';
+export type { ShutdownPhase, ShutdownTask } from './runtime/shutdown-phases.ts';
+export { InvalidPrincipalError, narrowPrincipal } from './runtime/principal.ts';
 export type { ActorRef, Delivery, EncodedRef } from './runtime/ref.ts';
 export { isActorRef } from './runtime/ref.ts';
 export type { ActorContext } from './runtime/context.ts';

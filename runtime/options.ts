@@ -3,6 +3,7 @@
  * field. A bad option throws InvalidOptionError naming its path (`options.mailbox.capacity`)
  * and the value given; an unknown option is refused the same way (a typo must not be ignored).
  */
+import { extensionList, type Extension } from './extension.ts';
 import { resolveNodesOptions, type NodesOptions } from './nodes/options.ts';
 import {
   resolveGatewayOptions,
@@ -108,6 +109,11 @@ export interface SystemOptions {
    * runtime/gateway/options.ts.
    */
   readonly gateway?: GatewayOptions;
+  /**
+   * Extensions made at start, in this order (runtime/extension.ts): `defineExtension(…)`
+   * values; any other is reached later with `system.extension(ext)`.
+   */
+  readonly extensions?: readonly Extension<unknown>[];
 }
 
 export interface SpawnOptions {
@@ -159,6 +165,7 @@ export interface ResolvedSystemOptions {
   readonly cluster: ResolvedCluster | null;
   /** The client gateway (null: none). */
   readonly gateway: ResolvedGatewayOptions | null;
+  readonly extensions: readonly Extension<unknown>[];
 }
 
 function plainObject(field: string, v: unknown): Record<string, unknown> {
@@ -314,6 +321,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     'link',
     'cluster',
     'gateway',
+    'extensions',
   ]);
   const nodes = resolveNodesOptions(o, o.nodeId as string | undefined);
   const cluster = resolveClusterOptions(o.cluster, nodes !== null);
@@ -337,6 +345,7 @@ export function resolveSystemOptions(v: unknown): ResolvedSystemOptions {
     nodes,
     cluster,
     gateway: o.gateway === undefined ? null : resolveGatewayOptions(o.gateway),
+    extensions: extensionList(o.extensions),
     clock: o.clock as Clock | undefined,
     throughput:
       o.throughput === undefined

@@ -38,6 +38,7 @@ import {
   type AskOptions,
 } from './ask.ts';
 import { Telemetry } from './telemetry.ts';
+import { Extensions, type AddressResolver, type Extension } from './extension.ts';
 import { AFTER_STOP_PHASES, BEFORE_STOP_PHASES, PhasedShutdown } from './shutdown-phases.ts';
 import { EventStream } from './events.ts';
 import { consoleLogger, type Logger } from './logger.ts';
@@ -199,7 +200,9 @@ export class ActorSystem implements SystemCore {
    * reaches actors elsewhere (entities, nodes, the shard router) adds one. A resolver answers
    * undefined for an address that is not its kind, else the target (null: none).
    */
-  private readonly resolvers: ((address: Address) => Target | null | undefined)[] = [];
+  private readonly resolvers: AddressResolver[] = [];
+  /** This system's extensions (runtime/extension.ts), each made once. */
+  private readonly extensions: Extensions;
 
   constructor(options?: SystemOptions, shardContext?: ShardContext) {
     const o = resolveSystemOptions(options);
@@ -385,6 +388,21 @@ export class ActorSystem implements SystemCore {
     if (directory instanceof LocalDirectory) {
       directory.countActive(() => this.entities.activeCount);
       this.entities.startReminders();
+    }
+    this.extensions = new Extensions({
+      system: this,
+      clock: this.clock,
+      timers: this.timers,
+      logger: this.logger,
+      onShutdown: (phase, name, task) => this.shutdownPhases.add(phase, name, task),
+      addResolver: (resolve) => void this.resolvers.push(resolve),
+    });
+    try {
+      for (const ext of o.extensions) this.extensions.get(ext);
+    } catch (error) {
+      // the system is not made: what its parts started (a listening gateway, links) ends
+      void this.shutdown();
+      throw error;
     }
     this.user.process();
     this.sys.process();
@@ -743,6 +761,14 @@ export class ActorSystem implements SystemCore {
       },
     );
     return id;
+  }
+
+  /**
+   * The instance of extension `ext` in this system (runtime/extension.ts): made now, once,
+   * if `options.extensions` did not make it at start.
+   */
+  extension<T>(ext: Extension<T>): T {
+    return this.extensions.get(ext);
   }
 
   /** Stops every actor; resolves when all have stopped. */

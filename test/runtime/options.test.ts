@@ -67,6 +67,7 @@ describe('resolveSystemOptions', () => {
       nodes: null,
       cluster: null,
       gateway: null,
+      extensions: [],
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
     expect(resolveSystemOptions({})).toEqual(expected);
@@ -116,6 +117,7 @@ describe('resolveSystemOptions', () => {
       nodes: null,
       cluster: null,
       gateway: null,
+      extensions: [],
     });
   });
 

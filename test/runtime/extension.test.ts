@@ -1,0 +1,119 @@
+/**
+ * Extensions (runtime/extension.ts): made once per system, at start or at first use; they
+ * add shutdown tasks by phase and resolvers to the address chain, through the core only.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createSystem,
+  defineExtension,
+  fromReceive,
+  InvalidOptionError,
+  type ActorRef,
+  type ActorSystem,
+} from '../../index.ts';
+import type { Target } from '../../runtime/ref.ts';
+
+const systems: ActorSystem[] = [];
+afterEach(async () => {
+  await Promise.all(systems.splice(0).map((s) => s.shutdown()));
+});
+
+function system(options: Parameters<typeof createSystem>[0] = {}): ActorSystem {
+  const s = createSystem(options);
+  systems.push(s);
+  return s;
+}
+
+describe('extensions', () => {
+  it('are made once per system: at start when listed, else at first use', () => {
+    let made = 0;
+    const counter = defineExtension('test.counter', (core) => {
+      made++;
+      return { node: core.system.nodeId, n: made };
+    });
+    const a = system({ extensions: [counter] });
+    expect(made).toBe(1);
+    expect(a.extension(counter)).toBe(a.extension(counter));
+    const b = system();
+    expect(made).toBe(1);
+    expect(b.extension(counter).n).toBe(2);
+    expect(b.extension(counter)).toBe(b.extension(counter));
+    // another extension with the same id is not this system's
+    const impostor = defineExtension('test.counter', () => ({ node: 'x', n: 0 }));
+    expect(() => b.extension(impostor)).toThrow(InvalidOptionError);
+  });
+
+  it('refuses bad definitions and lists, naming the field; a failing create fails createSystem', () => {
+    expect(() => defineExtension('has space', () => 1)).toThrow(
+      expect.objectContaining({ field: 'id' }),
+    );
+    expect(() => defineExtension('ok', 5 as never)).toThrow(
+      expect.objectContaining({ field: 'create' }),
+    );
+    const x = defineExtension('x', () => 1);
+    for (const [extensions, field] of [
+      [x, 'options.extensions'],
+      [[x, { id: 'fake', create: () => 2 }], 'options.extensions[1]'],
+      [[x, x], 'options.extensions[1]'],
+    ] as const)
+      expect(() => createSystem({ extensions: extensions as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', field }),
+      );
+    const broken = defineExtension('broken', () => {
+      throw new Error('cannot start');
+    });
+    expect(() => createSystem({ extensions: [broken] })).toThrow('cannot start');
+  });
+
+  it('adds shutdown tasks by phase: drain runs while the actors still answer', async () => {
+    const log: string[] = [];
+    const s = createSystem({
+      extensions: [
+        defineExtension('test.phases', (core) => {
+          core.onShutdown('release', 'last', () => void log.push('release'));
+          core.onShutdown('drain', 'asks an actor', async () => {
+            const echo = core.system.refOf(
+              `troupe://${core.system.nodeId}/user/echo` as never,
+            ) as ActorRef<string, string>;
+            log.push(`drain: ${await echo.ask('still here?')}`);
+          });
+          return null;
+        }),
+      ],
+    });
+    s.spawn(
+      fromReceive<null, string, string>(null, (st, m, ctx) => {
+        ctx.reply(`yes (${m})`);
+        return st;
+      }),
+      { name: 'echo' },
+    );
+    await s.shutdown();
+    expect(log).toEqual(['drain: yes (still here?)', 'release']);
+  });
+
+  it('adds a resolver to the address chain: a target for addresses of its kind', () => {
+    const got: unknown[] = [];
+    const outbox: Target = {
+      path: '/user/far' as never,
+      gone: false,
+      deliver: (msg) => {
+        got.push(msg);
+        return 'enqueued';
+      },
+      sendSystem: () => undefined,
+    };
+    const s = system({
+      extensions: [
+        defineExtension('test.bridge', (core) => {
+          core.addResolver((address) =>
+            address.startsWith('troupe://elsewhere/') ? outbox : undefined,
+          );
+          return null;
+        }),
+      ],
+    });
+    s.refOf('troupe://elsewhere/user/far' as never).tell('hello');
+    expect(got).toEqual(['hello']);
+  });
+});
