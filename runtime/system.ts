@@ -304,6 +304,7 @@ export class ActorSystem implements SystemCore {
           log: (m, e) => (e === undefined ? this.logger.warn(m) : this.logger.error(m, e)),
           load: () => this.entities.activeCount,
         },
+        this.clock,
       ));
       // a graceful leave: no new activations here, entities passivated (snapshots saved,
       // claims released), membership left; then the actors stop
@@ -364,7 +365,8 @@ export class ActorSystem implements SystemCore {
         },
       },
       directory,
-      this.cluster?.reminders ?? new LocalReminders(),
+      this.cluster?.reminders ?? new LocalReminders(this.clock),
+      this.clock,
     );
     const router = this.router;
     const worker = router !== null && router.shard !== 0;
