@@ -22,8 +22,8 @@
  * `secret`, lower-case hex, a raw space) decode to the same entity; `canonicalAddress` turns
  * them into the one spelling, and refuses with AmbiguousAddressError a spelling that does not
  * decode to exactly one string (a `%` not followed by two hex digits, escapes that are not
- * UTF-8: truncated or overlong sequences, encoded surrogates) and the path segments `.` and
- * `..` (they read as steps up or sideways). Code points are not normalised: `é` (U+00E9) and
+ * UTF-8: truncated or overlong sequences, encoded surrogates), and the path segments and
+ * entity ids `.` and `..`, however spelled (they read as steps up or sideways). Code points are not normalised: `é` (U+00E9) and
  * `e` + U+0301 are two ids, as they are two entities.
  *
  * Top-level paths: `/user` (actors spawned by the application), `/system` (troupe's own actors,
@@ -203,5 +203,8 @@ export function canonicalAddress(address: string): Address {
       address,
       `an id of more than ${MAX_ENTITY_ID_LENGTH_CHARS} characters`,
     );
+  // however spelled (`%2E%2e`): they read as steps up or sideways
+  if (id === '.' || id === '..')
+    throw new AmbiguousAddressError(address, `the entity id ${JSON.stringify(id)}`);
   return entityAddress(kind, id);
 }

@@ -258,6 +258,9 @@ describe('canonicalAddress: one spelling per address', () => {
     ['an encoded surrogate', 'troupe:entity/vault/%ED%A0%80'],
     ['a "." segment', 'troupe://local/user/./a'],
     ['a ".." segment', 'troupe://local/user/../system/x'],
+    ['the entity id ".."', 'troupe:entity/room/..'],
+    ['the entity id "." escaped', 'troupe:entity/room/%2E'],
+    ['the entity id ".." half escaped', 'troupe:entity/room/.%2e'],
   ])('refuses %s with ERR_AMBIGUOUS_ADDRESS', (_label, address) => {
     expect(codeOf(() => canonicalAddress(address))).toBe('ERR_AMBIGUOUS_ADDRESS');
   });
