@@ -24,6 +24,9 @@
  * Nesting depth counts maps and arrays, the frame's own map being depth 1: a map or array at
  * depth maxDepth + 1 is refused, so a `message` (itself at depth 2) holds at most
  * maxDepth − 2 levels of maps and arrays inside it.
+ *
+ * Over 600 lines: every frame's schema and the decoder's checks, kept in one place so the
+ * protocol can be read, and checked against CLIENT-PROTOCOL.md, in one file.
  */
 import { Packr } from 'msgpackr';
 // the build without `new Function`: nothing from a peer is compiled, and pages need no unsafe-eval

@@ -60,6 +60,9 @@
  * body walked as above. Any refusal is a LinkProtocolError with the close code the link closes
  * with (4000–4999) and a reason to log: the whole link, as the numbering of addresses cannot
  * be trusted after a bad frame.
+ *
+ * Over 600 lines: the whole wire of a node link: control frames, the handshake's proofs,
+ * batches and the checks of what a peer sends (the entry layout itself is protocol/entries.ts).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Packr, Unpackr } from 'msgpackr';

@@ -11,6 +11,10 @@
  * then closes the timers; pending asks reject with SystemTerminatedError; `whenTerminated`
  * resolves with the report. A failure of a guardian (a failure escalated to the top) ends
  * the system the same way, with the error in the report.
+ *
+ * Over 600 lines: the system still builds its built-in parts (shards, nodes, cluster,
+ * gateway) from its own options; they shrink it as they become extensions
+ * (runtime/extension.ts).
  */
 import { TroupeError, InvalidOptionError } from './error.ts';
 import {

@@ -17,6 +17,9 @@
  *
  * Snapshots, events and replies come in the protocol's data form: plain data where a ref is
  * `{ $ref: address }` and a date `{ $date: iso }` (protocol/CLIENT-PROTOCOL.md).
+ *
+ * Over 600 lines: one class, the SDK's connection, whose requests, subscriptions, resumes and
+ * reconnects share its state.
  */
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';

@@ -21,6 +21,9 @@
  *
  * Activations run on the main thread, as children of `/system` named `e.<kind>.<id in
  * base64url>`.
+ *
+ * Over 600 lines: entities' activation, passivation, forwarding and reminders share one
+ * table of activations and the directory's claims.
  */
 import { createHash } from 'node:crypto';
 import { TroupeError, InvalidOptionError, describe } from '../error.ts';

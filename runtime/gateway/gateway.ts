@@ -21,6 +21,9 @@
  *   connection is closed with 1001; an upgrade that comes meanwhile gets 503 with Retry-After.
  * - `/troupe/client.js` (under the gateway's path) serves the browser bundle of the client
  *   SDK when it has been built (`npm run build:client`).
+ *
+ * Over 600 lines: the gateway's upgrade, its HTTP side, its hubs' host and shutdown, which
+ * share one server and one set of limits (a connection is runtime/gateway/connection.ts).
  */
 import {
   createServer as createHttpServer,

@@ -23,6 +23,9 @@
  * acknowledged into dead letters (`shard-lost`), and fails at once the asks whose requests
  * went there (ShardLostError) instead of letting them wait for their deadline. Messages its
  * actors had sent to each other die with it (nobody else ever had them).
+ *
+ * Over 600 lines: one router holds a shard's sending, arrivals, holds while a spawn is
+ * placed, acknowledgements and relays, which share its route table and slots.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
