@@ -56,7 +56,7 @@ export default tseslint.config(
   ...layer('supervisors/**', 'supervisors know no agents', ['actors/agent']),
   ...layer('actors/*.ts', 'behaviours know no agents', ['actors/agent', 'agent']),
   ...oneClock(
-    ['runtime/**/*.ts', 'protocol/client/**/*.ts', 'actors/*.ts'],
+    ['runtime/**/*.ts', 'protocol/client/**/*.ts', 'actors/**/*.ts', 'supervisors/**/*.ts'],
     // the clock and the timer heap themselves, and the testing kit's simulated clock
     // (protocol/clock.ts is outside the files above); sandbox/ is not in them either: its
     // watchdog measures real CPU and wall time on purpose

@@ -148,7 +148,9 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       initialContext(
         (input as { name?: string } | undefined)?.name ?? name,
         settings.instructions,
-        (input as { startedAt?: number } | undefined)?.startedAt ?? Date.now(),
+        // the system's clock, which the wall-time budget is measured on
+        (input as { startedAt?: number } | undefined)?.startedAt ??
+          actorContext('an agent start').system.clock.now(),
       ),
     initial: 'idle',
     on: {
