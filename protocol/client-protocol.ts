@@ -68,6 +68,10 @@ export type ClientCloseCode = (typeof CLIENT_CLOSE)[keyof typeof CLIENT_CLOSE];
 export type ErrorCode =
   /** `authorize` said no. */
   | 'forbidden'
+  /** A step of the gateway's admission chain said no (a check: a guardrail, a policy). */
+  | 'refused'
+  /** A step of the admission chain said no for a limit (a rate, a budget): try later. */
+  | 'limited'
   /** A target that is not an actor address or path, a temp address, or a bad topic. */
   | 'bad-target'
   /**
@@ -83,11 +87,16 @@ export type ErrorCode =
   | 'not-serializable'
   /** A `send` or `ask` whose message is not data: it holds a number that is not finite. */
   | 'bad-message'
-  /** `authorize` threw, or something else went wrong on the node: its log says what. */
+  /**
+   * `authorize` or an admission step threw (or did not answer in time), or something else
+   * went wrong on the node: its log says what.
+   */
   | 'internal';
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   'forbidden',
+  'refused',
+  'limited',
   'bad-target',
   'duplicate-id',
   'timeout',

@@ -26,6 +26,12 @@ export class RequestError extends TroupeClientError {
 /** `authorize` said no. */
 export class ForbiddenError extends RequestError {}
 
+/** A step of the gateway's admission chain refused the request (`refused`); the message says why. */
+export class RefusedError extends RequestError {}
+
+/** A limit of the gateway's admission chain (`limited`): the request may succeed later. */
+export class LimitedError extends RequestError {}
+
 /** No answer in time: the ask's timeout, or no connection for the request's timeout. */
 export class TimeoutError extends RequestError {}
 
@@ -61,5 +67,7 @@ export class ConnectionRefusedError extends TroupeClientError {
 export function requestError(code: ErrorCode, message: string, target: string): RequestError {
   if (code === 'forbidden') return new ForbiddenError(code, message, target);
   if (code === 'timeout') return new TimeoutError(code, message, target);
+  if (code === 'refused') return new RefusedError(code, message, target);
+  if (code === 'limited') return new LimitedError(code, message, target);
   return new RequestError(code, message, target);
 }

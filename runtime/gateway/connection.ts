@@ -36,6 +36,10 @@ import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
 import type { GatewayOp, Principal } from './options.ts';
 import type { GatewayCore, Target } from './gateway.ts';
 import type { AskOutcome, ConnectionAsks } from './asks.ts';
+import { AdmissionError, admit, type Decision } from './admission.ts';
+
+/** `authorize` said no. */
+const DENIED: Decision = { ok: false, code: 'forbidden', reason: 'not allowed' };
 
 /** How long a closed connection's peer gets to answer the close frame before it is cut off (real time). */
 export const CLOSE_GRACE_MS = 1_000;
@@ -328,16 +332,29 @@ export class Connection {
       this.core.logError('troupe: the gateway’s authorize threw', error);
       return this.error(f.id, 'internal', 'authorization failed');
     }
-    if (typeof allowed === 'boolean') return this.perform(f, target, allowed);
+    let decided: Decision | Promise<Decision>;
+    try {
+      decided =
+        typeof allowed === 'boolean'
+          ? this.admit(f, target, allowed)
+          : allowed.then((ok) => this.admit(f, target, ok === true));
+    } catch (error) {
+      this.core.logError('troupe: the gateway’s admission failed', error);
+      return this.error(f.id, 'internal', 'admission failed');
+    }
+    if (!(decided instanceof Promise)) return this.perform(f, target, decided);
     // hold what comes next until this answer: a connection's requests keep their order
     this.held = [];
     const clock = this.core.clock;
     let timer: unknown = null;
     const answer = Promise.race([
-      allowed,
+      decided,
       new Promise<never>((_, reject) => {
         timer = clock.setTimeout(
-          () => reject(new Error(`authorize did not answer in ${l.authorizeTimeoutMs} ms`)),
+          () =>
+            reject(
+              new Error(`authorize and admission did not answer in ${l.authorizeTimeoutMs} ms`),
+            ),
           l.authorizeTimeoutMs,
         );
       }),
@@ -345,20 +362,43 @@ export class Connection {
       if (timer !== null) clock.clearTimeout(timer);
     });
     void answer.then(
-      (ok) => this.resume(f, target, ok === true),
+      (d) => this.resume(f, target, d),
       (error: unknown) => {
-        this.core.logError('troupe: the gateway’s authorize threw', error);
-        if (!this.closed) this.error(f.id, 'internal', 'authorization failed');
-        this.resume(null, target, false);
+        const admission = error instanceof AdmissionError;
+        this.core.logError(
+          admission
+            ? 'troupe: the gateway’s admission failed'
+            : 'troupe: the gateway’s authorize threw',
+          error,
+        );
+        if (!this.closed)
+          this.error(f.id, 'internal', admission ? 'admission failed' : 'authorization failed');
+        this.resume(null, target, DENIED);
       },
     );
   }
 
-  private resume(f: ClientFrame | null, target: Target, ok: boolean): void {
+  /**
+   * After `authorize` answered `ok`: forbidden, or (a send or ask) through the admission
+   * chain (admission.ts), or allowed as it is. Throws AdmissionError for a step that fails.
+   */
+  private admit(f: ClientFrame, target: Target, ok: boolean): Decision | Promise<Decision> {
+    if (!ok) return DENIED;
+    if ((f.op !== 'send' && f.op !== 'ask') || this.core.admission.length === 0)
+      return { ok: true, message: (f as { message?: unknown }).message };
+    return admit(this.core.admission, {
+      op: f.op,
+      target: target.name,
+      message: f.message,
+      principal: this.principal,
+    });
+  }
+
+  private resume(f: ClientFrame | null, target: Target, decision: Decision): void {
     if (this.closed) return;
     const held = this.held ?? [];
     this.held = null;
-    if (f !== null) this.perform(f, target, ok);
+    if (f !== null) this.perform(f, target, decision);
     for (let i = 0; i < held.length; i++) {
       if (this.closed) return;
       const later = this.held as Incoming[] | null;
@@ -371,14 +411,16 @@ export class Connection {
     }
   }
 
-  private perform(f: ClientFrame, target: Target, allowed: boolean): void {
+  private perform(f: ClientFrame, target: Target, decision: Decision): void {
     if (this.closed) return;
     if (f.op === 'ping' || f.op === 'unsubscribe') return;
-    if (!allowed)
+    if (!decision.ok)
       return this.error(
         f.id,
-        'forbidden',
-        `${f.op === 'subscribe' ? `subscribe (${f.kind})` : f.op} ${target.name} is not allowed`,
+        decision.code,
+        decision.code === 'forbidden'
+          ? `${f.op === 'subscribe' ? `subscribe (${f.kind})` : f.op} ${target.name} is not allowed`
+          : decision.reason,
       );
     switch (f.op) {
       case 'subscribe': {
@@ -390,7 +432,11 @@ export class Connection {
       }
       case 'send':
       case 'ask':
-        return this.dispatch(f, target);
+        // the message as the admission chain left it
+        return this.dispatch(
+          decision.message === f.message ? f : { ...f, message: decision.message },
+          target,
+        );
     }
   }
 

@@ -53,6 +53,7 @@ import type { Terminated } from '../notices.ts';
 import type { ActorSystem } from '../system.ts';
 import type { Clock } from '../clock.ts';
 import { every, type Repeating } from '../clock-timers.ts';
+import type { AdmissionStep } from './admission.ts';
 import { Connection } from './connection.ts';
 import { ConnectionAsks } from './asks.ts';
 import { Door, type DoorSocket } from './door.ts';
@@ -82,6 +83,8 @@ export interface GatewayCore {
   readonly limits: Required<GatewayLimits>;
   readonly decodeLimits: ClientDecodeLimits;
   readonly authorize: Authorize;
+  /** The admission chain a send or ask goes through after authorize (admission.ts). */
+  readonly admission: readonly AdmissionStep[];
   /** The system's tracer when tracing, else null. */
   readonly tracer: Tracer | null;
   /** The system's clock: rate limits, the idle timeout and every timer of a connection. */
@@ -144,6 +147,7 @@ export class Gateway implements GatewayCore, HubHost {
   readonly limits: Required<GatewayLimits>;
   readonly decodeLimits: ClientDecodeLimits;
   readonly authorize: Authorize;
+  readonly admission: readonly AdmissionStep[];
   readonly coalesceMs: number;
   readonly historyVersions: number;
   readonly resumeWindowMs: number;
@@ -211,6 +215,7 @@ export class Gateway implements GatewayCore, HubHost {
       maxFrameBytes: options.limits.maxFrameBytes,
     };
     this.authorize = options.authorize;
+    this.admission = options.admission;
     this.coalesceMs = options.snapshots.coalesceMs;
     this.historyVersions = options.snapshots.historyVersions;
     this.resumeWindowMs = options.snapshots.resumeWindowMs;

@@ -25,6 +25,7 @@
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { resolveAdmission, type AdmissionStep } from './admission.ts';
 import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
 import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
@@ -123,6 +124,11 @@ export interface GatewayOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   readonly authenticate: Authenticate;
   readonly authorize: Authorize;
+  /**
+   * Steps a `send` or `ask` goes through after `authorize`, before the actor: each allows,
+   * replaces the message, or refuses (runtime/gateway/admission.ts). Default: none.
+   */
+  readonly admission?: readonly AdmissionStep[];
   /** The origin the gateway's own pages are served from (see above); default: from `listen`. */
   readonly publicOrigin?: string;
   /** Origins of other sites whose pages may connect, or '*'; default: none. */
@@ -143,6 +149,7 @@ export interface ResolvedGatewayOptions {
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer } | null;
   readonly authenticate: Authenticate;
   readonly authorize: Authorize;
+  readonly admission: readonly AdmissionStep[];
   /** Null: derived from `listen` once listening (Gateway.publicOrigin). */
   readonly publicOrigin: string | null;
   readonly allowedOrigins: ReadonlySet<string> | '*';
@@ -214,6 +221,7 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     'tls',
     'authenticate',
     'authorize',
+    'admission',
     'publicOrigin',
     'allowedOrigins',
     'limits',
@@ -379,6 +387,7 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
     tls,
     authenticate: o.authenticate as Authenticate,
     authorize: o.authorize as Authorize,
+    admission: resolveAdmission(`${f}.admission`, o.admission),
     publicOrigin,
     allowedOrigins,
     limits,
