@@ -165,7 +165,7 @@ export { sandboxStats } from './sandbox/stats.ts';
 export type { SandboxStats } from './sandbox/stats.ts';
 export { SANDBOX_MAX_IN_FLIGHT } from './sandbox/behaviour.ts';
 export { NodeDownError } from './runtime/nodes/node.ts';
-export type { Topics } from './runtime/nodes/topics.ts';
+export type { Topics } from './runtime/topics/topics.ts';
 export type { NodeOptions, NodesOptions, LinkTuning } from './runtime/nodes/options.ts';
 export type { PeerSpec } from './runtime/nodes/net.ts';
 export {

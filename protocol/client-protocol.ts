@@ -223,7 +223,7 @@ export const DEFAULT_CLIENT_DECODE_LIMITS: ClientDecodeLimits = Object.freeze({
 });
 
 /**
- * Longest target (address or path; a topic's name is shorter, runtime/nodes/topics.ts), in
+ * Longest target (address or path; a topic's name is shorter, runtime/topics/topics.ts), in
  * characters as the client sent it, before an entity's kind and id are decoded: a longer one
  * is answered `error` `bad-target`. The one spelling `authorize` sees may be longer (an escaped
  * character takes three characters per UTF-8 byte); decoding never lengthens an id, so this

@@ -69,7 +69,7 @@ import { LocalDirectory } from './cluster/directory.ts';
 import { LocalReminders } from './cluster/reminders.ts';
 import { decodeValue } from './refcodec.ts';
 import { ClusterRuntime } from './cluster/cluster.ts';
-import { Topics } from './nodes/topics.ts';
+import { Topics } from './topics/topics.ts';
 import { Gateway } from './gateway/gateway.ts';
 import type { ShardFrame } from './shards/protocol.ts';
 
@@ -184,7 +184,7 @@ export class ActorSystem implements SystemCore {
   private resolveTerminated!: (r: TerminationReport) => void;
   /** Resolves once every actor has stopped, with why. */
   readonly whenTerminated: Promise<TerminationReport>;
-  /** Publish and subscribe by topic, here and across linked nodes (runtime/nodes/topics.ts). */
+  /** Publish and subscribe by topic, here and across linked nodes (runtime/topics/topics.ts). */
   readonly topics: Topics = new Topics(this);
   /** This node's links to other nodes (runtime/nodes), or null for a node alone. */
   readonly nodes: NodeRuntime | null = null;

@@ -27,7 +27,7 @@ import {
   type NodeId,
   type ParsedAddress,
 } from '../../protocol/address.ts';
-import { MAX_TOPIC_LENGTH } from '../nodes/topics.ts';
+import { MAX_TOPIC_LENGTH } from '../topics/topics.ts';
 import type { GatewayOp } from './options.ts';
 
 /** A target as the gateway resolved it. */

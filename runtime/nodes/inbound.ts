@@ -3,7 +3,7 @@
  * link (protocol/node-link.ts) has already checked the frame: its shape, the addresses, the
  * caps on nesting, sizes and keys. Here is what only the runtime knows: the fields of each
  * system message that crosses nodes (runtime/system-message.ts), the bodies of the topics'
- * envelopes (runtime/nodes/topics.ts), and the notice a watched actor sends its watchers.
+ * envelopes (runtime/topics/topics.ts), and the notice a watched actor sends its watchers.
  *
  * A `stop` from a peer is taken only for user actors (paths under `/user/`) and entities: the
  * guardians `/user` and `/system` (stopping either ends the whole node) and the system's own
@@ -25,7 +25,7 @@
 import { CLOSE, LinkProtocolError } from '../../protocol/node-link.ts';
 import { isActorRef } from '../ref.ts';
 import type { SystemMessage } from '../system-message.ts';
-import { MAX_TOPIC_LENGTH, type TopicsEnvelopeBody } from './topics.ts';
+import { MAX_TOPIC_LENGTH, type TopicsEnvelopeBody } from '../topics/topics.ts';
 
 /** The system messages that cross nodes; the others stay in their node. */
 export const CROSSING_SYSTEM: ReadonlySet<string> = new Set([

@@ -40,7 +40,7 @@ import {
 import { stampPrincipal, type Principal } from '../principal.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
-import { TOPICS_PATH, type TopicsEnvelopeBody } from './topics.ts';
+import { TOPICS_PATH, type TopicsEnvelopeBody } from '../topics/topics.ts';
 import {
   checkSystemMessage,
   checkTopicsBody,

@@ -14,7 +14,7 @@ import {
   toData,
 } from '../../protocol/client-protocol.ts';
 import { MAX_OUTBOUND_FRAME_BYTES } from '../../runtime/gateway/connection.ts';
-import { MAX_TOPIC_LENGTH } from '../../runtime/nodes/topics.ts';
+import { MAX_TOPIC_LENGTH } from '../../runtime/topics/topics.ts';
 import {
   rawClient,
   startGateway,

@@ -14,7 +14,7 @@ import {
   KIND_USER,
   NODE_PROTOCOL_VERSION as V,
 } from '../../protocol/node-link.ts';
-import { TOPICS_PATH } from '../../runtime/nodes/topics.ts';
+import { TOPICS_PATH } from '../../runtime/topics/topics.ts';
 import { hostilePeer } from './hostile-peer.ts';
 import { until } from '../support/until.ts';
 
