@@ -33,6 +33,7 @@ import { InvalidOptionError, TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
+import { Outbox } from './outbox.ts';
 import { AskDeliveryError, ReplyFailure } from './ask.ts';
 import {
   ActorFailedError,
@@ -47,7 +48,6 @@ import {
 } from './failure.ts';
 import { MigrationError, type PersistenceStore } from './persistence.ts';
 import { decodeValue, encodeValue } from './refcodec.ts';
-import { crossing } from './shards/link.ts';
 import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
@@ -225,7 +225,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** Meta of the message being handled (null, the sending cell, or a MessageMeta). */
   private handling: unknown = null;
   /** Messages sent during the current message, held until its snapshot is saved. */
-  outbox: unknown[] | null = null;
+  outbox: Outbox | null = null;
   private kids: Map<string | number, Kid> | null = null;
   private nameSeq = 0;
   private watchers: Set<ActorRef<unknown>> | null = null;
@@ -560,7 +560,7 @@ export class ActorCell<In = any, Reply = any, State = any>
         ? sys.telemetry.startReceive(this.path, behaviour.kind, msg, traceOf(meta))
         : null;
       this.traceContext = span === null ? null : contextWithSpan(traceOf(meta), span);
-      if (persistent) this.outbox = [];
+      if (persistent) this.outbox = new Outbox();
       this.handling = meta;
       this.handled++;
       const tap = this.snapshots?.tap;
@@ -720,7 +720,6 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** A tell made during a persistent actor's message: held until the snapshot is saved. */
   deferTell(ref: LocalRef, msg: unknown): Delivery {
     const sys = this.system;
-    checkCrossing(ref, msg);
     this.outbox!.push(ref, msg, sys.tracing || this.principal !== null ? sys.sendMeta(this) : this);
     return 'enqueued';
   }
@@ -730,38 +729,19 @@ export class ActorCell<In = any, Reply = any, State = any>
    * deferTell does.
    */
   deferWithMeta(ref: LocalRef, msg: unknown, meta: unknown): void {
-    checkCrossing(ref, msg);
     this.outbox!.push(ref, msg, meta);
   }
 
   private releaseOutbox(): void {
     const out = this.outbox;
     this.outbox = null;
-    if (out === null) return;
-    for (let i = 0; i < out.length; i += 3) {
-      const to = out[i] as LocalRef;
-      try {
-        to.deliverWithMeta(out[i + 1], out[i + 2]);
-      } catch (error) {
-        // changed after it was sent so that it no longer crosses to its shard; an ask among
-        // them fails at once
-        const meta = out[i + 2];
-        this.system.deadLetter(out[i + 1], to, meta, 'cannot-cross', error);
-        if (meta instanceof MessageMeta && meta.replyTo !== null)
-          (meta.replyTo as LocalRef).deliverWithMeta(new ReplyFailure(error), null);
-      }
-    }
+    out?.release(this.system);
   }
 
   private dropOutbox(reason: DeadLetterReason = 'sender-failed'): void {
     const out = this.outbox;
     this.outbox = null;
-    if (out === null) return;
-    for (let i = 0; i < out.length; i += 3) {
-      const to = out[i] as LocalRef;
-      this.system.deadLetter(out[i + 1], to, out[i + 2], reason, this.end?.failure);
-      this.failAsk(out[i + 2], reason, to.path);
-    }
+    out?.drop(this.system, reason, this.end?.failure);
   }
 
   // ---- snapshots for subscribers --------------------------------------------------------
@@ -1654,15 +1634,6 @@ export class ActorCell<In = any, Reply = any, State = any>
     cell.wake();
     return cell;
   }
-}
-
-/**
- * A message held for a persistent actor's outbox to a target on another thread: what cannot
- * cross throws now, in the actor's turn, as an immediate tell's would (not when the snapshot
- * is saved, outside any turn).
- */
-function checkCrossing(ref: LocalRef, msg: unknown): void {
-  if (ref.target?.remote === true && !crossing(msg)) encodeValue(msg);
 }
 
 /**

@@ -170,3 +170,44 @@ function dec(v: unknown, refOf: RefOf, depth: number): unknown {
   }
   return out;
 }
+
+/**
+ * Whether a body can go as it is (true) or must go through the ref codec (false): checks the
+ * common shapes without allocating; anything unusual (an Error, a class instance, a function,
+ * a cycle…) is left to encodeValue, which encodes it or throws SerializationError naming the
+ * field.
+ */
+export function crossing(body: unknown): boolean {
+  return plain(body, 0);
+}
+
+function plain(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (v === null) return true;
+  if (depth >= MAX_ENCODE_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!plain(v[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto === Object.prototype || proto === null) {
+    for (const k in v as object) {
+      if (k === '__proto__' || !plain((v as Record<string, unknown>)[k], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (isActorRef(v)) return true;
+  if (v instanceof Date) return !Number.isNaN(v.getTime());
+  return false;
+}

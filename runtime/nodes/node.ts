@@ -28,7 +28,7 @@ import { MessageMeta } from '../envelope.ts';
 import type { Terminated } from '../notices.ts';
 import { ActorCell, senderOf } from '../cell.ts';
 import { extractTrace, injectTrace } from '../telemetry.ts';
-import { crossing } from '../shards/link.ts';
+import { crossing } from '../refcodec.ts';
 import { isTempAddress } from '../temp.ts';
 import { LINK_CLOSED, type NodeLink } from './link.ts';
 import {

@@ -35,9 +35,9 @@
  * message waiting in one actor's mailbox does not keep back the frames that did not carry it.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { isActorRef, type ActorRef } from '../ref.ts';
+import type { ActorRef } from '../ref.ts';
 import { unpackWithRefs } from '../wire-ref.ts';
-import { decodeValue, MAX_ENCODE_DEPTH } from '../refcodec.ts';
+import { decodeValue } from '../refcodec.ts';
 import type { Address } from '../../protocol/address.ts';
 import type { EnvelopeKind } from '../envelope.ts';
 import { stampPrincipal, type Principal } from '../principal.ts';
@@ -52,46 +52,7 @@ export const LINK_RETAIN_BYTES = 32 * 1024 * 1024;
 
 export { ENCODED, KIND_REPLY, KIND_SYSTEM, KIND_USER, kindCode } from '../../protocol/entries.ts';
 
-/**
- * Whether a body can go as it is (true) or must go through the ref codec (false): checks the
- * common shapes without allocating; anything unusual (an Error, a class instance, a function,
- * a cycle…) is left to encodeValue, which encodes it or throws SerializationError naming the
- * field.
- */
-export function crossing(body: unknown): boolean {
-  return plain(body, 0);
-}
-
-function plain(v: unknown, depth: number): boolean {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-    case 'undefined':
-      return true;
-    case 'number':
-      return Number.isFinite(v);
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (v === null) return true;
-  if (depth >= MAX_ENCODE_DEPTH) return false;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!plain(v[i], depth + 1)) return false;
-    return true;
-  }
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (proto === Object.prototype || proto === null) {
-    for (const k in v as object) {
-      if (k === '__proto__' || !plain((v as Record<string, unknown>)[k], depth + 1)) return false;
-    }
-    return true;
-  }
-  if (isActorRef(v)) return true;
-  if (v instanceof Date) return !Number.isNaN(v.getTime());
-  return false;
-}
+export { crossing } from '../refcodec.ts';
 
 /** An entry as the writer is given it. */
 export interface OutEntry {
