@@ -5,6 +5,7 @@ import {
   ENTITY_SCHEME,
   MAX_ENTITY_ID_LENGTH_CHARS,
   MAX_NAME_LENGTH_CHARS,
+  AmbiguousAddressError,
   canonicalAddress,
   childPath,
   entityAddress,
@@ -291,6 +292,12 @@ describe('canonicalAddress: one spelling per address', () => {
         fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 8 }),
         (k, id, choices) => {
           const canonical = entityAddress(k, id);
+          // the ids . and .. are refused, however spelled (tested above)
+          if (id === '.' || id === '..') {
+            const spelt = `${ENTITY_SCHEME}${spelling(k, choices)}/${spelling(id, choices)}`;
+            expect(() => canonicalAddress(spelt)).toThrow(AmbiguousAddressError);
+            return;
+          }
           const spelt = `${ENTITY_SCHEME}${spelling(k, choices)}/${spelling(id, choices)}`;
           expect(canonicalAddress(spelt)).toBe(canonical);
           expect(canonicalAddress(canonical)).toBe(canonical);
