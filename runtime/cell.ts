@@ -34,6 +34,9 @@ import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
 import { Outbox } from './outbox.ts';
+import { Snapshots, tellAll, type MessageTap } from './subscribers.ts';
+
+export type { MessageTap } from './subscribers.ts';
 import { AskDeliveryError, ReplyFailure } from './ask.ts';
 import {
   ActorFailedError,
@@ -181,22 +184,6 @@ class Ending {
  * (an allocation and 32 bytes less per actor). Only the cell's own code uses the mailbox,
  * through `this.mailbox`.
  */
-/** What a tap keeps of each message an inspected actor handles. */
-export interface MessageTap {
-  record(msg: unknown, sender: ActorRef<unknown> | undefined, at: number): void;
-}
-
-/** Who subscribed to an actor's snapshots, and the last view they were sent. */
-class Snapshots {
-  subscribers: Set<ActorRef<unknown>> | null = null;
-  /** Subscribers to what it emits (`ctx.emit`). */
-  eventSubscribers: Set<ActorRef<unknown>> | null = null;
-  /** Records the messages it handles while someone inspects it (runtime/inspector). */
-  tap: MessageTap | null = null;
-  last: unknown = undefined;
-  /** +1 at each view sent; kept across unsubscribing, so versions never repeat. */
-  version = 0;
-}
 
 export class ActorCell<In = any, Reply = any, State = any>
   extends Mailbox
@@ -790,27 +777,16 @@ export class ActorCell<In = any, Reply = any, State = any>
    * a listener that throws on a path that rethrows) is removed and logged: the actor goes on.
    */
   private sendToSubscribers(subs: Set<ActorRef<unknown>>, msg: unknown): void {
-    for (const r of subs) {
-      try {
-        r.tell(msg);
-      } catch (error) {
-        subs.delete(r);
-        this.system.logger.error(
-          `troupe: a subscriber of ${this.path} (${r.path}) could not be told and was removed`,
-          error,
-        );
-      }
-    }
+    tellAll(subs, msg, (r, error) =>
+      this.system.logger.error(
+        `troupe: a subscriber of ${this.path} (${r.path}) could not be told and was removed`,
+        error,
+      ),
+    );
   }
 
   private update(): SnapshotUpdate {
-    const s = this.snapshots!;
-    return {
-      type: 'troupe.snapshot',
-      ref: this.ref,
-      version: s.version,
-      snapshot: s.last,
-    };
+    return this.snapshots!.update(this.ref);
   }
 
   // ---- system messages ------------------------------------------------------------------
