@@ -232,7 +232,11 @@ export function fromMachine<M extends AnyStateMachine, Reply = unknown>(
           // queued while the actor waited out a restart delay) is stale, never run
           if (!state.clock.armed.has(fire)) {
             if (fire.fn !== null)
-              ctx.system.deadLetter(msg, ctx.self, null, 'stale-incarnation', undefined);
+              ctx.system.deadLetters.publish({
+                message: msg,
+                recipient: ctx.self.address,
+                reason: 'stale-incarnation',
+              });
           } else {
             const fn = fire.fn;
             fire.fn = null;
