@@ -21,7 +21,7 @@ import { Ajv } from 'ajv';
 import type { ActorRef } from '../../runtime/ref.ts';
 import type { Behaviour, InOf, ReplyOf } from '../../runtime/behaviour.ts';
 import type { SpawnOptions } from '../../runtime/options.ts';
-import type { ActorSystem } from '../../runtime/system.ts';
+import type { SystemApi } from '../../runtime/system-api.ts';
 import type { OffloadTask } from '../../runtime/offload.ts';
 import { InvalidOptionError } from '../../runtime/error.ts';
 import { runUntrusted } from '../../sandbox/run.ts';
@@ -34,7 +34,7 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 export interface ToolContext {
   readonly callId: string;
   readonly agent: ActorRef<unknown>;
-  readonly system: ActorSystem;
+  readonly system: SystemApi;
   readonly signal: AbortSignal;
   /**
    * Who the call acts for: the task's principal (else the agent itself, `agent:<address>`),
