@@ -28,6 +28,7 @@ import {
   supervise,
   type ActorContext,
   type ActorRef,
+  type ActorSystem,
   type Behaviour,
   type ChildFailure,
 } from '../../index.ts';
@@ -148,6 +149,12 @@ export class World {
   /** Faults that child hooks threw (those that are failures: not stop, not factories). */
   readonly thrown: Thrown[] = [];
   private readonly armed = new Map<string, FaultHook[]>();
+  /** The test's system: the lifecycle a faulting actor had is read from its cell. */
+  private readonly system: ActorSystem;
+
+  constructor(system: ActorSystem) {
+    this.system = system;
+  }
 
   /** Makes the fault a hook throws, recorded to be matched with its ChildFailure. */
   failure(ctx: ActorContext<any, any>, hook: string, label: string): HookFault {
@@ -157,7 +164,7 @@ export class World {
       hook,
       ref: ctx.self,
       incarnation: ctx.incarnation,
-      lifecycle: ctx.system.cellAt(ctx.path)?.lifecycle,
+      lifecycle: this.system.cellAt(ctx.path)?.lifecycle,
     });
     return fault;
   }

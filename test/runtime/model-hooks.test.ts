@@ -464,7 +464,7 @@ type WatcherMsg = { readonly type: 'watch'; readonly ref: ActorRef<unknown> };
 
 class Run {
   readonly t: TestSystem;
-  readonly world = new World();
+  readonly world: World;
   readonly store = new InMemoryStore();
   readonly setup: Setup;
   readonly dynamic: boolean;
@@ -513,6 +513,7 @@ class Run {
     this.dynamic = setup.strategy === 'simple-one-for-one';
     this.t = testSystem();
     const { system } = this.t;
+    this.world = new World(system);
     system.deadLetters.subscribe((l) => {
       const notice = l.message as Partial<Terminated> | null;
       if (notice?.type === 'troupe.terminated' && this.stoppedWatchers.has(l.recipient))
