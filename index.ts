@@ -18,6 +18,7 @@ export {
   type ExtensionCore,
 } from './runtime/extension.ts';
 export type { ShutdownPhase, ShutdownTask } from './runtime/shutdown-phases.ts';
+export type { SystemApi } from './runtime/system-api.ts';
 export { InvalidPrincipalError, narrowPrincipal } from './runtime/principal.ts';
 export type { ActorRef, Delivery, EncodedRef } from './runtime/ref.ts';
 export { isActorRef } from './runtime/ref.ts';

@@ -6,14 +6,15 @@ import type { ActorPath } from '../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { SpawnOptions } from './options.ts';
-import type { ActorSystem } from './system.ts';
+import type { SystemApi } from './system-api.ts';
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import type { Principal } from './principal.ts';
 
 export interface ActorContext<In = unknown, Reply = unknown> {
   readonly self: ActorRef<In, Reply>;
   readonly path: ActorPath;
-  readonly system: ActorSystem;
+  /** What a behaviour may use of its system (runtime/system-api.ts). */
+  readonly system: SystemApi;
   /** Its mailbox's capacity (Infinity when unbounded). */
   readonly mailboxCapacity: number;
   /** Starts at 0, +1 at each restart. */

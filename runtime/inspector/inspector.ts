@@ -315,7 +315,8 @@ export function inspectorBehaviour(
   };
 
   const sample = (s: State, ctx: ActorContext<InspectorMsg, unknown>): void => {
-    const sys = ctx.system;
+    // the inspector is the kernel's own: it reads the system's internals, not SystemApi
+    const sys = (ctx as unknown as ActorCell).system;
     const now = sys.clock.now();
     // taps nobody asked about lately are removed
     for (const [path, tap] of s.taps)
@@ -413,7 +414,7 @@ export function inspectorBehaviour(
   return {
     kind: 'inspector',
     init(ctx) {
-      const sys = ctx.system;
+      const sys = (ctx as unknown as ActorCell).system;
       const s: State = {
         view: {
           node: sys.nodeId,
@@ -480,7 +481,7 @@ export function inspectorBehaviour(
       return s;
     },
     receive(s, msg, ctx) {
-      const sys = ctx.system;
+      const sys = (ctx as unknown as ActorCell).system;
       if (msg === s.tick) {
         // the loop's own tick: the only thing that samples (or ends taps) after init
         sample(s, ctx);
