@@ -12,8 +12,8 @@
  * - `repeatArguments` (default false): in loop mode, the same arguments on every call instead
  *   of arguments that vary with a call counter.
  * - `toolName` (default: the first offered tool): which offered tool to call.
- * - `outage`: 503 for requests arriving `fromMs` ≤ t < `toMs` after start (or the last reset),
- *   or for the first `requests` requests.
+ * - `outage`: 503 for requests arriving `fromMs` ≤ t < `toMs` after start (or the last reset;
+ *   `toMs` may be Infinity), or for the first `requests` requests.
  * - `rateLimit`: at most `requests` requests and `tokens` tokens (prompt + completion) per
  *   fixed window of `windowMs` (default 60,000); beyond them 429 with `Retry-After`.
  * - `badRequest`: the first `requests` requests answer a non-retryable 400.
@@ -135,7 +135,7 @@ function outage(value: OutageOption | undefined): OutageOption | undefined {
   if (value === undefined) return undefined;
   if ('requests' in value) return { requests: count('outage.requests', value.requests) };
   const fromMs = millis('outage.fromMs', value.fromMs);
-  const toMs = millis('outage.toMs', value.toMs);
+  const toMs = value.toMs === Infinity ? Infinity : millis('outage.toMs', value.toMs);
   if (toMs < fromMs) throw new MockModelOptionError('outage.toMs', toMs, `≥ fromMs (${fromMs})`);
   return { fromMs, toMs };
 }

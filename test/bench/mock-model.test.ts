@@ -826,6 +826,16 @@ describe('the server', () => {
     });
   });
 
+  it('reads an outage with no end from the CLI as one to Infinity', async () => {
+    const options = optionsFromArgs(['--outage-from-ms', '0']);
+    expect(options.outage).toEqual({ fromMs: 0, toMs: Infinity });
+    const { client } = await serve(options);
+    const error = await client.chat.completions
+      .create({ model: 'm', messages: [ask] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+  });
+
   it('runs as a process that prints its URL and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['bench/mock-model/main.ts', '--port', '0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
