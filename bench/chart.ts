@@ -24,6 +24,11 @@ const COLOURS: Readonly<Record<ImplId, string>> = {
   'troupe:cold': '#a9acdf',
   'troupe:receive@2nodes': '#d33682',
   'troupe:receive@3nodes': '#e377c2',
+  'troupe:agent': '#0b3d91',
+  langgraph: '#2e7d32',
+  'openai-agents': '#424242',
+  mastra: '#ef6c00',
+  'ai-sdk': '#00838f',
 };
 
 const LEGEND: Readonly<Record<ImplId, string>> = {
@@ -42,6 +47,11 @@ const LEGEND: Readonly<Record<ImplId, string>> = {
   'troupe:cold': 'troupe:cold: a sandbox from a new isolate',
   'troupe:receive@2nodes': 'troupe:receive@2nodes: across two node processes',
   'troupe:receive@3nodes': 'troupe:receive@3nodes: a cluster of three node processes on Redis',
+  'troupe:agent': "troupe:agent: troupe's agent (createAgent)",
+  langgraph: 'langgraph: LangGraph JS createReactAgent',
+  'openai-agents': 'openai-agents: the OpenAI Agents SDK',
+  mastra: "mastra: Mastra's Agent",
+  'ai-sdk': 'ai-sdk: the AI SDK, generateText in a loop',
 };
 
 const W = 1280;

@@ -39,7 +39,12 @@ export type ImplId =
   | 'troupe:pooled'
   | 'troupe:cold'
   | 'troupe:receive@2nodes'
-  | 'troupe:receive@3nodes';
+  | 'troupe:receive@3nodes'
+  | 'troupe:agent'
+  | 'langgraph'
+  | 'openai-agents'
+  | 'mastra'
+  | 'ai-sdk';
 /** The order implementations run in, and are listed in. */
 export const IMPLS: readonly ImplId[] = [
   'raw',
@@ -56,6 +61,11 @@ export const IMPLS: readonly ImplId[] = [
   'troupe:cold',
   'troupe:receive@2nodes',
   'troupe:receive@3nodes',
+  'troupe:agent',
+  'langgraph',
+  'openai-agents',
+  'mastra',
+  'ai-sdk',
 ];
 
 /** Implementations that are not troupe and are not the `raw` ceiling: the runtimes compared against. */
@@ -98,6 +108,12 @@ export interface Sample {
    * goes into `extra` as the median over the runs, and per run as `<name>Runs`.
    */
   readonly counts?: Readonly<Record<string, number>>;
+  /**
+   * Why the run failed, for a benchmark whose implementations may fail without failing the
+   * suite (the agent benches' peers): a result with a failed run has msgs/s 0 and the first
+   * failure's text in `extra.error`.
+   */
+  readonly error?: string;
 }
 
 export type Impl<P> = (params: P) => Sample | Promise<Sample>;
@@ -300,7 +316,8 @@ function progressLine(b: Benchmark<any>, id: ImplId, label: string, s: Sample): 
     s.p50Us === undefined || s.p99Us === undefined
       ? ''
       : `  p50 ${formatUs(s.p50Us)} µs, p99 ${formatUs(s.p99Us)} µs`;
-  return `${b.name.padEnd(19)} ${id.padEnd(15)} ${label.padEnd(8)} ${rate} ${b.unit} (${s.seconds.toFixed(3)} s)${mem}${lat}`;
+  const failed = s.error === undefined ? '' : `  FAILED: ${s.error}`;
+  return `${b.name.padEnd(19)} ${id.padEnd(15)} ${label.padEnd(8)} ${rate} ${b.unit} (${s.seconds.toFixed(3)} s)${mem}${lat}${failed}`;
 }
 
 export function median(xs: readonly number[]): number {
@@ -316,6 +333,17 @@ function summarise(
   quick: boolean,
   scale: number,
 ): Result {
+  const failed = samples.filter((s) => s.error !== undefined);
+  if (failed.length > 0) {
+    const extra = {
+      runs: samples.length,
+      quick,
+      scale,
+      error: failed[0]!.error,
+      failedRuns: failed.length,
+    };
+    return { bench, impl, messages: 0, seconds: 0, msgsPerSec: 0, min: 0, max: 0, extra };
+  }
   const messages = samples[0]!.messages;
   for (const s of samples) expectCount(`${bench} ${impl}: messages per run`, s.messages, messages);
   const rates = samples.map((s) => s.messages / s.seconds);

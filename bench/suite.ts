@@ -22,6 +22,8 @@ import { countingSandboxed, sandboxAcquire, sandboxRecovery } from './sandbox.ts
 import { askRtt, countingTwoNodes, pingpongTwoNodes } from './nodes.ts';
 import { entityActivateBench, failoverBench } from './cluster.ts';
 import { gatewayFanoutBench } from './gateway.ts';
+import { agentStep } from './agents/step.ts';
+import { agentMemory } from './agents/memory.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -87,6 +89,8 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   timerLateness,
   supervisorChildren,
   sandboxRecovery,
+  agentStep,
+  agentMemory,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

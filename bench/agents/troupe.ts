@@ -1,0 +1,118 @@
+/**
+ * `troupe:agent`: troupe's agent (`createAgent`, actors/agent/) on its in-process fake model
+ * (`scriptedModel`), one actor per agent of the pool in one system; a task is an ask of
+ * `{ type: 'task', input }`, answered with `agent.done`.
+ *
+ * The agent keeps its conversation from task to task (it has no "new conversation" message):
+ * the 100th task of an agent is sent with the 400 messages before it. The peers run each task
+ * as a fresh conversation, so this costs troupe, not them.
+ *
+ * Step cap: until the execution controller lands, the only cap is the agent's `modelCalls`
+ * budget, which counts over the agent's life: it is STEP_CAP × the tasks the agent will be
+ * given, so a task that loops ends the agent (a failure for its supervisor) after that many
+ * calls, not after STEP_CAP of its own.
+ */
+import { createSystem, type ActorRef } from '../../index.ts';
+import { createAgent, defineTool, scriptedModel } from '../../actors/agent/index.ts';
+import type { ModelProvider, ModelRequest, ScriptStep, Tool } from '../../actors/agent/index.ts';
+import {
+  INSTRUCTIONS,
+  nextMove,
+  runTool,
+  STEP_CAP,
+  TOOL_DESCRIPTION,
+  TOOL_NAME,
+  TOOL_PARAMETERS,
+  type ScriptMode,
+  type ToolArguments,
+} from './task.ts';
+import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import type { MemoryPeer, Peer } from './peers.ts';
+
+/** The script as one step that repeats: its move decided from the request. */
+export function troupeModel(mode: ScriptMode, counter: Counter) {
+  const step = (req: ModelRequest): ScriptStep => {
+    const move = nextMove(mode, req.messages.at(-1)?.role === 'tool', counter.modelCalls++);
+    return move.kind === 'answer'
+      ? { content: move.text }
+      : { toolCalls: [{ name: TOOL_NAME, arguments: move.arguments, id: move.id }] };
+  };
+  return scriptedModel([step]);
+}
+
+export function troupeTool(counter: Counter) {
+  return defineTool<ToolArguments>({
+    name: TOOL_NAME,
+    description: TOOL_DESCRIPTION,
+    parameters: TOOL_PARAMETERS,
+    run: () => runTool(counter),
+  });
+}
+
+interface Done {
+  readonly type: string;
+  readonly answer?: unknown;
+}
+
+function agentConfig(i: number, model: ModelProvider, tools: Tool[], tasks: number) {
+  return {
+    name: `agent-${i}`,
+    model,
+    tools,
+    instructions: INSTRUCTIONS,
+    budget: { modelCalls: STEP_CAP * tasks },
+  };
+}
+
+/** One task on `agent`; its answer. */
+async function ask(agent: ActorRef<any>, input: string, timeout: number): Promise<string> {
+  const reply = (await agent.ask({ type: 'task', input }, { timeout })) as Done;
+  if (reply.type !== 'agent.done') throw new Error(`${agent.address} answered ${reply.type}`);
+  return String(reply.answer);
+}
+
+export function troupePool(options: PoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  const system = createSystem();
+  const model = troupeModel(options.mode, counter);
+  const tools = [troupeTool(counter)];
+  const agents: ActorRef<any>[] = [];
+  for (let i = 0; i < options.size; i++)
+    agents.push(
+      system.spawn(createAgent(agentConfig(i, model, tools, options.tasksPerAgent)), {
+        name: `agent-${i}`,
+      }),
+    );
+  return Promise.resolve({
+    counter,
+    run: (agent, input) => ask(agents[agent]!, input, options.taskTimeoutMs),
+    close: () => system.shutdown().then(() => undefined),
+  });
+}
+
+/** Ask timeout of the memory bench's tasks and touches. */
+const MEMORY_ASK_MS = 30_000;
+
+/**
+ * A live agent (its actor, machine and context, in one system) that has finished one task;
+ * its next message is a `status` ask. troupe cannot hibernate an agent yet.
+ */
+export const troupeMemory: MemoryPeer = (counter) => {
+  const system = createSystem();
+  const model = troupeModel('script', counter);
+  const tools = [troupeTool(counter)];
+  return Promise.resolve({
+    async agent(i, input) {
+      const ref = system.spawn(createAgent(agentConfig(i, model, tools, 1)), {
+        name: `agent-${i}`,
+      });
+      return { answer: await ask(ref, input, MEMORY_ASK_MS), held: ref };
+    },
+    async touch(held) {
+      await (held as ActorRef<any>).ask({ type: 'status' }, { timeout: MEMORY_ASK_MS });
+    },
+    close: () => system.shutdown().then(() => undefined),
+  });
+};
+
+export const peer: Peer = { pool: troupePool, memory: troupeMemory };
