@@ -60,7 +60,7 @@ export default tseslint.config(
     // the clock and the timer heap themselves, and the testing kit's simulated clock
     // (protocol/clock.ts is outside the files above); sandbox/ is not in them either: its
     // watchdog measures real CPU and wall time on purpose
-    ['runtime/timers.ts', 'runtime/testing/**'],
+    ['runtime/core/timers.ts', 'runtime/testing/**'],
   ),
 );
 
@@ -72,7 +72,7 @@ export default tseslint.config(
  */
 function oneClock(files, ignores) {
   const message =
-    'use the injected Clock (system.clock / system.timers, runtime/clock-timers.ts; a client: options.clock), or say with an eslint-disable comment why this must be real time';
+    'use the injected Clock (system.clock / system.timers, runtime/core/clock-timers.ts; a client: options.clock), or say with an eslint-disable comment why this must be real time';
   const timers = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'];
   return [
     {

@@ -16,15 +16,15 @@ export {
   type AddressResolver,
   type Extension,
   type ExtensionCore,
-} from './runtime/extension.ts';
-export type { ShutdownPhase, ShutdownTask } from './runtime/shutdown-phases.ts';
+} from './runtime/core/extension.ts';
+export type { ShutdownPhase, ShutdownTask } from './runtime/core/shutdown-phases.ts';
 export type { SystemApi } from './runtime/system-api.ts';
-export { InvalidPrincipalError, narrowPrincipal } from './runtime/principal.ts';
-export type { ActorRef, Delivery, EncodedRef } from './runtime/ref.ts';
-export { isActorRef } from './runtime/ref.ts';
-export type { ActorContext } from './runtime/context.ts';
-export type { Behaviour, InOf, ReplyOf } from './runtime/behaviour.ts';
-export { TroupeError, InvalidOptionError } from './runtime/error.ts';
+export { InvalidPrincipalError, narrowPrincipal } from './runtime/core/principal.ts';
+export type { ActorRef, Delivery, EncodedRef } from './runtime/core/ref.ts';
+export { isActorRef } from './runtime/core/ref.ts';
+export type { ActorContext } from './runtime/core/context.ts';
+export type { Behaviour, InOf, ReplyOf } from './runtime/core/behaviour.ts';
+export { TroupeError, InvalidOptionError } from './runtime/core/error.ts';
 export {
   parseAddress,
   formatAddress,
@@ -33,20 +33,20 @@ export {
   InvalidActorNameError,
 } from './protocol/address.ts';
 export type { Address, ActorPath, NodeId, ParsedAddress } from './protocol/address.ts';
-export { DEFAULT_MAILBOX_CAPACITY, MailboxFullError } from './runtime/mailbox.ts';
-export type { MailboxOptions, OverflowPolicy } from './runtime/mailbox.ts';
-export { ASK_TIMEOUT_MS, AskTimeoutError, AskDeliveryError } from './runtime/ask.ts';
-export type { AskOptions } from './runtime/ask.ts';
-export { NameTakenError, ActorStoppedError } from './runtime/cell.ts';
-export type { Lifecycle } from './runtime/cell.ts';
+export { DEFAULT_MAILBOX_CAPACITY, MailboxFullError } from './runtime/core/mailbox.ts';
+export type { MailboxOptions, OverflowPolicy } from './runtime/core/mailbox.ts';
+export { ASK_TIMEOUT_MS, AskTimeoutError, AskDeliveryError } from './runtime/core/ask.ts';
+export type { AskOptions } from './runtime/core/ask.ts';
+export { NameTakenError, ActorStoppedError } from './runtime/core/cell.ts';
+export type { Lifecycle } from './runtime/core/cell.ts';
 export {
   ActorFailedError,
   EscalatedError,
   InvalidDirectiveError,
   DEFAULT_DIRECTIVE,
-} from './runtime/failure.ts';
-export type { Directive, DirectiveName, ChildFailure } from './runtime/failure.ts';
-export type { DeadLetter, DeadLetterReason } from './runtime/dead-letters.ts';
+} from './runtime/core/failure.ts';
+export type { Directive, DirectiveName, ChildFailure } from './runtime/core/failure.ts';
+export type { DeadLetter, DeadLetterReason } from './runtime/core/dead-letters.ts';
 export type {
   Terminated,
   DeliveryFailed,
@@ -54,8 +54,12 @@ export type {
   EmittedEvent,
   StopReason,
   TroupeNotice,
-} from './runtime/notices.ts';
-export { InMemoryStore, PersistenceConflictError, MigrationError } from './runtime/persistence.ts';
+} from './runtime/core/notices.ts';
+export {
+  InMemoryStore,
+  PersistenceConflictError,
+  MigrationError,
+} from './runtime/core/persistence.ts';
 export {
   DEFAULT_PASSIVATE_AFTER_MS,
   EntityNotDefinedError,
@@ -68,13 +72,13 @@ export type {
   StoredSnapshot,
   LoadedSnapshot,
   PersistenceOptions,
-} from './runtime/persistence.ts';
-export { encodeValue, decodeValue, SerializationError } from './runtime/refcodec.ts';
-export { ENVELOPE_VERSION } from './runtime/envelope.ts';
-export type { Envelope, EnvelopeKind } from './runtime/envelope.ts';
-export type { Clock } from './runtime/clock.ts';
-export { systemClock } from './runtime/clock.ts';
-export type { Logger } from './runtime/logger.ts';
+} from './runtime/core/persistence.ts';
+export { encodeValue, decodeValue, SerializationError } from './runtime/core/refcodec.ts';
+export { ENVELOPE_VERSION } from './runtime/core/envelope.ts';
+export type { Envelope, EnvelopeKind } from './runtime/core/envelope.ts';
+export type { Clock } from './runtime/core/clock.ts';
+export { systemClock } from './runtime/core/clock.ts';
+export type { Logger } from './runtime/core/logger.ts';
 export { portable, portableFactory } from './runtime/shards/portable.ts';
 export { SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
 export { ShardPlacementError } from './runtime/system.ts';
@@ -92,7 +96,7 @@ export {
   OFFLOAD_MAX_QUEUE,
   OFFLOAD_TIMEOUT_MS,
   OFFLOAD_IDLE_TIMEOUT_MS,
-} from './runtime/offload.ts';
+} from './runtime/core/offload.ts';
 export type {
   OffloadTask,
   OffloadOptions,
@@ -100,7 +104,7 @@ export type {
   OffloadResult,
   OffloadDone,
   OffloadFailed,
-} from './runtime/offload.ts';
+} from './runtime/core/offload.ts';
 export { fromReceive } from './actors/receive.ts';
 export type { Receive, ReceiveOptions } from './actors/receive.ts';
 export { fromStore } from './actors/store.ts';
@@ -140,7 +144,7 @@ export type {
 export type { BackoffOptions } from './supervisors/backoff.ts';
 export { recordRestart, restartWindow, restartsIn } from './supervisors/intensity.ts';
 export type { RestartWindow } from './supervisors/intensity.ts';
-export type { RuntimeEvent, SupervisionEvent } from './runtime/events.ts';
+export type { RuntimeEvent, SupervisionEvent } from './runtime/core/events.ts';
 export { sandboxed, MAX_SOURCE_CHARS } from './sandbox/behaviour.ts';
 export type { SandboxedOptions, SandboxCapabilities, SandboxEmitted } from './sandbox/behaviour.ts';
 export { SandboxModeError } from './sandbox/behaviour.ts';

@@ -3,8 +3,8 @@
  * actions and @xstate/store effects do not receive troupe's ActorContext, so the adapters
  * set it here for the duration of one `send`; `actorContext()` reads it.
  */
-import { TroupeError } from '../runtime/error.ts';
-import type { ActorContext } from '../runtime/context.ts';
+import { TroupeError } from '../runtime/core/error.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 
 let active: ActorContext<any, any> | null = null;
 

@@ -32,12 +32,12 @@ import {
   type InputFrom,
 } from 'xstate';
 import { actorContext, enterActorContext, leaveActorContext } from './current.ts';
-import { isActorRef, type ActorRef } from '../runtime/ref.ts';
-import { deliverOwnTimer } from '../runtime/cell.ts';
-import type { Behaviour, InOf, ReplyOf } from '../runtime/behaviour.ts';
-import type { ActorContext } from '../runtime/context.ts';
+import { isActorRef, type ActorRef } from '../runtime/core/ref.ts';
+import { deliverOwnTimer } from '../runtime/core/cell.ts';
+import type { Behaviour, InOf, ReplyOf } from '../runtime/core/behaviour.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 import type { SpawnOptions } from '../runtime/options.ts';
-import type { TimerEntry, TimerQueue } from '../runtime/timers.ts';
+import type { TimerEntry, TimerQueue } from '../runtime/core/timers.ts';
 
 /** A machine timer that fired: travels through the mailbox, runs in the actor's turn. */
 class TimerFire {
@@ -108,7 +108,7 @@ export interface MachineOptions<M extends AnyStateMachine> {
  * The clock a machine runs on: XState's timers become entries of the system's timer heap,
  * and fire as a TimerFire message through the actor's mailbox. One per incarnation: a timer
  * of an incarnation that has ended (a restart that ran no stop hook, `brutal`) is a dead
- * letter, never an event of its successor (runtime/cell.ts, deliverOwnTimer).
+ * letter, never an event of its successor (runtime/core/cell.ts, deliverOwnTimer).
  */
 export class MachineClock {
   private readonly timers: TimerQueue;

@@ -6,11 +6,11 @@
  * `init` is the initial state, or a function `(ctx) => state` called at each start (use the
  * function form when the state is mutable, so each start gets a fresh one).
  */
-import type { Behaviour } from '../runtime/behaviour.ts';
-import type { ActorContext } from '../runtime/context.ts';
-import type { ChildFailure, Directive } from '../runtime/failure.ts';
-import type { ActorRef } from '../runtime/ref.ts';
-import type { StopReason } from '../runtime/notices.ts';
+import type { Behaviour } from '../runtime/core/behaviour.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ChildFailure, Directive } from '../runtime/core/failure.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
+import type { StopReason } from '../runtime/core/notices.ts';
 
 export type Receive<State, In, Reply> = (
   state: State,

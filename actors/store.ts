@@ -9,8 +9,8 @@
  */
 import { createStore, type AnyStoreConfig, type EventFromStoreConfig } from '@xstate/store';
 import { actorContext, enterActorContext, leaveActorContext } from './current.ts';
-import type { Behaviour } from '../runtime/behaviour.ts';
-import type { ActorContext } from '../runtime/context.ts';
+import type { Behaviour } from '../runtime/core/behaviour.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 
 export interface StoreBehaviourOptions {
   readonly schemaVersion?: number;

@@ -7,7 +7,7 @@
  *
  * Every frame is one binary WebSocket message holding one msgpack map with an `op`. Values an
  * app receives (snapshots, events, replies) are plain data in the ref codec's data form
- * (`{ $ref }`, `{ $date }`, `{ $error }`, `{ $esc }`; runtime/refcodec.ts); what an app sends
+ * (`{ $ref }`, `{ $date }`, `{ $error }`, `{ $esc }`; runtime/core/refcodec.ts); what an app sends
  * reaches the actor as plain data as decoded (tags are not revived: a client hands no refs).
  *
  * Decoding is defensive on the gateway's side (clients are untrusted): the byte length is

@@ -7,7 +7,7 @@
  *
  * - flags: bits 0–1 the kind (0 user, 1 system, 2 reply), then which optional fields follow:
  *   4 from, 8 replyTo and corr, 16 trace, 64 principal; 32 says the body is in the form of
- *   runtime/refcodec.ts;
+ *   runtime/core/refcodec.ts;
  * - to, from, replyTo: as the link's address numbering writes them (each link numbers its
  *   own: `address` below);
  * - corr: an integer; trace: W3C trace context headers; principal: JSON data with a string
@@ -27,7 +27,7 @@ export const KIND_MASK = 3;
 export const HAS_FROM = 4;
 export const HAS_REPLY_TO = 8;
 export const HAS_TRACE = 16;
-/** The body is in the form of runtime/refcodec.ts. */
+/** The body is in the form of runtime/core/refcodec.ts. */
 export const ENCODED = 32;
 export const HAS_PRINCIPAL = 64;
 export const FLAGS_KNOWN =

@@ -24,7 +24,7 @@
  *
  * - flags: bits 0–1 the kind (0 user, 1 system, 2 reply: an ask's failure), then which
  *   optional fields follow: 4 from, 8 replyTo and corr, 16 trace, 64 principal; 32 says the
- *   body is in the form of runtime/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack
+ *   body is in the form of runtime/core/refcodec.ts (`{ $ref }`, `{ $error }`, …: what msgpack
  *   alone cannot carry);
  * - to, from, replyTo are addresses (protocol/address.ts), numbered per connection: the first
  *   time an address is sent it goes as its string and the reader gives it the next number
@@ -32,13 +32,13 @@
  *   does not number (one used once, as an ask's reply address; or any new one past
  *   INTERNED_ADDRESSES numbered) goes as `[address]` each time;
  * - corr: an integer; trace: W3C trace context headers (string values);
- * - principal: who the message acts for (runtime/principal.ts), a map with a string `id`; the
+ * - principal: who the message acts for (runtime/core/principal.ts), a map with a string `id`; the
  *   reading node stamps it again (a peer that proved the secret is trusted with it);
  * - body: msgpack, with a ref anywhere inside it as extension 0x54 holding its address, or
- *   `[address, uid]` for a ref bound to one spawn of the actor (runtime/ref.ts: a ref to an
+ *   `[address, uid]` for a ref bound to one spawn of the actor (runtime/core/ref.ts: a ref to an
  *   actor that stopped never reaches a new actor at its path); a reader takes either form,
  *   and a bare address (what troupe wrote before spawn uids) revives unbound
- *   (runtime/wire-ref.ts). In the refcodec form the bound ref is `{ $ref, $uid }`.
+ *   (runtime/core/wire-ref.ts). In the refcodec form the bound ref is `{ $ref, $uid }`.
  *
  * Batches use msgpack records (after the handshake only); each frame carries the definitions
  * of the records it uses, so a frame is read without any earlier one, except for the address

@@ -4,7 +4,7 @@
  * for a ref bound to one spawn; the reading side revives it with the function
  * `unpackWithRefs` is given (the reading system's `refOf`, checked first where the frame
  * comes from the network). The wire knows no actors: the runtime names its ref class once
- * (`defineRefExtension`, runtime/wire-ref.ts).
+ * (`defineRefExtension`, runtime/core/wire-ref.ts).
  *
  * msgpackr's extensions are global to the module, so there is one registration.
  */

@@ -3,7 +3,7 @@
  * field. A bad option throws InvalidOptionError naming its path (`options.mailbox.capacity`)
  * and the value given; an unknown option is refused the same way (a typo must not be ignored).
  */
-import { extensionList, type Extension } from './extension.ts';
+import { extensionList, type Extension } from './core/extension.ts';
 import { resolveNodesOptions, type NodesOptions } from './nodes/options.ts';
 import {
   resolveGatewayOptions,
@@ -16,19 +16,19 @@ import {
   type ResolvedCluster,
 } from './cluster/options.ts';
 import type { NetOptions } from './nodes/net.ts';
-import { InvalidOptionError } from './error.ts';
+import { InvalidOptionError } from './core/error.ts';
 import {
   DEFAULT_MAILBOX_CAPACITY,
   OVERFLOW_POLICIES,
   type MailboxOptions,
   type OverflowPolicy,
-} from './mailbox.ts';
-import { ASK_TIMEOUT_MS } from './ask.ts';
-import { DEAD_LETTER_HISTORY } from './dead-letters.ts';
+} from './core/mailbox.ts';
+import { ASK_TIMEOUT_MS } from './core/ask.ts';
+import { DEAD_LETTER_HISTORY } from './core/dead-letters.ts';
 import { validateNodeId, type NodeId } from '../protocol/address.ts';
-import type { Clock } from './clock.ts';
-import type { Logger } from './logger.ts';
-import type { PersistenceOptions, PersistenceStore } from './persistence.ts';
+import type { Clock } from './core/clock.ts';
+import type { Logger } from './core/logger.ts';
+import type { PersistenceOptions, PersistenceStore } from './core/persistence.ts';
 import type { TracerProvider } from '@opentelemetry/api';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
@@ -41,7 +41,7 @@ import {
   OFFLOAD_TIMEOUT_MS,
   type OffloadOptions,
   type ResolvedOffloadOptions,
-} from './offload.ts';
+} from './core/offload.ts';
 
 /** Messages an actor handles per turn before the scheduler moves to the next actor. */
 export const DEFAULT_THROUGHPUT = 64;
@@ -68,7 +68,7 @@ export interface SystemOptions {
   readonly logger?: Logger;
   /** Tracer provider; default: the globally registered one, if any. */
   readonly tracerProvider?: TracerProvider;
-  /** The offload pool's limits (runtime/offload.ts). */
+  /** The offload pool's limits (runtime/core/offload.ts). */
   readonly offload?: OffloadOptions;
   /**
    * Threads that run actors, the main thread being shard 0 (runtime/shards/node.ts); `'auto'`:
@@ -110,7 +110,7 @@ export interface SystemOptions {
    */
   readonly gateway?: GatewayOptions;
   /**
-   * Extensions made at start, in this order (runtime/extension.ts): `defineExtension(…)`
+   * Extensions made at start, in this order (runtime/core/extension.ts): `defineExtension(…)`
    * values; any other is reached later with `system.extension(ext)`.
    */
   readonly extensions?: readonly Extension<unknown>[];
@@ -120,7 +120,7 @@ export interface SpawnOptions {
   /** The actor's name, unique among its siblings. Default: a generated `$<n>`. */
   readonly name?: string;
   readonly mailbox?: MailboxOptions;
-  /** Keep a snapshot after each message and start from it (runtime/persistence.ts). */
+  /** Keep a snapshot after each message and start from it (runtime/core/persistence.ts). */
   readonly persistence?: PersistenceOptions;
   /**
    * Milliseconds it gets to stop (its children, then its stop hook) before what is left is
@@ -235,7 +235,7 @@ export function resolveMailbox(
   };
 }
 
-/** `offload`: the pool's limits (runtime/offload.ts), defaults merged first. */
+/** `offload`: the pool's limits (runtime/core/offload.ts), defaults merged first. */
 function resolveOffloadOptions(v: unknown): ResolvedOffloadOptions {
   const defaults: ResolvedOffloadOptions = {
     maxThreads: OFFLOAD_MAX_THREADS,

@@ -9,25 +9,25 @@
  * (`nodes`, `cluster`, `gateway`) and everything here.
  */
 import type { Address, NodeId } from '../protocol/address.ts';
-import type { ActorRef } from './ref.ts';
-import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
-import type { Clock } from './clock.ts';
-import type { TimerQueue } from './timers.ts';
-import type { DeadLetters } from './dead-letters.ts';
-import type { EventStream } from './events.ts';
-import type { Logger } from './logger.ts';
+import type { ActorRef } from './core/ref.ts';
+import type { Behaviour, InOf, ReplyOf } from './core/behaviour.ts';
+import type { Clock } from './core/clock.ts';
+import type { TimerQueue } from './core/timers.ts';
+import type { DeadLetters } from './core/dead-letters.ts';
+import type { EventStream } from './core/events.ts';
+import type { Logger } from './core/logger.ts';
 import type { Topics } from './topics/topics.ts';
-import type { Extension } from './extension.ts';
+import type { Extension } from './core/extension.ts';
 import type { EntityOptions } from './cluster/entities.ts';
-import type { OffloadRunOptions, OffloadTask } from './offload.ts';
+import type { OffloadRunOptions, OffloadTask } from './core/offload.ts';
 import type { SpawnOptions } from './options.ts';
-import type { EmittedEvent, SnapshotUpdate, Terminated } from './notices.ts';
+import type { EmittedEvent, SnapshotUpdate, Terminated } from './core/notices.ts';
 import type { SystemState, TerminationReport } from './system.ts';
 
 export interface SystemApi {
   /** This node's id: the node part of every address it gives. */
   readonly nodeId: NodeId;
-  /** The injected clock (runtime/clock.ts): read time from it, never from Date. */
+  /** The injected clock (runtime/core/clock.ts): read time from it, never from Date. */
   readonly clock: Clock;
   /** The system's timer heap, on its clock: for many deadlines (asks, actor timers). */
   readonly timers: TimerQueue;
@@ -83,12 +83,12 @@ export interface SystemApi {
   /** The live actor at a path of this thread, if any. */
   actorAt(path: string): ActorRef<unknown> | undefined;
   /**
-   * Runs a task on the offload pool (runtime/offload.ts): resolves with its output, rejects
+   * Runs a task on the offload pool (runtime/core/offload.ts): resolves with its output, rejects
    * with an OffloadError (`code` says why). Inside an actor, `ctx.offload` delivers the
    * result as a message instead.
    */
   offload<I, O>(task: OffloadTask<I, O>, input: I, options?: OffloadRunOptions): Promise<O>;
-  /** The instance of extension `ext` in this system (runtime/extension.ts), made once. */
+  /** The instance of extension `ext` in this system (runtime/core/extension.ts), made once. */
   extension<T>(ext: Extension<T>): T;
   /** Stops every actor; resolves when all have stopped. */
   shutdown(): Promise<TerminationReport>;

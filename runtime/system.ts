@@ -14,9 +14,9 @@
  *
  * Over 600 lines: the system still builds its built-in parts (shards, nodes, cluster,
  * gateway) from its own options; they shrink it as they become extensions
- * (runtime/extension.ts).
+ * (runtime/core/extension.ts).
  */
-import { TroupeError, InvalidOptionError } from './error.ts';
+import { TroupeError, InvalidOptionError } from './core/error.ts';
 import {
   ENTITY_SCHEME,
   formatAddress,
@@ -25,27 +25,27 @@ import {
   type Address,
   type NodeId,
 } from '../protocol/address.ts';
-import { systemClock, type Clock } from './clock.ts';
-import { TimerQueue, type TimerEntry } from './timers.ts';
-import { Scheduler } from './scheduler.ts';
-import { DeadLetters, type DeadLetterReason } from './dead-letters.ts';
-import { ActorCell, senderOf, spawnDetached, type RemoteKid } from './cell.ts';
-import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
-import { TempReceiver } from './temp.ts';
-import { MessageMeta } from './envelope.ts';
-import { checkPrincipal, type Principal } from './principal.ts';
+import { systemClock, type Clock } from './core/clock.ts';
+import { TimerQueue, type TimerEntry } from './core/timers.ts';
+import { Scheduler } from './core/scheduler.ts';
+import { DeadLetters, type DeadLetterReason } from './core/dead-letters.ts';
+import { ActorCell, senderOf, spawnDetached, type RemoteKid } from './core/cell.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from './core/ref.ts';
+import { TempReceiver } from './core/temp.ts';
+import { MessageMeta } from './core/envelope.ts';
+import { checkPrincipal, type Principal } from './core/principal.ts';
 import {
   AskDeliveryError,
   AskTimeoutError,
   ASK_TOMBSTONES,
   ReplyFailure,
   type AskOptions,
-} from './ask.ts';
-import { Telemetry } from './telemetry.ts';
-import { Extensions, type AddressResolver, type Extension } from './extension.ts';
-import { AFTER_STOP_PHASES, BEFORE_STOP_PHASES, PhasedShutdown } from './shutdown-phases.ts';
-import { EventStream } from './events.ts';
-import { consoleLogger, type Logger } from './logger.ts';
+} from './core/ask.ts';
+import { Telemetry } from './core/telemetry.ts';
+import { Extensions, type AddressResolver, type Extension } from './core/extension.ts';
+import { AFTER_STOP_PHASES, BEFORE_STOP_PHASES, PhasedShutdown } from './core/shutdown-phases.ts';
+import { EventStream } from './core/events.ts';
+import { consoleLogger, type Logger } from './core/logger.ts';
 import {
   resolveSpawnOptions,
   resolveSystemOptions,
@@ -54,10 +54,10 @@ import {
   type SpawnOptions,
   type SystemOptions,
 } from './options.ts';
-import type { SystemCore } from './system-core.ts';
-import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
-import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
-import type { EmittedEvent, SnapshotUpdate, Terminated } from './notices.ts';
+import type { SystemCore } from './core/system-core.ts';
+import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './core/system-message.ts';
+import type { Behaviour, InOf, ReplyOf } from './core/behaviour.ts';
+import type { EmittedEvent, SnapshotUpdate, Terminated } from './core/notices.ts';
 import type { MessagePort } from 'node:worker_threads';
 import { ShardNode } from './shards/node.ts';
 import { RelayTarget, ShardLostError, ShardRouter, tempPrefix } from './shards/router.ts';
@@ -67,7 +67,7 @@ import { NodeDownError, NodeRuntime, NodeTarget } from './nodes/node.ts';
 import { Entities, type EntityOptions } from './cluster/entities.ts';
 import { LocalDirectory } from './cluster/directory.ts';
 import { LocalReminders } from './cluster/reminders.ts';
-import { decodeValue } from './refcodec.ts';
+import { decodeValue } from './core/refcodec.ts';
 import { ClusterRuntime } from './cluster/cluster.ts';
 import { Topics } from './topics/topics.ts';
 import { Gateway } from './gateway/gateway.ts';
@@ -100,7 +100,7 @@ import {
   type OffloadResult,
   type OffloadRunOptions,
   type OffloadTask,
-} from './offload.ts';
+} from './core/offload.ts';
 
 /** An actor's offloaded tasks in flight, aborted when it stops. */
 interface ActorOffloads {
@@ -148,7 +148,7 @@ export class ActorSystem implements SystemCore {
   readonly askTimeoutMs: number;
   readonly defaultMailbox: ResolvedMailbox;
   /**
-   * Stateless CPU-heavy work (runtime/offload.ts): the node's pool, on the main thread; a
+   * Stateless CPU-heavy work (runtime/core/offload.ts): the node's pool, on the main thread; a
    * worker shard's link to it (runtime/shards/offload-link.ts).
    */
   readonly offloads: Offloads;
@@ -171,7 +171,7 @@ export class ActorSystem implements SystemCore {
   private readonly tombstones = new Set<string>();
   private seq = 0;
   /**
-   * The last spawn uid given (runtime/ref.ts). It starts at a random point so that two
+   * The last spawn uid given (runtime/core/ref.ts). It starts at a random point so that two
    * threads or two runs of a node rarely give the same uid to spawns at one path, below 2²⁹
    * so that uids stay small integers (V8 keeps them in the cell and the ref unboxed) for the
    * first half-billion spawns; past 2³⁰ they are still unique, only stored boxed.
@@ -197,7 +197,7 @@ export class ActorSystem implements SystemCore {
   /** The cluster on Redis this node is a member of (runtime/cluster), or null. */
   readonly cluster: ClusterRuntime | null = null;
   private readonly onSigterm: (() => void) | null = null;
-  /** What each part does at shutdown, by phase (runtime/shutdown-phases.ts). */
+  /** What each part does at shutdown, by phase (runtime/core/shutdown-phases.ts). */
   readonly shutdownPhases: PhasedShutdown;
   /**
    * Who resolves an address this thread does not hold (`foreignTarget`): each part that
@@ -205,7 +205,7 @@ export class ActorSystem implements SystemCore {
    * undefined for an address that is not its kind, else the target (null: none).
    */
   private readonly resolvers: AddressResolver[] = [];
-  /** This system's extensions (runtime/extension.ts), each made once. */
+  /** This system's extensions (runtime/core/extension.ts), each made once. */
   private readonly extensions: Extensions;
 
   constructor(options?: SystemOptions, shardContext?: ShardContext) {
@@ -682,7 +682,7 @@ export class ActorSystem implements SystemCore {
     return new LocalRef(this, parsed.path, null, undefined, false, uid ?? 0);
   };
 
-  /** A uid for a new spawn (runtime/ref.ts): unique in this thread for the system's life. */
+  /** A uid for a new spawn (runtime/core/ref.ts): unique in this thread for the system's life. */
   nextUid(): number {
     return ++this.uidSeq;
   }
@@ -700,7 +700,7 @@ export class ActorSystem implements SystemCore {
   }
 
   /**
-   * Runs a task on the offload pool (runtime/offload.ts): resolves with its output, rejects
+   * Runs a task on the offload pool (runtime/core/offload.ts): resolves with its output, rejects
    * with an OffloadError (`code` says why). Inside an actor, `ctx.offload` delivers the
    * result as a message instead.
    */
@@ -770,7 +770,7 @@ export class ActorSystem implements SystemCore {
   }
 
   /**
-   * The instance of extension `ext` in this system (runtime/extension.ts): made now, once,
+   * The instance of extension `ext` in this system (runtime/core/extension.ts): made now, once,
    * if `options.extensions` did not make it at start.
    */
   extension<T>(ext: Extension<T>): T {

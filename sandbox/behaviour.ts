@@ -39,12 +39,12 @@
  * Options are checked here, naming the field (InvalidOptionError): plain objects, `input` as
  * data. The behaviour is portable: it runs on any shard (its definition crosses as data).
  */
-import type { Behaviour } from '../runtime/behaviour.ts';
-import type { ActorContext } from '../runtime/context.ts';
-import { InvalidOptionError, TroupeError } from '../runtime/error.ts';
-import { isActorRef, type ActorRef } from '../runtime/ref.ts';
+import type { Behaviour } from '../runtime/core/behaviour.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import { InvalidOptionError, TroupeError } from '../runtime/core/error.ts';
+import { isActorRef, type ActorRef } from '../runtime/core/ref.ts';
 import { portableFactory } from '../runtime/shards/portable.ts';
-import { encodeValue, SerializationError } from '../runtime/refcodec.ts';
+import { encodeValue, SerializationError } from '../runtime/core/refcodec.ts';
 import { grantLetters, type Grants } from './engine.ts';
 import { sandboxMode } from './config.ts';
 import {

@@ -32,7 +32,7 @@
  * at a check of its own; a loaded machine delays that): raise it rather than have a busy
  * machine's honest calls taken for hostile ones.
  */
-import { InvalidOptionError, onlyKnownOptions, optionObject } from '../runtime/error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../runtime/core/error.ts';
 import {
   resolvePoolOptions,
   type ResolvedSandboxPoolOptions,

@@ -2,8 +2,8 @@
  * What a sandbox's code asked for (its effects, parsed and checked by engine.ts's RefBook),
  * done on the node's side, in order, in the actor's turn.
  */
-import type { ActorContext } from '../runtime/context.ts';
-import type { ActorRef } from '../runtime/ref.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
 import type { Effect } from './engine.ts';
 
 /** What a sandbox's `ctx.emit(event)` sends to the ref granted as `capabilities.emit`. */

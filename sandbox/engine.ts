@@ -19,8 +19,8 @@
  * supervisor may resume it. After any failure the isolate is never given to other code.
  */
 import type ivm from 'isolated-vm';
-import { decodeValue, encodeValue } from '../runtime/refcodec.ts';
-import { isActorRef, type ActorRef } from '../runtime/ref.ts';
+import { decodeValue, encodeValue } from '../runtime/core/refcodec.ts';
+import { isActorRef, type ActorRef } from '../runtime/core/ref.ts';
 import type { Address } from '../protocol/address.ts';
 import {
   SandboxCapabilityError,

@@ -43,7 +43,7 @@
 import { readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TroupeError } from '../runtime/error.ts';
+import { TroupeError } from '../runtime/core/error.ts';
 import {
   SandboxCodeError,
   SandboxLimitError,

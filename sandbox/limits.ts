@@ -28,7 +28,7 @@
  * A violation disposes the isolate: the sandbox fails with SandboxLimitError (which limit,
  * the value reached, the actor's path), and a restart gets a fresh isolate.
  */
-import { TroupeError, InvalidOptionError, describe } from '../runtime/error.ts';
+import { TroupeError, InvalidOptionError, describe } from '../runtime/core/error.ts';
 
 export const SANDBOX_MEMORY_MB = 32;
 export const SANDBOX_CPU_MS = 100;

@@ -18,7 +18,7 @@
  * - An isolate whose sandbox went past a limit is disposed, never given back.
  */
 import ivm from 'isolated-vm';
-import { InvalidOptionError, TroupeError } from '../runtime/error.ts';
+import { InvalidOptionError, TroupeError } from '../runtime/core/error.ts';
 import { BOOTSTRAP } from './bootstrap.ts';
 import { isPlainObject } from './limits.ts';
 

@@ -2,10 +2,10 @@
  * A sandboxed actor in mode 'process' (sandbox/config.ts): its isolate lives in the sandbox
  * host process, and its messages go there by IPC (sandbox/host-link.ts).
  */
-import type { ActorContext } from '../runtime/context.ts';
-import type { ActorRef } from '../runtime/ref.ts';
-import { ReplyFailure } from '../runtime/ask.ts';
-import { ActorFailedError } from '../runtime/failure.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
+import { ReplyFailure } from '../runtime/core/ask.ts';
+import { ActorFailedError } from '../runtime/core/failure.ts';
 import { RefBook } from './engine.ts';
 import { applyEffects } from './effects.ts';
 import { sandboxHost, type HostClient } from './host-link.ts';

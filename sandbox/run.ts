@@ -20,7 +20,7 @@
  * `options.log`, when given, receives what the code passes to `log(...values)` (a function
  * in scope only then), one line per call, after the run.
  */
-import { InvalidOptionError } from '../runtime/error.ts';
+import { InvalidOptionError } from '../runtime/core/error.ts';
 import { grantLetters, RefBook } from './engine.ts';
 import { isPlainObject, resolveLimits, SandboxCodeError, type SandboxLimits } from './limits.ts';
 import { sandboxMode } from './config.ts';

@@ -6,8 +6,8 @@
  * resumes keeps them); a violation, a refused effect or a lost host ends the sandbox (a later
  * call fails at once; a restart gets a fresh isolate).
  */
-import type { ActorContext } from '../runtime/context.ts';
-import type { ActorRef } from '../runtime/ref.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
 import { RefBook, type Effect } from './engine.ts';
 import { applyEffects } from './effects.ts';
 import { SandboxCapabilityError, SandboxCodeError, SandboxLimitError } from './limits.ts';

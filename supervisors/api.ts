@@ -5,9 +5,9 @@
  * after `timeout` ms. A refusal harms nothing else: the supervisor and its other children go
  * on. checkChildSpecs needs no supervisor.
  */
-import { TroupeError } from '../runtime/error.ts';
-import type { ActorRef } from '../runtime/ref.ts';
-import type { AskOptions } from '../runtime/ask.ts';
+import { TroupeError } from '../runtime/core/error.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
+import type { AskOptions } from '../runtime/core/ask.ts';
 import type { ChildCounts, ChildInfo, SupervisorMsg, SupervisorReply } from './supervisor.ts';
 import { checkChildSpecList, type AutoShutdown, type ChildSpec, type Strategy } from './spec.ts';
 

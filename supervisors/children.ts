@@ -15,12 +15,12 @@
  * and answers a StartOutcome; a throw never reaches the supervisor's turn. (A behaviour's own
  * `init` runs later, in the child's turn: a throw there is a failure of the child.)
  */
-import { TroupeError, describe } from '../runtime/error.ts';
+import { TroupeError, describe } from '../runtime/core/error.ts';
 import type { ActorPath } from '../protocol/address.ts';
-import type { ActorContext } from '../runtime/context.ts';
-import type { ActorRef } from '../runtime/ref.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
 import type { SpawnOptions } from '../runtime/options.ts';
-import type { SupervisionEvent } from '../runtime/events.ts';
+import type { SupervisionEvent } from '../runtime/core/events.ts';
 import { IGNORE, type AnyBehaviour, type ResolvedChildSpec } from './spec.ts';
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Exit reasons a supervisor reads (OTP's): how an actor ended decides whether a `transient`
  * child is restarted. troupe's runtime ends an actor with one of three StopReasons
- * (runtime/notices.ts), which the supervisor reads as OTP reads exit reasons:
+ * (runtime/core/notices.ts), which the supervisor reads as OTP reads exit reasons:
  *
  *   normal     it stopped itself (`ctx.stop()`), or another actor or `system.stop` stopped
  *              it: a normal exit, not restarted if transient
@@ -16,10 +16,10 @@
  * type; a child supervisor that gave up (MaxRestartIntensityError) counts as `shutdown`, as
  * OTP's supervisor exits with reason `shutdown` when it reaches its intensity.
  */
-import { TroupeError } from '../runtime/error.ts';
-import { LocalRef, type ActorRef } from '../runtime/ref.ts';
-import type { ActorContext } from '../runtime/context.ts';
-import { STOP_SHUTDOWN } from '../runtime/system-message.ts';
+import { TroupeError } from '../runtime/core/error.ts';
+import { LocalRef, type ActorRef } from '../runtime/core/ref.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import { STOP_SHUTDOWN } from '../runtime/core/system-message.ts';
 
 /**
  * Stops the calling actor after its current message with exit reason `shutdown`, OTP's

@@ -10,7 +10,7 @@
  * absorbed by the plan under way (supervisors/supervisor.ts). A member terminated by request
  * (or otherwise `final`) is not started again.
  */
-import type { ActorContext } from '../runtime/context.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 import { emit, ignored, isRegistered, startActor, type Child } from './children.ts';
 import { nextDelay, startFailed, stopFinal } from './restart-policy.ts';
 import { later } from './timers.ts';

@@ -15,8 +15,8 @@
  *   ERR_SIMPLE_ONE_FOR_ONE restartChild, deleteChild on a simple-one-for-one supervisor, which
  *                          keeps no spec but its template (OTP's `{error, simple_one_for_one}`)
  */
-import type { ActorContext } from '../runtime/context.ts';
-import type { ActorRef } from '../runtime/ref.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
 import { DEFAULT_SHUTDOWN_MS } from '../runtime/options.ts';
 import {
   resolveChildSpec,

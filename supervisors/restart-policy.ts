@@ -5,9 +5,9 @@
  * spawned anew. Group restarts (supervisors/group-restart.ts) and the supervisor's hooks
  * (supervisors/supervisor.ts) are made of these.
  */
-import { TroupeError } from '../runtime/error.ts';
+import { TroupeError } from '../runtime/core/error.ts';
 import type { ActorPath } from '../protocol/address.ts';
-import type { ActorContext } from '../runtime/context.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 import { recordRestart, restartsIn } from './intensity.ts';
 import { backoffDelay } from './backoff.ts';
 import type { RestartType } from './spec.ts';

@@ -43,11 +43,11 @@
  *   type-matches-behaviour      a declared `type` agrees with a behaviour object's kind
  *   duplicate-id                ids are unique
  */
-import { TroupeError, describe } from '../runtime/error.ts';
+import { TroupeError, describe } from '../runtime/core/error.ts';
 import { validateName } from '../protocol/address.ts';
-import type { Behaviour } from '../runtime/behaviour.ts';
-import type { MailboxOptions } from '../runtime/mailbox.ts';
-import type { PersistenceOptions } from '../runtime/persistence.ts';
+import type { Behaviour } from '../runtime/core/behaviour.ts';
+import type { MailboxOptions } from '../runtime/core/mailbox.ts';
+import type { PersistenceOptions } from '../runtime/core/persistence.ts';
 import { isShardChoice, SHARD_CHOICE, type ShardChoice } from '../runtime/options.ts';
 import type { BackoffOptions } from './backoff.ts';
 

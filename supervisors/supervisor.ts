@@ -107,7 +107,7 @@
  * - A child that stopped (normally, or as a `temporary` or non-restarted `transient` child)
  *   lost its queued messages to dead letters when it stopped; if it is `permanent` it is
  *   spawned again at the same address, and messages sent meanwhile went to dead letters.
- *   The new spawn is another actor (runtime/ref.ts): refs to the one that stopped, and the
+ *   The new spawn is another actor (runtime/core/ref.ts): refs to the one that stopped, and the
  *   timers it armed, never reach it; take its ref from whichChildren, or revive one from its
  *   address.
  * - When an actor is lost with its thread (a worker shard that died, runtime/shards), it has
@@ -155,11 +155,11 @@
  *   has none (its default is the made behaviour's); OTP's has every key.
  * - Backoff is not OTP's (see above).
  */
-import type { ActorContext } from '../runtime/context.ts';
-import type { Behaviour } from '../runtime/behaviour.ts';
-import type { ActorRef } from '../runtime/ref.ts';
-import type { Directive } from '../runtime/failure.ts';
-import type { StopReason } from '../runtime/notices.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
+import type { Behaviour } from '../runtime/core/behaviour.ts';
+import type { ActorRef } from '../runtime/core/ref.ts';
+import type { Directive } from '../runtime/core/failure.ts';
+import type { StopReason } from '../runtime/core/notices.ts';
 import { restartWindow, type RestartWindow } from './intensity.ts';
 import {
   resolveSupervisorOptions,

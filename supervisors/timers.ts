@@ -1,15 +1,15 @@
 /**
  * A supervisor's own timers (backoff delays, retries of a failed start, delayed group
  * starts): a timer delivers `{ type: 'supervisor.timer', token }` into the supervisor's
- * mailbox (runtime/cell.ts deliverOwnTimer: in order, never dropped for a full mailbox), and
+ * mailbox (runtime/core/cell.ts deliverOwnTimer: in order, never dropped for a full mailbox), and
  * the supervisor runs what it armed under that token (SupervisorState.timers).
  *
  * Tokens are unique in the system for its lifetime, not per incarnation: a restarted
  * supervisor keeps its mailbox, and the timers its previous incarnation armed still fire into
  * it; their tokens are then unknown to its fresh state, and ignored.
  */
-import { deliverOwnTimer } from '../runtime/cell.ts';
-import type { ActorContext } from '../runtime/context.ts';
+import { deliverOwnTimer } from '../runtime/core/cell.ts';
+import type { ActorContext } from '../runtime/core/context.ts';
 
 /** The last timer token of each system (WeakMap: a system that is gone takes its entry). */
 const timerTokens = new WeakMap<object, { last: number }>();

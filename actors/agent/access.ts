@@ -1,5 +1,5 @@
 /**
- * What a task may use, and who its tools act for. The principal (runtime/principal.ts): a task
+ * What a task may use, and who its tools act for. The principal (runtime/core/principal.ts): a task
  * acts for the principal of its `task` message (`ctx.principal`: the client's, stamped by the
  * gateway; null for one from host code or an actor that acts for nobody), kept in the snapshot
  * as `principal` (its id and scopes). A tool whose `scope` the config's `scopes` hold is
@@ -13,8 +13,8 @@ import {
   narrowPrincipal,
   stampPrincipal,
   type Principal,
-} from '../../runtime/principal.ts';
-import type { ActorContext } from '../../runtime/context.ts';
+} from '../../runtime/core/principal.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
 import type { ToolSpec } from './model.ts';
 import type { Tool } from './tools.ts';
 

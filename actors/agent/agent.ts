@@ -23,8 +23,8 @@
  * token), `approval.decided` (the decision), `done`.
  */
 import { fromMachine, type MachineView } from '../machine.ts';
-import type { ActorContext } from '../../runtime/context.ts';
-import type { Behaviour } from '../../runtime/behaviour.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
+import type { Behaviour } from '../../runtime/core/behaviour.ts';
 import { settingsOf, type AgentConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { invalidInput, type AgentInput } from './input.ts';

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import type { AnyEventObject } from 'xstate';
 import { actorContext } from '../current.ts';
 import type { MachineView } from '../machine.ts';
-import { grants } from '../../runtime/principal.ts';
+import { grants } from '../../runtime/core/principal.ts';
 import type { Context } from './context.ts';
 import { currentKey, keyed, running } from './keys.ts';
 import type { Decision } from './types.ts';

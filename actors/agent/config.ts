@@ -7,8 +7,8 @@
  * `config` is an object, `config.model` a provider (it has `complete`), and `config.tools`
  * have distinct names. Everything else is read as given (absent: its default below).
  */
-import { InvalidOptionError } from '../../runtime/error.ts';
-import type { ActorRef } from '../../runtime/ref.ts';
+import { InvalidOptionError } from '../../runtime/core/error.ts';
+import type { ActorRef } from '../../runtime/core/ref.ts';
 import type { ModelProvider } from './model.ts';
 import type { Tool } from './tools.ts';
 import type { BudgetMsg } from './budget.ts';

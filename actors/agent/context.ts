@@ -5,7 +5,7 @@
  * AgentContext is what a subscriber sees; the machine holds the approval with its token
  * (actors/agent/approvals.ts), which leaves no view.
  */
-import type { ActorRef } from '../../runtime/ref.ts';
+import type { ActorRef } from '../../runtime/core/ref.ts';
 import type { TaskPrincipal } from './access.ts';
 import type { HeldApproval, PendingApproval } from './approvals.ts';
 import { instructionsOf } from './conversation.ts';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AnyEventObject } from 'xstate';
 import { actorContext } from '../current.ts';
-import type { ActorContext } from '../../runtime/context.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
 
 /** The keys of the running actors: made at each start, never persisted. */
 const keys = new WeakMap<object, string>();

@@ -24,7 +24,7 @@
  */
 import { assign, setup, type AnyEventObject } from 'xstate';
 import { actorContext } from '../current.ts';
-import type { ActorRef } from '../../runtime/ref.ts';
+import type { ActorRef } from '../../runtime/core/ref.ts';
 import type { AgentSettings } from './config.ts';
 import { initialContext, type Context } from './context.ts';
 import { str } from './input.ts';

@@ -15,8 +15,8 @@
  *   supervisor.
  */
 import type { AnyEventObject } from 'xstate';
-import type { TimerEntry } from '../../runtime/timers.ts';
-import { TroupeError } from '../../runtime/error.ts';
+import type { TimerEntry } from '../../runtime/core/timers.ts';
+import { TroupeError } from '../../runtime/core/error.ts';
 import type { AgentSettings } from './config.ts';
 import type { Context } from './context.ts';
 import type { ToolAccess } from './access.ts';

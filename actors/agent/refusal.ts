@@ -5,10 +5,10 @@
  * it held): an ask of it is answered with InvalidMessageError (the asker's ask rejects with
  * it); anything else goes to dead letters with reason `invalid-message` and that error.
  */
-import { ReplyFailure } from '../../runtime/ask.ts';
-import { TroupeError, describe } from '../../runtime/error.ts';
-import type { ActorContext } from '../../runtime/context.ts';
-import { isTempAddress } from '../../runtime/temp.ts';
+import { ReplyFailure } from '../../runtime/core/ask.ts';
+import { TroupeError, describe } from '../../runtime/core/error.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
+import { isTempAddress } from '../../runtime/core/temp.ts';
 
 /** A message the actor refused: `why` says what is wrong with it. */
 export class InvalidMessageError extends TroupeError {

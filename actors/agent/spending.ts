@@ -8,7 +8,7 @@
  * actually spent. A provider that reports no usage is charged its estimate
  * (actors/agent/model-call.ts).
  */
-import type { ActorContext } from '../../runtime/context.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
 import type { AgentSettings } from './config.ts';
 import type { Context } from './context.ts';
 import { overCap, type Amount, type ReserveReply } from './budget.ts';

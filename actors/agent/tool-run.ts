@@ -18,10 +18,10 @@
  *   `tool.finished` are emitted.
  */
 import type { AnyEventObject } from 'xstate';
-import type { TimerEntry } from '../../runtime/timers.ts';
-import type { ActorContext } from '../../runtime/context.ts';
-import type { ActorRef } from '../../runtime/ref.ts';
-import type { Principal } from '../../runtime/principal.ts';
+import type { TimerEntry } from '../../runtime/core/timers.ts';
+import type { ActorContext } from '../../runtime/core/context.ts';
+import type { ActorRef } from '../../runtime/core/ref.ts';
+import type { Principal } from '../../runtime/core/principal.ts';
 import { actorContext } from '../current.ts';
 import type { AgentSettings } from './config.ts';
 import type { Context } from './context.ts';

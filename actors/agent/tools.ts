@@ -18,16 +18,16 @@
  * task on the node's offload pool.
  */
 import { Ajv } from 'ajv';
-import type { ActorRef } from '../../runtime/ref.ts';
-import type { Behaviour, InOf, ReplyOf } from '../../runtime/behaviour.ts';
+import type { ActorRef } from '../../runtime/core/ref.ts';
+import type { Behaviour, InOf, ReplyOf } from '../../runtime/core/behaviour.ts';
 import type { SpawnOptions } from '../../runtime/options.ts';
 import type { SystemApi } from '../../runtime/system-api.ts';
-import type { OffloadTask } from '../../runtime/offload.ts';
-import { InvalidOptionError } from '../../runtime/error.ts';
+import type { OffloadTask } from '../../runtime/core/offload.ts';
+import { InvalidOptionError } from '../../runtime/core/error.ts';
 import { runUntrusted } from '../../sandbox/run.ts';
 import type { SandboxLimits } from '../../sandbox/limits.ts';
 import type { ToolSpec } from './model.ts';
-import type { Principal } from '../../runtime/principal.ts';
+import type { Principal } from '../../runtime/core/principal.ts';
 
 export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 
@@ -38,7 +38,7 @@ export interface ToolContext {
   readonly signal: AbortSignal;
   /**
    * Who the call acts for: the task's principal (else the agent itself, `agent:<address>`),
-   * narrowed to the scopes the task may use (runtime/principal.ts). Pass it on
+   * narrowed to the scopes the task may use (runtime/core/principal.ts). Pass it on
    * (`ref.ask(msg, { principal })`) to act for it: a sub-agent then does no more than this
    * task may.
    */
@@ -194,7 +194,7 @@ export function codeTool(
   });
 }
 
-/** Runs a stateless CPU-heavy task on the node's offload pool (runtime/offload.ts). */
+/** Runs a stateless CPU-heavy task on the node's offload pool (runtime/core/offload.ts). */
 export function offloadTool<I, O>(def: {
   name: string;
   description: string;

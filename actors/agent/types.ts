@@ -3,7 +3,7 @@
  * spent. Everything here is plain data (it lives in the agent's snapshot, which is persisted
  * and watched by clients).
  */
-import { TroupeError } from '../../runtime/error.ts';
+import { TroupeError } from '../../runtime/core/error.ts';
 
 /**
  * Where a message in the conversation came from. `system` and `user` are the agent's

@@ -30,7 +30,7 @@ import {
   type ModelRequest,
   type ScriptStep,
 } from '../../actors/agent/index.ts';
-import type { Behaviour } from '../../runtime/behaviour.ts';
+import type { Behaviour } from '../../runtime/core/behaviour.ts';
 
 export const SWARM = '/user/swarm';
 export const WORKERS = ['worker-1', 'worker-2', 'worker-3', 'worker-4'] as const;

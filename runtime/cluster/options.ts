@@ -14,7 +14,7 @@
  *     },
  *   });
  */
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError } from '../core/error.ts';
 import { isClusterName } from './keys.ts';
 import type { ClusterSettings } from './cluster.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Snapshots in Redis: the core's PersistenceStore (runtime/persistence.ts), versioned and
+ * Snapshots in Redis: the core's PersistenceStore (runtime/core/persistence.ts), versioned and
  * compare-and-set, for any persistent actor; with a fence, for entities
  * (runtime/cluster/entities.ts): a write also checks that the writer still holds the
  * entity's claim at its epoch, so a node that lost the entity (paused past its lease,
@@ -11,14 +11,14 @@
  * the write are one Lua script: atomic in Redis, on one slot (the cluster's hash tag).
  */
 import type { Redis } from 'ioredis';
-import { TroupeError } from '../error.ts';
+import { TroupeError } from '../core/error.ts';
 import {
   PersistenceConflictError,
   type LoadedSnapshot,
   type PersistenceStore,
   type SaveOptions,
   type StoredSnapshot,
-} from '../persistence.ts';
+} from '../core/persistence.ts';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
 
 /** A write refused by the fence: the entity's claim moved on to another epoch (or node). */

@@ -9,7 +9,7 @@
  *   them. Every node polls for due ones; taking a due reminder is one Lua script (removed as it
  *   is read), so each is sent by exactly one node.
  *
- * Time is the system's clock (runtime/clock.ts: epoch milliseconds), which is what a due time
+ * Time is the system's clock (runtime/core/clock.ts: epoch milliseconds), which is what a due time
  * is compared with, here and in Redis.
  *
  * Delivery is at-most-once, as every message's: a node that dies between taking a reminder and
@@ -19,8 +19,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Address } from '../../protocol/address.ts';
 import type { ClusterKeys } from './keys.ts';
-import { systemClock, type Clock } from '../clock.ts';
-import { backgroundTimeout, every, type Repeating } from '../clock-timers.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { backgroundTimeout, every, type Repeating } from '../core/clock-timers.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

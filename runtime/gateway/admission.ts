@@ -16,8 +16,8 @@
  * - A step that throws, rejects or answers anything else is logged, and the request is
  *   answered `internal`; the connection stays.
  */
-import { InvalidOptionError } from '../error.ts';
-import type { Principal } from '../principal.ts';
+import { InvalidOptionError } from '../core/error.ts';
+import type { Principal } from '../core/principal.ts';
 
 export interface AdmissionRequest {
   readonly op: 'send' | 'ask';

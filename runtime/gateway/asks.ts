@@ -1,7 +1,7 @@
 /**
  * The asks of one client connection, which the connection can end.
  *
- * Each is an ask as runtime/ask.ts describes it (a temporary reply address under `/temp`, a
+ * Each is an ask as runtime/core/ask.ts describes it (a temporary reply address under `/temp`, a
  * deadline on the system's timer heap; AskDeliveryError at once when the message cannot be
  * delivered, the callee's failure or the loss of the message as the reply address hears of it,
  * NodeDownError when the callee's node goes down, AskTimeoutError at the deadline). It is made
@@ -11,15 +11,15 @@
  * client that opens a connection, asks an actor that never answers `maxPendingAsks` times and
  * leaves, again and again, leaves nothing behind. A reply that comes later goes to dead letters.
  */
-import { TroupeError } from '../error.ts';
-import { AskDeliveryError, AskTimeoutError, ReplyFailure } from '../ask.ts';
-import { MessageMeta } from '../envelope.ts';
-import type { Principal } from '../principal.ts';
-import { TempReceiver } from '../temp.ts';
+import { TroupeError } from '../core/error.ts';
+import { AskDeliveryError, AskTimeoutError, ReplyFailure } from '../core/ask.ts';
+import { MessageMeta } from '../core/envelope.ts';
+import type { Principal } from '../core/principal.ts';
+import { TempReceiver } from '../core/temp.ts';
 import { NodeDownError, NodeTarget } from '../nodes/node.ts';
-import type { ActorRef, Delivery, LocalRef } from '../ref.ts';
+import type { ActorRef, Delivery, LocalRef } from '../core/ref.ts';
 import type { ActorSystem } from '../system.ts';
-import type { TimerEntry } from '../timers.ts';
+import type { TimerEntry } from '../core/timers.ts';
 
 /** An ask whose connection closed first: it was settled then, and its reply is not awaited. */
 export class AskCancelledError extends TroupeError {

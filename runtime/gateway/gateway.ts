@@ -45,14 +45,14 @@ import {
   type Since,
   type SubscriptionKind,
 } from '../../protocol/client-protocol.ts';
-import { TempReceiver } from '../temp.ts';
-import type { ActorRef, LocalRef } from '../ref.ts';
-import { MessageMeta } from '../envelope.ts';
-import { stampPrincipal } from '../principal.ts';
-import type { Terminated } from '../notices.ts';
+import { TempReceiver } from '../core/temp.ts';
+import type { ActorRef, LocalRef } from '../core/ref.ts';
+import { MessageMeta } from '../core/envelope.ts';
+import { stampPrincipal } from '../core/principal.ts';
+import type { Terminated } from '../core/notices.ts';
 import type { ActorSystem } from '../system.ts';
-import type { Clock } from '../clock.ts';
-import { every, type Repeating } from '../clock-timers.ts';
+import type { Clock } from '../core/clock.ts';
+import { every, type Repeating } from '../core/clock-timers.ts';
 import type { AdmissionStep } from './admission.ts';
 import { Connection } from './connection.ts';
 import { ConnectionAsks } from './asks.ts';
@@ -458,7 +458,7 @@ export class Gateway implements GatewayCore, HubHost {
     if (socket.writableEnded || socket.destroyed) return;
     if (principal === null || principal === undefined)
       return this.refuse(socket, 401, 'not authenticated');
-    // the principal the connection acts for: a frozen copy, stamped (runtime/principal.ts)
+    // the principal the connection acts for: a frozen copy, stamped (runtime/core/principal.ts)
     let p: Principal;
     try {
       p = stampPrincipal(principal);

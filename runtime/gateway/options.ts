@@ -26,12 +26,12 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { resolveAdmission, type AdmissionStep } from './admission.ts';
-import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/error.ts';
 import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
-import type { Principal } from '../principal.ts';
+import type { Principal } from '../core/principal.ts';
 
-export type { Principal } from '../principal.ts';
+export type { Principal } from '../core/principal.ts';
 
 /**
  * What a client asks to do, as `authorize` sees it: subscribe to a `snapshot`, `events` or a

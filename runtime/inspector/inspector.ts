@@ -28,14 +28,20 @@
  *   sample per `sampleMs`.
  */
 import type { ActorPath } from '../../protocol/address.ts';
-import { ActorCell, lifecycleName, type Kid, type MessageTap, type RemoteKid } from '../cell.ts';
-import type { Behaviour } from '../behaviour.ts';
-import type { ActorContext } from '../context.ts';
-import type { ActorRef } from '../ref.ts';
-import type { DeadLetter } from '../dead-letters.ts';
-import type { RuntimeEvent } from '../events.ts';
+import {
+  ActorCell,
+  lifecycleName,
+  type Kid,
+  type MessageTap,
+  type RemoteKid,
+} from '../core/cell.ts';
+import type { Behaviour } from '../core/behaviour.ts';
+import type { ActorContext } from '../core/context.ts';
+import type { ActorRef } from '../core/ref.ts';
+import type { DeadLetter } from '../core/dead-letters.ts';
+import type { RuntimeEvent } from '../core/events.ts';
 import type { ActorSystem } from '../system.ts';
-import { InvalidOptionError, onlyKnownOptions } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions } from '../core/error.ts';
 
 export const INSPECTOR_NAME = 'inspector';
 export const INSPECTOR_PATH = `/system/${INSPECTOR_NAME}` as ActorPath;

@@ -2,7 +2,7 @@
  * What a node reads in the bodies of a link's entries, checked before anything uses it. The
  * link (protocol/node-link.ts) has already checked the frame: its shape, the addresses, the
  * caps on nesting, sizes and keys. Here is what only the runtime knows: the fields of each
- * system message that crosses nodes (runtime/system-message.ts), the bodies of the topics'
+ * system message that crosses nodes (runtime/core/system-message.ts), the bodies of the topics'
  * envelopes (runtime/topics/topics.ts), and the notice a watched actor sends its watchers.
  *
  * A `stop` from a peer is taken only for user actors (paths under `/user/`) and entities: the
@@ -23,8 +23,8 @@
  *   topics: { topic: string of 1–MAX_TOPIC_LENGTH, msg: any } | { interest: topic names }
  */
 import { CLOSE, LinkProtocolError } from '../../protocol/node-link.ts';
-import { isActorRef } from '../ref.ts';
-import type { SystemMessage } from '../system-message.ts';
+import { isActorRef } from '../core/ref.ts';
+import type { SystemMessage } from '../core/system-message.ts';
 import { MAX_TOPIC_LENGTH, type TopicsEnvelopeBody } from '../topics/topics.ts';
 
 /** The system messages that cross nodes; the others stay in their node. */

@@ -18,18 +18,18 @@
  *   its actors get `troupe.terminated` with reason `node-down`; asks waiting on it fail at once
  *   with NodeDownError; later messages to it are dead letters until it is back.
  */
-import { TroupeError } from '../error.ts';
+import { TroupeError } from '../core/error.ts';
 import { ENTITY_SCHEME, type ActorPath, type Address } from '../../protocol/address.ts';
-import { ReplyFailure } from '../ask.ts';
-import { encodeValue, decodeValue } from '../refcodec.ts';
-import { isActorRef, LocalRef, type Delivery, type Target } from '../ref.ts';
-import type { SystemMessage } from '../system-message.ts';
-import { MessageMeta } from '../envelope.ts';
-import type { Terminated } from '../notices.ts';
-import { ActorCell, senderOf } from '../cell.ts';
-import { extractTrace, injectTrace } from '../telemetry.ts';
-import { crossing } from '../refcodec.ts';
-import { isTempAddress } from '../temp.ts';
+import { ReplyFailure } from '../core/ask.ts';
+import { encodeValue, decodeValue } from '../core/refcodec.ts';
+import { isActorRef, LocalRef, type Delivery, type Target } from '../core/ref.ts';
+import type { SystemMessage } from '../core/system-message.ts';
+import { MessageMeta } from '../core/envelope.ts';
+import type { Terminated } from '../core/notices.ts';
+import { ActorCell, senderOf } from '../core/cell.ts';
+import { extractTrace, injectTrace } from '../core/telemetry.ts';
+import { crossing } from '../core/refcodec.ts';
+import { isTempAddress } from '../core/temp.ts';
 import { LINK_CLOSED, type NodeLink } from './link.ts';
 import {
   CLOSE,
@@ -37,7 +37,7 @@ import {
   type EachEntry,
   type WirePrincipal,
 } from '../../protocol/node-link.ts';
-import { stampPrincipal, type Principal } from '../principal.ts';
+import { stampPrincipal, type Principal } from '../core/principal.ts';
 import type { ActorSystem } from '../system.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from '../topics/topics.ts';

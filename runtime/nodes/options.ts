@@ -20,7 +20,7 @@
  * the server's connections on that way, in all and from one remote address
  * (runtime/nodes/handshakes.ts: past a cap, 503 at once).
  */
-import { InvalidOptionError, onlyKnownOptions, optionObject } from '../error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/error.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
 import { DEFAULT_LINK_OPTIONS, type LinkOptions } from './link.ts';
 import type { NetOptions, PeerSpec } from './net.ts';

@@ -6,9 +6,9 @@
  */
 import { workerData } from 'node:worker_threads';
 import { ActorSystem } from '../system.ts';
-import { encodeValue } from '../refcodec.ts';
-import { describe } from '../error.ts';
-import type { DeadLetter } from '../dead-letters.ts';
+import { encodeValue } from '../core/refcodec.ts';
+import { describe } from '../core/error.ts';
+import type { DeadLetter } from '../core/dead-letters.ts';
 import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
 import type { HostData } from './node.ts';
 import type { ShardOffloads } from './offload-link.ts';

@@ -17,16 +17,16 @@
  * - flags: the kind (0 user, 1 system, 2 reply) and which optional fields follow;
  * - addresses are interned per link: the first time as a string (the reader numbers it in
  *   the same order), then as that number; past INTERNED_ADDRESSES, as `[address]`;
- * - refs inside a body travel as a msgpack extension (their address, runtime/wire-ref.ts) and
+ * - refs inside a body travel as a msgpack extension (their address, runtime/core/wire-ref.ts) and
  *   are revived by the reading system; a body holding an Error (or anything else the ref codec must handle) is
- *   encoded by runtime/refcodec.ts first, and flagged;
+ *   encoded by runtime/core/refcodec.ts first, and flagged;
  * - trace context as W3C headers;
- * - the principal the message acts for (runtime/principal.ts) as its JSON data, stamped again
+ * - the principal the message acts for (runtime/core/principal.ts) as its JSON data, stamped again
  *   by the reader (a thread of this process).
  *
  * What crosses is checked at send by `crossing`: plain objects, arrays, strings, finite
  * numbers, booleans, null, refs, dates and errors; anything else throws SerializationError
- * naming the field, in the sender's turn (the rules of runtime/refcodec.ts).
+ * naming the field, in the sender's turn (the rules of runtime/core/refcodec.ts).
  *
  * The writer keeps each frame it sent until the other shard acknowledges that every message
  * in it was handled (its actors took them from their mailboxes), up to LINK_RETAIN_BYTES per
@@ -35,12 +35,12 @@
  * message waiting in one actor's mailbox does not keep back the frames that did not carry it.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import type { ActorRef } from '../ref.ts';
-import { unpackWithRefs } from '../wire-ref.ts';
-import { decodeValue } from '../refcodec.ts';
+import type { ActorRef } from '../core/ref.ts';
+import { unpackWithRefs } from '../core/wire-ref.ts';
+import { decodeValue } from '../core/refcodec.ts';
 import type { Address } from '../../protocol/address.ts';
-import type { EnvelopeKind } from '../envelope.ts';
-import { stampPrincipal, type Principal } from '../principal.ts';
+import type { EnvelopeKind } from '../core/envelope.ts';
+import { stampPrincipal, type Principal } from '../core/principal.ts';
 import { ENCODED, kindCode, pushEntry, pushTell, readEntries } from '../../protocol/entries.ts';
 
 /** Entries per frame at most: a longer burst goes as several frames. */
@@ -52,7 +52,7 @@ export const LINK_RETAIN_BYTES = 32 * 1024 * 1024;
 
 export { ENCODED, KIND_REPLY, KIND_SYSTEM, KIND_USER, kindCode } from '../../protocol/entries.ts';
 
-export { crossing } from '../refcodec.ts';
+export { crossing } from '../core/refcodec.ts';
 
 /** An entry as the writer is given it. */
 export interface OutEntry {
@@ -63,7 +63,7 @@ export interface OutEntry {
   readonly corr: number;
   readonly trace: Readonly<Record<string, string>> | undefined;
   readonly principal: Principal | undefined;
-  /** As it goes on the wire: as given, or encoded by runtime/refcodec.ts (`encoding`). */
+  /** As it goes on the wire: as given, or encoded by runtime/core/refcodec.ts (`encoding`). */
   readonly body: unknown;
   /** 0, or ENCODED. */
   readonly encoding: number;

@@ -35,9 +35,9 @@
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ActorSystem } from '../system.ts';
-import type { RuntimeEvent } from '../events.ts';
-import { crossOffloadError, type ResolvedOffloadOptions } from '../offload.ts';
-import { decodeValue } from '../refcodec.ts';
+import type { RuntimeEvent } from '../core/events.ts';
+import { crossOffloadError, type ResolvedOffloadOptions } from '../core/offload.ts';
+import { decodeValue } from '../core/refcodec.ts';
 import { ShardRouter } from './router.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 

@@ -1,5 +1,5 @@
 /**
- * One offload pool for the node (runtime/offload.ts): a worker shard does not start threads
+ * One offload pool for the node (runtime/core/offload.ts): a worker shard does not start threads
  * of its own; its tasks go to the main thread's pool, so `offload.maxThreads` and
  * `offload.maxQueue` bound the whole node. A task's input crosses to the main thread and on
  * to a pool thread; its output comes back the same way (`offload`, `offload-abort` and
@@ -16,7 +16,7 @@ import {
   type OffloadRunOptions,
   type OffloadTask,
   type ResolvedOffloadOptions,
-} from '../offload.ts';
+} from '../core/offload.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 import type { ShardRouter } from './router.ts';
 

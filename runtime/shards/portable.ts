@@ -12,10 +12,10 @@
  * The export must be the very value `portable` returned (checked on the other side). Only
  * portable behaviours may be placed on another shard; others run where they are spawned.
  */
-import { InvalidOptionError } from '../error.ts';
-import { decodeValue, encodeValue } from '../refcodec.ts';
-import type { Behaviour } from '../behaviour.ts';
-import type { ActorRef } from '../ref.ts';
+import { InvalidOptionError } from '../core/error.ts';
+import { decodeValue, encodeValue } from '../core/refcodec.ts';
+import type { Behaviour } from '../core/behaviour.ts';
+import type { ActorRef } from '../core/ref.ts';
 import type { Address } from '../../protocol/address.ts';
 
 const PORTABLE = Symbol.for('troupe.portable');
@@ -28,7 +28,7 @@ export interface PortableOrigin {
   readonly export: string;
   /**
    * For a behaviour made by a portable factory: the arguments it was made with, as data
-   * (refs encoded by runtime/refcodec.ts), so that the other thread makes the same one.
+   * (refs encoded by runtime/core/refcodec.ts), so that the other thread makes the same one.
    */
   readonly args?: unknown;
 }

@@ -38,7 +38,7 @@
  */
 import type { OutEntry } from './link.ts';
 import type { PortableOrigin } from './portable.ts';
-import type { CrossedOffloadError } from '../offload.ts';
+import type { CrossedOffloadError } from '../core/offload.ts';
 
 export const SHARD_PROTOCOL_VERSION = 2;
 type V = typeof SHARD_PROTOCOL_VERSION;
@@ -142,7 +142,7 @@ export type ShardFrame =
       readonly error?: CrossedOffloadError;
     }
   | { readonly v: V; readonly k: 'dead'; readonly letter: DeadLetterFrame }
-  /** The event encoded by runtime/refcodec.ts (errors keep name, message and code). */
+  /** The event encoded by runtime/core/refcodec.ts (errors keep name, message and code). */
   | { readonly v: V; readonly k: 'event'; readonly event: unknown }
   | {
       readonly v: V;

@@ -3,7 +3,7 @@
  *
  * - On the parent's shard, a stand-in (RemoteChild) sits among the parent's children, so the
  *   parent's cell and its behaviour treat it like any child: the failure protocol's system
- *   messages (runtime/failure.ts) cross between the two shards — `failed` and `child-halted`
+ *   messages (runtime/core/failure.ts) cross between the two shards — `failed` and `child-halted`
  *   and `child-terminated` come up, directives, `halt`, `start`, `stop` and `kill` go down.
  *   Each spawn has an id, so a notice from an earlier child at the same path is not taken for
  *   this one's.
@@ -22,7 +22,7 @@
  * them (OTP: a supervisor's exit takes its children down). Their parent's supervisor, if it
  * restarts the parent, starts them again.
  */
-import type { SystemMessage } from '../system-message.ts';
+import type { SystemMessage } from '../core/system-message.ts';
 import {
   ActorCell,
   HALTED,
@@ -31,14 +31,14 @@ import {
   SUSPENDED,
   type ParentLink,
   type RemoteKid,
-} from '../cell.ts';
-import { LocalRef, type Delivery } from '../ref.ts';
-import { TroupeError } from '../error.ts';
-import { directiveName } from '../failure.ts';
+} from '../core/cell.ts';
+import { LocalRef, type Delivery } from '../core/ref.ts';
+import { TroupeError } from '../core/error.ts';
+import { directiveName } from '../core/failure.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import type { Behaviour } from '../behaviour.ts';
+import type { Behaviour } from '../core/behaviour.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
-import type { StopReason, Terminated } from '../notices.ts';
+import type { StopReason, Terminated } from '../core/notices.ts';
 import { portableOrigin, type PortableOrigin } from './portable.ts';
 import { SHARD_PROTOCOL_VERSION, type SpawnFrameOptions } from './protocol.ts';
 import { RemoteTarget, ShardLostError, type ShardRouter } from './router.ts';

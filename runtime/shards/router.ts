@@ -28,20 +28,20 @@
  * placed, acknowledgements and relays, which share its route table and slots.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { MessageMeta, type EnvelopeKind } from '../envelope.ts';
-import type { Principal } from '../principal.ts';
-import { AskDeliveryError, ReplyFailure } from '../ask.ts';
-import { describe } from '../error.ts';
+import { MessageMeta, type EnvelopeKind } from '../core/envelope.ts';
+import type { Principal } from '../core/principal.ts';
+import { AskDeliveryError, ReplyFailure } from '../core/ask.ts';
+import { describe } from '../core/error.ts';
 import { childPath, type ActorPath, type Address } from '../../protocol/address.ts';
-import { LocalRef, type ActorRef, type Delivery, type Target } from '../ref.ts';
-import type { SystemMessage } from '../system-message.ts';
-import type { Terminated } from '../notices.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from '../core/ref.ts';
+import type { SystemMessage } from '../core/system-message.ts';
+import type { Terminated } from '../core/notices.ts';
 import type { ActorSystem } from '../system.ts';
-import type { DeadLetterReason } from '../dead-letters.ts';
-import { ActorCell, keyName } from '../cell.ts';
+import type { DeadLetterReason } from '../core/dead-letters.ts';
+import { ActorCell, keyName } from '../core/cell.ts';
 import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
-import type { Behaviour } from '../behaviour.ts';
-import { extractTrace } from '../telemetry.ts';
+import type { Behaviour } from '../core/behaviour.ts';
+import { extractTrace } from '../core/telemetry.ts';
 import { portableOrigin } from './portable.ts';
 import { RemoteChild, type DetachedCell } from './remote.ts';
 import { StoreLinks } from './store.ts';
@@ -69,7 +69,7 @@ import { RemoteError, ShardLostError, type CrossedError } from './errors.ts';
 import { Acks, type Pending } from './acks.ts';
 import { Waiting } from './waiting.ts';
 import { arrivalOf, deadLetterOf, entryOf, resendEntry } from './entries.ts';
-import { encodeValue } from '../refcodec.ts';
+import { encodeValue } from '../core/refcodec.ts';
 
 export { tempPrefix, topLevelOf };
 export { RemoteError, ShardLostError, NotPortableError } from './errors.ts';

@@ -24,7 +24,7 @@
  * parent's shard, but round-robin for a portable top-level actor spawned on the main thread.
  * A behaviour that is not portable runs where it is spawned whatever the policy.
  */
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError } from '../core/error.ts';
 import type { ShardChoice } from '../options.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 import { NotPortableError } from './errors.ts';

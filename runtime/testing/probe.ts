@@ -13,8 +13,8 @@ import assert from 'node:assert/strict';
 import { SimulatedClock, nextTurn } from './simulated-clock.ts';
 import { fromReceiveLike } from './probe-behaviour.ts';
 import type { ActorSystem } from '../system.ts';
-import type { ActorRef } from '../ref.ts';
-import type { Terminated } from '../notices.ts';
+import type { ActorRef } from '../core/ref.ts';
+import type { Terminated } from '../core/notices.ts';
 
 /** Default wait of expectMessage, in (simulated or real) milliseconds. */
 export const EXPECT_WITHIN_MS = 3_000;

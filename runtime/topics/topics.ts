@@ -12,9 +12,9 @@
  *   `{ interest: [...topics] }` (the node's whole interest, each time).
  * - Topic names: 1–256 characters.
  */
-import { InvalidOptionError } from '../error.ts';
+import { InvalidOptionError } from '../core/error.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import { isActorRef, type ActorRef, type LocalRef } from '../ref.ts';
+import { isActorRef, type ActorRef, type LocalRef } from '../core/ref.ts';
 import type { ActorSystem } from '../system.ts';
 
 export const TOPICS_PATH = '/system/topics' as ActorPath;

@@ -1,5 +1,5 @@
 /**
- * An agent works for the principal of its task (runtime/principal.ts): the task's principal
+ * An agent works for the principal of its task (runtime/core/principal.ts): the task's principal
  * limits the tools it may use, goes to its tools and sub-agents narrowed to what the task may
  * do, and who approves a call is the decision's principal, which must hold `approve`.
  */
@@ -9,7 +9,7 @@ import { createAgent } from '../../actors/agent/agent.ts';
 import type { AgentContext } from '../../actors/agent/context.ts';
 import { scriptedModel } from '../../actors/agent/model.ts';
 import { defineTool, delegateTool, type Tool } from '../../actors/agent/tools.ts';
-import { stampPrincipal, type Principal } from '../../runtime/principal.ts';
+import { stampPrincipal, type Principal } from '../../runtime/core/principal.ts';
 import { connect } from '../../protocol/client/node.ts';
 import { startGateway } from '../support/gateway.ts';
 import { until } from '../support/until.ts';

@@ -26,9 +26,9 @@ import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
 import { BudgetExceededError, ModelCallError } from '../../actors/agent/types.ts';
 import { InvalidMessageError } from '../../actors/agent/refusal.ts';
 import { until } from '../support/until.ts';
-import { stampPrincipal } from '../../runtime/principal.ts';
+import { stampPrincipal } from '../../runtime/core/principal.ts';
 
-/** Principals as the gateway stamps them (runtime/principal.ts). */
+/** Principals as the gateway stamps them (runtime/core/principal.ts). */
 const ALICE = stampPrincipal({ id: 'alice' });
 const BOB = stampPrincipal({ id: 'bob' });
 

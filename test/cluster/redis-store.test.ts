@@ -3,7 +3,7 @@
  * keep the version, and writes fenced by an entity's claim epoch.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { PersistenceConflictError } from '../../runtime/persistence.ts';
+import { PersistenceConflictError } from '../../runtime/core/persistence.ts';
 import { createSystem, fromReceive, type ActorRef } from '../../index.ts';
 import { RedisSnapshotStore, EntityLostError } from '../../runtime/cluster/redis-store.ts';
 import { clusterKeys } from '../../runtime/cluster/keys.ts';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout } from 'node:timers/promises';
 import fc from 'fast-check';
 import type { ActorRef } from '../../index.ts';
-import { encodeValue } from '../../runtime/refcodec.ts';
+import { encodeValue } from '../../runtime/core/refcodec.ts';
 import { connect, type SnapshotInfo, type TroupeClient } from '../../protocol/client/node.ts';
 import { board, type BoardMsg } from '../fixtures/gateway-behaviours.ts';
 import { rawClient, startGateway, type GatewayHarness } from '../support/gateway.ts';

@@ -40,7 +40,7 @@ import {
   type ServerFrame,
 } from '../../protocol/client-protocol.ts';
 import { connect, type TroupeClient } from '../../protocol/client/node.ts';
-import { encodeValue } from '../../runtime/refcodec.ts';
+import { encodeValue } from '../../runtime/core/refcodec.ts';
 import { board } from '../fixtures/gateway-behaviours.ts';
 import { startGateway, type GatewayHarness } from '../support/gateway.ts';
 

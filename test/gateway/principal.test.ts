@@ -1,6 +1,6 @@
 /**
  * The gateway stamps the principal `authenticate` gave into every message a client sends
- * (runtime/principal.ts): the actor reads it as `ctx.principal`, what the actor sends on
+ * (runtime/core/principal.ts): the actor reads it as `ctx.principal`, what the actor sends on
  * carries it, and nothing in a frame's body can set it.
  */
 import { afterEach, describe, expect, it } from 'vitest';

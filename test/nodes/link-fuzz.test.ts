@@ -22,7 +22,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { createSystem, fromReceive, type ActorRef, type ActorSystem } from '../../index.ts';
 import { CLOSE, ENCODED, NODE_PROTOCOL_VERSION as V, nonce } from '../../protocol/node-link.ts';
 import { TOPICS_PATH } from '../../runtime/topics/topics.ts';
-import { encodeValue } from '../../runtime/refcodec.ts';
+import { encodeValue } from '../../runtime/core/refcodec.ts';
 import { hostilePeer, raw, type HostilePeer } from './hostile-peer.ts';
 import { until } from '../support/until.ts';
 

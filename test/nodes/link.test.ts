@@ -26,7 +26,7 @@ import {
   proofOf,
   type BatchEntry,
 } from '../../protocol/node-link.ts';
-import type { Envelope } from '../../runtime/envelope.ts';
+import type { Envelope } from '../../runtime/core/envelope.ts';
 import { until } from '../support/until.ts';
 
 import { SimulatedClock } from '../../testing.ts';

@@ -13,7 +13,7 @@ import {
   type NetHandlers,
   type PeerSpec,
 } from '../../runtime/nodes/net.ts';
-import type { Envelope } from '../../runtime/envelope.ts';
+import type { Envelope } from '../../runtime/core/envelope.ts';
 import { until } from '../support/until.ts';
 import { SimulatedClock } from '../../testing.ts';
 

@@ -1,11 +1,11 @@
-import type { LocalRef } from '../../runtime/ref.ts';
+import type { LocalRef } from '../../runtime/core/ref.ts';
 import { describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { propagation } from '@opentelemetry/api';
 import { fromReceive } from '../../index.ts';
-import { MessageMeta } from '../../runtime/envelope.ts';
-import { open, seal } from '../../runtime/boundary.ts';
+import { MessageMeta } from '../../runtime/core/envelope.ts';
+import { open, seal } from '../../runtime/core/boundary.ts';
 import { testSystem } from '../support/system.ts';
 
 describe('envelopes at a boundary', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from '../../testing.ts';
-import { systemClock } from '../../runtime/clock.ts';
-import { backgroundTimeout, every } from '../../runtime/clock-timers.ts';
+import { systemClock } from '../../runtime/core/clock.ts';
+import { backgroundTimeout, every } from '../../runtime/core/clock-timers.ts';
 
 describe('timers on a Clock', () => {
   it('a background timeout fires once at its time on a simulated clock', async () => {

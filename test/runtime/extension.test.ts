@@ -1,5 +1,5 @@
 /**
- * Extensions (runtime/extension.ts): made once per system, at start or at first use; they
+ * Extensions (runtime/core/extension.ts): made once per system, at start or at first use; they
  * add shutdown tasks by phase and resolvers to the address chain, through the core only.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import {
   type ActorRef,
   type ActorSystem,
 } from '../../index.ts';
-import type { Target } from '../../runtime/ref.ts';
+import type { Target } from '../../runtime/core/ref.ts';
 
 const systems: ActorSystem[] = [];
 afterEach(async () => {

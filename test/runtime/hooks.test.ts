@@ -1,5 +1,5 @@
 /**
- * Every call into a behaviour's code goes through one boundary (runtime/cell.ts): a throw is
+ * Every call into a behaviour's code goes through one boundary (runtime/core/cell.ts): a throw is
  * that actor's failure, named by its hook, and nothing else is harmed.
  */
 import { describe, expect, it } from 'vitest';

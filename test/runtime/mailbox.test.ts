@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Mailbox, DEFAULT_MAILBOX_CAPACITY } from '../../runtime/mailbox.ts';
+import { Mailbox, DEFAULT_MAILBOX_CAPACITY } from '../../runtime/core/mailbox.ts';
 
 /** Shifts everything out, returning [msg, meta] pairs in the order they came. */
 function shiftAll(mb: Mailbox): [unknown, unknown][] {

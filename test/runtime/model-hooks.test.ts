@@ -35,7 +35,7 @@
  *    unsubscribed or was told `terminated`, and a running actor's subscribers have its
  *    current view; a watcher is told `terminated` for each watched ref that stopped and for
  *    none that lives, and a watcher that stopped is told nothing;
- * 5. each hook's throw does what runtime/failure.ts says: a failure (init, receive, view,
+ * 5. each hook's throw does what runtime/core/failure.ts says: a failure (init, receive, view,
  *    persist, restore, onChildTerminated) is reported to the supervisor once, naming the
  *    hook, the child and its incarnation; a stop hook's throw or rejection is logged
  *    `(hook stop)`; only the failing message is dead-lettered `failed`; no message is handled
@@ -1147,7 +1147,7 @@ class Run {
   }
 
   /**
-   * What a throw in each hook does (runtime/failure.ts, Hook): from init, receive, view,
+   * What a throw in each hook does (runtime/core/failure.ts, Hook): from init, receive, view,
    * persist, restore, onChildTerminated it is the actor's failure, reported to its parent
    * once, naming the hook, the actor and its incarnation; from stop (a throw or a rejected
    * promise) it is logged with the hook's name.
@@ -1277,7 +1277,7 @@ describe('hooks that throw, under supervision, against a model of what must hold
 describe('bugs the model found', () => {
   // BUG: supervisors/children.ts byRef matches a ref by its path when the object differs (for
   // refs revived from another shard), ignoring the spawn the ref is bound to
-  // (runtime/ref.ts: a ref to an actor that stopped never reaches a new actor spawned later
+  // (runtime/core/ref.ts: a ref to an actor that stopped never reaches a new actor spawned later
   // at its path). terminateChild(sup, staleRef) stops the newer spawn at that path instead of
   // answering ERR_CHILD_NOT_FOUND.
   it('terminateChild with the ref of a stopped child leaves the newer spawn at its path alone', async () => {
@@ -1302,7 +1302,7 @@ describe('bugs the model found', () => {
     await system.shutdown();
   });
 
-  // BUG: runtime/cell.ts deliverOwnTimer checks the arming incarnation when the timer fires,
+  // BUG: runtime/core/cell.ts deliverOwnTimer checks the arming incarnation when the timer fires,
   // and accepts it while the actor waits out a restart delay (halted: the incarnation that
   // armed it has ended, the next has not begun); the mailbox is kept across the restart, so
   // the next incarnation handles it, and actors/machine.ts receive runs any TimerFire's
@@ -1361,7 +1361,7 @@ describe('bugs the model found', () => {
     await system.shutdown();
   });
 
-  // BUG: runtime/cell.ts load(): when init or restore throws after a persistent actor's
+  // BUG: runtime/core/cell.ts load(): when init or restore throws after a persistent actor's
   // async load, the actor fails and returns without waking (the success and rejection paths
   // wake it), so system messages that came during the load stay unhandled. Its parent
   // usually answers the failure (the directive wakes it); a parent winding down does not
@@ -1405,7 +1405,7 @@ describe('bugs the model found', () => {
     expect(stopped).toBe(true);
   });
 
-  // BUG: runtime/cell.ts ActorCell.watch keeps what an actor watches in a Map keyed by path
+  // BUG: runtime/core/cell.ts ActorCell.watch keeps what an actor watches in a Map keyed by path
   // (`watching`), so watching the ref of a stopped spawn after the live spawn at that path
   // (the stale one is answered Terminated at once) replaces the live one's entry; when the
   // watcher stops it unwatches the stopped spawn only, and the live one keeps the stopped

@@ -7,17 +7,17 @@ import {
   resolveSystemOptions,
   type ResolvedMailbox,
 } from '../../runtime/options.ts';
-import { DEFAULT_MAILBOX_CAPACITY, OVERFLOW_POLICIES } from '../../runtime/mailbox.ts';
-import { ASK_TIMEOUT_MS } from '../../runtime/ask.ts';
-import { DEAD_LETTER_HISTORY } from '../../runtime/dead-letters.ts';
-import { InMemoryStore } from '../../runtime/persistence.ts';
+import { DEFAULT_MAILBOX_CAPACITY, OVERFLOW_POLICIES } from '../../runtime/core/mailbox.ts';
+import { ASK_TIMEOUT_MS } from '../../runtime/core/ask.ts';
+import { DEAD_LETTER_HISTORY } from '../../runtime/core/dead-letters.ts';
+import { InMemoryStore } from '../../runtime/core/persistence.ts';
 import { SimulatedClock } from '../../testing.ts';
 import {
   OFFLOAD_IDLE_TIMEOUT_MS,
   OFFLOAD_MAX_QUEUE,
   OFFLOAD_MAX_THREADS,
   OFFLOAD_TIMEOUT_MS,
-} from '../../runtime/offload.ts';
+} from '../../runtime/core/offload.ts';
 import { createSystem, fromReceive, type SpawnOptions, type SystemOptions } from '../../index.ts';
 
 /** The InvalidOptionError `f` throws: its code, field and value (fails when it does not throw). */

@@ -3,7 +3,7 @@ import {
   InMemoryStore,
   PersistenceConflictError,
   type StoredSnapshot,
-} from '../../runtime/persistence.ts';
+} from '../../runtime/core/persistence.ts';
 
 function snap(data: unknown, schemaVersion = 1): StoredSnapshot {
   return { schemaVersion, data };

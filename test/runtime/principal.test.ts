@@ -1,5 +1,5 @@
 /**
- * The principal a message acts for (runtime/principal.ts): stamped copies only, narrowing
+ * The principal a message acts for (runtime/core/principal.ts): stamped copies only, narrowing
  * only narrows, and it rides with what an actor sends while it handles such a message: in its
  * thread, across threads, through the envelope.
  */
@@ -12,9 +12,9 @@ import {
   isStamped,
   narrowPrincipal,
   stampPrincipal,
-} from '../../runtime/principal.ts';
-import { InvalidEnvelopeError, open, seal } from '../../runtime/boundary.ts';
-import { MessageMeta } from '../../runtime/envelope.ts';
+} from '../../runtime/core/principal.ts';
+import { InvalidEnvelopeError, open, seal } from '../../runtime/core/boundary.ts';
+import { MessageMeta } from '../../runtime/core/envelope.ts';
 import { chain, type ChainMsg, type Seen } from '../fixtures/principal-behaviours.ts';
 import { until } from '../support/until.ts';
 

@@ -6,10 +6,10 @@ import {
   SerializationError,
   decodeValue,
   encodeValue,
-} from '../../runtime/refcodec.ts';
-import { InvalidOptionError } from '../../runtime/error.ts';
+} from '../../runtime/core/refcodec.ts';
+import { InvalidOptionError } from '../../runtime/core/error.ts';
 import type { Address } from '../../protocol/address.ts';
-import type { LocalRef } from '../../runtime/ref.ts';
+import type { LocalRef } from '../../runtime/core/ref.ts';
 
 let system: ActorSystem;
 let a: ActorRef<unknown>;

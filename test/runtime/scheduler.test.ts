@@ -1,19 +1,19 @@
 /**
- * The scheduler's fairness to the event loop (runtime/scheduler.ts), driven directly: the
+ * The scheduler's fairness to the event loop (runtime/core/scheduler.ts), driven directly: the
  * runnables here advance a clock the test controls as they run, so "10 ms of work" is ten
  * batches of 1 ms, and what runs before the next macrotask is counted, never timed. The last
  * tests use the real event loop and the real clock, and assert only what ran before what.
  */
 import { describe, expect, it } from 'vitest';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import type { Clock } from '../../runtime/clock.ts';
-import { systemClock } from '../../runtime/clock.ts';
+import type { Clock } from '../../runtime/core/clock.ts';
+import { systemClock } from '../../runtime/core/clock.ts';
 import {
   CLOCK_CHECK_MAX_BATCHES,
   MAX_BATCHES_PER_SLICE,
   Scheduler,
   type Runnable,
-} from '../../runtime/scheduler.ts';
+} from '../../runtime/core/scheduler.ts';
 import { createSystem, fromReceive } from '../../index.ts';
 
 /**

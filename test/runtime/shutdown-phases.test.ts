@@ -1,6 +1,6 @@
-/** Phased shutdown (runtime/shutdown-phases.ts): phases in order, tasks of one phase together. */
+/** Phased shutdown (runtime/core/shutdown-phases.ts): phases in order, tasks of one phase together. */
 import { describe, expect, it } from 'vitest';
-import { PhasedShutdown } from '../../runtime/shutdown-phases.ts';
+import { PhasedShutdown } from '../../runtime/core/shutdown-phases.ts';
 
 describe('phased shutdown', () => {
   it('runs phases in order, the tasks of a phase together, and waits for their promises', async () => {

@@ -18,7 +18,7 @@ describe('spawning', () => {
     const ref = system.spawn(idle(), { name: 'a' });
     expect(ref.path).toBe('/user/a');
     expect(ref.address).toBe('troupe://n1/user/a');
-    // encoded with the uid of its spawn (runtime/ref.ts)
+    // encoded with the uid of its spawn (runtime/core/ref.ts)
     const json = JSON.parse(JSON.stringify({ r: ref })) as { r: { $ref: string; $uid: number } };
     expect(Object.keys(json.r)).toEqual(['$ref', '$uid']);
     expect(json.r.$ref).toBe('troupe://n1/user/a');

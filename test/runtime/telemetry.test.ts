@@ -8,7 +8,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { fromReceive, type ActorRef } from '../../index.ts';
 import { settle } from '../../testing.ts';
-import { extractTrace, injectTrace } from '../../runtime/telemetry.ts';
+import { extractTrace, injectTrace } from '../../runtime/core/telemetry.ts';
 import { testSystem } from '../support/system.ts';
 
 function tracing() {

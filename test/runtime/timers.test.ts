@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { TimerQueue, type TimerEntry } from '../../runtime/timers.ts';
-import type { Clock } from '../../runtime/clock.ts';
+import { TimerQueue, type TimerEntry } from '../../runtime/core/timers.ts';
+import type { Clock } from '../../runtime/core/clock.ts';
 
 interface FakeTimer {
   readonly id: number;

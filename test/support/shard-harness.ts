@@ -10,7 +10,7 @@ import { ActorSystem } from '../../runtime/system.ts';
 import { LinkReader, LinkWriter } from '../../runtime/shards/link.ts';
 import { SHARD_PROTOCOL_VERSION } from '../../runtime/shards/protocol.ts';
 import type { Address } from '../../protocol/address.ts';
-import type { DeadLetter } from '../../runtime/dead-letters.ts';
+import type { DeadLetter } from '../../runtime/core/dead-letters.ts';
 
 export const tick = (ms = 5): Promise<unknown> => sleep(ms);
 

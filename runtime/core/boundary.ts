@@ -1,6 +1,6 @@
 /**
  * Crossing a boundary: a message and its in-thread meta become an Envelope
- * (runtime/envelope.ts) with every ref encoded as its address and the trace context as W3C
+ * (runtime/core/envelope.ts) with every ref encoded as its address and the trace context as W3C
  * headers; on the other side the envelope is validated, then opened into a message and a
  * meta whose refs belong to the receiving system, and whose principal (who the message acts
  * for) is stamped again here. Threads, node links and persistent
@@ -11,7 +11,7 @@
  * link, and nothing else is harmed).
  */
 import { TroupeError, describe } from './error.ts';
-import { parseAddress, type Address } from '../protocol/address.ts';
+import { parseAddress, type Address } from '../../protocol/address.ts';
 import { ENVELOPE_VERSION, MessageMeta, type Envelope, type EnvelopeKind } from './envelope.ts';
 import { decodeValue, encodeValue } from './refcodec.ts';
 import { extractTrace, injectTrace } from './telemetry.ts';

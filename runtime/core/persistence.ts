@@ -16,7 +16,7 @@
  *   decides); the messages held for that save go to dead letters (`sender-failed`).
  * - A restart reloads the latest stored snapshot.
  *
- * Snapshots are stored encoded by runtime/refcodec.ts: refs as `{ $ref }`, nothing that
+ * Snapshots are stored encoded by runtime/core/refcodec.ts: refs as `{ $ref }`, nothing that
  * cannot be serialised (the actor fails with SerializationError instead).
  */
 import { TroupeError } from './error.ts';

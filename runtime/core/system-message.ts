@@ -17,7 +17,7 @@ export type SystemMessage =
       readonly incarnation: number;
       readonly error: unknown;
       readonly message?: unknown;
-      /** The user code that threw (runtime/failure.ts). */
+      /** The user code that threw (runtime/core/failure.ts). */
       readonly hook?: Hook;
       /** From a child on another shard: which spawn of it (runtime/shards/remote.ts). */
       readonly spawn?: number;

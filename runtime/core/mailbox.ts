@@ -22,7 +22,7 @@
  * keeps them apart and handles them before any queued user message.
  */
 import { TroupeError } from './error.ts';
-import type { ActorPath } from '../protocol/address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 
 /** Default bound of a mailbox, in messages. */
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;

@@ -1,5 +1,5 @@
 /**
- * Who follows an actor (runtime/cell.ts): its snapshot subscribers with the last view they
+ * Who follows an actor (runtime/core/cell.ts): its snapshot subscribers with the last view they
  * were sent and its version, its event subscribers (`ctx.emit`), and the inspector's tap.
  * Made at the first subscription or tap, so an actor nobody follows carries none of it.
  *

@@ -1,5 +1,5 @@
 /**
- * Timers on an injected Clock (runtime/clock.ts) beyond its one-shot `setTimeout`, for the
+ * Timers on an injected Clock (runtime/core/clock.ts) beyond its one-shot `setTimeout`, for the
  * parts of a node that arm their own (the gateway, the node links, the cluster):
  *
  * - `backgroundTimeout`: a one-shot timer that does not hold the process open (it calls

@@ -30,7 +30,7 @@
  * resolves with the reason.
  */
 import { TroupeError } from './error.ts';
-import type { ActorPath } from '../protocol/address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 
 export type DirectiveName = 'resume' | 'restart' | 'stop' | 'escalate' | 'halt';
@@ -47,7 +47,7 @@ export type Directive = DirectiveName | { readonly name: DirectiveName; readonly
 
 /**
  * The user code the runtime calls for an actor, named in its failure (`ChildFailure.hook`)
- * and in logs. Every call goes through the cell's one boundary (runtime/cell.ts):
+ * and in logs. Every call goes through the cell's one boundary (runtime/core/cell.ts):
  * - `init`, `receive`, `view`, `persist`, `restore`, `migrate`, `onChildFailure`,
  *   `onChildTerminated`, `onChildHalted`: a throw is this actor's failure, reported to its
  *   parent with the hook's name (for `receive`, the message goes to dead letters and an ask

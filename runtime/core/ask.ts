@@ -3,7 +3,7 @@
  *
  * The reply is routed to that address (a TempReceiver under `/temp`), never to a closure held
  * by the callee, so it can come back from any thread or node. Deadlines are entries in the
- * system's one timer heap (runtime/timers.ts), not a `setTimeout` each.
+ * system's one timer heap (runtime/core/timers.ts), not a `setTimeout` each.
  *
  * - The callee answers with `ctx.reply(value)`; the promise resolves with it.
  * - After `timeout` ms (default ASK_TIMEOUT_MS, or the system's `askTimeoutMs`) the promise
@@ -19,7 +19,7 @@
  * Every ask ends: with its reply, one of these errors, or its timeout.
  */
 import { TroupeError } from './error.ts';
-import type { ActorPath } from '../protocol/address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { Delivery } from './ref.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import type { Principal } from './principal.ts';
@@ -34,7 +34,7 @@ export interface AskOptions {
   readonly timeout?: number;
   /**
    * Who the ask acts for: a principal the runtime gave (`ctx.principal`, or a narrowing of it;
-   * runtime/principal.ts), for work that runs outside the actor's turn (a tool, a callback).
+   * runtime/core/principal.ts), for work that runs outside the actor's turn (a tool, a callback).
    * Default: in an actor's turn, its current message's principal; else none. Anything else
    * rejects with InvalidPrincipalError.
    */

@@ -3,9 +3,9 @@
  * ref extension. Imported by the links that pack frames (runtime/shards/link.ts,
  * runtime/nodes/link.ts) before they pack any.
  */
-import { defineRefExtension } from '../protocol/wire-ref.ts';
+import { defineRefExtension } from '../../protocol/wire-ref.ts';
 import { LocalRef } from './ref.ts';
 
 defineRefExtension(LocalRef);
 
-export { unpackWithRefs } from '../protocol/wire-ref.ts';
+export { unpackWithRefs } from '../../protocol/wire-ref.ts';

@@ -12,12 +12,12 @@ export {
   type Envelope,
   type EnvelopeKind,
   type WirePrincipal,
-} from '../protocol/envelope.ts';
+} from '../../protocol/envelope.ts';
 
 /**
  * In-thread meta of a message that needs more than its sender: an ask (reply address and
  * correlation id), a traced message (the sender's span context) or one that acts for a
- * principal (a stamped one, runtime/principal.ts). `from` is the sender's ref when the sender
+ * principal (a stamped one, runtime/core/principal.ts). `from` is the sender's ref when the sender
  * is an actor.
  */
 export class MessageMeta {

@@ -28,7 +28,7 @@
  * issue 23 item 3, to be done with the hot path measured before and after.
  */
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
-import { childPath, validateName, type ActorPath } from '../protocol/address.ts';
+import { childPath, validateName, type ActorPath } from '../../protocol/address.ts';
 import { InvalidOptionError, TroupeError } from './error.ts';
 import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
@@ -63,9 +63,9 @@ import type {
   EmittedEvent,
 } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
-import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
+import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from '../options.ts';
 import type { TimerEntry } from './timers.ts';
-import type { ActorSystem } from './system.ts';
+import type { ActorSystem } from '../system.ts';
 import type { Context } from '@opentelemetry/api';
 import type { Principal } from './principal.ts';
 
@@ -258,7 +258,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.ref = new LocalRef<In, Reply>(system, null, this, undefined, false, system.nextUid());
   }
 
-  /** This spawn's uid (runtime/ref.ts): its own ref is bound to it (kept there, not twice). */
+  /** This spawn's uid (runtime/core/ref.ts): its own ref is bound to it (kept there, not twice). */
   get uid(): number {
     return this.ref.uid;
   }
@@ -670,7 +670,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     let data: unknown;
     try {
       const persist = this.behaviour.persist;
-      // refs as addresses: a snapshot outlives the spawns it names (runtime/refcodec.ts)
+      // refs as addresses: a snapshot outlives the spawns it names (runtime/core/refcodec.ts)
       data = encodeValue(
         persist === undefined ? this.state : persist.call(this.behaviour, this.state as State),
         'address',
@@ -891,7 +891,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   // ---- failure --------------------------------------------------------------------------
 
-  /** This actor failed: suspend it and tell its parent (runtime/failure.ts). */
+  /** This actor failed: suspend it and tell its parent (runtime/core/failure.ts). */
   fail(
     error: unknown,
     hasMessage: boolean,
@@ -1419,7 +1419,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   /**
-   * Who the message being handled acts for (stamped by the gateway, runtime/principal.ts):
+   * Who the message being handled acts for (stamped by the gateway, runtime/core/principal.ts):
    * what this actor tells and asks while it handles it acts for the same principal.
    */
   get principal(): Principal | null {
@@ -1654,7 +1654,7 @@ function nameOf(path: string): string {
 
 const DOLLAR = 0x24;
 
-/** A watched actor's key among what a cell watches: its spawn and path (runtime/ref.ts). */
+/** A watched actor's key among what a cell watches: its spawn and path (runtime/core/ref.ts). */
 function watchKey(ref: ActorRef<unknown>): string {
   return `${(ref as LocalRef).uid} ${ref.path}`;
 }
@@ -1695,7 +1695,7 @@ function traceOf(meta: unknown): Context | null {
  * ref that is not a live cell of this thread it is an ordinary tell. With `incarnation` (the
  * arming incarnation's `ctx.incarnation`), a timer of an earlier incarnation is a dead letter
  * (`stale-incarnation`), never a message to the restarted actor; `self` being bound to its
- * spawn (runtime/ref.ts), a timer never reaches a new actor spawned at the same path.
+ * spawn (runtime/core/ref.ts), a timer never reaches a new actor spawned at the same path.
  */
 export function deliverOwnTimer(
   self: ActorRef<unknown>,

@@ -1,7 +1,7 @@
 /**
  * Refs: small typed handles to actors. `tell` accepts only the actor's message type; `ask`
  * resolves to its reply type. A ref is a value: it serialises as its address
- * (`{ $ref: "troupe://node/user/a" }`, see runtime/refcodec.ts) and is revived from it, so it
+ * (`{ $ref: "troupe://node/user/a" }`, see runtime/core/refcodec.ts) and is revived from it, so it
  * can sit in messages and snapshots; the same API works wherever the actor lives.
  *
  * A ref names one spawn of an actor (Akka's model): a restarted actor keeps its refs and its
@@ -17,7 +17,7 @@
  * Refs keep their internals in private fields: nothing enumerable, so XState's snapshot
  * persistence and structured copies see an opaque value.
  */
-import type { ActorPath, Address } from '../protocol/address.ts';
+import type { ActorPath, Address } from '../../protocol/address.ts';
 import type { SystemMessage } from './system-message.ts';
 import type { AskOptions } from './ask.ts';
 import type { SystemCore } from './system-core.ts';
@@ -120,7 +120,7 @@ export class LocalRef<In = unknown, Reply = unknown> implements ActorRef<In, Rep
       // else: the stopped target dead-letters the message with its own reason
     }
     // the cell itself is the meta, unless the message needs more: a trace, or the principal
-    // the cell's current message acts for (runtime/principal.ts)
+    // the cell's current message acts for (runtime/core/principal.ts)
     return t.deliver(
       msg,
       sys.tracing || (cur !== null && cur.principal !== null) ? sys.sendMeta(cur) : cur,

@@ -3,7 +3,7 @@
  * tests. Supervisors publish supervision events; the runtime publishes shutdown overruns.
  * Listeners are isolated: one that throws is logged and the others still run.
  */
-import type { ActorPath } from '../protocol/address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { StopReason } from './notices.ts';
 
 export type SupervisionEvent =

@@ -2,9 +2,9 @@
  * Errors of bad options given to the runtime's public functions, and the helpers that check
  * options. The base class (TroupeError) and `describe` are the wire's (protocol/error.ts).
  */
-import { TroupeError, describe } from '../protocol/error.ts';
+import { TroupeError, describe } from '../../protocol/error.ts';
 
-export { TroupeError, describe } from '../protocol/error.ts';
+export { TroupeError, describe } from '../../protocol/error.ts';
 
 /**
  * A bad option given to a public function: thrown synchronously by constructors and

@@ -7,7 +7,7 @@
  * - `init` makes the initial state when the actor starts and after a restart without
  *   persistence. `receive` returns the next state. Both run inside the actor's turn, one
  *   message at a time; a throw is a failure of this actor (never of the caller or of the
- *   scheduler): the actor is suspended and its parent decides (see runtime/failure.ts).
+ *   scheduler): the actor is suspended and its parent decides (see runtime/core/failure.ts).
  * - `stop` runs once when the actor stops (also before a restart replaces the state); it may
  *   return a promise: the actor is gone when it settles.
  * - Persistence: `persist(state)` gives the snapshot to store (JSON-safe values and refs),
@@ -16,8 +16,8 @@
  * - `view(state)` is what snapshot subscribers see; it must return the same object while
  *   the state has not changed, so the runtime publishes only changes.
  * - `onChildFailure` decides what happens to a failed child (the supervisor's role; see
- *   supervisors/). Without it the default directive applies (runtime/failure.ts).
- * - A throw from any hook never escapes the actor (runtime/failure.ts, `Hook`): from `init`,
+ *   supervisors/). Without it the default directive applies (runtime/core/failure.ts).
+ * - A throw from any hook never escapes the actor (runtime/core/failure.ts, `Hook`): from `init`,
  *   `receive`, `view`, `persist`, `restore`, `migrate`, `onChildFailure`,
  *   `onChildTerminated` or `onChildHalted` it is this actor's failure, reported to its parent
  *   with the hook's name (`ChildFailure.hook`); from `stop` (or its rejected promise) and

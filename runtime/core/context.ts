@@ -2,11 +2,11 @@
  * The actor context: what a behaviour can do while it handles a message (and in `init`).
  * It is valid only during the actor's turn; keep refs, not the context.
  */
-import type { ActorPath } from '../protocol/address.ts';
+import type { ActorPath } from '../../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
-import type { SpawnOptions } from './options.ts';
-import type { SystemApi } from './system-api.ts';
+import type { SpawnOptions } from '../options.ts';
+import type { SystemApi } from '../system-api.ts';
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import type { Principal } from './principal.ts';
 
@@ -26,7 +26,7 @@ export interface ActorContext<In = unknown, Reply = unknown> {
    * that sent it (or caused it: the tells and asks an actor makes while it handles such a
    * message carry it on, across threads and nodes); null when it acts for nobody (host code,
    * timers, an actor's own work). Frozen, and never taken from a message's body; a behaviour
-   * cannot set it, only pass it on (`AskOptions.principal`) or narrow it (runtime/principal.ts).
+   * cannot set it, only pass it on (`AskOptions.principal`) or narrow it (runtime/core/principal.ts).
    */
   readonly principal: Principal | null;
   /**
@@ -63,7 +63,7 @@ export interface ActorContext<In = unknown, Reply = unknown> {
   /** Live children, in start order. */
   readonly children: readonly ActorRef<unknown>[];
   /**
-   * Runs stateless CPU-heavy work on the node's offload pool (runtime/offload.ts); returns its
+   * Runs stateless CPU-heavy work on the node's offload pool (runtime/core/offload.ts); returns its
    * id. This actor later receives an `OffloadResult` with that id: `troupe.offload.done`
    * with the value, or `troupe.offload.failed` with an OffloadError. Aborted if this actor
    * stops first.

@@ -6,7 +6,7 @@
  * Subscribers are isolated: one that throws is reported to the logger and does not stop the
  * others or the actor that produced the dead letter.
  */
-import type { Address } from '../protocol/address.ts';
+import type { Address } from '../../protocol/address.ts';
 
 export type DeadLetterReason =
   /** No actor lives at the address. */
@@ -49,7 +49,7 @@ export type DeadLetterReason =
   | 'node-unreachable'
   /**
    * A timer or self-message armed by an earlier incarnation of the actor (before a restart):
-   * never delivered to its successor (runtime/cell.ts, deliverOwnTimer).
+   * never delivered to its successor (runtime/core/cell.ts, deliverOwnTimer).
    */
   | 'stale-incarnation'
   /**

@@ -1,5 +1,5 @@
 /**
- * The outbox of a persistent actor (runtime/persistence.ts): what it sends while it handles
+ * The outbox of a persistent actor (runtime/core/persistence.ts): what it sends while it handles
  * one message is held here, and leaves only once that message's snapshot is saved, so that a
  * crash before the save never lets its effects out without the state that caused them.
  *

@@ -3,7 +3,7 @@
  * a piscina pool shared by the node, so that the actor's thread keeps handling messages
  * meanwhile; the result comes back to the actor as a message.
  *
- *   const hash = offloadTask<string, string>(new URL('./hash.ts', import.meta.url), 'sha256');
+ *   const hash = offloadTask<string, string>(new URL('../hash.ts', import.meta.url), 'sha256');
  *   // in a behaviour:
  *   ctx.offload(hash, text);          // → an id; later the actor receives
  *   // { type: 'troupe.offload.done', id, task, value }  or
@@ -69,7 +69,7 @@ export interface OffloadTask<I, O> {
 }
 
 /**
- * Names a task: `module` is a file URL (usually `new URL('./x.ts', import.meta.url)`) or an
+ * Names a task: `module` is a file URL (usually `new URL('../x.ts', import.meta.url)`) or an
  * absolute path; `name` the export (default `default`). Throws InvalidOptionError for others.
  */
 export function offloadTask<I, O>(module: URL | string, name = 'default'): OffloadTask<I, O> {

@@ -4,7 +4,7 @@
  *
  * Encoded forms (a plain object with exactly this one key is read as the tagged value):
  *   ActorRef      → { $ref: "troupe://node/path", $uid: 123 }   revived as a ref of the decoding
- *                   system, bound to that spawn of the actor (runtime/ref.ts); without `$uid`
+ *                   system, bound to that spawn of the actor (runtime/core/ref.ts); without `$uid`
  *                   (an unbound ref, or one written before uids) it reaches whatever actor
  *                   lives at the path
  *   Date          → { $date: "2026-11-24T08:00:00.000Z" }
@@ -20,10 +20,10 @@
  * properties are left out (as JSON does).
  */
 import { TroupeError, describe } from './error.ts';
-import { isSpawnUid } from '../protocol/wire-ref.ts';
+import { isSpawnUid } from '../../protocol/wire-ref.ts';
 import { isActorRef } from './ref.ts';
 import type { ActorRef } from './ref.ts';
-import type { Address } from '../protocol/address.ts';
+import type { Address } from '../../protocol/address.ts';
 
 const TAGS = new Set(['$ref', '$date', '$error', '$esc']);
 

@@ -7,7 +7,7 @@
  * The function runs outside any actor's turn (a tell it makes has no actor as sender) and is
  * isolated: a throw is logged and harms nothing else.
  */
-import { childPath, type ActorPath } from '../protocol/address.ts';
+import { childPath, type ActorPath } from '../../protocol/address.ts';
 import { LocalRef, type Delivery, type Target } from './ref.ts';
 import type { SystemMessage } from './system-message.ts';
 import type { SystemCore } from './system-core.ts';

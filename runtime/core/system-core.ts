@@ -2,7 +2,7 @@
  * What refs, cells and temporary receivers need from their system: the narrow internal
  * interface runtime/system.ts implements (so those modules do not depend on the whole system).
  */
-import type { ActorPath, Address } from '../protocol/address.ts';
+import type { ActorPath, Address } from '../../protocol/address.ts';
 import type { ActorCell } from './cell.ts';
 import type { LocalRef, Delivery, Target } from './ref.ts';
 import type { SystemMessage } from './system-message.ts';

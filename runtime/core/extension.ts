@@ -12,20 +12,20 @@
  *   (`createSystem` throws it; the system is not made).
  * - The core (ExtensionCore) is what an extension may use of the kernel: the system's public
  *   API, its clock and timer heap, its logger, a phase of the shutdown to add a task to
- *   (runtime/shutdown-phases.ts: `unbind`, `drain`, `leave` before the actors stop;
+ *   (runtime/core/shutdown-phases.ts: `unbind`, `drain`, `leave` before the actors stop;
  *   `disconnect`, `release` after), and the address-resolver chain (`addResolver`: a target
  *   for an address this thread does not hold; undefined for one that is not its kind).
  * - Ids are unique per system: two extensions of one id in a system are refused
  *   (InvalidOptionError naming `options.extensions`).
  */
 import { InvalidOptionError } from './error.ts';
-import type { Address } from '../protocol/address.ts';
-import type { Clock } from '../protocol/clock.ts';
+import type { Address } from '../../protocol/address.ts';
+import type { Clock } from '../../protocol/clock.ts';
 import type { Logger } from './logger.ts';
 import type { Target } from './ref.ts';
 import type { ShutdownPhase, ShutdownTask } from './shutdown-phases.ts';
 import type { TimerQueue } from './timers.ts';
-import type { ActorSystem } from './system.ts';
+import type { ActorSystem } from '../system.ts';
 
 /** A target for `address`, null for none, undefined for an address that is not its kind. */
 export type AddressResolver = (address: Address) => Target | null | undefined;
