@@ -24,6 +24,7 @@ import { entityActivateBench, failoverBench } from './cluster.ts';
 import { gatewayFanoutBench } from './gateway.ts';
 import { agentStep } from './agents/step.ts';
 import { agentMemory } from './agents/memory.ts';
+import { agentStepHttp, agentSwarm } from './agents/http.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -91,6 +92,8 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   sandboxRecovery,
   agentStep,
   agentMemory,
+  agentStepHttp,
+  agentSwarm,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

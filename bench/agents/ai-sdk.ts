@@ -1,6 +1,7 @@
 /**
  * `ai-sdk`: a hand-rolled agent on the Vercel AI SDK — `generateText` with the tool and
- * `stopWhen: stepCountIs(STEP_CAP)` (its default is one step), on one shared model object (a
+ * `stopWhen: stepCountIs(STEP_CAP)` (its default is one step), on one shared model object (the
+ * fake, or `@ai-sdk/openai-compatible`'s on the mock server; a
  * provider model is ~82 KB: an agent holds its messages, not a model). The SDK has no agent
  * object to pool: an agent of the pool is its slot. At the cap it stops silently with
  * `finishReason: 'tool-calls'`, so a run that ends on a tool call is not finished.
@@ -25,7 +26,14 @@ import {
   type ToolArguments,
 } from './task.ts';
 import { aiSdkModel } from './ai-sdk-model.ts';
-import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import {
+  newCounter,
+  type AgentPool,
+  type Counter,
+  type HttpPoolOptions,
+  type PoolOptions,
+} from './pool.ts';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { MemoryPeer, Peer } from './peers.ts';
 
 export function aiSdkTools(counter: Counter) {
@@ -87,4 +95,22 @@ export const aiSdkMemory: MemoryPeer = (counter) => {
   });
 };
 
-export const peer: Peer = { pool: aiSdkPool, memory: aiSdkMemory };
+/** On the mock server through `@ai-sdk/openai-compatible`, one provider model shared. */
+export function aiSdkHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  const provider = createOpenAICompatible({
+    name: 'mock',
+    baseURL: `${options.url}/v1`,
+    apiKey: 'dummy',
+    includeUsage: true,
+  });
+  const model = provider('mock');
+  const tools = aiSdkTools(counter);
+  return Promise.resolve({
+    counter,
+    run: (_agent, input) => aiSdkRun(model, tools, input).then((r) => r.text),
+    close: () => Promise.resolve(),
+  });
+}
+
+export const peer: Peer = { pool: aiSdkPool, memory: aiSdkMemory, httpPool: aiSdkHttpPool };

@@ -2,7 +2,7 @@
  * `langgraph`: LangGraph JS's prebuilt ReAct agent (`createReactAgent`, an agent node and a
  * tool node) on LangChain's fake chat model (`FakeChatModel` from
  * `@langchain/core/utils/testing`, given the script: the stock fakes answer text only, never a
- * tool call). One compiled graph serves every agent of the pool (graphs are stateless: an
+ * tool call), or on the mock server through `ChatOpenAI`. One compiled graph serves every agent of the pool (graphs are stateless: an
  * agent's state is its thread's checkpoint); each task is a fresh invocation.
  *
  * Step cap: `recursionLimit` counts graph steps, not model calls: a task of k model calls
@@ -13,6 +13,8 @@ import { FakeChatModel } from '@langchain/core/utils/testing';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import { tool } from '@langchain/core/tools';
+import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
+import { ChatOpenAI } from '@langchain/openai';
 import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import { MemorySaver, type BaseCheckpointSaver } from '@langchain/langgraph';
 import {
@@ -25,7 +27,13 @@ import {
   TOOL_PARAMETERS,
   type ScriptMode,
 } from './task.ts';
-import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import {
+  newCounter,
+  type AgentPool,
+  type Counter,
+  type HttpPoolOptions,
+  type PoolOptions,
+} from './pool.ts';
 import type { MemoryPeer, Peer } from './peers.ts';
 
 /** LangGraph's limit for STEP_CAP model calls (a model call and a tool step each count). */
@@ -73,14 +81,14 @@ export function langGraphTool(counter: Counter) {
   });
 }
 
-/** The compiled agent graph (shared by every agent), with `checkpointer` if given. */
+/** The compiled agent graph (shared by every agent) on `llm`, with `checkpointer` if given. */
 export function langGraphAgent(
-  mode: ScriptMode,
+  llm: BaseChatModel,
   counter: Counter,
   checkpointer?: BaseCheckpointSaver,
 ) {
   return createReactAgent({
-    llm: new ScriptedChatModel(mode, counter),
+    llm,
     tools: [langGraphTool(counter)],
     prompt: INSTRUCTIONS,
     ...(checkpointer === undefined ? {} : { checkpointer }),
@@ -108,7 +116,23 @@ export async function langGraphRun(
 
 export function langGraphPool(options: PoolOptions): Promise<AgentPool> {
   const counter = newCounter();
-  const graph = langGraphAgent(options.mode, counter);
+  const graph = langGraphAgent(new ScriptedChatModel(options.mode, counter), counter);
+  return Promise.resolve({
+    counter,
+    run: (_agent, input) => langGraphRun(graph, input),
+    close: () => Promise.resolve(),
+  });
+}
+
+/** On the mock server through `ChatOpenAI` (`@langchain/openai`, its `baseURL`). */
+export function langGraphHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  const llm = new ChatOpenAI({
+    model: 'mock',
+    apiKey: 'dummy',
+    configuration: { baseURL: `${options.url}/v1` },
+  });
+  const graph = langGraphAgent(llm, counter);
   return Promise.resolve({
     counter,
     run: (_agent, input) => langGraphRun(graph, input),
@@ -121,7 +145,8 @@ export function langGraphPool(options: PoolOptions): Promise<AgentPool> {
  * checkpoints of its finished task (what `invoke` on that thread continues from).
  */
 export const langGraphMemory: MemoryPeer = (counter) => {
-  const graph = langGraphAgent('script', counter, new MemorySaver());
+  const llm = new ScriptedChatModel('script', counter);
+  const graph = langGraphAgent(llm, counter, new MemorySaver());
   return Promise.resolve({
     async agent(i, input) {
       const thread = `agent-${i}`;
@@ -131,4 +156,8 @@ export const langGraphMemory: MemoryPeer = (counter) => {
   });
 };
 
-export const peer: Peer = { pool: langGraphPool, memory: langGraphMemory };
+export const peer: Peer = {
+  pool: langGraphPool,
+  memory: langGraphMemory,
+  httpPool: langGraphHttpPool,
+};

@@ -1,7 +1,8 @@
 /**
  * `mastra`: Mastra's `Agent` (`@mastra/core/agent`) with the tool made by `createTool`, on the
  * AI SDK's fake model (bench/agents/ai-sdk-model.ts: Mastra runs AI SDK models; its loop
- * streams, so the fake answers `doStream`). An `Agent` per agent of the pool, each task a
+ * streams, so the fake answers `doStream`), or on the mock server through
+ * `@ai-sdk/openai-compatible`. An `Agent` per agent of the pool, each task a
  * fresh `generate` (no memory: Mastra's memory is a separate package with its own store).
  * Telemetry is off (MASTRA_TELEMETRY_DISABLED, bench/agents/offline.ts); no `Mastra`
  * instance is made, so no observability exporter either.
@@ -23,7 +24,14 @@ import {
   TOOL_PARAMETERS,
 } from './task.ts';
 import { aiSdkModel } from './ai-sdk-model.ts';
-import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import {
+  newCounter,
+  type AgentPool,
+  type Counter,
+  type HttpPoolOptions,
+  type PoolOptions,
+} from './pool.ts';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { MemoryPeer, Peer } from './peers.ts';
 
 export function mastraTool(counter: Counter) {
@@ -97,4 +105,25 @@ export const mastraMemory: MemoryPeer = (counter) => {
   });
 };
 
-export const peer: Peer = { pool: mastraPool, memory: mastraMemory };
+/** On the mock server through `@ai-sdk/openai-compatible` (Mastra streams its calls). */
+export function mastraHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  const provider = createOpenAICompatible({
+    name: 'mock',
+    baseURL: `${options.url}/v1`,
+    apiKey: 'dummy',
+    includeUsage: true,
+  });
+  const model = provider('mock') as unknown as MastraModelConfig;
+  const tools = { [TOOL_NAME]: mastraTool(counter) };
+  const agents = Array.from({ length: options.size }, (_, i) =>
+    mastraAgent(`agent-${i}`, model, tools),
+  );
+  return Promise.resolve({
+    counter,
+    run: (agent, input) => mastraRun(agents[agent]!, input),
+    close: () => Promise.resolve(),
+  });
+}
+
+export const peer: Peer = { pool: mastraPool, memory: mastraMemory, httpPool: mastraHttpPool };

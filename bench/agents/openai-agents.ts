@@ -1,15 +1,18 @@
 /**
  * `openai-agents`: the OpenAI Agents SDK (`@openai/agents`): an `Agent` per agent of the pool,
  * run with `run(agent, input, { maxTurns })`, on a `Model` implementation of the SDK's own
- * interface that follows the script (in-process: no client, no HTTP). Each task is a fresh
+ * interface that follows the script (in-process: no client, no HTTP), or on the mock server
+ * through its chat completions model and the official `openai` client. Each task is a fresh
  * run. Tracing is off (`setTracingDisabled(true)`, bench/agents/offline.ts): it would export
  * traces to OpenAI with OPENAI_API_KEY from the environment.
  *
  * Step cap: `maxTurns` counts model calls; past it `run` throws MaxTurnsExceededError.
  */
+import OpenAI from 'openai';
 import {
   Agent,
   MemorySession,
+  OpenAIChatCompletionsModel,
   run,
   setTracingDisabled,
   tool,
@@ -29,7 +32,13 @@ import {
   type ScriptMode,
 } from './task.ts';
 import type { MemoryPeer, Peer } from './peers.ts';
-import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import {
+  newCounter,
+  type AgentPool,
+  type Counter,
+  type HttpPoolOptions,
+  type PoolOptions,
+} from './pool.ts';
 
 setTracingDisabled(true);
 
@@ -140,4 +149,24 @@ export const agentsMemory: MemoryPeer = (counter) => {
   });
 };
 
-export const peer: Peer = { pool: agentsPool, memory: agentsMemory };
+/**
+ * On the mock server: the SDK's chat completions model (its default is the Responses API) on
+ * an `OpenAI` client with the server's `baseURL` — what `setOpenAIAPI('chat_completions')`
+ * and `setDefaultOpenAIClient` set globally, given to the agents instead.
+ */
+export function agentsHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  const client = new OpenAI({ baseURL: `${options.url}/v1`, apiKey: 'dummy' });
+  const model = new OpenAIChatCompletionsModel(client as never, 'mock');
+  const tools = [agentsTool(counter)];
+  const agents = Array.from({ length: options.size }, (_, i) =>
+    agentsAgent(`agent-${i}`, model, tools),
+  );
+  return Promise.resolve({
+    counter,
+    run: (agent, input) => agentsRun(agents[agent]!, input),
+    close: () => Promise.resolve(),
+  });
+}
+
+export const peer: Peer = { pool: agentsPool, memory: agentsMemory, httpPool: agentsHttpPool };

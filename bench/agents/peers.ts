@@ -1,10 +1,11 @@
 /**
  * The agent implementations, by impl id, each loaded when first run (a peer's framework is
  * imported only by the benches that run it: `npm run bench -- --only counting` loads none).
- * Each module exports `peer`: its pool (agent-step) and its memory holder (agent-memory).
+ * Each module exports `peer`: its pools (agent-step; agent-step-http and agent-swarm) and its
+ * memory holder (agent-memory).
  */
 import type { ImplId } from '../harness.ts';
-import type { Counter, MakePool } from './pool.ts';
+import type { Counter, MakeHttpPool, MakePool } from './pool.ts';
 import { offline } from './offline.ts';
 
 export type AgentImplId = Extract<
@@ -47,8 +48,11 @@ export interface MemoryHolder {
 export type MemoryPeer = (counter: Counter) => Promise<MemoryHolder>;
 
 export interface Peer {
+  /** A pool on the in-process fake model (agent-step). */
   readonly pool: MakePool;
   readonly memory: MemoryPeer;
+  /** A pool on the mock model server, through the framework's official client. */
+  readonly httpPool: MakeHttpPool;
 }
 
 const LOADERS: Readonly<Record<AgentImplId, () => Promise<{ readonly peer: Peer }>>> = {

@@ -1,6 +1,7 @@
 /**
  * `troupe:agent`: troupe's agent (`createAgent`, actors/agent/) on its in-process fake model
- * (`scriptedModel`), one actor per agent of the pool in one system; a task is an ask of
+ * (`scriptedModel`), or on the mock server through its OpenAI provider (`openAIModel`, the
+ * official SDK, streamed); one actor per agent of the pool in one system; a task is an ask of
  * `{ type: 'task', input }`, answered with `agent.done`.
  *
  * The agent keeps its conversation from task to task (it has no "new conversation" message):
@@ -13,7 +14,7 @@
  * calls, not after STEP_CAP of its own.
  */
 import { createSystem, type ActorRef } from '../../index.ts';
-import { createAgent, defineTool, scriptedModel } from '../../actors/agent/index.ts';
+import { createAgent, defineTool, openAIModel, scriptedModel } from '../../actors/agent/index.ts';
 import type { ModelProvider, ModelRequest, ScriptStep, Tool } from '../../actors/agent/index.ts';
 import {
   INSTRUCTIONS,
@@ -26,7 +27,13 @@ import {
   type ScriptMode,
   type ToolArguments,
 } from './task.ts';
-import { newCounter, type AgentPool, type Counter, type PoolOptions } from './pool.ts';
+import {
+  newCounter,
+  type AgentPool,
+  type Counter,
+  type HttpPoolOptions,
+  type PoolOptions,
+} from './pool.ts';
 import type { MemoryPeer, Peer } from './peers.ts';
 
 /** The script as one step that repeats: its move decided from the request. */
@@ -71,10 +78,8 @@ async function ask(agent: ActorRef<any>, input: string, timeout: number): Promis
   return String(reply.answer);
 }
 
-export function troupePool(options: PoolOptions): Promise<AgentPool> {
-  const counter = newCounter();
+function pool(options: PoolOptions, model: ModelProvider, counter: Counter): AgentPool {
   const system = createSystem();
-  const model = troupeModel(options.mode, counter);
   const tools = [troupeTool(counter)];
   const agents: ActorRef<any>[] = [];
   for (let i = 0; i < options.size; i++)
@@ -83,11 +88,22 @@ export function troupePool(options: PoolOptions): Promise<AgentPool> {
         name: `agent-${i}`,
       }),
     );
-  return Promise.resolve({
+  return {
     counter,
     run: (agent, input) => ask(agents[agent]!, input, options.taskTimeoutMs),
     close: () => system.shutdown().then(() => undefined),
-  });
+  };
+}
+
+export function troupePool(options: PoolOptions): Promise<AgentPool> {
+  const counter = newCounter();
+  return Promise.resolve(pool(options, troupeModel(options.mode, counter), counter));
+}
+
+/** On the mock server through troupe's OpenAI provider (the official SDK, streamed). */
+export function troupeHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
+  const model = openAIModel({ baseURL: `${options.url}/v1`, apiKey: 'dummy' });
+  return Promise.resolve(pool(options, model, newCounter()));
 }
 
 /** Ask timeout of the memory bench's tasks and touches. */
@@ -115,4 +131,4 @@ export const troupeMemory: MemoryPeer = (counter) => {
   });
 };
 
-export const peer: Peer = { pool: troupePool, memory: troupeMemory };
+export const peer: Peer = { pool: troupePool, memory: troupeMemory, httpPool: troupeHttpPool };
