@@ -95,7 +95,7 @@ export const agentStepHttp: Benchmark<AgentStepHttpParams> = {
   describe: (p) =>
     `${p.tasks} two-step tasks over ${p.pool} agents, ${p.pool} at once, through the mock model server`,
   unit: 'steps/s',
-  params: { full: { tasks: 5_000, pool: 100 }, quick: { tasks: 200, pool: 100 } },
+  params: { full: { tasks: 2_000, pool: 100 }, quick: { tasks: 200, pool: 100 } },
   scale: (p, f) => ({ tasks: scaleCount(p.tasks, f), pool: p.pool }),
   impls: Object.fromEntries(AGENT_IMPLS.map((id) => [id, stepImpl(id)])),
 };
