@@ -2,6 +2,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The parts that plug into the kernel, each a folder of runtime/ (docs/architecture.md). */
+const PARTS = ['shards', 'nodes', 'cluster', 'gateway', 'inspector', 'topics', 'testing'];
+
 export default tseslint.config(
   {
     ignores: [
@@ -52,6 +55,51 @@ export default tseslint.config(
     'supervisors',
     'sandbox',
   ]),
+  // the kernel knows none of its parts; the parts reach the kernel through its interface
+  {
+    files: ['runtime/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...below('runtime/ sits below behaviours, supervisors and the sandbox', [
+              'actors',
+              'supervisors',
+              'sandbox',
+            ]),
+            {
+              group: ['../*.ts', ...PARTS.map((part) => `../${part}/**`)],
+              message:
+                'runtime/core/ is the kernel: it imports none of its parts (they plug in as extensions, runtime/core/extension.ts)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: PARTS.map((part) => `runtime/${part}/**`),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...below('runtime/ sits below behaviours, supervisors and the sandbox', [
+              'actors',
+              'supervisors',
+              'sandbox',
+            ]),
+            {
+              group: ['**/core/*', '!**/core/index.ts'],
+              message:
+                "a part imports the kernel through its interface, runtime/core/index.ts, never the kernel's files",
+            },
+          ],
+        },
+      ],
+    },
+  },
   ...layer('sandbox/**', 'the sandbox knows no agents or supervisors', ['actors', 'supervisors']),
   ...layer('supervisors/**', 'supervisors know no agents', ['actors/agent']),
   ...layer('actors/*.ts', 'behaviours know no agents', ['actors/agent', 'agent']),
@@ -106,17 +154,15 @@ function layer(files, why, forbidden) {
   return [
     {
       files: [files],
-      rules: {
-        'no-restricted-imports': [
-          'error',
-          {
-            patterns: forbidden.map((folder) => ({
-              group: [`**/${folder}/**`, `./${folder}/**`],
-              message: why,
-            })),
-          },
-        ],
-      },
+      rules: { 'no-restricted-imports': ['error', { patterns: below(why, forbidden) }] },
     },
   ];
+}
+
+/** The import patterns of the folders `forbidden` names, at any depth. */
+function below(why, forbidden) {
+  return forbidden.map((folder) => ({
+    group: [`**/${folder}/**`, `./${folder}/**`],
+    message: why,
+  }));
 }

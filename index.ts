@@ -67,6 +67,12 @@ export {
 } from './runtime/cluster/entities.ts';
 export { RedisSnapshotStore, EntityLostError } from './runtime/cluster/redis-store.ts';
 export type { ClusterOptions } from './runtime/cluster/options.ts';
+export {
+  cluster,
+  clusterExtension,
+  entitiesExtension,
+  type ClusterPart,
+} from './runtime/cluster/extension.ts';
 export type {
   PersistenceStore,
   StoredSnapshot,
@@ -81,7 +87,8 @@ export { systemClock } from './runtime/core/clock.ts';
 export type { Logger } from './runtime/core/logger.ts';
 export { portable, portableFactory } from './runtime/shards/portable.ts';
 export { SHARD_SHUTDOWN_MS } from './runtime/shards/node.ts';
-export { ShardPlacementError } from './runtime/system.ts';
+export { shards, shardsExtension, type ShardsOptions } from './runtime/shards/extension.ts';
+export { ShardPlacementError, ReminderUnavailableError } from './runtime/system.ts';
 export { RemoteError, NotPortableError, ShardLostError } from './runtime/shards/router.ts';
 export { RemoteSpawnError } from './runtime/shards/remote.ts';
 export {
@@ -171,8 +178,15 @@ export type { SandboxStats } from './sandbox/stats.ts';
 export { SANDBOX_MAX_IN_FLIGHT } from './sandbox/behaviour.ts';
 export { NodeDownError } from './runtime/nodes/node.ts';
 export type { Topics } from './runtime/topics/topics.ts';
+export { topicsExtension } from './runtime/topics/extension.ts';
 export type { NodeOptions, NodesOptions, LinkTuning } from './runtime/nodes/options.ts';
 export type { PeerSpec } from './runtime/nodes/net.ts';
+export {
+  nodes,
+  nodesExtension,
+  type NodesExtensionOptions,
+  type NodesPart,
+} from './runtime/nodes/extension.ts';
 export {
   NODE_PROTOCOL_VERSION,
   CLOSE as LINK_CLOSE_CODES,
@@ -180,6 +194,7 @@ export {
 } from './protocol/node-link.ts';
 export { Gateway, CLIENT_BUNDLE_URL } from './runtime/gateway/gateway.ts';
 export type { GatewayStats } from './runtime/gateway/gateway.ts';
+export { gateway, gatewayExtension } from './runtime/gateway/extension.ts';
 export { DEFAULT_GATEWAY_LIMITS, DEFAULT_SNAPSHOT_TUNING } from './runtime/gateway/options.ts';
 export type {
   GatewayOptions,

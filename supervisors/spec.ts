@@ -48,7 +48,7 @@ import { validateName } from '../protocol/address.ts';
 import type { Behaviour } from '../runtime/core/behaviour.ts';
 import type { MailboxOptions } from '../runtime/core/mailbox.ts';
 import type { PersistenceOptions } from '../runtime/core/persistence.ts';
-import { isShardChoice, SHARD_CHOICE, type ShardChoice } from '../runtime/options.ts';
+import { isShardChoice, SHARD_CHOICE, type ShardChoice } from '../runtime/core/options.ts';
 import type { BackoffOptions } from './backoff.ts';
 
 export type Strategy = 'one-for-one' | 'one-for-all' | 'rest-for-one' | 'simple-one-for-one';

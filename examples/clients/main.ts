@@ -5,7 +5,7 @@
  * its origin is the gateway's public origin (by default the address it listens on; set
  * PUBLIC_ORIGIN to browse it under another name, such as http://localhost:8080).
  */
-import { createSystem, fromReceive } from '../../index.ts';
+import { createSystem, fromReceive, gateway } from '../../index.ts';
 
 const PAGE = `<!doctype html>
 <p>count: <b id="n">…</b> <button id="inc">+1</button></p>
@@ -17,12 +17,16 @@ const PAGE = `<!doctype html>
 </script>`;
 
 const system = createSystem({
-  gateway: {
-    listen: { port: Number(process.env.PORT ?? 8080) },
-    ...(process.env.PUBLIC_ORIGIN === undefined ? {} : { publicOrigin: process.env.PUBLIC_ORIGIN }),
-    authenticate: (token) => (token === 'demo-token' ? { id: 'demo' } : null),
-    authorize: (_principal, _op, target) => target.startsWith('troupe://local/user/'),
-  },
+  extensions: [
+    gateway({
+      listen: { port: Number(process.env.PORT ?? 8080) },
+      ...(process.env.PUBLIC_ORIGIN === undefined
+        ? {}
+        : { publicOrigin: process.env.PUBLIC_ORIGIN }),
+      authenticate: (token) => (token === 'demo-token' ? { id: 'demo' } : null),
+      authorize: (_principal, _op, target) => target.startsWith('troupe://local/user/'),
+    }),
+  ],
 });
 system.spawn(
   fromReceive(0, (n: number, _msg: { type: 'inc' }) => n + 1),

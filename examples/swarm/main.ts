@@ -15,7 +15,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSystem } from '../../index.ts';
+import { cluster, createSystem, gateway, nodes as nodeLinks } from '../../index.ts';
 import { openAIModel } from '../../actors/agent/index.ts';
 import { DEFAULT_TASK, defineSwarm, startSwarm, SWARM } from './swarm.ts';
 
@@ -39,21 +39,26 @@ const model = real
   : {};
 
 const system = createSystem({
-  gateway: {
-    listen: { host: '127.0.0.1', port },
-    // the inspector page's own origin: by default what it listens on, never the Host header
-    ...(env.TROUPE_PUBLIC_ORIGIN === undefined ? {} : { publicOrigin: env.TROUPE_PUBLIC_ORIGIN }),
-    authenticate: (t) => (t === token ? { id: 'you' } : null),
-    authorize: () => true,
-    inspector: { sampleMs: 500 },
-  },
-  ...(redis === undefined
-    ? {}
-    : {
-        node: { name: nodeName, listen: 0 },
-        secret: env.TROUPE_SECRET ?? 'troupe-swarm-local-secret',
-        cluster: { redis, name: env.TROUPE_CLUSTER ?? 'swarm' },
-      }),
+  ...(redis === undefined ? {} : { nodeId: nodeName }),
+  extensions: [
+    gateway({
+      listen: { host: '127.0.0.1', port },
+      // the inspector page's own origin: by default what it listens on, never the Host header
+      ...(env.TROUPE_PUBLIC_ORIGIN === undefined ? {} : { publicOrigin: env.TROUPE_PUBLIC_ORIGIN }),
+      authenticate: (t) => (t === token ? { id: 'you' } : null),
+      authorize: () => true,
+      inspector: { sampleMs: 500 },
+    }),
+    ...(redis === undefined
+      ? []
+      : [
+          nodeLinks({
+            node: { listen: 0 },
+            secret: env.TROUPE_SECRET ?? 'troupe-swarm-local-secret',
+          }),
+          cluster({ redis, name: env.TROUPE_CLUSTER ?? 'swarm' }),
+        ]),
+  ],
 });
 try {
   await system.gateway!.ready;

@@ -17,7 +17,7 @@ import { Membership, type MemberRecord } from './membership.ts';
 import { RedisDirectory } from './directory.ts';
 import { RedisSnapshotStore } from './redis-store.ts';
 import { RedisReminders } from './reminders.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
+import { systemClock, type Clock } from '../core/index.ts';
 
 export interface ClusterSettings {
   /** A Redis URL (`redis://host:port/db`) or ioredis options. */

@@ -12,7 +12,7 @@
  *   (runtime/cluster/redis-store.ts).
  */
 import type { Redis } from 'ioredis';
-import { InMemoryStore, type PersistenceStore } from '../core/persistence.ts';
+import { InMemoryStore, type PersistenceStore } from '../core/index.ts';
 import type { ClusterKeys } from './keys.ts';
 import type { RedisSnapshotStore } from './redis-store.ts';
 

@@ -26,21 +26,21 @@
  * table of activations and the directory's claims.
  */
 import { createHash } from 'node:crypto';
-import { TroupeError, InvalidOptionError, describe } from '../core/error.ts';
+import { TroupeError, InvalidOptionError, describe } from '../core/index.ts';
 import { entityAddress, parseAddress, type Address } from '../../protocol/address.ts';
-import type { ActorRef, Delivery, Target } from '../core/ref.ts';
+import type { ActorRef, Delivery, Target } from '../core/index.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import type { Behaviour } from '../core/behaviour.ts';
-import type { MailboxOptions } from '../core/mailbox.ts';
-import type { PersistenceStore } from '../core/persistence.ts';
-import type { SystemMessage } from '../core/system-message.ts';
-import type { Terminated } from '../core/notices.ts';
-import type { DeadLetterReason } from '../core/dead-letters.ts';
+import type { Behaviour } from '../core/index.ts';
+import type { MailboxOptions } from '../core/index.ts';
+import type { PersistenceStore } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
+import type { DeadLetterReason } from '../core/index.ts';
 import type { Directory } from './directory.ts';
 import type { Reminders } from './reminders.ts';
-import { encodeValue } from '../core/refcodec.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { backgroundTimeout, every, type Repeating } from '../core/clock-timers.ts';
+import { encodeValue } from '../core/index.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { backgroundTimeout, every, type Repeating } from '../core/index.ts';
 
 /** Idle milliseconds before an entity is passivated, by default. */
 export const DEFAULT_PASSIVATE_AFTER_MS = 60_000;

@@ -19,8 +19,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ClusterKeys } from './keys.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { every, type Repeating } from '../core/clock-timers.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { every, type Repeating } from '../core/index.ts';
 
 export interface MemberRecord {
   readonly node: string;

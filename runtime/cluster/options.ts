@@ -14,7 +14,7 @@
  *     },
  *   });
  */
-import { InvalidOptionError } from '../core/error.ts';
+import { InvalidOptionError } from '../core/index.ts';
 import { isClusterName } from './keys.ts';
 import type { ClusterSettings } from './cluster.ts';
 
@@ -37,58 +37,58 @@ export interface ResolvedCluster extends ClusterSettings {
 
 const KEYS = ['redis', 'name', 'heartbeatMs', 'ttlMs', 'commandTimeoutMs', 'leaveOnSigterm'];
 
-export function resolveClusterOptions(v: unknown, hasNode: boolean): ResolvedCluster | null {
+export function resolveClusterOptions(
+  v: unknown,
+  hasNode: boolean,
+  p = 'options.cluster',
+): ResolvedCluster | null {
   if (v === undefined) return null;
   if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidOptionError('options.cluster', v, 'an object');
+    throw new InvalidOptionError(p, v, 'an object');
   if (!hasNode)
     throw new InvalidOptionError(
-      'options.cluster',
+      p,
       v,
-      'given only with options.node (and options.secret)',
+      p === p ? 'given only with options.node (and options.secret)' : 'given with nodes(…)',
     );
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o))
     if (!KEYS.includes(k))
-      throw new InvalidOptionError(
-        `options.cluster.${k}`,
-        o[k],
-        `absent (known: ${KEYS.join(', ')})`,
-      );
+      throw new InvalidOptionError(`${p}.${k}`, o[k], `absent (known: ${KEYS.join(', ')})`);
   const redis = o.redis;
   if (
     !(typeof redis === 'string' && /^rediss?:\/\/./.test(redis)) &&
     !(typeof redis === 'object' && redis !== null && !Array.isArray(redis))
   )
     throw new InvalidOptionError(
-      'options.cluster.redis',
+      `${p}.redis`,
       redis,
       'a redis:// or rediss:// URL, or ioredis options',
     );
   if (!isClusterName(o.name))
     throw new InvalidOptionError(
-      'options.cluster.name',
+      `${p}.name`,
       o.name,
       'letters, digits, "-", "_", "." or ":", 1 to 64',
     );
   const ms = (k: string, d: number): number => {
     const x = o[k] ?? d;
     if (typeof x !== 'number' || !Number.isInteger(x) || x <= 0)
-      throw new InvalidOptionError(`options.cluster.${k}`, x, 'a whole number of milliseconds > 0');
+      throw new InvalidOptionError(`${p}.${k}`, x, 'a whole number of milliseconds > 0');
     return x;
   };
   const heartbeatMs = ms('heartbeatMs', DEFAULT_CLUSTER_HEARTBEAT_MS);
   const ttlMs = ms('ttlMs', Math.max(DEFAULT_CLUSTER_TTL_MS, heartbeatMs * 3));
   if (ttlMs < heartbeatMs * 2)
     throw new InvalidOptionError(
-      'options.cluster.ttlMs',
+      `${p}.ttlMs`,
       ttlMs,
       `at least twice heartbeatMs (${heartbeatMs * 2})`,
     );
   const commandTimeoutMs = ms('commandTimeoutMs', DEFAULT_REDIS_COMMAND_TIMEOUT_MS);
   const leaveOnSigterm = o.leaveOnSigterm ?? true;
   if (typeof leaveOnSigterm !== 'boolean')
-    throw new InvalidOptionError('options.cluster.leaveOnSigterm', leaveOnSigterm, 'a boolean');
+    throw new InvalidOptionError(`${p}.leaveOnSigterm`, leaveOnSigterm, 'a boolean');
   return {
     redis: redis as ClusterSettings['redis'],
     name: o.name,

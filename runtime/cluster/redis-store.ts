@@ -11,14 +11,14 @@
  * the write are one Lua script: atomic in Redis, on one slot (the cluster's hash tag).
  */
 import type { Redis } from 'ioredis';
-import { TroupeError } from '../core/error.ts';
+import { TroupeError } from '../core/index.ts';
 import {
   PersistenceConflictError,
   type LoadedSnapshot,
   type PersistenceStore,
   type SaveOptions,
   type StoredSnapshot,
-} from '../core/persistence.ts';
+} from '../core/index.ts';
 import { clusterKeys, type ClusterKeys } from './keys.ts';
 
 /** A write refused by the fence: the entity's claim moved on to another epoch (or node). */

@@ -19,8 +19,8 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Address } from '../../protocol/address.ts';
 import type { ClusterKeys } from './keys.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { backgroundTimeout, every, type Repeating } from '../core/clock-timers.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { backgroundTimeout, every, type Repeating } from '../core/index.ts';
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -63,9 +63,9 @@ import type {
   EmittedEvent,
 } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
-import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from '../options.ts';
+import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
 import type { TimerEntry } from './timers.ts';
-import type { ActorSystem } from '../system.ts';
+import type { Kernel } from './system.ts';
 import type { Context } from '@opentelemetry/api';
 import type { Principal } from './principal.ts';
 
@@ -189,7 +189,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   extends Mailbox
   implements Target, ActorContext<In, Reply>
 {
-  readonly system: ActorSystem;
+  readonly system: Kernel;
   /** Its parent: a cell of this thread, a parent on another shard, or null for a guardian. */
   readonly parent: ActorCell | ParentLink | null;
   /**
@@ -235,7 +235,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   traceContext: Context | null = null;
 
   constructor(
-    system: ActorSystem,
+    system: Kernel,
     parent: ActorCell | ParentLink | null,
     key: string | number,
     path: ActorPath | null,
@@ -511,7 +511,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
   }
 
-  private runFast(sys: ActorSystem, mb: Mailbox): void {
+  private runFast(sys: Kernel, mb: Mailbox): void {
     const behaviour = this.behaviour;
     let n = sys.throughput;
     let msg: unknown;
@@ -1617,7 +1617,7 @@ export class ActorCell<In = any, Reply = any, State = any>
  * and starts it.
  */
 export function spawnDetached(
-  system: ActorSystem,
+  system: Kernel,
   parent: ParentLink,
   path: ActorPath,
   behaviour: Behaviour<any, any, any>,

@@ -5,8 +5,8 @@
 import type { ActorPath } from '../../protocol/address.ts';
 import type { ActorRef } from './ref.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
-import type { SpawnOptions } from '../options.ts';
-import type { SystemApi } from '../system-api.ts';
+import type { SpawnOptions } from './options.ts';
+import type { SystemApi } from './system-api.ts';
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import type { Principal } from './principal.ts';
 

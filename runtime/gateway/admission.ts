@@ -16,8 +16,8 @@
  * - A step that throws, rejects or answers anything else is logged, and the request is
  *   answered `internal`; the connection stays.
  */
-import { InvalidOptionError } from '../core/error.ts';
-import type { Principal } from '../core/principal.ts';
+import { InvalidOptionError } from '../core/index.ts';
+import type { Principal } from '../core/index.ts';
 
 export interface AdmissionRequest {
   readonly op: 'send' | 'ask';

@@ -11,15 +11,14 @@
  * client that opens a connection, asks an actor that never answers `maxPendingAsks` times and
  * leaves, again and again, leaves nothing behind. A reply that comes later goes to dead letters.
  */
-import { TroupeError } from '../core/error.ts';
-import { AskDeliveryError, AskTimeoutError, ReplyFailure } from '../core/ask.ts';
-import { MessageMeta } from '../core/envelope.ts';
-import type { Principal } from '../core/principal.ts';
-import { TempReceiver } from '../core/temp.ts';
-import { NodeDownError, NodeTarget } from '../nodes/node.ts';
-import type { ActorRef, Delivery, LocalRef } from '../core/ref.ts';
-import type { ActorSystem } from '../system.ts';
-import type { TimerEntry } from '../core/timers.ts';
+import { TroupeError } from '../core/index.ts';
+import { AskDeliveryError, AskTimeoutError, ReplyFailure } from '../core/index.ts';
+import { MessageMeta } from '../core/index.ts';
+import type { Principal } from '../core/index.ts';
+import { TempReceiver } from '../core/index.ts';
+import type { ActorRef, Delivery, LocalRef } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
+import type { TimerEntry } from '../core/index.ts';
 
 /** An ask whose connection closed first: it was settled then, and its reply is not awaited. */
 export class AskCancelledError extends TroupeError {
@@ -43,10 +42,10 @@ interface InFlight {
 let seq = 0;
 
 export class ConnectionAsks {
-  readonly #system: ActorSystem;
+  readonly #system: Kernel;
   readonly #inFlight = new Map<number, InFlight>();
 
-  constructor(system: ActorSystem) {
+  constructor(system: Kernel) {
     this.#system = system;
   }
 
@@ -91,11 +90,7 @@ export class ConnectionAsks {
     const a: InFlight = { receiver, entry: null, forget: null, done };
     this.#inFlight.set(id, a);
     // an ask to another node fails at once when that node goes down
-    const foreign = sys.nodes === null ? null : sys.foreignTarget(ref.address);
-    if (foreign instanceof NodeTarget)
-      a.forget = sys.nodes!.askWaiting(foreign.node, (why) =>
-        this.#end(id, a, { ok: false, error: new NodeDownError(foreign.node, ref.path, why) }),
-      );
+    a.forget = sys.guardAsk(ref, (error) => this.#end(id, a, { ok: false, error }));
     a.entry = sys.timers.schedule(() => {
       a.entry = null;
       this.#end(id, a, { ok: false, error: new AskTimeoutError(ref.path, timeoutMs) });

@@ -29,9 +29,9 @@ import {
   type ServerFrame,
   type TraceCarrier,
 } from '../../protocol/client-protocol.ts';
-import { encodeValue } from '../core/refcodec.ts';
-import { backgroundTimeout } from '../core/clock-timers.ts';
-import { extractTrace } from '../core/telemetry.ts';
+import { encodeValue } from '../core/index.ts';
+import { backgroundTimeout } from '../core/index.ts';
+import { extractTrace } from '../core/index.ts';
 import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
 import type { GatewayOp, Principal } from './options.ts';
 import type { GatewayCore, Target } from './gateway.ts';

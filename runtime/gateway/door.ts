@@ -21,8 +21,8 @@
  *   as it enters: the gateway answers 503 with Retry-After (or, before TLS, closes).
  */
 import type { Duplex } from 'node:stream';
-import type { Clock } from '../core/clock.ts';
-import { backgroundTimeout } from '../core/clock-timers.ts';
+import type { Clock } from '../core/index.ts';
+import { backgroundTimeout } from '../core/index.ts';
 
 /** A socket as the door reads it (net.Socket and tls.TLSSocket both are). */
 export type DoorSocket = Duplex & { readonly remoteAddress?: string; readonly remotePort?: number };

@@ -45,14 +45,16 @@ import {
   type Since,
   type SubscriptionKind,
 } from '../../protocol/client-protocol.ts';
-import { TempReceiver } from '../core/temp.ts';
-import type { ActorRef, LocalRef } from '../core/ref.ts';
-import { MessageMeta } from '../core/envelope.ts';
-import { stampPrincipal } from '../core/principal.ts';
-import type { Terminated } from '../core/notices.ts';
-import type { ActorSystem } from '../system.ts';
-import type { Clock } from '../core/clock.ts';
-import { every, type Repeating } from '../core/clock-timers.ts';
+import { TempReceiver } from '../core/index.ts';
+import type { ActorRef, LocalRef } from '../core/index.ts';
+import { MessageMeta } from '../core/index.ts';
+import { stampPrincipal } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
+import { topicsOf } from '../topics/extension.ts';
+import { entitiesExtension } from '../cluster/extension.ts';
+import type { Clock } from '../core/index.ts';
+import { every, type Repeating } from '../core/index.ts';
 import type { AdmissionStep } from './admission.ts';
 import { Connection } from './connection.ts';
 import { ConnectionAsks } from './asks.ts';
@@ -154,7 +156,7 @@ export class Gateway implements GatewayCore, HubHost {
   readonly clock: Clock;
   /** Resolves when the gateway listens (at once with a server of yours). */
   readonly ready: Promise<void>;
-  private readonly system: ActorSystem;
+  private readonly system: Kernel;
   private readonly options: ResolvedGatewayOptions;
   private readonly server: ReturnType<typeof createHttpServer>;
   private readonly ownServer: boolean;
@@ -205,7 +207,7 @@ export class Gateway implements GatewayCore, HubHost {
   };
   private readonly onSecure = (socket: DoorSocket): void => this.door.secured(socket);
 
-  constructor(system: ActorSystem, options: ResolvedGatewayOptions) {
+  constructor(system: Kernel, options: ResolvedGatewayOptions) {
     this.system = system;
     this.clock = system.clock;
     this.options = options;
@@ -558,7 +560,10 @@ export class Gateway implements GatewayCore, HubHost {
       return e instanceof Error ? e.message : 'a bad target';
     }
     if (t.type === 'topic') return { ref: null, name: t.name };
-    if (t.parsed.type === 'entity' && !this.system.entities.defines(t.parsed.kind))
+    if (
+      t.parsed.type === 'entity' &&
+      !this.system.extension(entitiesExtension).defines(t.parsed.kind)
+    )
       return `no entity kind ${JSON.stringify(t.parsed.kind)} is defined`;
     let ref: ActorRef<unknown>;
     try {
@@ -666,9 +671,9 @@ export class Gateway implements GatewayCore, HubHost {
       `gw-topic-${randomBytes(6).toString('base64url')}`,
       (msg) => listener(msg),
     );
-    this.system.topics.subscribe(topic, r.ref);
+    topicsOf(this.system).subscribe(topic, r.ref);
     return () => {
-      this.system.topics.unsubscribe(topic, r.ref);
+      topicsOf(this.system).unsubscribe(topic, r.ref);
       r.close();
     };
   }

@@ -17,12 +17,12 @@
 import { randomBytes } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { encodeValue } from '../core/refcodec.ts';
-import type { ActorRef } from '../core/ref.ts';
-import type { EmittedEvent, SnapshotUpdate, Terminated } from '../core/notices.ts';
+import { encodeValue } from '../core/index.ts';
+import type { ActorRef } from '../core/index.ts';
+import type { EmittedEvent, SnapshotUpdate, Terminated } from '../core/index.ts';
 import type { PatchOperation } from '../../protocol/client-protocol.ts';
-import type { Clock } from '../core/clock.ts';
-import { backgroundTimeout } from '../core/clock-timers.ts';
+import type { Clock } from '../core/index.ts';
+import { backgroundTimeout } from '../core/index.ts';
 
 /** Above this many operations a patch is not worth it: the full state goes instead. */
 export const MAX_PATCH_OPERATIONS = 64;

@@ -26,12 +26,12 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { resolveAdmission, type AdmissionStep } from './admission.ts';
-import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/index.ts';
 import { resolveInspectorOptions, type InspectorOptions } from '../inspector/inspector.ts';
 
-import type { Principal } from '../core/principal.ts';
+import type { Principal } from '../core/index.ts';
 
-export type { Principal } from '../core/principal.ts';
+export type { Principal } from '../core/index.ts';
 
 /**
  * What a client asks to do, as `authorize` sees it: subscribe to a `snapshot`, `events` or a
@@ -205,9 +205,8 @@ function origin(field: string, x: unknown): string {
   }
 }
 
-export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
-  const o = plain('options.gateway', v);
-  const f = 'options.gateway';
+export function resolveGatewayOptions(v: unknown, f = 'options.gateway'): ResolvedGatewayOptions {
+  const o = plain(f, v);
   if ('origins' in o)
     throw new InvalidOptionError(
       `${f}.origins`,
@@ -250,7 +249,7 @@ export function resolveGatewayOptions(v: unknown): ResolvedGatewayOptions {
       throw new InvalidOptionError(
         `${f}.listen`,
         o.listen ?? o.tls,
-        'absent with options.gateway.server (that server listens; its TLS is its own)',
+        `absent with ${f}.server (that server listens; its TLS is its own)`,
       );
     server = o.server as HttpServer;
   } else {

@@ -18,7 +18,7 @@
  * that address covers every way to the entity.
  */
 import { MAX_TARGET_LENGTH } from '../../protocol/client-protocol.ts';
-import { TroupeError, describe } from '../core/error.ts';
+import { TroupeError, describe } from '../core/index.ts';
 import {
   ADDRESS_SCHEME,
   canonicalAddress,

@@ -34,14 +34,16 @@ import {
   type Kid,
   type MessageTap,
   type RemoteKid,
-} from '../core/cell.ts';
-import type { Behaviour } from '../core/behaviour.ts';
-import type { ActorContext } from '../core/context.ts';
-import type { ActorRef } from '../core/ref.ts';
-import type { DeadLetter } from '../core/dead-letters.ts';
-import type { RuntimeEvent } from '../core/events.ts';
-import type { ActorSystem } from '../system.ts';
-import { InvalidOptionError, onlyKnownOptions } from '../core/error.ts';
+} from '../core/index.ts';
+import type { Behaviour } from '../core/index.ts';
+import type { ActorContext } from '../core/index.ts';
+import type { ActorRef } from '../core/index.ts';
+import type { DeadLetter } from '../core/index.ts';
+import type { RuntimeEvent } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
+import { shardsExtension } from '../shards/extension.ts';
+import { nodesExtension } from '../nodes/extension.ts';
+import { InvalidOptionError, onlyKnownOptions } from '../core/index.ts';
 
 export const INSPECTOR_NAME = 'inspector';
 export const INSPECTOR_PATH = `/system/${INSPECTOR_NAME}` as ActorPath;
@@ -265,7 +267,7 @@ export function inspectorBehaviour(
   options: Required<InspectorOptions>,
 ): Behaviour<InspectorMsg, unknown, State> {
   /** Arms the loop's next tick in `delayMs`, unless it is armed already. */
-  const arm = (s: State, sys: ActorSystem, self: ActorRef<unknown>, delayMs: number): void => {
+  const arm = (s: State, sys: Kernel, self: ActorRef<unknown>, delayMs: number): void => {
     if (s.timer !== null) return;
     s.timer = sys.clock.setTimeout(() => {
       s.timer = null;
@@ -282,7 +284,7 @@ export function inspectorBehaviour(
     if (s.feed.length > options.feedSize * 2) s.feed.splice(0, s.feed.length - options.feedSize);
   };
 
-  const info = (s: State, k: Kid, sys: ActorSystem): ActorInfo => {
+  const info = (s: State, k: Kid, sys: Kernel): ActorInfo => {
     const path = k.ref.path;
     const name = path.slice(path.lastIndexOf('/') + 1);
     if (!isCell(k)) {
@@ -387,11 +389,11 @@ export function inspectorBehaviour(
       top[root.ref.path] = { total, children };
     }
     const shards: { shard: number; actors: number }[] = [];
-    const count = sys.shards?.count ?? 1;
+    const count = sys.findExtension(shardsExtension)?.count ?? 1;
     for (let i = 0; i < count; i++) shards.push({ shard: i, actors: shardCounts.get(i) ?? 0 });
     shards[0]!.actors =
       tu.actors + ts.actors - [...shardCounts.values()].reduce((a, b) => a + b, 0);
-    const up = sys.nodes?.net.peersUp ?? [];
+    const up = sys.findExtension(nodesExtension)?.runtime.net.peersUp ?? [];
     s.view = {
       node: sys.nodeId,
       at: now,
@@ -411,7 +413,7 @@ export function inspectorBehaviour(
     };
   };
 
-  const cellAt = (sys: ActorSystem, path: unknown): ActorCell | null => {
+  const cellAt = (sys: Kernel, path: unknown): ActorCell | null => {
     if (typeof path !== 'string' || !path.startsWith('/')) return null;
     const t = sys.lookupHere(path as ActorPath);
     return t instanceof ActorCell ? t : null;

@@ -19,8 +19,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CLOSE } from '../../protocol/node-link.ts';
 import type { NodeLink } from './link.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { backgroundTimeout } from '../core/clock-timers.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { backgroundTimeout } from '../core/index.ts';
 
 /** Connections accepted and not yet ready links, at most (all remote addresses together). */
 export const LINK_MAX_HANDSHAKES = 128;

@@ -23,8 +23,8 @@
  *   topics: { topic: string of 1–MAX_TOPIC_LENGTH, msg: any } | { interest: topic names }
  */
 import { CLOSE, LinkProtocolError } from '../../protocol/node-link.ts';
-import { isActorRef } from '../core/ref.ts';
-import type { SystemMessage } from '../core/system-message.ts';
+import { isActorRef } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
 import { MAX_TOPIC_LENGTH, type TopicsEnvelopeBody } from '../topics/topics.ts';
 
 /** The system messages that cross nodes; the others stay in their node. */

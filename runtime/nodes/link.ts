@@ -37,12 +37,10 @@
 import { closeReason } from '../../protocol/close-reason.ts';
 import WebSocket from 'ws';
 import type { Address } from '../../protocol/address.ts';
-import { isTempAddress } from '../core/temp.ts';
-// refs pack as the wire's ref extension (registered there)
-import '../core/wire-ref.ts';
-import type { Envelope, EnvelopeKind } from '../core/envelope.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { every, type Repeating } from '../core/clock-timers.ts';
+import { isTempAddress } from '../core/index.ts';
+import type { Envelope, EnvelopeKind } from '../core/index.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { every, type Repeating } from '../core/index.ts';
 import {
   BatchReader,
   BatchWriter,

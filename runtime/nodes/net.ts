@@ -22,9 +22,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Envelope } from '../core/envelope.ts';
-import { systemClock, type Clock } from '../core/clock.ts';
-import { backgroundTimeout } from '../core/clock-timers.ts';
+import type { Envelope } from '../core/index.ts';
+import { systemClock, type Clock } from '../core/index.ts';
+import { backgroundTimeout } from '../core/index.ts';
 import { CLOSE, type BatchEntry } from '../../protocol/node-link.ts';
 import {
   acceptLink,

@@ -18,18 +18,18 @@
  *   its actors get `troupe.terminated` with reason `node-down`; asks waiting on it fail at once
  *   with NodeDownError; later messages to it are dead letters until it is back.
  */
-import { TroupeError } from '../core/error.ts';
+import { TroupeError } from '../core/index.ts';
 import { ENTITY_SCHEME, type ActorPath, type Address } from '../../protocol/address.ts';
-import { ReplyFailure } from '../core/ask.ts';
-import { encodeValue, decodeValue } from '../core/refcodec.ts';
-import { isActorRef, LocalRef, type Delivery, type Target } from '../core/ref.ts';
-import type { SystemMessage } from '../core/system-message.ts';
-import { MessageMeta } from '../core/envelope.ts';
-import type { Terminated } from '../core/notices.ts';
-import { ActorCell, senderOf } from '../core/cell.ts';
-import { extractTrace, injectTrace } from '../core/telemetry.ts';
-import { crossing } from '../core/refcodec.ts';
-import { isTempAddress } from '../core/temp.ts';
+import { ReplyFailure } from '../core/index.ts';
+import { encodeValue, decodeValue } from '../core/index.ts';
+import { isActorRef, LocalRef, type Delivery, type Target } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
+import { MessageMeta } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
+import { ActorCell, senderOf } from '../core/index.ts';
+import { extractTrace, injectTrace } from '../core/index.ts';
+import { crossing } from '../core/index.ts';
+import { isTempAddress } from '../core/index.ts';
 import { LINK_CLOSED, type NodeLink } from './link.ts';
 import {
   CLOSE,
@@ -37,8 +37,9 @@ import {
   type EachEntry,
   type WirePrincipal,
 } from '../../protocol/node-link.ts';
-import { stampPrincipal, type Principal } from '../core/principal.ts';
-import type { ActorSystem } from '../system.ts';
+import { stampPrincipal, type Principal } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
+import { topicsOf } from '../topics/extension.ts';
 import { NodeNet, type NetOptions } from './net.ts';
 import { TOPICS_PATH, type TopicsEnvelopeBody } from '../topics/topics.ts';
 import {
@@ -75,7 +76,9 @@ interface Slot {
 const SLOTS = 65_536;
 
 export class NodeRuntime {
-  readonly #system: ActorSystem;
+  readonly #system: Kernel;
+  /** Where entity messages go (runtime/cluster/entities-extension.ts sets it); none: dropped. */
+  entities: EntityPort | null = null;
   readonly net: NodeNet;
   /** Targets by address of actors on other nodes (bounded: cleared when it grows past). */
   readonly #targets = new Map<string, NodeTarget>();
@@ -88,7 +91,7 @@ export class NodeRuntime {
   readonly #ownPrefix: string;
   readonly #topicsAddress: string;
 
-  constructor(system: ActorSystem, options: NetOptions) {
+  constructor(system: Kernel, options: NetOptions) {
     this.#system = system;
     this.#ownPrefix = `troupe://${system.nodeId}/`;
     this.#topicsAddress = `troupe://${system.nodeId}${TOPICS_PATH}`;
@@ -98,7 +101,7 @@ export class NodeRuntime {
       entry: this.#entry,
       revive: (address) => system.refOf(address),
       isRef: isActorRef,
-      peerUp: (peer) => system.topics.peerUp(peer),
+      peerUp: (peer) => topicsOf(system).peerUp(peer),
       peerDown: (peer, reason) => this.#down(peer, reason),
       log: (m) => system.logger.warn(m),
       unsent: (peer, entries, why) => {
@@ -126,8 +129,10 @@ export class NodeRuntime {
                     e.trace === undefined ? null : extractTrace(e.trace),
                     e.principal === undefined ? null : stampPrincipal(e.principal),
                   );
-            system.entities.rerouted(e.to, e.kind, message, meta);
-            continue;
+            if (this.entities !== null) {
+              this.entities.rerouted(e.to, e.kind, message, meta);
+              continue;
+            }
           }
           system.deadLetters.publish({
             message,
@@ -375,7 +380,8 @@ export class NodeRuntime {
     if (t.entity) {
       if (kind === 'reply') msg = new ReplyFailure(msg);
       try {
-        sys.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
+        if (this.entities === null) throw new Error('this node keeps no entities');
+        this.entities.arrived(to, kind === 'system' ? 'system' : 'user', msg, meta);
       } catch (error) {
         // a kind or id this node refuses
         sys.logger.warn(
@@ -409,12 +415,12 @@ export class NodeRuntime {
   };
 
   #topics(from: string, body: TopicsEnvelopeBody, meta: unknown): void {
-    if ('topic' in body) this.#system.topics.deliverHere(body.topic, body.msg, meta);
-    else this.#system.topics.interest(from, body.interest);
+    if ('topic' in body) topicsOf(this.#system).deliverHere(body.topic, body.msg, meta);
+    else topicsOf(this.#system).interest(from, body.interest);
   }
 
   #down(node: string, why: string): void {
-    this.#system.topics.peerDown(node);
+    topicsOf(this.#system).peerDown(node);
     const watches = this.#watches.get(node);
     this.#watches.delete(node);
     for (const { watcher, watched } of watches?.values() ?? [])
@@ -430,6 +436,14 @@ export class NodeRuntime {
 }
 
 /** Where messages for an actor of another node go: its node's link. */
+/** What a node needs of its entities (runtime/cluster/entities.ts). */
+export interface EntityPort {
+  /** A message for an entity that came from another node. */
+  arrived(to: Address, kind: 'user' | 'system', msg: unknown, meta: unknown): void;
+  /** An entity's message a closing link held: looked up again. */
+  rerouted(to: Address, kind: 'user' | 'system', msg: unknown, meta: unknown): void;
+}
+
 export class NodeTarget implements Target {
   readonly path: ActorPath;
   readonly node: string;

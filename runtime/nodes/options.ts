@@ -20,7 +20,7 @@
  * the server's connections on that way, in all and from one remote address
  * (runtime/nodes/handshakes.ts: past a cap, 503 at once).
  */
-import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/error.ts';
+import { InvalidOptionError, onlyKnownOptions, optionObject } from '../core/index.ts';
 import { DEFAULT_DECODE_LIMITS } from '../../protocol/node-link.ts';
 import { DEFAULT_LINK_OPTIONS, type LinkOptions } from './link.ts';
 import type { NetOptions, PeerSpec } from './net.ts';
@@ -75,27 +75,28 @@ function positive(field: string, v: unknown, d: number, integer = false): number
 export function resolveNodesOptions(
   o: Record<string, unknown>,
   nodeId: string | undefined,
+  p = 'options',
 ): NetOptions | null {
   if (o.node === undefined) {
     for (const k of ['peers', 'secret', 'tls', 'link', 'cluster'])
       if (o[k] !== undefined)
-        throw new InvalidOptionError(`options.${k}`, o[k], 'given only with options.node');
+        throw new InvalidOptionError(`${p}.${k}`, o[k], `given only with ${p}.node`);
     return null;
   }
-  const node = plain('options.node', o.node);
-  known('options.node', node, ['name', 'listen', 'advertise']);
+  const node = plain(`${p}.node`, o.node);
+  known(`${p}.node`, node, ['name', 'listen', 'advertise']);
   if (
     node.advertise !== undefined &&
     (typeof node.advertise !== 'string' || !/^wss?:\/\/[^/]+\/?$/.test(node.advertise))
   )
     throw new InvalidOptionError(
-      'options.node.advertise',
+      `${p}.node.advertise`,
       node.advertise,
       'ws://host:port or wss://host:port',
     );
   if (typeof node.name !== 'string' || !NODE_ID.test(node.name))
     throw new InvalidOptionError(
-      'options.node.name',
+      `${p}.node.name`,
       node.name,
       'letters, digits, "-", "_", "." or ":"',
     );
@@ -103,39 +104,35 @@ export function resolveNodesOptions(
     throw new InvalidOptionError(
       'options.nodeId',
       nodeId,
-      `absent or equal to options.node.name (${node.name})`,
+      `absent or equal to ${p}.node.name (${node.name})`,
     );
   let host = '127.0.0.1';
   let port = 0;
   if (typeof node.listen === 'number') port = node.listen;
   else if (node.listen !== undefined) {
-    const l = plain('options.node.listen', node.listen);
-    known('options.node.listen', l, ['host', 'port']);
+    const l = plain(`${p}.node.listen`, node.listen);
+    known(`${p}.node.listen`, l, ['host', 'port']);
     if (l.host !== undefined) {
       if (typeof l.host !== 'string' || l.host.length === 0)
-        throw new InvalidOptionError('options.node.listen.host', l.host, 'a host name or address');
+        throw new InvalidOptionError(`${p}.node.listen.host`, l.host, 'a host name or address');
       host = l.host;
     }
     if (l.port !== undefined) port = l.port as number;
   }
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new InvalidOptionError(
-      'options.node.listen.port',
-      port,
-      'a port number (0: any free port)',
-    );
+    throw new InvalidOptionError(`${p}.node.listen.port`, port, 'a port number (0: any free port)');
   if (typeof o.secret !== 'string' || o.secret.length < MIN_SECRET_LENGTH)
     throw new InvalidOptionError(
-      'options.secret',
+      `${p}.secret`,
       typeof o.secret === 'string' ? `${o.secret.length} characters` : o.secret,
       `the cluster's secret, the same on every node, at least ${MIN_SECRET_LENGTH} characters`,
     );
   const peers: PeerSpec[] = [];
   if (o.peers !== undefined) {
-    if (!Array.isArray(o.peers)) throw new InvalidOptionError('options.peers', o.peers, 'an array');
-    (o.peers as unknown[]).forEach((p, i) => {
-      const f = `options.peers[${i}]`;
-      const r = plain(f, p);
+    if (!Array.isArray(o.peers)) throw new InvalidOptionError(`${p}.peers`, o.peers, 'an array');
+    (o.peers as unknown[]).forEach((peer, i) => {
+      const f = `${p}.peers[${i}]`;
+      const r = plain(f, peer);
       known(f, r, ['name', 'url']);
       if (typeof r.name !== 'string' || !NODE_ID.test(r.name))
         throw new InvalidOptionError(`${f}.name`, r.name, 'a node id');
@@ -148,15 +145,15 @@ export function resolveNodesOptions(
   }
   let tls: NetOptions['tls'];
   if (o.tls !== undefined) {
-    const t = plain('options.tls', o.tls);
-    known('options.tls', t, ['cert', 'key', 'ca']);
+    const t = plain(`${p}.tls`, o.tls);
+    known(`${p}.tls`, t, ['cert', 'key', 'ca']);
     for (const k of ['cert', 'key'])
       if (typeof t[k] !== 'string' && !Buffer.isBuffer(t[k]))
-        throw new InvalidOptionError(`options.tls.${k}`, t[k], 'PEM text or a Buffer');
+        throw new InvalidOptionError(`${p}.tls.${k}`, t[k], 'PEM text or a Buffer');
     tls = t as unknown as NetOptions['tls'];
   }
-  const l = o.link === undefined ? {} : plain('options.link', o.link);
-  known('options.link', l, [
+  const l = o.link === undefined ? {} : plain(`${p}.link`, o.link);
+  known(`${p}.link`, l, [
     'heartbeatMs',
     'heartbeatMisses',
     'handshakeMs',
@@ -170,25 +167,25 @@ export function resolveNodesOptions(
   const link: LinkOptions = {
     node: node.name,
     secret: o.secret,
-    heartbeatMs: positive('options.link.heartbeatMs', l.heartbeatMs, d.heartbeatMs),
+    heartbeatMs: positive(`${p}.link.heartbeatMs`, l.heartbeatMs, d.heartbeatMs),
     heartbeatMisses: positive(
-      'options.link.heartbeatMisses',
+      `${p}.link.heartbeatMisses`,
       l.heartbeatMisses,
       d.heartbeatMisses,
       true,
     ),
-    handshakeMs: positive('options.link.handshakeMs', l.handshakeMs, d.handshakeMs),
+    handshakeMs: positive(`${p}.link.handshakeMs`, l.handshakeMs, d.handshakeMs),
     maxBufferedBytes: positive(
-      'options.link.maxBufferedBytes',
+      `${p}.link.maxBufferedBytes`,
       l.maxBufferedBytes,
       d.maxBufferedBytes,
       true,
     ),
-    maxQueued: positive('options.link.maxQueued', l.maxQueued, d.maxQueued, true),
+    maxQueued: positive(`${p}.link.maxQueued`, l.maxQueued, d.maxQueued, true),
     limits: {
       ...DEFAULT_DECODE_LIMITS,
       maxFrameBytes: positive(
-        'options.link.maxFrameBytes',
+        `${p}.link.maxFrameBytes`,
         l.maxFrameBytes,
         DEFAULT_DECODE_LIMITS.maxFrameBytes,
         true,
@@ -199,14 +196,9 @@ export function resolveNodesOptions(
     link,
     listen: { host, port },
     peers,
-    maxHandshakes: positive(
-      'options.link.maxHandshakes',
-      l.maxHandshakes,
-      LINK_MAX_HANDSHAKES,
-      true,
-    ),
+    maxHandshakes: positive(`${p}.link.maxHandshakes`, l.maxHandshakes, LINK_MAX_HANDSHAKES, true),
     maxHandshakesPerIp: positive(
-      'options.link.maxHandshakesPerIp',
+      `${p}.link.maxHandshakesPerIp`,
       l.maxHandshakesPerIp,
       LINK_MAX_HANDSHAKES_PER_IP,
       true,

@@ -13,7 +13,7 @@
  * short delay (runtime/shards/router.ts); the sender then lets those frames go
  * (runtime/shards/link.ts).
  */
-import type { ActorCell } from '../core/cell.ts';
+import type { ActorCell } from '../core/index.ts';
 
 /** A message of a frame that waits before reaching a mailbox. */
 export class Pending {

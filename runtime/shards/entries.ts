@@ -7,15 +7,15 @@
  * throw: what cannot cross in them is replaced by its description (runtime/shards/errors.ts),
  * and one that still cannot is refused (null, with the error) for the caller to report.
  */
-import { MessageMeta, type EnvelopeKind } from '../core/envelope.ts';
-import { senderOf } from '../core/cell.ts';
-import { decodeValue, encodeValue } from '../core/refcodec.ts';
-import { injectTrace } from '../core/telemetry.ts';
-import type { ReplyFailure } from '../core/ask.ts';
-import type { ActorRef } from '../core/ref.ts';
+import { MessageMeta, type EnvelopeKind } from '../core/index.ts';
+import { senderOf } from '../core/index.ts';
+import { decodeValue, encodeValue } from '../core/index.ts';
+import { injectTrace } from '../core/index.ts';
+import type { ReplyFailure } from '../core/index.ts';
+import type { ActorRef } from '../core/index.ts';
 import type { Address } from '../../protocol/address.ts';
-import type { DeadLetter, DeadLetterReason } from '../core/dead-letters.ts';
-import type { SystemMessage } from '../core/system-message.ts';
+import type { DeadLetter, DeadLetterReason } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
 import { crossError, isNotice, plainNotice, plainSystem } from './errors.ts';
 import {
   crossing,

@@ -4,9 +4,9 @@
  * cross (a thrown value with functions in it…) are made to: what cannot is replaced by its
  * description, so that a notice or a failure is never lost for the shape of an error.
  */
-import { InvalidOptionError, TroupeError, describe } from '../core/error.ts';
+import { InvalidOptionError, TroupeError, describe } from '../core/index.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import type { SystemMessage } from '../core/system-message.ts';
+import type { SystemMessage } from '../core/index.ts';
 
 /** An error as it crosses: its class name, message and code survive; the rest does not. */
 export interface CrossedError {

@@ -35,12 +35,12 @@
  * message waiting in one actor's mailbox does not keep back the frames that did not carry it.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import type { ActorRef } from '../core/ref.ts';
-import { unpackWithRefs } from '../core/wire-ref.ts';
-import { decodeValue } from '../core/refcodec.ts';
+import type { ActorRef } from '../core/index.ts';
+import { unpackWithRefs } from '../core/index.ts';
+import { decodeValue } from '../core/index.ts';
 import type { Address } from '../../protocol/address.ts';
-import type { EnvelopeKind } from '../core/envelope.ts';
-import { stampPrincipal, type Principal } from '../core/principal.ts';
+import type { EnvelopeKind } from '../core/index.ts';
+import { stampPrincipal, type Principal } from '../core/index.ts';
 import { ENCODED, kindCode, pushEntry, pushTell, readEntries } from '../../protocol/entries.ts';
 
 /** Entries per frame at most: a longer burst goes as several frames. */
@@ -52,7 +52,7 @@ export const LINK_RETAIN_BYTES = 32 * 1024 * 1024;
 
 export { ENCODED, KIND_REPLY, KIND_SYSTEM, KIND_USER, kindCode } from '../../protocol/entries.ts';
 
-export { crossing } from '../core/refcodec.ts';
+export { crossing } from '../core/index.ts';
 
 /** An entry as the writer is given it. */
 export interface OutEntry {

@@ -1,6 +1,6 @@
 /**
  * Shards on the main thread: `createSystem({ shards: N })` starts N − 1 worker threads, each
- * a full actor system with its own scheduler (runtime/shards/host.ts); the main thread is
+ * a full actor system with its own scheduler (runtime/shard-host.ts); the main thread is
  * shard 0. Every pair of shards gets its own MessageChannel (protocol.ts says why).
  *
  * Placement (runtime/shards/router.ts): `system.spawn` runs on the main thread and places
@@ -34,15 +34,18 @@
  * (runtime/shards/offload-link.ts).
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { ActorSystem } from '../system.ts';
-import type { RuntimeEvent } from '../core/events.ts';
-import { crossOffloadError, type ResolvedOffloadOptions } from '../core/offload.ts';
-import { decodeValue } from '../core/refcodec.ts';
+import type { Kernel } from '../core/index.ts';
+import type { RuntimeEvent } from '../core/index.ts';
+import { crossOffloadError, type ResolvedOffloadOptions } from '../core/index.ts';
+import { decodeValue } from '../core/index.ts';
 import { ShardRouter } from './router.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 
-/** The worker's entry: host.ts run directly, host.js in the published build (dist/). */
-const HOST = new URL(import.meta.url.endsWith('.ts') ? './host.ts' : './host.js', import.meta.url);
+/** The worker's entry: runtime/shard-host.ts run directly, shard-host.js in the published build (dist/). */
+const HOST = new URL(
+  import.meta.url.endsWith('.ts') ? '../shard-host.ts' : '../shard-host.js',
+  import.meta.url,
+);
 
 /** Longest a shard may take to stop its actors at shutdown before its thread is ended. */
 export const SHARD_SHUTDOWN_MS = 10_000;
@@ -71,14 +74,14 @@ export interface HostData {
 export class ShardNode {
   readonly router: ShardRouter;
   readonly count: number;
-  readonly #system: ActorSystem;
+  readonly #system: Kernel;
   readonly #workers: (Worker | null)[];
   #closing: Promise<void> | null = null;
   readonly #terminated = new Map<number, () => void>();
   /** Tasks run on the node's pool for worker shards: shard → request → its abort. */
   readonly #offloads = new Map<number, Map<number, AbortController>>();
 
-  constructor(system: ActorSystem, count: number, host: Omit<HostData, 'shard' | 'ports'>) {
+  constructor(system: Kernel, count: number, host: Omit<HostData, 'shard' | 'ports'>) {
     this.#system = system;
     this.count = count;
     const ports: (MessagePort | null)[][] = Array.from({ length: count }, () =>

@@ -16,7 +16,7 @@ import {
   type OffloadRunOptions,
   type OffloadTask,
   type ResolvedOffloadOptions,
-} from '../core/offload.ts';
+} from '../core/index.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 import type { ShardRouter } from './router.ts';
 

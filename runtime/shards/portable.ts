@@ -12,10 +12,10 @@
  * The export must be the very value `portable` returned (checked on the other side). Only
  * portable behaviours may be placed on another shard; others run where they are spawned.
  */
-import { InvalidOptionError } from '../core/error.ts';
-import { decodeValue, encodeValue } from '../core/refcodec.ts';
-import type { Behaviour } from '../core/behaviour.ts';
-import type { ActorRef } from '../core/ref.ts';
+import { InvalidOptionError } from '../core/index.ts';
+import { decodeValue, encodeValue } from '../core/index.ts';
+import type { Behaviour } from '../core/index.ts';
+import type { ActorRef } from '../core/index.ts';
 import type { Address } from '../../protocol/address.ts';
 
 const PORTABLE = Symbol.for('troupe.portable');

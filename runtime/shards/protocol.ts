@@ -38,7 +38,7 @@
  */
 import type { OutEntry } from './link.ts';
 import type { PortableOrigin } from './portable.ts';
-import type { CrossedOffloadError } from '../core/offload.ts';
+import type { CrossedOffloadError } from '../core/index.ts';
 
 export const SHARD_PROTOCOL_VERSION = 2;
 type V = typeof SHARD_PROTOCOL_VERSION;

@@ -22,7 +22,7 @@
  * them (OTP: a supervisor's exit takes its children down). Their parent's supervisor, if it
  * restarts the parent, starts them again.
  */
-import type { SystemMessage } from '../core/system-message.ts';
+import type { SystemMessage } from '../core/index.ts';
 import {
   ActorCell,
   HALTED,
@@ -31,16 +31,17 @@ import {
   SUSPENDED,
   type ParentLink,
   type RemoteKid,
-} from '../core/cell.ts';
-import { LocalRef, type Delivery } from '../core/ref.ts';
-import { TroupeError } from '../core/error.ts';
-import { directiveName } from '../core/failure.ts';
+} from '../core/index.ts';
+import { LocalRef, type Delivery } from '../core/index.ts';
+import { TroupeError } from '../core/index.ts';
+import { directiveName } from '../core/index.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import type { Behaviour } from '../core/behaviour.ts';
-import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
-import type { StopReason, Terminated } from '../core/notices.ts';
-import { portableOrigin, type PortableOrigin } from './portable.ts';
-import { SHARD_PROTOCOL_VERSION, type SpawnFrameOptions } from './protocol.ts';
+import type { Behaviour } from '../core/index.ts';
+import type { ResolvedSpawnOptions, ShardChoice } from '../core/index.ts';
+import type { StopReason, Terminated } from '../core/index.ts';
+import { loadPortable, portableOrigin, type PortableOrigin } from './portable.ts';
+import { resolveSpawnOptions, spawnDetached, SystemTerminatedError } from '../core/index.ts';
+import { SHARD_PROTOCOL_VERSION, type ShardFrame, type SpawnFrameOptions } from './protocol.ts';
 import { RemoteTarget, ShardLostError, type ShardRouter } from './router.ts';
 
 /** A child's module could not be loaded (or its export was not portable) on its shard. */
@@ -442,4 +443,35 @@ export function detachedCell(
       cell.kill();
     },
   };
+}
+
+/**
+ * Runs here a placed root whose parent lives on shard `from`: its module loaded, its options
+ * resolved, its cell made under a RemoteParent and kept among the router's detached cells.
+ * Rejects when its module cannot be loaded or its options are refused.
+ */
+export async function spawnPlacedHere(
+  router: ShardRouter,
+  frame: Extract<ShardFrame, { k: 'spawn' }>,
+  from: number,
+): Promise<void> {
+  const system = router.system;
+  const behaviour = await loadPortable(frame.origin, system.refOf);
+  if (system.state !== 'running') throw new SystemTerminatedError();
+  // its parent's shard died while the module loaded: it would be an orphan at once
+  if (!router.isLive(from)) throw new ShardLostError(from, frame.parent as ActorPath);
+  const { persistence, ...rest } = frame.options;
+  const o = resolveSpawnOptions(
+    persistence === undefined
+      ? rest
+      : {
+          ...rest,
+          persistence: { store: router.stores.storeFor(persistence), key: persistence.key },
+        },
+    system.defaultMailbox,
+  );
+  const path = frame.path as ActorPath;
+  const parent = new RemoteParent(router, frame.parent as ActorPath, from, frame.spawnId, path);
+  const cell = spawnDetached(system, parent, path, behaviour, o, frame.incarnation);
+  router.detached.set(path, detachedCell(router, cell, from));
 }

@@ -28,22 +28,22 @@
  * placed, acknowledgements and relays, which share its route table and slots.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { MessageMeta, type EnvelopeKind } from '../core/envelope.ts';
-import type { Principal } from '../core/principal.ts';
-import { AskDeliveryError, ReplyFailure } from '../core/ask.ts';
-import { describe } from '../core/error.ts';
+import { MessageMeta, type EnvelopeKind } from '../core/index.ts';
+import type { Principal } from '../core/index.ts';
+import { AskDeliveryError, ReplyFailure } from '../core/index.ts';
+import { describe } from '../core/index.ts';
 import { childPath, type ActorPath, type Address } from '../../protocol/address.ts';
-import { LocalRef, type ActorRef, type Delivery, type Target } from '../core/ref.ts';
-import type { SystemMessage } from '../core/system-message.ts';
-import type { Terminated } from '../core/notices.ts';
-import type { ActorSystem } from '../system.ts';
-import type { DeadLetterReason } from '../core/dead-letters.ts';
-import { ActorCell, keyName } from '../core/cell.ts';
-import type { ResolvedSpawnOptions, ShardChoice } from '../options.ts';
-import type { Behaviour } from '../core/behaviour.ts';
-import { extractTrace } from '../core/telemetry.ts';
+import { LocalRef, type ActorRef, type Delivery, type Target } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
+import type { DeadLetterReason } from '../core/index.ts';
+import { ActorCell, keyName } from '../core/index.ts';
+import type { ResolvedSpawnOptions, ShardChoice } from '../core/index.ts';
+import type { Behaviour } from '../core/index.ts';
+import { extractTrace } from '../core/index.ts';
 import { portableOrigin } from './portable.ts';
-import { RemoteChild, type DetachedCell } from './remote.ts';
+import { RemoteChild, spawnPlacedHere, type DetachedCell } from './remote.ts';
 import { StoreLinks } from './store.ts';
 import {
   crossing,
@@ -69,7 +69,7 @@ import { RemoteError, ShardLostError, type CrossedError } from './errors.ts';
 import { Acks, type Pending } from './acks.ts';
 import { Waiting } from './waiting.ts';
 import { arrivalOf, deadLetterOf, entryOf, resendEntry } from './entries.ts';
-import { encodeValue } from '../core/refcodec.ts';
+import { encodeValue } from '../core/index.ts';
 
 export { tempPrefix, topLevelOf };
 export { RemoteError, ShardLostError, NotPortableError } from './errors.ts';
@@ -166,7 +166,7 @@ export class ShardRouter {
   readonly #ownPrefix: string;
   readonly shard: number;
   readonly count: number;
-  readonly system: ActorSystem;
+  readonly system: Kernel;
   readonly routes: Routes<Held>;
   /** Port to each shard by id (null: this one, or one that is gone). */
   readonly #ports: (MessagePort | null)[];
@@ -195,7 +195,7 @@ export class ShardRouter {
   /** Frames that are not for the router (spawn, shutdown…): the shard's host handles them. */
   onControl: ((frame: ShardFrame, from: number) => void) | null = null;
 
-  constructor(system: ActorSystem, shard: number, ports: (MessagePort | null)[]) {
+  constructor(system: Kernel, shard: number, ports: (MessagePort | null)[]) {
     this.system = system;
     this.#ownPrefix = `troupe://${system.nodeId}/`;
     this.shard = shard;
@@ -884,7 +884,7 @@ export class ShardRouter {
   #spawnHere(frame: Extract<ShardFrame, { k: 'spawn' }>, from: number): void {
     this.spawning(frame.path);
     this.routes.set(frame.path, this.shard);
-    this.system.spawnDetached(frame, from).then(
+    spawnPlacedHere(this, frame, from).then(
       () => this.spawned(frame.path),
       (error: unknown) => {
         if (!this.isLive(from)) {

@@ -24,8 +24,8 @@
  * parent's shard, but round-robin for a portable top-level actor spawned on the main thread.
  * A behaviour that is not portable runs where it is spawned whatever the policy.
  */
-import { InvalidOptionError } from '../core/error.ts';
-import type { ShardChoice } from '../options.ts';
+import { InvalidOptionError } from '../core/index.ts';
+import type { ShardChoice } from '../core/index.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame } from './protocol.ts';
 import { NotPortableError } from './errors.ts';
 
@@ -44,10 +44,7 @@ export const ABSENT = -3;
 const USER = '/user/';
 const TEMP = '/temp/';
 
-/** The name of a temporary receiver made on `shard`. */
-export function tempPrefix(shard: number): string {
-  return shard === 0 ? '' : `s${shard}-`;
-}
+export { tempPrefix } from '../core/index.ts';
 
 /** The shard a temporary receiver lives on, from its name; null off /temp. */
 export function tempShard(path: string): number | null {

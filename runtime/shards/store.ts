@@ -10,14 +10,14 @@
  * actor). When the owning shard dies, requests in flight and later ones reject with
  * ShardLostError: the actor fails, and its supervisor decides.
  */
-import type { TroupeError } from '../core/error.ts';
+import type { TroupeError } from '../core/index.ts';
 import {
   PersistenceConflictError,
   type LoadedSnapshot,
   type PersistenceStore,
   type SaveOptions,
   type StoredSnapshot,
-} from '../core/persistence.ts';
+} from '../core/index.ts';
 import type { ActorPath } from '../../protocol/address.ts';
 import { SHARD_PROTOCOL_VERSION, type ShardFrame, type StoreErrorFrame } from './protocol.ts';
 import { crossError, RemoteError, ShardLostError } from './errors.ts';

@@ -8,9 +8,9 @@
  * Both are bounded: asks by ASKS_TRACKED (the oldest forgotten first: such an ask then waits
  * for its deadline), watches by what the actors of this shard watch.
  */
-import type { ActorRef } from '../core/ref.ts';
-import type { SystemMessage } from '../core/system-message.ts';
-import type { Terminated } from '../core/notices.ts';
+import type { ActorRef } from '../core/index.ts';
+import type { SystemMessage } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
 
 /** Asks sent to other shards remembered (to fail them at once if that shard dies). */
 export const ASKS_TRACKED = 100_000;

@@ -2,8 +2,8 @@
  * A minimal stateless behaviour for the probe (runtime cannot import actors/: the dependency
  * runs the other way).
  */
-import type { Behaviour } from '../core/behaviour.ts';
-import type { ActorContext } from '../core/context.ts';
+import type { Behaviour } from '../core/index.ts';
+import type { ActorContext } from '../core/index.ts';
 
 export function fromReceiveLike<In>(
   handle: (msg: In, ctx: ActorContext<In, never>) => void,

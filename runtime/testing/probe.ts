@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict';
 import { SimulatedClock, nextTurn } from './simulated-clock.ts';
 import { fromReceiveLike } from './probe-behaviour.ts';
-import type { ActorSystem } from '../system.ts';
-import type { ActorRef } from '../core/ref.ts';
-import type { Terminated } from '../core/notices.ts';
+import type { Kernel } from '../core/index.ts';
+import type { ActorRef } from '../core/index.ts';
+import type { Terminated } from '../core/index.ts';
 
 /** Default wait of expectMessage, in (simulated or real) milliseconds. */
 export const EXPECT_WITHIN_MS = 3_000;
@@ -24,7 +24,7 @@ export const EXPECT_NO_MESSAGE_MS = 100;
 const SETTLE_MAX_TURNS = 100_000;
 
 /** Runs the system until no actor has work and nothing async is in flight. */
-export async function settle(system: ActorSystem): Promise<void> {
+export async function settle(system: Kernel): Promise<void> {
   for (let i = 0; i < SETTLE_MAX_TURNS; i++) {
     await nextTurn();
     if (system.isIdle) return;
@@ -41,13 +41,13 @@ interface ProbeCommand {
 }
 
 export class TestProbe<M = unknown> {
-  readonly system: ActorSystem;
+  readonly system: Kernel;
   /** The probe's ref: give it as a reply address, a watcher, a subscriber. */
   readonly ref: ActorRef<M>;
   private readonly queue: unknown[] = [];
   private wake: (() => void) | null = null;
 
-  constructor(system: ActorSystem, name?: string) {
+  constructor(system: Kernel, name?: string) {
     this.system = system;
     const behaviour = fromReceiveLike<ProbeCommand | M>((msg, ctx) => {
       const c = msg as ProbeCommand;
@@ -172,7 +172,7 @@ export class TestProbe<M = unknown> {
   }
 }
 
-export function createTestProbe<M = unknown>(system: ActorSystem, name?: string): TestProbe<M> {
+export function createTestProbe<M = unknown>(system: Kernel, name?: string): TestProbe<M> {
   return new TestProbe<M>(system, name);
 }
 

@@ -6,7 +6,7 @@
  * The scheduler's turns still run on the event loop (as microtasks and immediates); only
  * time is simulated.
  */
-import type { Clock } from '../core/clock.ts';
+import type { Clock } from '../core/index.ts';
 
 interface SimTimer {
   due: number;

@@ -12,10 +12,10 @@
  *   `{ interest: [...topics] }` (the node's whole interest, each time).
  * - Topic names: 1–256 characters.
  */
-import { InvalidOptionError } from '../core/error.ts';
+import { InvalidOptionError } from '../core/index.ts';
 import type { ActorPath } from '../../protocol/address.ts';
-import { isActorRef, type ActorRef, type LocalRef } from '../core/ref.ts';
-import type { ActorSystem } from '../system.ts';
+import { isActorRef, type ActorRef, type LocalRef } from '../core/index.ts';
+import type { Kernel } from '../core/index.ts';
 
 export const TOPICS_PATH = '/system/topics' as ActorPath;
 export const MAX_TOPIC_LENGTH = 256;
@@ -33,14 +33,14 @@ export interface TopicsLinks {
 }
 
 export class Topics {
-  readonly #system: ActorSystem;
+  readonly #system: Kernel;
   /** Local subscribers by topic, each with its unwatch. */
   readonly #local = new Map<string, Map<string, { ref: ActorRef<unknown>; unwatch: () => void }>>();
   /** Topics each other node has subscribers for. */
   readonly #remote = new Map<string, Set<string>>();
   #links: TopicsLinks | null = null;
 
-  constructor(system: ActorSystem) {
+  constructor(system: Kernel) {
     this.#system = system;
   }
 

@@ -139,12 +139,13 @@ describe('gateway: the admission chain', () => {
     await c.close();
   });
 
+  // startGateway gives gateway(…): its fields are named gateway.<field>
   it('refuses a bad admission option at start, naming the field', async () => {
     await expect(
       startGateway({ admission: [() => ({ allow: true }), 3] as never }),
     ).rejects.toMatchObject({
       code: 'ERR_INVALID_OPTION',
-      field: 'options.gateway.admission',
+      field: 'gateway.admission',
     });
   });
 });

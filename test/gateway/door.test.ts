@@ -218,10 +218,10 @@ describe('gateway door: caps on connections not yet upgraded', () => {
   it('refuses bad limits at start, naming the field', async () => {
     await expect(gateway({ limits: { maxHalfOpen: 0 } })).rejects.toMatchObject({
       code: 'ERR_INVALID_OPTION',
-      field: 'options.gateway.limits.maxHalfOpen',
+      field: 'gateway.limits.maxHalfOpen',
     });
     await expect(gateway({ limits: { maxHalfOpenPerIp: 1.5 } })).rejects.toMatchObject({
-      field: 'options.gateway.limits.maxHalfOpenPerIp',
+      field: 'gateway.limits.maxHalfOpenPerIp',
     });
   });
 });

@@ -116,4 +116,42 @@ describe('extensions', () => {
     s.refOf('troupe://elsewhere/user/far' as never).tell('hello');
     expect(got).toEqual(['hello']);
   });
+
+  it('takes options with `with`, checked at once naming the field; lookups take the extension itself', () => {
+    const resolve = (o: { size?: unknown } | undefined, field: string): { size: number } => {
+      const size = o?.size ?? 1;
+      if (typeof size !== 'number') throw new InvalidOptionError(`${field}.size`, size, 'a number');
+      return { size };
+    };
+    const pool = defineExtension('test.pool', (_core, o: { size: number }) => ({ ...o }), resolve);
+    expect(() => pool.with({ size: 'big' })).toThrow(
+      expect.objectContaining({ field: 'pool.size' }),
+    );
+    expect(() => pool.with({ size: 'big' }, 'options.pool')).toThrow(
+      expect.objectContaining({ field: 'options.pool.size' }),
+    );
+    const a = system({ extensions: [pool.with({ size: 4 })] });
+    expect(a.extension(pool)).toEqual({ size: 4 });
+    expect(a.findExtension(pool)).toBe(a.extension(pool));
+    // not made: findExtension says so, extension makes it with resolve(undefined)
+    const b = system();
+    expect(b.findExtension(pool)).toBeUndefined();
+    expect(b.extension(pool)).toEqual({ size: 1 });
+  });
+
+  it('runs onStarted once every listed extension is made, and onTerminated when the last actor stops', async () => {
+    const log: string[] = [];
+    const first = defineExtension('test.first', (core) => {
+      core.onStarted(() =>
+        log.push(`first sees second: ${core.system.findExtension(second) !== undefined}`),
+      );
+      core.onTerminated(() => log.push('terminated'));
+      return 1;
+    });
+    const second = defineExtension('test.second', () => 2);
+    const s = system({ extensions: [first, second] });
+    expect(log).toEqual(['first sees second: true']);
+    await s.shutdown();
+    expect(log).toEqual(['first sees second: true', 'terminated']);
+  });
 });

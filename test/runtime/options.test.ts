@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_THROUGHPUT,
   DEFAULT_TIME_SLICE_MS,
+  resolveKernelOptions,
   resolveMailbox,
   resolveSpawnOptions,
-  resolveSystemOptions,
   type ResolvedMailbox,
-} from '../../runtime/options.ts';
+} from '../../runtime/core/options.ts';
+import { kernelOptionsOf } from '../../runtime/options.ts';
 import { DEFAULT_MAILBOX_CAPACITY, OVERFLOW_POLICIES } from '../../runtime/core/mailbox.ts';
 import { ASK_TIMEOUT_MS } from '../../runtime/core/ask.ts';
 import { DEAD_LETTER_HISTORY } from '../../runtime/core/dead-letters.ts';
@@ -38,6 +39,8 @@ function expectRefused(f: () => unknown, field: string, value?: unknown): void {
   if (arguments.length > 2) expect(r.value).toBe(value);
 }
 
+/** The flat options of createSystem made kernel options with their parts, then resolved. */
+const resolveSystemOptions = (o: unknown) => resolveKernelOptions(kernelOptionsOf(o, []));
 const sys = (o: unknown) => () => resolveSystemOptions(o);
 const MAILBOX_DEFAULTS: ResolvedMailbox = { capacity: 7, overflow: 'reject' };
 const spawn = (o: unknown) => () => resolveSpawnOptions(o, MAILBOX_DEFAULTS);
@@ -63,10 +66,6 @@ describe('resolveSystemOptions', () => {
         timeoutMs: OFFLOAD_TIMEOUT_MS,
         idleTimeoutMs: OFFLOAD_IDLE_TIMEOUT_MS,
       },
-      shards: 1,
-      nodes: null,
-      cluster: null,
-      gateway: null,
       extensions: [],
     };
     expect(resolveSystemOptions(undefined)).toEqual(expected);
@@ -100,7 +99,6 @@ describe('resolveSystemOptions', () => {
         logger,
         tracerProvider,
         offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
-        shards: 3,
       }),
     ).toEqual({
       nodeId: 'node-1.eu:4000',
@@ -113,10 +111,6 @@ describe('resolveSystemOptions', () => {
       logger,
       tracerProvider,
       offload: { maxThreads: 2, maxQueue: 0, timeoutMs: Infinity, idleTimeoutMs: 1 },
-      shards: 3,
-      nodes: null,
-      cluster: null,
-      gateway: null,
       extensions: [],
     });
   });

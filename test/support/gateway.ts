@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import {
   createSystem,
+  gateway as gatewayPart,
   type ActorSystem,
   type GatewayOptions,
   type Principal,
@@ -38,7 +39,10 @@ export async function startGateway(
 ): Promise<GatewayHarness> {
   const s = createSystem({
     ...system,
-    gateway: { authenticate: authenticateByToken, authorize: () => true, ...gateway },
+    extensions: [
+      gatewayPart({ authenticate: authenticateByToken, authorize: () => true, ...gateway }),
+      ...(system.extensions ?? []),
+    ],
   });
   await s.gateway!.ready;
   return {

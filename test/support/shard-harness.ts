@@ -7,6 +7,9 @@
 import { MessageChannel } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActorSystem } from '../../runtime/system.ts';
+import { shardWorkerExtension } from '../../runtime/shards/extension.ts';
+import { ShardOffloads } from '../../runtime/shards/offload-link.ts';
+import type { ShardRouter } from '../../runtime/shards/router.ts';
 import { LinkReader, LinkWriter } from '../../runtime/shards/link.ts';
 import { SHARD_PROTOCOL_VERSION } from '../../runtime/shards/protocol.ts';
 import type { Address } from '../../protocol/address.ts';
@@ -34,14 +37,23 @@ export const address = (path: string): Address => `troupe://n${path}` as Address
 export function playShards(): Played {
   const c0 = new MessageChannel();
   const c1 = new MessageChannel();
+  let router: ShardRouter | null = null;
   const system = new ActorSystem(
-    { nodeId: 'n', logger: { info() {}, warn() {}, error() {} } },
+    {
+      nodeId: 'n',
+      logger: { info() {}, warn() {}, error() {} },
+      extensions: [shardWorkerExtension.with({ shard: 2, ports: [c0.port2, c1.port2, null] })],
+    },
     {
       shard: 2,
-      ports: [c0.port2, c1.port2, null],
-      offload: { maxThreads: 1, maxQueue: 10, timeoutMs: 1_000, idleTimeoutMs: 1_000 },
+      offloads: () =>
+        new ShardOffloads(
+          { maxThreads: 1, maxQueue: 10, timeoutMs: 1_000, idleTimeoutMs: 1_000 },
+          () => router!,
+        ),
     },
   );
+  router = system.extension(shardWorkerExtension);
   const dead: DeadLetter[] = [];
   system.deadLetters.subscribe((d) => dead.push(d));
   const received: unknown[][] = [[], []];
@@ -82,7 +94,7 @@ export function playShards(): Played {
     close() {
       c0.port1.close();
       c1.port1.close();
-      system.router!.close();
+      router!.close();
     },
   };
 }

@@ -5,13 +5,13 @@
  * dead-letter stream and one logger), and stops its actors when told, answering `terminated`.
  */
 import { workerData } from 'node:worker_threads';
-import { ActorSystem } from '../system.ts';
-import { encodeValue } from '../core/refcodec.ts';
-import { describe } from '../core/error.ts';
-import type { DeadLetter } from '../core/dead-letters.ts';
-import { SHARD_PROTOCOL_VERSION } from './protocol.ts';
-import type { HostData } from './node.ts';
-import type { ShardOffloads } from './offload-link.ts';
+import { ActorSystem } from './system.ts';
+import { describe, encodeValue, type DeadLetter } from './core/index.ts';
+import { shardWorkerExtension } from './shards/extension.ts';
+import type { ShardRouter } from './shards/router.ts';
+import { SHARD_PROTOCOL_VERSION } from './shards/protocol.ts';
+import type { HostData } from './shards/node.ts';
+import { ShardOffloads } from './shards/offload-link.ts';
 
 const data = workerData as HostData;
 // the user's setup (a tracer provider…) before any actor runs
@@ -23,7 +23,7 @@ const detail = (d: unknown): string =>
 const logLine =
   (level: 'info' | 'warn' | 'error') =>
   (message: string, ...details: unknown[]): void =>
-    system.router?.post(0, {
+    routes?.post(0, {
       v: SHARD_PROTOCOL_VERSION,
       k: 'log',
       level,
@@ -31,6 +31,7 @@ const logLine =
       details: details.map(detail),
     });
 
+let routes: ShardRouter | null = null;
 const system: ActorSystem = new ActorSystem(
   {
     logger: { info: logLine('info'), warn: logLine('warn'), error: logLine('error') },
@@ -38,10 +39,12 @@ const system: ActorSystem = new ActorSystem(
     throughput: data.throughput,
     timeSliceMs: data.timeSliceMs,
     askTimeoutMs: data.askTimeoutMs,
+    extensions: [shardWorkerExtension.with({ shard: data.shard, ports: data.ports })],
   },
-  { shard: data.shard, ports: data.ports, offload: data.offload },
+  { shard: data.shard, offloads: () => new ShardOffloads(data.offload, () => routes!) },
 );
-const router = system.router!;
+const router = system.extension(shardWorkerExtension);
+routes = router;
 
 function crossing(d: DeadLetter) {
   let message: unknown;
