@@ -48,7 +48,7 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
   );
   const inner = fromMachine(machine, {
     input: (ctx: ActorContext<any, any>) => ({
-      name: settings.name,
+      name: settings.name ?? ctx.self.path.slice(ctx.self.path.lastIndexOf('/') + 1),
       startedAt: ctx.system.clock.now(),
     }),
   });

@@ -15,7 +15,10 @@ import type { BudgetMsg } from './budget.ts';
 import type { BudgetCaps, PriceTable } from './types.ts';
 
 export interface AgentConfig {
-  /** Its name in other agents' conversations and in logs. */
+  /**
+   * Its name in other agents' conversations and in logs. Default: its actor's name (the last
+   * part of its path), so that one behaviour spawned many times makes agents of their own names.
+   */
   readonly name?: string;
   readonly model: ModelProvider;
   /** The model's id (sent to the provider, and the price table's key). */
@@ -39,7 +42,7 @@ export interface AgentConfig {
   readonly modelTimeoutMs?: number;
 }
 
-/** The defaults of the optional fields (name: 'agent'; modelName: the provider's name). */
+/** The defaults of the optional fields (name: the actor's; modelName: the provider's name). */
 export const DEFAULTS = {
   maxOutputTokens: 1_024,
   attempts: 3,
@@ -51,7 +54,8 @@ export const DEFAULTS = {
 
 /** The config, checked and with its defaults: what the agent's modules are made from. */
 export interface AgentSettings {
-  readonly name: string;
+  /** Undefined: each agent is named after its actor. */
+  readonly name: string | undefined;
   readonly model: ModelProvider;
   readonly modelName: string;
   readonly instructions: string | undefined;
@@ -94,7 +98,7 @@ export function settingsOf(config: AgentConfig): AgentSettings {
   const tools = toolsByName(config.tools);
   const retry = { ...DEFAULTS, ...config.retry };
   return {
-    name: config.name ?? 'agent',
+    name: config.name,
     model: config.model,
     modelName: config.modelName ?? config.model.name,
     instructions: config.instructions,

@@ -58,7 +58,7 @@ import { BudgetExceededError, ModelCallError } from './types.ts';
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
-  const { name, modelName, approvalTimeoutMs } = settings;
+  const { modelName, approvalTimeoutMs } = settings;
   return setup({
     types: {} as { context: Context; events: AnyEventObject },
     actions: {
@@ -110,7 +110,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       fail: ({ context }) => {
         const e = context.error!;
         if (e.name === 'BudgetExceededError') {
-          const err = new BudgetExceededError(e.cap!, 0, 0, name);
+          const err = new BudgetExceededError(e.cap!, 0, 0, context.name);
           err.message = e.message;
           throw err;
         }
@@ -146,7 +146,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
     id: 'agent',
     context: ({ input }) =>
       initialContext(
-        (input as { name?: string } | undefined)?.name ?? name,
+        (input as { name?: string } | undefined)?.name ?? settings.name ?? 'agent',
         settings.instructions,
         // the system's clock, which the wall-time budget is measured on
         (input as { startedAt?: number } | undefined)?.startedAt ??

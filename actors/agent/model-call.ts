@@ -49,7 +49,7 @@ export function modelCalls(
   access: ToolAccess,
   budgets: Spending,
 ): ModelCalls {
-  const { name, modelName, maxOutputTokens, modelTimeoutMs, retry, prices } = settings;
+  const { modelName, maxOutputTokens, modelTimeoutMs, retry, prices } = settings;
 
   const call = (context: Context): void => {
     const { ctx, key } = running();
@@ -65,7 +65,7 @@ export function modelCalls(
         prices,
       ),
     };
-    const reservation = `${name}:${key}:m${turn}`;
+    const reservation = `${context.name}:${key}:m${turn}`;
     const emit = (event: unknown) => ctx.emit(event);
     budgets.reserve(
       ctx,

@@ -52,7 +52,7 @@ export interface Spending {
 }
 
 export function spending(settings: AgentSettings): Spending {
-  const { caps, subtree, name } = settings;
+  const { caps, subtree } = settings;
 
   /** A call the budgets cannot cover: the denial goes through the mailbox, as everything does. */
   const deny = (
@@ -85,7 +85,7 @@ export function spending(settings: AgentSettings): Spending {
         amount,
         ctx.system.clock.now() - context.startedAt,
       );
-      if (over !== null) return deny(ctx, key, over, name);
+      if (over !== null) return deny(ctx, key, over, context.name);
       void ask(id, amount).then(
         (granted) => {
           if (!granted.ok) return deny(ctx, key, granted, 'the subtree');

@@ -48,7 +48,6 @@ const refused = (
 ): ToolCallRecord => ({ id, name: c.name, arguments: c.arguments, status: 'error', error });
 
 export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: Spending): ToolRuns {
-  const { name } = settings;
   const { tools, mayUse } = access;
 
   const callsOf = (reply: ModelReply, principal: TaskPrincipal | null): ToolCallRecord[] => {
@@ -140,7 +139,7 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
         (e: unknown) => reply(false, e),
       )
       .catch((e: unknown) =>
-        ctx.system.logger.error(`troupe: agent ${name}: a tool result was lost`, e),
+        ctx.system.logger.error(`troupe: agent ${ctx.self.path}: a tool result was lost`, e),
       )
       .finally(() => {
         if (timer !== undefined) ctx.system.timers.cancel(timer);
@@ -152,7 +151,7 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
     const starting = context.calls.filter((c) => c.status === 'running');
     if (starting.length === 0) return;
     const amount: Amount = { tokens: 0, modelCalls: 0, toolCalls: starting.length, cost: 0 };
-    const reservation = `${name}:${key}:t${context.turn}:${starting.map((c) => c.id).join(',')}`;
+    const reservation = `${context.name}:${key}:t${context.turn}:${starting.map((c) => c.id).join(',')}`;
     budgets.reserve(
       ctx,
       key,

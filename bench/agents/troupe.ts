@@ -61,9 +61,12 @@ interface Done {
   readonly answer?: unknown;
 }
 
-function agentConfig(i: number, model: ModelProvider, tools: Tool[], tasks: number) {
+/**
+ * The agents' config: one behaviour for every agent of a run, as the peers share their
+ * compiled graph or agent definition; each agent is named after its actor (`agent-<i>`).
+ */
+function agentConfig(model: ModelProvider, tools: Tool[], tasks: number) {
   return {
-    name: `agent-${i}`,
     model,
     tools,
     instructions: INSTRUCTIONS,
@@ -82,12 +85,9 @@ function pool(options: PoolOptions, model: ModelProvider, counter: Counter): Age
   const system = createSystem();
   const tools = [troupeTool(counter)];
   const agents: ActorRef<any>[] = [];
+  const behaviour = createAgent(agentConfig(model, tools, options.tasksPerAgent));
   for (let i = 0; i < options.size; i++)
-    agents.push(
-      system.spawn(createAgent(agentConfig(i, model, tools, options.tasksPerAgent)), {
-        name: `agent-${i}`,
-      }),
-    );
+    agents.push(system.spawn(behaviour, { name: `agent-${i}` }));
   return {
     counter,
     run: (agent, input) => ask(agents[agent]!, input, options.taskTimeoutMs),
@@ -116,12 +116,10 @@ const MEMORY_ASK_MS = 30_000;
 export const troupeMemory: MemoryPeer = (counter) => {
   const system = createSystem();
   const model = troupeModel('script', counter);
-  const tools = [troupeTool(counter)];
+  const behaviour = createAgent(agentConfig(model, [troupeTool(counter)], 1));
   return Promise.resolve({
     async agent(i, input) {
-      const ref = system.spawn(createAgent(agentConfig(i, model, tools, 1)), {
-        name: `agent-${i}`,
-      });
+      const ref = system.spawn(behaviour, { name: `agent-${i}` });
       return { answer: await ask(ref, input, MEMORY_ASK_MS), held: ref };
     },
     async touch(held) {

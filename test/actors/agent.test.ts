@@ -133,6 +133,50 @@ describe('the agent loop (scripted model)', () => {
     expect(states).toEqual(expect.arrayContaining(['thinking', 'acting', 'done']));
   });
 
+  it('makes many agents of one behaviour, each named after its actor, with its own conversation and budget', async () => {
+    const system = sys();
+    // a tool call, then the answer, for whoever asks
+    const model = {
+      name: 'echo-model',
+      complete: (req: { messages: readonly { role: string; content: string }[] }) =>
+        Promise.resolve(
+          req.messages.at(-1)!.role === 'tool'
+            ? {
+                content: `done: ${req.messages.at(-1)!.content}`,
+                toolCalls: [],
+                usage: { inputTokens: 1, outputTokens: 1 },
+              }
+            : {
+                content: '',
+                toolCalls: [
+                  { id: `c${req.messages.length}`, name: 'add', arguments: '{"a":1,"b":2}' },
+                ],
+                usage: { inputTokens: 1, outputTokens: 1 },
+              },
+        ),
+    };
+    const behaviour = createAgent({ model, tools: [add], budget: { modelCalls: 2 } });
+    const a = system.spawn(behaviour, { name: 'ann' });
+    const b = system.spawn(behaviour, { name: 'ben' });
+    const fa = follow(system, a);
+    const fb = follow(system, b);
+    a.tell(task('one'));
+    b.tell(task('two'));
+    await until(() => fa.last()?.value === 'done' && fb.last()?.value === 'done');
+    expect([fa.last()!.context.name, fb.last()!.context.name]).toEqual(['ann', 'ben']);
+    expect(fa.last()!.context.messages.find((m) => m.role === 'user')!.content).toBe('one');
+    expect(fb.last()!.context.messages.find((m) => m.role === 'user')!.content).toBe('two');
+    // each has its own budget: two calls each, not two for both
+    expect([fa.last()!.context.spent.modelCalls, fb.last()!.context.spent.modelCalls]).toEqual([
+      2, 2,
+    ]);
+    // and a third call is over ann's cap only, named in its error
+    const failed = new Promise<Terminated>((resolve) => system.watch(a, resolve));
+    a.tell(task('three'));
+    await failed;
+    expect(fb.last()!.value).toBe('done');
+  });
+
   it('runs several tool calls of one reply in parallel', async () => {
     const system = sys();
     let running = 0;
