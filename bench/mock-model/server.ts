@@ -21,6 +21,12 @@
  * reply and loop counters, request counts of the faults, the outage window's start and the
  * rate-limit window. `close()` drops open connections and replies still waiting out their
  * latency.
+ *
+ * Connections are kept alive far longer than Node's defaults (SERVER_TIMEOUTS): a swarm of
+ * 10,000 clients leaves sockets idle for seconds between calls, and Node's 5 s
+ * `keepAliveTimeout` closed them under the clients ("other side closed"), which made the
+ * peers retry (more calls than the script) or fail. The mock never closes an idle kept-alive
+ * socket before `keepAliveTimeoutMs`; clients time out on their side.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,10 +49,24 @@ export const HOST = '127.0.0.1';
 /** pending connections the kernel may queue: a swarm bench opens thousands at once */
 export const LISTEN_BACKLOG = 4096;
 
+/**
+ * The HTTP server's timeouts, in ms: `keepAliveTimeoutMs` an idle kept-alive socket is held
+ * (Node's default 5,000), `headersTimeoutMs` to receive a request's headers (Node requires it
+ * above keepAliveTimeout; default 60,000), `requestTimeoutMs` to receive a whole request
+ * (default 300,000).
+ */
+export const SERVER_TIMEOUTS = {
+  keepAliveTimeoutMs: 120_000,
+  headersTimeoutMs: 121_000,
+  requestTimeoutMs: 600_000,
+} as const;
+
 export interface MockModel {
   /** `http://127.0.0.1:<port>`; OpenAI clients take `url + '/v1'` as their base URL */
   url: string;
   port: number;
+  /** the timeouts the HTTP server was given (SERVER_TIMEOUTS), read back from it */
+  timeouts: { keepAliveTimeoutMs: number; headersTimeoutMs: number; requestTimeoutMs: number };
   stats(): MockModelStats;
   reset(): void;
   close(): Promise<void>;
@@ -93,6 +113,9 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
   const server = createServer((req, res) => {
     state.handle(req, res).catch((error: unknown) => state.internalError(res, error));
   });
+  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeoutMs;
+  server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs;
+  server.requestTimeout = SERVER_TIMEOUTS.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: HOST, port: resolved.port, backlog: LISTEN_BACKLOG }, () => {
@@ -104,6 +127,11 @@ export async function startMockModel(options: MockModelOptions = {}): Promise<Mo
   return {
     url: `http://${HOST}:${port}`,
     port,
+    timeouts: {
+      keepAliveTimeoutMs: server.keepAliveTimeout,
+      headersTimeoutMs: server.headersTimeout,
+      requestTimeoutMs: server.requestTimeout,
+    },
     stats: () => structuredClone(state.stats),
     reset: () => state.reset(),
     close: async () => {

@@ -5,12 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request } from 'node:http';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { optionsFromArgs } from '../../bench/mock-model/main.ts';
 import type { MockModelOptions } from '../../bench/mock-model/options.ts';
 import { argumentsFor } from '../../bench/mock-model/schema-arguments.ts';
-import { startMockModel, type MockModel } from '../../bench/mock-model/server.ts';
+import { SERVER_TIMEOUTS, startMockModel, type MockModel } from '../../bench/mock-model/server.ts';
 import type { MockModelStats } from '../../bench/mock-model/stats.ts';
 
 const servers: MockModel[] = [];
@@ -569,6 +570,36 @@ describe('latency', () => {
   it('lets the header win over the option', async () => {
     const { client } = await serve({ latencyMs: 60_000 });
     expect(await timed(client, { 'x-mock-latency-ms': '0' })).toBeLessThan(5_000);
+  });
+});
+
+describe('keep-alive', () => {
+  it("holds an idle kept-alive socket past Node's 5 s default, headersTimeout above it", async () => {
+    const { model } = await serve();
+    expect(model.timeouts).toEqual(SERVER_TIMEOUTS);
+    expect(model.timeouts.keepAliveTimeoutMs).toBeGreaterThan(5_000);
+    expect(model.timeouts.headersTimeoutMs).toBeGreaterThan(model.timeouts.keepAliveTimeoutMs);
+    expect(model.timeouts.requestTimeoutMs).toBeGreaterThan(model.timeouts.headersTimeoutMs);
+  });
+
+  it('serves a second request on the kept-alive socket of the first', async () => {
+    const { model } = await serve();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<boolean>((resolve, reject) => {
+        const req = request(`${model.url}/stats`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(req.reusedSocket));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await get()).toBe(false);
+      expect(await get()).toBe(true);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
