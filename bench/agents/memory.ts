@@ -1,7 +1,6 @@
 /**
  * agent-memory (issue 24): bytes per agent holding one finished two-step conversation, with
- * what its framework needs to continue it — troupe: the agent (live: it cannot hibernate
- * yet); LangGraph: its thread's checkpoints in a `MemorySaver` (the compiled graph shared);
+ * what its framework needs to continue it — troupe: the agent, hibernated; LangGraph: its thread's checkpoints in a `MemorySaver` (the compiled graph shared);
  * Agents SDK: an `Agent` and its `MemorySession`; Mastra: an `Agent` and its thread in a
  * `MockMemory` on an `InMemoryStore`; AI SDK: the messages (model and tools shared).
  *
@@ -11,8 +10,10 @@
  * off-heap does not hide) is the baseline; `agents` agents are made and each runs its task to
  * its end, `pool` at once, and all are kept; two collections again. bytesPerActor is the
  * growth over `agents`; `extra.heapBytesPerAgent` and `extra.externalBytesPerAgent` split it.
- * Every conversation is checked to end with the final answer. `extra.rehydrateUs` (troupe) is
- * the p99 time an idle agent takes to answer its next message (a `status` ask) over up to
+ * Every conversation is checked to end with the final answer. troupe's idle agents hibernate
+ * (they are entities, passivated to their snapshot in an in-process store, which the heap
+ * counts) before the measure; `extra.rehydrateUs` (troupe) is the p99 time a hibernated agent
+ * takes to answer its next message (a `status` ask: activated from its snapshot) over up to
  * TOUCHES agents. msgs/s counts agents made and run per second.
  */
 import {
@@ -78,11 +79,13 @@ export async function agentMemoryRun(
   try {
     const warm: unknown[] = [];
     await fill(holder, warm, 0, WARM_AGENTS, pool);
+    await holder.settle?.();
     const held: unknown[] = new Array<unknown>(WARM_AGENTS + agents);
     const before = memoryNow();
     const t0 = performance.now();
     await fill(holder, held, WARM_AGENTS, WARM_AGENTS + agents, pool);
     const seconds = (performance.now() - t0) / 1000;
+    await holder.settle?.();
     const after = memoryNow();
     const expected = (WARM_AGENTS + agents) * STEPS_PER_TASK;
     if (counter.modelCalls !== expected)

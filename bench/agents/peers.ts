@@ -38,6 +38,8 @@ export interface MemoryHolder {
    * framework has such a message; absent for the peers (their next message is a new task).
    */
   touch?(held: unknown): Promise<void>;
+  /** Awaited before memory is measured: what the framework does with idle agents (troupe hibernates them). */
+  settle?(): Promise<void>;
   close(): Promise<void>;
 }
 

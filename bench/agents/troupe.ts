@@ -109,18 +109,32 @@ export function troupeHttpPool(options: HttpPoolOptions): Promise<AgentPool> {
 /** Ask timeout of the memory bench's tasks and touches. */
 const MEMORY_ASK_MS = 30_000;
 
+/** Idle milliseconds before a finished agent hibernates (the memory bench). */
+const HIBERNATE_AFTER_MS = 20;
+
 /**
- * A live agent (its actor, machine and context, in one system) that has finished one task;
- * its next message is a `status` ask. troupe cannot hibernate an agent yet.
+ * An agent that has finished one task, hibernated: agents are entities (virtual actors), an
+ * idle one is passivated to its snapshot (in the system's in-process store, on the heap) and
+ * activated from it by its next message, a `status` ask.
  */
 export const troupeMemory: MemoryPeer = (counter) => {
   const system = createSystem();
   const model = troupeModel('script', counter);
-  const behaviour = createAgent(agentConfig(model, [troupeTool(counter)], 1));
+  system.define('agent', createAgent(agentConfig(model, [troupeTool(counter)], 1)), {
+    passivateAfterMs: HIBERNATE_AFTER_MS,
+  });
   return Promise.resolve({
     async agent(i, input) {
-      const ref = system.spawn(behaviour, { name: `agent-${i}` });
+      const ref = system.entity('agent', `agent-${i}`);
       return { answer: await ask(ref, input, MEMORY_ASK_MS), held: ref };
+    },
+    async settle() {
+      // every agent hibernated (real time: the bench runs on the real clock)
+      const end = performance.now() + MEMORY_ASK_MS;
+      while (system.entities.activeCount > 0) {
+        if (performance.now() > end) throw new Error('the agents did not hibernate');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     },
     async touch(held) {
       await (held as ActorRef<any>).ask({ type: 'status' }, { timeout: MEMORY_ASK_MS });
