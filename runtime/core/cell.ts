@@ -49,8 +49,7 @@ import {
   type Directive,
   type Hook,
 } from './failure.ts';
-import { MigrationError, type PersistenceStore } from './persistence.ts';
-import { decodeValue, encodeValue } from './refcodec.ts';
+import { dropOutbox, load, save, type Persistence } from './cell-persistence.ts';
 import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
@@ -153,17 +152,11 @@ export interface ParentLink {
   sendSystem(msg: SystemMessage): void;
 }
 
-interface Persistence {
-  readonly store: PersistenceStore;
-  readonly key: string;
-  version: number | null;
-}
-
 /**
  * What a cell needs once it fails or winds down (stop, restart, halt). Most actors never
  * do, or once at their end: keeping it apart saves every idle actor nine fields.
  */
-class Ending {
+export class Ending {
   failure: unknown = undefined;
   escalated: Set<Kid> | null = null;
   after = AFTER_NOTHING;
@@ -202,10 +195,12 @@ export class ActorCell<In = any, Reply = any, State = any>
   readonly ref: LocalRef<In, Reply>;
   readonly behaviour: Behaviour<In, Reply, State>;
   state: State | undefined = undefined;
-  private status = STARTING;
+  /** Its lifecycle (the constants above); this and the fields below to `end` are the cell's own
+   * (runtime/core/cell-*.ts), not for other modules. */
+  status = STARTING;
   private scheduled = false;
   /** Waiting for an async step (a load, a save, a stop hook): take no turn. */
-  private waiting = false;
+  waiting = false;
   /** Persistence, subscribers: use the full path. */
   private slow: boolean;
   private sysq: SystemMessage[] | null = null;
@@ -226,9 +221,9 @@ export class ActorCell<In = any, Reply = any, State = any>
   incarnation = 0;
   /** User messages handled so far (counted per turn; the inspector's message rates). */
   handled = 0;
-  private readonly persistence: Persistence | null;
+  readonly persistence: Persistence | null;
   /** Failure and wind-down state: made the first time the actor fails or winds down. */
-  private end: Ending | null = null;
+  end: Ending | null = null;
   /** Milliseconds this actor gets to stop (`Infinity`: unbounded), or `brutal`. */
   readonly shutdown: number | 'brutal';
   /** Trace context of the message being handled, when tracing. */
@@ -570,7 +565,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       // the message is handled; a view that throws fails the actor after it (not with it)
       if (this.subscribed && !this.publishView()) return;
       if (persistent) {
-        this.save();
+        save(this);
         return;
       }
       if (this.sysq !== null || this.status !== RUNNING) return;
@@ -579,7 +574,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   private start(): void {
     if (this.persistence !== null) {
-      this.load(this.persistence);
+      load(this, this.persistence);
       return;
     }
     const sys = this.system;
@@ -598,111 +593,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     if (this.subscribed) this.publishView();
   }
 
-  // ---- persistence ----------------------------------------------------------------------
-
-  private load(p: Persistence): void {
-    this.waiting = true;
-    const sys = this.system;
-    sys.pendingAsync++;
-    p.store.load(p.key).then(
-      (loaded) => {
-        sys.pendingAsync--;
-        this.waiting = false;
-        if (this.status !== STARTING) return this.wake();
-        const saved = sys.current;
-        sys.current = this;
-        let hook: Hook = 'init';
-        try {
-          if (loaded === undefined) {
-            p.version = null;
-            this.state = this.behaviour.init(this);
-          } else {
-            p.version = loaded.version;
-            hook = 'restore';
-            const decoded = decodeValue(loaded.snapshot.data, sys.refOf);
-            hook = 'migrate';
-            const data = this.migrate(p.key, loaded.snapshot.schemaVersion, decoded);
-            hook = 'restore';
-            const restore = this.behaviour.restore;
-            this.state =
-              restore === undefined ? (data as State) : restore.call(this.behaviour, data, this);
-          }
-          this.status = RUNNING;
-        } catch (error) {
-          sys.current = saved;
-          this.fail(error, false, undefined, null, hook);
-          // what came while it loaded (a stop, a directive) is handled now
-          this.wake();
-          return;
-        } finally {
-          sys.current = saved;
-        }
-        if (this.subscribed) this.publishView();
-        this.wake();
-      },
-      (error: unknown) => {
-        sys.pendingAsync--;
-        this.waiting = false;
-        if (this.status === STARTING) this.fail(error, false, undefined, null);
-        this.wake();
-      },
-    );
-  }
-
-  private migrate(key: string, stored: number, data: unknown): unknown {
-    const current = this.behaviour.schemaVersion ?? 1;
-    if (stored === current) return data;
-    if (stored > current)
-      throw new MigrationError(key, stored, current, 'the snapshot is newer than the behaviour');
-    const migrate = this.behaviour.migrate;
-    if (migrate === undefined)
-      throw new MigrationError(key, stored, current, 'the behaviour has no migrate()');
-    try {
-      return migrate.call(this.behaviour, data, stored);
-    } catch (error) {
-      throw new MigrationError(key, stored, current, 'migrate() threw', error);
-    }
-  }
-
-  private save(): void {
-    const p = this.persistence!;
-    const sys = this.system;
-    let data: unknown;
-    try {
-      const persist = this.behaviour.persist;
-      // refs as addresses: a snapshot outlives the spawns it names (runtime/core/refcodec.ts)
-      data = encodeValue(
-        persist === undefined ? this.state : persist.call(this.behaviour, this.state as State),
-        'address',
-      );
-    } catch (error) {
-      this.fail(error, false, undefined, null, 'persist');
-      return;
-    }
-    this.waiting = true;
-    sys.pendingAsync++;
-    p.store
-      .save(
-        p.key,
-        { schemaVersion: this.behaviour.schemaVersion ?? 1, data },
-        { expectedVersion: p.version },
-      )
-      .then(
-        (version) => {
-          sys.pendingAsync--;
-          p.version = version;
-          this.waiting = false;
-          this.releaseOutbox();
-          this.wake();
-        },
-        (error: unknown) => {
-          sys.pendingAsync--;
-          this.waiting = false;
-          this.fail(error, false, undefined, null);
-          this.wake();
-        },
-      );
-  }
+  // ---- persistence (runtime/core/cell-persistence.ts) ----------------------------------
 
   /** A tell made during a persistent actor's message: held until the snapshot is saved. */
   deferTell(ref: LocalRef, msg: unknown): Delivery {
@@ -717,18 +608,6 @@ export class ActorCell<In = any, Reply = any, State = any>
    */
   deferWithMeta(ref: LocalRef, msg: unknown, meta: unknown): void {
     this.outbox!.push(ref, msg, meta);
-  }
-
-  private releaseOutbox(): void {
-    const out = this.outbox;
-    this.outbox = null;
-    out?.release(this.system);
-  }
-
-  private dropOutbox(reason: DeadLetterReason = 'sender-failed'): void {
-    const out = this.outbox;
-    this.outbox = null;
-    out?.drop(this.system, reason, this.end?.failure);
   }
 
   // ---- snapshots for subscribers --------------------------------------------------------
@@ -755,13 +634,13 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
   }
 
-  private get subscribed(): boolean {
+  get subscribed(): boolean {
     const s = this.snapshots;
     return s !== null && s.subscribers !== null;
   }
 
   /** Sends subscribers the view if it changed. False when the view threw (the actor failed). */
-  private publishView(): boolean {
+  publishView(): boolean {
     const s = this.snapshots!;
     const v = this.currentView();
     if (v === NO_VIEW) return false;
@@ -905,7 +784,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.ending().failure = error;
     // what the failing message sent never leaves; a failure after it was handled (a view, an
     // overflow while its snapshot is saved) keeps its outbox, released once the save is done
-    if (!keepOutbox) this.dropOutbox();
+    if (!keepOutbox) dropOutbox(this);
     if (hasMessage) {
       this.system.deadLetter(msg, this.ref, meta, 'failed', error);
       if (meta instanceof MessageMeta && meta.replyTo !== null)
@@ -1350,7 +1229,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const sys = this.system;
     const d = this.ending();
     // killed while its snapshot was being saved: what that message sent never follows the end
-    if (this.outbox !== null) this.dropOutbox('stopped');
+    if (this.outbox !== null) dropOutbox(this, 'stopped');
     if (this.mailbox.size > 0)
       this.mailbox.drain((msg, meta) => {
         sys.deadLetter(msg, this.ref, meta, 'stopped', undefined);
