@@ -4,8 +4,9 @@
  * agent is made. The rest of the agent reads its settings, never the config.
  *
  * Checked, each by one small validator that throws InvalidOptionError naming the field:
- * `config` is an object, `config.model` a provider (it has `complete`), and `config.tools`
- * have distinct names. Everything else is read as given (absent: its default below).
+ * `config` is an object, `config.model` a provider (it has `complete`), `config.tools`
+ * have distinct names, `config.maxSteps` is an integer ≥ 1 and `config.onMaxSteps` one of
+ * its two values. Everything else is read as given (absent: its default below).
  */
 import { InvalidOptionError } from '../../runtime/core/error.ts';
 import type { ActorRef } from '../../runtime/core/ref.ts';
@@ -40,6 +41,14 @@ export interface AgentConfig {
   readonly approvalTimeoutMs?: number;
   /** How long one model call may take before it is abandoned (a retryable error). */
   readonly modelTimeoutMs?: number;
+  /**
+   * The most steps (model calls with their tool calls) one task takes. At the cap the agent
+   * makes one last call with its tools off, asking for its best answer, and the task ends
+   * with `stopReason: 'max_steps'`. Default DEFAULTS.maxSteps (10).
+   */
+  readonly maxSteps?: number;
+  /** At the step cap: `answer` (the last call, default) or `escalate` (MaxStepsExceededError to the supervisor). */
+  readonly onMaxSteps?: 'answer' | 'escalate';
 }
 
 /** The defaults of the optional fields (name: the actor's; modelName: the provider's name). */
@@ -50,6 +59,7 @@ export const DEFAULTS = {
   maxMs: 5_000,
   approvalTimeoutMs: 10 * 60_000,
   modelTimeoutMs: 120_000,
+  maxSteps: 10,
 };
 
 /** The config, checked and with its defaults: what the agent's modules are made from. */
@@ -69,6 +79,8 @@ export interface AgentSettings {
   readonly retry: { readonly attempts: number; readonly baseMs: number; readonly maxMs: number };
   readonly approvalTimeoutMs: number;
   readonly modelTimeoutMs: number;
+  readonly maxSteps: number;
+  readonly onMaxSteps: 'answer' | 'escalate';
 }
 
 function checkConfig(config: unknown): asserts config is AgentConfig {
@@ -111,5 +123,21 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     retry,
     approvalTimeoutMs: config.approvalTimeoutMs ?? DEFAULTS.approvalTimeoutMs,
     modelTimeoutMs: config.modelTimeoutMs ?? DEFAULTS.modelTimeoutMs,
+    maxSteps: maxStepsOf(config.maxSteps),
+    onMaxSteps: onMaxStepsOf(config.onMaxSteps),
   };
+}
+
+function maxStepsOf(v: unknown): number {
+  if (v === undefined) return DEFAULTS.maxSteps;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new InvalidOptionError('config.maxSteps', v, 'an integer ≥ 1');
+  return v;
+}
+
+function onMaxStepsOf(v: unknown): 'answer' | 'escalate' {
+  if (v === undefined) return 'answer';
+  if (v !== 'answer' && v !== 'escalate')
+    throw new InvalidOptionError('config.onMaxSteps', v, "'answer' or 'escalate'");
+  return v;
 }

@@ -10,7 +10,7 @@ import type { TaskPrincipal } from './access.ts';
 import type { HeldApproval, PendingApproval } from './approvals.ts';
 import { instructionsOf } from './conversation.ts';
 import { ZERO_SPENT } from './spending.ts';
-import type { BudgetCap, ChatMessage, Spent, ToolCallRecord } from './types.ts';
+import type { BudgetCap, ChatMessage, Spent, StopReason, ToolCallRecord } from './types.ts';
 
 export interface AgentContext {
   readonly name: string;
@@ -22,6 +22,10 @@ export interface AgentContext {
   readonly turn: number;
   readonly attempt: number;
   readonly answer: string | null;
+  /** The model replies the current task has taken (its steps). */
+  readonly steps: number;
+  /** Why the last task ended; null while one runs (or before the first). */
+  readonly stopReason: StopReason | null;
   readonly error: {
     readonly name: string;
     readonly message: string;
@@ -56,6 +60,8 @@ export function initialContext(
     turn: 0,
     attempt: 0,
     answer: null,
+    steps: 0,
+    stopReason: null,
     error: null,
     replyTo: null,
     principal: null,

@@ -5,6 +5,7 @@
  *
  *   idle ──task──▶ thinking ──reply with tool calls──▶ acting ──all answered──▶ thinking …
  *                      │  └─reply without tool calls──▶ done ──task──▶ thinking
+ *                      │    (past `maxSteps`: one last call with tools off, then done)
  *                      ├─model error (retryable)──▶ retrying ──backoff──▶ thinking
  *                      └─budget refused / retries spent──▶ failed (a failure for the supervisor)
  *   acting ──a call that needs approval──▶ awaitingApproval ──approve/reject/expired──▶ acting
@@ -54,10 +55,17 @@ import {
   rejectCall,
   requestApproval,
 } from './approvals.ts';
-import { BudgetExceededError, ModelCallError } from './types.ts';
+import { BudgetExceededError, MaxStepsExceededError, ModelCallError } from './types.ts';
+import type { ChatMessage } from './types.ts';
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
+  /**
+   * The task has had all its steps (replies taken): the step whose results come in now was
+   * its last with tools, and the call in flight, if any, is the last one, with tools off.
+   */
+  const atCap = (context: Context): boolean => (context.steps ?? 0) >= settings.maxSteps;
+  const pastCap = atCap;
   const { modelName, approvalTimeoutMs } = settings;
   return setup({
     types: {} as { context: Context; events: AnyEventObject },
@@ -66,6 +74,8 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         messages: ({ context, event }) => [...context.messages, taskMessage(event)],
         calls: [],
         answer: null,
+        steps: 0,
+        stopReason: null,
         attempt: 0,
         replyTo: () => {
           const c = actorContext('task');
@@ -79,6 +89,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         const calls = tools.callsOf(reply, context.principal ?? null);
         return {
           attempt: 0,
+          steps: (context.steps ?? 0) + 1,
           spent: chargeReply(context.spent, usage, modelName, settings.prices),
           calls,
           messages: [...context.messages, replyMessage(reply, modelName)],
@@ -86,7 +97,12 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       }),
       recordResult: assign(({ context, event }) => recordResult(context, event)),
       appendResults: assign({
-        messages: ({ context }) => [...context.messages, ...resultMessages(context.calls)],
+        messages: ({ context }) => [
+          ...context.messages,
+          ...resultMessages(context.calls),
+          // the step cap: the next call is the last, with tools off
+          ...(atCap(context) ? [lastCallMessage(settings.maxSteps)] : []),
+        ],
         calls: [],
       }),
       approveCall: assign(({ context, event }) => approveCall(context, event)),
@@ -100,15 +116,18 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       armExpiry: ({ context }) => armExpiry(context.approval),
       finish: ({ context }) => {
         const { ctx } = running();
-        ctx.emit({ type: 'done', answer: context.answer });
+        ctx.emit({ type: 'done', answer: context.answer, stopReason: context.stopReason });
         context.replyTo?.tell({
           type: 'agent.done',
           from: ctx.self.address,
           answer: context.answer,
+          stopReason: context.stopReason,
         });
       },
       fail: ({ context }) => {
         const e = context.error!;
+        if (e.name === 'MaxStepsExceededError')
+          throw new MaxStepsExceededError(context.name, settings.maxSteps);
         if (e.name === 'BudgetExceededError') {
           const err = new BudgetExceededError(e.cap!, 0, 0, context.name);
           err.message = e.message;
@@ -119,6 +138,8 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       answerStatus: ({ context }) => {
         actorContext('status').reply({
           answer: context.answer,
+          stopReason: context.stopReason ?? null,
+          steps: context.steps ?? 0,
           spent: context.spent,
           calls: context.calls,
           approval:
@@ -206,6 +227,30 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           'agent.resume': { guard: 'currentTurn', actions: 'callModel' },
           'model.result': [
             {
+              // the last call, past the step cap: its text is the answer, whatever it asks
+              guard: ({ context, event }) =>
+                keyed({ event }) && event.turn === context.turn && pastCap(context),
+              target: 'done',
+              actions: [
+                assign(({ context, event }) => ({
+                  spent: chargeReply(
+                    context.spent,
+                    (event.reply as ModelReply).usage,
+                    modelName,
+                    settings.prices,
+                  ),
+                  messages: [
+                    ...context.messages,
+                    replyMessage({ ...(event.reply as ModelReply), toolCalls: [] }, modelName),
+                  ],
+                  answer: (event.reply as ModelReply).content,
+                  steps: (context.steps ?? 0) + 1,
+                  stopReason: 'max_steps' as const,
+                  attempt: 0,
+                })),
+              ],
+            },
+            {
               guard: ({ context, event }) =>
                 keyed({ event }) &&
                 event.turn === context.turn &&
@@ -218,7 +263,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
               target: 'done',
               actions: [
                 'takeReply',
-                assign({ answer: ({ event }) => (event.reply as ModelReply).content }),
+                assign({
+                  answer: ({ event }) => (event.reply as ModelReply).content,
+                  stopReason: 'answer' as const,
+                }),
               ],
             },
           ],
@@ -249,6 +297,18 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       acting: {
         entry: 'runTools',
         always: [
+          {
+            // the step cap, with `onMaxSteps: 'escalate'`: the supervisor decides
+            guard: ({ context }) =>
+              stepFinished(context) && atCap(context) && settings.onMaxSteps === 'escalate',
+            target: 'failed',
+            actions: assign({
+              error: ({ context }) => ({
+                name: 'MaxStepsExceededError',
+                message: new MaxStepsExceededError(context.name, settings.maxSteps).message,
+              }),
+            }),
+          },
           { guard: 'stepFinished', target: 'thinking', actions: 'appendResults' },
           { guard: 'waitingForHuman', target: 'awaitingApproval' },
         ],
@@ -295,6 +355,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
                   type: 'agent.done',
                   from: c.self.address,
                   answer: context.answer,
+                  stopReason: context.stopReason,
                 });
               },
             },
@@ -309,4 +370,13 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       failed: { entry: 'fail' },
     },
   });
+}
+
+/** What the agent tells the model before its last call, at the step cap: answer now. */
+function lastCallMessage(maxSteps: number): ChatMessage {
+  return {
+    role: 'system',
+    content: `You have used all ${maxSteps} steps of this task and have no tools left. Answer now with your best answer from what you have.`,
+    source: { kind: 'system' },
+  };
 }

@@ -89,7 +89,9 @@ export function modelCalls(
           settings.model.complete({
             model: modelName,
             messages: context.messages,
-            tools: access.specsFor(context.principal ?? null),
+            // past the step cap: the last call, tools off (machine.ts)
+            tools:
+              (context.steps ?? 0) >= settings.maxSteps ? [] : access.specsFor(context.principal ?? null),
             maxOutputTokens,
             onToken: (text) => emit({ type: 'token', turn, text }),
             signal: abort.signal,

@@ -114,6 +114,22 @@ export class BudgetExceededError extends TroupeError {
   }
 }
 
+/**
+ * Why a task ended: `answer` (the model answered), `max_steps` (its step cap: the answer of
+ * one last call without tools). More reasons come with the execution controller (issue 25).
+ */
+export type StopReason = 'answer' | 'max_steps';
+
+/** A task reached its step cap and the agent's `onMaxSteps` is `escalate`: its supervisor decides. */
+export class MaxStepsExceededError extends TroupeError {
+  readonly maxSteps: number;
+  constructor(agent: string, maxSteps: number) {
+    super('ERR_MAX_STEPS', `${agent} reached its step cap (${maxSteps} steps) without an answer`);
+    this.name = 'MaxStepsExceededError';
+    this.maxSteps = maxSteps;
+  }
+}
+
 /** The model could not be reached (after its retries), or answered with an error. */
 export class ModelCallError extends TroupeError {
   readonly retryable: boolean;

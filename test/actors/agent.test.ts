@@ -23,7 +23,11 @@ import {
 import { connect, ForbiddenError } from '../../protocol/client/node.ts';
 import { startGateway } from '../support/gateway.ts';
 import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
-import { BudgetExceededError, ModelCallError } from '../../actors/agent/types.ts';
+import {
+  BudgetExceededError,
+  MaxStepsExceededError,
+  ModelCallError,
+} from '../../actors/agent/types.ts';
 import { InvalidMessageError } from '../../actors/agent/refusal.ts';
 import { until } from '../support/until.ts';
 import { stampPrincipal } from '../../runtime/core/principal.ts';
@@ -359,6 +363,102 @@ describe('the agent loop (scripted model)', () => {
   });
 });
 
+describe('stop conditions', () => {
+  /** A model that always asks for a tool while it has tools, and answers once it has none. */
+  function stubborn() {
+    const requests: { tools: number; last: string }[] = [];
+    const model = {
+      name: 'stubborn',
+      complete: (req: { tools: readonly unknown[]; messages: readonly { content: string }[] }) => {
+        requests.push({ tools: req.tools.length, last: req.messages.at(-1)!.content });
+        return Promise.resolve(
+          req.tools.length > 0
+            ? {
+                content: 'more',
+                toolCalls: [{ id: `c${requests.length}`, name: 'add', arguments: '{"a":1,"b":1}' }],
+                usage: { inputTokens: 1, outputTokens: 1 },
+              }
+            : {
+                content: 'my best answer',
+                toolCalls: [],
+                usage: { inputTokens: 1, outputTokens: 1 },
+              },
+        );
+      },
+    };
+    return { model, requests };
+  }
+
+  it('at maxSteps makes one last call with tools off, and ends with its answer and stopReason max_steps', async () => {
+    const system = sys();
+    const { model, requests } = stubborn();
+    const agent = system.spawn(createAgent({ model, tools: [add], maxSteps: 3 }), { name: 'cap' });
+    const f = follow(system, agent);
+    const events: unknown[] = [];
+    system.subscribeEvents(agent, (e) => {
+      if (e.type === 'troupe.event' && (e.event as { type: string }).type === 'done')
+        events.push(e.event);
+    });
+    const reply = (await agent.ask(task('go on forever'))) as {
+      type: string;
+      answer: string;
+      stopReason: string;
+    };
+    expect(reply).toMatchObject({
+      type: 'agent.done',
+      answer: 'my best answer',
+      stopReason: 'max_steps',
+    });
+    // three steps with tools, then the last call without
+    expect(requests.map((r) => r.tools)).toEqual([1, 1, 1, 0]);
+    expect(requests.at(-1)!.last).toMatch(/used all 3 steps/);
+    await until(() => f.last()?.value === 'done');
+    const c = f.last()!.context;
+    expect([c.stopReason, c.steps, c.spent.modelCalls, c.spent.toolCalls]).toEqual([
+      'max_steps',
+      4,
+      4,
+      3,
+    ]);
+    expect(events).toEqual([{ type: 'done', answer: 'my best answer', stopReason: 'max_steps' }]);
+    // the next task starts with its own steps
+    const plain = createAgent({ model: scriptedModel([{ content: 'hi' }]) });
+    const p = system.spawn(plain);
+    await expect(p.ask(task('hello'))).resolves.toMatchObject({
+      answer: 'hi',
+      stopReason: 'answer',
+    });
+  });
+
+  it('with onMaxSteps escalate, hands MaxStepsExceededError to its supervisor at the cap', async () => {
+    const system = sys();
+    const { model, requests } = stubborn();
+    const agent = system.spawn(
+      createAgent({ model, tools: [add], maxSteps: 2, onMaxSteps: 'escalate' }),
+      { name: 'esc' },
+    );
+    const ended: Terminated[] = [];
+    system.watch(agent, (t) => ended.push(t));
+    agent.tell(task('go on forever'));
+    await until(() => ended.length === 1);
+    expect(ended[0]!.error).toBeInstanceOf(MaxStepsExceededError);
+    expect((ended[0]!.error as MaxStepsExceededError).maxSteps).toBe(2);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('refuses a bad maxSteps or onMaxSteps at createAgent, naming the field', () => {
+    const model = scriptedModel([{ content: 'x' }]);
+    for (const [config, field] of [
+      [{ maxSteps: 0 }, 'config.maxSteps'],
+      [{ maxSteps: 2.5 }, 'config.maxSteps'],
+      [{ onMaxSteps: 'fail' }, 'config.onMaxSteps'],
+    ] as const)
+      expect(() => createAgent({ model, ...(config as object) })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', field }),
+      );
+  });
+});
+
 describe('budgets', () => {
   /** A model that always asks for another tool call: it never stops by itself. */
   const looping = () =>
@@ -406,6 +506,8 @@ describe('budgets', () => {
           tools: [add],
           budget,
           prices: { m: { inputPerMillion: 10, outputPerMillion: 10 } },
+          // the budgets end it, not the step cap
+          maxSteps: 100,
         }),
       );
       const f = follow(system, agent);
