@@ -17,6 +17,7 @@ import { decodeValue, encodeValue } from './refcodec.ts';
 import type { Behaviour } from './behaviour.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import type { Hook } from './failure.ts';
+import { publishView } from './cell-snapshots.ts';
 import { RUNNING, STARTING, type ActorCell } from './cell.ts';
 
 /** Where a persistent actor's snapshot lives, and the version last read or written. */
@@ -63,7 +64,7 @@ export function load(cell: ActorCell, p: Persistence): void {
       } finally {
         sys.current = saved;
       }
-      if (cell.subscribed) cell.publishView();
+      if (cell.subscribed) publishView(cell);
       cell.wake();
     },
     (error: unknown) => {

@@ -34,7 +34,15 @@ import { Mailbox, MailboxFullError } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
 import { Outbox } from './outbox.ts';
-import { Snapshots, tellAll, type MessageTap } from './subscribers.ts';
+import type { Snapshots, MessageTap } from './subscribers.ts';
+import {
+  emit,
+  inspectView,
+  publishView,
+  setTap,
+  subscribe,
+  unsubscribe,
+} from './cell-snapshots.ts';
 
 export type { MessageTap } from './subscribers.ts';
 import { AskDeliveryError, ReplyFailure } from './ask.ts';
@@ -54,13 +62,7 @@ import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
 import { STOP_NORMAL, STOP_SHUTDOWN, type SystemMessage } from './system-message.ts';
-import type {
-  StopReason,
-  Terminated,
-  SnapshotUpdate,
-  DeliveryFailed,
-  EmittedEvent,
-} from './notices.ts';
+import type { StopReason, Terminated, DeliveryFailed } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
 import type { TimerEntry } from './timers.ts';
@@ -202,7 +204,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   /** Waiting for an async step (a load, a save, a stop hook): take no turn. */
   waiting = false;
   /** Persistence, subscribers: use the full path. */
-  private slow: boolean;
+  slow: boolean;
   private sysq: SystemMessage[] | null = null;
   /** Meta of the message being handled (null, the sending cell, or a MessageMeta). */
   private handling: unknown = null;
@@ -217,7 +219,7 @@ export class ActorCell<In = any, Reply = any, State = any>
    */
   private watching: Map<string, ActorRef<unknown>> | null = null;
   /** Snapshot subscribers and the last view sent: made at the first subscription. */
-  private snapshots: Snapshots | null = null;
+  snapshots: Snapshots | null = null;
   incarnation = 0;
   /** User messages handled so far (counted per turn; the inspector's message rates). */
   handled = 0;
@@ -247,7 +249,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.persistence =
       persistence === null
         ? null
-        : { store: persistence.store, key: persistence.key ?? this.path, version: null };
+        : {
+            store: persistence.store,
+            key: persistence.key ?? this.path,
+            version: null,
+          };
     this.slow = persistence !== null;
     this.shutdown = options.shutdown ?? behaviour.defaultShutdownMs ?? DEFAULT_SHUTDOWN_MS;
     this.ref = new LocalRef<In, Reply>(system, null, this, undefined, false, system.nextUid());
@@ -314,10 +320,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   /** Starts or stops recording the messages it handles (the slow path while on). */
   setTap(tap: MessageTap | null): void {
-    if (this.status === STOPPED) return;
-    // kept beside the snapshot subscribers: no field on every cell for what few actors use
-    if (tap !== null || this.snapshots !== null) (this.snapshots ??= new Snapshots()).tap = tap;
-    this.slow = this.persistence !== null || this.subscribed || tap !== null;
+    setTap(this, tap);
   }
 
   /** Its live children (cells of this thread and stand-ins of ones on other shards), for tools. */
@@ -327,10 +330,7 @@ export class ActorCell<In = any, Reply = any, State = any>
 
   /** What snapshot subscribers see now (its view), for tools; undefined before it starts. */
   inspectView(): unknown {
-    if ((this.status !== RUNNING && this.status !== SUSPENDED) || this.state === undefined)
-      return undefined;
-    const v = this.currentView();
-    return v === NO_VIEW ? undefined : v;
+    return inspectView(this);
   }
 
   get kidStatus(): number {
@@ -563,7 +563,7 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.traceContext = null;
       span?.end();
       // the message is handled; a view that throws fails the actor after it (not with it)
-      if (this.subscribed && !this.publishView()) return;
+      if (this.subscribed && !publishView(this)) return;
       if (persistent) {
         save(this);
         return;
@@ -590,7 +590,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     } finally {
       sys.current = saved;
     }
-    if (this.subscribed) this.publishView();
+    if (this.subscribed) publishView(this);
   }
 
   // ---- persistence (runtime/core/cell-persistence.ts) ----------------------------------
@@ -610,62 +610,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     this.outbox!.push(ref, msg, meta);
   }
 
-  // ---- snapshots for subscribers --------------------------------------------------------
-
-  /**
-   * What subscribers see now: the behaviour's `view` of the state (the state without one).
-   * Only for a state that exists (running or suspended): never `view(undefined)`. A view
-   * that throws is this actor's failure (hook `view`): returns NO_VIEW then.
-   */
-  private currentView(): unknown {
-    const view = this.behaviour.view;
-    if (view === undefined) return this.state;
-    const sys = this.system;
-    const saved = sys.current;
-    sys.current = this;
-    try {
-      return view.call(this.behaviour, this.state as State);
-    } catch (error) {
-      sys.current = saved;
-      this.fail(error, false, undefined, null, 'view', true);
-      return NO_VIEW;
-    } finally {
-      sys.current = saved;
-    }
-  }
+  // ---- snapshots for subscribers (runtime/core/cell-snapshots.ts) ----------------------
 
   get subscribed(): boolean {
     const s = this.snapshots;
     return s !== null && s.subscribers !== null;
-  }
-
-  /** Sends subscribers the view if it changed. False when the view threw (the actor failed). */
-  publishView(): boolean {
-    const s = this.snapshots!;
-    const v = this.currentView();
-    if (v === NO_VIEW) return false;
-    if (v === s.last && s.version > 0) return true;
-    s.last = v;
-    s.version++;
-    this.sendToSubscribers(s.subscribers!, this.update());
-    return true;
-  }
-
-  /**
-   * Tells each subscriber; one that cannot be told (a view that cannot cross to its thread,
-   * a listener that throws on a path that rethrows) is removed and logged: the actor goes on.
-   */
-  private sendToSubscribers(subs: Set<ActorRef<unknown>>, msg: unknown): void {
-    tellAll(subs, msg, (r, error) =>
-      this.system.logger.error(
-        `troupe: a subscriber of ${this.path} (${r.path}) could not be told and was removed`,
-        error,
-      ),
-    );
-  }
-
-  private update(): SnapshotUpdate {
-    return this.snapshots!.update(this.ref);
   }
 
   // ---- system messages ------------------------------------------------------------------
@@ -712,45 +661,12 @@ export class ActorCell<In = any, Reply = any, State = any>
       case 'start':
         this.restartFromHalt();
         return;
-      case 'subscribe': {
-        if (m.events === true) {
-          ((this.snapshots ??= new Snapshots()).eventSubscribers ??= new Set()).add(m.subscriber);
-          return;
-        }
-        const s = (this.snapshots ??= new Snapshots());
-        (s.subscribers ??= new Set()).add(m.subscriber);
-        this.slow = true;
-        if ((this.status === RUNNING || this.status === SUSPENDED) && this.state !== undefined) {
-          if (s.version === 0) {
-            this.publishView();
-            return;
-          }
-          const v = this.currentView();
-          if (v === NO_VIEW) return;
-          if (v !== s.last) this.publishView();
-          else this.sendToSubscribers(new Set([m.subscriber]), this.update());
-        } else if (s.version > 0) {
-          // starting, winding down or in a restart backoff (no state to view): the last view
-          // sent; the next incarnation's first view follows when it starts
-          this.sendToSubscribers(new Set([m.subscriber]), this.update());
-        }
+      case 'subscribe':
+        subscribe(this, m);
         return;
-      }
-      case 'unsubscribe': {
-        const s = this.snapshots;
-        if (m.events === true) {
-          s?.eventSubscribers?.delete(m.subscriber);
-          if (s?.eventSubscribers?.size === 0) s.eventSubscribers = null;
-          return;
-        }
-        if (s === null || s.subscribers === null) return;
-        s.subscribers.delete(m.subscriber);
-        if (s.subscribers.size === 0) {
-          s.subscribers = null;
-          this.slow = this.persistence !== null || s.tap !== null;
-        }
+      case 'unsubscribe':
+        unsubscribe(this, m);
         return;
-      }
     }
   }
 
@@ -798,8 +714,19 @@ export class ActorCell<In = any, Reply = any, State = any>
       return;
     }
     const failed: Extract<SystemMessage, { type: 'failed' }> = hasMessage
-      ? { type: 'failed', child: this.ref, incarnation: this.incarnation, error, message: msg }
-      : { type: 'failed', child: this.ref, incarnation: this.incarnation, error };
+      ? {
+          type: 'failed',
+          child: this.ref,
+          incarnation: this.incarnation,
+          error,
+          message: msg,
+        }
+      : {
+          type: 'failed',
+          child: this.ref,
+          incarnation: this.incarnation,
+          error,
+        };
     this.parent.sendSystem(hook === null ? failed : { ...failed, hook });
   }
 
@@ -856,7 +783,11 @@ export class ActorCell<In = any, Reply = any, State = any>
       this.fail(new EscalatedError(child.path, m.error), false, undefined, null);
       return;
     }
-    child.sendSystem({ type: 'directive', incarnation: m.incarnation, directive });
+    child.sendSystem({
+      type: 'directive',
+      incarnation: m.incarnation,
+      directive,
+    });
   }
 
   private obey(incarnation: number, directive: Directive): void {
@@ -889,7 +820,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     d!.escalated = null;
     for (const c of e)
       if (c.kidStatus === SUSPENDED)
-        c.sendSystem({ type: 'directive', incarnation: c.incarnation, directive: 'resume' });
+        c.sendSystem({
+          type: 'directive',
+          incarnation: c.incarnation,
+          directive: 'resume',
+        });
   }
 
   /** A parent's `halt` (group restarts): wind down like a restart, then wait for `start`. */
@@ -1251,7 +1186,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     const parent = this.parent;
     // a parent on another shard hears first: its name there is free before any watcher knows
     if (parent !== null && !(parent instanceof ActorCell))
-      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
+      parent.sendSystem({
+        type: 'child-terminated',
+        child: this.ref,
+        reason: d.stopReason,
+      });
     if (watchers !== null || subscribers !== null || eventSubscribers !== null) {
       const terminated: Terminated = {
         type: 'troupe.terminated',
@@ -1283,7 +1222,11 @@ export class ActorCell<In = any, Reply = any, State = any>
     else if (parent instanceof ActorCell) {
       // the name is free as soon as the actor is gone (a same-thread parent's map is updated at once)
       if (parent.kids?.get(this.key) === this) parent.kids.delete(this.key);
-      parent.sendSystem({ type: 'child-terminated', child: this.ref, reason: d.stopReason });
+      parent.sendSystem({
+        type: 'child-terminated',
+        child: this.ref,
+        reason: d.stopReason,
+      });
     }
   }
 
@@ -1419,10 +1362,7 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   emit(event: unknown): void {
-    const subs = this.snapshots?.eventSubscribers;
-    if (subs === null || subs === undefined) return;
-    const e: EmittedEvent = { type: 'troupe.event', ref: this.ref, event };
-    this.sendToSubscribers(subs, e);
+    emit(this, event);
   }
 
   remindAt(time: number | Date, msg: In): void {
@@ -1537,9 +1477,6 @@ const DOLLAR = 0x24;
 function watchKey(ref: ActorRef<unknown>): string {
   return `${(ref as LocalRef).uid} ${ref.path}`;
 }
-
-/** currentView's answer when the view threw (the actor failed): no view to send. */
-const NO_VIEW: unique symbol = Symbol('no view');
 
 /** The name made for the child numbered `n`: `$` and `n` in base 36. */
 function generatedName(n: number): string {
