@@ -5,8 +5,8 @@
  *
  * Checked, each by one small validator that throws InvalidOptionError naming the field:
  * `config` is an object, `config.model` a provider (it has `complete`), `config.tools`
- * have distinct names, `config.maxSteps` is an integer ≥ 1 and `config.onMaxSteps` one of
- * its two values. Everything else is read as given (absent: its default below).
+ * have distinct names, `config.maxSteps` is an integer ≥ 1, `config.loopRepeats` one ≥ 2, and
+ * `config.onMaxSteps` and `config.onLoop` one of their two values. Everything else is read as given (absent: its default below).
  */
 import { InvalidOptionError } from '../../runtime/core/error.ts';
 import type { ActorRef } from '../../runtime/core/ref.ts';
@@ -49,6 +49,10 @@ export interface AgentConfig {
   readonly maxSteps?: number;
   /** At the step cap: `answer` (the last call, default) or `escalate` (MaxStepsExceededError to the supervisor). */
   readonly onMaxSteps?: 'answer' | 'escalate';
+  /** A loop: the same tool with the same arguments this many times in a task (default 3, ≥ 2). */
+  readonly loopRepeats?: number;
+  /** At a loop: `stop` (the task ends, `stopReason: 'loop'`; default) or `fail` (LoopDetectedError). */
+  readonly onLoop?: 'stop' | 'fail';
 }
 
 /** The defaults of the optional fields (name: the actor's; modelName: the provider's name). */
@@ -60,6 +64,7 @@ export const DEFAULTS = {
   approvalTimeoutMs: 10 * 60_000,
   modelTimeoutMs: 120_000,
   maxSteps: 10,
+  loopRepeats: 3,
 };
 
 /** The config, checked and with its defaults: what the agent's modules are made from. */
@@ -81,6 +86,8 @@ export interface AgentSettings {
   readonly modelTimeoutMs: number;
   readonly maxSteps: number;
   readonly onMaxSteps: 'answer' | 'escalate';
+  readonly loopRepeats: number;
+  readonly onLoop: 'stop' | 'fail';
 }
 
 function checkConfig(config: unknown): asserts config is AgentConfig {
@@ -125,7 +132,23 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     modelTimeoutMs: config.modelTimeoutMs ?? DEFAULTS.modelTimeoutMs,
     maxSteps: maxStepsOf(config.maxSteps),
     onMaxSteps: onMaxStepsOf(config.onMaxSteps),
+    loopRepeats: loopRepeatsOf(config.loopRepeats),
+    onLoop: onLoopOf(config.onLoop),
   };
+}
+
+function loopRepeatsOf(v: unknown): number {
+  if (v === undefined) return DEFAULTS.loopRepeats;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 2)
+    throw new InvalidOptionError('config.loopRepeats', v, 'an integer ≥ 2');
+  return v;
+}
+
+function onLoopOf(v: unknown): 'stop' | 'fail' {
+  if (v === undefined) return 'stop';
+  if (v !== 'stop' && v !== 'fail')
+    throw new InvalidOptionError('config.onLoop', v, "'stop' or 'fail'");
+  return v;
 }
 
 function maxStepsOf(v: unknown): number {

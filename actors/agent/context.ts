@@ -10,6 +10,7 @@ import type { TaskPrincipal } from './access.ts';
 import type { HeldApproval, PendingApproval } from './approvals.ts';
 import { instructionsOf } from './conversation.ts';
 import { ZERO_SPENT } from './spending.ts';
+import type { Repeats } from './stops.ts';
 import type { BudgetCap, ChatMessage, Spent, StopReason, ToolCallRecord } from './types.ts';
 
 export interface AgentContext {
@@ -26,10 +27,14 @@ export interface AgentContext {
   readonly steps: number;
   /** Why the last task ended; null while one runs (or before the first). */
   readonly stopReason: StopReason | null;
+  /** How many times this task asked for each tool call (actors/agent/stops.ts). */
+  readonly repeats: Repeats;
   readonly error: {
     readonly name: string;
     readonly message: string;
     readonly cap?: BudgetCap;
+    /** A loop's tool (LoopDetectedError). */
+    readonly tool?: string;
   } | null;
   /** Who gets `agent.done` with the answer (the asker or sender of the task). */
   readonly replyTo: ActorRef<unknown> | null;
@@ -62,6 +67,7 @@ export function initialContext(
     answer: null,
     steps: 0,
     stopReason: null,
+    repeats: {},
     error: null,
     replyTo: null,
     principal: null,

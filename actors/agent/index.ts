@@ -22,7 +22,12 @@ export type { Tool, ToolContext, ToolDefinition, ApprovalRule } from './tools.ts
 export { budgetKeeper, MAX_RESERVATIONS, MAX_RESERVATION_ID_CHARS } from './budget.ts';
 export { InvalidMessageError } from './refusal.ts';
 export type { BudgetMsg, BudgetStatus, ReserveReply, Amount } from './budget.ts';
-export { BudgetExceededError, MaxStepsExceededError, ModelCallError } from './types.ts';
+export {
+  BudgetExceededError,
+  LoopDetectedError,
+  MaxStepsExceededError,
+  ModelCallError,
+} from './types.ts';
 export type { StopReason } from './types.ts';
 export type {
   ChatMessage,

@@ -55,8 +55,13 @@ import {
   rejectCall,
   requestApproval,
 } from './approvals.ts';
-import { BudgetExceededError, MaxStepsExceededError, ModelCallError } from './types.ts';
-import type { ChatMessage } from './types.ts';
+import {
+  BudgetExceededError,
+  LoopDetectedError,
+  MaxStepsExceededError,
+  ModelCallError,
+} from './types.ts';
+import { lastCallMessage, loopIn, repeatsAfter } from './stops.ts';
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
@@ -66,6 +71,9 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
    */
   const atCap = (context: Context): boolean => (context.steps ?? 0) >= settings.maxSteps;
   const pastCap = atCap;
+  /** The reply asks for a tool call this task has asked for `loopRepeats − 1` times already. */
+  const looping = (context: Context, event: AnyEventObject): boolean =>
+    loopIn(context.repeats, event.reply as ModelReply, settings.loopRepeats) !== null;
   const { modelName, approvalTimeoutMs } = settings;
   return setup({
     types: {} as { context: Context; events: AnyEventObject },
@@ -76,6 +84,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         answer: null,
         steps: 0,
         stopReason: null,
+        repeats: {},
         attempt: 0,
         replyTo: () => {
           const c = actorContext('task');
@@ -90,6 +99,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         return {
           attempt: 0,
           steps: (context.steps ?? 0) + 1,
+          repeats: repeatsAfter(context.repeats, reply),
           spent: chargeReply(context.spent, usage, modelName, settings.prices),
           calls,
           messages: [...context.messages, replyMessage(reply, modelName)],
@@ -126,6 +136,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       },
       fail: ({ context }) => {
         const e = context.error!;
+        if (e.name === 'LoopDetectedError') {
+          const err = new LoopDetectedError(context.name, e.tool ?? '?', settings.loopRepeats);
+          throw err;
+        }
         if (e.name === 'MaxStepsExceededError')
           throw new MaxStepsExceededError(context.name, settings.maxSteps);
         if (e.name === 'BudgetExceededError') {
@@ -251,6 +265,53 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
               ],
             },
             {
+              // a loop, with onLoop 'fail': the supervisor decides; the call never runs
+              guard: ({ context, event }) =>
+                keyed({ event }) &&
+                event.turn === context.turn &&
+                settings.onLoop === 'fail' &&
+                looping(context, event),
+              target: 'failed',
+              actions: assign(({ context, event }) => {
+                const loop = loopIn(
+                  context.repeats,
+                  event.reply as ModelReply,
+                  settings.loopRepeats,
+                )!;
+                running().ctx.emit({ type: 'loop.detected', ...loop });
+                return {
+                  error: {
+                    name: 'LoopDetectedError',
+                    message: new LoopDetectedError(context.name, loop.tool, loop.repeats).message,
+                    tool: loop.tool,
+                  },
+                };
+              }),
+            },
+            {
+              // a loop: the task ends with the reply's text; the repeated call never runs
+              guard: ({ context, event }) =>
+                keyed({ event }) && event.turn === context.turn && looping(context, event),
+              target: 'done',
+              actions: assign(({ context, event }) => {
+                const reply = event.reply as ModelReply;
+                const loop = loopIn(context.repeats, reply, settings.loopRepeats)!;
+                running().ctx.emit({ type: 'loop.detected', ...loop });
+                return {
+                  spent: chargeReply(context.spent, reply.usage, modelName, settings.prices),
+                  messages: [
+                    ...context.messages,
+                    replyMessage({ ...reply, toolCalls: [] }, modelName),
+                  ],
+                  answer: reply.content,
+                  steps: (context.steps ?? 0) + 1,
+                  repeats: repeatsAfter(context.repeats, reply),
+                  stopReason: 'loop' as const,
+                  attempt: 0,
+                };
+              }),
+            },
+            {
               guard: ({ context, event }) =>
                 keyed({ event }) &&
                 event.turn === context.turn &&
@@ -370,13 +431,4 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       failed: { entry: 'fail' },
     },
   });
-}
-
-/** What the agent tells the model before its last call, at the step cap: answer now. */
-function lastCallMessage(maxSteps: number): ChatMessage {
-  return {
-    role: 'system',
-    content: `You have used all ${maxSteps} steps of this task and have no tools left. Answer now with your best answer from what you have.`,
-    source: { kind: 'system' },
-  };
 }

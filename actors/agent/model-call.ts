@@ -91,7 +91,9 @@ export function modelCalls(
             messages: context.messages,
             // past the step cap: the last call, tools off (machine.ts)
             tools:
-              (context.steps ?? 0) >= settings.maxSteps ? [] : access.specsFor(context.principal ?? null),
+              (context.steps ?? 0) >= settings.maxSteps
+                ? []
+                : access.specsFor(context.principal ?? null),
             maxOutputTokens,
             onToken: (text) => emit({ type: 'token', turn, text }),
             signal: abort.signal,

@@ -116,9 +116,24 @@ export class BudgetExceededError extends TroupeError {
 
 /**
  * Why a task ended: `answer` (the model answered), `max_steps` (its step cap: the answer of
- * one last call without tools). More reasons come with the execution controller (issue 25).
+ * one last call without tools), `loop` (the same tool call asked for again and again). More reasons come with the execution controller (issue 25).
  */
-export type StopReason = 'answer' | 'max_steps';
+export type StopReason = 'answer' | 'max_steps' | 'loop';
+
+/** A task called one tool with the same arguments `repeats` times, and `onLoop` is `fail`. */
+export class LoopDetectedError extends TroupeError {
+  readonly tool: string;
+  readonly repeats: number;
+  constructor(agent: string, tool: string, repeats: number) {
+    super(
+      'ERR_LOOP_DETECTED',
+      `${agent} asked for ${tool} with the same arguments ${repeats} times in one task`,
+    );
+    this.name = 'LoopDetectedError';
+    this.tool = tool;
+    this.repeats = repeats;
+  }
+}
 
 /** A task reached its step cap and the agent's `onMaxSteps` is `escalate`: its supervisor decides. */
 export class MaxStepsExceededError extends TroupeError {

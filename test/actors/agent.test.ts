@@ -25,6 +25,7 @@ import { startGateway } from '../support/gateway.ts';
 import { budgetKeeper, type BudgetStatus } from '../../actors/agent/budget.ts';
 import {
   BudgetExceededError,
+  LoopDetectedError,
   MaxStepsExceededError,
   ModelCallError,
 } from '../../actors/agent/types.ts';
@@ -375,7 +376,14 @@ describe('stop conditions', () => {
           req.tools.length > 0
             ? {
                 content: 'more',
-                toolCalls: [{ id: `c${requests.length}`, name: 'add', arguments: '{"a":1,"b":1}' }],
+                // arguments that change every call: not a loop
+                toolCalls: [
+                  {
+                    id: `c${requests.length}`,
+                    name: 'add',
+                    arguments: `{"a":${requests.length},"b":1}`,
+                  },
+                ],
                 usage: { inputTokens: 1, outputTokens: 1 },
               }
             : {
@@ -446,12 +454,51 @@ describe('stop conditions', () => {
     expect(requests).toHaveLength(2);
   });
 
+  it('ends a task that asks for the same tool call a third time (stopReason loop), without running it', async () => {
+    const system = sys();
+    calls.add = 0;
+    const same = counted<{ a: number }>('same', () => 'same again');
+    const model = scriptedModel([
+      { content: 'trying', toolCalls: [{ name: 'same', arguments: { a: 1 } }] },
+    ]);
+    const agent = system.spawn(createAgent({ model, tools: [same] }), { name: 'looper' });
+    const events: unknown[] = [];
+    system.subscribeEvents(agent, (e) => {
+      if (e.type === 'troupe.event') events.push(e.event);
+    });
+    calls.same = 0;
+    const reply = await agent.ask(task('do it'));
+    expect(reply).toMatchObject({ type: 'agent.done', answer: 'trying', stopReason: 'loop' });
+    // the third identical call never ran
+    expect(calls.same).toBe(2);
+    expect(events).toContainEqual({
+      type: 'loop.detected',
+      tool: 'same',
+      arguments: '{"a":1}',
+      repeats: 3,
+    });
+    // with onLoop 'fail', the supervisor gets LoopDetectedError instead
+    const failing = system.spawn(
+      createAgent({ model, tools: [same], onLoop: 'fail', loopRepeats: 2 }),
+    );
+    const ended: Terminated[] = [];
+    system.watch(failing, (t) => ended.push(t));
+    calls.same = 0;
+    failing.tell(task('do it'));
+    await until(() => ended.length === 1);
+    expect(ended[0]!.error).toBeInstanceOf(LoopDetectedError);
+    expect(ended[0]!.error).toMatchObject({ tool: 'same', repeats: 2 });
+    expect(calls.same).toBe(1);
+  });
+
   it('refuses a bad maxSteps or onMaxSteps at createAgent, naming the field', () => {
     const model = scriptedModel([{ content: 'x' }]);
     for (const [config, field] of [
       [{ maxSteps: 0 }, 'config.maxSteps'],
       [{ maxSteps: 2.5 }, 'config.maxSteps'],
       [{ onMaxSteps: 'fail' }, 'config.onMaxSteps'],
+      [{ loopRepeats: 1 }, 'config.loopRepeats'],
+      [{ onLoop: 'human' }, 'config.onLoop'],
     ] as const)
       expect(() => createAgent({ model, ...(config as object) })).toThrow(
         expect.objectContaining({ code: 'ERR_INVALID_OPTION', field }),
@@ -460,6 +507,8 @@ describe('stop conditions', () => {
 });
 
 describe('budgets', () => {
+  /** The step cap and loop detection out of the way: the budgets end these tasks. */
+  const UNCAPPED = { maxSteps: 1_000, loopRepeats: 1_000 };
   /** A model that always asks for another tool call: it never stops by itself. */
   const looping = () =>
     scriptedModel([
@@ -506,8 +555,8 @@ describe('budgets', () => {
           tools: [add],
           budget,
           prices: { m: { inputPerMillion: 10, outputPerMillion: 10 } },
-          // the budgets end it, not the step cap
-          maxSteps: 100,
+          // the budgets end it, not the step cap or loop detection
+          ...UNCAPPED,
         }),
       );
       const f = follow(system, agent);
@@ -527,7 +576,7 @@ describe('budgets', () => {
       run: () => setTimeout(40).then(() => 2),
     });
     const agent = system.spawn(
-      createAgent({ model: looping(), tools: [slowAdd], budget: { wallMs: 150 } }),
+      createAgent({ ...UNCAPPED, model: looping(), tools: [slowAdd], budget: { wallMs: 150 } }),
     );
     const error = await failureOf(system, agent);
     expect((error as BudgetExceededError).cap).toBe('wallMs');
@@ -537,9 +586,12 @@ describe('budgets', () => {
     const system = sys();
     const keeper = system.spawn(budgetKeeper({ modelCalls: 7 }), { name: 'budget' });
     const agents = [0, 1, 2].map((i) =>
-      system.spawn(createAgent({ model: looping(), tools: [add], budget: { subtree: keeper } }), {
-        name: `agent-${i}`,
-      }),
+      system.spawn(
+        createAgent({ ...UNCAPPED, model: looping(), tools: [add], budget: { subtree: keeper } }),
+        {
+          name: `agent-${i}`,
+        },
+      ),
     );
     const errors = await Promise.all(agents.map((a) => failureOf(system, a)));
     for (const e of errors) {
