@@ -18,6 +18,7 @@ import type { StopReason } from './notices.ts';
 import type { TimerEntry } from './timers.ts';
 import { STOP_SHUTDOWN } from './system-message.ts';
 import { kid, type Kid } from './cell-children.ts';
+import { failAsk } from './cell-overflow.ts';
 import { dropOutbox } from './cell-persistence.ts';
 import { restartFromHalt } from './cell-supervision.ts';
 import { answerWhenStopped, tellTerminated, unwatchAll } from './cell-watch.ts';
@@ -280,7 +281,7 @@ export function finishStop(cell: ActorCell): void {
   if (cell.mailbox.size > 0)
     cell.mailbox.drain((msg, meta) => {
       sys.deadLetter(msg, cell.ref, meta, 'stopped', undefined);
-      cell.failAsk(meta, 'stopped');
+      failAsk(cell, meta, 'stopped');
     });
   cell.state = undefined;
   const watchers = cell.watchers;

@@ -35,18 +35,16 @@
  */
 import type { OffloadRunOptions, OffloadTask } from './offload.ts';
 import { childPath, type ActorPath } from '../../protocol/address.ts';
-import { Mailbox, MailboxFullError } from './mailbox.ts';
+import { Mailbox } from './mailbox.ts';
 import { LocalRef, type ActorRef, type Delivery, type Target } from './ref.ts';
 import { MessageMeta } from './envelope.ts';
 import { Outbox } from './outbox.ts';
-import { AskDeliveryError, ReplyFailure } from './ask.ts';
 import type { Snapshots, MessageTap } from './subscribers.ts';
 import type { Hook } from './failure.ts';
 import { contextWithSpan } from './telemetry.ts';
 import type { Behaviour, InOf, ReplyOf } from './behaviour.ts';
 import type { ActorContext } from './context.ts';
 import { STOP_NORMAL, type SystemMessage } from './system-message.ts';
-import type { DeliveryFailed } from './notices.ts';
 import type { DeadLetterReason } from './dead-letters.ts';
 import { DEFAULT_SHUTDOWN_MS, type ResolvedSpawnOptions, type SpawnOptions } from './options.ts';
 import type { Kernel } from './system.ts';
@@ -67,6 +65,8 @@ import {
   type ParentLink,
   type RemoteKid,
 } from './cell-children.ts';
+import { reply, replyTo } from './cell-context.ts';
+import { onFull } from './cell-overflow.ts';
 import { load, save, type Persistence } from './cell-persistence.ts';
 import {
   emit,
@@ -283,7 +283,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     const status = this.status;
     if (status >= STOPPING) return this.deadLetter(msg, meta, 'stopped', undefined, 'dead-letter');
     const mb = this.mailbox;
-    if (mb.size >= mb.capacity) return this.onFull(msg, meta);
+    if (mb.size >= mb.capacity) return onFull(this, msg, meta);
     mb.push(msg, meta);
     if (!this.scheduled && status === RUNNING && !this.waiting) {
       this.scheduled = true;
@@ -330,59 +330,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     }
   }
 
-  private onFull(msg: unknown, meta: unknown): Delivery {
-    const mb = this.mailbox;
-    switch (mb.overflow) {
-      case 'drop-newest':
-        return this.deadLetter(msg, meta, 'mailbox-full', undefined, 'dropped');
-      case 'drop-oldest': {
-        const old = mb.shift();
-        const oldMeta = mb.meta;
-        this.deadLetter(old, oldMeta, 'dropped-oldest', undefined, 'dropped');
-        this.failAsk(oldMeta, 'dropped-oldest');
-        mb.push(msg, meta);
-        return 'enqueued';
-      }
-      case 'reject': {
-        const error = new MailboxFullError(this.path, mb.capacity, 'reject');
-        this.deadLetter(msg, meta, 'mailbox-full', error, 'rejected');
-        const sender = senderOf(meta);
-        if (sender !== undefined) {
-          const notice: DeliveryFailed = {
-            type: 'troupe.delivery-failed',
-            to: this.ref,
-            message: msg,
-            error,
-          };
-          // sent by nobody: a notice that finds the sender's own mailbox full is a dead letter,
-          // not the cause of another notice (which would recurse without end)
-          (sender as LocalRef).deliverWithMeta(notice, null);
-        }
-        return 'rejected';
-      }
-      case 'fail': {
-        const error = new MailboxFullError(this.path, mb.capacity, 'fail');
-        this.deadLetter(msg, meta, 'mailbox-full', error, 'rejected');
-        // the message being saved (if any) was handled: its outbox still goes once it is safe
-        this.fail(error, false, undefined, null, null, true);
-        return 'rejected';
-      }
-    }
-  }
-
-  /**
-   * A message that was accepted and is now lost (the actor stopped with it queued, policy
-   * `drop-oldest`, its sender failed): an ask of it fails now, not at its deadline.
-   */
-  failAsk(meta: unknown, reason: DeadLetterReason, to: ActorPath = this.path): void {
-    if (!(meta instanceof MessageMeta) || meta.replyTo === null) return;
-    (meta.replyTo as LocalRef).deliverWithMeta(
-      new ReplyFailure(new AskDeliveryError(to, 'dead-letter', reason)),
-      null,
-    );
-  }
-
-  private deadLetter<R extends Delivery>(
+  deadLetter<R extends Delivery>(
     msg: unknown,
     meta: unknown,
     reason: DeadLetterReason,
@@ -610,7 +558,7 @@ export class ActorCell<In = any, Reply = any, State = any>
     kill(this);
   }
 
-  // ---- ActorContext ---------------------------------------------------------------------
+  // ---- ActorContext (its longer parts: runtime/core/cell-context.ts) -----------------
 
   get self(): ActorRef<In, Reply> {
     return this.ref;
@@ -630,32 +578,11 @@ export class ActorCell<In = any, Reply = any, State = any>
   }
 
   get replyTo(): ActorRef<Reply> | undefined {
-    const m = this.handling;
-    if (m instanceof MessageMeta) return m.replyTo ?? m.from ?? undefined;
-    if (m instanceof ActorCell) return m.ref as ActorRef<Reply>;
-    if (m instanceof LocalRef) return m as ActorRef<Reply>;
-    return undefined;
+    return replyTo(this);
   }
 
   reply(value: Reply): void {
-    const m = this.handling;
-    if (m instanceof MessageMeta) {
-      if (m.replyTo !== null) {
-        m.replyTo.tell(value);
-        return;
-      }
-      if (m.from !== null) {
-        m.from.tell(value);
-        return;
-      }
-    } else if (m instanceof ActorCell) {
-      m.ref.tell(value);
-      return;
-    } else if (m instanceof LocalRef) {
-      m.tell(value);
-      return;
-    }
-    this.system.deadLetter(value, this.ref, this, 'no-reply-address', undefined);
+    reply(this, value);
   }
 
   spawn<B extends Behaviour<any, any, any>>(
