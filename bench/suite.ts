@@ -25,6 +25,7 @@ import { gatewayFanoutBench } from './gateway.ts';
 import { agentStep } from './agents/step.ts';
 import { agentMemory } from './agents/memory.ts';
 import { agentStepHttp, agentSwarm } from './agents/http.ts';
+import { agentCrash } from './agents/crash.ts';
 import {
   bigPartitioned,
   bigSharded,
@@ -94,6 +95,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   agentMemory,
   agentStepHttp,
   agentSwarm,
+  agentCrash,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
