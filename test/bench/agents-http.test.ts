@@ -9,10 +9,12 @@ import { AGENT_IMPLS } from '../../bench/agents/peers.ts';
 import { BENCHMARKS } from '../../bench/suite.ts';
 
 describe('the agent benches through the mock model server', () => {
-  it('are in the suite, last, with every agent implementation', () => {
-    const last = BENCHMARKS.slice(-2);
-    expect(last.map((b) => b.name)).toEqual(['agent-step-http', 'agent-swarm']);
-    for (const b of last) expect(Object.keys(b.impls)).toEqual(AGENT_IMPLS);
+  it('are in the suite, after the Savina benchmarks, with every agent implementation', () => {
+    const names = BENCHMARKS.map((b) => b.name);
+    const http = BENCHMARKS.filter((b) => b.name === 'agent-step-http' || b.name === 'agent-swarm');
+    expect(http.map((b) => b.name)).toEqual(['agent-step-http', 'agent-swarm']);
+    expect(names.indexOf('agent-step-http')).toBeGreaterThan(names.indexOf('agent-step'));
+    for (const b of http) expect(Object.keys(b.impls)).toEqual(AGENT_IMPLS);
   });
 
   it.each(AGENT_IMPLS)(
