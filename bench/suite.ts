@@ -36,6 +36,7 @@ import {
   threadringSharded,
 } from './savina/sharded.ts';
 
+import { agentRunaway } from './agents/runaway.ts';
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
   withScale(
@@ -96,6 +97,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   agentStepHttp,
   agentSwarm,
   agentCrash,
+  agentRunaway,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
