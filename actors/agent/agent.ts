@@ -1,8 +1,8 @@
 /**
  * createAgent(config): an LLM agent as an XState machine run by troupe (fromMachine). It
  * thinks (a model call), acts (tool calls, in parallel where the model asks for several),
- * thinks again, and is done — waiting for a human before the tools that need one, and failing
- * to its supervisor when a budget runs out or the model stays down. This file only wires the
+ * thinks again, and is done — waiting for a human before the tools that need one, ending a
+ * task whose budget runs out, and failing to its supervisor when the model stays down. This file only wires the
  * modules of actors/agent/, one concern each:
  *
  * - config.ts: AgentConfig, its defaults and its check (settingsOf);

@@ -6,7 +6,7 @@
  * Checked, each by one small validator that throws InvalidOptionError naming the field:
  * `config` is an object, `config.model` a provider (it has `complete`), `config.tools`
  * have distinct names, `config.maxSteps` is an integer ≥ 1, `config.loopRepeats` one ≥ 2, and
- * `config.onMaxSteps` and `config.onLoop` one of their two values. Everything else is read as given (absent: its default below).
+ * `config.onMaxSteps`, `config.onLoop` and `config.onBudget` one of their two values. Everything else is read as given (absent: its default below).
  */
 import { InvalidOptionError } from '../../runtime/core/error.ts';
 import type { ActorRef } from '../../runtime/core/ref.ts';
@@ -53,6 +53,12 @@ export interface AgentConfig {
   readonly loopRepeats?: number;
   /** At a loop: `stop` (the task ends, `stopReason: 'loop'`; default) or `fail` (LoopDetectedError). */
   readonly onLoop?: 'stop' | 'fail';
+  /**
+   * When a budget cannot cover the next call: `stop` (the task ends with `stopReason:
+   * 'budget'` and the error; the agent stays up for its next task; default) or `escalate`
+   * (BudgetExceededError to the supervisor).
+   */
+  readonly onBudget?: 'stop' | 'escalate';
 }
 
 /** The defaults of the optional fields (name: the actor's; modelName: the provider's name). */
@@ -88,6 +94,7 @@ export interface AgentSettings {
   readonly onMaxSteps: 'answer' | 'escalate';
   readonly loopRepeats: number;
   readonly onLoop: 'stop' | 'fail';
+  readonly onBudget: 'stop' | 'escalate';
 }
 
 function checkConfig(config: unknown): asserts config is AgentConfig {
@@ -134,7 +141,15 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     onMaxSteps: onMaxStepsOf(config.onMaxSteps),
     loopRepeats: loopRepeatsOf(config.loopRepeats),
     onLoop: onLoopOf(config.onLoop),
+    onBudget: onBudgetOf(config.onBudget),
   };
+}
+
+function onBudgetOf(v: unknown): 'stop' | 'escalate' {
+  if (v === undefined) return 'stop';
+  if (v !== 'stop' && v !== 'escalate')
+    throw new InvalidOptionError('config.onBudget', v, "'stop' or 'escalate'");
+  return v;
 }
 
 function loopRepeatsOf(v: unknown): number {

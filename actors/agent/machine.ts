@@ -7,14 +7,16 @@
  *                      │  └─reply without tool calls──▶ done ──task──▶ thinking
  *                      │    (past `maxSteps`: one last call with tools off, then done)
  *                      ├─model error (retryable)──▶ retrying ──backoff──▶ thinking
- *                      └─budget refused / retries spent──▶ failed (a failure for the supervisor)
+ *                      ├─budget refused──▶ done (stopReason budget; onBudget 'escalate': failed)
+ *                      └─retries spent──▶ failed (a failure for the supervisor)
  *   acting ──a call that needs approval──▶ awaitingApproval ──approve/reject/expired──▶ acting
  *
  * - A task while it works on another is refused (`agent.busy` to its sender); the task it is
  *   working on, asked again (the first ask was lost, or timed out), sends the answer to the
  *   latest asker; a repeat of the task just finished is answered with the answer, not run
  *   again. The answer goes to the task's asker or sender as `agent.done`, and `done` is
- *   emitted; a failure throws BudgetExceededError or ModelCallError for the supervisor.
+ *   emitted, with the task's stopReason; a failure throws ModelCallError (or, by choice,
+ *   BudgetExceededError, MaxStepsExceededError, LoopDetectedError) for the supervisor.
  * - After a restart from its snapshot the agent picks up where it was (`agent.resume`, keyed,
  *   told at each restore): in `thinking` it calls the model again; in `acting` it runs the
  *   calls that had not finished (each call's result is recorded under its id, so a finished
@@ -85,6 +87,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         steps: 0,
         stopReason: null,
         repeats: {},
+        error: null,
         attempt: 0,
         replyTo: () => {
           const c = actorContext('task');
@@ -118,6 +121,23 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       approveCall: assign(({ context, event }) => approveCall(context, event)),
       rejectCall: assign(({ context, event }) => rejectCall(context, event)),
       expireCall: assign(({ context }) => expireCall(context)),
+      // a budget cannot cover the next call: the task ends, the agent stays up for the next;
+      // the step's calls that did not run are answered as not run, so the conversation holds
+      endOnBudget: assign(({ context, event }) => {
+        const error = deniedError(event);
+        const pending = context.calls.map((c) =>
+          c.status === 'done' || c.status === 'error'
+            ? c
+            : { ...c, status: 'error' as const, error: `not run: ${error.message}` },
+        );
+        return {
+          error,
+          stopReason: 'budget' as const,
+          answer: null,
+          messages: [...context.messages, ...resultMessages(pending)],
+          calls: [],
+        };
+      }),
       answerOk,
       answerForbidden,
       answerRefused,
@@ -126,12 +146,20 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       armExpiry: ({ context }) => armExpiry(context.approval),
       finish: ({ context }) => {
         const { ctx } = running();
-        ctx.emit({ type: 'done', answer: context.answer, stopReason: context.stopReason });
+        // a task ended by a budget says which, and by how much
+        const error = context.stopReason === 'budget' ? { error: context.error } : {};
+        ctx.emit({
+          type: 'done',
+          answer: context.answer,
+          stopReason: context.stopReason,
+          ...error,
+        });
         context.replyTo?.tell({
           type: 'agent.done',
           from: ctx.self.address,
           answer: context.answer,
           stopReason: context.stopReason,
+          ...error,
         });
       },
       fail: ({ context }) => {
@@ -217,8 +245,9 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           messages: ({ context, event }) => [...context.messages, agentMessage(event)],
         }),
       },
+      // with onBudget 'escalate': the supervisor decides (a stop ends the task: see below)
       'budget.denied': {
-        guard: 'keyed',
+        guard: ({ event }) => keyed({ event }) && settings.onBudget === 'escalate',
         target: '.failed',
         actions: assign({
           error: ({ event }) => deniedError(event),
@@ -238,6 +267,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       thinking: {
         entry: [assign({ turn: ({ context }) => context.turn + 1 }), 'callModel'],
         on: {
+          'budget.denied': {
+            guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
+            target: 'done',
+            actions: 'endOnBudget',
+          },
           'agent.resume': { guard: 'currentTurn', actions: 'callModel' },
           'model.result': [
             {
@@ -351,6 +385,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       retrying: {
         entry: ({ context }) => model.retryLater(context),
         on: {
+          'budget.denied': {
+            guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
+            target: 'done',
+            actions: 'endOnBudget',
+          },
           'model.retry': { guard: 'currentTurn', target: 'thinking' },
           'agent.resume': { guard: 'currentTurn', target: 'thinking' },
         },
@@ -374,6 +413,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           { guard: 'waitingForHuman', target: 'awaitingApproval' },
         ],
         on: {
+          'budget.denied': {
+            guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
+            target: 'done',
+            actions: 'endOnBudget',
+          },
           'agent.resume': { guard: 'keyed', actions: 'runTools' },
           'tool.result': {
             guard: 'keyed',

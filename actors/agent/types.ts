@@ -116,9 +116,10 @@ export class BudgetExceededError extends TroupeError {
 
 /**
  * Why a task ended: `answer` (the model answered), `max_steps` (its step cap: the answer of
- * one last call without tools), `loop` (the same tool call asked for again and again). More reasons come with the execution controller (issue 25).
+ * one last call without tools), `loop` (the same tool call asked for again and again),
+ * `budget` (a budget could not cover the next call). More reasons come with the execution controller (issue 25).
  */
-export type StopReason = 'answer' | 'max_steps' | 'loop';
+export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget';
 
 /** A task called one tool with the same arguments `repeats` times, and `onLoop` is `fail`. */
 export class LoopDetectedError extends TroupeError {

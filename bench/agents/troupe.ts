@@ -59,6 +59,7 @@ export function troupeTool(counter: Counter) {
 interface Done {
   readonly type: string;
   readonly answer?: unknown;
+  readonly stopReason?: string;
 }
 
 /**
@@ -78,6 +79,9 @@ function agentConfig(model: ModelProvider, tools: Tool[], tasks: number) {
 async function ask(agent: ActorRef<any>, input: string, timeout: number): Promise<string> {
   const reply = (await agent.ask({ type: 'task', input }, { timeout })) as Done;
   if (reply.type !== 'agent.done') throw new Error(`${agent.address} answered ${reply.type}`);
+  // a task its budget (the step cap of these benches) ended has no answer
+  if (reply.stopReason !== undefined && reply.stopReason !== 'answer')
+    throw new Error(`${agent.address} stopped: ${reply.stopReason}`);
   return String(reply.answer);
 }
 

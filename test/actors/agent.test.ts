@@ -176,10 +176,12 @@ describe('the agent loop (scripted model)', () => {
       2, 2,
     ]);
     // and a third call is over ann's cap only, named in its error
-    const failed = new Promise<Terminated>((resolve) => system.watch(a, resolve));
-    a.tell(task('three'));
-    await failed;
-    expect(fb.last()!.value).toBe('done');
+    await expect(a.ask(task('three'))).resolves.toMatchObject({
+      stopReason: 'budget',
+      error: { name: 'BudgetExceededError', cap: 'modelCalls' },
+    });
+    expect(fa.last()!.context.error!.message).toMatch(/^ann's modelCalls budget/);
+    expect(fb.last()!.context.stopReason).toBe('answer');
   });
 
   it('runs several tool calls of one reply in parallel', async () => {
@@ -509,6 +511,8 @@ describe('stop conditions', () => {
 describe('budgets', () => {
   /** The step cap and loop detection out of the way: the budgets end these tasks. */
   const UNCAPPED = { maxSteps: 1_000, loopRepeats: 1_000 };
+  /** These tests follow the supervisor's side: the agent fails when a budget is spent. */
+  const ESCALATE = { onBudget: 'escalate' } as const;
   /** A model that always asks for another tool call: it never stops by itself. */
   const looping = () =>
     scriptedModel([
@@ -525,6 +529,39 @@ describe('budgets', () => {
     await until(() => ended.length === 1, 10_000);
     return ended[0]!.error;
   }
+
+  it('ends the task, not the agent, when a budget cannot cover the next call (stopReason budget)', async () => {
+    const system = sys();
+    calls.add = 0;
+    const agent = system.spawn(
+      createAgent({ ...UNCAPPED, model: looping(), tools: [add], budget: { toolCalls: 2 } }),
+      { name: 'thrifty' },
+    );
+    const ended: Terminated[] = [];
+    system.watch(agent, (t) => ended.push(t));
+    const f = follow(system, agent);
+    const reply = await agent.ask(task('loop forever'));
+    expect(reply).toMatchObject({
+      type: 'agent.done',
+      answer: null,
+      stopReason: 'budget',
+      error: { name: 'BudgetExceededError', cap: 'toolCalls' },
+    });
+    // the refused step's call is answered in the conversation, as not run
+    await until(() => f.last()?.value === 'done');
+    const c = f.last()!.context;
+    expect(c.messages.at(-1)).toMatchObject({
+      role: 'tool',
+      content: expect.stringMatching(/^error: not run: /),
+    });
+    expect(calls.add).toBe(2);
+    // the agent is up: its next task ends the same way (its lifetime cap), no crash loop
+    await expect(agent.ask(task('again'))).resolves.toMatchObject({ stopReason: 'budget' });
+    expect(ended).toEqual([]);
+    expect(() => createAgent({ model: looping(), onBudget: 'retry' as never })).toThrow(
+      expect.objectContaining({ field: 'config.onBudget' }),
+    );
+  });
 
   it('stops an agent at each cap, with BudgetExceededError naming it, overshooting by at most one call', async () => {
     const system = sys();
@@ -557,6 +594,7 @@ describe('budgets', () => {
           prices: { m: { inputPerMillion: 10, outputPerMillion: 10 } },
           // the budgets end it, not the step cap or loop detection
           ...UNCAPPED,
+          ...ESCALATE,
         }),
       );
       const f = follow(system, agent);
@@ -576,7 +614,13 @@ describe('budgets', () => {
       run: () => setTimeout(40).then(() => 2),
     });
     const agent = system.spawn(
-      createAgent({ ...UNCAPPED, model: looping(), tools: [slowAdd], budget: { wallMs: 150 } }),
+      createAgent({
+        ...UNCAPPED,
+        ...ESCALATE,
+        model: looping(),
+        tools: [slowAdd],
+        budget: { wallMs: 150 },
+      }),
     );
     const error = await failureOf(system, agent);
     expect((error as BudgetExceededError).cap).toBe('wallMs');
@@ -587,7 +631,13 @@ describe('budgets', () => {
     const keeper = system.spawn(budgetKeeper({ modelCalls: 7 }), { name: 'budget' });
     const agents = [0, 1, 2].map((i) =>
       system.spawn(
-        createAgent({ ...UNCAPPED, model: looping(), tools: [add], budget: { subtree: keeper } }),
+        createAgent({
+          ...UNCAPPED,
+          ...ESCALATE,
+          model: looping(),
+          tools: [add],
+          budget: { subtree: keeper },
+        }),
         {
           name: `agent-${i}`,
         },
