@@ -72,7 +72,19 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
    * its last with tools, and the call in flight, if any, is the last one, with tools off.
    */
   const atCap = (context: Context): boolean => (context.steps ?? 0) >= settings.maxSteps;
-  const pastCap = atCap;
+  /**
+   * The context of a task that ends with `reply`'s text (the step cap's last call, a loop):
+   * the reply is kept without its tool calls, which never run.
+   */
+  const endWith = (context: Context, reply: ModelReply, stopReason: 'max_steps' | 'loop') => ({
+    spent: chargeReply(context.spent, reply.usage, modelName, settings.prices),
+    messages: [...context.messages, replyMessage({ ...reply, toolCalls: [] }, modelName)],
+    answer: reply.content,
+    steps: (context.steps ?? 0) + 1,
+    repeats: repeatsAfter(context.repeats, reply),
+    stopReason,
+    attempt: 0,
+  });
   /** The reply asks for a tool call this task has asked for `loopRepeats − 1` times already. */
   const looping = (context: Context, event: AnyEventObject): boolean =>
     loopIn(context.repeats, event.reply as ModelReply, settings.loopRepeats) !== null;
@@ -165,8 +177,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       fail: ({ context }) => {
         const e = context.error!;
         if (e.name === 'LoopDetectedError') {
-          const err = new LoopDetectedError(context.name, e.tool ?? '?', settings.loopRepeats);
-          throw err;
+          throw new LoopDetectedError(context.name, e.tool ?? '?', settings.loopRepeats);
         }
         if (e.name === 'MaxStepsExceededError')
           throw new MaxStepsExceededError(context.name, settings.maxSteps);
@@ -277,26 +288,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             {
               // the last call, past the step cap: its text is the answer, whatever it asks
               guard: ({ context, event }) =>
-                keyed({ event }) && event.turn === context.turn && pastCap(context),
+                keyed({ event }) && event.turn === context.turn && atCap(context),
               target: 'done',
-              actions: [
-                assign(({ context, event }) => ({
-                  spent: chargeReply(
-                    context.spent,
-                    (event.reply as ModelReply).usage,
-                    modelName,
-                    settings.prices,
-                  ),
-                  messages: [
-                    ...context.messages,
-                    replyMessage({ ...(event.reply as ModelReply), toolCalls: [] }, modelName),
-                  ],
-                  answer: (event.reply as ModelReply).content,
-                  steps: (context.steps ?? 0) + 1,
-                  stopReason: 'max_steps' as const,
-                  attempt: 0,
-                })),
-              ],
+              actions: assign(({ context, event }) =>
+                endWith(context, event.reply as ModelReply, 'max_steps'),
+              ),
             },
             {
               // a loop, with onLoop 'fail': the supervisor decides; the call never runs
@@ -331,18 +327,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
                 const reply = event.reply as ModelReply;
                 const loop = loopIn(context.repeats, reply, settings.loopRepeats)!;
                 running().ctx.emit({ type: 'loop.detected', ...loop });
-                return {
-                  spent: chargeReply(context.spent, reply.usage, modelName, settings.prices),
-                  messages: [
-                    ...context.messages,
-                    replyMessage({ ...reply, toolCalls: [] }, modelName),
-                  ],
-                  answer: reply.content,
-                  steps: (context.steps ?? 0) + 1,
-                  repeats: repeatsAfter(context.repeats, reply),
-                  stopReason: 'loop' as const,
-                  attempt: 0,
-                };
+                return endWith(context, reply, 'loop');
               }),
             },
             {
