@@ -19,6 +19,7 @@
  * Snapshots are stored encoded by runtime/core/refcodec.ts: refs as `{ $ref }`, nothing that
  * cannot be serialised (the actor fails with SerializationError instead).
  */
+import { SnapshotBytes } from './snapshot-bytes.ts';
 import { TroupeError } from './error.ts';
 
 export interface StoredSnapshot {
@@ -88,19 +89,29 @@ export class MigrationError extends TroupeError {
 }
 
 /**
- * The embedded store: snapshots in a Map, copied on the way in and out (structuredClone), so
- * a caller can never mutate what is stored.
+ * The embedded store: each snapshot kept in a Map as its bytes (runtime/core/snapshot-bytes.ts:
+ * msgpack, deflated when large), so a caller can never mutate what is stored and an idle
+ * snapshot costs about its encoded size. It takes what every actor's persistence writes, the
+ * ref codec's plain form (runtime/core/refcodec.ts: plain objects, arrays, strings, finite
+ * numbers, booleans, null); a function is refused, and other values outside that form (a Map,
+ * a class instance) come back as msgpack reads them.
  */
 export class InMemoryStore implements PersistenceStore {
-  private readonly entries = new Map<string, { snapshot: StoredSnapshot; version: number }>();
+  private readonly entries = new Map<string, { bytes: string; version: number }>();
   /** Last version of deleted keys: versions never repeat, so a stale writer cannot match. */
   private readonly deleted = new Map<string, number>();
+  private readonly codec = new SnapshotBytes();
 
   load(key: string): Promise<LoadedSnapshot | undefined> {
     const e = this.entries.get(key);
-    return Promise.resolve(
-      e === undefined ? undefined : { snapshot: structuredClone(e.snapshot), version: e.version },
-    );
+    if (e === undefined) return Promise.resolve(undefined);
+    let snapshot: StoredSnapshot;
+    try {
+      snapshot = this.codec.decode(e.bytes) as StoredSnapshot;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return Promise.resolve({ snapshot, version: e.version });
   }
 
   save(key: string, snapshot: StoredSnapshot, options: SaveOptions): Promise<number> {
@@ -108,15 +119,15 @@ export class InMemoryStore implements PersistenceStore {
     const actual = e === undefined ? null : e.version;
     if (actual !== options.expectedVersion)
       return Promise.reject(new PersistenceConflictError(key, options.expectedVersion, actual));
-    let copy: StoredSnapshot;
+    let bytes: string;
     try {
-      copy = structuredClone(snapshot);
+      bytes = this.codec.encode(snapshot);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const version = (actual ?? this.deleted.get(key) ?? 0) + 1;
     this.deleted.delete(key);
-    this.entries.set(key, { snapshot: copy, version });
+    this.entries.set(key, { bytes, version });
     return Promise.resolve(version);
   }
 

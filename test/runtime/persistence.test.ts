@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   InMemoryStore,
   PersistenceConflictError,
   type StoredSnapshot,
 } from '../../runtime/core/persistence.ts';
+import { DEFLATE_FROM_BYTES, SnapshotBytes } from '../../runtime/core/snapshot-bytes.ts';
 
 function snap(data: unknown, schemaVersion = 1): StoredSnapshot {
   return { schemaVersion, data };
@@ -152,5 +154,66 @@ describe('InMemoryStore', () => {
     }).not.toThrow();
     await expect(result).rejects.toBeDefined();
     await expect(store.load('k')).resolves.toBeUndefined();
+  });
+
+  it("gives back exactly what it took, for any value of the ref codec's plain form", async () => {
+    // plain objects, arrays, strings, finite numbers, booleans and null (runtime/core/refcodec.ts)
+    const plain = fc
+      .jsonValue({ maxDepth: 6 })
+      .map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+    const seed =
+      process.env.STORE_SEED !== undefined ? Number(process.env.STORE_SEED) : Date.now() >>> 0;
+    console.log(`InMemoryStore round trip: seed ${seed} (STORE_SEED=${seed} replays it)`);
+    const store = new InMemoryStore();
+    let version: number | null = null;
+    await fc.assert(
+      fc.asyncProperty(plain, async (data) => {
+        version = await store.save('k', snap(data), { expectedVersion: version });
+        const loaded = await store.load('k');
+        expect(loaded!.snapshot.data).toStrictEqual(data);
+      }),
+      { seed, numRuns: 300 },
+    );
+  });
+
+  it('keeps a snapshot as its encoded bytes, objects of one shape costing their values', async () => {
+    const store = new InMemoryStore();
+    const message = (i: number) => ({
+      role: 'user',
+      content: `message ${i}`,
+      source: { kind: 'user' },
+    });
+    const data = { messages: Array.from({ length: 50 }, (_, i) => message(i)) };
+    await store.save('k', snap(data), { expectedVersion: null });
+    const bytes = (store as unknown as { entries: Map<string, { bytes: string }> }).entries.get(
+      'k',
+    )!.bytes;
+    // the keys of the 50 messages are written once (a record), not 50 times as JSON has them
+    expect(bytes.length).toBeLessThan(JSON.stringify(data).length / 2);
+    // and they read back as the same snapshot
+    expect((await store.load('k'))!.snapshot.data).toStrictEqual(data);
+  });
+});
+
+describe('SnapshotBytes', () => {
+  it('keeps a small snapshot as msgpack and deflates a large one; both read back as written', () => {
+    const codec = new SnapshotBytes();
+    const small = { n: 1, s: 'short' };
+    const large = { text: 'the same sentence, again and again. '.repeat(40), n: [1, 2, 3] };
+    const a = codec.encode(small);
+    const b = codec.encode(large);
+    expect(a.length).toBeLessThan(DEFLATE_FROM_BYTES);
+    expect(a.charCodeAt(0)).toBe(0);
+    expect(b.charCodeAt(0)).toBe(1);
+    // deflated: far smaller than the 1,440 characters of its text
+    expect(b.length).toBeLessThan(200);
+    expect(codec.decode(a)).toStrictEqual(small);
+    expect(codec.decode(b)).toStrictEqual(large);
+    // each read is a new copy
+    expect(codec.decode(b)).not.toBe(codec.decode(b));
+  });
+
+  it('refuses a function rather than writing it as undefined', () => {
+    expect(() => new SnapshotBytes().encode({ f: () => 0 })).toThrow(TypeError);
   });
 });
