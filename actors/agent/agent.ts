@@ -16,13 +16,15 @@
  * - approvals.ts: the calls that wait for a human's decision;
  * - spending.ts: the agent's budgets (the subtree's keeper is budget.ts);
  * - conversation.ts: the messages, each with its source (provenance);
- * - results.ts: what is kept of a tool's result (cut at MAX_RESULT_CHARS).
+ * - results.ts: what is kept of a tool's result (cut at MAX_RESULT_CHARS);
+ * - persisted.ts: the snapshot as saved, without what the config holds.
  *
  * Emitted events (`system.subscribeEvents`, gateway `subscribeEvents`): `token` (streamed
  * text), `tool.started`, `tool.finished`, `approval.requested` (the public approval, no
  * token), `approval.decided` (the decision), `done`.
  */
-import { fromMachine, type MachineView } from '../machine.ts';
+import { fromMachine, type MachineSnapshotRecord, type MachineView } from '../machine.ts';
+import { compactRecord, expandRecord } from './persisted.ts';
 import type { ActorContext } from '../../runtime/core/context.ts';
 import type { Behaviour } from '../../runtime/core/behaviour.ts';
 import { settingsOf, type AgentConfig } from './config.ts';
@@ -72,9 +74,12 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       }
       return inner.receive(state, msg as never, ctx);
     },
+    // the snapshot saved leaves out what the config holds (its instructions)
+    persist: (state) =>
+      compactRecord(inner.persist!(state) as MachineSnapshotRecord, settings.instructions),
     restore(snapshot, ctx) {
       const key = rekey(ctx);
-      const s = inner.restore!(snapshot, ctx);
+      const s = inner.restore!(expandRecord(snapshot, settings.instructions), ctx);
       // after a restart from its snapshot, the agent resumes the work of the state it was in,
       // unless a message has moved it on first (the turn tells)
       const turn = (s.actor.getSnapshot() as { context: Context }).context.turn;

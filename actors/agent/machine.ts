@@ -150,6 +150,8 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           calls: [],
         };
       }),
+      // what only a running task needs: its asker and its loop count
+      forgetTask: assign({ replyTo: null, repeats: {} }),
       answerOk,
       answerForbidden,
       answerRefused,
@@ -433,7 +435,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         },
       },
       done: {
-        entry: 'finish',
+        entry: ['finish', 'forgetTask'],
         on: {
           task: [
             {
