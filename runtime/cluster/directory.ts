@@ -42,12 +42,19 @@ export interface Directory {
   load(node: string): number;
 }
 
+/** Entities whose activations a LocalDirectory counts (the latest activated). */
+export const ACTIVATIONS_KEPT = 1_024;
+
 export class LocalDirectory implements Directory {
   readonly #node: string;
   readonly #store: PersistenceStore;
   readonly #held = new Map<string, number>();
   #epoch = 0;
-  /** Activations per entity (`kind/id`). */
+  /**
+   * Activations per entity (`kind/id`), for tests and tools: of the ACTIVATIONS_KEPT entities
+   * activated last, so a node that has activated millions of entities does not keep a count
+   * for each (a hibernated entity costs its snapshot, not its history).
+   */
   readonly activations = new Map<string, number>();
   #activeCount: () => number = () => 0;
 
@@ -68,7 +75,12 @@ export class LocalDirectory implements Directory {
     let epoch = this.#held.get(key);
     if (epoch === undefined) {
       this.#held.set(key, (epoch = ++this.#epoch));
-      this.activations.set(key, (this.activations.get(key) ?? 0) + 1);
+      const n = (this.activations.get(key) ?? 0) + 1;
+      // the count moves to the end (the most recent); the oldest goes beyond the bound
+      this.activations.delete(key);
+      this.activations.set(key, n);
+      if (this.activations.size > ACTIVATIONS_KEPT)
+        this.activations.delete(this.activations.keys().next().value!);
     }
     return Promise.resolve({ mine: true, owner: this.#node, epoch });
   }

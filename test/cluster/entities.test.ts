@@ -14,7 +14,7 @@ import {
   type DeadLetter,
 } from '../../index.ts';
 import { EntityNotDefinedError } from '../../runtime/cluster/entities.ts';
-import type { LocalDirectory } from '../../runtime/cluster/directory.ts';
+import { ACTIVATIONS_KEPT, LocalDirectory } from '../../runtime/cluster/directory.ts';
 import { until } from '../support/until.ts';
 
 const systems: ActorSystem[] = [];
@@ -48,6 +48,29 @@ const tally = fromReceive<number, Msg, number | string>(
   },
   { persist: (s) => s, restore: (s) => s as number },
 );
+
+describe('LocalDirectory', () => {
+  it('counts the activations of the latest ACTIVATIONS_KEPT entities, not of every entity ever', async () => {
+    const dir = new LocalDirectory('n1');
+    const activate = async (id: string) => {
+      const claim = await dir.claim('k', id);
+      await dir.release('k', id, claim.epoch);
+    };
+    await activate('first');
+    await activate('first');
+    for (let i = 0; i < ACTIVATIONS_KEPT - 1; i++) await activate(`e${i}`);
+    // 'first' is the oldest of ACTIVATIONS_KEPT: still counted
+    expect(dir.activations.get('k/first')).toBe(2);
+    expect(dir.activations.size).toBe(ACTIVATIONS_KEPT);
+    // activated again, it is the latest: the next new entity drops e0, not it
+    await activate('first');
+    await activate('one-more');
+    expect(dir.activations.size).toBe(ACTIVATIONS_KEPT);
+    expect(dir.activations.get('k/first')).toBe(3);
+    expect(dir.activations.has('k/e0')).toBe(false);
+    expect(dir.activations.get('k/e1')).toBe(1);
+  });
+});
 
 describe('entities on one node', () => {
   it('activates an entity on its first message, once, and answers by kind and id', async () => {
