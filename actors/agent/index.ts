@@ -6,8 +6,22 @@ export type { AgentInput } from './input.ts';
 export type { PendingApproval } from './approvals.ts';
 export { scriptedModel } from './model.ts';
 export type { ModelProvider, ModelReply, ModelRequest, ScriptStep, ToolSpec } from './model.ts';
-export { openAIModel } from './openai.ts';
+export { openAIModel, tokenLimitField } from './openai.ts';
 export type { OpenAIModelOptions } from './openai.ts';
+export { sharedModel } from './provider/shared-model.ts';
+export type { SharedModel, SharedModelState } from './provider/shared-model.ts';
+export { SHARED_MODEL_DEFAULTS } from './provider/options.ts';
+export type { SharedModelOptions, FallbackRoute } from './provider/options.ts';
+export { modelClients } from './provider/registry.ts';
+export type { ModelClients } from './provider/registry.ts';
+export type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
+export type { BreakerState } from './provider/breaker.ts';
+export {
+  ProviderUnavailableError,
+  ProviderTimeoutError,
+  ProviderQueueFullError,
+  ProviderCallAbortedError,
+} from './provider/errors.ts';
 export { mcpTools } from './mcp.ts';
 export type { McpServer, McpToolOptions, McpTools } from './mcp.ts';
 export {

@@ -5,6 +5,7 @@
  */
 import type { ChatMessage, ToolCallRequest, Usage } from './types.ts';
 import { ModelCallError } from './types.ts';
+import type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
 
 /** A tool as the model is told about it. */
 export interface ToolSpec {
@@ -28,6 +29,12 @@ export interface ModelReply {
   readonly content: string;
   readonly toolCalls: readonly ToolCallRequest[];
   readonly usage: Usage;
+  /**
+   * The answer's rate-limit headers (`x-ratelimit-*`, `retry-after`; lower-case names), when
+   * the provider reports them: a shared client (actors/agent/provider/) learns its limits
+   * from them.
+   */
+  readonly rateLimitHeaders?: RateLimitHeaders;
 }
 
 export interface ModelProvider {

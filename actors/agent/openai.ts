@@ -5,9 +5,15 @@
  * put together from their deltas, usage comes with the last chunk. The SDK's own retries are
  * off: the agent retries (with backoff, within its budget) what is retryable here: connection
  * errors, 408, 409, 429 and 5xx.
+ *
+ * The answer's rate-limit headers (`x-ratelimit-*`, `retry-after`, `retry-after-ms`) are
+ * copied onto the reply and onto the ModelCallError of a failed call (`rateLimitHeaders`),
+ * for a shared client (actors/agent/provider/) to pause on and learn its limits from. The
+ * reply's token cap goes in the field the model's family takes (`tokenLimitField`).
  */
 import OpenAI from 'openai';
 import type { ModelProvider, ModelReply, ModelRequest } from './model.ts';
+import { pickRateLimitHeaders } from './provider/rate-limit-headers.ts';
 import { ModelCallError, type ChatMessage, type ToolCallRequest } from './types.ts';
 
 export interface OpenAIModelOptions {
@@ -16,6 +22,27 @@ export interface OpenAIModelOptions {
   readonly baseURL?: string;
   /** Per request (ms). */
   readonly timeoutMs?: number;
+  /** The fetch the SDK sends with (a proxy's, a recording one in tests). Default: the global. */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * O-series reasoning models (o1, o3, o3-mini, o4-mini…) and GPT-5 models (gpt-5, gpt-5-mini,
+ * gpt-5.1…) refuse `max_tokens`: they take `max_completion_tokens`. Every other model (and
+ * every other chat-completions server: vLLM, Ollama, llama.cpp) takes `max_tokens`. A
+ * provider prefix (`openai/o3-mini`, as routers write it) is looked through.
+ */
+const COMPLETION_TOKENS_MODELS = /^(?:o\d+|gpt-5)(?:$|[-.:])/i;
+
+/** The request field that caps the reply's tokens for `model`. */
+export function tokenLimitField(model: string): 'max_completion_tokens' | 'max_tokens' {
+  const id = model.slice(model.lastIndexOf('/') + 1);
+  return COMPLETION_TOKENS_MODELS.test(id) ? 'max_completion_tokens' : 'max_tokens';
+}
+
+/** The rate-limit headers of a Headers object (the SDK's), if any. */
+function rateLimitHeadersOf(headers: Headers | undefined) {
+  return headers === undefined ? undefined : pickRateLimitHeaders((name) => headers.get(name));
 }
 
 type WireMessage =
@@ -65,10 +92,12 @@ function classify(e: unknown): ModelCallError {
     const status = typeof e.status === 'number' ? e.status : undefined;
     const retryable =
       status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
+    const rateLimitHeaders = rateLimitHeadersOf(e.headers as Headers | undefined);
     return new ModelCallError(
       `the model server answered ${status ?? '?'}: ${e.message}`,
       retryable,
       status,
+      rateLimitHeaders === undefined ? undefined : { rateLimitHeaders },
     );
   }
   return new ModelCallError(e instanceof Error ? e.message : String(e), true);
@@ -80,33 +109,36 @@ export function openAIModel(options: OpenAIModelOptions = {}): ModelProvider {
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
     maxRetries: 0,
     timeout: options.timeoutMs ?? 120_000,
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
   return {
     name: 'openai',
     async complete(request: ModelRequest): Promise<ModelReply> {
       try {
-        const stream = await client.chat.completions.create(
-          {
-            model: request.model,
-            messages: toWire(request.messages) as never,
-            ...(request.tools.length === 0
-              ? {}
-              : {
-                  tools: request.tools.map((t) => ({
-                    type: 'function' as const,
-                    function: {
-                      name: t.name,
-                      description: t.description,
-                      parameters: t.parameters as Record<string, unknown>,
-                    },
-                  })),
-                }),
-            max_tokens: request.maxOutputTokens,
-            stream: true,
-            stream_options: { include_usage: true },
-          },
-          request.signal === undefined ? {} : { signal: request.signal },
-        );
+        const { data: stream, response } = await client.chat.completions
+          .create(
+            {
+              model: request.model,
+              messages: toWire(request.messages) as never,
+              ...(request.tools.length === 0
+                ? {}
+                : {
+                    tools: request.tools.map((t) => ({
+                      type: 'function' as const,
+                      function: {
+                        name: t.name,
+                        description: t.description,
+                        parameters: t.parameters as Record<string, unknown>,
+                      },
+                    })),
+                  }),
+              [tokenLimitField(request.model)]: request.maxOutputTokens,
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            request.signal === undefined ? {} : { signal: request.signal },
+          )
+          .withResponse();
         let content = '';
         const calls: { id: string; name: string; arguments: string }[] = [];
         let usage = { inputTokens: 0, outputTokens: 0 };
@@ -141,7 +173,13 @@ export function openAIModel(options: OpenAIModelOptions = {}): ModelProvider {
             name: c.name,
             arguments: c.arguments === '' ? '{}' : c.arguments,
           }));
-        return { content, toolCalls, usage };
+        const rateLimitHeaders = rateLimitHeadersOf(response.headers);
+        return {
+          content,
+          toolCalls,
+          usage,
+          ...(rateLimitHeaders === undefined ? {} : { rateLimitHeaders }),
+        };
       } catch (e) {
         throw classify(e);
       }

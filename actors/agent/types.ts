@@ -4,6 +4,7 @@
  * and watched by clients).
  */
 import { TroupeError } from '../../runtime/core/error.ts';
+import type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
 
 /**
  * Where a message in the conversation came from. `system` and `user` are the agent's
@@ -116,10 +117,11 @@ export class BudgetExceededError extends TroupeError {
 
 /**
  * Why a task ended: `answer` (the model answered), `max_steps` (its step cap: the answer of
- * one last call without tools), `loop` (the same tool call asked for again and again),
- * `budget` (a budget could not cover the next call). More reasons come with the execution controller (issue 25).
+ * one last call without tools, or none with `onMaxSteps: 'fail'`), `loop` (the same tool call
+ * asked for again and again), `budget` (a budget could not cover the next call), `error` (the
+ * model refused the request: an error no retry can mend, such as a 400).
  */
-export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget';
+export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget' | 'error';
 
 /** A task called one tool with the same arguments `repeats` times, and `onLoop` is `fail`. */
 export class LoopDetectedError extends TroupeError {
@@ -150,11 +152,35 @@ export class MaxStepsExceededError extends TroupeError {
 export class ModelCallError extends TroupeError {
   readonly retryable: boolean;
   readonly status?: number;
-  constructor(message: string, retryable: boolean, status?: number) {
-    super('ERR_MODEL_CALL', message);
+  /**
+   * The answer's rate-limit headers (`retry-after`, `retry-after-ms`, `x-ratelimit-*`;
+   * lower-case names), when the provider reports them: a shared client
+   * (actors/agent/provider/) pauses on them and learns its limits from them.
+   */
+  readonly rateLimitHeaders?: RateLimitHeaders;
+  /**
+   * `more.code`: a subclass's own code (default `ERR_MODEL_CALL`); `more.cause`: the error
+   * behind this one; `more.rateLimitHeaders`: see the field.
+   */
+  constructor(
+    message: string,
+    retryable: boolean,
+    status?: number,
+    more?: {
+      readonly code?: string;
+      readonly cause?: unknown;
+      readonly rateLimitHeaders?: RateLimitHeaders;
+    },
+  ) {
+    super(
+      more?.code ?? 'ERR_MODEL_CALL',
+      message,
+      more?.cause === undefined ? undefined : { cause: more.cause },
+    );
     this.name = 'ModelCallError';
     this.retryable = retryable;
     if (status !== undefined) this.status = status;
+    if (more?.rateLimitHeaders !== undefined) this.rateLimitHeaders = more.rateLimitHeaders;
   }
 }
 

@@ -1,0 +1,83 @@
+/**
+ * A token bucket of a per-minute limit (requests or tokens): it holds at most `perMinute`
+ * and refills continuously at `perMinute` / 60,000 per ms, on the given clock. A limit of
+ * Infinity never limits.
+ *
+ * - `waitMs(n)`: how long until `n` can be taken (0: now). A cost over the whole capacity
+ *   waits for a full bucket and then goes, leaving it in debt: one huge request is slow, it
+ *   never hangs.
+ * - `take(n)` spends `n` (the level may go below 0: a debt refilled like the rest);
+ *   `give(n)` gives back (a refund, at most up to the capacity) or, negative, charges more —
+ *   how an estimate is reconciled with the actual usage.
+ * - `limitTo(perMinute)`: a limit learned from the provider; the level is cut to it.
+ * - `observe(remaining, resetMs)`: what the provider says is left; the level never stays
+ *   above it, and when nothing is left the bucket is empty until `resetMs` from now.
+ */
+import type { Clock } from '../../../runtime/core/clock.ts';
+
+const MINUTE_MS = 60_000;
+
+export class TokenBucket {
+  readonly #clock: Clock;
+  #perMinute: number;
+  #level: number;
+  #at: number;
+
+  constructor(perMinute: number, clock: Clock) {
+    this.#clock = clock;
+    this.#perMinute = perMinute;
+    this.#level = perMinute;
+    this.#at = clock.now();
+  }
+
+  get perMinute(): number {
+    return this.#perMinute;
+  }
+
+  /** What can be taken now (refilled to the clock's now). */
+  level(): number {
+    this.#refill();
+    return this.#level;
+  }
+
+  waitMs(n: number): number {
+    if (this.#perMinute === Infinity) return 0;
+    const need = Math.min(n, this.#perMinute) - this.level();
+    return need <= 0 ? 0 : Math.ceil((need * MINUTE_MS) / this.#perMinute);
+  }
+
+  take(n: number): void {
+    this.#refill();
+    this.#level -= n;
+  }
+
+  give(n: number): void {
+    this.#refill();
+    this.#level = Math.min(this.#perMinute, this.#level + n);
+  }
+
+  limitTo(perMinute: number): void {
+    this.#refill();
+    this.#perMinute = perMinute;
+    this.#level = Math.min(this.#level, perMinute);
+  }
+
+  observe(remaining: number, resetMs: number | undefined): void {
+    if (this.#perMinute === Infinity) return;
+    this.#refill();
+    const floor =
+      remaining > 0 || resetMs === undefined ? remaining : -(resetMs * this.#perMinute) / MINUTE_MS;
+    this.#level = Math.min(this.#level, floor);
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    const elapsed = now - this.#at;
+    this.#at = now;
+    if (elapsed <= 0 || this.#perMinute === Infinity) {
+      if (this.#perMinute === Infinity) this.#level = Infinity;
+      return;
+    }
+    this.#level = Math.min(this.#perMinute, this.#level + (elapsed * this.#perMinute) / MINUTE_MS);
+  }
+}
