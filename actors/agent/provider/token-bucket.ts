@@ -10,8 +10,12 @@
  *   `give(n)` gives back (a refund, at most up to the capacity) or, negative, charges more —
  *   how an estimate is reconciled with the actual usage.
  * - `limitTo(perMinute)`: a limit learned from the provider; the level is cut to it.
- * - `observe(remaining, resetMs)`: what the provider says is left; the level never stays
- *   above it, and when nothing is left the bucket is empty until `resetMs` from now.
+ * - `observe(remaining, resetMs)`: what the provider says is left, and when its limit is whole
+ *   again. The level is cut to `remaining` and does not refill until then; at the reset it is
+ *   whole (the capacity). That is exact for a provider counting in fixed windows (the mock)
+ *   and errs on the safe side for one that refills continuously (OpenAI says when it is whole
+ *   again, not how fast it gets there): a bucket that refilled on its own meanwhile could send
+ *   into a window that is spent, and earn a 429.
  */
 import type { Clock } from '../../../runtime/core/clock.ts';
 
@@ -22,6 +26,8 @@ export class TokenBucket {
   #perMinute: number;
   #level: number;
   #at: number;
+  /** Until when the provider said no more is coming (observe); null when it did not. */
+  #wholeAt: number | null = null;
 
   constructor(perMinute: number, clock: Clock) {
     this.#clock = clock;
@@ -43,7 +49,9 @@ export class TokenBucket {
   waitMs(n: number): number {
     if (this.#perMinute === Infinity) return 0;
     const need = Math.min(n, this.#perMinute) - this.level();
-    return need <= 0 ? 0 : Math.ceil((need * MINUTE_MS) / this.#perMinute);
+    if (need <= 0) return 0;
+    if (this.#wholeAt !== null) return Math.max(1, this.#wholeAt - this.#clock.now());
+    return Math.ceil((need * MINUTE_MS) / this.#perMinute);
   }
 
   take(n: number): void {
@@ -65,19 +73,26 @@ export class TokenBucket {
   observe(remaining: number, resetMs: number | undefined): void {
     if (this.#perMinute === Infinity) return;
     this.#refill();
-    const floor =
-      remaining > 0 || resetMs === undefined ? remaining : -(resetMs * this.#perMinute) / MINUTE_MS;
-    this.#level = Math.min(this.#level, floor);
+    this.#level = Math.min(this.#level, remaining);
+    if (resetMs !== undefined && resetMs > 0) this.#wholeAt = this.#clock.now() + resetMs;
   }
 
   #refill(): void {
     const now = this.#clock.now();
     const elapsed = now - this.#at;
     this.#at = now;
-    if (elapsed <= 0 || this.#perMinute === Infinity) {
-      if (this.#perMinute === Infinity) this.#level = Infinity;
+    if (this.#perMinute === Infinity) {
+      this.#level = Infinity;
       return;
     }
+    if (this.#wholeAt !== null) {
+      // nothing comes back before the reset the provider announced; then it is whole
+      if (now < this.#wholeAt) return;
+      this.#wholeAt = null;
+      this.#level = this.#perMinute;
+      return;
+    }
+    if (elapsed <= 0) return;
     this.#level = Math.min(this.#perMinute, this.#level + (elapsed * this.#perMinute) / MINUTE_MS);
   }
 }

@@ -95,9 +95,9 @@ describe('the RPM and TPM buckets of a shared client', () => {
     });
     await first;
     expect(model.state()).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 90_000 });
-    // nothing left until the reset (2 s), then one a second
+    // nothing left until the reset (2 s), when the limit is whole again
     const next = model.complete(requestOf('b'));
-    await clock.advance(2_999, flush);
+    await clock.advance(1_999, flush);
     expect(inner.calls).toHaveLength(1);
     await clock.advance(1, flush);
     expect(inner.calls).toHaveLength(2);
