@@ -58,6 +58,10 @@ export function toolAccess(
     parameters: t.parameters,
   });
   const unlimited: ToolSpec[] = [...tools.values()].filter((t) => mayUse(t, null)).map(specOf);
+  // the agent's own principal (a task that acts for nobody), made once per agent: stamping
+  // copies and freezes, at every tool call otherwise
+  const own = new WeakMap<object, Principal>();
+  const ownScopes = [...scopes].filter((s) => grants(null, s));
   return {
     tools,
     mayUse,
@@ -65,10 +69,19 @@ export function toolAccess(
       p?.scopes === undefined
         ? unlimited
         : [...tools.values()].filter((t) => mayUse(t, p)).map(specOf),
-    principalFor: (ctx, p) =>
-      narrowPrincipal(
-        stampPrincipal(p ?? { id: `agent:${ctx.self.address}` }),
-        [...scopes].filter((s) => grants(p as Principal | null, s)),
-      ),
+    principalFor: (ctx, p) => {
+      if (p !== null)
+        return narrowPrincipal(
+          stampPrincipal(p),
+          [...scopes].filter((s) => grants(p as Principal, s)),
+        );
+      let mine = own.get(ctx.self);
+      if (mine === undefined)
+        own.set(
+          ctx.self,
+          (mine = narrowPrincipal(stampPrincipal({ id: `agent:${ctx.self.address}` }), ownScopes)),
+        );
+      return mine;
+    },
   };
 }
