@@ -6,7 +6,8 @@
  * Checked, each by one small validator that throws InvalidOptionError naming the field:
  * `config` is an object, `config.model` a provider (it has `complete`), `config.tools`
  * have distinct names, `config.maxSteps` is an integer ≥ 1, `config.loopRepeats` one ≥ 2, and
- * `config.onMaxSteps`, `config.onLoop` and `config.onBudget` one of their two values. Everything else is read as given (absent: its default below).
+ * `config.onMaxSteps`, `config.onLoop`, `config.onBudget` and `config.conversation` one of
+ * their values. Everything else is read as given (absent: its default below).
  */
 import { InvalidOptionError } from '../../runtime/core/error.ts';
 import type { ActorRef } from '../../runtime/core/ref.ts';
@@ -47,8 +48,12 @@ export interface AgentConfig {
    * with `stopReason: 'max_steps'`. Default DEFAULTS.maxSteps (10).
    */
   readonly maxSteps?: number;
-  /** At the step cap: `answer` (the last call, default) or `escalate` (MaxStepsExceededError to the supervisor). */
-  readonly onMaxSteps?: 'answer' | 'escalate';
+  /**
+   * At the step cap: `answer` (the last call, default), `fail` (the task ends at once with
+   * MaxStepsExceededError as its error, no last call; the agent stays up) or `escalate`
+   * (MaxStepsExceededError to the supervisor).
+   */
+  readonly onMaxSteps?: 'answer' | 'fail' | 'escalate';
   /** A loop: the same tool with the same arguments this many times in a task (default 3, ≥ 2). */
   readonly loopRepeats?: number;
   /** At a loop: `stop` (the task ends, `stopReason: 'loop'`; default) or `fail` (LoopDetectedError). */
@@ -59,6 +64,13 @@ export interface AgentConfig {
    * (BudgetExceededError to the supervisor).
    */
   readonly onBudget?: 'stop' | 'escalate';
+  /**
+   * What a task starts from: `keep` (the conversation so far, the task's message added; the
+   * default) or `per-task` (the instructions and the task's message alone: an agent that
+   * serves independent tasks, a pool's worker). A task message's `conversation: 'new'` starts
+   * afresh whatever this says.
+   */
+  readonly conversation?: 'keep' | 'per-task';
 }
 
 /** The defaults of the optional fields (name: the actor's; modelName: the provider's name). */
@@ -91,10 +103,11 @@ export interface AgentSettings {
   readonly approvalTimeoutMs: number;
   readonly modelTimeoutMs: number;
   readonly maxSteps: number;
-  readonly onMaxSteps: 'answer' | 'escalate';
+  readonly onMaxSteps: 'answer' | 'fail' | 'escalate';
   readonly loopRepeats: number;
   readonly onLoop: 'stop' | 'fail';
   readonly onBudget: 'stop' | 'escalate';
+  readonly conversation: 'keep' | 'per-task';
 }
 
 function checkConfig(config: unknown): asserts config is AgentConfig {
@@ -142,7 +155,16 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     loopRepeats: loopRepeatsOf(config.loopRepeats),
     onLoop: onLoopOf(config.onLoop),
     onBudget: onBudgetOf(config.onBudget),
+    conversation: oneOf('config.conversation', config.conversation, ['keep', 'per-task']),
   };
+}
+
+/** One of `values` (absent: the first). */
+function oneOf<T extends string>(field: string, v: unknown, values: readonly T[]): T {
+  if (v === undefined) return values[0]!;
+  if (!values.includes(v as T))
+    throw new InvalidOptionError(field, v, values.map((x) => `'${x}'`).join(' or '));
+  return v as T;
 }
 
 function onBudgetOf(v: unknown): 'stop' | 'escalate' {
@@ -173,9 +195,6 @@ function maxStepsOf(v: unknown): number {
   return v;
 }
 
-function onMaxStepsOf(v: unknown): 'answer' | 'escalate' {
-  if (v === undefined) return 'answer';
-  if (v !== 'answer' && v !== 'escalate')
-    throw new InvalidOptionError('config.onMaxSteps', v, "'answer' or 'escalate'");
-  return v;
+function onMaxStepsOf(v: unknown): 'answer' | 'fail' | 'escalate' {
+  return oneOf('config.onMaxSteps', v, ['answer', 'fail', 'escalate']);
 }

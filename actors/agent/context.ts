@@ -35,6 +35,8 @@ export interface AgentContext {
     readonly cap?: BudgetCap;
     /** A loop's tool (LoopDetectedError). */
     readonly tool?: string;
+    /** The provider's HTTP status (ModelCallError). */
+    readonly status?: number;
   } | null;
   /** Who gets `agent.done` with the answer (the asker or sender of the task). */
   readonly replyTo: ActorRef<unknown> | null;

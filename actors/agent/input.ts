@@ -6,7 +6,7 @@
  * is a dead letter (`invalid-message`); the agent goes on. Other types pass (the machine
  * ignores those it does not know, and its own are keyed: actors/agent/keys.ts).
  *
- *     { type: 'task', input: string, from?: string }
+ *     { type: 'task', input: string, from?: string, conversation?: 'keep' | 'new' }
  *     { type: 'message', from: string, content: string }
  *     { type: 'approve' | 'reject', callId: string, reason?: string, token?: string }
  *     { type: 'status' }
@@ -15,7 +15,13 @@ import { stringField, typed, untyped } from './refusal.ts';
 
 /** Messages an agent takes from others (the rest are its own, keyed). */
 export type AgentInput =
-  | { readonly type: 'task'; readonly input: string; readonly from?: string }
+  | {
+      readonly type: 'task';
+      readonly input: string;
+      readonly from?: string;
+      /** `new`: the task starts from the instructions alone (config.conversation). */
+      readonly conversation?: 'keep' | 'new';
+    }
   | { readonly type: 'message'; readonly from: string; readonly content: string }
   | {
       readonly type: 'approve' | 'reject';
@@ -32,7 +38,13 @@ export function invalidInput(msg: unknown): string | null {
   if (m === null) return untyped(msg);
   switch (m.type) {
     case 'task':
-      return stringField(m, 'input') ?? stringField(m, 'from', true);
+      return (
+        stringField(m, 'input') ??
+        stringField(m, 'from', true) ??
+        (m.conversation === undefined || m.conversation === 'keep' || m.conversation === 'new'
+          ? null
+          : "conversation must be 'keep' or 'new'")
+      );
     case 'message':
       return stringField(m, 'from') ?? stringField(m, 'content');
     case 'approve':

@@ -39,6 +39,7 @@ import { recordResult, stepFinished, waitingForHuman, type ToolRuns } from './to
 import { chargeReply, deniedError } from './spending.ts';
 import {
   agentMessage,
+  instructionsOf,
   lastTask,
   replyMessage,
   resultMessages,
@@ -64,6 +65,12 @@ import {
   ModelCallError,
 } from './types.ts';
 import { lastCallMessage, loopIn, repeatsAfter } from './stops.ts';
+
+/** A `model.error` as the task's error: the provider's message and HTTP status, if any. */
+function modelError(event: AnyEventObject): Context['error'] {
+  const status = typeof event.status === 'number' ? { status: event.status } : {};
+  return { name: 'ModelCallError', message: String(event.message), ...status };
+}
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
@@ -93,7 +100,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
     types: {} as { context: Context; events: AnyEventObject },
     actions: {
       acceptTask: assign({
-        messages: ({ context, event }) => [...context.messages, taskMessage(event)],
+        // a task of its own conversation, or one from the instructions alone
+        messages: ({ context, event }) =>
+          settings.conversation === 'per-task' || event.conversation === 'new'
+            ? [...instructionsOf(settings.instructions), taskMessage(event)]
+            : [...context.messages, taskMessage(event)],
         calls: [],
         answer: null,
         steps: 0,
@@ -160,8 +171,8 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       armExpiry: ({ context }) => armExpiry(context.approval),
       finish: ({ context }) => {
         const { ctx } = running();
-        // a task ended by a budget says which, and by how much
-        const error = context.stopReason === 'budget' ? { error: context.error } : {};
+        // a task ended by an error (a budget, the step cap, the model's refusal) says which
+        const error = context.error === null ? {} : { error: context.error };
         ctx.emit({
           type: 'done',
           answer: context.answer,
@@ -188,7 +199,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           err.message = e.message;
           throw err;
         }
-        throw new ModelCallError(e.message, false);
+        throw new ModelCallError(e.message, false, e.status);
       },
       answerStatus: ({ context }) => {
         actorContext('status').reply({
@@ -360,11 +371,22 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
               actions: assign({ attempt: ({ context }) => context.attempt + 1 }),
             },
             {
+              // refused by the model (a 400): the task ends, for no retry or restart can mend it
+              guard: ({ context, event }) =>
+                keyed({ event }) && event.turn === context.turn && event.retryable !== true,
+              target: 'done',
+              actions: assign({
+                error: ({ event }) => modelError(event),
+                stopReason: 'error' as const,
+                answer: null,
+                attempt: 0,
+              }),
+            },
+            {
+              // retries spent: the model stays down, its supervisor decides
               guard: 'currentTurn',
               target: 'failed',
-              actions: assign({
-                error: ({ event }) => ({ name: 'ModelCallError', message: String(event.message) }),
-              }),
+              actions: assign({ error: ({ event }) => modelError(event) }),
             },
           ],
         },
@@ -395,6 +417,23 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
                 message: new MaxStepsExceededError(context.name, settings.maxSteps).message,
               }),
             }),
+          },
+          {
+            // the step cap, with `onMaxSteps: 'fail'`: the task ends without a last call
+            guard: ({ context }) =>
+              stepFinished(context) && atCap(context) && settings.onMaxSteps === 'fail',
+            target: 'done',
+            actions: [
+              'appendResults',
+              assign({
+                error: ({ context }) => ({
+                  name: 'MaxStepsExceededError',
+                  message: new MaxStepsExceededError(context.name, settings.maxSteps).message,
+                }),
+                stopReason: 'max_steps' as const,
+                answer: null,
+              }),
+            ],
           },
           { guard: 'stepFinished', target: 'thinking', actions: 'appendResults' },
           { guard: 'waitingForHuman', target: 'awaitingApproval' },

@@ -127,12 +127,14 @@ export function modelCalls(
               });
             },
             (e: unknown) => {
+              const status = e instanceof ModelCallError ? e.status : undefined;
               ctx.self.tell({
                 type: 'model.error',
                 key,
                 turn,
                 message: e instanceof Error ? e.message : String(e),
                 retryable: retryable(e),
+                ...(status === undefined ? {} : { status }),
               });
             },
           )

@@ -4,9 +4,9 @@
  * official SDK, streamed); one actor per agent of the pool in one system; a task is an ask of
  * `{ type: 'task', input }`, answered with `agent.done`.
  *
- * The agent keeps its conversation from task to task (it has no "new conversation" message):
- * the 100th task of an agent is sent with the 400 messages before it. The peers run each task
- * as a fresh conversation, so this costs troupe, not them.
+ * Each task starts from the instructions alone (`conversation: 'per-task'`), as the peers run
+ * each task as a fresh conversation; an agent's default is to keep its conversation from task
+ * to task.
  *
  * Step cap: until the execution controller lands, the only cap is the agent's `modelCalls`
  * budget, which counts over the agent's life: it is STEP_CAP × the tasks the agent will be
@@ -71,6 +71,8 @@ function agentConfig(model: ModelProvider, tools: Tool[], tasks: number) {
     model,
     tools,
     instructions: INSTRUCTIONS,
+    // each task from the instructions alone, as the peers run theirs
+    conversation: 'per-task' as const,
     budget: { modelCalls: STEP_CAP * tasks },
   };
 }

@@ -77,12 +77,14 @@ function workerScript(name: string): ScriptStep[] {
   let crashed = false;
   return [
     (r) => {
-      // worker-2's model fails once, unrecoverably: the agent fails, its supervisor restarts it
+      // worker-2's model connection breaks once, and worker-2 gives up at its first failed
+      // call (retry attempts 1): the agent fails, its supervisor restarts it. (A model that
+      // refuses a request, a 400, would end the task instead: no restart can mend that.)
       if (name === 'worker-2' && !crashed) {
         crashed = true;
         return {
           error: `${name}: the model connection broke (a planned crash, once)`,
-          retryable: false,
+          retryable: true,
         };
       }
       const m = last(r);
@@ -241,6 +243,7 @@ export function swarmMembers(
     createAgent({
       ...common(name),
       model: modelFor(workerScript(name)),
+      ...(name === 'worker-2' ? { retry: { attempts: 1 } } : {}),
       instructions: 'Research your subtask with the tools, post your finding, then answer with it.',
       tools: [searchNotes, post, codeTool()],
     });

@@ -498,7 +498,7 @@ describe('stop conditions', () => {
     for (const [config, field] of [
       [{ maxSteps: 0 }, 'config.maxSteps'],
       [{ maxSteps: 2.5 }, 'config.maxSteps'],
-      [{ onMaxSteps: 'fail' }, 'config.onMaxSteps'],
+      [{ onMaxSteps: 'crash' }, 'config.onMaxSteps'],
       [{ loopRepeats: 1 }, 'config.loopRepeats'],
       [{ onLoop: 'human' }, 'config.onLoop'],
     ] as const)
