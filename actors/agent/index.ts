@@ -13,7 +13,8 @@ export type { SharedModel, SharedModelState } from './provider/shared-model.ts';
 export { SHARED_MODEL_DEFAULTS } from './provider/options.ts';
 export type { SharedModelOptions, FallbackRoute } from './provider/options.ts';
 export { modelClients } from './provider/registry.ts';
-export type { ModelClients } from './provider/registry.ts';
+export type { ModelClients, Endpoint } from './provider/registry.ts';
+export type { Provider, CallRequest, CallReply } from './provider/call.ts';
 export type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
 export type { BreakerState } from './provider/breaker.ts';
 export {

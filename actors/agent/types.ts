@@ -4,7 +4,6 @@
  * and watched by clients).
  */
 import { TroupeError } from '../../runtime/core/error.ts';
-import type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
 
 /**
  * Where a message in the conversation came from. `system` and `user` are the agent's
@@ -119,9 +118,10 @@ export class BudgetExceededError extends TroupeError {
  * Why a task ended: `answer` (the model answered), `max_steps` (its step cap: the answer of
  * one last call without tools, or none with `onMaxSteps: 'fail'`), `loop` (the same tool call
  * asked for again and again), `budget` (a budget could not cover the next call), `error` (the
- * model refused the request: an error no retry can mend, such as a 400).
+ * model refused the request: an error no retry can mend, such as a 400), `cancelled` (a
+ * `cancel` message ended it: actors/agent/cancel.ts).
  */
-export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget' | 'error';
+export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget' | 'error' | 'cancelled';
 
 /** A task called one tool with the same arguments `repeats` times, and `onLoop` is `fail`. */
 export class LoopDetectedError extends TroupeError {
@@ -149,40 +149,7 @@ export class MaxStepsExceededError extends TroupeError {
 }
 
 /** The model could not be reached (after its retries), or answered with an error. */
-export class ModelCallError extends TroupeError {
-  readonly retryable: boolean;
-  readonly status?: number;
-  /**
-   * The answer's rate-limit headers (`retry-after`, `retry-after-ms`, `x-ratelimit-*`;
-   * lower-case names), when the provider reports them: a shared client
-   * (actors/agent/provider/) pauses on them and learns its limits from them.
-   */
-  readonly rateLimitHeaders?: RateLimitHeaders;
-  /**
-   * `more.code`: a subclass's own code (default `ERR_MODEL_CALL`); `more.cause`: the error
-   * behind this one; `more.rateLimitHeaders`: see the field.
-   */
-  constructor(
-    message: string,
-    retryable: boolean,
-    status?: number,
-    more?: {
-      readonly code?: string;
-      readonly cause?: unknown;
-      readonly rateLimitHeaders?: RateLimitHeaders;
-    },
-  ) {
-    super(
-      more?.code ?? 'ERR_MODEL_CALL',
-      message,
-      more?.cause === undefined ? undefined : { cause: more.cause },
-    );
-    this.name = 'ModelCallError';
-    this.retryable = retryable;
-    if (status !== undefined) this.status = status;
-    if (more?.rateLimitHeaders !== undefined) this.rateLimitHeaders = more.rateLimitHeaders;
-  }
-}
+export { ModelCallError } from './provider/model-call-error.ts';
 
 export function costOf(model: string, usage: Usage, prices: PriceTable | undefined): number {
   const p = prices?.[model];

@@ -16,7 +16,7 @@
  * too, or it needs fixing; nor does an aborted call.
  */
 import { TroupeError } from '../../../runtime/core/error.ts';
-import { ModelCallError } from '../types.ts';
+import { ModelCallError } from './model-call-error.ts';
 import {
   ProviderCallAbortedError,
   ProviderQueueFullError,

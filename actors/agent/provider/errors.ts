@@ -11,7 +11,7 @@
  * | ProviderQueueFullError      | `ERR_PROVIDER_QUEUE_FULL`  | yes       | `maxQueued` calls already wait for a slot     |
  * | ProviderCallAbortedError    | `ERR_PROVIDER_ABORTED`     | no        | the request's signal aborted while it waited  |
  */
-import { ModelCallError } from '../types.ts';
+import { ModelCallError } from './model-call-error.ts';
 
 /** The provider's circuit breaker is open: the call was not sent. Retry after `retryInMs`. */
 export class ProviderUnavailableError extends ModelCallError {

@@ -4,11 +4,11 @@
  * schemas (name, description, JSON Schema) — plus `maxOutputTokens`, the most the reply may
  * take. The shared client reconciles it with the reply's usage afterwards.
  */
-import type { ModelRequest } from '../model.ts';
+import type { CallRequest } from './call.ts';
 
 export const CHARS_PER_TOKEN = 4;
 
-export function estimateRequestTokens(request: ModelRequest): number {
+export function estimateRequestTokens(request: CallRequest): number {
   let chars = 0;
   for (const m of request.messages) {
     chars += m.role.length + m.content.length;

@@ -12,15 +12,15 @@
  * When every route fails so, the primary's error is thrown (retryable: the agent waits and
  * tries again); an error that does not fall back is thrown as it is, at once.
  */
-import type { ModelReply, ModelRequest } from '../model.ts';
+import type { CallReply, CallRequest } from './call.ts';
 import { fallsBack } from './availability.ts';
 import type { FallbackRoute } from './options.ts';
 
-export async function withFallbacks(
-  primary: (request: ModelRequest) => Promise<ModelReply>,
-  routes: readonly FallbackRoute[],
-  request: ModelRequest,
-): Promise<ModelReply> {
+export async function withFallbacks<Q extends CallRequest, R extends CallReply>(
+  primary: (request: Q) => Promise<R>,
+  routes: readonly FallbackRoute<Q, R>[],
+  request: Q,
+): Promise<R> {
   const aborted = () => request.signal?.aborted === true;
   let first: unknown;
   try {
@@ -32,7 +32,7 @@ export async function withFallbacks(
   for (const route of routes) {
     try {
       return await route.provider.complete(
-        route.model === undefined ? request : { ...request, model: route.model },
+        route.model === undefined ? request : ({ ...request, model: route.model } as Q),
       );
     } catch (e) {
       if (!fallsBack(e) || aborted()) throw e;

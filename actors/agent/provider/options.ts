@@ -25,16 +25,22 @@
  */
 import { InvalidOptionError, onlyKnownOptions, optionObject } from '../../../runtime/core/error.ts';
 import { systemClock, type Clock } from '../../../runtime/core/clock.ts';
-import type { ModelProvider } from '../model.ts';
+import type { CallReply, CallRequest, Provider } from './call.ts';
 import type { RetrySettings } from './backoff.ts';
 
 /** A provider to try when the one before it is unavailable; `model` replaces the request's. */
-export interface FallbackRoute {
-  readonly provider: ModelProvider;
+export interface FallbackRoute<
+  Q extends CallRequest = CallRequest,
+  R extends CallReply = CallReply,
+> {
+  readonly provider: Provider<Q, R>;
   readonly model?: string;
 }
 
-export interface SharedModelOptions {
+export interface SharedModelOptions<
+  Q extends CallRequest = CallRequest,
+  R extends CallReply = CallReply,
+> {
   readonly name?: string;
   readonly maxConcurrent?: number;
   readonly maxQueued?: number;
@@ -49,7 +55,7 @@ export interface SharedModelOptions {
     readonly maxMs?: number;
   };
   readonly breaker?: { readonly openAfterFailures?: number; readonly resetMs?: number };
-  readonly fallbacks?: readonly FallbackRoute[];
+  readonly fallbacks?: readonly FallbackRoute<Q, R>[];
   readonly clock?: Clock;
   readonly random?: () => number;
 }
@@ -67,7 +73,7 @@ export const SHARED_MODEL_DEFAULTS = {
 } as const;
 
 /** The options checked, with their defaults. */
-export interface SharedModelSettings {
+export interface SharedModelSettings<Q extends CallRequest, R extends CallReply> {
   readonly name: string;
   readonly maxConcurrent: number;
   readonly maxQueued: number;
@@ -78,7 +84,7 @@ export interface SharedModelSettings {
   readonly maxRetryAfterMs: number;
   readonly retry: RetrySettings;
   readonly breaker: { readonly openAfterFailures: number; readonly resetMs: number };
-  readonly fallbacks: readonly FallbackRoute[];
+  readonly fallbacks: readonly FallbackRoute<Q, R>[];
   readonly clock: Clock;
   readonly random: () => number;
 }
@@ -100,10 +106,10 @@ const KEYS = [
 ];
 
 /** `provider` and `options` checked and merged with the defaults. */
-export function sharedModelSettings(
-  provider: ModelProvider,
-  options: SharedModelOptions | undefined,
-): SharedModelSettings {
+export function sharedModelSettings<Q extends CallRequest, R extends CallReply>(
+  provider: Provider<Q, R>,
+  options: SharedModelOptions<Q, R> | undefined,
+): SharedModelSettings<Q, R> {
   providerOf('provider', provider);
   const o = optionObject('options', options ?? {});
   onlyKnownOptions('options', o, KEYS);
@@ -143,14 +149,14 @@ export function sharedModelSettings(
       ),
       resetMs: millis('options.breaker.resetMs', b.resetMs ?? d.breaker.resetMs, false),
     },
-    fallbacks: fallbacksOf(o.fallbacks ?? []),
+    fallbacks: fallbacksOf(o.fallbacks ?? []) as readonly FallbackRoute<Q, R>[],
     clock: clockOf(o.clock ?? systemClock),
     random: randomOf(o.random ?? Math.random),
   };
 }
 
 function providerOf(field: string, v: unknown): void {
-  if (typeof (v as ModelProvider | undefined)?.complete !== 'function')
+  if (typeof (v as Provider | undefined)?.complete !== 'function')
     throw new InvalidOptionError(field, v, 'a model provider (an object with complete())');
 }
 

@@ -2,7 +2,7 @@
  * `sharedModel(provider, options)`: one client for one endpoint and API key, shared by every
  * agent that calls it, as a ModelProvider (agents take it as their `model`, unchanged). Limits
  * are per API key, not per agent: make ONE per endpoint + key and pass it to every agent's
- * config (registry.ts keeps one per baseURL + key for openAIModel). The options and their
+ * config (or keep them in a registry: registry.ts). The options and their
  * defaults are in options.ts. A call goes through, in order:
  *
  * 1. the circuit breaker (breaker.ts): open, the call fails fast with
@@ -26,8 +26,8 @@
  * queue, a running attempt is aborted; it rejects with ProviderCallAbortedError. All time is
  * the `clock`'s; nothing here sleeps for real.
  */
-import type { ModelProvider, ModelReply, ModelRequest } from '../model.ts';
-import { ModelCallError } from '../types.ts';
+import type { CallReply, CallRequest, Provider } from './call.ts';
+import { ModelCallError } from './model-call-error.ts';
 import { retryable, verdictOf } from './availability.ts';
 import { fullJitterMs, sleep } from './backoff.ts';
 import { CircuitBreaker, type Admission, type BreakerState } from './breaker.ts';
@@ -57,7 +57,11 @@ export interface SharedModelState {
   readonly tokensPerMinute: number;
 }
 
-export interface SharedModel extends ModelProvider {
+/** A shared client: a provider of the same requests and replies as the one it wraps. */
+export interface SharedModel<
+  Q extends CallRequest = CallRequest,
+  R extends CallReply = CallReply,
+> extends Provider<Q, R> {
   state(): SharedModelState;
 }
 
@@ -65,7 +69,10 @@ export interface SharedModel extends ModelProvider {
 const PAUSING_STATUSES = new Set([429, 503]);
 
 /** A shared client around `provider`; throws InvalidOptionError naming a bad option. */
-export function sharedModel(provider: ModelProvider, options?: SharedModelOptions): SharedModel {
+export function sharedModel<Q extends CallRequest, R extends CallReply>(
+  provider: Provider<Q, R>,
+  options?: SharedModelOptions<Q, R>,
+): SharedModel<Q, R> {
   const s = sharedModelSettings(provider, options);
   const { clock, name } = s;
   const gate = new ConcurrencyGate(name, s.maxConcurrent, s.maxQueued);
@@ -76,7 +83,7 @@ export function sharedModel(provider: ModelProvider, options?: SharedModelOption
     new ProviderUnavailableError(name, breaker.retryInMs(), cause);
 
   /** One attempt: the provider, raced against the caller's signal and callTimeoutMs. */
-  const attempt = (request: ModelRequest): Promise<ModelReply> =>
+  const attempt = (request: Q): Promise<R> =>
     new Promise((resolve, reject) => {
       const abort = new AbortController();
       const caller = request.signal;
@@ -97,7 +104,7 @@ export function sharedModel(provider: ModelProvider, options?: SharedModelOption
         finish(() => reject(new ProviderTimeoutError(name, s.callTimeoutMs)));
       }, s.callTimeoutMs);
       caller?.addEventListener('abort', onAbort, { once: true });
-      let reply: Promise<ModelReply>;
+      let reply: Promise<R>;
       try {
         reply = provider.complete({ ...request, signal: abort.signal });
       } catch (e) {
@@ -122,7 +129,7 @@ export function sharedModel(provider: ModelProvider, options?: SharedModelOption
     if (ms !== undefined && ms > 0) throttle.pauseFor(Math.min(ms, s.maxRetryAfterMs));
   };
 
-  const callPrimary = async (request: ModelRequest): Promise<ModelReply> => {
+  const callPrimary = async (request: Q): Promise<R> => {
     if (breaker.isOpen()) throw unavailable();
     const release = await gate.acquire(request.signal);
     try {
