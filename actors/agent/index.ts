@@ -15,6 +15,10 @@ export type { SharedModelOptions, FallbackRoute } from './provider/options.ts';
 export { modelClients } from './provider/registry.ts';
 export type { ModelClients, Endpoint } from './provider/registry.ts';
 export type { Provider, CallRequest, CallReply } from './provider/call.ts';
+export { memoryLimiterStore } from './provider/limiter-store.ts';
+export type { LimiterStore, BucketLimits } from './provider/limiter-store.ts';
+export { redisLimiterStore, REDIS_LIMITER_DEFAULTS } from './provider/redis-limiter.ts';
+export type { RedisLimiterOptions } from './provider/redis-limiter.ts';
 export type { RateLimitHeaders } from './provider/rate-limit-headers.ts';
 export type { BreakerState } from './provider/breaker.ts';
 export {

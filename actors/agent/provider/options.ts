@@ -20,6 +20,7 @@
  * | `breaker.openAfterFailures` | 5           | availability failures in a row that open it (≥ 1, or Infinity: never) |
  * | `breaker.resetMs`           | 10,000      | open for this long, then one probe                          |
  * | `fallbacks`                 | []          | ordered `{ provider, model? }` tried when this one is unavailable |
+ * | `limiter`                   | in memory   | where the RPM/TPM buckets live (limiter-store.ts; Redis: redis-limiter.ts) |
  * | `clock`                     | systemClock | all time: now and timers                                    |
  * | `random`                    | Math.random | the jitter's source, [0, 1)                                 |
  */
@@ -27,6 +28,7 @@ import { InvalidOptionError, onlyKnownOptions, optionObject } from '../../../run
 import { systemClock, type Clock } from '../../../runtime/core/clock.ts';
 import type { CallReply, CallRequest, Provider } from './call.ts';
 import type { RetrySettings } from './backoff.ts';
+import { memoryLimiterStore, type LimiterStore } from './limiter-store.ts';
 
 /** A provider to try when the one before it is unavailable; `model` replaces the request's. */
 export interface FallbackRoute<
@@ -56,6 +58,7 @@ export interface SharedModelOptions<
   };
   readonly breaker?: { readonly openAfterFailures?: number; readonly resetMs?: number };
   readonly fallbacks?: readonly FallbackRoute<Q, R>[];
+  readonly limiter?: LimiterStore;
   readonly clock?: Clock;
   readonly random?: () => number;
 }
@@ -85,6 +88,7 @@ export interface SharedModelSettings<Q extends CallRequest, R extends CallReply>
   readonly retry: RetrySettings;
   readonly breaker: { readonly openAfterFailures: number; readonly resetMs: number };
   readonly fallbacks: readonly FallbackRoute<Q, R>[];
+  readonly limiter: LimiterStore;
   readonly clock: Clock;
   readonly random: () => number;
 }
@@ -101,6 +105,7 @@ const KEYS = [
   'retry',
   'breaker',
   'fallbacks',
+  'limiter',
   'clock',
   'random',
 ];
@@ -150,6 +155,7 @@ export function sharedModelSettings<Q extends CallRequest, R extends CallReply>(
       resetMs: millis('options.breaker.resetMs', b.resetMs ?? d.breaker.resetMs, false),
     },
     fallbacks: fallbacksOf(o.fallbacks ?? []) as readonly FallbackRoute<Q, R>[],
+    limiter: limiterOf(o.limiter ?? memoryLimiterStore()),
     clock: clockOf(o.clock ?? systemClock),
     random: randomOf(o.random ?? Math.random),
   };
@@ -220,6 +226,17 @@ function clockOf(v: unknown): Clock {
   )
     throw new InvalidOptionError('options.clock', v, 'a Clock (now, setTimeout, clearTimeout)');
   return c as Clock;
+}
+
+function limiterOf(v: unknown): LimiterStore {
+  const l = v as Partial<LimiterStore> | null;
+  if (
+    typeof l?.take !== 'function' ||
+    typeof l.give !== 'function' ||
+    typeof l.observe !== 'function'
+  )
+    throw new InvalidOptionError('options.limiter', v, 'a LimiterStore (take, give, observe)');
+  return l as LimiterStore;
 }
 
 function randomOf(v: unknown): () => number {

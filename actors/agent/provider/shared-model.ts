@@ -11,7 +11,9 @@
  * 2. the concurrency cap (gate.ts): `maxConcurrent` calls in flight (default 64), the rest
  *    wait FIFO, at most `maxQueued`; a call keeps its slot through its retries;
  * 3. for each attempt, the throttle (throttle.ts): a `Retry-After` pause, then the RPM and TPM
- *    buckets (TPM charged the estimate of estimate.ts, reconciled with the reply's usage);
+ *    buckets (TPM charged the estimate of estimate.ts, reconciled with the reply's usage),
+ *    kept in this process or, with `limiter: redisLimiterStore(…)`, in Redis for every
+ *    process on the key (limiter-store.ts, redis-limiter.ts);
  * 4. the breaker again (half-open: one probe at a time), then the provider, with the
  *    request's signal and a `callTimeoutMs` timer (ProviderTimeoutError);
  * 5. on a retryable failure (`ModelCallError.retryable`; availability.ts), a full-jitter
@@ -55,6 +57,8 @@ export interface SharedModelState {
   /** The limits in force, configured or learned (Infinity: none). */
   readonly requestsPerMinute: number;
   readonly tokensPerMinute: number;
+  /** Calls to the limiter store that failed (each let its attempt through). */
+  readonly limiterErrors: number;
 }
 
 /** A shared client: a provider of the same requests and replies as the one it wraps. */
@@ -76,7 +80,12 @@ export function sharedModel<Q extends CallRequest, R extends CallReply>(
   const s = sharedModelSettings(provider, options);
   const { clock, name } = s;
   const gate = new ConcurrencyGate(name, s.maxConcurrent, s.maxQueued);
-  const throttle = new Throttle(name, clock, s.requestsPerMinute, s.tokensPerMinute);
+  const throttle = new Throttle(
+    name,
+    clock,
+    { requests: s.requestsPerMinute, tokens: s.tokensPerMinute },
+    s.limiter,
+  );
   const breaker = new CircuitBreaker(clock, s.breaker.openAfterFailures, s.breaker.resetMs);
 
   const unavailable = (cause?: unknown) =>
@@ -179,8 +188,9 @@ export function sharedModel<Q extends CallRequest, R extends CallReply>(
       breaker: breaker.state,
       failures: breaker.failures,
       pausedUntil: throttle.pausedUntil > clock.now() ? throttle.pausedUntil : null,
-      requestsPerMinute: throttle.requests.perMinute,
-      tokensPerMinute: throttle.tokens.perMinute,
+      requestsPerMinute: throttle.limits.requests,
+      tokensPerMinute: throttle.limits.tokens,
+      limiterErrors: throttle.storeErrors,
     }),
   };
 }

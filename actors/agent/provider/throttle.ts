@@ -1,6 +1,7 @@
 /**
  * The rate limits of a shared client, in front of each attempt: a pause (`Retry-After`) and
- * two token buckets, requests per minute and tokens per minute (token-bucket.ts).
+ * two token buckets, requests per minute and tokens per minute, kept in a LimiterStore
+ * (limiter-store.ts: this process's memory by default, or Redis).
  *
  * - `admit(tokens, signal)` resolves once the client is not paused and both buckets can pay:
  *   one request and `tokens` (the attempt's estimate), which are then spent. Waiting
@@ -15,12 +16,13 @@
  * - `learn(headers)`: limits, remaining and reset from the provider's `x-ratelimit-*`
  *   headers (rate-limit-headers.ts), each limit kept at most at the configured one.
  *
- * One timer at most is armed, for the head of the queue, on the client's clock.
+ * One timer at most is armed, for the head of the queue, on the client's clock; one store
+ * `take` at most is in flight. A store that fails admits the attempt (`storeErrors` counts).
  */
 import type { Clock } from '../../../runtime/core/clock.ts';
 import { ProviderCallAbortedError } from './errors.ts';
+import type { BucketLimits, LimiterStore, MaybePromise } from './limiter-store.ts';
 import { limitsOf, type LimitReport, type RateLimitHeaders } from './rate-limit-headers.ts';
-import { TokenBucket } from './token-bucket.ts';
 
 interface Waiter {
   readonly tokens: number;
@@ -32,19 +34,23 @@ interface Waiter {
 export class Throttle {
   readonly #provider: string;
   readonly #clock: Clock;
-  readonly #configured: { readonly requests: number; readonly tokens: number };
-  readonly requests: TokenBucket;
-  readonly tokens: TokenBucket;
+  readonly #store: LimiterStore;
+  readonly #configured: BucketLimits;
+  #limits: BucketLimits;
   #pausedUntil = -Infinity;
   #waiting: Waiter[] = [];
   #timer: unknown = undefined;
+  /** A store take is in flight; `#again`: pump once it answers. */
+  #taking = false;
+  #again = false;
+  #storeErrors = 0;
 
-  constructor(provider: string, clock: Clock, requestsPerMinute: number, tokensPerMinute: number) {
+  constructor(provider: string, clock: Clock, limits: BucketLimits, store: LimiterStore) {
     this.#provider = provider;
     this.#clock = clock;
-    this.#configured = { requests: requestsPerMinute, tokens: tokensPerMinute };
-    this.requests = new TokenBucket(requestsPerMinute, clock);
-    this.tokens = new TokenBucket(tokensPerMinute, clock);
+    this.#configured = limits;
+    this.#limits = limits;
+    this.#store = store;
   }
 
   /** Until when (the clock's ms) nobody is admitted; -Infinity when not paused. */
@@ -52,8 +58,18 @@ export class Throttle {
     return this.#pausedUntil;
   }
 
+  /** The limits in force (configured, or learned and lower). */
+  get limits(): BucketLimits {
+    return this.#limits;
+  }
+
   get queued(): number {
     return this.#waiting.length;
+  }
+
+  /** Store calls that failed. */
+  get storeErrors(): number {
+    return this.#storeErrors;
   }
 
   admit(tokens: number, signal?: AbortSignal): Promise<void> {
@@ -86,26 +102,50 @@ export class Throttle {
     this.#pump();
   }
 
-  settle(estimate: number, actual: number): void {
-    this.tokens.give(estimate - actual);
-    this.#pump();
+  cancel(estimate: number): void {
+    this.#give(1, estimate);
   }
 
-  /** An admitted attempt that was not sent after all: its request and tokens back. */
-  cancel(estimate: number): void {
-    this.requests.give(1);
-    this.tokens.give(estimate);
-    this.#pump();
+  settle(estimate: number, actual: number): void {
+    if (estimate !== actual) this.#give(0, estimate - actual);
   }
 
   learn(headers: RateLimitHeaders): void {
     const { requests, tokens } = limitsOf(headers);
-    learnInto(this.requests, requests, this.#configured.requests);
-    learnInto(this.tokens, tokens, this.#configured.tokens);
+    this.#limits = {
+      requests: learned(requests, this.#configured.requests, this.#limits.requests),
+      tokens: learned(tokens, this.#configured.tokens, this.#limits.tokens),
+    };
+    const now = this.#clock.now();
+    for (const [kind, report] of [
+      ['requests', requests],
+      ['tokens', tokens],
+    ] as const)
+      if (report.remaining !== undefined && this.#limits[kind] !== Infinity)
+        this.#quietly(
+          this.#store.observe(now, kind, report.remaining, report.resetMs, this.#limits),
+        );
     this.#pump();
   }
 
+  #give(requests: number, tokens: number): void {
+    this.#quietly(this.#store.give(this.#clock.now(), requests, tokens, this.#limits));
+    this.#pump();
+  }
+
+  /** A store call's failure, counted; nothing waits on it. */
+  #quietly(result: MaybePromise<void>): void {
+    if (result instanceof Promise)
+      result.catch(() => {
+        this.#storeErrors++;
+      });
+  }
+
   #pump(): void {
+    if (this.#taking) {
+      this.#again = true;
+      return;
+    }
     if (this.#timer !== undefined) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -113,30 +153,59 @@ export class Throttle {
     for (;;) {
       const head = this.#waiting[0];
       if (head === undefined) return;
-      const wait = Math.max(
-        this.#pausedUntil - this.#clock.now(),
-        this.requests.waitMs(1),
-        this.tokens.waitMs(head.tokens),
-      );
-      if (wait > 0) {
-        this.#timer = this.#clock.setTimeout(() => {
-          this.#timer = undefined;
-          this.#pump();
-        }, wait);
-        return;
+      const now = this.#clock.now();
+      if (this.#pausedUntil > now) return this.#wake(this.#pausedUntil - now);
+      let wait: MaybePromise<number>;
+      try {
+        wait = this.#store.take(now, head.tokens, this.#limits);
+      } catch {
+        this.#storeErrors++;
+        wait = 0;
       }
-      this.#waiting.shift();
-      this.requests.take(1);
-      this.tokens.take(head.tokens);
-      head.admit();
+      if (typeof wait === 'number') {
+        if (!this.#granted(head, wait)) return;
+        continue;
+      }
+      this.#taking = true;
+      this.#again = false;
+      const answered = (ms: number) => {
+        this.#taking = false;
+        // granted: on to the next; refused, and something changed meanwhile: look again
+        if (this.#granted(head, ms) || this.#again) this.#pump();
+      };
+      wait.then(answered, () => {
+        this.#storeErrors++;
+        answered(0);
+      });
+      return;
     }
+  }
+
+  /** Admits `head` when `wait` is 0 (or gives back what it took if it left); else waits. */
+  #granted(head: Waiter, wait: number): boolean {
+    if (wait > 0) {
+      this.#wake(wait);
+      return false;
+    }
+    if (this.#waiting[0] === head) {
+      this.#waiting.shift();
+      head.admit();
+    } else {
+      // it aborted while the store answered: what it took goes back
+      this.#quietly(this.#store.give(this.#clock.now(), 1, head.tokens, this.#limits));
+    }
+    return true;
+  }
+
+  #wake(ms: number): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#pump();
+    }, ms);
   }
 }
 
-function learnInto(bucket: TokenBucket, report: LimitReport, configured: number): void {
-  if (report.limit !== undefined) {
-    const limit = Math.min(configured, report.limit);
-    if (limit !== bucket.perMinute) bucket.limitTo(limit);
-  }
-  if (report.remaining !== undefined) bucket.observe(report.remaining, report.resetMs);
+function learned(report: LimitReport, configured: number, current: number): number {
+  return report.limit === undefined ? current : Math.min(configured, report.limit);
 }

@@ -1,86 +1,84 @@
 /**
  * A token bucket of a per-minute limit (requests or tokens): it holds at most `perMinute`
- * and refills continuously at `perMinute` / 60,000 per ms, on the given clock. A limit of
- * Infinity never limits.
+ * and refills continuously at `perMinute` / 60,000 per ms. A limit of Infinity never limits.
+ * Every method takes the time (`now`, epoch ms of the client's clock): the bucket keeps no
+ * clock, so the Redis store's Lua script (redis-limiter.ts) can do the same sums.
  *
- * - `waitMs(n)`: how long until `n` can be taken (0: now). A cost over the whole capacity
- *   waits for a full bucket and then goes, leaving it in debt: one huge request is slow, it
- *   never hangs.
- * - `take(n)` spends `n` (the level may go below 0: a debt refilled like the rest);
- *   `give(n)` gives back (a refund, at most up to the capacity) or, negative, charges more —
- *   how an estimate is reconciled with the actual usage.
- * - `limitTo(perMinute)`: a limit learned from the provider; the level is cut to it.
- * - `observe(remaining, resetMs)`: what the provider says is left, and when its limit is whole
- *   again. The level is cut to `remaining` and does not refill until then; at the reset it is
- *   whole (the capacity). That is exact for a provider counting in fixed windows (the mock)
- *   and errs on the safe side for one that refills continuously (OpenAI says when it is whole
- *   again, not how fast it gets there): a bucket that refilled on its own meanwhile could send
- *   into a window that is spent, and earn a 429.
+ * - `waitMs(n, now)`: how long until `n` can be taken (0: now). A cost over the whole
+ *   capacity waits for a full bucket and then goes, leaving it in debt: one huge request is
+ *   slow, it never hangs.
+ * - `take(n, now)` spends `n` (the level may go below 0: a debt refilled like the rest);
+ *   `give(n, now)` gives back (a refund, at most up to the capacity) or, negative, charges
+ *   more — how an estimate is reconciled with the actual usage.
+ * - `limitTo(perMinute, now)`: a limit learned from the provider; the level is cut to it.
+ * - `observe(remaining, resetMs, now)`: what the provider says is left, and when its limit is
+ *   whole again. The level is cut to `remaining` and does not refill until then; at the reset
+ *   it is whole (the capacity). That is exact for a provider counting in fixed windows (the
+ *   mock) and errs on the safe side for one that refills continuously (OpenAI says when it
+ *   is whole again, not how fast it gets there): a bucket that refilled on its own meanwhile
+ *   could send into a window that is spent, and earn a 429.
+ * - Time going back (another node's clock, in a shared store) refills nothing.
  */
-import type { Clock } from '../../../runtime/core/clock.ts';
 
-const MINUTE_MS = 60_000;
+export const MINUTE_MS = 60_000;
 
 export class TokenBucket {
-  readonly #clock: Clock;
   #perMinute: number;
   #level: number;
   #at: number;
   /** Until when the provider said no more is coming (observe); null when it did not. */
   #wholeAt: number | null = null;
 
-  constructor(perMinute: number, clock: Clock) {
-    this.#clock = clock;
+  constructor(perMinute: number, now: number) {
     this.#perMinute = perMinute;
     this.#level = perMinute;
-    this.#at = clock.now();
+    this.#at = now;
   }
 
   get perMinute(): number {
     return this.#perMinute;
   }
 
-  /** What can be taken now (refilled to the clock's now). */
-  level(): number {
-    this.#refill();
+  /** What can be taken at `now`. */
+  level(now: number): number {
+    this.#refill(now);
     return this.#level;
   }
 
-  waitMs(n: number): number {
+  waitMs(n: number, now: number): number {
     if (this.#perMinute === Infinity) return 0;
-    const need = Math.min(n, this.#perMinute) - this.level();
+    const need = Math.min(n, this.#perMinute) - this.level(now);
     if (need <= 0) return 0;
-    if (this.#wholeAt !== null) return Math.max(1, this.#wholeAt - this.#clock.now());
+    if (this.#wholeAt !== null) return Math.max(1, this.#wholeAt - now);
     return Math.ceil((need * MINUTE_MS) / this.#perMinute);
   }
 
-  take(n: number): void {
-    this.#refill();
+  take(n: number, now: number): void {
+    this.#refill(now);
     this.#level -= n;
   }
 
-  give(n: number): void {
-    this.#refill();
+  give(n: number, now: number): void {
+    this.#refill(now);
     this.#level = Math.min(this.#perMinute, this.#level + n);
   }
 
-  limitTo(perMinute: number): void {
-    this.#refill();
+  limitTo(perMinute: number, now: number): void {
+    this.#refill(now);
     this.#perMinute = perMinute;
     this.#level = Math.min(this.#level, perMinute);
   }
 
-  observe(remaining: number, resetMs: number | undefined): void {
+  observe(remaining: number, resetMs: number | undefined, now: number): void {
     if (this.#perMinute === Infinity) return;
-    this.#refill();
+    this.#refill(now);
     this.#level = Math.min(this.#level, remaining);
-    if (resetMs !== undefined && resetMs > 0) this.#wholeAt = this.#clock.now() + resetMs;
+    if (resetMs !== undefined && resetMs > 0) this.#wholeAt = now + resetMs;
   }
 
-  #refill(): void {
-    const now = this.#clock.now();
+  #refill(now: number): void {
     const elapsed = now - this.#at;
-    this.#at = now;
+    this.#at = Math.max(this.#at, now);
     if (this.#perMinute === Infinity) {
       this.#level = Infinity;
       return;

@@ -65,6 +65,7 @@ describe('the options of a shared client', () => {
     [{ fallbacks: [{ provider, model: '' }] }, 'options.fallbacks[0].model'],
     [{ clock: { now: () => 0 } }, 'options.clock'],
     [{ random: 0.5 }, 'options.random'],
+    [{ limiter: {} }, 'options.limiter'],
     [{ name: '' }, 'options.name'],
     [{ rpm: 60 }, 'options.rpm'],
     ['fast', 'options'],
