@@ -8,7 +8,10 @@
  *                   (an unbound ref, or one written before uids) it reaches whatever actor
  *                   lives at the path
  *   Date          → { $date: "2026-11-24T08:00:00.000Z" }
- *   Error         → { $error: { name, message, code? } }   revived as an Error with those fields
+ *   Error         → { $error: { name, message, code?, data? } }   revived as an Error with those
+ *                   fields; `data` holds the error's own fields of plain scalar values (a
+ *                   BudgetExceededError's cap, limit and spent; an HTTP status…), set on the
+ *                   revived Error as they were
  *   user data that looks like a tag (one key among $ref, $date, $error, $esc, or exactly
  *   the two keys $ref and $uid)
  *                 → { $esc: { … } }                  revived as that plain object
@@ -29,6 +32,26 @@ const TAGS = new Set(['$ref', '$date', '$error', '$esc']);
 
 /** Makes a ref of the decoding system for an address, bound to `uid` when one is given. */
 export type RefOf = (address: Address, uid?: number) => ActorRef<unknown>;
+
+/** An error's fields the codec writes itself, or never: not in its `data`. */
+const ERROR_OWN = new Set(['name', 'message', 'code', 'stack', 'cause', '__proto__']);
+
+const isScalar = (x: unknown): boolean =>
+  typeof x === 'string' ||
+  typeof x === 'boolean' ||
+  x === null ||
+  (typeof x === 'number' && Number.isFinite(x));
+
+/** An error's own fields of scalar values (its `data`), or null when it has none. */
+function errorData(e: Error): Record<string, unknown> | null {
+  let data: Record<string, unknown> | null = null;
+  for (const k of Object.keys(e)) {
+    if (ERROR_OWN.has(k)) continue;
+    const x = (e as unknown as Record<string, unknown>)[k];
+    if (isScalar(x)) (data ??= {})[k] = x;
+  }
+  return data;
+}
 
 /** Deepest nesting the codec accepts. */
 export const MAX_ENCODE_DEPTH = 64;
@@ -79,12 +102,13 @@ function enc(v: unknown, at: string, depth: number, seen: Set<object>, bound: bo
   }
   if (o instanceof Error) {
     const code = (o as { code?: unknown }).code;
-    return {
-      $error:
-        typeof code === 'string'
-          ? { name: o.name, message: o.message, code }
-          : { name: o.name, message: o.message },
-    };
+    const e: Record<string, unknown> =
+      typeof code === 'string'
+        ? { name: o.name, message: o.message, code }
+        : { name: o.name, message: o.message };
+    const data = errorData(o);
+    if (data !== null) e.data = data;
+    return { $error: e };
   }
   if (depth >= MAX_ENCODE_DEPTH)
     throw new SerializationError(at, v, `nested deeper than ${MAX_ENCODE_DEPTH}`);
@@ -154,10 +178,13 @@ function dec(v: unknown, refOf: RefOf, depth: number): unknown {
       return d;
     }
     if (typeof o.$error === 'object' && o.$error !== null) {
-      const e = o.$error as { name?: unknown; message?: unknown; code?: unknown };
+      const e = o.$error as { name?: unknown; message?: unknown; code?: unknown; data?: unknown };
       const err = new Error(typeof e.message === 'string' ? e.message : '');
       if (typeof e.name === 'string') err.name = e.name;
       if (typeof e.code === 'string') (err as Error & { code?: string }).code = e.code;
+      if (typeof e.data === 'object' && e.data !== null && !Array.isArray(e.data))
+        for (const [k, x] of Object.entries(e.data))
+          if (!ERROR_OWN.has(k) && isScalar(x)) (err as unknown as Record<string, unknown>)[k] = x;
       return err;
     }
   }

@@ -109,7 +109,12 @@ describe('encodeValue / decodeValue', () => {
     const encoded = encodeValue({ err });
     expect(encoded).toEqual({
       err: {
-        $error: { name: 'InvalidOptionError', message: err.message, code: 'ERR_INVALID_OPTION' },
+        $error: {
+          name: 'InvalidOptionError',
+          message: err.message,
+          code: 'ERR_INVALID_OPTION',
+          data: { field: 'options.x', value: 1 },
+        },
       },
     });
     const decoded = decodeValue(encoded, noRefs) as { err: Error & { code?: string } };
@@ -117,6 +122,47 @@ describe('encodeValue / decodeValue', () => {
     expect(decoded.err.name).toBe('InvalidOptionError');
     expect(decoded.err.message).toBe(err.message);
     expect(decoded.err.code).toBe('ERR_INVALID_OPTION');
+  });
+
+  it("keeps an error's own scalar fields (data), and leaves out the rest", () => {
+    class OverdrawnError extends Error {
+      readonly code = 'ERR_OVERDRAWN';
+      readonly cap = 'tokens';
+      readonly limit = 4_000;
+      readonly spent = 3_950.5;
+      override readonly name = 'OverdrawnError';
+    }
+    const err = Object.assign(new OverdrawnError('over'), {
+      nested: { no: 1 },
+      infinite: Infinity,
+      stack: 'kept out',
+    });
+    const encoded = encodeValue(err) as { $error: { data: Record<string, unknown> } };
+    expect(encoded.$error.data).toEqual({ cap: 'tokens', limit: 4_000, spent: 3_950.5 });
+    const back = decodeValue(encoded, noRefs) as Error & Record<string, unknown>;
+    expect(back).toMatchObject({
+      name: 'OverdrawnError',
+      code: 'ERR_OVERDRAWN',
+      cap: 'tokens',
+      limit: 4_000,
+      spent: 3_950.5,
+    });
+    expect(back.message).toBe(err.message);
+    // data never overrides what the codec writes itself, and takes scalars only
+    const forged = decodeValue(
+      {
+        $error: {
+          name: 'E',
+          message: 'm',
+          data: { message: 'x', stack: 's', deep: { a: 1 }, ok: 2 },
+        },
+      },
+      noRefs,
+    ) as Error & Record<string, unknown>;
+    expect(forged.message).toBe('m');
+    expect(forged.stack).not.toBe('s');
+    expect(forged.deep).toBeUndefined();
+    expect(forged.ok).toBe(2);
   });
 
   it('round-trips a plain Error without a code, and leaves out a code that is not a string', () => {
