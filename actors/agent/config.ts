@@ -30,7 +30,20 @@ export interface AgentConfig {
   readonly tools?: readonly Tool[];
   /** The permissions its tools may need (a tool's `scope`). */
   readonly scopes?: readonly string[];
-  readonly budget?: BudgetCaps & { readonly subtree?: ActorRef<BudgetMsg, unknown> };
+  /**
+   * Caps over the agent's life (`tokens`, `modelCalls`, `toolCalls`, `wallMs` from its start,
+   * `cost`), per task (`perTask`: the same caps, `wallMs` from the task's start), and per
+   * subtree (`subtree`, a budgetKeeper). `warnAt`: the fractions of a cap at which a
+   * `budget.warning` event is emitted (default 0.5, 0.8 and 1). A `cost` cap needs a price
+   * for the model in `prices`.
+   */
+  readonly budget?: BudgetCaps & {
+    readonly subtree?: ActorRef<BudgetMsg, unknown>;
+    readonly perTask?: BudgetCaps;
+    readonly warnAt?: readonly number[];
+  };
+  /** The steps a task is expected to take: one past them emits `steps.warning` (once a task). */
+  readonly expectedSteps?: number;
   readonly prices?: PriceTable;
   /** The most tokens one model reply may have (also the budget's estimate of a call). */
   readonly maxOutputTokens?: number;
@@ -83,6 +96,7 @@ export const DEFAULTS = {
   modelTimeoutMs: 120_000,
   maxSteps: 10,
   loopRepeats: 3,
+  warnAt: [0.5, 0.8, 1] as readonly number[],
 };
 
 /** The config, checked and with its defaults: what the agent's modules are made from. */
@@ -96,6 +110,9 @@ export interface AgentSettings {
   readonly tools: ReadonlyMap<string, Tool>;
   readonly scopes: ReadonlySet<string>;
   readonly caps: BudgetCaps;
+  readonly perTask: BudgetCaps;
+  readonly warnAt: readonly number[];
+  readonly expectedSteps: number | undefined;
   readonly subtree: ActorRef<BudgetMsg, unknown> | null;
   readonly prices: PriceTable | undefined;
   readonly maxOutputTokens: number;
@@ -136,14 +153,28 @@ export function settingsOf(config: AgentConfig): AgentSettings {
   checkModel(config.model);
   const tools = toolsByName(config.tools);
   const retry = { ...DEFAULTS, ...config.retry };
+  const modelName = config.modelName ?? config.model.name;
+  // a cost cap on a model without a price would never be reached: silently unlimited
+  if (
+    (config.budget?.cost !== undefined || config.budget?.perTask?.cost !== undefined) &&
+    config.prices?.[modelName] === undefined
+  )
+    throw new InvalidOptionError(
+      'config.prices',
+      modelName,
+      `a price for model ${modelName}: a cost cap cannot count without one`,
+    );
   return {
     name: config.name,
     model: config.model,
-    modelName: config.modelName ?? config.model.name,
+    modelName,
     instructions: config.instructions,
     tools,
     scopes: new Set(config.scopes ?? []),
-    caps: config.budget ?? {},
+    caps: capsOf('config.budget', config.budget),
+    perTask: capsOf('config.budget.perTask', config.budget?.perTask),
+    warnAt: warnAtOf(config.budget?.warnAt),
+    expectedSteps: positiveInteger('config.expectedSteps', config.expectedSteps),
     subtree: config.budget?.subtree ?? null,
     prices: config.prices,
     maxOutputTokens: config.maxOutputTokens ?? DEFAULTS.maxOutputTokens,
@@ -157,6 +188,37 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     onBudget: onBudgetOf(config.onBudget),
     conversation: oneOf('config.conversation', config.conversation, ['keep', 'per-task']),
   };
+}
+
+const CAPS = ['tokens', 'modelCalls', 'toolCalls', 'wallMs', 'cost'] as const;
+
+/** Budget caps: each given one a number ≥ 0. */
+function capsOf(field: string, v: (BudgetCaps & object) | undefined): BudgetCaps {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null) throw new InvalidOptionError(field, v, 'an object');
+  const caps: Record<string, number> = {};
+  for (const cap of CAPS) {
+    const n = (v as Record<string, unknown>)[cap];
+    if (n === undefined) continue;
+    if (typeof n !== 'number' || !(n >= 0))
+      throw new InvalidOptionError(`${field}.${cap}`, n, 'a number ≥ 0');
+    caps[cap] = n;
+  }
+  return caps;
+}
+
+function warnAtOf(v: unknown): readonly number[] {
+  if (v === undefined) return DEFAULTS.warnAt;
+  if (!Array.isArray(v) || v.some((f) => typeof f !== 'number' || !(f > 0 && f <= 1)))
+    throw new InvalidOptionError('config.budget.warnAt', v, 'an array of fractions in (0, 1]');
+  return [...(v as number[])].sort((a, b) => a - b);
+}
+
+function positiveInteger(field: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new InvalidOptionError(field, v, 'an integer ≥ 1');
+  return v;
 }
 
 /** One of `values` (absent: the first). */

@@ -20,6 +20,11 @@ export interface AgentContext {
   readonly approval: PendingApproval | null;
   readonly spent: Spent;
   readonly startedAt: number;
+  /**
+   * What had been spent when the current task began, and when it began (the system clock):
+   * the task's own spend is `spent` less this, checked against `budget.perTask`.
+   */
+  readonly taskBase?: { readonly spent: Spent; readonly at: number };
   readonly turn: number;
   readonly attempt: number;
   readonly answer: string | null;
@@ -33,6 +38,11 @@ export interface AgentContext {
     readonly name: string;
     readonly message: string;
     readonly cap?: BudgetCap;
+    /** A budget's limit and what it had spent (BudgetExceededError). */
+    readonly limit?: number;
+    readonly spent?: number;
+    /** `task`: the cap was the task's (`budget.perTask`), not the agent's. */
+    readonly scope?: 'agent' | 'task';
     /** A loop's tool (LoopDetectedError). */
     readonly tool?: string;
     /** The provider's HTTP status (ModelCallError). */

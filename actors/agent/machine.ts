@@ -36,7 +36,8 @@ import { taskPrincipal } from './access.ts';
 import type { ModelReply } from './model.ts';
 import type { ModelCalls } from './model-call.ts';
 import { recordResult, stepFinished, waitingForHuman, type ToolRuns } from './tool-run.ts';
-import { chargeReply, deniedError } from './spending.ts';
+import { budgetWarnings, chargeReply, deniedError, toolRoom } from './spending.ts';
+import type { Spent } from './types.ts';
 import {
   agentMessage,
   instructionsOf,
@@ -83,11 +84,30 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
    * The context of a task that ends with `reply`'s text (the step cap's last call, a loop):
    * the reply is kept without its tool calls, which never run.
    */
+  /** Emits the `budget.warning`s a spend from the context's to `after` crosses; `after`. */
+  const warned = (context: Context, after: Spent): Spent => {
+    const warnings = budgetWarnings(settings, context, after);
+    if (warnings.length > 0) {
+      const { ctx } = running();
+      for (const w of warnings) ctx.emit(w);
+    }
+    return after;
+  };
+  /** The spend after `reply`, its warnings emitted. */
+  const charged = (context: Context, reply: ModelReply): Spent =>
+    warned(context, chargeReply(context.spent, reply.usage, modelName, settings.prices));
+  /** One step past `expectedSteps`: `steps.warning`, once a task. */
+  const stepsAfter = (context: Context): number => {
+    const steps = (context.steps ?? 0) + 1;
+    if (settings.expectedSteps !== undefined && steps === settings.expectedSteps + 1)
+      running().ctx.emit({ type: 'steps.warning', steps, expected: settings.expectedSteps });
+    return steps;
+  };
   const endWith = (context: Context, reply: ModelReply, stopReason: 'max_steps' | 'loop') => ({
-    spent: chargeReply(context.spent, reply.usage, modelName, settings.prices),
+    spent: charged(context, reply),
     messages: [...context.messages, replyMessage({ ...reply, toolCalls: [] }, modelName)],
     answer: reply.content,
-    steps: (context.steps ?? 0) + 1,
+    steps: stepsAfter(context),
     repeats: repeatsAfter(context.repeats, reply),
     stopReason,
     attempt: 0,
@@ -117,21 +137,28 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
         },
         principal: () => taskPrincipal(actorContext('task').principal),
+        // the task's own spend is measured from here (budget.perTask)
+        taskBase: ({ context }) => ({
+          spent: context.spent,
+          at: actorContext('task').system.clock.now(),
+        }),
       }),
       takeReply: assign(({ context, event }) => {
         const reply = event.reply as ModelReply;
-        const usage = reply.usage;
-        const calls = tools.callsOf(reply, context.principal ?? null);
+        const calls = tools.callsOf(reply, context.principal ?? null, toolRoom(settings, context));
         return {
           attempt: 0,
-          steps: (context.steps ?? 0) + 1,
+          steps: stepsAfter(context),
           repeats: repeatsAfter(context.repeats, reply),
-          spent: chargeReply(context.spent, usage, modelName, settings.prices),
+          spent: charged(context, reply),
           calls,
           messages: [...context.messages, replyMessage(reply, modelName)],
         };
       }),
-      recordResult: assign(({ context, event }) => recordResult(context, event)),
+      recordResult: assign(({ context, event }) => {
+        const next = recordResult(context, event);
+        return next.spent === undefined ? next : { ...next, spent: warned(context, next.spent) };
+      }),
       appendResults: assign({
         messages: ({ context }) => [
           ...context.messages,
@@ -195,7 +222,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         if (e.name === 'MaxStepsExceededError')
           throw new MaxStepsExceededError(context.name, settings.maxSteps);
         if (e.name === 'BudgetExceededError') {
-          const err = new BudgetExceededError(e.cap!, 0, 0, context.name);
+          const err = new BudgetExceededError(e.cap!, e.limit ?? 0, e.spent ?? 0, context.name);
           err.message = e.message;
           throw err;
         }

@@ -21,13 +21,36 @@ import type { AgentSettings } from './config.ts';
 import type { Context } from './context.ts';
 import type { ToolAccess } from './access.ts';
 import type { Amount } from './budget.ts';
-import type { ModelReply } from './model.ts';
+import type { ModelReply, ToolSpec } from './model.ts';
 import type { Spending } from './spending.ts';
 import { running } from './keys.ts';
 import { ModelCallError, costOf, type ChatMessage } from './types.ts';
 
-function estimateTokens(messages: readonly ChatMessage[], maxOutput: number): number {
-  return Math.ceil(messages.reduce((n, m) => n + m.content.length + 16, 0) / 4) + maxOutput;
+/** Characters of each list of tool specs as the provider is sent them (one list per scope). */
+const specChars = new WeakMap<readonly ToolSpec[], number>();
+
+function charsOfSpecs(specs: readonly ToolSpec[]): number {
+  let n = specChars.get(specs);
+  if (n === undefined) specChars.set(specs, (n = JSON.stringify(specs).length));
+  return n;
+}
+
+/**
+ * A call's estimate: the conversation (instructions included) and the tools' schemas, at 4
+ * characters a token, each message's and tool call's framing counted, plus the completion cap.
+ */
+export function estimateTokens(
+  messages: readonly ChatMessage[],
+  specs: readonly ToolSpec[],
+  maxOutput: number,
+): number {
+  let chars = charsOfSpecs(specs);
+  for (const m of messages) {
+    chars += m.content.length + 16;
+    if (m.toolCalls !== undefined)
+      for (const c of m.toolCalls) chars += c.name.length + c.arguments.length + c.id.length + 16;
+  }
+  return Math.ceil(chars / 4) + maxOutput;
 }
 
 /** Whether a failed call may be tried again: a ModelCallError says; other troupe errors not. */
@@ -54,7 +77,10 @@ export function modelCalls(
   const call = (context: Context): void => {
     const { ctx, key } = running();
     const turn = context.turn;
-    const estimateTokensNow = estimateTokens(context.messages, maxOutputTokens);
+    // past the step cap: the last call, tools off (machine.ts)
+    const specs =
+      (context.steps ?? 0) >= settings.maxSteps ? [] : access.specsFor(context.principal ?? null);
+    const estimateTokensNow = estimateTokens(context.messages, specs, maxOutputTokens);
     const estimate: Amount = {
       tokens: estimateTokensNow,
       modelCalls: 1,
@@ -89,11 +115,7 @@ export function modelCalls(
           settings.model.complete({
             model: modelName,
             messages: context.messages,
-            // past the step cap: the last call, tools off (machine.ts)
-            tools:
-              (context.steps ?? 0) >= settings.maxSteps
-                ? []
-                : access.specsFor(context.principal ?? null),
+            tools: specs,
             maxOutputTokens,
             onToken: (text) => emit({ type: 'token', turn, text }),
             signal: abort.signal,

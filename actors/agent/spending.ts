@@ -60,8 +60,9 @@ export function spending(settings: AgentSettings): Spending {
     key: string,
     over: { cap: BudgetCap; limit: number; spent: number },
     whose: string,
+    scope: 'agent' | 'task' = 'agent',
   ): void => {
-    ctx.self.tell({ type: 'budget.denied', key, ...over, whose });
+    ctx.self.tell({ type: 'budget.denied', key, ...over, whose, scope });
   };
 
   /** Reserves `amount` in the subtree's budget (when there is one); true when granted. */
@@ -79,13 +80,12 @@ export function spending(settings: AgentSettings): Spending {
   return {
     settle,
     reserve(ctx, key, context, id, amount, start, unanswered) {
-      const over = overCap(
-        caps,
-        { ...context.spent },
-        amount,
-        ctx.system.clock.now() - context.startedAt,
-      );
+      const now = ctx.system.clock.now();
+      const over = overCap(caps, { ...context.spent }, amount, now - context.startedAt);
       if (over !== null) return deny(ctx, key, over, context.name);
+      const task = taskSpent(context);
+      const overTask = overCap(settings.perTask, task.spent, amount, now - task.at);
+      if (overTask !== null) return deny(ctx, key, overTask, `${context.name}'s task`, 'task');
       void ask(id, amount).then(
         (granted) => {
           if (!granted.ok) return deny(ctx, key, granted, 'the subtree');
@@ -116,16 +116,104 @@ export function chargeReply(
   };
 }
 
-/** The error a keyed `budget.denied` puts in the context (the machine then fails). */
+/** The error a keyed `budget.denied` puts in the context: every field of the error. */
 export function deniedError(event: Record<string, unknown>): NonNullable<Context['error']> {
+  const limit = Number(event.limit);
+  const spent = Number(event.spent);
   return {
     name: 'BudgetExceededError',
-    message: new BudgetExceededError(
-      event.cap as BudgetCap,
-      Number(event.limit),
-      Number(event.spent),
-      String(event.whose),
-    ).message,
+    message: new BudgetExceededError(event.cap as BudgetCap, limit, spent, String(event.whose))
+      .message,
     cap: event.cap as BudgetCap,
+    limit,
+    spent,
+    scope: event.scope === 'task' ? 'task' : 'agent',
   };
+}
+
+/** What the current task has spent, and when it began (`taskBase`; none: the agent's start). */
+export function taskSpent(context: Context): { spent: Spent; at: number } {
+  const base = context.taskBase;
+  if (base === undefined) return { spent: context.spent, at: context.startedAt };
+  const s = context.spent;
+  const b = base.spent;
+  return {
+    spent: {
+      tokens: s.tokens - b.tokens,
+      modelCalls: s.modelCalls - b.modelCalls,
+      toolCalls: s.toolCalls - b.toolCalls,
+      cost: s.cost - b.cost,
+    },
+    at: base.at,
+  };
+}
+
+/**
+ * How many tool calls the agent's and the task's `toolCalls` caps still cover (Infinity: no
+ * cap, or none left, which the step's reservation then refuses, ending the task).
+ */
+export function toolRoom(
+  settings: AgentSettings,
+  context: Context,
+): { calls: number; why: string } {
+  let calls = Infinity;
+  let why = '';
+  const agentCap = settings.caps.toolCalls;
+  if (agentCap !== undefined && agentCap - context.spent.toolCalls < calls) {
+    calls = agentCap - context.spent.toolCalls;
+    why = `${context.name}'s toolCalls budget (${agentCap})`;
+  }
+  const taskCap = settings.perTask.toolCalls;
+  const task = taskSpent(context).spent.toolCalls;
+  if (taskCap !== undefined && taskCap - task < calls) {
+    calls = taskCap - task;
+    why = `${context.name}'s task's toolCalls budget (${taskCap})`;
+  }
+  return calls > 0 ? { calls, why } : { calls: Infinity, why: '' };
+}
+
+/** A `budget.warning`: a cap's fraction `at` reached. */
+export interface BudgetWarning {
+  readonly type: 'budget.warning';
+  readonly scope: 'agent' | 'task';
+  readonly cap: BudgetCap;
+  readonly at: number;
+  readonly limit: number;
+  readonly spent: number;
+}
+
+const SPENDABLE = ['tokens', 'modelCalls', 'toolCalls', 'cost'] as const;
+
+/**
+ * The warnings a spend from `before` to `after` crosses: for each cap of the agent (over its
+ * life) and of the task (`perTask`), each fraction of `warnAt` it reaches now and had not
+ * reached before.
+ */
+export function budgetWarnings(
+  settings: AgentSettings,
+  before: Context,
+  after: Spent,
+): BudgetWarning[] {
+  const out: BudgetWarning[] = [];
+  const task = taskSpent(before);
+  const scopes = [
+    { scope: 'agent' as const, caps: settings.caps, from: before.spent, base: ZERO_SPENT },
+    {
+      scope: 'task' as const,
+      caps: settings.perTask,
+      from: task.spent,
+      base: before.taskBase?.spent ?? ZERO_SPENT,
+    },
+  ];
+  for (const { scope, caps, from, base } of scopes)
+    for (const cap of SPENDABLE) {
+      const limit = caps[cap];
+      if (limit === undefined || limit <= 0) continue;
+      const was = from[cap];
+      const now = after[cap] - base[cap];
+      for (const at of settings.warnAt)
+        if (was < at * limit && now >= at * limit)
+          out.push({ type: 'budget.warning', scope, cap, at, limit, spent: now });
+    }
+  return out;
 }

@@ -35,10 +35,18 @@ import type { ToolCallRecord } from './types.ts';
 
 export interface ToolRuns {
   /** The step's calls, from the model's reply: checked, and marked for approval. */
-  callsOf(reply: ModelReply, principal: TaskPrincipal | null): ToolCallRecord[];
+  callsOf(reply: ModelReply, principal: TaskPrincipal | null, room?: ToolRoom): ToolCallRecord[];
   /** Starts the calls that may run now (`running`: those that need no approval, and approved ones). */
   run(context: Context): void;
 }
+
+/** How many of a step's calls the budgets cover, and which budget says so. */
+export interface ToolRoom {
+  readonly calls: number;
+  readonly why: string;
+}
+
+const NO_LIMIT: ToolRoom = { calls: Infinity, why: '' };
 
 /** A call of the model's that does not run: its error goes back to the model. */
 const refused = (
@@ -50,8 +58,13 @@ const refused = (
 export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: Spending): ToolRuns {
   const { tools, mayUse } = access;
 
-  const callsOf = (reply: ModelReply, principal: TaskPrincipal | null): ToolCallRecord[] => {
+  const callsOf = (
+    reply: ModelReply,
+    principal: TaskPrincipal | null,
+    room: ToolRoom = NO_LIMIT,
+  ): ToolCallRecord[] => {
     const seen = new Set<string>();
+    let admitted = 0;
     return reply.toolCalls.map((c, i): ToolCallRecord => {
       // ids come from the model: a repeated one would let one approval run two calls
       if (seen.has(c.id))
@@ -72,6 +85,12 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
       }
       const problem = tool.check(args);
       if (problem !== null) return refused(c, `invalid arguments: ${problem}`);
+      // the budget covers only the first calls of the step: the others are refused, saying so
+      if (++admitted > room.calls)
+        return refused(
+          c,
+          `not run: ${room.why} covers ${room.calls} of this step's ${reply.toolCalls.length} calls`,
+        );
       let approval: boolean;
       try {
         approval = tool.needsApproval(args as never);
