@@ -10,6 +10,7 @@
  *     { type: 'message', from: string, content: string }
  *     { type: 'approve' | 'reject', callId: string, reason?: string, token?: string }
  *     { type: 'status' }
+ *     { type: 'cancel', reason?: string }
  */
 import { stringField, typed, untyped } from './refusal.ts';
 
@@ -30,7 +31,9 @@ export type AgentInput =
       /** Checked when given: the agent's own correlation id, which no subscriber sees. */
       readonly token?: string;
     }
-  | { readonly type: 'status' };
+  | { readonly type: 'status' }
+  /** Ends the task at work (actors/agent/cancel.ts). */
+  | { readonly type: 'cancel'; readonly reason?: string };
 
 /** Why a message from outside is refused (its schema above), or null. */
 export function invalidInput(msg: unknown): string | null {
@@ -47,6 +50,8 @@ export function invalidInput(msg: unknown): string | null {
       );
     case 'message':
       return stringField(m, 'from') ?? stringField(m, 'content');
+    case 'cancel':
+      return stringField(m, 'reason', true);
     case 'approve':
     case 'reject':
       if ('principal' in m)

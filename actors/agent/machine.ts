@@ -66,6 +66,7 @@ import {
   ModelCallError,
 } from './types.ts';
 import { lastCallMessage, loopIn, repeatsAfter } from './stops.ts';
+import { abortAll, mayCancel } from './cancel.ts';
 
 /** A `model.error` as the task's error: the provider's message and HTTP status, if any. */
 function modelError(event: AnyEventObject): Context['error'] {
@@ -190,6 +191,41 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       }),
       // what only a running task needs: its asker and its loop count
       forgetTask: assign({ replyTo: null, repeats: {} }),
+      // a cancel: the task ends, what it has in flight is aborted, the pending calls are
+      // answered as cancelled so the conversation holds
+      endOnCancel: assign(({ context, event }) => {
+        const reason = str(event.reason) ?? 'cancelled';
+        abortAll(running().key, reason);
+        const pending = context.calls.map((c) =>
+          c.status === 'done' || c.status === 'error'
+            ? c
+            : { ...c, status: 'error' as const, error: `cancelled: ${reason}` },
+        );
+        return {
+          error: { name: 'TaskCancelledError', message: `the task was cancelled: ${reason}` },
+          stopReason: 'cancelled' as const,
+          answer: null,
+          approval: null,
+          messages: [...context.messages, ...resultMessages(pending)],
+          calls: [],
+        };
+      }),
+      answerCancelled: () => {
+        const c = actorContext('cancel');
+        if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: true });
+      },
+      answerNothingToCancel: () => {
+        const c = actorContext('cancel');
+        if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: false });
+      },
+      answerCancelForbidden: () => {
+        const c = actorContext('cancel');
+        if (c.replyTo !== undefined)
+          c.reply({
+            ok: false,
+            error: 'only the task’s principal, or one with the cancel permission, may cancel it',
+          });
+      },
       answerOk,
       answerForbidden,
       answerRefused,
@@ -269,6 +305,8 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
     initial: 'idle',
     on: {
       status: { actions: 'answerStatus' },
+      // no task at work (states at work take their own)
+      cancel: { actions: 'answerNothingToCancel' },
       // an approval when none waits (used, expired, or never asked for) is refused
       approve: { actions: 'answerRefused' },
       reject: { actions: 'answerRefused' },
@@ -318,6 +356,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       thinking: {
         entry: [assign({ turn: ({ context }) => context.turn + 1 }), 'callModel'],
         on: {
+          cancel: [
+            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
+            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
+          ],
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -421,6 +463,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       retrying: {
         entry: ({ context }) => model.retryLater(context),
         on: {
+          cancel: [
+            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
+            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
+          ],
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -466,6 +512,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           { guard: 'waitingForHuman', target: 'awaitingApproval' },
         ],
         on: {
+          cancel: [
+            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
+            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
+          ],
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -486,6 +536,10 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           'armExpiry',
         ],
         on: {
+          cancel: [
+            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
+            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
+          ],
           'agent.resume': { guard: 'keyed', actions: 'armExpiry' },
           approve: [
             { guard: 'notPermitted', actions: 'answerForbidden' },

@@ -24,6 +24,7 @@ import type { Amount } from './budget.ts';
 import type { ModelReply, ToolSpec } from './model.ts';
 import type { Spending } from './spending.ts';
 import { running } from './keys.ts';
+import { track } from './cancel.ts';
 import { ModelCallError, costOf, type ChatMessage } from './types.ts';
 
 /** Characters of each list of tool specs as the provider is sent them (one list per scope). */
@@ -111,7 +112,7 @@ export function modelCalls(
             reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
           }, modelTimeoutMs);
         });
-        return Promise.race([
+        const work = Promise.race([
           settings.model.complete({
             model: modelName,
             messages: context.messages,
@@ -171,6 +172,9 @@ export function modelCalls(
               cost: costOf(modelName, usage, prices),
             });
           });
+        // a cancel aborts the call's signal (actors/agent/cancel.ts)
+        track(key, abort, work);
+        return work;
       },
       (why) => {
         ctx.self.tell({ type: 'model.error', key, turn, message: why, retryable: true });

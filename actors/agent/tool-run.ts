@@ -30,6 +30,7 @@ import type { Amount } from './budget.ts';
 import type { ModelReply } from './model.ts';
 import type { Spending } from './spending.ts';
 import { running } from './keys.ts';
+import { track } from './cancel.ts';
 import { dataOf, safeString } from './results.ts';
 import type { ToolCallRecord } from './types.ts';
 
@@ -121,8 +122,9 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
     let timer: TimerEntry | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = ctx.system.timers.schedule(() => {
-        abort.abort();
+        // the timeout's error first: the abort that follows would end the race too
         reject(new Error(`timed out after ${tool.timeoutMs} ms`));
+        abort.abort();
       }, tool.timeoutMs);
     });
     const reply = (ok: boolean, v: unknown) => {
@@ -138,7 +140,14 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
             },
       );
     };
-    return Promise.race([
+    // a cancel (actors/agent/cancel.ts) aborts the signal: the call ends at once
+    const aborted = new Promise<never>((_, reject) =>
+      abort.signal.addEventListener('abort', () => reject(abort.signal.reason as Error), {
+        once: true,
+      }),
+    );
+    const work = Promise.race([
+      aborted,
       Promise.resolve().then(() =>
         tool.run(args, {
           callId: call.id,
@@ -163,6 +172,8 @@ export function toolRuns(settings: AgentSettings, access: ToolAccess, budgets: S
       .finally(() => {
         if (timer !== undefined) ctx.system.timers.cancel(timer);
       });
+    track(key, abort, work);
+    return work;
   };
 
   const run = (context: Context): void => {

@@ -23,7 +23,7 @@ import type { Behaviour, InOf, ReplyOf } from '../../runtime/core/behaviour.ts';
 import type { SpawnOptions } from '../../runtime/options.ts';
 import type { SystemApi } from '../../runtime/system-api.ts';
 import type { OffloadTask } from '../../runtime/core/offload.ts';
-import { InvalidOptionError } from '../../runtime/core/error.ts';
+import { InvalidOptionError, TroupeError } from '../../runtime/core/error.ts';
 import { runUntrusted } from '../../sandbox/run.ts';
 import type { SandboxLimits } from '../../sandbox/limits.ts';
 import type { ToolSpec } from './model.ts';
@@ -212,11 +212,43 @@ export function offloadTool<I, O>(def: {
 }
 
 /**
+ * A delegated task that ended without an answer: the sub-agent failed or stopped (`ended`),
+ * or its task ended otherwise (`stopReason`: budget, error, max_steps without an answer…).
+ * The delegating agent's model gets it as the tool's error, and can react.
+ */
+export class DelegationFailedError extends TroupeError {
+  readonly tool: string;
+  readonly agent: string;
+  readonly stopReason: string | null;
+  constructor(tool: string, agent: string, why: string, stopReason: string | null = null) {
+    super('ERR_DELEGATION_FAILED', `${tool}: the sub-agent ${agent} ${why}`);
+    this.name = 'DelegationFailedError';
+    this.tool = tool;
+    this.agent = agent;
+    this.stopReason = stopReason;
+  }
+}
+
+/** How long a cancelled delegation waits for its sub-agent to take the cancel. */
+const CANCEL_GRACE_MS = 5_000;
+
+interface DelegatedDone {
+  readonly answer: string | null;
+  readonly stopReason?: string;
+  readonly error?: { readonly message?: string };
+}
+
+/**
  * Delegation: a tool that spawns a sub-agent as a child of the calling agent (supervised by
  * it), gives it `{ task }` and returns its answer; the sub-agent stops when it has answered.
  * The task acts for the call's principal (ToolContext.principal): the sub-agent may use no
  * scope the delegating task could not.
  * `agent` makes the sub-agent's behaviour (e.g. `() => createAgent({...})`).
+ *
+ * A sub-agent that fails or stops before it answers, or whose task ends without an answer,
+ * fails the call at once with DelegationFailedError (the model sees it as the tool's error),
+ * not at the timeout. A cancelled call (its signal aborts: the delegating task was cancelled,
+ * or the call timed out) cancels the sub-agent's task first, so a cancel goes down the tree.
  */
 export function delegateTool(def: {
   name: string;
@@ -236,13 +268,48 @@ export function delegateTool(def: {
     timeoutMs: def.timeoutMs ?? 5 * 60_000,
     run: async ({ task }, ctx) => {
       const child = ctx.spawn(def.agent());
+      let unwatch = (): void => undefined;
+      const ended = new Promise<never>((_, reject) => {
+        unwatch = ctx.system.watch(child, (t) => {
+          const why = t.error instanceof Error ? `: ${t.error.message}` : '';
+          reject(new DelegationFailedError(def.name, child.address, `${t.reason}${why}`));
+        });
+      });
+      let onAbort = (): void => undefined;
+      const cancelled = new Promise<never>((_, reject) => {
+        onAbort = () =>
+          reject(new DelegationFailedError(def.name, child.address, 'was cancelled', 'cancelled'));
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      });
       try {
-        const done = (await child.ask(
-          { type: 'task', input: task, from: ctx.agent.address },
-          { timeout: def.timeoutMs ?? 5 * 60_000, principal: ctx.principal },
-        )) as { answer: string | null };
+        const done = (await Promise.race([
+          child.ask(
+            { type: 'task', input: task, from: ctx.agent.address },
+            { timeout: def.timeoutMs ?? 5 * 60_000, principal: ctx.principal },
+          ),
+          ended,
+          cancelled,
+        ])) as DelegatedDone;
+        if (done.answer === null && done.stopReason !== undefined && done.stopReason !== 'answer')
+          throw new DelegationFailedError(
+            def.name,
+            child.address,
+            `ended its task without an answer (${done.stopReason}${done.error?.message === undefined ? '' : `: ${done.error.message}`})`,
+            done.stopReason,
+          );
         return done.answer;
       } finally {
+        unwatch();
+        ctx.signal.removeEventListener('abort', onAbort);
+        // a cancel goes down: the sub-agent's task is cancelled (its own calls aborted) first
+        if (ctx.signal.aborted)
+          await child
+            .ask(
+              { type: 'cancel', reason: `${def.name} was cancelled` },
+              { timeout: CANCEL_GRACE_MS, principal: ctx.principal },
+            )
+            .catch(() => undefined);
         ctx.stopChild(child);
       }
     },
