@@ -461,7 +461,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         },
       },
       retrying: {
-        entry: ({ context }) => model.retryLater(context),
+        entry: ({ context, event }) => model.retryLater(context, event),
         on: {
           cancel: [
             { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },

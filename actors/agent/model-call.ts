@@ -10,8 +10,10 @@
  *   nothing fires after the system ends); the reservation is settled all the same.
  * - A provider that reports no usage is charged its estimate.
  * - A model call that fails retryably (network, 408/409/429, 5xx, errors with no status) is
- *   retried with exponential backoff (`retry.baseMs` doubled each attempt, at most
- *   `retry.maxMs`) up to `retry.attempts`, within the budget; then ModelCallError goes to the
+ *   retried with exponential backoff and full jitter (a random wait up to `retry.baseMs`
+ *   doubled each attempt, at most `retry.maxMs`; never before an error's `retryInMs`, which a
+ *   shared client's open breaker gives) up to `retry.attempts`, within the budget; then
+ *   ModelCallError goes to the
  *   supervisor.
  */
 import type { AnyEventObject } from 'xstate';
@@ -54,6 +56,15 @@ export function estimateTokens(
   return Math.ceil(chars / 4) + maxOutput;
 }
 
+/**
+ * When an error says to retry: a shared client's open breaker (ProviderUnavailableError's
+ * `retryInMs`), read by shape so the agent imports nothing of the provider folder.
+ */
+function retryAfterOf(e: unknown): number | undefined {
+  const ms = (e as { retryInMs?: unknown } | null)?.retryInMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+}
+
 /** Whether a failed call may be tried again: a ModelCallError says; other troupe errors not. */
 function retryable(e: unknown): boolean {
   return e instanceof ModelCallError ? e.retryable : !(e instanceof TroupeError);
@@ -64,8 +75,13 @@ export interface ModelCalls {
   call(context: Context): void;
   /** Whether a `model.error` may be retried: retryable, and attempts are left. */
   canRetry(context: Context, event: AnyEventObject): boolean;
-  /** Tells the agent `model.retry` for the turn after the attempt's backoff. */
-  retryLater(context: Context): void;
+  /**
+   * Tells the agent `model.retry` for the turn after the attempt's backoff: full jitter (a
+   * random wait up to `retry.baseMs` doubled each attempt, at most `retry.maxMs`), and never
+   * before the error said to retry (`retryAfterMs` of the `model.error`: a shared client's
+   * open breaker, actors/agent/provider/).
+   */
+  retryLater(context: Context, event: AnyEventObject): void;
 }
 
 export function modelCalls(
@@ -151,6 +167,7 @@ export function modelCalls(
             },
             (e: unknown) => {
               const status = e instanceof ModelCallError ? e.status : undefined;
+              const after = retryAfterOf(e);
               ctx.self.tell({
                 type: 'model.error',
                 key,
@@ -158,6 +175,7 @@ export function modelCalls(
                 message: e instanceof Error ? e.message : String(e),
                 retryable: retryable(e),
                 ...(status === undefined ? {} : { status }),
+                ...(after === undefined ? {} : { retryAfterMs: after }),
               });
             },
           )
@@ -186,9 +204,11 @@ export function modelCalls(
     call,
     canRetry: (context, event) =>
       (event as { retryable?: boolean }).retryable === true && context.attempt + 1 < retry.attempts,
-    retryLater(context) {
+    retryLater(context, event) {
       const { ctx, key } = running();
-      const wait = Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1));
+      const cap = Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1));
+      const after = typeof event.retryAfterMs === 'number' ? event.retryAfterMs : 0;
+      const wait = Math.max(Math.random() * cap, after);
       const target = ctx.self;
       const turn = context.turn;
       ctx.system.timers.schedule(() => target.tell({ type: 'model.retry', key, turn }), wait);

@@ -63,4 +63,43 @@ describe('agent timers on the system clock', () => {
     await t.clock.advance(10 * 60_000);
     expect(model.calls).toBe(1);
   });
+
+  it('retries no sooner than an error says (retryInMs), and within its jittered backoff otherwise', async () => {
+    const t = testSystem();
+    let calls = 0;
+    const model = {
+      name: 'flaky',
+      complete: () => {
+        calls++;
+        if (calls === 1)
+          return Promise.reject(
+            Object.assign(new ModelCallError('breaker open', true), { retryInMs: 5_000 }),
+          );
+        if (calls === 2) return Promise.reject(new ModelCallError('503', true, 503));
+        return Promise.resolve({
+          content: 'ok',
+          toolCalls: [],
+          usage: { inputTokens: 1, outputTokens: 1 },
+        });
+      },
+    };
+    const agent = t.system.spawn(
+      createAgent({ model, retry: { attempts: 3, baseMs: 1_000, maxMs: 10_000 } }),
+    );
+    const done = agent.ask(task('go'), { timeout: 60_000 });
+    await settle(t.system);
+    expect(calls).toBe(1);
+    // the backoff alone would be at most 1,000 ms: the error's 5,000 ms wins
+    await t.clock.advance(4_999);
+    expect(calls).toBe(1);
+    await t.clock.advance(1);
+    await settle(t.system);
+    expect(calls).toBe(2);
+    // the second retry: full jitter, somewhere in [0, 2,000] ms
+    await t.clock.advance(2_000);
+    await settle(t.system);
+    expect(calls).toBe(3);
+    await expect(done).resolves.toMatchObject({ answer: 'ok', stopReason: 'answer' });
+    await t.system.shutdown();
+  });
 });
