@@ -15,6 +15,7 @@ import type { ModelProvider } from './model.ts';
 import type { Tool } from './tools.ts';
 import type { BudgetMsg } from './budget.ts';
 import type { BudgetCaps, PriceTable } from './types.ts';
+import type { ReplyJournal } from './journal.ts';
 
 export interface AgentConfig {
   /**
@@ -42,6 +43,12 @@ export interface AgentConfig {
     readonly perTask?: BudgetCaps;
     readonly warnAt?: readonly number[];
   };
+  /**
+   * Where model replies are recorded before the agent acts on them, so a restart never calls
+   * the provider again for a reply it had (actors/agent/journal.ts): `memoryJournal()`, or
+   * `storeJournal(store)` beside the snapshots. Default: none.
+   */
+  readonly journal?: ReplyJournal;
   /** The steps a task is expected to take: one past them emits `steps.warning` (once a task). */
   readonly expectedSteps?: number;
   readonly prices?: PriceTable;
@@ -113,6 +120,7 @@ export interface AgentSettings {
   readonly perTask: BudgetCaps;
   readonly warnAt: readonly number[];
   readonly expectedSteps: number | undefined;
+  readonly journal: ReplyJournal | undefined;
   readonly subtree: ActorRef<BudgetMsg, unknown> | null;
   readonly prices: PriceTable | undefined;
   readonly maxOutputTokens: number;
@@ -175,6 +183,7 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     perTask: capsOf('config.budget.perTask', config.budget?.perTask),
     warnAt: warnAtOf(config.budget?.warnAt),
     expectedSteps: positiveInteger('config.expectedSteps', config.expectedSteps),
+    journal: journalOf(config.journal),
     subtree: config.budget?.subtree ?? null,
     prices: config.prices,
     maxOutputTokens: config.maxOutputTokens ?? DEFAULTS.maxOutputTokens,
@@ -205,6 +214,14 @@ function capsOf(field: string, v: (BudgetCaps & object) | undefined): BudgetCaps
     caps[cap] = n;
   }
   return caps;
+}
+
+function journalOf(v: unknown): ReplyJournal | undefined {
+  if (v === undefined) return undefined;
+  const j = v as Partial<ReplyJournal> | null;
+  if (typeof j?.record !== 'function' || typeof j.recorded !== 'function')
+    throw new InvalidOptionError('config.journal', v, 'a journal (record and recorded)');
+  return j as ReplyJournal;
 }
 
 function warnAtOf(v: unknown): readonly number[] {

@@ -5,6 +5,7 @@
  * AgentContext is what a subscriber sees; the machine holds the approval with its token
  * (actors/agent/approvals.ts), which leaves no view.
  */
+import { randomUUID } from 'node:crypto';
 import type { ActorRef } from '../../runtime/core/ref.ts';
 import type { TaskPrincipal } from './access.ts';
 import type { HeldApproval, PendingApproval } from './approvals.ts';
@@ -20,6 +21,11 @@ export interface AgentContext {
   readonly approval: PendingApproval | null;
   readonly spent: Spent;
   readonly startedAt: number;
+  /**
+   * This conversation's id, made at the agent's first start (its replies' key in a journal:
+   * actors/agent/journal.ts); absent in snapshots saved before it was.
+   */
+  readonly conversationId?: string;
   /**
    * What had been spent when the current task began, and when it began (the system clock):
    * the task's own spend is `spent` less this, checked against `budget.perTask`.
@@ -74,6 +80,7 @@ export function initialContext(
     approval: null,
     spent: ZERO_SPENT,
     startedAt,
+    conversationId: randomUUID(),
     turn: 0,
     attempt: 0,
     answer: null,

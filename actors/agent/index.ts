@@ -35,8 +35,11 @@ export {
   offloadTool,
   delegateTool,
   blackboardTool,
+  DelegationFailedError,
   DEFAULT_TOOL_TIMEOUT_MS,
 } from './tools.ts';
+export { memoryJournal, storeJournal } from './journal.ts';
+export type { ReplyJournal } from './journal.ts';
 export type { Tool, ToolContext, ToolDefinition, ApprovalRule } from './tools.ts';
 export { budgetKeeper, MAX_RESERVATIONS, MAX_RESERVATION_ID_CHARS } from './budget.ts';
 export { InvalidMessageError } from './refusal.ts';

@@ -110,92 +110,132 @@ export function modelCalls(
     };
     const reservation = `${context.name}:${key}:m${turn}`;
     const emit = (event: unknown) => ctx.emit(event);
-    budgets.reserve(
-      ctx,
+    const journal = settings.journal;
+    const conversation = context.conversationId;
+    /** The reply as the machine takes it. */
+    const result = (reply: ModelReply) => ({
+      type: 'model.result',
       key,
-      context,
-      reservation,
-      estimate,
-      () => {
-        let reply: ModelReply | null = null;
-        // a provider that never answers is abandoned: its reservation is settled all the same
-        const abort = new AbortController();
-        // on the system's timer heap: its clock, and nothing fires after the system ends
-        let timer: TimerEntry | undefined;
-        const timedOut = new Promise<never>((_, reject) => {
-          timer = ctx.system.timers.schedule(() => {
-            abort.abort();
-            reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
-          }, modelTimeoutMs);
-        });
-        const work = Promise.race([
-          settings.model.complete({
-            model: modelName,
-            messages: context.messages,
-            tools: specs,
-            maxOutputTokens,
-            onToken: (text) => emit({ type: 'token', turn, text }),
-            signal: abort.signal,
-          }),
-          timedOut,
-        ])
-          .then(
-            (r) => {
-              // a provider that reports no usage is charged its estimate
-              const usage =
-                r.usage.inputTokens + r.usage.outputTokens > 0
-                  ? r.usage
-                  : {
-                      inputTokens: estimateTokensNow - maxOutputTokens,
-                      outputTokens: maxOutputTokens,
-                    };
-              reply = { ...r, usage };
-              ctx.self.tell({
-                type: 'model.result',
-                key,
-                turn,
-                reply: {
-                  content: String(r.content),
-                  toolCalls: r.toolCalls.map((c) => ({
-                    id: String(c.id),
-                    name: String(c.name),
-                    arguments: String(c.arguments),
-                  })),
-                  usage,
-                },
-              });
-            },
-            (e: unknown) => {
-              const status = e instanceof ModelCallError ? e.status : undefined;
-              const after = retryAfterOf(e);
-              ctx.self.tell({
-                type: 'model.error',
-                key,
-                turn,
-                message: e instanceof Error ? e.message : String(e),
-                retryable: retryable(e),
-                ...(status === undefined ? {} : { status }),
-                ...(after === undefined ? {} : { retryAfterMs: after }),
-              });
-            },
-          )
-          .finally(() => {
-            if (timer !== undefined) ctx.system.timers.cancel(timer);
-            const r = reply as ModelReply | null;
-            const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
-            budgets.settle(reservation, {
-              tokens: usage.inputTokens + usage.outputTokens,
-              modelCalls: 1,
-              toolCalls: 0,
-              cost: costOf(modelName, usage, prices),
-            });
-          });
-        // a cancel aborts the call's signal (actors/agent/cancel.ts)
-        track(key, abort, work);
-        return work;
+      turn,
+      reply: {
+        content: String(reply.content),
+        toolCalls: reply.toolCalls.map((c) => ({
+          id: String(c.id),
+          name: String(c.name),
+          arguments: String(c.arguments),
+        })),
+        usage: reply.usage,
       },
-      (why) => {
-        ctx.self.tell({ type: 'model.error', key, turn, message: why, retryable: true });
+    });
+    /** Records the reply (when there is a journal), then hands it to the machine. */
+    const deliver = (reply: ModelReply): Promise<void> => {
+      const msg = result(reply);
+      if (journal === undefined || conversation === undefined) {
+        ctx.self.tell(msg);
+        return Promise.resolve();
+      }
+      return journal.record(conversation, turn, msg.reply).then(
+        () => {
+          ctx.self.tell(msg);
+        },
+        (e: unknown) => {
+          ctx.system.logger.error(
+            `troupe: agent ${ctx.self.path}: the journal did not record a reply (a crash now would call the model again)`,
+            e,
+          );
+          ctx.self.tell(msg);
+        },
+      );
+    };
+    const callProvider = () =>
+      budgets.reserve(
+        ctx,
+        key,
+        context,
+        reservation,
+        estimate,
+        () => {
+          let reply: ModelReply | null = null;
+          // a provider that never answers is abandoned: its reservation is settled all the same
+          const abort = new AbortController();
+          // on the system's timer heap: its clock, and nothing fires after the system ends
+          let timer: TimerEntry | undefined;
+          const timedOut = new Promise<never>((_, reject) => {
+            timer = ctx.system.timers.schedule(() => {
+              abort.abort();
+              reject(new ModelCallError(`no answer from the model in ${modelTimeoutMs} ms`, true));
+            }, modelTimeoutMs);
+          });
+          const work = Promise.race([
+            settings.model.complete({
+              model: modelName,
+              messages: context.messages,
+              tools: specs,
+              maxOutputTokens,
+              onToken: (text) => emit({ type: 'token', turn, text }),
+              signal: abort.signal,
+            }),
+            timedOut,
+          ])
+            .then(
+              (r) => {
+                // a provider that reports no usage is charged its estimate
+                const usage =
+                  r.usage.inputTokens + r.usage.outputTokens > 0
+                    ? r.usage
+                    : {
+                        inputTokens: estimateTokensNow - maxOutputTokens,
+                        outputTokens: maxOutputTokens,
+                      };
+                reply = { ...r, usage };
+                return deliver(reply);
+              },
+              (e: unknown) => {
+                const status = e instanceof ModelCallError ? e.status : undefined;
+                const after = retryAfterOf(e);
+                ctx.self.tell({
+                  type: 'model.error',
+                  key,
+                  turn,
+                  message: e instanceof Error ? e.message : String(e),
+                  retryable: retryable(e),
+                  ...(status === undefined ? {} : { status }),
+                  ...(after === undefined ? {} : { retryAfterMs: after }),
+                });
+              },
+            )
+            .finally(() => {
+              if (timer !== undefined) ctx.system.timers.cancel(timer);
+              const r = reply as ModelReply | null;
+              const usage = r?.usage ?? { inputTokens: 0, outputTokens: 0 };
+              budgets.settle(reservation, {
+                tokens: usage.inputTokens + usage.outputTokens,
+                modelCalls: 1,
+                toolCalls: 0,
+                cost: costOf(modelName, usage, prices),
+              });
+            });
+          // a cancel aborts the call's signal (actors/agent/cancel.ts)
+          track(key, abort, work);
+          return work;
+        },
+        (why) => {
+          ctx.self.tell({ type: 'model.error', key, turn, message: why, retryable: true });
+        },
+      );
+    if (journal === undefined || conversation === undefined) return void callProvider();
+    // a restarted agent takes the reply its turn had, if one was recorded: never paid twice
+    journal.recorded(conversation, turn).then(
+      (recorded) => {
+        if (recorded === undefined) callProvider();
+        else ctx.self.tell(result(recorded));
+      },
+      (e: unknown) => {
+        ctx.system.logger.error(
+          `troupe: agent ${ctx.self.path}: the journal could not be read; calling the model`,
+          e,
+        );
+        callProvider();
       },
     );
   };
