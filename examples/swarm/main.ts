@@ -112,7 +112,14 @@ else console.log(`troupe swarm: node ${nodeName}, inspector ${url}`);
 console.log(`troupe-swarm ${JSON.stringify({ url, token, node: nodeName })}`);
 if (env.TROUPE_NO_TASK !== '1') {
   await swarm.started;
-  swarm.planner.tell({ type: 'task', input: DEFAULT_TASK });
+  // the planner's own task: its answer comes once a human has decided on the publish call
+  swarm.planner.ask({ type: 'task', input: DEFAULT_TASK }, { timeout: 24 * 3_600_000 }).then(
+    (d) => {
+      const done = d as { stopReason?: string };
+      console.log(`  planner: task ended (stopReason ${done.stopReason ?? '?'})`);
+    },
+    () => undefined,
+  );
 }
 
 let stopping = false;

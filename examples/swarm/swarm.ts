@@ -255,9 +255,13 @@ export function swarmMembers(
   const askAgent = async (name: string, input: string, from: string) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await ref(name).ask({ type: 'task', input, from }, { timeout: 15_000 })) as {
+        const done = (await ref(name).ask({ type: 'task', input, from }, { timeout: 15_000 })) as {
           answer: string | null;
+          stopReason?: string;
         };
+        // why each task ended (answer, max_steps, loop, budget, error, cancelled)
+        console.log(`  ${name} → ${from}: task ended (stopReason ${done.stopReason ?? '?'})`);
+        return done;
       } catch (e) {
         if (attempt >= 20) throw e;
       }
