@@ -8,6 +8,8 @@ export { scriptedModel } from './model.ts';
 export type { ModelProvider, ModelReply, ModelRequest, ScriptStep, ToolSpec } from './model.ts';
 export { openAIModel, tokenLimitField } from './openai.ts';
 export type { OpenAIModelOptions } from './openai.ts';
+export { anthropicModel } from './anthropic.ts';
+export type { AnthropicModelOptions } from './anthropic.ts';
 export { sharedModel } from './provider/shared-model.ts';
 export type { SharedModel, SharedModelState } from './provider/shared-model.ts';
 export { SHARED_MODEL_DEFAULTS } from './provider/options.ts';
