@@ -10,6 +10,8 @@ export { openAIModel, tokenLimitField } from './openai.ts';
 export type { OpenAIModelOptions } from './openai.ts';
 export { anthropicModel } from './anthropic.ts';
 export type { AnthropicModelOptions } from './anthropic.ts';
+export { openAIResponsesModel } from './openai-responses.ts';
+export type { OpenAIResponsesModelOptions } from './openai-responses.ts';
 export { sharedModel } from './provider/shared-model.ts';
 export type { SharedModel, SharedModelState } from './provider/shared-model.ts';
 export { SHARED_MODEL_DEFAULTS } from './provider/options.ts';
