@@ -147,6 +147,17 @@ export type ClientFrame =
   | { readonly op: 'ping'; readonly id: number };
 
 /** A JSON Patch operation (RFC 6902). */
+/**
+ * An actor's failure as an `ended` frame carries it: the error's name, message, string code,
+ * and its own fields of scalar values (`data`: a budget error's cap, limit and spent…).
+ */
+export interface EndedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
 export interface PatchOperation {
   readonly op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
   readonly path: string;
@@ -190,7 +201,13 @@ export type ServerFrame =
       readonly patch: readonly PatchOperation[];
     }
   | { readonly op: 'event'; readonly id: number; readonly event: unknown }
-  | { readonly op: 'ended'; readonly id: number; readonly reason: string }
+  | {
+      readonly op: 'ended';
+      readonly id: number;
+      readonly reason: string;
+      /** Why a `failed` actor failed: the error's name, message, code and own fields. */
+      readonly error?: EndedError;
+    }
   | { readonly op: 'reply'; readonly id: number; readonly value: unknown }
   | {
       readonly op: 'error';
@@ -545,7 +562,15 @@ export function decodeServerFrame(
       case 'event':
         return isId(f.id) && 'event' in f;
       case 'ended':
-        return isId(f.id) && typeof f.reason === 'string';
+        return (
+          isId(f.id) &&
+          typeof f.reason === 'string' &&
+          (f.error === undefined ||
+            (typeof f.error === 'object' &&
+              f.error !== null &&
+              typeof (f.error as EndedError).name === 'string' &&
+              typeof (f.error as EndedError).message === 'string'))
+        );
       case 'reply':
         return isId(f.id) && 'value' in f;
       case 'error':

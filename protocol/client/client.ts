@@ -35,6 +35,7 @@ import {
   decodeServerFrame,
   encodeFrame,
   type ClientFrame,
+  type EndedError,
   type ServerFrame,
   type ServerLimits,
   type SubscriptionKind,
@@ -48,6 +49,9 @@ import {
   TroupeClientError,
   requestError,
 } from './errors.ts';
+
+/** Why a failed actor's subscription ended (`SubscribeOptions.onEnd`). */
+export type { EndedError } from '../client-protocol.ts';
 
 /** The little of a WebSocket the client uses (the browser's and `ws` both have it). */
 export interface SocketLike {
@@ -103,8 +107,11 @@ export interface ClientOptions {
 }
 
 export interface SubscribeOptions {
-  /** The subscription ended on the node: the actor stopped (`normal`, `failed`, …). */
-  readonly onEnd?: (reason: string) => void;
+  /**
+   * The subscription ended on the node: the actor stopped (`normal`, `failed`, …); for a
+   * failure, `error` says why (its name, message, code and own fields in `data`).
+   */
+  readonly onEnd?: (reason: string, error?: EndedError) => void;
   /** The subscription was refused (ForbiddenError, …) or failed. */
   readonly onError?: (error: Error) => void;
 }
@@ -564,7 +571,7 @@ export class TroupeClient {
         const s = this.#subs.get(frame.id);
         if (s === undefined) return;
         this.#subs.delete(frame.id);
-        this.#call(() => s.options.onEnd?.(frame.reason));
+        this.#call(() => s.options.onEnd?.(frame.reason, frame.error));
         return;
       }
     }

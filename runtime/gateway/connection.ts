@@ -33,6 +33,7 @@ import { encodeValue } from '../core/index.ts';
 import { backgroundTimeout } from '../core/index.ts';
 import { extractTrace } from '../core/index.ts';
 import type { HubSubscriber, SnapshotHub, EventHub } from './hubs.ts';
+import type { EndedError } from '../../protocol/client-protocol.ts';
 import type { GatewayOp, Principal } from './options.ts';
 import type { GatewayCore, Target } from './gateway.ts';
 import type { AskOutcome, ConnectionAsks } from './asks.ts';
@@ -77,10 +78,14 @@ class Subscription implements HubSubscriber {
     this.conn.frame({ op: 'event', id: this.id, event });
   }
 
-  ended(reason: string): void {
+  ended(reason: string, error?: EndedError): void {
     if (this.conn.subs.get(this.id) !== this) return;
     this.conn.subs.delete(this.id);
-    this.conn.frame({ op: 'ended', id: this.id, reason });
+    this.conn.frame(
+      error === undefined
+        ? { op: 'ended', id: this.id, reason }
+        : { op: 'ended', id: this.id, reason, error },
+    );
     this.conn.activity();
   }
 }

@@ -20,7 +20,7 @@ import type { Operation } from 'fast-json-patch';
 import { encodeValue } from '../core/index.ts';
 import type { ActorRef } from '../core/index.ts';
 import type { EmittedEvent, SnapshotUpdate, Terminated } from '../core/index.ts';
-import type { PatchOperation } from '../../protocol/client-protocol.ts';
+import type { EndedError, PatchOperation } from '../../protocol/client-protocol.ts';
 import type { Clock } from '../core/index.ts';
 import { backgroundTimeout } from '../core/index.ts';
 
@@ -36,7 +36,18 @@ export interface HubSubscriber {
   state(epoch: string, version: number, snapshot: unknown): void;
   patch(epoch: string, base: number, version: number, patch: readonly PatchOperation[]): void;
   event(event: unknown): void;
-  ended(reason: string): void;
+  /** `error`: why a `failed` actor failed, as the ref codec writes an error (every field). */
+  ended(reason: string, error?: EndedError): void;
+}
+
+/** The failure of a Terminated, as data: the ref codec's error form; none when it has none. */
+export function endedError(t: Terminated): EndedError | undefined {
+  if (!(t.error instanceof Error)) return undefined;
+  try {
+    return (encodeValue(t.error, 'address') as { $error: EndedError }).$error;
+  } catch {
+    return { name: t.error.name, message: t.error.message };
+  }
 }
 
 /** What a hub needs of the gateway. */
@@ -83,6 +94,7 @@ export class SnapshotHub {
   private linger: unknown = null;
   private gone = false;
   private endReason = 'ended';
+  private endError: EndedError | undefined = undefined;
 
   constructor(host: HubHost, key: string, ref: ActorRef<unknown>) {
     this.host = host;
@@ -97,7 +109,7 @@ export class SnapshotHub {
   /** A subscriber joins; `since` is where it left off, if it resumes. */
   add(sub: HubSubscriber, since: { epoch: string; version: number } | undefined): void {
     // the actor was gone already (the core answers at once for an unknown local actor)
-    if (this.gone) return sub.ended(this.endReason);
+    if (this.gone) return sub.ended(this.endReason, this.endError);
     if (this.linger !== null) {
       this.host.clock.clearTimeout(this.linger);
       this.linger = null;
@@ -144,9 +156,10 @@ export class SnapshotHub {
     if (u.type === 'troupe.terminated') {
       this.stopCore = null;
       this.endReason = u.reason;
+      this.endError = endedError(u);
       // what was merged into a pending publication goes out first: the last state is not lost
       if (this.pending !== NONE) this.publish();
-      for (const s of this.subscribers) s.ended(u.reason);
+      for (const s of this.subscribers) s.ended(u.reason, this.endError);
       this.subscribers.clear();
       this.close();
       return;
@@ -222,6 +235,7 @@ export class EventHub {
   private stopCore: (() => void) | null;
   private gone = false;
   private endReason = 'ended';
+  private endError: EndedError | undefined = undefined;
 
   constructor(host: HubHost, key: string, source: { ref: ActorRef<unknown> } | { topic: string }) {
     this.host = host;
@@ -229,7 +243,7 @@ export class EventHub {
     this.stopCore =
       'ref' in source
         ? host.subscribeEvents(source.ref, (e) =>
-            e.type === 'troupe.terminated' ? this.end(e.reason) : this.pass(e.event),
+            e.type === 'troupe.terminated' ? this.end(e.reason, endedError(e)) : this.pass(e.event),
           )
         : host.subscribeTopic(source.topic, (msg) => this.pass(msg));
   }
@@ -239,7 +253,7 @@ export class EventHub {
   }
 
   add(sub: HubSubscriber): void {
-    if (this.gone) return sub.ended(this.endReason);
+    if (this.gone) return sub.ended(this.endReason, this.endError);
     this.subscribers.add(sub);
   }
 
@@ -270,11 +284,12 @@ export class EventHub {
     for (const s of this.subscribers) s.event(data);
   }
 
-  private end(reason: string): void {
+  private end(reason: string, error: EndedError | undefined): void {
     if (this.gone) return;
     this.endReason = reason;
+    this.endError = error;
     this.stopCore = null;
-    for (const s of this.subscribers) s.ended(reason);
+    for (const s of this.subscribers) s.ended(reason, error);
     this.subscribers.clear();
     this.close();
   }

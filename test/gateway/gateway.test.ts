@@ -10,7 +10,14 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { createSystem, InvalidOptionError, type ActorRef, type GatewayOp } from '../../index.ts';
+import {
+  createSystem,
+  fromReceive,
+  InvalidOptionError,
+  supervise,
+  type ActorRef,
+  type GatewayOp,
+} from '../../index.ts';
 import {
   connect,
   ConnectionRefusedError,
@@ -390,6 +397,47 @@ describe('gateway: operations, each checked by authorize', () => {
     await c.subscribe('/user/nobody', () => undefined, { onEnd: (r) => ended.push(r) }).ready;
     await until(() => ended.length === 2);
     expect(ended[1]).toBe('unknown-actor');
+  });
+
+  it("ends a failed actor's subscriptions with its error, every field kept", async () => {
+    class OverdrawnError extends Error {
+      readonly code = 'ERR_OVERDRAWN';
+      readonly cap = 'tokens';
+      readonly limit = 4_000;
+      readonly spent = 3_950;
+      override readonly name = 'OverdrawnError';
+    }
+    const boom = fromReceive<null, { type: 'boom' }>(null, () => {
+      throw new OverdrawnError('the tokens budget is spent');
+    });
+    h.system.spawn(supervise({ children: [{ id: 't', behaviour: boom, restart: 'temporary' }] }), {
+      name: 'overdrawn',
+    });
+    const c = client(h.url);
+    const ends: [string, unknown][] = [];
+    const onEnd = (r: string, e?: unknown) => ends.push([r, e]);
+    await c.subscribe('/user/overdrawn/t', () => undefined, { onEnd }).ready;
+    await c.subscribeEvents('/user/overdrawn/t', () => undefined, { onEnd }).ready;
+    await c.send('/user/overdrawn/t', { type: 'boom' });
+    await until(() => ends.length === 2);
+    const error = {
+      name: 'OverdrawnError',
+      message: 'the tokens budget is spent',
+      code: 'ERR_OVERDRAWN',
+      data: { cap: 'tokens', limit: 4_000, spent: 3_950 },
+    };
+    expect(ends).toEqual([
+      ['failed', error],
+      ['failed', error],
+    ]);
+    // an actor that stops by itself ends without one
+    const quiet: [string, unknown][] = [];
+    const other = h.system.spawn(board, { name: 'quiet' });
+    await c.subscribe('/user/quiet', () => undefined, { onEnd: (r, e) => quiet.push([r, e]) })
+      .ready;
+    other.tell({ type: 'stop' });
+    await until(() => quiet.length === 1);
+    expect(quiet).toEqual([['normal', undefined]]);
   });
 
   it('an ask to an actor that fails rejects with failed', async () => {
