@@ -16,6 +16,7 @@ import type { Tool } from './tools.ts';
 import type { BudgetMsg } from './budget.ts';
 import type { BudgetCaps, PriceTable } from './types.ts';
 import type { ReplyJournal } from './journal.ts';
+import type { PrincipalBudgets } from './principal-budget.ts';
 
 export interface AgentConfig {
   /**
@@ -49,6 +50,12 @@ export interface AgentConfig {
    * `storeJournal(store)` beside the snapshots. Default: none.
    */
   readonly journal?: ReplyJournal;
+  /**
+   * Budgets per principal, shared by every agent given them (actors/agent/principal-budget.ts):
+   * before each model call of a task that acts for a principal its day is checked, and each
+   * reply is charged to it. Give the same object to the gateway's `admission`.
+   */
+  readonly principalBudgets?: PrincipalBudgets;
   /** The steps a task is expected to take: one past them emits `steps.warning` (once a task). */
   readonly expectedSteps?: number;
   readonly prices?: PriceTable;
@@ -121,6 +128,7 @@ export interface AgentSettings {
   readonly warnAt: readonly number[];
   readonly expectedSteps: number | undefined;
   readonly journal: ReplyJournal | undefined;
+  readonly principalBudgets: PrincipalBudgets | undefined;
   readonly subtree: ActorRef<BudgetMsg, unknown> | null;
   readonly prices: PriceTable | undefined;
   readonly maxOutputTokens: number;
@@ -184,6 +192,7 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     warnAt: warnAtOf(config.budget?.warnAt),
     expectedSteps: positiveInteger('config.expectedSteps', config.expectedSteps),
     journal: journalOf(config.journal),
+    principalBudgets: principalBudgetsOf(config.principalBudgets),
     subtree: config.budget?.subtree ?? null,
     prices: config.prices,
     maxOutputTokens: config.maxOutputTokens ?? DEFAULTS.maxOutputTokens,
@@ -214,6 +223,14 @@ function capsOf(field: string, v: (BudgetCaps & object) | undefined): BudgetCaps
     caps[cap] = n;
   }
   return caps;
+}
+
+function principalBudgetsOf(v: unknown): PrincipalBudgets | undefined {
+  if (v === undefined) return undefined;
+  const b = v as Partial<PrincipalBudgets> | null;
+  if (typeof b?.over !== 'function' || typeof b.charge !== 'function')
+    throw new InvalidOptionError('config.principalBudgets', v, 'principalBudgets(…)');
+  return b as PrincipalBudgets;
 }
 
 function journalOf(v: unknown): ReplyJournal | undefined {

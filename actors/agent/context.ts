@@ -47,8 +47,11 @@ export interface AgentContext {
     /** A budget's limit and what it had spent (BudgetExceededError). */
     readonly limit?: number;
     readonly spent?: number;
-    /** `task`: the cap was the task's (`budget.perTask`), not the agent's. */
-    readonly scope?: 'agent' | 'task';
+    /**
+     * Whose cap: the agent's, the task's (`budget.perTask`), or the principal's
+     * (`principalBudgets`: `cap` is then `tokensPerDay` or `costPerDay`).
+     */
+    readonly scope?: 'agent' | 'task' | 'principal';
     /** A loop's tool (LoopDetectedError). */
     readonly tool?: string;
     /** The provider's HTTP status (ModelCallError). */

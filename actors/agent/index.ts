@@ -43,6 +43,13 @@ export {
   DEFAULT_TOOL_TIMEOUT_MS,
 } from './tools.ts';
 export { memoryJournal, storeJournal } from './journal.ts';
+export { principalBudgets } from './principal-budget.ts';
+export type {
+  PrincipalBudgets,
+  PrincipalBudgetOptions,
+  PrincipalUse,
+  PrincipalOver,
+} from './principal-budget.ts';
 export type { ReplyJournal } from './journal.ts';
 export type { Tool, ToolContext, ToolDefinition, ApprovalRule } from './tools.ts';
 export { budgetKeeper, MAX_RESERVATIONS, MAX_RESERVATION_ID_CHARS } from './budget.ts';

@@ -188,6 +188,12 @@ export function modelCalls(
                         outputTokens: maxOutputTokens,
                       };
                 reply = { ...r, usage };
+                if (perPrincipal !== undefined && principal !== undefined)
+                  perPrincipal.charge(
+                    principal,
+                    usage.inputTokens + usage.outputTokens,
+                    costOf(modelName, usage, prices),
+                  );
                 return deliver(reply);
               },
               (e: unknown) => {
@@ -223,11 +229,34 @@ export function modelCalls(
           ctx.self.tell({ type: 'model.error', key, turn, message: why, retryable: true });
         },
       );
-    if (journal === undefined || conversation === undefined) return void callProvider();
+    // the principal's day (principalBudgets): spent, the task ends before the call
+    const principal = context.principal?.id;
+    const perPrincipal = settings.principalBudgets;
+    const checked = (go: () => void) => {
+      if (perPrincipal === undefined || principal === undefined) return go();
+      perPrincipal.over(principal).then(
+        (over) => {
+          if (over === null) return go();
+          ctx.self.tell({
+            type: 'budget.denied',
+            key,
+            ...over,
+            whose: `${principal} (principal)`,
+            scope: 'principal',
+          });
+        },
+        (e: unknown) => {
+          ctx.system.logger.error(`troupe: agent ${ctx.self.path}: principalBudgets failed`, e);
+          go();
+        },
+      );
+    };
+    const callNow = () => checked(() => void callProvider());
+    if (journal === undefined || conversation === undefined) return callNow();
     // a restarted agent takes the reply its turn had, if one was recorded: never paid twice
     journal.recorded(conversation, turn).then(
       (recorded) => {
-        if (recorded === undefined) callProvider();
+        if (recorded === undefined) callNow();
         else ctx.self.tell(result(recorded));
       },
       (e: unknown) => {
@@ -235,7 +264,7 @@ export function modelCalls(
           `troupe: agent ${ctx.self.path}: the journal could not be read; calling the model`,
           e,
         );
-        callProvider();
+        callNow();
       },
     );
   };

@@ -127,7 +127,7 @@ export function deniedError(event: Record<string, unknown>): NonNullable<Context
     cap: event.cap as BudgetCap,
     limit,
     spent,
-    scope: event.scope === 'task' ? 'task' : 'agent',
+    scope: event.scope === 'task' || event.scope === 'principal' ? event.scope : 'agent',
   };
 }
 
