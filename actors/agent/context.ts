@@ -70,11 +70,16 @@ export interface AgentContext {
 /** What the machine's context holds (AgentContext is what a subscriber sees of it). */
 export type Context = Omit<AgentContext, 'approval'> & { readonly approval: HeldApproval | null };
 
-/** A new agent's context: named, with its instructions, nothing spent (started at `startedAt`). */
+/**
+ * A new agent's context: named, with its instructions, nothing spent (started at `startedAt`);
+ * `journaled`: it gets a conversation id, its replies' key in a journal (an agent without a
+ * journal does without: the id is 36 characters of every snapshot).
+ */
 export function initialContext(
   name: string,
   instructions: string | undefined,
   startedAt: number,
+  journaled = false,
 ): Context {
   return {
     name,
@@ -83,7 +88,7 @@ export function initialContext(
     approval: null,
     spent: ZERO_SPENT,
     startedAt,
-    conversationId: randomUUID(),
+    ...(journaled ? { conversationId: randomUUID() } : {}),
     turn: 0,
     attempt: 0,
     answer: null,

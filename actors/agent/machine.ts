@@ -138,11 +138,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
         },
         principal: () => taskPrincipal(actorContext('task').principal),
-        // the task's own spend is measured from here (budget.perTask)
-        taskBase: ({ context }) => ({
-          spent: context.spent,
-          at: actorContext('task').system.clock.now(),
-        }),
+        // the task's own spend is measured from here (budget.perTask; kept only with one)
+        taskBase: ({ context }) =>
+          Object.keys(settings.perTask).length === 0
+            ? undefined
+            : { spent: context.spent, at: actorContext('task').system.clock.now() },
       }),
       takeReply: assign(({ context, event }) => {
         const reply = event.reply as ModelReply;
@@ -301,6 +301,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
         // the system's clock, which the wall-time budget is measured on
         (input as { startedAt?: number } | undefined)?.startedAt ??
           actorContext('an agent start').system.clock.now(),
+        settings.journal !== undefined,
       ),
     initial: 'idle',
     on: {
