@@ -37,6 +37,7 @@ import {
 } from './savina/sharded.ts';
 
 import { agentRunaway } from './agents/runaway.ts';
+import { agentProviderDown } from './agents/provider-down.ts';
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
   withScale(
@@ -98,6 +99,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   agentSwarm,
   agentCrash,
   agentRunaway,
+  agentProviderDown,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */
