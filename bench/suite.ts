@@ -38,6 +38,7 @@ import {
 
 import { agentRunaway } from './agents/runaway.ts';
 import { agentProviderDown } from './agents/provider-down.ts';
+import { agentTpm } from './agents/tpm.ts';
 /** Every benchmark, in the order the suite runs them (troupe's and the JavaScript peers). */
 export const BENCHMARKS: readonly Benchmark<any>[] = [
   withScale(
@@ -100,6 +101,7 @@ export const BENCHMARKS: readonly Benchmark<any>[] = [
   agentCrash,
   agentRunaway,
   agentProviderDown,
+  agentTpm,
 ];
 
 /** The benchmark with the Erlang/OTP implementations beside troupe's (none without `erl`). */

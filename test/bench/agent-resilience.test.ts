@@ -1,8 +1,8 @@
 /**
- * agent-provider-down (bench/agents/provider-down.ts) at a tiny scale, on the mock model
- * server in a child process: every task is accounted for, the provider calls are counted by
- * the mock, and the figures the bench reports are there and add up. How fast, and whether
- * the targets are met, is for bench/README.md, not here.
+ * agent-provider-down and agent-tpm (bench/agents/provider-down.ts, tpm.ts) at a tiny scale,
+ * on the mock model server in a child process: every task is accounted for, the provider
+ * calls and the 429s are counted by the mock, and the figures the benches report are there
+ * and add up. How fast, and whether the targets are met, is for bench/README.md, not here.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +10,7 @@ import {
   providerDownRun,
   providerDownSample,
 } from '../../bench/agents/provider-down.ts';
+import { agentTpm, agentTpmRun, agentTpmSample } from '../../bench/agents/tpm.ts';
 import { closeFaultMocks } from '../../bench/agents/fault-mock.ts';
 import { BENCHMARKS } from '../../bench/suite.ts';
 
@@ -26,10 +27,13 @@ const DOWN = {
   taskTimeoutMs: 10_000,
 };
 
+const TPM = { ...agentTpm.params.quick, agents: 20, windowMs: 600, tokensPerWindow: 10_000 };
+
 describe('the resilience benches', () => {
-  it('are the last of the suite, for troupe:agent', () => {
-    expect(BENCHMARKS.slice(-1)).toEqual([agentProviderDown]);
-    for (const b of [agentProviderDown]) expect(Object.keys(b.impls)).toEqual(['troupe:agent']);
+  it('are the last of the suite, in this order, for troupe:agent', () => {
+    expect(BENCHMARKS.slice(-2)).toEqual([agentProviderDown, agentTpm]);
+    for (const b of [agentProviderDown, agentTpm])
+      expect(Object.keys(b.impls)).toEqual(['troupe:agent']);
   });
 });
 
@@ -61,5 +65,32 @@ describe('agent-provider-down', () => {
       ].sort(),
     );
     expect(s.counts?.failedTasks).toBe(0);
+  }, 15_000);
+});
+
+describe('agent-tpm', () => {
+  it('measures the windows after the first against the limit', async () => {
+    const f = await agentTpmRun(TPM);
+    expect(f.tokens).toBeGreaterThan(0);
+    expect(f.tokensMeasured).toBeGreaterThan(0);
+    expect(f.tokensMeasured).toBeLessThanOrEqual(f.tokens);
+    // tpmUtilisation is rounded to three places
+    expect(f.tpmUtilisation).toBeCloseTo(f.tokensMeasured / (10_000 * (TPM.windows - 1)), 2);
+    expect(f.status429).toBeLessThanOrEqual(f.status429Total);
+    expect(f.tasks).toBeGreaterThan(0);
+    expect(f.failedTasks).toBe(Object.values(f.failures).reduce((a, b) => a + b, 0));
+    // every agent was working when the run ended, or between two tasks
+    expect(f.cancelledAtEnd).toBeLessThanOrEqual(TPM.agents);
+  }, 15_000);
+
+  it('gives the same messages every run, and its rate in tokens per second', async () => {
+    const s = await agentTpmSample(TPM);
+    expect(s.error).toBeUndefined();
+    expect(s.messages).toBe(10_000 * TPM.windows);
+    const c = s.counts!;
+    for (const key of ['tpmUtilisation', 'status429', 'status429Total', 'tokens', 'runSeconds'])
+      expect(c[key]).toBeTypeOf('number');
+    // runSeconds is rounded to the millisecond
+    expect(s.messages / s.seconds / (c.tokens! / c.runSeconds!)).toBeCloseTo(1, 3);
   }, 15_000);
 });
