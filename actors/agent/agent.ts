@@ -37,6 +37,7 @@ import { modelCalls } from './model-call.ts';
 import { toolRuns } from './tool-run.ts';
 import { publicViews } from './approvals.ts';
 import { agentMachine } from './machine.ts';
+import { armDeadlineFor } from './ends.ts';
 import { refuse } from './refusal.ts';
 
 export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown, any> {
@@ -82,8 +83,11 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
       const s = inner.restore!(expandRecord(snapshot, settings.instructions), ctx);
       // after a restart from its snapshot, the agent resumes the work of the state it was in,
       // unless a message has moved it on first (the turn tells)
-      const turn = (s.actor.getSnapshot() as { context: Context }).context.turn;
-      ctx.self.tell({ type: 'agent.resume', key, turn } as never);
+      const context = (s.actor.getSnapshot() as { context: Context }).context;
+      ctx.self.tell({ type: 'agent.resume', key, turn: context.turn } as never);
+      // a task's deadline outlives the restart: its timer is armed again, for what is left
+      if (context.deadline !== undefined && context.stopReason === null)
+        armDeadlineFor(ctx, key, context.deadline);
       return s;
     },
   } as Behaviour<AgentInput, unknown, any>;

@@ -49,6 +49,28 @@ export function mayCancel(context: Context): boolean {
   return p === null || grants(p, 'cancel') || p.id === context.principal?.id;
 }
 
+/** Answers an asked cancel that ended the task. */
+export function answerCancelled(): void {
+  const c = actorContext('cancel');
+  if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: true });
+}
+
+/** Answers an asked cancel when no task was at work. */
+export function answerNothingToCancel(): void {
+  const c = actorContext('cancel');
+  if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: false });
+}
+
+/** Answers an asked cancel of a principal that may not cancel the task. */
+export function answerCancelForbidden(): void {
+  const c = actorContext('cancel');
+  if (c.replyTo !== undefined)
+    c.reply({
+      ok: false,
+      error: 'only the task’s principal, or one with the cancel permission, may cancel it',
+    });
+}
+
 /** Keys with work in flight (tests). */
 export function inFlightKeys(): number {
   return inFlight.size;

@@ -56,6 +56,11 @@ export interface AgentConfig {
    * reply is charged to it. Give the same object to the gateway's `admission`.
    */
   readonly principalBudgets?: PrincipalBudgets;
+  /**
+   * How long one task may take, from its start (system clock): then it ends with `stopReason:
+   * 'timeout'` and what it has in flight is aborted, as a cancel does. Default: no deadline.
+   */
+  readonly taskTimeoutMs?: number;
   /** The steps a task is expected to take: one past them emits `steps.warning` (once a task). */
   readonly expectedSteps?: number;
   readonly prices?: PriceTable;
@@ -128,6 +133,7 @@ export interface AgentSettings {
   readonly warnAt: readonly number[];
   readonly expectedSteps: number | undefined;
   readonly journal: ReplyJournal | undefined;
+  readonly taskTimeoutMs: number | undefined;
   readonly principalBudgets: PrincipalBudgets | undefined;
   readonly subtree: ActorRef<BudgetMsg, unknown> | null;
   readonly prices: PriceTable | undefined;
@@ -192,6 +198,7 @@ export function settingsOf(config: AgentConfig): AgentSettings {
     warnAt: warnAtOf(config.budget?.warnAt),
     expectedSteps: positiveInteger('config.expectedSteps', config.expectedSteps),
     journal: journalOf(config.journal),
+    taskTimeoutMs: positiveInteger('config.taskTimeoutMs', config.taskTimeoutMs),
     principalBudgets: principalBudgetsOf(config.principalBudgets),
     subtree: config.budget?.subtree ?? null,
     prices: config.prices,

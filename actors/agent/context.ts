@@ -21,6 +21,8 @@ export interface AgentContext {
   readonly approval: PendingApproval | null;
   readonly spent: Spent;
   readonly startedAt: number;
+  /** When the current task must end (taskTimeoutMs; system clock), if it has a deadline. */
+  readonly deadline?: number;
   /**
    * This conversation's id, made at the agent's first start (its replies' key in a journal:
    * actors/agent/journal.ts); absent in snapshots saved before it was.

@@ -66,13 +66,13 @@ import {
   ModelCallError,
 } from './types.ts';
 import { lastCallMessage, loopIn, repeatsAfter } from './stops.ts';
-import { abortAll, mayCancel } from './cancel.ts';
-
-/** A `model.error` as the task's error: the provider's message and HTTP status, if any. */
-function modelError(event: AnyEventObject): Context['error'] {
-  const status = typeof event.status === 'number' ? { status: event.status } : {};
-  return { name: 'ModelCallError', message: String(event.message), ...status };
-}
+import {
+  answerCancelForbidden,
+  answerCancelled,
+  answerNothingToCancel,
+  mayCancel,
+} from './cancel.ts';
+import { armDeadline, endAbruptly, modelError } from './ends.ts';
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
@@ -138,6 +138,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           return (c.replyTo as ActorRef<unknown> | undefined) ?? null;
         },
         principal: () => taskPrincipal(actorContext('task').principal),
+        // the task's deadline (taskTimeoutMs), on the system clock
+        deadline: () =>
+          settings.taskTimeoutMs === undefined
+            ? undefined
+            : actorContext('task').system.clock.now() + settings.taskTimeoutMs,
         // the task's own spend is measured from here (budget.perTask; kept only with one)
         taskBase: ({ context }) =>
           Object.keys(settings.perTask).length === 0
@@ -195,37 +200,22 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       // answered as cancelled so the conversation holds
       endOnCancel: assign(({ context, event }) => {
         const reason = str(event.reason) ?? 'cancelled';
-        abortAll(running().key, reason);
-        const pending = context.calls.map((c) =>
-          c.status === 'done' || c.status === 'error'
-            ? c
-            : { ...c, status: 'error' as const, error: `cancelled: ${reason}` },
-        );
-        return {
-          error: { name: 'TaskCancelledError', message: `the task was cancelled: ${reason}` },
-          stopReason: 'cancelled' as const,
-          answer: null,
-          approval: null,
-          messages: [...context.messages, ...resultMessages(pending)],
-          calls: [],
-        };
+        return endAbruptly(context, 'cancelled', reason, {
+          name: 'TaskCancelledError',
+          message: `the task was cancelled: ${reason}`,
+        });
       }),
-      answerCancelled: () => {
-        const c = actorContext('cancel');
-        if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: true });
-      },
-      answerNothingToCancel: () => {
-        const c = actorContext('cancel');
-        if (c.replyTo !== undefined) c.reply({ ok: true, cancelled: false });
-      },
-      answerCancelForbidden: () => {
-        const c = actorContext('cancel');
-        if (c.replyTo !== undefined)
-          c.reply({
-            ok: false,
-            error: 'only the task’s principal, or one with the cancel permission, may cancel it',
-          });
-      },
+      // the task's deadline (taskTimeoutMs): as a cancel, with stopReason timeout
+      endOnTimeout: assign(({ context }) =>
+        endAbruptly(context, 'timeout', `the task's ${settings.taskTimeoutMs} ms are up`, {
+          name: 'TaskTimeoutError',
+          message: `the task did not end within taskTimeoutMs (${settings.taskTimeoutMs} ms)`,
+        }),
+      ),
+      armDeadline: ({ context }) => armDeadline(context),
+      answerCancelled,
+      answerNothingToCancel,
+      answerCancelForbidden,
       answerOk,
       answerForbidden,
       answerRefused,
@@ -350,7 +340,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           task: {
             guard: ({ event }) => typeof event.input === 'string',
             target: 'thinking',
-            actions: 'acceptTask',
+            actions: ['acceptTask', 'armDeadline'],
           },
         },
       },
@@ -361,6 +351,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
             { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
           ],
+          'task.deadline': {
+            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
+            target: 'done',
+            actions: 'endOnTimeout',
+          },
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -468,6 +463,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
             { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
           ],
+          'task.deadline': {
+            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
+            target: 'done',
+            actions: 'endOnTimeout',
+          },
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -517,6 +517,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
             { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
           ],
+          'task.deadline': {
+            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
+            target: 'done',
+            actions: 'endOnTimeout',
+          },
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -541,6 +546,11 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
             { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
           ],
+          'task.deadline': {
+            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
+            target: 'done',
+            actions: 'endOnTimeout',
+          },
           'agent.resume': { guard: 'keyed', actions: 'armExpiry' },
           approve: [
             { guard: 'notPermitted', actions: 'answerForbidden' },
@@ -575,7 +585,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
             {
               guard: ({ event }) => typeof event.input === 'string',
               target: 'thinking',
-              actions: 'acceptTask',
+              actions: ['acceptTask', 'armDeadline'],
             },
           ],
         },

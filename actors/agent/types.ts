@@ -119,9 +119,11 @@ export class BudgetExceededError extends TroupeError {
  * one last call without tools, or none with `onMaxSteps: 'fail'`), `loop` (the same tool call
  * asked for again and again), `budget` (a budget could not cover the next call), `error` (the
  * model refused the request: an error no retry can mend, such as a 400), `cancelled` (a
- * `cancel` message ended it: actors/agent/cancel.ts).
+ * `cancel` message ended it: actors/agent/cancel.ts), `timeout` (its `taskTimeoutMs` deadline
+ * passed: what it had in flight was aborted).
  */
-export type StopReason = 'answer' | 'max_steps' | 'loop' | 'budget' | 'error' | 'cancelled';
+export type StopReason =
+  'answer' | 'max_steps' | 'loop' | 'budget' | 'error' | 'cancelled' | 'timeout';
 
 /** A task called one tool with the same arguments `repeats` times, and `onLoop` is `fail`. */
 export class LoopDetectedError extends TroupeError {

@@ -8,6 +8,7 @@ import { defineTool, delegateTool } from '../../actors/agent/tools.ts';
 import { scriptedModel, type ModelRequest, type ScriptStep } from '../../actors/agent/model.ts';
 import { inFlightKeys } from '../../actors/agent/cancel.ts';
 import { stampPrincipal } from '../../runtime/core/principal.ts';
+import { InMemoryStore } from '../../runtime/core/persistence.ts';
 import { settle } from '../../testing.ts';
 import { testSystem } from '../support/system.ts';
 
@@ -136,6 +137,60 @@ describe('cancel', () => {
     await expect(done).resolves.toMatchObject({ stopReason: 'cancelled' });
     await settle(t.system);
     expect(seen.aborted).toBe(1);
+  });
+});
+
+describe('taskTimeoutMs', () => {
+  it('ends a task at its deadline (stopReason timeout), aborting what it has in flight', async () => {
+    const t = sys();
+    const { tool, seen } = waiting();
+    const agent = t.system.spawn(
+      createAgent({ model: scriptedModel(caller('wait')), tools: [tool], taskTimeoutMs: 60_000 }),
+      { name: 'd' },
+    );
+    const done = agent.ask({ type: 'task', input: 'go' }, { timeout: 3_600_000 });
+    let ended = false;
+    void done.then(() => (ended = true));
+    await settle(t.system);
+    await t.clock.advance(59_999);
+    await settle(t.system);
+    expect(ended).toBe(false);
+    await t.clock.advance(1);
+    await settle(t.system);
+    await expect(done).resolves.toMatchObject({
+      stopReason: 'timeout',
+      error: { name: 'TaskTimeoutError', message: expect.stringContaining('60000 ms') },
+    });
+    expect(seen.aborted).toBe(1);
+  });
+
+  it('keeps the deadline across a restart from the snapshot', async () => {
+    const t = sys();
+    const { tool, seen } = waiting();
+    const store = new InMemoryStore();
+    const config = { model: scriptedModel(caller('wait')), tools: [tool], taskTimeoutMs: 60_000 };
+    const options = { name: 'e', persistence: { store, key: 'e' } };
+    const first = t.system.spawn(createAgent(config), options);
+    first.tell({ type: 'task', input: 'go' });
+    await settle(t.system);
+    await t.clock.advance(30_000);
+    await t.system.stop(first);
+    const second = t.system.spawn(createAgent(config), options);
+    await settle(t.system);
+    // the restarted agent runs the unfinished call again, and its deadline stays where it was
+    expect(seen.started).toBe(2);
+    await t.clock.advance(30_000);
+    await settle(t.system);
+    const status = (await second.ask({ type: 'status' }, { timeout: 1_000 })) as {
+      stopReason: string;
+    };
+    expect(status.stopReason).toBe('timeout');
+  });
+
+  it('refuses a bad taskTimeoutMs, naming the field', () => {
+    expect(() =>
+      createAgent({ model: scriptedModel([{ content: 'x' }]), taskTimeoutMs: 0 }),
+    ).toThrow(expect.objectContaining({ field: 'config.taskTimeoutMs' }));
   });
 });
 
