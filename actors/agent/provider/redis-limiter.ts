@@ -19,6 +19,7 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../../../runtime/core/error.ts';
 import type { BucketLimits, LimiterStore } from './limiter-store.ts';
+import { NEXT_WINDOW_MS } from './token-bucket.ts';
 
 export interface RedisLimiterOptions {
   /** The buckets' name: one per endpoint and API key. Required, non-empty, no `{` or `}`. */
@@ -102,9 +103,17 @@ const OBSERVE = `${COMMON}
 local cap = tonumber(ARGV[5])
 if cap == nil then return 0 end
 local l, a, w = load(KEYS[1], cap)
-l = math.min(l, tonumber(ARGV[3]))
+local remaining = tonumber(ARGV[3])
 local reset = tonumber(ARGV[4])
-if reset ~= nil and reset > 0 then w = now + reset end
+local nw = nil
+if reset ~= nil and reset > 0 then nw = now + reset end
+-- a reset past the known one: the provider's next window, its remaining its own (token-bucket.ts)
+if nw ~= nil and w ~= nil and nw > w + tonumber(ARGV[6]) then
+  l = math.min(cap, remaining)
+else
+  l = math.min(l, remaining)
+end
+if nw ~= nil then w = nw end
 save(KEYS[1], l, a, w)
 return 0
 `;
@@ -167,6 +176,7 @@ export function redisLimiterStore(
         String(remaining),
         resetMs === undefined ? 'none' : String(resetMs),
         limit(l[kind]),
+        String(NEXT_WINDOW_MS),
       );
     },
   };

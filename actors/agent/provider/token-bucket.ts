@@ -13,7 +13,8 @@
  * - `limitTo(perMinute, now)`: a limit learned from the provider; the level is cut to it.
  * - `observe(remaining, resetMs, now)`: what the provider says is left, and when its limit is
  *   whole again. The level is cut to `remaining` and does not refill until then; at the reset
- *   it is whole (the capacity). That is exact for a provider counting in fixed windows (the
+ *   it is whole (the capacity). A reset more than NEXT_WINDOW_MS past the known one is the
+ *   provider's next window: the level is set to its `remaining`, raised if need be. That is exact for a provider counting in fixed windows (the
  *   mock) and errs on the safe side for one that refills continuously (OpenAI says when it
  *   is whole again, not how fast it gets there): a bucket that refilled on its own meanwhile
  *   could send into a window that is spent, and earn a 429.
@@ -21,6 +22,12 @@
  */
 
 export const MINUTE_MS = 60_000;
+
+/**
+ * How much later than the known one a provider's reset must be to be its next window, not
+ * the same one reported again (its headers give resets to the second, or coarser).
+ */
+export const NEXT_WINDOW_MS = 1_000;
 
 export class TokenBucket {
   #perMinute: number;
@@ -72,8 +79,16 @@ export class TokenBucket {
   observe(remaining: number, resetMs: number | undefined, now: number): void {
     if (this.#perMinute === Infinity) return;
     this.#refill(now);
-    this.#level = Math.min(this.#level, remaining);
-    if (resetMs !== undefined && resetMs > 0) this.#wholeAt = now + resetMs;
+    const wholeAt = resetMs !== undefined && resetMs > 0 ? now + resetMs : null;
+    // a reset later than the one known is the provider's next window (a call that reached it
+    // after its window rolled over): what it says is left is that window's own, so the level
+    // is raised to it, where it would otherwise keep the last window's leftovers until then
+    const nextWindow =
+      wholeAt !== null && this.#wholeAt !== null && wholeAt > this.#wholeAt + NEXT_WINDOW_MS;
+    this.#level = nextWindow
+      ? Math.min(this.#perMinute, remaining)
+      : Math.min(this.#level, remaining);
+    if (wholeAt !== null) this.#wholeAt = wholeAt;
   }
 
   #refill(now: number): void {

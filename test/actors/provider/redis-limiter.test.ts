@@ -58,6 +58,13 @@ async function script(s: LimiterStore): Promise<unknown[]> {
   await s.observe(t, 'tokens', 0, 30_000, limits); // the provider: nothing left for 30 s
   t += 29_000;
   await take(10);
+  // a reply from the provider's next window (its reset a minute on): its 800 left are there
+  // now, not after the 1 s left of the window before
+  await s.observe(t, 'tokens', 800, 60_000, limits);
+  await take(500);
+  // the same window said again (its reset within a second of the known one) only cuts
+  await s.observe(t, 'tokens', 250, 60_400, limits);
+  await take(300);
   t += 1_000;
   await take(10); // whole again
   out.push(['big', await s.take(t, 5_000, { requests: Infinity, tokens: 1_000 })]);
@@ -65,6 +72,25 @@ async function script(s: LimiterStore): Promise<unknown[]> {
   out.push(['after big', await s.take(t, 1, { requests: Infinity, tokens: 1_000 })]);
   return out;
 }
+
+describe('a provider window that rolls over (memory store)', () => {
+  it('takes the next window at its word, and cuts within the same window', async () => {
+    const s = memoryLimiterStore();
+    const limits = { requests: Infinity, tokens: 1_000 };
+    let t = 5_000_000;
+    expect(await s.take(t, 900, limits)).toBe(0);
+    await s.observe(t, 'tokens', 100, 30_000, limits);
+    t += 29_900;
+    // the last window's 100 left: 500 must wait for its reset
+    expect(await s.take(t, 500, limits)).toBeGreaterThan(0);
+    // a call that reached the provider after its rollover: the new window has 950 left
+    await s.observe(t, 'tokens', 950, 60_000, limits);
+    expect(await s.take(t, 500, limits)).toBe(0);
+    // the same new window reported again, lower: cut to it, never raised within a window
+    await s.observe(t, 'tokens', 200, 60_300, limits);
+    expect(await s.take(t, 300, limits)).toBeGreaterThan(0);
+  });
+});
 
 describe('the Redis limiter store', () => {
   it('does the in-memory store sums: take, wait, give, observe, a reset, a cost over the capacity', async () => {
