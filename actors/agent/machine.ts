@@ -117,6 +117,22 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
   const looping = (context: Context, event: AnyEventObject): boolean =>
     loopIn(context.repeats, event.reply as ModelReply, settings.loopRepeats) !== null;
   const { modelName, approvalTimeoutMs } = settings;
+  /** A task at work ends from outside: a cancel, or its deadline (actors/agent/ends.ts). */
+  const endedFromOutside = {
+    cancel: [
+      {
+        guard: ({ context }: { context: Context }) => !mayCancel(context),
+        actions: 'answerCancelForbidden',
+      },
+      { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
+    ],
+    'task.deadline': {
+      guard: ({ context, event }: { context: Context; event: AnyEventObject }) =>
+        keyed({ event }) && event.deadline === context.deadline,
+      target: 'done',
+      actions: 'endOnTimeout',
+    },
+  } as const;
   return setup({
     types: {} as { context: Context; events: AnyEventObject },
     actions: {
@@ -347,15 +363,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       thinking: {
         entry: [assign({ turn: ({ context }) => context.turn + 1 }), 'callModel'],
         on: {
-          cancel: [
-            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
-            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
-          ],
-          'task.deadline': {
-            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
-            target: 'done',
-            actions: 'endOnTimeout',
-          },
+          ...endedFromOutside,
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -459,15 +467,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       retrying: {
         entry: ({ context, event }) => model.retryLater(context, event),
         on: {
-          cancel: [
-            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
-            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
-          ],
-          'task.deadline': {
-            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
-            target: 'done',
-            actions: 'endOnTimeout',
-          },
+          ...endedFromOutside,
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -513,15 +513,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           { guard: 'waitingForHuman', target: 'awaitingApproval' },
         ],
         on: {
-          cancel: [
-            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
-            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
-          ],
-          'task.deadline': {
-            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
-            target: 'done',
-            actions: 'endOnTimeout',
-          },
+          ...endedFromOutside,
           'budget.denied': {
             guard: ({ event }) => keyed({ event }) && settings.onBudget === 'stop',
             target: 'done',
@@ -542,15 +534,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
           'armExpiry',
         ],
         on: {
-          cancel: [
-            { guard: ({ context }) => !mayCancel(context), actions: 'answerCancelForbidden' },
-            { target: 'done', actions: ['endOnCancel', 'answerCancelled'] },
-          ],
-          'task.deadline': {
-            guard: ({ context, event }) => keyed({ event }) && event.deadline === context.deadline,
-            target: 'done',
-            actions: 'endOnTimeout',
-          },
+          ...endedFromOutside,
           'agent.resume': { guard: 'keyed', actions: 'armExpiry' },
           approve: [
             { guard: 'notPermitted', actions: 'answerForbidden' },

@@ -28,8 +28,7 @@
  */
 import OpenAI from 'openai';
 import type { ModelProvider, ModelReply, ModelRequest, ToolSpec } from './model.ts';
-import type { OpenAIModelOptions } from './openai.ts';
-import { pickRateLimitHeaders } from './provider/rate-limit-headers.ts';
+import { classify, rateLimitHeadersOf, type OpenAIModelOptions } from './openai.ts';
 import { ModelCallError, type ChatMessage, type ToolCallRequest, type Usage } from './types.ts';
 
 export type OpenAIResponsesModelOptions = OpenAIModelOptions;
@@ -93,29 +92,6 @@ export function toResponsesTools(tools: readonly ToolSpec[]) {
 
 /** `response.failed` codes a retry can mend: the server's own trouble. */
 const RETRYABLE_FAILURES = new Set(['server_error', 'rate_limit_exceeded', 'vector_store_timeout']);
-
-function rateLimitHeadersOf(headers: Headers | undefined) {
-  return headers === undefined ? undefined : pickRateLimitHeaders((name) => headers.get(name));
-}
-
-function classify(e: unknown): ModelCallError {
-  if (e instanceof ModelCallError) return e;
-  if (e instanceof OpenAI.APIConnectionError)
-    return new ModelCallError(`the model server could not be reached: ${e.message}`, true);
-  if (e instanceof OpenAI.APIError) {
-    const status = typeof e.status === 'number' ? e.status : undefined;
-    const retryable =
-      status === undefined || status === 408 || status === 409 || status === 429 || status >= 500;
-    const rateLimitHeaders = rateLimitHeadersOf(e.headers as Headers | undefined);
-    return new ModelCallError(
-      `the model server answered ${status ?? '?'}: ${e.message}`,
-      retryable,
-      status,
-      rateLimitHeaders === undefined ? undefined : { rateLimitHeaders },
-    );
-  }
-  return new ModelCallError(e instanceof Error ? e.message : String(e), true);
-}
 
 /** The reply's text, function calls and usage, read from the stream's events. */
 async function readStream(

@@ -41,7 +41,8 @@ export function tokenLimitField(model: string): 'max_completion_tokens' | 'max_t
 }
 
 /** The rate-limit headers of a Headers object (the SDK's), if any. */
-function rateLimitHeadersOf(headers: Headers | undefined) {
+/** A response's rate-limit headers, for the shared client (also the Responses provider's). */
+export function rateLimitHeadersOf(headers: Headers | undefined) {
   return headers === undefined ? undefined : pickRateLimitHeaders((name) => headers.get(name));
 }
 
@@ -84,7 +85,8 @@ export function toWire(messages: readonly ChatMessage[]): WireMessage[] {
   });
 }
 
-function classify(e: unknown): ModelCallError {
+/** An error of the `openai` SDK as a ModelCallError (also the Responses provider's). */
+export function classify(e: unknown): ModelCallError {
   if (e instanceof ModelCallError) return e;
   if (e instanceof OpenAI.APIConnectionError)
     return new ModelCallError(`the model server could not be reached: ${e.message}`, true);
