@@ -15,6 +15,7 @@
  *
  * A peer whose run fails is recorded with `extra.error` (guarded.ts).
  */
+import { getHeapStatistics } from 'node:v8';
 import { percentile, scaleCount, type Benchmark, type Impl, type Sample } from '../harness.ts';
 import { guarded } from './guarded.ts';
 import { mockServer } from './mock-process.ts';
@@ -39,10 +40,12 @@ interface HttpRunParams {
 export async function httpRun(id: AgentImplId, p: HttpRunParams): Promise<Sample> {
   const peer = await loadPeer(id);
   const mock = await mockServer(p.latencyMs);
-  const heapBefore = process.memoryUsage().heapUsed;
+  // the heap from V8 itself: process.memoryUsage() reads /proc for the RSS, and throws EMFILE
+  // when 10,000 agents' sockets have used every descriptor, which killed the whole suite
+  const heapBefore = getHeapStatistics().used_heap_size;
   let heapPeak = heapBefore;
   const sampler = setInterval(() => {
-    heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+    heapPeak = Math.max(heapPeak, getHeapStatistics().used_heap_size);
   }, HEAP_SAMPLE_MS);
   try {
     const pool = await peer.httpPool({
@@ -57,7 +60,7 @@ export async function httpRun(id: AgentImplId, p: HttpRunParams): Promise<Sample
         answer: MOCK_ANSWER,
         modelCalls: async () => (await mock.stats()).calls.chatCompletions,
       });
-      heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+      heapPeak = Math.max(heapPeak, getHeapStatistics().used_heap_size);
       const us = r.latencyMs.map((ms) => ms * 1000);
       return {
         messages: r.modelCalls,
