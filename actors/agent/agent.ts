@@ -30,7 +30,8 @@ import type { Behaviour } from '../../runtime/core/behaviour.ts';
 import { settingsOf, type AgentConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { invalidInput, type AgentInput } from './input.ts';
-import { rekey } from './keys.ts';
+import { currentKey, rekey } from './keys.ts';
+import { abortAll } from './cancel.ts';
 import { toolAccess } from './access.ts';
 import { spending } from './spending.ts';
 import { modelCalls } from './model-call.ts';
@@ -62,6 +63,13 @@ export function createAgent(config: AgentConfig): Behaviour<AgentInput, unknown,
     init(ctx) {
       rekey(ctx);
       return inner.init(ctx);
+    },
+    // an agent that stops (or is restarted) aborts what it has in flight: its model call's
+    // and its tools' signals (a delegated sub-agent is cancelled with it)
+    stop(state, ctx) {
+      const key = currentKey(ctx);
+      if (key !== undefined) abortAll(key, 'the agent stopped');
+      return inner.stop?.(state, ctx);
     },
     // what subscribers see: the context without the approval's token
     view: (state) => publicView(inner.view!(state) as MachineView),

@@ -140,6 +140,26 @@ describe('cancel', () => {
   });
 });
 
+describe('an agent that stops', () => {
+  it('aborts what it has in flight: its running tool sees its signal abort', async () => {
+    const t = sys();
+    const { tool, seen } = waiting();
+    const agent = t.system.spawn(
+      createAgent({ model: scriptedModel(caller('wait')), tools: [tool] }),
+      {
+        name: 's',
+      },
+    );
+    agent.tell({ type: 'task', input: 'go' });
+    await settle(t.system);
+    expect(seen.started).toBe(1);
+    await t.system.stop(agent);
+    await settle(t.system);
+    expect(seen.aborted).toBe(1);
+    expect(inFlightKeys()).toBe(0);
+  });
+});
+
 describe('taskTimeoutMs', () => {
   it('ends a task at its deadline (stopReason timeout), aborting what it has in flight', async () => {
     const t = sys();
