@@ -17,6 +17,18 @@ export function modelError(event: AnyEventObject): Context['error'] {
 }
 
 /**
+ * The step's calls with each that did not finish answered as an error saying `why`, so the
+ * conversation holds a result for every call the model asked for.
+ */
+export function unfinishedAnswered(context: Context, why: string): Context['calls'] {
+  return context.calls.map((c) =>
+    c.status === 'done' || c.status === 'error'
+      ? c
+      : { ...c, status: 'error' as const, error: why },
+  );
+}
+
+/**
  * The context of a task ended from outside (a cancel, its deadline): what it has in flight is
  * aborted, the pending calls are answered with `why` so the conversation holds.
  */
@@ -27,11 +39,7 @@ export function endAbruptly(
   error: { name: string; message: string },
 ) {
   abortAll(running().key, why);
-  const pending = context.calls.map((c) =>
-    c.status === 'done' || c.status === 'error'
-      ? c
-      : { ...c, status: 'error' as const, error: `${stopReason}: ${why}` },
-  );
+  const pending = unfinishedAnswered(context, `${stopReason}: ${why}`);
   return {
     error,
     stopReason,

@@ -72,7 +72,7 @@ import {
   answerNothingToCancel,
   mayCancel,
 } from './cancel.ts';
-import { armDeadline, endAbruptly, modelError } from './ends.ts';
+import { armDeadline, endAbruptly, modelError, unfinishedAnswered } from './ends.ts';
 
 /** The machine of an agent with these settings, its model calls and its tool runs. */
 export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: ToolRuns) {
@@ -197,11 +197,7 @@ export function agentMachine(settings: AgentSettings, model: ModelCalls, tools: 
       // the step's calls that did not run are answered as not run, so the conversation holds
       endOnBudget: assign(({ context, event }) => {
         const error = deniedError(event);
-        const pending = context.calls.map((c) =>
-          c.status === 'done' || c.status === 'error'
-            ? c
-            : { ...c, status: 'error' as const, error: `not run: ${error.message}` },
-        );
+        const pending = unfinishedAnswered(context, `not run: ${error.message}`);
         return {
           error,
           stopReason: 'budget' as const,

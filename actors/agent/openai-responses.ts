@@ -28,7 +28,7 @@
  */
 import OpenAI from 'openai';
 import type { ModelProvider, ModelReply, ModelRequest, ToolSpec } from './model.ts';
-import { classify, rateLimitHeadersOf, type OpenAIModelOptions } from './openai.ts';
+import { classify, openAIClient, rateLimitHeadersOf, type OpenAIModelOptions } from './openai.ts';
 import { ModelCallError, type ChatMessage, type ToolCallRequest, type Usage } from './types.ts';
 
 export type OpenAIResponsesModelOptions = OpenAIModelOptions;
@@ -159,13 +159,7 @@ async function readStream(
 
 /** A model provider for OpenAI's Responses API (name `openai-responses`). */
 export function openAIResponsesModel(options: OpenAIResponsesModelOptions = {}): ModelProvider {
-  const client = new OpenAI({
-    apiKey: options.apiKey ?? process.env.OPENAI_API_KEY ?? 'none',
-    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-    maxRetries: 0,
-    timeout: options.timeoutMs ?? 120_000,
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
-  });
+  const client = openAIClient(options);
   return {
     name: 'openai-responses',
     async complete(request: ModelRequest): Promise<ModelReply> {

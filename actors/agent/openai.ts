@@ -105,14 +105,19 @@ export function classify(e: unknown): ModelCallError {
   return new ModelCallError(e instanceof Error ? e.message : String(e), true);
 }
 
-export function openAIModel(options: OpenAIModelOptions = {}): ModelProvider {
-  const client = new OpenAI({
+/** The SDK's client for `options`, its own retries off (also the Responses provider's). */
+export function openAIClient(options: OpenAIModelOptions): OpenAI {
+  return new OpenAI({
     apiKey: options.apiKey ?? process.env.OPENAI_API_KEY ?? 'none',
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
     maxRetries: 0,
     timeout: options.timeoutMs ?? 120_000,
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
+}
+
+export function openAIModel(options: OpenAIModelOptions = {}): ModelProvider {
+  const client = openAIClient(options);
   return {
     name: 'openai',
     async complete(request: ModelRequest): Promise<ModelReply> {
